@@ -1,0 +1,38 @@
+//! The core of cloudmux: what every cloud drive looks like to the rest of the toolkit.
+//!
+//! Each service crate (`cloudmux-gdrive`, `cloudmux-local`, …) implements one trait, [`Storage`], so the CLI,
+//! the transfer engine and the server can treat any drive the same way. This crate holds that trait and the
+//! types around it:
+//!
+//! - [`Storage`]: list (a stream of pages), stat, ranged read (a byte stream), write from a stream of known or
+//!   unknown size, mkdir, copy, move, delete (trash or permanent), public link, about, capabilities.
+//! - [`Entry`]: one file or folder, with id, path, size, time, MIME type and the hashes the service reports.
+//! - [`Error`]: a failure with an [`ErrorKind`], the service's own reason and a hint that tells the user what to
+//!   do. API error bodies never come back as results.
+//! - [`RemotePath`]: the `name:path`, `name:id:FILEID` and plain local addresses users type.
+//! - `conformance` (feature `conformance`): the suite every backend passes, modelled on rclone's fstests.
+//!
+//! ```
+//! use cloudmux_core::{RemotePath, path::normalize};
+//! let p = RemotePath::parse("gdrive:Photos/2024/a b.jpg").unwrap();
+//! assert_eq!(p, RemotePath::Remote { remote: "gdrive".into(), path: "Photos/2024/a b.jpg".into() });
+//! assert_eq!(normalize("/a//b/./c/").unwrap(), "a/b/c");
+//! assert!(normalize("a/../../etc").is_err());
+//! ```
+#![deny(missing_docs)]
+
+pub mod entry;
+pub mod error;
+pub mod path;
+pub mod storage;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use entry::{About, Entry, Hashes};
+pub use error::{Error, ErrorKind, Result};
+pub use path::RemotePath;
+pub use storage::{
+    ByteRange, ByteStream, Capabilities, DeleteMode, PageStream, Storage, WriteOptions, bytes_stream,
+    collect_bytes, list_all,
+};
