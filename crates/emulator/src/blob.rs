@@ -1,0 +1,174 @@
+//! Blob storage: file contents live in files under a directory (a temp dir by default), never in memory.
+//!
+//! Bytes are hashed (MD5, SHA-1, SHA-256) as they stream in, so a multi-GiB upload costs a few buffers of RAM.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use md5::Digest;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+/// Checksums of a stored blob, lower-case hex.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BlobHashes {
+    /// MD5.
+    pub md5: String,
+    /// SHA-1.
+    pub sha1: String,
+    /// SHA-256.
+    pub sha256: String,
+}
+
+/// Running hashes of a byte stream.
+#[derive(Clone, Default)]
+pub struct Hasher {
+    md5: md5::Md5,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
+    /// Bytes hashed so far.
+    pub len: u64,
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hasher").field("len", &self.len).finish()
+    }
+}
+
+impl Hasher {
+    /// Feeds bytes.
+    pub fn update(&mut self, b: &[u8]) {
+        self.md5.update(b);
+        self.sha1.update(b);
+        self.sha256.update(b);
+        self.len += b.len() as u64;
+    }
+
+    /// The hashes of everything fed.
+    pub fn finish(self) -> BlobHashes {
+        BlobHashes {
+            md5: hex::encode(self.md5.finalize()),
+            sha1: hex::encode(self.sha1.finalize()),
+            sha256: hex::encode(self.sha256.finalize()),
+        }
+    }
+}
+
+/// The directory holding blobs.
+#[derive(Debug)]
+pub struct BlobStore {
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Why storing a stream failed.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The client's body broke (connection reset, limit exceeded).
+    Body(String),
+    /// The local disk failed.
+    Io(std::io::Error),
+    /// More bytes than allowed.
+    TooLarge,
+}
+
+impl BlobStore {
+    /// Blobs under `dir` (created), or in a fresh temp dir when `None`.
+    pub fn new(dir: Option<&Path>) -> std::io::Result<Self> {
+        match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                Ok(BlobStore { dir: d.to_path_buf(), _temp: None })
+            }
+            None => {
+                let t = tempfile::Builder::new().prefix("cloudmux-emulator-").tempdir()?;
+                Ok(BlobStore { dir: t.path().to_path_buf(), _temp: Some(t) })
+            }
+        }
+    }
+
+    /// The path of blob `key`.
+    pub fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
+    }
+
+    /// A fresh blob key.
+    pub fn new_key(&self) -> String {
+        format!("b{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
+    }
+
+    /// Streams `body` into a new blob, at most `limit` bytes; returns key, size and hashes.
+    pub async fn store<S, E>(&self, body: S, limit: u64) -> Result<(String, u64, BlobHashes), StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let key = self.new_key();
+        let path = self.path(&key);
+        let r = async {
+            let f = tokio::fs::File::create(&path).await.map_err(StoreError::Io)?;
+            let mut f = tokio::io::BufWriter::with_capacity(1 << 20, f);
+            let mut h = Hasher::default();
+            let mut body = std::pin::pin!(body);
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+                if h.len + chunk.len() as u64 > limit {
+                    return Err(StoreError::TooLarge);
+                }
+                h.update(&chunk);
+                f.write_all(&chunk).await.map_err(StoreError::Io)?;
+            }
+            f.flush().await.map_err(StoreError::Io)?;
+            let len = h.len;
+            Ok((len, h.finish()))
+        }
+        .await;
+        match r {
+            Ok((len, hashes)) => Ok((key, len, hashes)),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores bytes held in memory (small seeds).
+    pub async fn store_bytes(&self, data: Bytes) -> std::io::Result<(String, u64, BlobHashes)> {
+        self.store(futures_util::stream::once(async move { Ok::<_, std::io::Error>(data) }), u64::MAX)
+            .await
+            .map_err(|e| match e {
+                StoreError::Io(e) => e,
+                other => std::io::Error::other(format!("{other:?}")),
+            })
+    }
+
+    /// Streams `len` bytes of blob `key` from `offset`, in 256 KiB chunks.
+    pub async fn read_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> std::io::Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
+        let mut f = tokio::fs::File::open(self.path(key)).await?;
+        f.seek(std::io::SeekFrom::Start(offset)).await?;
+        Ok(tokio_util::io::ReaderStream::with_capacity(f.take(len), 256 * 1024))
+    }
+
+    /// Copies a blob to a new key.
+    pub async fn duplicate(&self, key: &str) -> std::io::Result<String> {
+        let new = self.new_key();
+        tokio::fs::copy(self.path(key), self.path(&new)).await?;
+        Ok(new)
+    }
+
+    /// Deletes a blob (missing is fine).
+    pub async fn remove(&self, key: &str) {
+        let _ = tokio::fs::remove_file(self.path(key)).await;
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}

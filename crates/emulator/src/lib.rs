@@ -1,0 +1,266 @@
+//! Faithful local emulators of cloud-drive APIs and their OAuth servers, for tests and for other people's apps.
+//!
+//! One listener serves every emulated host. A real host H (`www.googleapis.com`, `oauth2.googleapis.com`,
+//! `accounts.google.com`, …) is served under the path prefix `/H/` with its real paths below it, and also by
+//! `Host:` header at `/` (optionally over TLS), so an unmodified client can be pointed at it either by changing
+//! its base URL or by name resolution. URLs the emulator hands out (resumable session URIs, consent pages) are
+//! built from the request's own base, so they work in both modes.
+//!
+//! What is emulated (see `shared/specs/README.md` for the behaviour followed):
+//! - Google OAuth 2.0: consent page (auto-approve switch), token endpoint (authorization code with PKCE, refresh,
+//!   JWT bearer for service accounts), revoke; scopes recorded per token and enforced per method.
+//! - Google Drive v3: files (the `q` grammar, `fields`, paging, orderBy), multipart and resumable uploads, Range
+//!   downloads, export, trash, copy, permissions, comments, changes, generateIds, shared drives, about and quota.
+//! - Fault injection ([`faults`]) and an admin API under `/__admin`.
+//!
+//! State is in memory; file contents are spilled to a directory ([`blob`]), so a multi-GiB file costs no RAM.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let emu = cloudmux_emulator::Emulator::start(cloudmux_emulator::Config::default()).await?;
+//! println!("Drive at {}/www.googleapis.com/drive/v3/", emu.base_url());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![recursion_limit = "256"]
+
+pub mod blob;
+pub mod faults;
+pub mod google;
+mod hosts;
+mod tls;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State as AxState;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+pub use faults::{FaultConfig, FaultKind};
+pub use hosts::{Base, KNOWN_HOSTS};
+pub use tls::serve_tls;
+
+use crate::faults::lock;
+
+/// The OAuth client that always exists, printed at start.
+pub const DEMO_CLIENT_ID: &str = "cloudmux-demo.apps.googleusercontent.com";
+/// Its secret (desktop-app secrets are not confidential; this one is public by design).
+pub const DEMO_CLIENT_SECRET: &str = "cloudmux-demo-secret";
+/// The emulated user's e-mail.
+pub const DEMO_USER: &str = "demo.user@cloudmux.test";
+
+/// Settings that can be changed while running (`POST /__admin/settings`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Consent and verification pages approve at once.
+    pub auto_approve: bool,
+    /// Lifetime of access tokens, seconds.
+    pub token_lifetime: u64,
+    /// Lifetime of authorization codes, seconds.
+    pub code_lifetime: u64,
+    /// APIs answering SERVICE_DISABLED (`drive`, `photoslibrary`, …).
+    pub disabled_apis: HashSet<String>,
+    /// Drive storage limit, bytes.
+    pub drive_quota: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            auto_approve: false,
+            token_lifetime: 3599,
+            code_lifetime: 300,
+            disabled_apis: HashSet::new(),
+            drive_quota: 15 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Start-up configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Initial settings.
+    pub settings: Settings,
+    /// Extra OAuth clients (id, secret) besides the demo client.
+    pub clients: Vec<(String, String)>,
+    /// Where blobs (and, later, state) are kept; a temp dir when `None`.
+    pub state_dir: Option<PathBuf>,
+    /// Initial fault injection.
+    pub faults: FaultConfig,
+    /// Service-account key files (Google JSON) whose JWT grants are accepted.
+    pub service_accounts: Vec<serde_json::Value>,
+}
+
+/// The emulator's shared state.
+#[derive(Debug)]
+pub struct State {
+    /// Runtime settings.
+    pub settings: Mutex<Settings>,
+    /// Google OAuth state.
+    pub google_auth: Mutex<google::oauth::AuthState>,
+    /// Drive state.
+    pub drive: Mutex<google::drive::DriveState>,
+    /// File contents.
+    pub blobs: blob::BlobStore,
+    /// Fault injection.
+    pub faults: Mutex<faults::Faults>,
+}
+
+impl State {
+    /// A fresh state from a config.
+    pub fn new(cfg: &Config) -> std::io::Result<Arc<State>> {
+        let blobs = blob::BlobStore::new(cfg.state_dir.as_deref().map(|d| d.join("blobs")).as_deref())?;
+        let mut auth = google::oauth::AuthState::default();
+        auth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
+        for (id, secret) in &cfg.clients {
+            auth.add_client(id, secret);
+        }
+        for sa in &cfg.service_accounts {
+            auth.add_service_account(sa).map_err(std::io::Error::other)?;
+        }
+        Ok(Arc::new(State {
+            settings: Mutex::new(cfg.settings.clone()),
+            google_auth: Mutex::new(auth),
+            drive: Mutex::new(google::drive::DriveState::new()),
+            blobs,
+            faults: Mutex::new(faults::Faults::new(cfg.faults.clone())),
+        }))
+    }
+
+    /// A copy of the current settings.
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+}
+
+/// The whole emulator as one router (host routing and fault injection included).
+pub fn app(state: Arc<State>) -> Router {
+    let inner = Router::new()
+        .route("/", get(index))
+        .nest("/__admin", admin_routes())
+        .merge(google::oauth::routes())
+        .merge(google::drive::routes())
+        .with_state(state.clone());
+    Router::new()
+        .fallback_service(inner)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject))
+        .layer(axum::middleware::from_fn(hosts::route_by_host))
+}
+
+async fn index(base: Base) -> Html<String> {
+    let origin = base.origin();
+    Html(format!(
+        "<!doctype html><title>cloudmux emulator</title><h1>cloudmux emulator</h1>\
+         <p>Google Drive: <code>{origin}/www.googleapis.com/drive/v3/</code></p>\
+         <p>Google OAuth: <code>{origin}/accounts.google.com/o/oauth2/v2/auth</code>, \
+         <code>{origin}/oauth2.googleapis.com/token</code></p>\
+         <p>Demo client: <code>{DEMO_CLIENT_ID}</code> / <code>{DEMO_CLIENT_SECRET}</code></p>"
+    ))
+}
+
+fn admin_routes() -> Router<Arc<State>> {
+    use axum::Json;
+    Router::new()
+        .route(
+            "/faults",
+            get(|AxState(s): AxState<Arc<State>>| async move {
+                let f = lock(&s.faults);
+                Json(serde_json::json!({"config": f.config(), "injected": f.injected}))
+            })
+            .post(|AxState(s): AxState<Arc<State>>, Json(cfg): Json<FaultConfig>| async move {
+                lock(&s.faults).set(cfg);
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/settings",
+            get(|AxState(s): AxState<Arc<State>>| async move { Json(s.settings()) }).post(
+                |AxState(s): AxState<Arc<State>>, Json(v): Json<Settings>| async move {
+                    *lock(&s.settings) = v;
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route(
+            "/clients",
+            axum::routing::post(|AxState(s): AxState<Arc<State>>, Json(v): Json<serde_json::Value>| async move {
+                let (Some(id), Some(secret)) = (v["client_id"].as_str(), v["client_secret"].as_str()) else {
+                    return (axum::http::StatusCode::BAD_REQUEST, "client_id and client_secret required").into_response();
+                };
+                lock(&s.google_auth).add_client(id, secret);
+                axum::http::StatusCode::NO_CONTENT.into_response()
+            }),
+        )
+        .route(
+            "/service-accounts",
+            axum::routing::post(|AxState(s): AxState<Arc<State>>, Json(v): Json<serde_json::Value>| async move {
+                match lock(&s.google_auth).add_service_account(&v) {
+                    Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+                    Err(e) => (axum::http::StatusCode::BAD_REQUEST, e).into_response(),
+                }
+            }),
+        )
+        .route(
+            "/stats",
+            get(|AxState(s): AxState<Arc<State>>| async move {
+                let d = lock(&s.drive);
+                Json(serde_json::json!({"drive_files": d.file_count(), "drive_sessions": d.session_count(),
+                    "faults_injected": lock(&s.faults).injected}))
+            }),
+        )
+}
+
+/// A running emulator (for tests and `cloudmux emulate`).
+pub struct Emulator {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1 on a free port and serves in the background.
+    pub async fn start(cfg: Config) -> std::io::Result<Emulator> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::serve_on(listener, cfg).await
+    }
+
+    /// Serves on an existing listener in the background.
+    pub async fn serve_on(listener: tokio::net::TcpListener, cfg: Config) -> std::io::Result<Emulator> {
+        let addr = listener.local_addr()?;
+        let state = State::new(&cfg)?;
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!("emulator stopped: {e}");
+            }
+        });
+        Ok(Emulator { addr, state, task })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (to seed data or flip switches from a test).
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
