@@ -320,7 +320,11 @@ pub fn generic_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
 }
 
 /// The error kind a bare HTTP status suggests.
-pub fn kind_for_status(status: StatusCode) -> ErrorKind {
+pub fn api_kind(status: StatusCode) -> ErrorKind {
+    kind_for_status(status)
+}
+
+fn kind_for_status(status: StatusCode) -> ErrorKind {
     match status.as_u16() {
         400 | 411 | 413 | 414 | 416 | 422 => ErrorKind::InvalidInput,
         401 => ErrorKind::ReauthRequired,

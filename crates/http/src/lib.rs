@@ -26,8 +26,10 @@ mod api;
 mod redact;
 pub mod token;
 
-pub use api::{Api, ErrorParser, HttpConfig, Idempotency, RateLimiter, RetryPolicy, body_stream, generic_error,
-    parse_retry_after, read_error_body, transport_error};
+pub use api::{
+    Api, ErrorParser, HttpConfig, Idempotency, RateLimiter, RetryPolicy, api_kind, body_stream, build_client, generic_error,
+    parse_retry_after, read_error_body, transport_error,
+};
 pub use redact::{Secret, redact};
 pub use token::{AccessToken, Refresher, StaticToken, TokenCache, TokenSource};
 
@@ -38,3 +40,6 @@ pub fn install_crypto_provider() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }
+
+mod resume;
+pub use resume::resuming_stream;

@@ -1,0 +1,91 @@
+//! Token sources for service clients: renew with the refresh token (or a service-account JWT) and write the
+//! new access token back to the store, so the next run reuses it.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use cloudmux_core::Result;
+use cloudmux_http::{AccessToken, Api, Refresher, Secret, TokenCache, TokenSource};
+
+use crate::google::{Endpoints, ServiceAccount};
+use crate::store::{StoredToken, TokenStore};
+
+/// Renews Google tokens with a refresh token.
+#[derive(Debug)]
+pub struct GoogleRefresher {
+    /// OAuth API.
+    pub api: Api,
+    /// Endpoints.
+    pub endpoints: Endpoints,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// Where to write renewed tokens (store, remote name).
+    pub store: Option<(TokenStore, String)>,
+    /// The refresh token.
+    pub refresh_token: Secret,
+}
+
+#[async_trait]
+impl Refresher for GoogleRefresher {
+    async fn refresh(&self) -> Result<AccessToken> {
+        let t = crate::google::refresh(&self.api, &self.endpoints, &self.client_id, &self.client_secret, &self.refresh_token)
+            .await
+            .map_err(|e| match &self.store {
+                Some((_, remote)) if e.kind() == cloudmux_core::ErrorKind::ReauthRequired => {
+                    e.with_hint(format!("the refresh token was revoked or expired: run `cloudmux auth login {remote}`"))
+                }
+                _ => e,
+            })?;
+        let access = AccessToken::expiring_in(t.access_token.expose(), t.expires_in);
+        if let Some((store, remote)) = &self.store {
+            let stored = t.into_stored(Some(self.refresh_token.clone()));
+            if let Err(e) = store.save(remote, &stored) {
+                tracing::warn!("could not save the renewed token of {remote}: {e}");
+            }
+        }
+        Ok(access)
+    }
+}
+
+/// Gets tokens with a service-account key.
+#[derive(Debug)]
+pub struct ServiceAccountRefresher {
+    /// OAuth API.
+    pub api: Api,
+    /// Token URL override (emulators).
+    pub token_url: Option<String>,
+    /// The key.
+    pub account: ServiceAccount,
+    /// Scopes to ask for.
+    pub scopes: Vec<String>,
+}
+
+#[async_trait]
+impl Refresher for ServiceAccountRefresher {
+    async fn refresh(&self) -> Result<AccessToken> {
+        let t = self.account.fetch(&self.api, self.token_url.as_deref(), &self.scopes).await?;
+        Ok(AccessToken::expiring_in(t.access_token.expose(), t.expires_in))
+    }
+}
+
+/// The cached access token of a stored token, if any.
+pub fn initial_token(t: &StoredToken) -> Option<AccessToken> {
+    if t.access_token.is_empty() {
+        return None;
+    }
+    Some(AccessToken {
+        secret: t.access_token.clone(),
+        expires_at: t.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+    })
+}
+
+/// How long before expiry tokens are renewed.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// A token source over a refresher, starting from `initial`.
+pub fn cached<R: Refresher + 'static>(r: R, initial: Option<AccessToken>) -> Arc<dyn TokenSource> {
+    Arc::new(TokenCache::new(r, initial, REFRESH_MARGIN))
+}
