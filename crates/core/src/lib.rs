@@ -23,6 +23,7 @@
 
 pub mod entry;
 pub mod error;
+pub mod mime;
 pub mod path;
 pub mod storage;
 

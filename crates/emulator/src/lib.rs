@@ -243,6 +243,33 @@ impl Emulator {
         Ok(Emulator { addr, state, task })
     }
 
+    /// Starts an emulator on a thread of its own with its own runtime, living until the process ends; for test
+    /// binaries whose tests each run on their own runtime but share one emulator. Returns its base URL and state.
+    pub fn start_detached(cfg: Config) -> std::io::Result<(String, Arc<State>)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new().name("cloudmux-emulator".into()).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match Emulator::start(cfg).await {
+                    Ok(e) => {
+                        let _ = tx.send(Ok((e.base_url(), e.state.clone())));
+                        std::future::pending::<()>().await;
+                    }
+                    Err(err) => {
+                        let _ = tx.send(Err(err));
+                    }
+                }
+            });
+        })?;
+        rx.recv().map_err(std::io::Error::other)?
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)

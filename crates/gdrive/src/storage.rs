@@ -1,0 +1,395 @@
+//! [`GDriveStorage`]: Drive as a [`Storage`], addressed by path.
+//!
+//! Paths are resolved to ids one component at a time with `'PARENT' in parents and name = 'X'` queries; folder
+//! ids are cached and the cache is dropped below any path that is moved or deleted. Drive allows several files
+//! of one name in a folder: the oldest (then smallest id) is used, always the same one, and a warning says so.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use cloudmux_core::path::{file_name, join, normalize, parent};
+use cloudmux_core::{
+    About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes, PageStream, Result, Storage,
+    WriteOptions,
+};
+use serde_json::json;
+
+use crate::client::{DriveClient, ListQuery};
+use crate::model::File;
+use crate::query;
+use crate::upload::{Target, UploadOptions};
+
+/// Which folder a remote's root is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootSpec {
+    /// My Drive.
+    MyDrive,
+    /// A folder by id.
+    Folder(String),
+    /// A shared drive by id.
+    SharedDrive(String),
+}
+
+/// Google Drive as a [`Storage`].
+#[derive(Debug)]
+pub struct GDriveStorage {
+    client: DriveClient,
+    root_id: String,
+    drive_id: Option<String>,
+    dirs: Mutex<HashMap<String, String>>,
+}
+
+fn to_entry(path: String, f: &File) -> Entry {
+    Entry {
+        id: Some(f.id.clone()),
+        name: f.name.clone(),
+        path,
+        size: if f.is_folder() { None } else { f.size.or(if f.is_google_doc() { None } else { Some(0) }) },
+        modified: f.modified_time,
+        is_dir: f.is_folder(),
+        mime: Some(f.mime_type.clone()),
+        hashes: Hashes { md5: f.md5_checksum.clone(), sha1: f.sha1_checksum.clone(), sha256: f.sha256_checksum.clone() },
+    }
+}
+
+impl GDriveStorage {
+    /// A storage rooted at `root` (My Drive when `None`). The root's id is looked up once.
+    pub async fn new(client: DriveClient, root: Option<RootSpec>) -> Result<Self> {
+        let (root_id, drive_id) = match root.unwrap_or(RootSpec::MyDrive) {
+            RootSpec::MyDrive => (client.get("root").await?.id, None),
+            RootSpec::Folder(id) => {
+                let f = client.get(&id).await?;
+                if !f.is_folder() {
+                    return Err(Error::invalid(format!("root {id} is not a folder")));
+                }
+                (f.id, f.drive_id)
+            }
+            RootSpec::SharedDrive(id) => (id.clone(), Some(id)),
+        };
+        Ok(GDriveStorage { client, root_id, drive_id, dirs: Mutex::new(HashMap::new()) })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &DriveClient {
+        &self.client
+    }
+
+    /// The root folder's id.
+    pub fn root_id(&self) -> &str {
+        &self.root_id
+    }
+
+    fn list_query(&self, q: String) -> ListQuery {
+        ListQuery { q: Some(q), drive_id: self.drive_id.clone(), ..Default::default() }
+    }
+
+    /// The child of folder `parent` named `name`, if any (oldest when there are several).
+    pub async fn child(&self, parent_id: &str, name: &str) -> Result<Option<File>> {
+        let mut q = self.list_query(query::child_named(parent_id, name));
+        q.order_by = Some("createdTime".into());
+        q.page_size = Some(10);
+        let page = self.client.list_page(&q, None).await?;
+        let mut hits: Vec<File> = page.files.into_iter().filter(|f| f.name == name).collect();
+        if hits.len() > 1 {
+            hits.sort_by(|a, b| a.created_time.cmp(&b.created_time).then(a.id.cmp(&b.id)));
+            tracing::warn!("{} entries named {name:?} in one folder; using the oldest ({}); address others as REMOTE:id:ID", hits.len(), hits[0].id);
+        }
+        Ok(hits.into_iter().next())
+    }
+
+    /// The id of the folder at `path`, walking down from the deepest cached ancestor.
+    async fn dir_id(&self, path: &str) -> Result<String> {
+        if path.is_empty() {
+            return Ok(self.root_id.clone());
+        }
+        let comps: Vec<&str> = path.split('/').collect();
+        let (mut depth, mut id) = (0, self.root_id.clone());
+        {
+            let cache = self.dirs.lock().unwrap();
+            for i in (1..=comps.len()).rev() {
+                if let Some(x) = cache.get(&comps[..i].join("/")) {
+                    (depth, id) = (i, x.clone());
+                    break;
+                }
+            }
+        }
+        for i in depth..comps.len() {
+            let here = comps[..=i].join("/");
+            let f = self.child(&id, comps[i]).await?.ok_or_else(|| Error::not_found(&here))?;
+            if !f.is_folder() {
+                return Err(Error::new(ErrorKind::Conflict, format!("{here}: not a folder")));
+            }
+            self.dirs.lock().unwrap().insert(here, f.id.clone());
+            id = f.id;
+        }
+        Ok(id)
+    }
+
+    /// The file or folder at `path`.
+    pub async fn resolve(&self, path: &str) -> Result<File> {
+        let path = normalize(path)?;
+        if path.is_empty() {
+            return self.client.get(&self.root_id).await;
+        }
+        let parent_id = match self.dir_id(parent(&path)).await {
+            Ok(id) => id,
+            Err(e) if e.kind() == ErrorKind::Conflict => return Err(Error::not_found(&path)),
+            Err(e) => return Err(e),
+        };
+        let f = self.child(&parent_id, file_name(&path)).await?.ok_or_else(|| Error::not_found(&path))?;
+        if f.is_folder() {
+            self.dirs.lock().unwrap().insert(path.clone(), f.id.clone());
+        }
+        Ok(f)
+    }
+
+    fn forget(&self, path: &str) {
+        let prefix = format!("{path}/");
+        self.dirs.lock().unwrap().retain(|k, _| k != path && !k.starts_with(&prefix));
+    }
+
+    /// Reads a file by id (for `name:id:ID` addresses).
+    pub async fn read_id(&self, id: &str, range: ByteRange) -> Result<ByteStream> {
+        let f = self.client.get(id).await?;
+        self.read_file(&f, range)
+    }
+
+    fn read_file(&self, f: &File, range: ByteRange) -> Result<ByteStream> {
+        if f.is_folder() {
+            return Err(Error::new(ErrorKind::Conflict, format!("{}: is a folder", f.name)));
+        }
+        if f.is_google_doc() {
+            return Err(Error::unsupported(
+                format!("{} is a Google Docs file with no stored bytes", f.name),
+                format!("export it: cloudmux gdrive export <remote>:id:{} --mime application/pdf", f.id),
+            ));
+        }
+        let size = f.size.unwrap_or(0);
+        let (start, end) = range.clamp(size);
+        if start >= end {
+            return Ok(Box::pin(futures_util::stream::empty()));
+        }
+        let client = self.client.clone();
+        let id = f.id.clone();
+        Ok(cloudmux_http::resuming_stream(
+            move |off| {
+                let client = client.clone();
+                let id = id.clone();
+                async move { client.download(&id, ByteRange::new(off, Some(end - off))).await }
+            },
+            start,
+            Some(end),
+            10,
+        ))
+    }
+}
+
+#[async_trait]
+impl Storage for GDriveStorage {
+    fn kind(&self) -> &'static str {
+        "gdrive"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { trash: true, public_link: true, duplicate_names: true, ids: true, ..Capabilities::default() }
+    }
+
+    fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
+        enum St {
+            Start,
+            Page(String, String, String),
+            Done,
+        }
+        Box::pin(futures_util::stream::unfold(St::Start, move |st| async move {
+            let (norm, id, token) = match st {
+                St::Done => return None,
+                St::Start => {
+                    let r = async {
+                        let norm = normalize(path)?;
+                        let id = self.dir_id(&norm).await?;
+                        Ok::<_, Error>((norm, id))
+                    }
+                    .await;
+                    match r {
+                        Ok((n, i)) => (n, i, None),
+                        Err(e) => return Some((Err(e), St::Done)),
+                    }
+                }
+                St::Page(n, i, t) => (n, i, Some(t)),
+            };
+            let q = self.list_query(query::children_of(&id));
+            match self.client.list_page(&q, token.as_deref()).await {
+                Err(e) => Some((Err(e), St::Done)),
+                Ok(page) => {
+                    let entries: Vec<Entry> = page
+                        .files
+                        .iter()
+                        .map(|f| {
+                            let p = join(&norm, &f.name);
+                            if f.is_folder() {
+                                self.dirs.lock().unwrap().entry(p.clone()).or_insert_with(|| f.id.clone());
+                            }
+                            to_entry(p, f)
+                        })
+                        .collect();
+                    let next = match page.next_page_token {
+                        Some(t) => St::Page(norm, id, t),
+                        None => St::Done,
+                    };
+                    Some((Ok(entries), next))
+                }
+            }
+        }))
+    }
+
+    async fn stat(&self, path: &str) -> Result<Entry> {
+        let norm = normalize(path)?;
+        let f = self.resolve(&norm).await?;
+        let mut e = to_entry(norm.clone(), &f);
+        if norm.is_empty() {
+            e.name = String::new();
+        }
+        Ok(e)
+    }
+
+    async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
+        let f = self.resolve(path).await?;
+        self.read_file(&f, range)
+    }
+
+    async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
+        let norm = normalize(path)?;
+        if norm.is_empty() {
+            return Err(Error::invalid("cannot write to the root folder itself"));
+        }
+        let parent_path = parent(&norm).to_string();
+        let parent_id = self.dir_id(&parent_path).await.map_err(|e| {
+            if e.kind() == ErrorKind::NotFound { e.with_hint("create the folder first (mkdir)") } else { e }
+        })?;
+        let name = file_name(&norm).to_string();
+        let existing = self.child(&parent_id, &name).await?;
+        let uo = UploadOptions { modified: opts.modified, mime: opts.mime.clone() };
+        let target = match existing {
+            Some(f) if f.is_folder() => return Err(Error::new(ErrorKind::AlreadyExists, format!("{norm}: a folder exists with that name"))),
+            Some(f) => Target::Existing(f.id),
+            None => Target::New { parent: parent_id, name },
+        };
+        let f = self.client.upload(target, data, opts.size, &uo).await.map_err(|e| e.context(&norm))?;
+        Ok(to_entry(norm, &f))
+    }
+
+    async fn mkdir(&self, path: &str) -> Result<Entry> {
+        let norm = normalize(path)?;
+        let mut cur = String::new();
+        let mut cur_id = self.root_id.clone();
+        let mut last: Option<File> = None;
+        for comp in norm.split('/').filter(|c| !c.is_empty()) {
+            let next = join(&cur, comp);
+            let cached = self.dirs.lock().unwrap().get(&next).cloned();
+            let f = match cached {
+                Some(id) => {
+                    cur = next;
+                    cur_id = id;
+                    last = None;
+                    continue;
+                }
+                None => match self.child(&cur_id, comp).await? {
+                    Some(f) if f.is_folder() => f,
+                    Some(_) => return Err(Error::new(ErrorKind::AlreadyExists, format!("{next}: a file exists with that name"))),
+                    None => self.client.create_folder(&cur_id, comp).await?,
+                },
+            };
+            self.dirs.lock().unwrap().insert(next.clone(), f.id.clone());
+            cur = next;
+            cur_id = f.id.clone();
+            last = Some(f);
+        }
+        match last {
+            Some(f) => Ok(to_entry(norm, &f)),
+            None => self.stat(&norm).await,
+        }
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<Entry> {
+        let src = self.resolve(from).await?;
+        if src.is_folder() {
+            return Err(Error::invalid(format!("{from}: server-side copy takes files; copy folders with cp -r")));
+        }
+        let to = normalize(to)?;
+        let parent_id = self.dir_id(parent(&to)).await?;
+        let name = file_name(&to);
+        let old = self.child(&parent_id, name).await?;
+        if old.as_ref().is_some_and(|o| o.is_folder()) {
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("{to}: a folder exists with that name")));
+        }
+        let f = self.client.copy(&src.id, &parent_id, name).await?;
+        if let Some(o) = old.filter(|o| o.id != src.id) {
+            self.client.delete(&o.id).await?;
+        }
+        Ok(to_entry(to, &f))
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<Entry> {
+        let from = normalize(from)?;
+        let to = normalize(to)?;
+        let src = self.resolve(&from).await?;
+        if src.id == self.root_id {
+            return Err(Error::invalid("cannot move the root folder"));
+        }
+        let parent_id = self.dir_id(parent(&to)).await.map_err(|e| e.with_hint("create the destination folder first"))?;
+        if self.child(&parent_id, file_name(&to)).await?.is_some() {
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("{to}: already exists")).with_hint("remove it first or choose another name"));
+        }
+        let new_name = (file_name(&to) != src.name).then(|| file_name(&to));
+        let f = if src.parents.iter().any(|p| *p == parent_id) {
+            match new_name {
+                Some(n) => self.client.rename(&src.id, n).await?,
+                None => src.clone(),
+            }
+        } else {
+            self.client.move_to(&src.id, &parent_id, new_name).await?
+        };
+        self.forget(&from);
+        Ok(to_entry(to, &f))
+    }
+
+    async fn delete(&self, path: &str, mode: DeleteMode) -> Result<()> {
+        let norm = normalize(path)?;
+        if norm.is_empty() {
+            return Err(Error::invalid("refusing to delete the remote's root folder"));
+        }
+        let f = self.resolve(&norm).await?;
+        match mode {
+            DeleteMode::Trash => {
+                self.client.trash(&f.id).await?;
+            }
+            DeleteMode::Permanent => self.client.delete(&f.id).await?,
+        }
+        self.forget(&norm);
+        Ok(())
+    }
+
+    async fn public_link(&self, path: &str) -> Result<String> {
+        let f = self.resolve(path).await?;
+        self.client.share_link(&f.id).await
+    }
+
+    async fn about(&self) -> Result<About> {
+        let a = self.client.about().await?;
+        let q = a.storage_quota;
+        Ok(About {
+            user: a.user.email_address,
+            total: q.limit,
+            used: q.usage,
+            trashed: q.usage_in_drive_trash,
+            free: q.limit.zip(q.usage).map(|(l, u)| l.saturating_sub(u)),
+        })
+    }
+}
+
+/// Makes the JSON body of a folder (exposed for tests).
+#[allow(dead_code)]
+fn folder_body(name: &str, parent: &str) -> serde_json::Value {
+    json!({"name": name, "mimeType": crate::FOLDER_MIME, "parents": [parent]})
+}
