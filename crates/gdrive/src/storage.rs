@@ -342,7 +342,7 @@ impl Storage for GDriveStorage {
             return Err(Error::new(ErrorKind::AlreadyExists, format!("{to}: already exists")).with_hint("remove it first or choose another name"));
         }
         let new_name = (file_name(&to) != src.name).then(|| file_name(&to));
-        let f = if src.parents.iter().any(|p| *p == parent_id) {
+        let f = if src.parents.contains(&parent_id) {
             match new_name {
                 Some(n) => self.client.rename(&src.id, n).await?,
                 None => src.clone(),

@@ -123,18 +123,12 @@ pub(super) fn create_file(st: &mut DriveState, emu: &Emu, meta: &Value, new: New
             return Err(GError::forbidden("usageLimits", "storageQuotaExceeded", "The user's Drive storage quota has been exceeded."));
         }
     }
-    let mut mime = meta
+    let mime = meta
         .get("mimeType")
         .and_then(Value::as_str)
         .map(str::to_string)
         .or(new.content_type.clone())
-        .unwrap_or_else(|| if new.blob.is_some() { "application/octet-stream".into() } else { "application/octet-stream".into() });
-    if mime.starts_with(GOOGLE_APPS) && new.blob.is_some() && mime != FOLDER {
-        // Conversion to a Google type: content becomes the doc's text, no stored blob.
-        if new.doc_text.is_none() {
-            mime = meta["mimeType"].as_str().unwrap_or(&mime).to_string();
-        }
-    }
+        .unwrap_or_else(|| "application/octet-stream".into());
     let now = Utc::now();
     let name = meta.get("name").and_then(Value::as_str).unwrap_or("Untitled").to_string();
     let converted = mime.starts_with(GOOGLE_APPS) && mime != FOLDER;
