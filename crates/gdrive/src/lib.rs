@@ -33,7 +33,7 @@ mod storage;
 mod upload;
 
 pub use client::{DriveClient, DriveConfig, FILE_FIELDS, ListQuery};
-pub use storage::{GDriveStorage, RootSpec};
+pub use storage::{GDriveStorage, Progress, RootSpec};
 pub use upload::{ResumableUpload, SessionStatus, UploadOptions};
 
 /// MIME type of folders.

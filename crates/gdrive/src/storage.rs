@@ -13,7 +13,6 @@ use cloudmux_core::{
     About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes, PageStream, Result, Storage,
     WriteOptions,
 };
-use serde_json::json;
 
 use crate::client::{DriveClient, ListQuery};
 use crate::model::File;
@@ -147,6 +146,12 @@ impl GDriveStorage {
     fn forget(&self, path: &str) {
         let prefix = format!("{path}/");
         self.dirs.lock().unwrap().retain(|k, _| k != path && !k.starts_with(&prefix));
+    }
+
+    /// Metadata of a file by id (for `name:id:ID` addresses); its path is its name.
+    pub async fn stat_id(&self, id: &str) -> Result<Entry> {
+        let f = self.client.get(id).await?;
+        Ok(to_entry(f.name.clone(), &f))
     }
 
     /// Reads a file by id (for `name:id:ID` addresses).
@@ -388,8 +393,125 @@ impl Storage for GDriveStorage {
     }
 }
 
-/// Makes the JSON body of a folder (exposed for tests).
-#[allow(dead_code)]
-fn folder_body(name: &str, parent: &str) -> serde_json::Value {
-    json!({"name": name, "mimeType": crate::FOLDER_MIME, "parents": [parent]})
+fn file_stream(f: tokio::fs::File) -> ByteStream {
+    use futures_util::StreamExt;
+    Box::pin(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(|r| r.map_err(Error::from)))
+}
+
+async fn md5_of_file(p: &std::path::Path) -> Result<String> {
+    use futures_util::StreamExt;
+    use md5::Digest;
+    let mut h = md5::Md5::new();
+    let mut s = file_stream(tokio::fs::File::open(p).await?);
+    while let Some(c) = s.next().await {
+        h.update(&c?);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// A saved resumable session.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedSession {
+    uri: String,
+    size: u64,
+    path: String,
+}
+
+impl GDriveStorage {
+    /// Uploads local file `local` to `path`. Large files go through a resumable session whose URI is saved
+    /// (0600) in `state_dir`; if this upload was interrupted before, the next call with the same file (same
+    /// path, size and modification time) resumes where the session stands instead of starting over. The MD5
+    /// Drive reports is checked against the local file.
+    pub async fn put_file(&self, path: &str, local: &std::path::Path, state_dir: &std::path::Path, progress: &Progress) -> Result<Entry> {
+        use sha2::Digest;
+        let norm = normalize(path)?;
+        let md = tokio::fs::metadata(local).await.map_err(|e| Error::from(e).context(local.display()))?;
+        let size = md.len();
+        let modified: Option<chrono::DateTime<chrono::Utc>> = md.modified().ok().map(Into::into);
+        if size <= self.client.config().multipart_max {
+            let f = tokio::fs::File::open(local).await?;
+            let e = self.write(&norm, file_stream(f), WriteOptions { size: Some(size), modified, mime: None }).await?;
+            progress(size);
+            return Ok(e);
+        }
+        let abs = std::fs::canonicalize(local)?;
+        let key = hex::encode(sha2::Sha256::digest(format!("{}|{norm}|{size}|{:?}|{}", self.root_id, modified, abs.display())));
+        let state = state_dir.join(format!("{key}.json"));
+        if let Ok(raw) = tokio::fs::read(&state).await
+            && let Ok(saved) = serde_json::from_slice::<SavedSession>(&raw)
+        {
+            let up = crate::upload::ResumableUpload::resume(&self.client, saved.uri, Some(size));
+            match up.status().await {
+                Ok(crate::upload::SessionStatus::Done(f)) => {
+                    let _ = tokio::fs::remove_file(&state).await;
+                    progress(size);
+                    return self.verify_local(&norm, &f, local).await;
+                }
+                Ok(crate::upload::SessionStatus::Committed(n)) => {
+                    tracing::info!("resuming the upload of {} at byte {n} of {size}", local.display());
+                    progress(n);
+                    let mut f = tokio::fs::File::open(local).await?;
+                    use tokio::io::AsyncSeekExt;
+                    f.seek(std::io::SeekFrom::Start(n)).await?;
+                    let s = metered(file_stream(f), progress);
+                    let done = up.send(s, n, None).await.map_err(|e| e.context(&norm))?;
+                    let _ = tokio::fs::remove_file(&state).await;
+                    return self.verify_local(&norm, &done, local).await;
+                }
+                Err(e) => tracing::warn!("the saved upload session is unusable ({e}); starting over"),
+            }
+            let _ = tokio::fs::remove_file(&state).await;
+        }
+        let parent_id = self.dir_id(parent(&norm)).await?;
+        let name = file_name(&norm).to_string();
+        let target = match self.child(&parent_id, &name).await? {
+            Some(f) if f.is_folder() => return Err(Error::new(ErrorKind::AlreadyExists, format!("{norm}: a folder exists with that name"))),
+            Some(f) => Target::Existing(f.id),
+            None => Target::New { parent: parent_id, name },
+        };
+        let up = crate::upload::ResumableUpload::start(&self.client, &target, Some(size), &UploadOptions { modified, mime: None }).await?;
+        save_session(&state, &SavedSession { uri: up.uri.clone(), size, path: norm.clone() })?;
+        let mut md5 = md5::Md5::new();
+        let s = metered(file_stream(tokio::fs::File::open(local).await?), progress);
+        let f = up.send(s, 0, Some(&mut md5)).await.map_err(|e| e.context(&norm))?;
+        let _ = tokio::fs::remove_file(&state).await;
+        let sent = hex::encode(md5.finalize());
+        if f.md5_checksum.as_ref().is_some_and(|m| *m != sent) {
+            return Err(Error::new(ErrorKind::Corrupt, format!("{norm}: Drive stored a different md5 than was sent")).with_hint("run the command again"));
+        }
+        Ok(to_entry(norm, &f))
+    }
+
+    async fn verify_local(&self, norm: &str, f: &File, local: &std::path::Path) -> Result<Entry> {
+        let want = md5_of_file(local).await?;
+        if f.md5_checksum.as_ref().is_some_and(|m| *m != want) {
+            return Err(Error::new(ErrorKind::Corrupt, format!("{norm}: the resumed upload does not match the local file"))
+                .with_hint("delete the remote file and upload it again"));
+        }
+        Ok(to_entry(norm.to_string(), f))
+    }
+}
+
+/// A progress callback: bytes just sent.
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+fn metered(s: ByteStream, progress: &Progress) -> ByteStream {
+    use futures_util::StreamExt;
+    let p = progress.clone();
+    Box::pin(s.inspect(move |c| {
+        if let Ok(b) = c {
+            p(b.len() as u64);
+        }
+    }))
+}
+
+fn save_session(state: &std::path::Path, s: &SavedSession) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(d) = state.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(state)?;
+    f.write_all(&serde_json::to_vec(s).map_err(|e| Error::invalid(e.to_string()))?)?;
+    Ok(())
 }

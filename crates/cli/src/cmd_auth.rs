@@ -1,0 +1,306 @@
+//! `auth`: sign in (`login`), `status`, `logout`, and the seed's raw Google steps (`google url|token|refresh`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use cloudmux_auth::google::{self, Endpoints, LoginOptions, Service, TokenResponse};
+use cloudmux_auth::store::write_private;
+use cloudmux_core::{Error, ErrorKind, Result};
+use cloudmux_http::Secret;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::open::{google_scopes, http_config};
+use crate::out::Out;
+
+/// `auth …`.
+#[derive(Subcommand, Debug)]
+pub enum AuthCmd {
+    /// Sign a remote in: opens the consent page, catches the code on a loopback address, stores the tokens
+    /// (0600). With --no-browser the link is printed on a line of its own; pasting the code (or the whole
+    /// redirected URL) on stdin works too.
+    Login {
+        /// Remote name.
+        remote: String,
+        /// Print the link instead of opening a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Loopback port to listen on (default: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Show whether a remote is signed in, with which scopes and until when (no secrets).
+    Status {
+        /// Remote name.
+        remote: String,
+    },
+    /// Revoke and forget a remote's tokens.
+    Logout {
+        /// Remote name.
+        remote: String,
+    },
+    /// The Google OAuth steps one by one, printing JSON (the seed's functions).
+    #[command(subcommand)]
+    Google(GoogleCmd),
+}
+
+/// Where the Google endpoints are.
+#[derive(Args, Debug, Clone)]
+pub struct EndpointArg {
+    /// Base URL replacing Google's hosts (an emulator: http://127.0.0.1:4444).
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Extra CA certificate (PEM) to trust.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// `auth google …`.
+#[derive(Subcommand, Debug)]
+pub enum GoogleCmd {
+    /// Print the consent link (FormCodeRetrievalLink) for the chosen services. The PKCE verifier is kept for
+    /// `auth google token`. Open the link, allow access, then copy the `code` parameter from the address the
+    /// browser is sent to (or use `cloudmux auth login`, which catches it for you).
+    Url {
+        /// OAuth client id.
+        #[arg(long)]
+        client_id: String,
+        /// Ask for Google Drive.
+        #[arg(long)]
+        drive: bool,
+        /// Ask for Google Photos (app-created media and the Picker).
+        #[arg(long)]
+        photos: bool,
+        /// Ask for Google Calendar.
+        #[arg(long)]
+        calendar: bool,
+        /// Ask for Google Sheets.
+        #[arg(long)]
+        sheets: bool,
+        /// Loopback redirect URI.
+        #[arg(long, default_value = "http://127.0.0.1:8085/")]
+        redirect_uri: String,
+        #[command(flatten)]
+        ep: EndpointArg,
+    },
+    /// Exchange a code for tokens (GetTokenByCode). The code lives only minutes and works once.
+    Token {
+        /// OAuth client id.
+        #[arg(long)]
+        client_id: String,
+        /// OAuth client secret.
+        #[arg(long)]
+        client_secret: String,
+        /// The code (or the whole redirected URL).
+        #[arg(long)]
+        code: String,
+        /// PKCE verifier (default: the one `auth google url` kept).
+        #[arg(long)]
+        code_verifier: Option<String>,
+        /// Redirect URI used in the link (default: the one `auth google url` kept).
+        #[arg(long)]
+        redirect_uri: Option<String>,
+        #[command(flatten)]
+        ep: EndpointArg,
+    },
+    /// Get a new access token with a refresh token (RefreshToken); the refresh token stays the same.
+    Refresh {
+        /// OAuth client id.
+        #[arg(long)]
+        client_id: String,
+        /// OAuth client secret.
+        #[arg(long)]
+        client_secret: String,
+        /// The refresh token.
+        #[arg(long)]
+        refresh_token: String,
+        #[command(flatten)]
+        ep: EndpointArg,
+    },
+}
+
+/// What `auth google url` keeps for `auth google token`.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    client_id: String,
+    redirect_uri: String,
+    verifier: Secret,
+    state: String,
+}
+
+fn pending_path(cfg: &Config) -> PathBuf {
+    cfg.dir().join("state").join("pending-google.json")
+}
+
+fn api(ep: &EndpointArg) -> Result<cloudmux_http::Api> {
+    google::oauth_api(http_config(None, ep.ca_cert.as_deref())?)
+}
+
+fn print_token(out: Out, t: &TokenResponse) {
+    // This command's purpose is to print the tokens; everything else redacts them.
+    out.json(&t.to_seed_json());
+}
+
+fn open_browser(url: &str) -> bool {
+    for cmd in ["xdg-open", "open", "sensible-browser"] {
+        if std::process::Command::new(cmd).arg(url).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Runs an `auth` command.
+pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
+    match cmd {
+        AuthCmd::Login { remote, no_browser, port } => login(cfg, out, &remote, no_browser, port).await?,
+        AuthCmd::Status { remote } => {
+            let rc = cfg.remote(&remote)?;
+            if let Some(f) = &rc.service_account_file {
+                out.json(&json!({"remote": remote, "signed_in": true, "service_account": f}));
+                return Ok(());
+            }
+            match cfg.tokens().load(&remote) {
+                Ok(t) => {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+                    out.json(&json!({"remote": remote, "signed_in": true, "has_refresh_token": t.refresh_token.is_some(),
+                        "scopes": t.scope.split_whitespace().collect::<Vec<_>>(), "access_token_expires_in": t.expires_at.map(|e| e as i64 - now as i64),
+                        "token_file": cfg.tokens().path(&remote)}));
+                }
+                Err(e) if e.kind() == ErrorKind::ReauthRequired => {
+                    out.json(&json!({"remote": remote, "signed_in": false, "hint": format!("cloudmux auth login {remote}")}));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AuthCmd::Logout { remote } => {
+            let rc = cfg.remote(&remote)?;
+            if let Ok(t) = cfg.tokens().load(&remote)
+                && let Some(r) = &t.refresh_token
+            {
+                let ep = Endpoints::for_base(rc.endpoint.as_deref());
+                if let Err(e) = google::revoke(&google::oauth_api(http_config(Some(rc), None)?)?, &ep, r).await {
+                    out.note(format!("note: could not revoke the token at Google ({e}); forgetting it anyway"));
+                }
+            }
+            let had = cfg.tokens().remove(&remote)?;
+            out.line(if had { format!("signed out of {remote}") } else { format!("{remote} was not signed in") });
+        }
+        AuthCmd::Google(g) => google_cmd(cfg, out, g).await?,
+    }
+    Ok(())
+}
+
+async fn login(cfg: &Config, out: Out, remote: &str, no_browser: bool, port: u16) -> Result<()> {
+    let rc = cfg.remote(remote)?;
+    if rc.kind != "gdrive" {
+        return Err(Error::invalid(format!("remote {remote} ({}) needs no sign-in", rc.kind)));
+    }
+    let api = google::oauth_api(http_config(Some(rc), None)?)?;
+    let ep = Endpoints::for_base(rc.endpoint.as_deref());
+    if rc.service_account_file.is_some() {
+        let src = crate::open::google_token_source(cfg, remote, rc)?;
+        src.token().await?;
+        out.line(format!("{remote}: the service-account key works"));
+        return Ok(());
+    }
+    let (Some(id), Some(secret)) = (&rc.client_id, &rc.client_secret) else {
+        return Err(Error::invalid(format!("remote {remote} has no client id/secret")));
+    };
+    let scopes = google_scopes(rc)?;
+    let opts = LoginOptions { port, accept_paste: true, ..Default::default() };
+    let json = out.json;
+    let t = google::loopback_login(&api, &ep, id, &Secret::new(secret.clone()), &scopes, &opts, |url| {
+        if no_browser || !open_browser(url) {
+            if !json {
+                eprintln!("Open this link in a browser, sign in and allow access (or paste the code here):");
+            }
+            println!("{url}");
+        } else if !json {
+            eprintln!("A browser window was opened for the sign-in. If none appears, open:\n{url}");
+        }
+    })
+    .await
+    .map_err(|e| match e.hint() {
+        Some(h) => {
+            let h = h.replace("REMOTE", remote);
+            e.with_hint(h)
+        }
+        None => e,
+    })?;
+    let granted = t.scope.clone();
+    let missing: Vec<&String> = scopes.iter().filter(|s| !granted.split_whitespace().any(|g| g == s.as_str())).collect();
+    let path = cfg.tokens().save(remote, &t.into_stored(None))?;
+    if out.json {
+        out.json(&json!({"remote": remote, "signed_in": true, "token_file": path, "scopes": granted.split_whitespace().collect::<Vec<_>>(), "missing_scopes": missing}));
+    } else {
+        out.line(format!("{remote}: signed in; tokens saved to {} (mode 0600)", path.display()));
+        if !missing.is_empty() {
+            eprintln!("warning: these permissions were not granted: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+            eprintln!("  hint: run `cloudmux auth login {remote}` again and tick every box on the consent screen");
+        }
+    }
+    Ok(())
+}
+
+async fn google_cmd(cfg: &Config, out: Out, cmd: GoogleCmd) -> Result<()> {
+    match cmd {
+        GoogleCmd::Url { client_id, drive, photos, calendar, sheets, redirect_uri, ep } => {
+            let mut services = Vec::new();
+            for (on, s) in [(drive, Service::Drive), (photos, Service::Photos), (calendar, Service::Calendar), (sheets, Service::Sheets)] {
+                if on {
+                    services.push(s);
+                }
+            }
+            if services.is_empty() {
+                return Err(Error::invalid("choose at least one service").with_hint("add --drive, --photos, --calendar and/or --sheets"));
+            }
+            let u = url::Url::parse(&redirect_uri).map_err(|e| Error::invalid(format!("bad --redirect-uri: {e}")))?;
+            if redirect_uri.contains("oob") || !matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) {
+                return Err(Error::invalid("the redirect URI must be a loopback address such as http://127.0.0.1:8085/")
+                    .with_hint("Google blocked the out-of-band (oob) flow in 2022"));
+            }
+            let endpoints = Endpoints::for_base(ep.endpoint.as_deref());
+            let link = google::consent_url(&endpoints, &client_id, &services, &redirect_uri);
+            let p = Pending { client_id, redirect_uri: link.redirect_uri.clone(), verifier: link.verifier.clone(), state: link.state.clone() };
+            write_private(&pending_path(cfg), &serde_json::to_vec(&p).map_err(|e| Error::invalid(e.to_string()))?)?;
+            if out.json {
+                out.json(&json!({"url": link.url, "state": link.state, "redirect_uri": link.redirect_uri}));
+            } else {
+                out.line(&link.url);
+                eprintln!("Open the link, allow access, then copy the `code` parameter from the address your browser is sent to");
+                eprintln!("(the page itself will not load) and run: cloudmux auth google token --client-id … --client-secret … --code CODE");
+                eprintln!("The code lives only a few minutes. `cloudmux auth login REMOTE` does all of this in one step.");
+            }
+        }
+        GoogleCmd::Token { client_id, client_secret, code, code_verifier, redirect_uri, ep } => {
+            let pending: Option<Pending> = std::fs::read(pending_path(cfg)).ok().and_then(|b| serde_json::from_slice(&b).ok()).filter(|p: &Pending| p.client_id == client_id);
+            let code = if code.contains("code=") {
+                let q = code.split_once('?').map(|(_, q)| q).unwrap_or(&code);
+                url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).unwrap_or(code.clone())
+            } else {
+                code
+            };
+            let verifier = code_verifier.map(Secret::new).or(pending.as_ref().map(|p| p.verifier.clone()));
+            let redirect = redirect_uri.or(pending.as_ref().map(|p| p.redirect_uri.clone())).unwrap_or_else(|| "http://127.0.0.1:8085/".into());
+            let endpoints = Endpoints::for_base(ep.endpoint.as_deref());
+            let t = google::exchange_code(&api(&ep)?, &endpoints, &client_id, &Secret::new(client_secret), &code, &redirect, verifier.as_ref())
+                .await
+                .map_err(|e| if e.reason() == Some("invalid_grant") {
+                    e.with_hint("the code expired (they live minutes), was already used, or came from another link: run `cloudmux auth google url` again, or use `cloudmux auth login REMOTE`, which catches the code at once")
+                } else { e })?;
+            let _ = std::fs::remove_file(pending_path(cfg));
+            print_token(out, &t);
+        }
+        GoogleCmd::Refresh { client_id, client_secret, refresh_token, ep } => {
+            let endpoints = Endpoints::for_base(ep.endpoint.as_deref());
+            let mut t = google::refresh(&api(&ep)?, &endpoints, &client_id, &Secret::new(client_secret), &Secret::new(refresh_token.clone())).await?;
+            if t.refresh_token.is_none() {
+                t.refresh_token = Some(Secret::new(refresh_token));
+            }
+            print_token(out, &t);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! `emulate`: the local emulators of Google Drive and Google OAuth, on one listener.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use cloudmux_core::Error;
+use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultConfig, FaultKind, Settings};
+
+use crate::out::Out;
+
+/// `emulate`.
+#[derive(Args, Debug)]
+pub struct Emulate {
+    /// Address to listen on (plain HTTP; hosts are served under /HOST/ and by Host header).
+    #[arg(long, default_value = "127.0.0.1:4444")]
+    listen: String,
+    /// Approve consent pages at once (for tests and scripts).
+    #[arg(long)]
+    auto_approve: bool,
+    /// Register an OAuth client (repeatable), as ID:SECRET.
+    #[arg(long = "client", value_name = "ID:SECRET")]
+    clients: Vec<String>,
+    /// Keep file contents under this folder instead of a temp folder.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Access-token lifetime in seconds (short values test refresh).
+    #[arg(long, default_value_t = 3599)]
+    token_lifetime: u64,
+    /// Drive storage quota in bytes.
+    #[arg(long)]
+    drive_quota: Option<u64>,
+    /// Register a service-account key file (repeatable).
+    #[arg(long = "service-account")]
+    service_accounts: Vec<PathBuf>,
+    /// Share of API requests that fail (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Failures to draw from: too_many, rate_limit403, unavailable, fail_after, reset.
+    #[arg(long, value_delimiter = ',')]
+    fault_kinds: Vec<String>,
+    /// Seed of the fault RNG (replay a failing run with the same seed).
+    #[arg(long, default_value_t = 1)]
+    fault_seed: u64,
+    /// Latency added to every API request, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Also serve over TLS on this address (needs --tls-cert and --tls-key).
+    #[arg(long)]
+    tls_listen: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+}
+
+/// Runs the emulator until Ctrl-C.
+pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
+    let mut clients = Vec::new();
+    for c in &e.clients {
+        let (id, secret) = c.split_once(':').ok_or_else(|| Error::invalid(format!("--client {c:?}: write it as ID:SECRET")))?;
+        clients.push((id.to_string(), secret.to_string()));
+    }
+    let mut kinds = Vec::new();
+    for k in &e.fault_kinds {
+        kinds.push(serde_json::from_value::<FaultKind>(serde_json::json!(k)).map_err(|_| {
+            Error::invalid(format!("unknown fault kind {k:?}")).with_hint("use too_many, rate_limit403, unavailable, fail_after or reset")
+        })?);
+    }
+    let mut faults = FaultConfig { rate: e.fault_rate, seed: e.fault_seed, latency_ms: e.latency_ms, ..FaultConfig::default() };
+    if !kinds.is_empty() {
+        faults.kinds = kinds;
+    }
+    let mut service_accounts = Vec::new();
+    for p in &e.service_accounts {
+        service_accounts.push(serde_json::from_slice(&std::fs::read(p)?).map_err(|err| Error::invalid(format!("{}: {err}", p.display())))?);
+    }
+    let mut settings = Settings { auto_approve: e.auto_approve, token_lifetime: e.token_lifetime, ..Settings::default() };
+    if let Some(q) = e.drive_quota {
+        settings.drive_quota = q;
+    }
+    let cfg = Config { settings, clients, state_dir: e.state_dir.clone(), faults, service_accounts };
+    let listener = tokio::net::TcpListener::bind(&e.listen).await.map_err(|err| Error::from(err).context(format!("cannot listen on {}", e.listen)))?;
+    let addr = listener.local_addr()?;
+    let state = cloudmux_emulator::State::new(&cfg)?;
+    let app = cloudmux_emulator::app(state);
+    println!("listening on http://{addr}");
+    println!("demo OAuth client: {DEMO_CLIENT_ID} {DEMO_CLIENT_SECRET}");
+    if let Some(tl) = &e.tls_listen {
+        let (Some(c), Some(k)) = (&e.tls_cert, &e.tls_key) else {
+            return Err(Error::invalid("--tls-listen needs --tls-cert and --tls-key").into());
+        };
+        let (cert, key) = (std::fs::read(c)?, std::fs::read(k)?);
+        let tls = tokio::net::TcpListener::bind(tl).await?;
+        println!("listening on https://{}", tls.local_addr()?);
+        let app2 = app.clone();
+        tokio::spawn(async move {
+            if let Err(err) = cloudmux_emulator::serve_tls(tls, app2, &cert, &key).await {
+                eprintln!("TLS listener stopped: {err}");
+            }
+        });
+    }
+    out.note(format!("Point a remote at it: cloudmux remote add gd --type gdrive --client-id {DEMO_CLIENT_ID} --client-secret {DEMO_CLIENT_SECRET} --endpoint http://{addr}"));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, app).with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+    Ok(())
+}

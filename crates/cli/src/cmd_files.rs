@@ -1,0 +1,416 @@
+//! File commands on any remote: ls, lsjson, tree, stat, cat, get, put, mkdir, rm, rmdir, mv, cp, link, about.
+
+use std::sync::Arc;
+
+use clap::Args;
+use cloudmux_core::path::{file_name, join};
+use cloudmux_core::{ByteRange, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions, list_all};
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use crate::config::Config;
+use crate::open::{Loc, Opened, locate, with_remote};
+use crate::out::{Out, ls_line, metered};
+
+/// One address.
+#[derive(Args, Debug)]
+pub struct PathArg {
+    /// REMOTE:path, REMOTE:id:ID or a local path.
+    pub path: String,
+}
+
+/// A remote name.
+#[derive(Args, Debug)]
+pub struct RemoteArg {
+    /// Remote name (with or without the trailing colon).
+    pub remote: String,
+}
+
+/// `lsjson`.
+#[derive(Args, Debug)]
+pub struct LsJson {
+    /// Folder to list.
+    pub path: String,
+    /// Recurse into subfolders.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+}
+
+/// `cat`.
+#[derive(Args, Debug)]
+pub struct Cat {
+    /// File to print.
+    pub path: String,
+    /// First byte.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// How many bytes (default: to the end).
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// Two addresses.
+#[derive(Args, Debug)]
+pub struct Transfer {
+    /// Source.
+    pub src: String,
+    /// Destination (a folder, ending in `/` or existing, receives the file under its own name).
+    pub dst: String,
+}
+
+/// `rm`.
+#[derive(Args, Debug)]
+pub struct Rm {
+    /// What to delete (folders with everything in them).
+    pub path: String,
+    /// Delete for good instead of moving to the trash.
+    #[arg(long)]
+    pub permanent: bool,
+}
+
+fn ctx(e: Error, loc: &Loc) -> Error {
+    let e = e.context(&loc.shown);
+    match &loc.remote {
+        Some(r) => with_remote(e, r),
+        None => e,
+    }
+}
+
+fn drive(loc: &Loc) -> Option<&cloudmux_gdrive::GDriveStorage> {
+    match &loc.opened {
+        Opened::Drive(d) => Some(d),
+        Opened::Local(_) => None,
+    }
+}
+
+async fn stat_loc(loc: &Loc) -> Result<Entry> {
+    match (&loc.id, drive(loc)) {
+        (Some(id), Some(d)) => d.stat_id(id).await,
+        _ => loc.opened.storage().stat(&loc.path).await,
+    }
+    .map_err(|e| ctx(e, loc))
+}
+
+fn entry_json(e: &Entry) -> serde_json::Value {
+    serde_json::to_value(e).unwrap_or_default()
+}
+
+/// `ls`.
+pub async fn ls(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
+    let loc = locate(cfg, addr).await?;
+    let s = loc.opened.storage();
+    let mut pages = s.list(&loc.path);
+    let mut all = Vec::new();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| ctx(e, &loc))?;
+        if out.json {
+            all.extend(p);
+        } else {
+            for e in &p {
+                out.line(ls_line(e));
+            }
+        }
+    }
+    if out.json {
+        out.json(&json!(all.iter().map(entry_json).collect::<Vec<_>>()));
+    }
+    Ok(())
+}
+
+/// `lsjson`.
+pub async fn lsjson(cfg: &Config, out: Out, a: LsJson) -> anyhow::Result<()> {
+    let loc = locate(cfg, &a.path).await?;
+    let s = loc.opened.storage();
+    let mut all = Vec::new();
+    let mut stack = vec![loc.path.clone()];
+    while let Some(dir) = stack.pop() {
+        let entries = list_all(&*s, &dir).await.map_err(|e| ctx(e, &loc))?;
+        for e in entries {
+            if a.recursive && e.is_dir {
+                stack.push(e.path.clone());
+            }
+            all.push(entry_json(&e));
+        }
+    }
+    Out { json: true, ..out }.json(&json!(all));
+    Ok(())
+}
+
+/// `tree`.
+pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
+    let loc = locate(cfg, addr).await?;
+    let s = loc.opened.storage();
+    let (mut dirs, mut files) = (0, 0);
+    out.line(if loc.path.is_empty() { addr.to_string() } else { loc.path.clone() });
+    let mut stack: Vec<(String, String)> = vec![(loc.path.clone(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let mut entries = list_all(&*s, &dir).await.map_err(|e| ctx(e, &loc))?;
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let n = entries.len();
+        let mut children = Vec::new();
+        for (i, e) in entries.into_iter().enumerate() {
+            let last = i + 1 == n;
+            out.line(format!("{prefix}{}{}{}", if last { "└── " } else { "├── " }, e.name, if e.is_dir { "/" } else { "" }));
+            if e.is_dir {
+                dirs += 1;
+                children.push((e.path.clone(), format!("{prefix}{}", if last { "    " } else { "│   " })));
+            } else {
+                files += 1;
+            }
+        }
+        // Depth first, in order: push in reverse.
+        stack.extend(children.into_iter().rev());
+    }
+    out.line(format!("\n{dirs} folders, {files} files"));
+    Ok(())
+}
+
+/// `stat`.
+pub async fn stat(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
+    let loc = locate(cfg, addr).await?;
+    let e = stat_loc(&loc).await?;
+    if out.json {
+        out.json(&entry_json(&e));
+    } else {
+        out.line(format!("name:     {}", e.name));
+        out.line(format!("path:     {}", e.path));
+        out.line(format!("type:     {}", if e.is_dir { "folder" } else { "file" }));
+        if let Some(s) = e.size {
+            out.line(format!("size:     {s}"));
+        }
+        if let Some(m) = e.modified {
+            out.line(format!("modified: {}", m.to_rfc3339()));
+        }
+        if let Some(m) = &e.mime {
+            out.line(format!("mime:     {m}"));
+        }
+        if let Some(i) = &e.id {
+            out.line(format!("id:       {i}"));
+        }
+        for (k, v) in [("md5", &e.hashes.md5), ("sha1", &e.hashes.sha1), ("sha256", &e.hashes.sha256)] {
+            if let Some(v) = v {
+                out.line(format!("{k}:{}{v}", " ".repeat(10 - k.len() - 1)));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn open_read(loc: &Loc, range: ByteRange) -> Result<cloudmux_core::ByteStream> {
+    match (&loc.id, drive(loc)) {
+        (Some(id), Some(d)) => d.read_id(id, range).await,
+        _ => loc.opened.storage().read(&loc.path, range).await,
+    }
+    .map_err(|e| ctx(e, loc))
+}
+
+/// `cat`.
+pub async fn cat(cfg: &Config, c: Cat) -> anyhow::Result<()> {
+    let loc = locate(cfg, &c.path).await?;
+    let mut s = open_read(&loc, ByteRange::new(c.offset, c.count)).await?;
+    let mut o = tokio::io::stdout();
+    while let Some(b) = s.next().await {
+        o.write_all(&b.map_err(|e| ctx(e, &loc))?).await?;
+    }
+    o.flush().await?;
+    Ok(())
+}
+
+/// Where a copy of `name` lands given destination `dst`: inside it when it is a folder (existing, the root,
+/// or written with a trailing `/`).
+async fn dest_path(s: &dyn Storage, dst: &Loc, name: &str) -> Result<String> {
+    if dst.path.is_empty() || dst.shown.ends_with('/') {
+        return Ok(join(&dst.path, name));
+    }
+    match s.stat(&dst.path).await {
+        Ok(e) if e.is_dir => Ok(join(&dst.path, name)),
+        _ => Ok(dst.path.clone()),
+    }
+}
+
+fn same_remote(a: &Loc, b: &Loc) -> bool {
+    a.remote.is_some() && a.remote == b.remote
+}
+
+/// Copies one file from `src` to `dst` (server-side on one remote); returns the new entry.
+async fn copy_file(out: Out, src: &Loc, dst: &Loc, server_side: bool, state_dir: &std::path::Path) -> Result<(Entry, Entry)> {
+    let se = stat_loc(src).await?;
+    if se.is_dir {
+        return Err(Error::invalid(format!("{} is a folder", src.shown)).with_hint("copy folders file by file for now; recursive copy and sync come with the transfer engine"));
+    }
+    let ds = dst.opened.storage();
+    let to = dest_path(&*ds, dst, &se.name).await?;
+    if server_side && src.id.is_none() {
+        let e = ds.copy(&src.path, &to).await.map_err(|e| ctx(e, dst))?;
+        return Ok((se, e));
+    }
+    // A large local file going to Drive goes through a saved resumable session.
+    if let (Opened::Local(l), Some(d), None) = (&src.opened, drive(dst), &src.id) {
+        let local = l.root().join(&src.path);
+        let pb = out.bar(se.size, file_name(&to));
+        let pb2 = pb.clone();
+        let progress: cloudmux_gdrive::Progress = Arc::new(move |n| pb2.inc(n));
+        let e = d.put_file(&to, &local, state_dir, &progress).await.map_err(|e| ctx(e, dst))?;
+        pb.finish_and_clear();
+        return Ok((se, e));
+    }
+    let pb = out.bar(se.size, file_name(&to));
+    let data = metered(open_read(src, ByteRange::all()).await?, pb.clone());
+    let e = ds
+        .write(&to, data, WriteOptions { size: se.size, modified: se.modified, mime: se.mime.clone() })
+        .await
+        .map_err(|e| ctx(e, dst))?;
+    pb.finish_and_clear();
+    if let (Some(a), Some(b)) = (&se.size, &e.size)
+        && a != b
+    {
+        return Err(Error::new(ErrorKind::Corrupt, format!("{}: wrote {b} bytes, source has {a}", dst.shown)));
+    }
+    Ok((se, e))
+}
+
+fn report_transfer(out: Out, verb: &str, src: &Loc, dst: &Loc, e: &Entry) {
+    if out.json {
+        out.json(&json!({"action": verb, "from": src.shown, "to": dst.shown, "entry": entry_json(e)}));
+    } else {
+        out.line(format!("{verb} {} -> {} ({} bytes)", src.shown, e.path, e.size.unwrap_or(0)));
+    }
+}
+
+/// `get`.
+pub async fn get(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
+    let src = locate(cfg, &t.src).await?;
+    let dst = locate(cfg, &t.dst).await?;
+    if dst.remote.is_some() {
+        return Err(Error::invalid("get downloads to the local disk; use cp between remotes").into());
+    }
+    let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
+    report_transfer(out, "downloaded", &src, &dst, &e);
+    Ok(())
+}
+
+/// `put`.
+pub async fn put(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
+    let src = locate(cfg, &t.src).await?;
+    if src.remote.is_some() {
+        return Err(Error::invalid("put uploads from the local disk; use cp between remotes").into());
+    }
+    let dst = locate(cfg, &t.dst).await?;
+    let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
+    report_transfer(out, "uploaded", &src, &dst, &e);
+    Ok(())
+}
+
+/// `cp`.
+pub async fn cp(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
+    let src = locate(cfg, &t.src).await?;
+    let dst = locate(cfg, &t.dst).await?;
+    let server = same_remote(&src, &dst);
+    let (_, e) = copy_file(out, &src, &dst, server, &cfg.upload_state_dir()).await?;
+    report_transfer(out, "copied", &src, &dst, &e);
+    Ok(())
+}
+
+/// `mv`.
+pub async fn mv(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
+    let src = locate(cfg, &t.src).await?;
+    let dst = locate(cfg, &t.dst).await?;
+    if same_remote(&src, &dst) && src.id.is_none() {
+        let s = dst.opened.storage();
+        let name = file_name(&src.path).to_string();
+        let to = dest_path(&*s, &dst, &name).await?;
+        let e = s.rename(&src.path, &to).await.map_err(|e| ctx(e, &dst))?;
+        report_transfer(out, "moved", &src, &dst, &e);
+        return Ok(());
+    }
+    let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
+    let ss = src.opened.storage();
+    let mode = if ss.capabilities().trash { DeleteMode::Trash } else { DeleteMode::Permanent };
+    ss.delete(&src.path, mode).await.map_err(|e| ctx(e, &src))?;
+    report_transfer(out, "moved", &src, &dst, &e);
+    Ok(())
+}
+
+/// `mkdir`.
+pub async fn mkdir(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
+    let loc = locate(cfg, addr).await?;
+    let path = if loc.remote.is_none() && loc.path.is_empty() { return Ok(()) } else { loc.path.clone() };
+    let e = loc.opened.storage().mkdir(&path).await.map_err(|e| ctx(e, &loc))?;
+    if out.json {
+        out.json(&entry_json(&e));
+    }
+    Ok(())
+}
+
+/// `rm`.
+pub async fn rm(cfg: &Config, out: Out, r: Rm) -> anyhow::Result<()> {
+    let loc = locate(cfg, &r.path).await?;
+    let mode = if r.permanent { DeleteMode::Permanent } else { DeleteMode::Trash };
+    match (&loc.id, drive(&loc)) {
+        (Some(id), Some(d)) => {
+            if r.permanent { d.client().delete(id).await } else { d.client().trash(id).await.map(|_| ()) }.map_err(|e| ctx(e, &loc))?
+        }
+        _ => {
+            let s = loc.opened.storage();
+            s.delete(&loc.path, mode).await.map_err(|e| {
+                if e.kind() == ErrorKind::Unsupported && mode == DeleteMode::Trash {
+                    ctx(e, &loc).with_hint("this remote has no trash: run again with --permanent to delete for good")
+                } else {
+                    ctx(e, &loc)
+                }
+            })?
+        }
+    }
+    if out.json {
+        out.json(&json!({"deleted": r.path, "permanent": r.permanent}));
+    } else {
+        out.note(format!("{} {}", if r.permanent { "deleted" } else { "moved to the trash:" }, r.path));
+    }
+    Ok(())
+}
+
+/// `rmdir`.
+pub async fn rmdir(cfg: &Config, _out: Out, addr: &str) -> anyhow::Result<()> {
+    let loc = locate(cfg, addr).await?;
+    loc.opened.storage().rmdir(&loc.path).await.map_err(|e| ctx(e, &loc))?;
+    Ok(())
+}
+
+/// `link`.
+pub async fn link(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
+    let loc = locate(cfg, addr).await?;
+    let url = match (&loc.id, drive(&loc)) {
+        (Some(id), Some(d)) => d.client().share_link(id).await,
+        _ => loc.opened.storage().public_link(&loc.path).await,
+    }
+    .map_err(|e| ctx(e, &loc))?;
+    if out.json {
+        out.json(&json!({"path": addr, "link": url}));
+    } else {
+        out.line(url);
+    }
+    Ok(())
+}
+
+/// `about`.
+pub async fn about(cfg: &Config, out: Out, remote: &str) -> anyhow::Result<()> {
+    let name = remote.trim_end_matches(':');
+    let loc = locate(cfg, &format!("{name}:")).await?;
+    let a = loc.opened.storage().about().await.map_err(|e| ctx(e, &loc))?;
+    if out.json {
+        out.json(&serde_json::to_value(&a)?);
+    } else {
+        let gib = |b: Option<u64>| b.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_else(|| "unlimited".into());
+        if let Some(u) = &a.user {
+            out.line(format!("user:    {u}"));
+        }
+        out.line(format!("total:   {}", gib(a.total)));
+        out.line(format!("used:    {}", gib(a.used)));
+        if a.trashed.is_some() {
+            out.line(format!("trashed: {}", gib(a.trashed)));
+        }
+        out.line(format!("free:    {}", gib(a.free)));
+    }
+    Ok(())
+}

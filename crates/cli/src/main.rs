@@ -1,0 +1,320 @@
+//! `cloudmux`: the command line of cloudmux. It parses, calls the libraries and renders; the work lives in the
+//! library crates. Every failure exits with the code of its error kind (see `cloudmux --help`).
+
+mod cmd_auth;
+mod cmd_emulate;
+mod cmd_files;
+mod cmd_gdrive;
+mod config;
+mod open;
+mod out;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use cloudmux_core::{Error, ErrorKind};
+
+use crate::config::Config;
+use crate::out::Out;
+
+const EXIT_CODES: &str = "EXIT CODES:
+  0 ok · 1 other · 2 invalid input · 3 not found · 4 already exists · 5 permission denied
+  6 scope missing · 7 API disabled · 8 sign-in needed · 9 rate limited · 10 quota exceeded
+  11 conflict · 12 unsupported · 13 transient (network) · 14 local I/O · 15 corrupt data
+
+ADDRESSES:
+  REMOTE:path/to/file   a file or folder in a configured remote
+  REMOTE:id:FILEID      a Drive file by id (works even when names are duplicated)
+  ./file, /abs/path     the local disk";
+
+/// cloudmux: Google Drive (and soon Google Photos and Yandex Disk) from the command line, plus local emulators
+/// of those services for tests.
+#[derive(Parser, Debug)]
+#[command(name = "cloudmux", version, after_help = EXIT_CODES, arg_required_else_help = true)]
+struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/cloudmux/config.toml; env CLOUDMUX_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Never show progress bars.
+    #[arg(long, global = true)]
+    no_progress: bool,
+    /// More logging (-v info, -vv debug). Secrets are always redacted.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Add, list, show and remove remotes.
+    #[command(subcommand)]
+    Remote(RemoteCmd),
+    /// Sign in, check sign-in state, sign out; and the raw OAuth steps (`auth google …`).
+    #[command(subcommand)]
+    Auth(cmd_auth::AuthCmd),
+    /// List a folder (`ls REMOTE:path`).
+    Ls(cmd_files::PathArg),
+    /// List a folder as JSON (recursively with -R).
+    Lsjson(cmd_files::LsJson),
+    /// Show a folder tree.
+    Tree(cmd_files::PathArg),
+    /// Show one file's or folder's metadata.
+    Stat(cmd_files::PathArg),
+    /// Print a file to stdout (optionally a byte range).
+    Cat(cmd_files::Cat),
+    /// Download a file.
+    Get(cmd_files::Transfer),
+    /// Upload a file (large uploads resume if interrupted and run again).
+    Put(cmd_files::Transfer),
+    /// Create a folder (and its parents).
+    Mkdir(cmd_files::PathArg),
+    /// Delete a file or folder: to the trash by default.
+    Rm(cmd_files::Rm),
+    /// Remove an empty folder.
+    Rmdir(cmd_files::PathArg),
+    /// Move or rename (server-side within one remote).
+    Mv(cmd_files::Transfer),
+    /// Copy a file (server-side within one remote, streamed between remotes).
+    Cp(cmd_files::Transfer),
+    /// Make a public "anyone with the link" link.
+    Link(cmd_files::PathArg),
+    /// Account and quota of a remote.
+    About(cmd_files::RemoteArg),
+    /// Google Drive commands: export, share, comments, trash, shared drives, changes.
+    #[command(subcommand)]
+    Gdrive(cmd_gdrive::GdriveCmd),
+    /// Run the local emulators of Google Drive and Google OAuth.
+    Emulate(cmd_emulate::Emulate),
+}
+
+#[derive(Subcommand, Debug)]
+enum RemoteCmd {
+    /// Add a remote, e.g. `remote add gd --type gdrive --client-id ID --client-secret S`.
+    Add(RemoteAdd),
+    /// List remotes.
+    List,
+    /// Show a remote's settings (secrets hidden).
+    Show {
+        /// Remote name.
+        name: String,
+    },
+    /// Remove a remote and its tokens.
+    Remove {
+        /// Remote name.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RemoteAdd {
+    /// Name (letters, digits, `_`, `-`, `.`).
+    name: String,
+    /// Type: gdrive or local.
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: String,
+    /// OAuth client id (gdrive; a Desktop-app client from the Google Cloud console).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// OAuth client secret.
+    #[arg(long)]
+    client_secret: Option<String>,
+    /// Base URL replacing every Google host (an emulator: http://127.0.0.1:4444).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Use this Drive folder id as the root.
+    #[arg(long)]
+    root_folder_id: Option<String>,
+    /// Use this shared drive as the root.
+    #[arg(long)]
+    shared_drive_id: Option<String>,
+    /// Sign in with a service-account key file instead of a user.
+    #[arg(long)]
+    service_account: Option<PathBuf>,
+    /// Trust this extra CA certificate (PEM).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Local folder (type local).
+    #[arg(long)]
+    path: Option<PathBuf>,
+    /// Google services to sign in for (drive, photos, calendar, sheets); default drive.
+    #[arg(long, value_delimiter = ',')]
+    services: Vec<String>,
+}
+
+fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Result<()> {
+    match cmd {
+        RemoteCmd::Add(a) => {
+            if !cloudmux_core::path::is_valid_remote_name(&a.name) {
+                return Err(Error::invalid(format!("bad remote name {:?}", a.name)).with_hint("use 2-64 letters, digits, '_', '-' or '.'"));
+            }
+            let mut rc = config::RemoteConfig { kind: a.kind.clone(), ..Default::default() };
+            match a.kind.as_str() {
+                "gdrive" => {
+                    if a.service_account.is_none() && (a.client_id.is_none() || a.client_secret.is_none()) {
+                        return Err(Error::invalid("a gdrive remote needs --client-id and --client-secret (or --service-account KEY.json)")
+                            .with_hint("create a Desktop-app OAuth client in the Google Cloud console (APIs & Services → Credentials)"));
+                    }
+                    if let Some(sa) = &a.service_account {
+                        let abs = std::fs::canonicalize(sa).map_err(|e| Error::from(e).context(sa.display()))?;
+                        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&abs)?).map_err(|e| Error::invalid(format!("service-account key: {e}")))?;
+                        cloudmux_auth::google::ServiceAccount::from_json(&v)?;
+                        rc.service_account_file = Some(abs);
+                    }
+                    rc.client_id = a.client_id;
+                    rc.client_secret = a.client_secret;
+                    rc.root_folder_id = a.root_folder_id;
+                    rc.shared_drive_id = a.shared_drive_id;
+                    rc.services = a.services;
+                    open::google_scopes(&rc)?;
+                }
+                "local" => {
+                    let p = a.path.ok_or_else(|| Error::invalid("a local remote needs --path DIR"))?;
+                    let abs = std::fs::canonicalize(&p).map_err(|e| Error::from(e).context(p.display()))?;
+                    if !abs.is_dir() {
+                        return Err(Error::invalid(format!("{} is not a folder", abs.display())));
+                    }
+                    rc.path = Some(abs);
+                }
+                other => return Err(Error::invalid(format!("unknown remote type {other:?}")).with_hint("types: gdrive, local")),
+            }
+            if let Some(e) = &a.endpoint {
+                url::Url::parse(e).map_err(|err| Error::invalid(format!("bad --endpoint {e:?}: {err}")))?;
+                rc.endpoint = Some(e.trim_end_matches('/').to_string());
+            }
+            if let Some(c) = &a.ca_cert {
+                rc.ca_cert = Some(std::fs::canonicalize(c).map_err(|e| Error::from(e).context(c.display()))?);
+            }
+            let existed = cfg.remotes.insert(a.name.clone(), rc).is_some();
+            cfg.save()?;
+            if out.json {
+                out.json(&serde_json::json!({"added": a.name, "replaced": existed}));
+            } else {
+                out.line(format!("remote {} {}", a.name, if existed { "updated" } else { "added" }));
+                if a.kind == "gdrive" && a.service_account.is_none() {
+                    out.note(format!("next: cloudmux auth login {}", a.name));
+                }
+            }
+        }
+        RemoteCmd::List => {
+            if out.json {
+                let v: Vec<_> = cfg.remotes.iter().map(|(n, r)| serde_json::json!({"name": n, "type": r.kind})).collect();
+                out.json(&serde_json::json!(v));
+            } else {
+                for (n, r) in &cfg.remotes {
+                    out.line(format!("{n}: {}", r.kind));
+                }
+            }
+        }
+        RemoteCmd::Show { name } => {
+            let rc = cfg.remote(&name)?;
+            let mut v = serde_json::to_value(rc).map_err(|e| Error::invalid(e.to_string()))?;
+            if v.get("client_secret").is_some() {
+                v["client_secret"] = serde_json::json!("***");
+            }
+            v["signed_in"] = serde_json::json!(cfg.tokens().load(&name).is_ok() || rc.service_account_file.is_some());
+            v["name"] = serde_json::json!(name);
+            out.json(&v);
+        }
+        RemoteCmd::Remove { name } => {
+            cfg.remote(&name)?;
+            cfg.remotes.remove(&name);
+            cfg.save()?;
+            cfg.tokens().remove(&name)?;
+            out.line(format!("remote {name} removed"));
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLOUDMUX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = Out { json: cli.json, progress: !cli.no_progress };
+    let path = config::config_path(cli.config.as_deref());
+    match cli.cmd {
+        Cmd::Emulate(e) => cmd_emulate::run(e, out).await?,
+        Cmd::Remote(r) => {
+            let mut cfg = Config::load(&path)?;
+            remote_cmd(&mut cfg, out, r)?
+        }
+        Cmd::Auth(a) => cmd_auth::run(&Config::load(&path)?, out, a).await?,
+        Cmd::Gdrive(g) => cmd_gdrive::run(&Config::load(&path)?, out, g).await?,
+        cmd => {
+            let cfg = Config::load(&path)?;
+            match cmd {
+                Cmd::Ls(p) => cmd_files::ls(&cfg, out, &p.path).await?,
+                Cmd::Lsjson(p) => cmd_files::lsjson(&cfg, out, p).await?,
+                Cmd::Tree(p) => cmd_files::tree(&cfg, out, &p.path).await?,
+                Cmd::Stat(p) => cmd_files::stat(&cfg, out, &p.path).await?,
+                Cmd::Cat(c) => cmd_files::cat(&cfg, c).await?,
+                Cmd::Get(t) => cmd_files::get(&cfg, out, t).await?,
+                Cmd::Put(t) => cmd_files::put(&cfg, out, t).await?,
+                Cmd::Mkdir(p) => cmd_files::mkdir(&cfg, out, &p.path).await?,
+                Cmd::Rm(r) => cmd_files::rm(&cfg, out, r).await?,
+                Cmd::Rmdir(p) => cmd_files::rmdir(&cfg, out, &p.path).await?,
+                Cmd::Mv(t) => cmd_files::mv(&cfg, out, t).await?,
+                Cmd::Cp(t) => cmd_files::cp(&cfg, out, t).await?,
+                Cmd::Link(p) => cmd_files::link(&cfg, out, &p.path).await?,
+                Cmd::About(r) => cmd_files::about(&cfg, out, &r.remote).await?,
+                Cmd::Emulate(_) | Cmd::Remote(_) | Cmd::Auth(_) | Cmd::Gdrive(_) => unreachable!(),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(e: &anyhow::Error, json: bool) -> i32 {
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return 0;
+    }
+    let (kind, ce) = match e.downcast_ref::<Error>() {
+        Some(ce) => (ce.kind(), Some(ce)),
+        None => (ErrorKind::Other, None),
+    };
+    if let Some(ce) = ce
+        && ce.kind() == ErrorKind::Io
+        && ce.message().contains("Broken pipe")
+    {
+        return 0;
+    }
+    if json {
+        let v = match ce {
+            Some(ce) => ce.to_json(),
+            None => serde_json::json!({"kind": "other", "message": e.to_string()}),
+        };
+        eprintln!("{}", serde_json::json!({"error": v}));
+    } else {
+        eprintln!("error: {e}");
+        if let Some(h) = ce.and_then(|c| c.hint()) {
+            eprintln!("  hint: {h}");
+        }
+    }
+    kind.exit_code()
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let json = cli.json;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = match rt.block_on(run(cli)) {
+        Ok(()) => 0,
+        Err(e) => report(&e, json),
+    };
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}

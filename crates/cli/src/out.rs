@@ -1,0 +1,70 @@
+//! Printing: human text or JSON, and progress bars on a terminal.
+
+use std::io::{IsTerminal, Write};
+
+use cloudmux_core::{ByteStream, Entry};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+/// Output settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    /// JSON output.
+    pub json: bool,
+    /// Progress bars allowed.
+    pub progress: bool,
+}
+
+impl Out {
+    /// Prints a JSON value (pretty) to stdout.
+    pub fn json(&self, v: &Value) {
+        let mut o = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut o, v);
+        let _ = writeln!(o);
+    }
+
+    /// Prints a line to stdout.
+    pub fn line(&self, s: impl AsRef<str>) {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{}", s.as_ref());
+    }
+
+    /// Prints a note to stderr (never in JSON mode).
+    pub fn note(&self, s: impl AsRef<str>) {
+        if !self.json {
+            eprintln!("{}", s.as_ref());
+        }
+    }
+
+    /// A progress bar of `len` bytes (hidden unless stderr is a terminal).
+    pub fn bar(&self, len: Option<u64>, what: &str) -> ProgressBar {
+        if !self.progress || self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let pb = match len {
+            Some(l) => ProgressBar::new(l).with_style(
+                ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}").unwrap(),
+            ),
+            None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{msg} {spinner} {bytes} {bytes_per_sec}").unwrap()),
+        };
+        pb.set_message(what.to_string());
+        pb
+    }
+}
+
+/// Counts bytes through a progress bar.
+pub fn metered(s: ByteStream, pb: ProgressBar) -> ByteStream {
+    Box::pin(s.inspect(move |c| {
+        if let Ok(b) = c {
+            pb.inc(b.len() as u64);
+        }
+    }))
+}
+
+/// `ls`-style line of an entry.
+pub fn ls_line(e: &Entry) -> String {
+    let size = if e.is_dir { "-".to_string() } else { e.size.map(|s| s.to_string()).unwrap_or_else(|| "?".into()) };
+    let when = e.modified.map(|m| m.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".repeat(19));
+    format!("{size:>12}  {when}  {}{}", e.name, if e.is_dir { "/" } else { "" })
+}
