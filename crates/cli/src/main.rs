@@ -94,7 +94,7 @@ enum Cmd {
 #[derive(Subcommand, Debug)]
 enum RemoteCmd {
     /// Add a remote, e.g. `remote add gd --type gdrive --client-id ID --client-secret S`.
-    Add(RemoteAdd),
+    Add(Box<RemoteAdd>),
     /// List remotes.
     List,
     /// Show a remote's settings (secrets hidden).
@@ -148,6 +148,7 @@ struct RemoteAdd {
 fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Result<()> {
     match cmd {
         RemoteCmd::Add(a) => {
+            let a = *a;
             if !cloudmux_core::path::is_valid_remote_name(&a.name) {
                 return Err(Error::invalid(format!("bad remote name {:?}", a.name)).with_hint("use 2-64 letters, digits, '_', '-' or '.'"));
             }
