@@ -209,10 +209,17 @@ fn admin_routes() -> Router<Arc<State>> {
             }),
         )
         .route(
+            "/revoke-all",
+            axum::routing::post(|AxState(s): AxState<Arc<State>>| async move {
+                lock(&s.google_auth).revoke_all();
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
             "/stats",
             get(|AxState(s): AxState<Arc<State>>| async move {
                 let d = lock(&s.drive);
-                Json(serde_json::json!({"drive_files": d.file_count(), "drive_sessions": d.session_count(),
+                Json(serde_json::json!({"drive_files": d.file_count(), "drive_sessions": d.session_count(), "drive_resumable_bytes": d.resumable_bytes,
                     "faults_injected": lock(&s.faults).injected}))
             }),
         )

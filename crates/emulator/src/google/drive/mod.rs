@@ -190,6 +190,8 @@ pub struct DriveState {
     removed: HashSet<String>,
     next_change: u64,
     seq: u64,
+    /// Bytes received on resumable sessions (tests measure re-sent data with it).
+    pub resumable_bytes: u64,
 }
 
 /// A new Drive-style id.
@@ -230,6 +232,7 @@ impl DriveState {
             removed: HashSet::new(),
             next_change: 1,
             seq: 0,
+            resumable_bytes: 0,
         };
         s.insert(File {
             id: root_id,

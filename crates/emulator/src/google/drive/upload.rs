@@ -358,6 +358,7 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
                 }
             }
             seen += c.len() as u64;
+            lock(&emu.drive).resumable_bytes += c.len() as u64;
             let mut c: Bytes = c;
             if skip > 0 {
                 let n = skip.min(c.len() as u64) as usize;
