@@ -184,7 +184,7 @@ pub struct DriveState {
     /// Shared drives.
     pub drives: BTreeMap<String, SharedDrive>,
     generated: HashSet<String>,
-    sessions: HashMap<String, Session>,
+    sessions: HashMap<String, Arc<tokio::sync::Mutex<Session>>>,
     changes: BTreeMap<u64, String>,
     change_of: HashMap<String, u64>,
     removed: HashSet<String>,

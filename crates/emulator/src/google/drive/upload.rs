@@ -226,7 +226,7 @@ async fn initiate(emu: Arc<Emu>, base: Base, headers: HeaderMap, q: HashMap<Stri
         fields: q.get("fields").cloned(),
         all_drives: all,
     };
-    lock(&emu.drive).sessions.insert(upload_id.clone(), session);
+    lock(&emu.drive).sessions.insert(upload_id.clone(), Arc::new(tokio::sync::Mutex::new(session)));
     let mut r = StatusCode::OK.into_response();
     r.headers_mut().insert(header::LOCATION, base.url("www.googleapis.com", &path).parse().unwrap());
     r.headers_mut().insert("x-guploader-uploadid", upload_id.parse().unwrap());
@@ -280,18 +280,13 @@ async fn session_put(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap
         Ok(r) => r,
         Err(()) => return GError::bad_request("Failed to parse Content-Range header.").into_response(),
     };
-    let Some(mut s) = lock(&emu.drive).sessions.remove(&upload_id) else {
-        return GError::new(StatusCode::NOT_FOUND, "global", "notFound", "Upload session not found; it expired or is being written by another request. Start a new upload.").into_response();
+    let Some(session) = lock(&emu.drive).sessions.get(&upload_id).cloned() else {
+        return GError::new(StatusCode::NOT_FOUND, "global", "notFound", "Upload session not found or expired. Start a new upload.").into_response();
     };
-    let resp = chunk(&emu, &base, &headers, &mut s, range, body).await;
-    let finished = s.done.is_some();
-    let mut st = lock(&emu.drive);
-    if finished {
-        // Keep completed sessions answering status queries, without their blob.
-        s.hasher = Hasher::default();
-    }
-    st.sessions.insert(upload_id, s);
-    resp
+    // One request at a time per session: a status query waits for an in-flight chunk (for example one whose
+    // client just died) to end. The session stays in the map, so a dropped request loses nothing.
+    let mut s = session.lock().await;
+    chunk(&emu, &base, &headers, &mut s, range, body).await
 }
 
 async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, range: Range, body: Body) -> Response {
@@ -332,7 +327,6 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
     let path = emu.blobs.path(&s.blob);
     let mut skip = s.committed - start;
     let mut tail: Vec<u8> = Vec::with_capacity(UNIT as usize);
-    let mut committed = s.committed;
     let mut received = s.committed;
     let mut seen = 0u64;
     let mut dropped = false;
@@ -381,8 +375,11 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
                 tail.extend_from_slice(&rest[..take]);
                 rest = &rest[take..];
                 if tail.len() == UNIT as usize {
+                    // A unit counts as committed only once it is on disk, so a dropped request never leaves
+                    // the session claiming bytes the blob lacks.
+                    f.flush().await?;
                     s.hasher.update(&tail);
-                    committed += UNIT;
+                    s.committed += UNIT;
                     tail.clear();
                 }
             }
@@ -395,7 +392,6 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
     }
     .await;
     if let Err(e) = io {
-        s.committed = committed;
         return GError::bad_request(format!("Invalid request: {e}.")).into_response();
     }
     let complete = body_ok && !dropped && match s.total {
@@ -415,7 +411,7 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
         }
         return resp;
     }
-    s.committed = committed;
+    let committed = s.committed;
     if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
         let _ = f.set_len(committed);
     }
