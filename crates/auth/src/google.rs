@@ -108,12 +108,22 @@ pub struct ConsentLink {
 
 /// Builds the consent link (FormCodeRetrievalLink): one scope set per chosen service, `access_type=offline`,
 /// `prompt=consent`, `state`, PKCE S256, the given loopback `redirect_uri`.
-pub fn consent_url(ep: &Endpoints, client_id: &str, services: &[Service], redirect_uri: &str) -> ConsentLink {
+pub fn consent_url(
+    ep: &Endpoints,
+    client_id: &str,
+    services: &[Service],
+    redirect_uri: &str,
+) -> ConsentLink {
     consent_url_for_scopes(ep, client_id, &scopes_for(services), redirect_uri)
 }
 
 /// Like [`consent_url`] with explicit scope URLs.
-pub fn consent_url_for_scopes(ep: &Endpoints, client_id: &str, scopes: &[String], redirect_uri: &str) -> ConsentLink {
+pub fn consent_url_for_scopes(
+    ep: &Endpoints,
+    client_id: &str,
+    scopes: &[String],
+    redirect_uri: &str,
+) -> ConsentLink {
     let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
     let state = oauth2::CsrfToken::new_random();
     let mut u = url::Url::parse(&ep.auth).expect("valid auth endpoint");
@@ -173,7 +183,10 @@ impl TokenResponse {
 
     /// As stored, keeping `old_refresh` when the answer carries none (Google does not rotate).
     pub fn into_stored(self, old_refresh: Option<Secret>) -> crate::StoredToken {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         crate::StoredToken {
             access_token: self.access_token,
             refresh_token: self.refresh_token.or(old_refresh),
@@ -196,7 +209,11 @@ pub fn oauth_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
         return cloudmux_http::generic_error(status, _h, body);
     };
     let desc = redact(&e.error_description);
-    let msg = if desc.is_empty() { e.error.clone() } else { format!("{}: {desc}", e.error) };
+    let msg = if desc.is_empty() {
+        e.error.clone()
+    } else {
+        format!("{}: {desc}", e.error)
+    };
     let (kind, hint) = match e.error.as_str() {
         "invalid_grant" => (
             ErrorKind::ReauthRequired,
@@ -209,12 +226,24 @@ pub fn oauth_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
             "check the client id and client secret (Google Cloud console → APIs & Services → Credentials; \
              the client must be of type Desktop app)",
         ),
-        "redirect_uri_mismatch" => (ErrorKind::InvalidInput, "use the same loopback redirect URI as in the consent link"),
-        "invalid_scope" => (ErrorKind::InvalidInput, "a requested scope is unknown or not allowed for this client"),
-        "access_denied" => (ErrorKind::PermissionDenied, "the sign-in was cancelled or refused in the browser; run it again and allow access"),
+        "redirect_uri_mismatch" => (
+            ErrorKind::InvalidInput,
+            "use the same loopback redirect URI as in the consent link",
+        ),
+        "invalid_scope" => (
+            ErrorKind::InvalidInput,
+            "a requested scope is unknown or not allowed for this client",
+        ),
+        "access_denied" => (
+            ErrorKind::PermissionDenied,
+            "the sign-in was cancelled or refused in the browser; run it again and allow access",
+        ),
         "authorization_pending" => (ErrorKind::Transient, "the user has not approved yet"),
         "slow_down" => (ErrorKind::RateLimited, "polling too fast"),
-        "expired_token" => (ErrorKind::ReauthRequired, "the device code expired; start the sign-in again"),
+        "expired_token" => (
+            ErrorKind::ReauthRequired,
+            "the device code expired; start the sign-in again",
+        ),
         _ => (cloudmux_http::api_kind(status), ""),
     };
     let mut err = Error::new(kind, msg).with_reason(e.error);
@@ -229,10 +258,20 @@ pub fn oauth_api(cfg: HttpConfig) -> Result<Api> {
     Api::new(cfg, None, oauth_error)
 }
 
-async fn token_request(api: &Api, url: &str, form: Vec<(&str, String)>, idem: Idempotency) -> Result<TokenResponse> {
+async fn token_request(
+    api: &Api,
+    url: &str,
+    form: Vec<(&str, String)>,
+    idem: Idempotency,
+) -> Result<TokenResponse> {
     let resp = api.send(|c| c.post(url).form(&form), idem).await?;
     let body = resp.bytes().await.map_err(cloudmux_http::transport_error)?;
-    serde_json::from_slice(&body).map_err(|e| Error::new(ErrorKind::Other, format!("token endpoint answered unreadable JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("token endpoint answered unreadable JSON: {e}"),
+        )
+    })
 }
 
 /// Exchanges an authorization code (GetTokenByCode). The code is single-use, so this is never retried once
@@ -260,7 +299,13 @@ pub async fn exchange_code(
 }
 
 /// Renews an access token (RefreshToken). Google keeps the refresh token; the answer usually has none.
-pub async fn refresh(api: &Api, ep: &Endpoints, client_id: &str, client_secret: &Secret, refresh_token: &Secret) -> Result<TokenResponse> {
+pub async fn refresh(
+    api: &Api,
+    ep: &Endpoints,
+    client_id: &str,
+    client_secret: &Secret,
+    refresh_token: &Secret,
+) -> Result<TokenResponse> {
     let form = vec![
         ("grant_type", "refresh_token".to_string()),
         ("refresh_token", refresh_token.expose().to_string()),
@@ -273,7 +318,8 @@ pub async fn refresh(api: &Api, ep: &Endpoints, client_id: &str, client_secret: 
 /// Revokes a token.
 pub async fn revoke(api: &Api, ep: &Endpoints, token: &Secret) -> Result<()> {
     let form = [("token", token.expose().to_string())];
-    api.send(|c| c.post(&ep.revoke).form(&form), Idempotency::Safe).await?;
+    api.send(|c| c.post(&ep.revoke).form(&form), Idempotency::Safe)
+        .await?;
     Ok(())
 }
 
@@ -290,7 +336,11 @@ pub struct LoginOptions {
 
 impl Default for LoginOptions {
     fn default() -> Self {
-        LoginOptions { port: 0, accept_paste: true, timeout: Duration::from_secs(300) }
+        LoginOptions {
+            port: 0,
+            accept_paste: true,
+            timeout: Duration::from_secs(300),
+        }
     }
 }
 
@@ -307,7 +357,9 @@ pub async fn loopback_login(
 ) -> Result<TokenResponse> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
-        .map_err(|e| Error::from(e).context("cannot listen on 127.0.0.1 for the sign-in redirect"))?;
+        .map_err(|e| {
+            Error::from(e).context("cannot listen on 127.0.0.1 for the sign-in redirect")
+        })?;
     let port = listener.local_addr()?.port();
     let redirect = format!("http://127.0.0.1:{port}/");
     let link = consent_url_for_scopes(ep, client_id, scopes, &redirect);
@@ -320,7 +372,9 @@ pub async fn loopback_login(
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         loop {
             match lines.next_line().await {
-                Ok(Some(l)) if !l.trim().is_empty() => return code_from_paste(l.trim(), &link.state),
+                Ok(Some(l)) if !l.trim().is_empty() => {
+                    return code_from_paste(l.trim(), &link.state);
+                }
                 Ok(Some(_)) => continue,
                 _ => return std::future::pending::<Result<String>>().await,
             }
@@ -334,7 +388,16 @@ pub async fn loopback_login(
                 .with_hint("open the printed link in a browser and allow access, or paste the code"));
         }
     };
-    exchange_code(api, ep, client_id, client_secret, &code, &link.redirect_uri, Some(&link.verifier)).await
+    exchange_code(
+        api,
+        ep,
+        client_id,
+        client_secret,
+        &code,
+        &link.redirect_uri,
+        Some(&link.verifier),
+    )
+    .await
 }
 
 /// A pasted code, or a pasted redirect URL (whose state must match).
@@ -347,16 +410,22 @@ fn code_from_paste(s: &str, state: &str) -> Result<String> {
 }
 
 fn code_from_query(q: &str, state: &str) -> Result<String> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+        .into_owned()
+        .collect();
     let get = |k: &str| pairs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     if let Some(e) = get("error") {
-        return Err(Error::new(ErrorKind::PermissionDenied, format!("sign-in refused: {e}"))
-            .with_reason(e)
-            .with_hint("run the sign-in again and allow access in the browser"));
+        return Err(
+            Error::new(ErrorKind::PermissionDenied, format!("sign-in refused: {e}"))
+                .with_reason(e)
+                .with_hint("run the sign-in again and allow access in the browser"),
+        );
     }
     if get("state").as_deref() != Some(state) {
-        return Err(Error::invalid("the redirect's state does not match this sign-in")
-            .with_hint("use the link printed by this run of the command"));
+        return Err(
+            Error::invalid("the redirect's state does not match this sign-in")
+                .with_hint("use the link printed by this run of the command"),
+        );
     }
     get("code").ok_or_else(|| Error::invalid("the redirect carries no code"))
 }
@@ -378,15 +447,26 @@ async fn wait_for_redirect(listener: tokio::net::TcpListener, state: String) -> 
         }
         let head = String::from_utf8_lossy(&buf[..n]).to_string();
         let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let query = target.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
+        let query = target
+            .split_once('?')
+            .map(|(_, q)| q.to_string())
+            .unwrap_or_default();
         if !query.contains("code=") && !query.contains("error=") {
-            let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+            let _ = sock
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await;
             continue;
         }
         let result = code_from_query(&query, &state);
         let page = match &result {
-            Ok(_) => "<!doctype html><title>cloudmux</title><h1>Signed in</h1><p>cloudmux has the code. You can close this tab.</p>",
-            Err(_) => "<!doctype html><title>cloudmux</title><h1>Sign-in failed</h1><p>Go back to the terminal for details.</p>",
+            Ok(_) => {
+                "<!doctype html><title>cloudmux</title><h1>Signed in</h1><p>cloudmux has the code. You can close this tab.</p>"
+            }
+            Err(_) => {
+                "<!doctype html><title>cloudmux</title><h1>Sign-in failed</h1><p>Go back to the terminal for details.</p>"
+            }
         };
         let resp = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
@@ -412,25 +492,46 @@ pub struct ServiceAccount {
 
 impl std::fmt::Debug for ServiceAccount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceAccount").field("email", &self.email).finish_non_exhaustive()
+        f.debug_struct("ServiceAccount")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
     }
 }
 
 impl ServiceAccount {
     /// Reads a key from its JSON.
     pub fn from_json(v: &Value) -> Result<Self> {
-        let bad = |m: &str| Error::invalid(format!("service-account key: {m}")).with_hint("download a JSON key from the Google Cloud console (IAM → Service accounts → Keys)");
+        let bad = |m: &str| {
+            Error::invalid(format!("service-account key: {m}")).with_hint(
+                "download a JSON key from the Google Cloud console (IAM → Service accounts → Keys)",
+            )
+        };
         if v["type"].as_str().is_some_and(|t| t != "service_account") {
             return Err(bad("type is not service_account"));
         }
-        let email = v["client_email"].as_str().ok_or_else(|| bad("client_email missing"))?.to_string();
-        let pem = v["private_key"].as_str().ok_or_else(|| bad("private_key missing"))?;
-        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).map(str::trim).collect();
-        let key_der = base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| bad("private_key is not PEM"))?;
-        ring::signature::RsaKeyPair::from_pkcs8(&key_der).map_err(|e| bad(&format!("private_key unusable: {e}")))?;
+        let email = v["client_email"]
+            .as_str()
+            .ok_or_else(|| bad("client_email missing"))?
+            .to_string();
+        let pem = v["private_key"]
+            .as_str()
+            .ok_or_else(|| bad("private_key missing"))?;
+        let body: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::trim)
+            .collect();
+        let key_der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| bad("private_key is not PEM"))?;
+        ring::signature::RsaKeyPair::from_pkcs8(&key_der)
+            .map_err(|e| bad(&format!("private_key unusable: {e}")))?;
         Ok(ServiceAccount {
             email,
-            token_uri: v["token_uri"].as_str().unwrap_or("https://oauth2.googleapis.com/token").to_string(),
+            token_uri: v["token_uri"]
+                .as_str()
+                .unwrap_or("https://oauth2.googleapis.com/token")
+                .to_string(),
             key_der,
             subject: None,
         })
@@ -438,7 +539,10 @@ impl ServiceAccount {
 
     /// A signed JWT assertion for `scopes`, addressed to `aud`.
     pub fn assertion(&self, scopes: &[String], aud: &str) -> Result<String> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
         let mut claims = json!({"iss": self.email, "scope": scopes.join(" "), "aud": aud, "iat": now, "exp": now + 3600});
         if let Some(s) = &self.subject {
@@ -446,19 +550,33 @@ impl ServiceAccount {
         }
         let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json"));
         let msg = format!("{header}.{claims}");
-        let kp = ring::signature::RsaKeyPair::from_pkcs8(&self.key_der).map_err(|e| Error::invalid(e.to_string()))?;
+        let kp = ring::signature::RsaKeyPair::from_pkcs8(&self.key_der)
+            .map_err(|e| Error::invalid(e.to_string()))?;
         let mut sig = vec![0u8; kp.public().modulus_len()];
-        kp.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), msg.as_bytes(), &mut sig)
-            .map_err(|_| Error::new(ErrorKind::Other, "signing the JWT failed"))?;
+        kp.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            msg.as_bytes(),
+            &mut sig,
+        )
+        .map_err(|_| Error::new(ErrorKind::Other, "signing the JWT failed"))?;
         Ok(format!("{msg}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 
     /// Gets an access token with the JWT bearer grant. `token_url` overrides the key's `token_uri`
     /// (emulators).
-    pub async fn fetch(&self, api: &Api, token_url: Option<&str>, scopes: &[String]) -> Result<TokenResponse> {
+    pub async fn fetch(
+        &self,
+        api: &Api,
+        token_url: Option<&str>,
+        scopes: &[String],
+    ) -> Result<TokenResponse> {
         let url = token_url.unwrap_or(&self.token_uri);
         let form = vec![
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string()),
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
+            ),
             ("assertion", self.assertion(scopes, &self.token_uri)?),
         ];
         token_request(api, url, form, Idempotency::Safe).await
@@ -472,7 +590,12 @@ mod tests {
     #[test]
     fn consent_link_has_everything() {
         let ep = Endpoints::for_base(Some("http://127.0.0.1:9/"));
-        let l = consent_url(&ep, "cid", &[Service::Drive, Service::Photos], "http://127.0.0.1:5000/");
+        let l = consent_url(
+            &ep,
+            "cid",
+            &[Service::Drive, Service::Photos],
+            "http://127.0.0.1:5000/",
+        );
         let u = url::Url::parse(&l.url).unwrap();
         assert_eq!(u.path(), "/accounts.google.com/o/oauth2/v2/auth");
         let q: std::collections::HashMap<String, String> = u.query_pairs().into_owned().collect();
@@ -483,26 +606,52 @@ mod tests {
         assert_eq!(q["redirect_uri"], "http://127.0.0.1:5000/");
         let scopes: Vec<&str> = q["scope"].split(' ').collect();
         assert!(scopes.contains(&"https://www.googleapis.com/auth/drive"));
-        assert!(scopes.contains(&"https://www.googleapis.com/auth/photospicker.mediaitems.readonly"));
-        assert!(!scopes.iter().any(|s| s.ends_with("/photoslibrary") || s.ends_with("photoslibrary.readonly")), "removed scopes are never asked");
-        let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, l.verifier.expose().as_bytes()));
+        assert!(
+            scopes.contains(&"https://www.googleapis.com/auth/photospicker.mediaitems.readonly")
+        );
+        assert!(
+            !scopes
+                .iter()
+                .any(|s| s.ends_with("/photoslibrary") || s.ends_with("photoslibrary.readonly")),
+            "removed scopes are never asked"
+        );
+        let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            l.verifier.expose().as_bytes(),
+        ));
         assert_eq!(q["code_challenge"], challenge);
     }
 
     #[test]
     fn pasted_codes_and_urls() {
         assert_eq!(code_from_paste("4/abc", "s").unwrap(), "4/abc");
-        assert_eq!(code_from_paste("http://127.0.0.1:1/?code=4%2Fx&state=s", "s").unwrap(), "4/x");
+        assert_eq!(
+            code_from_paste("http://127.0.0.1:1/?code=4%2Fx&state=s", "s").unwrap(),
+            "4/x"
+        );
         assert!(code_from_paste("http://127.0.0.1:1/?code=4%2Fx&state=other", "s").is_err());
-        assert_eq!(code_from_paste("http://127.0.0.1:1/?error=access_denied&state=s", "s").unwrap_err().kind(), ErrorKind::PermissionDenied);
+        assert_eq!(
+            code_from_paste("http://127.0.0.1:1/?error=access_denied&state=s", "s")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::PermissionDenied
+        );
     }
 
     #[test]
     fn oauth_errors_have_hints() {
-        let e = oauth_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), br#"{"error":"invalid_grant","error_description":"Bad Request"}"#);
+        let e = oauth_error(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"error":"invalid_grant","error_description":"Bad Request"}"#,
+        );
         assert_eq!(e.kind(), ErrorKind::ReauthRequired);
         assert!(e.hint().unwrap().contains("cloudmux auth login"));
-        let e = oauth_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), br#"{"error":"invalid_client","error_description":"Unauthorized"}"#);
+        let e = oauth_error(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            br#"{"error":"invalid_client","error_description":"Unauthorized"}"#,
+        );
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.hint().unwrap().contains("client id"));
     }

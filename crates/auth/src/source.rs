@@ -31,14 +31,21 @@ pub struct GoogleRefresher {
 #[async_trait]
 impl Refresher for GoogleRefresher {
     async fn refresh(&self) -> Result<AccessToken> {
-        let t = crate::google::refresh(&self.api, &self.endpoints, &self.client_id, &self.client_secret, &self.refresh_token)
-            .await
-            .map_err(|e| match &self.store {
-                Some((_, remote)) if e.kind() == cloudmux_core::ErrorKind::ReauthRequired => {
-                    e.with_hint(format!("the refresh token was revoked or expired: run `cloudmux auth login {remote}`"))
-                }
-                _ => e,
-            })?;
+        let t = crate::google::refresh(
+            &self.api,
+            &self.endpoints,
+            &self.client_id,
+            &self.client_secret,
+            &self.refresh_token,
+        )
+        .await
+        .map_err(|e| match &self.store {
+            Some((_, remote)) if e.kind() == cloudmux_core::ErrorKind::ReauthRequired => e
+                .with_hint(format!(
+                    "the refresh token was revoked or expired: run `cloudmux auth login {remote}`"
+                )),
+            _ => e,
+        })?;
         let access = AccessToken::expiring_in(t.access_token.expose(), t.expires_in);
         if let Some((store, remote)) = &self.store {
             let stored = t.into_stored(Some(self.refresh_token.clone()));
@@ -66,8 +73,14 @@ pub struct ServiceAccountRefresher {
 #[async_trait]
 impl Refresher for ServiceAccountRefresher {
     async fn refresh(&self) -> Result<AccessToken> {
-        let t = self.account.fetch(&self.api, self.token_url.as_deref(), &self.scopes).await?;
-        Ok(AccessToken::expiring_in(t.access_token.expose(), t.expires_in))
+        let t = self
+            .account
+            .fetch(&self.api, self.token_url.as_deref(), &self.scopes)
+            .await?;
+        Ok(AccessToken::expiring_in(
+            t.access_token.expose(),
+            t.expires_in,
+        ))
     }
 }
 

@@ -29,7 +29,9 @@ pub struct StoredToken {
 impl StoredToken {
     /// Whether a scope (full URL or short name) was granted.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scope.split_whitespace().any(|s| s == scope || s.rsplit('/').next() == Some(scope))
+        self.scope
+            .split_whitespace()
+            .any(|s| s == scope || s.rsplit('/').next() == Some(scope))
     }
 }
 
@@ -55,8 +57,11 @@ impl TokenStore {
         let p = self.path(remote);
         let data = std::fs::read(&p).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::new(ErrorKind::ReauthRequired, format!("remote {remote:?} is not signed in"))
-                    .with_hint(format!("run: cloudmux auth login {remote}"))
+                Error::new(
+                    ErrorKind::ReauthRequired,
+                    format!("remote {remote:?} is not signed in"),
+                )
+                .with_hint(format!("run: cloudmux auth login {remote}"))
             } else {
                 Error::from(e).context(p.display())
             }
@@ -69,7 +74,10 @@ impl TokenStore {
 
     /// Saves a remote's tokens with mode 0600, atomically (temp file + rename).
     pub fn save(&self, remote: &str, t: &StoredToken) -> Result<PathBuf> {
-        write_private(&self.path(remote), &serde_json::to_vec_pretty(t).map_err(|e| Error::invalid(e.to_string()))?)?;
+        write_private(
+            &self.path(remote),
+            &serde_json::to_vec_pretty(t).map_err(|e| Error::invalid(e.to_string()))?,
+        )?;
         Ok(self.path(remote))
     }
 
@@ -86,10 +94,24 @@ impl TokenStore {
 /// Writes `data` to `path` readable by the owner only (0600; folder 0700), via a temp file renamed into place.
 pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let dir = path.parent().ok_or_else(|| Error::invalid("token path has no folder"))?;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::invalid("token path has no folder"))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().unwrap().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(data)?;
     f.sync_all()?;
@@ -107,14 +129,25 @@ mod tests {
     fn saves_0600_and_loads() {
         let d = tempfile::tempdir().unwrap();
         let s = TokenStore::new(d.path().join("tokens"));
-        let t = StoredToken { access_token: Secret::new("a"), refresh_token: Some(Secret::new("r")), scope: "https://www.googleapis.com/auth/drive".into(), ..Default::default() };
+        let t = StoredToken {
+            access_token: Secret::new("a"),
+            refresh_token: Some(Secret::new("r")),
+            scope: "https://www.googleapis.com/auth/drive".into(),
+            ..Default::default()
+        };
         let p = s.save("gd", &t).unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let back = s.load("gd").unwrap();
         assert_eq!(back.refresh_token.as_ref().unwrap().expose(), "r");
         assert!(back.has_scope("drive"));
         assert!(!back.has_scope("drive.readonly"));
-        assert_eq!(s.load("other").unwrap_err().kind(), ErrorKind::ReauthRequired);
+        assert_eq!(
+            s.load("other").unwrap_err().kind(),
+            ErrorKind::ReauthRequired
+        );
         assert!(s.remove("gd").unwrap());
     }
 }

@@ -6,9 +6,19 @@ use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, Se
 use cloudmux_http::{HttpConfig, Secret};
 
 async fn emu() -> Emulator {
-    let settings = Settings { auto_approve: true, ..Settings::default() };
-    let sa: serde_json::Value = serde_json::from_str(include_str!("fixtures/service-account.json")).unwrap();
-    Emulator::start(Config { settings, service_accounts: vec![sa], ..Config::default() }).await.unwrap()
+    let settings = Settings {
+        auto_approve: true,
+        ..Settings::default()
+    };
+    let sa: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/service-account.json")).unwrap();
+    Emulator::start(Config {
+        settings,
+        service_accounts: vec![sa],
+        ..Config::default()
+    })
+    .await
+    .unwrap()
 }
 
 /// Follows the consent URL like a browser would, which lands on the loopback listener.
@@ -26,25 +36,74 @@ async fn loopback_login_refresh_and_errors() {
     let api = google::oauth_api(HttpConfig::default()).unwrap();
     let secret = Secret::new(DEMO_CLIENT_SECRET);
     let scopes = google::scopes_for(&[Service::Drive]);
-    let opts = LoginOptions { accept_paste: false, ..Default::default() };
-    let t = google::loopback_login(&api, &ep, DEMO_CLIENT_ID, &secret, &scopes, &opts, browser).await.unwrap();
-    assert!(t.refresh_token.is_some(), "offline access gives a refresh token");
+    let opts = LoginOptions {
+        accept_paste: false,
+        ..Default::default()
+    };
+    let t = google::loopback_login(&api, &ep, DEMO_CLIENT_ID, &secret, &scopes, &opts, browser)
+        .await
+        .unwrap();
+    assert!(
+        t.refresh_token.is_some(),
+        "offline access gives a refresh token"
+    );
     assert_eq!(t.scope, "https://www.googleapis.com/auth/drive");
     assert_eq!(t.token_type, "Bearer");
-    let r = google::refresh(&api, &ep, DEMO_CLIENT_ID, &secret, t.refresh_token.as_ref().unwrap()).await.unwrap();
+    let r = google::refresh(
+        &api,
+        &ep,
+        DEMO_CLIENT_ID,
+        &secret,
+        t.refresh_token.as_ref().unwrap(),
+    )
+    .await
+    .unwrap();
     assert_ne!(r.access_token.expose(), t.access_token.expose());
-    assert!(r.refresh_token.is_none(), "Google does not rotate refresh tokens");
+    assert!(
+        r.refresh_token.is_none(),
+        "Google does not rotate refresh tokens"
+    );
 
-    let err = google::refresh(&api, &ep, DEMO_CLIENT_ID, &Secret::new("wrong"), t.refresh_token.as_ref().unwrap()).await.unwrap_err();
+    let err = google::refresh(
+        &api,
+        &ep,
+        DEMO_CLIENT_ID,
+        &Secret::new("wrong"),
+        t.refresh_token.as_ref().unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(err.reason(), Some("invalid_client"));
 
-    let err = google::exchange_code(&api, &ep, DEMO_CLIENT_ID, &secret, "4/expired-or-made-up", "http://127.0.0.1:1/", None).await.unwrap_err();
+    let err = google::exchange_code(
+        &api,
+        &ep,
+        DEMO_CLIENT_ID,
+        &secret,
+        "4/expired-or-made-up",
+        "http://127.0.0.1:1/",
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReauthRequired);
-    assert!(err.hint().unwrap().contains("cloudmux auth login"), "{:?}", err.hint());
+    assert!(
+        err.hint().unwrap().contains("cloudmux auth login"),
+        "{:?}",
+        err.hint()
+    );
 
     e.state().google_auth.lock().unwrap().revoke_all();
-    let err = google::refresh(&api, &ep, DEMO_CLIENT_ID, &secret, t.refresh_token.as_ref().unwrap()).await.unwrap_err();
+    let err = google::refresh(
+        &api,
+        &ep,
+        DEMO_CLIENT_ID,
+        &secret,
+        t.refresh_token.as_ref().unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.reason(), Some("invalid_grant"));
     assert!(err.to_string().contains("expired or revoked"), "{err}");
 }
@@ -55,21 +114,74 @@ async fn a_code_is_single_use_and_needs_its_verifier() {
     let ep = Endpoints::for_base(Some(&e.base_url()));
     let api = google::oauth_api(HttpConfig::default()).unwrap();
     let secret = Secret::new(DEMO_CLIENT_SECRET);
-    let link = google::consent_url(&ep, DEMO_CLIENT_ID, &[Service::Drive], "http://127.0.0.1:1/");
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let link = google::consent_url(
+        &ep,
+        DEMO_CLIENT_ID,
+        &[Service::Drive],
+        "http://127.0.0.1:1/",
+    );
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let resp = no_redirects.get(&link.url).send().await.unwrap();
     assert_eq!(resp.status(), 303);
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
-    let bad = google::exchange_code(&api, &ep, DEMO_CLIENT_ID, &secret, &code, &link.redirect_uri, Some(&Secret::new("not-the-verifier"))).await.unwrap_err();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    let bad = google::exchange_code(
+        &api,
+        &ep,
+        DEMO_CLIENT_ID,
+        &secret,
+        &code,
+        &link.redirect_uri,
+        Some(&Secret::new("not-the-verifier")),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(bad.reason(), Some("invalid_grant"));
     // A failed exchange burns the code like a used one: sign in again.
-    let link = google::consent_url(&ep, DEMO_CLIENT_ID, &[Service::Drive], "http://127.0.0.1:1/");
+    let link = google::consent_url(
+        &ep,
+        DEMO_CLIENT_ID,
+        &[Service::Drive],
+        "http://127.0.0.1:1/",
+    );
     let resp = no_redirects.get(&link.url).send().await.unwrap();
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
-    google::exchange_code(&api, &ep, DEMO_CLIENT_ID, &secret, &code, &link.redirect_uri, Some(&link.verifier)).await.unwrap();
-    let again = google::exchange_code(&api, &ep, DEMO_CLIENT_ID, &secret, &code, &link.redirect_uri, Some(&link.verifier)).await.unwrap_err();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    google::exchange_code(
+        &api,
+        &ep,
+        DEMO_CLIENT_ID,
+        &secret,
+        &code,
+        &link.redirect_uri,
+        Some(&link.verifier),
+    )
+    .await
+    .unwrap();
+    let again = google::exchange_code(
+        &api,
+        &ep,
+        DEMO_CLIENT_ID,
+        &secret,
+        &code,
+        &link.redirect_uri,
+        Some(&link.verifier),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(again.reason(), Some("invalid_grant"), "a code works once");
 }
 
@@ -77,7 +189,12 @@ async fn a_code_is_single_use_and_needs_its_verifier() {
 async fn oob_redirect_is_refused() {
     let e = emu().await;
     let ep = Endpoints::for_base(Some(&e.base_url()));
-    let link = google::consent_url(&ep, DEMO_CLIENT_ID, &[Service::Drive], "urn:ietf:wg:oauth:2.0:oob");
+    let link = google::consent_url(
+        &ep,
+        DEMO_CLIENT_ID,
+        &[Service::Drive],
+        "urn:ietf:wg:oauth:2.0:oob",
+    );
     let resp = reqwest::get(&link.url).await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("out-of-band"));
@@ -88,10 +205,21 @@ async fn service_account_jwt_grant() {
     let e = emu().await;
     let ep = Endpoints::for_base(Some(&e.base_url()));
     let api = google::oauth_api(HttpConfig::default()).unwrap();
-    let key: serde_json::Value = serde_json::from_str(include_str!("fixtures/service-account.json")).unwrap();
+    let key: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/service-account.json")).unwrap();
     let sa = ServiceAccount::from_json(&key).unwrap();
-    let t = sa.fetch(&api, Some(&ep.token), &google::scopes_for(&[Service::Drive])).await.unwrap();
+    let t = sa
+        .fetch(
+            &api,
+            Some(&ep.token),
+            &google::scopes_for(&[Service::Drive]),
+        )
+        .await
+        .unwrap();
     assert!(!t.access_token.expose().is_empty());
     assert!(t.refresh_token.is_none());
-    assert!(!format!("{sa:?}").contains("PRIVATE"), "Debug never prints the key");
+    assert!(
+        !format!("{sa:?}").contains("PRIVATE"),
+        "Debug never prints the key"
+    );
 }

@@ -144,7 +144,13 @@ fn print_token(out: Out, t: &TokenResponse) {
 
 fn open_browser(url: &str) -> bool {
     for cmd in ["xdg-open", "open", "sensible-browser"] {
-        if std::process::Command::new(cmd).arg(url).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().is_ok() {
+        if std::process::Command::new(cmd)
+            .arg(url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok()
+        {
             return true;
         }
     }
@@ -154,7 +160,11 @@ fn open_browser(url: &str) -> bool {
 /// Runs an `auth` command.
 pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
     match cmd {
-        AuthCmd::Login { remote, no_browser, port } => login(cfg, out, &remote, no_browser, port).await?,
+        AuthCmd::Login {
+            remote,
+            no_browser,
+            port,
+        } => login(cfg, out, &remote, no_browser, port).await?,
         AuthCmd::Status { remote } => {
             let rc = cfg.remote(&remote)?;
             if let Some(f) = &rc.service_account_file {
@@ -163,7 +173,9 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
             }
             match cfg.tokens().load(&remote) {
                 Ok(t) => {
-                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs();
                     out.json(&json!({"remote": remote, "signed_in": true, "has_refresh_token": t.refresh_token.is_some(),
                         "scopes": t.scope.split_whitespace().collect::<Vec<_>>(), "access_token_expires_in": t.expires_at.map(|e| e as i64 - now as i64),
                         "token_file": cfg.tokens().path(&remote)}));
@@ -180,12 +192,20 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
                 && let Some(r) = &t.refresh_token
             {
                 let ep = Endpoints::for_base(rc.endpoint.as_deref());
-                if let Err(e) = google::revoke(&google::oauth_api(http_config(Some(rc), None)?)?, &ep, r).await {
-                    out.note(format!("note: could not revoke the token at Google ({e}); forgetting it anyway"));
+                if let Err(e) =
+                    google::revoke(&google::oauth_api(http_config(Some(rc), None)?)?, &ep, r).await
+                {
+                    out.note(format!(
+                        "note: could not revoke the token at Google ({e}); forgetting it anyway"
+                    ));
                 }
             }
             let had = cfg.tokens().remove(&remote)?;
-            out.line(if had { format!("signed out of {remote}") } else { format!("{remote} was not signed in") });
+            out.line(if had {
+                format!("signed out of {remote}")
+            } else {
+                format!("{remote} was not signed in")
+            });
         }
         AuthCmd::Google(g) => google_cmd(cfg, out, g).await?,
     }
@@ -195,7 +215,10 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
 async fn login(cfg: &Config, out: Out, remote: &str, no_browser: bool, port: u16) -> Result<()> {
     let rc = cfg.remote(remote)?;
     if rc.kind != "gdrive" {
-        return Err(Error::invalid(format!("remote {remote} ({}) needs no sign-in", rc.kind)));
+        return Err(Error::invalid(format!(
+            "remote {remote} ({}) needs no sign-in",
+            rc.kind
+        )));
     }
     let api = google::oauth_api(http_config(Some(rc), None)?)?;
     let ep = Endpoints::for_base(rc.endpoint.as_deref());
@@ -206,10 +229,16 @@ async fn login(cfg: &Config, out: Out, remote: &str, no_browser: bool, port: u16
         return Ok(());
     }
     let (Some(id), Some(secret)) = (&rc.client_id, &rc.client_secret) else {
-        return Err(Error::invalid(format!("remote {remote} has no client id/secret")));
+        return Err(Error::invalid(format!(
+            "remote {remote} has no client id/secret"
+        )));
     };
     let scopes = google_scopes(rc)?;
-    let opts = LoginOptions { port, accept_paste: true, ..Default::default() };
+    let opts = LoginOptions {
+        port,
+        accept_paste: true,
+        ..Default::default()
+    };
     let json = out.json;
     let t = google::loopback_login(&api, &ep, id, &Secret::new(secret.clone()), &scopes, &opts, |url| {
         if no_browser || !open_browser(url) {
@@ -230,15 +259,30 @@ async fn login(cfg: &Config, out: Out, remote: &str, no_browser: bool, port: u16
         None => e,
     })?;
     let granted = t.scope.clone();
-    let missing: Vec<&String> = scopes.iter().filter(|s| !granted.split_whitespace().any(|g| g == s.as_str())).collect();
+    let missing: Vec<&String> = scopes
+        .iter()
+        .filter(|s| !granted.split_whitespace().any(|g| g == s.as_str()))
+        .collect();
     let path = cfg.tokens().save(remote, &t.into_stored(None))?;
     if out.json {
         out.json(&json!({"remote": remote, "signed_in": true, "token_file": path, "scopes": granted.split_whitespace().collect::<Vec<_>>(), "missing_scopes": missing}));
     } else {
-        out.line(format!("{remote}: signed in; tokens saved to {} (mode 0600)", path.display()));
+        out.line(format!(
+            "{remote}: signed in; tokens saved to {} (mode 0600)",
+            path.display()
+        ));
         if !missing.is_empty() {
-            eprintln!("warning: these permissions were not granted: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
-            eprintln!("  hint: run `cloudmux auth login {remote}` again and tick every box on the consent screen");
+            eprintln!(
+                "warning: these permissions were not granted: {}",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            eprintln!(
+                "  hint: run `cloudmux auth login {remote}` again and tick every box on the consent screen"
+            );
         }
     }
     Ok(())
@@ -246,44 +290,94 @@ async fn login(cfg: &Config, out: Out, remote: &str, no_browser: bool, port: u16
 
 async fn google_cmd(cfg: &Config, out: Out, cmd: GoogleCmd) -> Result<()> {
     match cmd {
-        GoogleCmd::Url { client_id, drive, photos, calendar, sheets, redirect_uri, ep } => {
+        GoogleCmd::Url {
+            client_id,
+            drive,
+            photos,
+            calendar,
+            sheets,
+            redirect_uri,
+            ep,
+        } => {
             let mut services = Vec::new();
-            for (on, s) in [(drive, Service::Drive), (photos, Service::Photos), (calendar, Service::Calendar), (sheets, Service::Sheets)] {
+            for (on, s) in [
+                (drive, Service::Drive),
+                (photos, Service::Photos),
+                (calendar, Service::Calendar),
+                (sheets, Service::Sheets),
+            ] {
                 if on {
                     services.push(s);
                 }
             }
             if services.is_empty() {
-                return Err(Error::invalid("choose at least one service").with_hint("add --drive, --photos, --calendar and/or --sheets"));
+                return Err(Error::invalid("choose at least one service")
+                    .with_hint("add --drive, --photos, --calendar and/or --sheets"));
             }
-            let u = url::Url::parse(&redirect_uri).map_err(|e| Error::invalid(format!("bad --redirect-uri: {e}")))?;
-            if redirect_uri.contains("oob") || !matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) {
-                return Err(Error::invalid("the redirect URI must be a loopback address such as http://127.0.0.1:8085/")
-                    .with_hint("Google blocked the out-of-band (oob) flow in 2022"));
+            let u = url::Url::parse(&redirect_uri)
+                .map_err(|e| Error::invalid(format!("bad --redirect-uri: {e}")))?;
+            if redirect_uri.contains("oob")
+                || !matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+            {
+                return Err(Error::invalid(
+                    "the redirect URI must be a loopback address such as http://127.0.0.1:8085/",
+                )
+                .with_hint("Google blocked the out-of-band (oob) flow in 2022"));
             }
             let endpoints = Endpoints::for_base(ep.endpoint.as_deref());
             let link = google::consent_url(&endpoints, &client_id, &services, &redirect_uri);
-            let p = Pending { client_id, redirect_uri: link.redirect_uri.clone(), verifier: link.verifier.clone(), state: link.state.clone() };
-            write_private(&pending_path(cfg), &serde_json::to_vec(&p).map_err(|e| Error::invalid(e.to_string()))?)?;
+            let p = Pending {
+                client_id,
+                redirect_uri: link.redirect_uri.clone(),
+                verifier: link.verifier.clone(),
+                state: link.state.clone(),
+            };
+            write_private(
+                &pending_path(cfg),
+                &serde_json::to_vec(&p).map_err(|e| Error::invalid(e.to_string()))?,
+            )?;
             if out.json {
                 out.json(&json!({"url": link.url, "state": link.state, "redirect_uri": link.redirect_uri}));
             } else {
                 out.line(&link.url);
-                eprintln!("Open the link, allow access, then copy the `code` parameter from the address your browser is sent to");
-                eprintln!("(the page itself will not load) and run: cloudmux auth google token --client-id … --client-secret … --code CODE");
-                eprintln!("The code lives only a few minutes. `cloudmux auth login REMOTE` does all of this in one step.");
+                eprintln!(
+                    "Open the link, allow access, then copy the `code` parameter from the address your browser is sent to"
+                );
+                eprintln!(
+                    "(the page itself will not load) and run: cloudmux auth google token --client-id … --client-secret … --code CODE"
+                );
+                eprintln!(
+                    "The code lives only a few minutes. `cloudmux auth login REMOTE` does all of this in one step."
+                );
             }
         }
-        GoogleCmd::Token { client_id, client_secret, code, code_verifier, redirect_uri, ep } => {
-            let pending: Option<Pending> = std::fs::read(pending_path(cfg)).ok().and_then(|b| serde_json::from_slice(&b).ok()).filter(|p: &Pending| p.client_id == client_id);
+        GoogleCmd::Token {
+            client_id,
+            client_secret,
+            code,
+            code_verifier,
+            redirect_uri,
+            ep,
+        } => {
+            let pending: Option<Pending> = std::fs::read(pending_path(cfg))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .filter(|p: &Pending| p.client_id == client_id);
             let code = if code.contains("code=") {
                 let q = code.split_once('?').map(|(_, q)| q).unwrap_or(&code);
-                url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).unwrap_or(code.clone())
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or(code.clone())
             } else {
                 code
             };
-            let verifier = code_verifier.map(Secret::new).or(pending.as_ref().map(|p| p.verifier.clone()));
-            let redirect = redirect_uri.or(pending.as_ref().map(|p| p.redirect_uri.clone())).unwrap_or_else(|| "http://127.0.0.1:8085/".into());
+            let verifier = code_verifier
+                .map(Secret::new)
+                .or(pending.as_ref().map(|p| p.verifier.clone()));
+            let redirect = redirect_uri
+                .or(pending.as_ref().map(|p| p.redirect_uri.clone()))
+                .unwrap_or_else(|| "http://127.0.0.1:8085/".into());
             let endpoints = Endpoints::for_base(ep.endpoint.as_deref());
             let t = google::exchange_code(&api(&ep)?, &endpoints, &client_id, &Secret::new(client_secret), &code, &redirect, verifier.as_ref())
                 .await
@@ -293,9 +387,21 @@ async fn google_cmd(cfg: &Config, out: Out, cmd: GoogleCmd) -> Result<()> {
             let _ = std::fs::remove_file(pending_path(cfg));
             print_token(out, &t);
         }
-        GoogleCmd::Refresh { client_id, client_secret, refresh_token, ep } => {
+        GoogleCmd::Refresh {
+            client_id,
+            client_secret,
+            refresh_token,
+            ep,
+        } => {
             let endpoints = Endpoints::for_base(ep.endpoint.as_deref());
-            let mut t = google::refresh(&api(&ep)?, &endpoints, &client_id, &Secret::new(client_secret), &Secret::new(refresh_token.clone())).await?;
+            let mut t = google::refresh(
+                &api(&ep)?,
+                &endpoints,
+                &client_id,
+                &Secret::new(client_secret),
+                &Secret::new(refresh_token.clone()),
+            )
+            .await?;
             if t.refresh_token.is_none() {
                 t.refresh_token = Some(Secret::new(refresh_token));
             }

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cloudmux_core::Error;
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultConfig, FaultKind, Settings};
+use cloudmux_emulator::{
+    Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultConfig, FaultKind, Settings,
+};
 
 use crate::out::Out;
 
@@ -59,29 +61,54 @@ pub struct Emulate {
 pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
     let mut clients = Vec::new();
     for c in &e.clients {
-        let (id, secret) = c.split_once(':').ok_or_else(|| Error::invalid(format!("--client {c:?}: write it as ID:SECRET")))?;
+        let (id, secret) = c
+            .split_once(':')
+            .ok_or_else(|| Error::invalid(format!("--client {c:?}: write it as ID:SECRET")))?;
         clients.push((id.to_string(), secret.to_string()));
     }
     let mut kinds = Vec::new();
     for k in &e.fault_kinds {
-        kinds.push(serde_json::from_value::<FaultKind>(serde_json::json!(k)).map_err(|_| {
-            Error::invalid(format!("unknown fault kind {k:?}")).with_hint("use too_many, rate_limit403, unavailable, fail_after or reset")
-        })?);
+        kinds.push(
+            serde_json::from_value::<FaultKind>(serde_json::json!(k)).map_err(|_| {
+                Error::invalid(format!("unknown fault kind {k:?}"))
+                    .with_hint("use too_many, rate_limit403, unavailable, fail_after or reset")
+            })?,
+        );
     }
-    let mut faults = FaultConfig { rate: e.fault_rate, seed: e.fault_seed, latency_ms: e.latency_ms, ..FaultConfig::default() };
+    let mut faults = FaultConfig {
+        rate: e.fault_rate,
+        seed: e.fault_seed,
+        latency_ms: e.latency_ms,
+        ..FaultConfig::default()
+    };
     if !kinds.is_empty() {
         faults.kinds = kinds;
     }
     let mut service_accounts = Vec::new();
     for p in &e.service_accounts {
-        service_accounts.push(serde_json::from_slice(&std::fs::read(p)?).map_err(|err| Error::invalid(format!("{}: {err}", p.display())))?);
+        service_accounts.push(
+            serde_json::from_slice(&std::fs::read(p)?)
+                .map_err(|err| Error::invalid(format!("{}: {err}", p.display())))?,
+        );
     }
-    let mut settings = Settings { auto_approve: e.auto_approve, token_lifetime: e.token_lifetime, ..Settings::default() };
+    let mut settings = Settings {
+        auto_approve: e.auto_approve,
+        token_lifetime: e.token_lifetime,
+        ..Settings::default()
+    };
     if let Some(q) = e.drive_quota {
         settings.drive_quota = q;
     }
-    let cfg = Config { settings, clients, state_dir: e.state_dir.clone(), faults, service_accounts };
-    let listener = tokio::net::TcpListener::bind(&e.listen).await.map_err(|err| Error::from(err).context(format!("cannot listen on {}", e.listen)))?;
+    let cfg = Config {
+        settings,
+        clients,
+        state_dir: e.state_dir.clone(),
+        faults,
+        service_accounts,
+    };
+    let listener = tokio::net::TcpListener::bind(&e.listen)
+        .await
+        .map_err(|err| Error::from(err).context(format!("cannot listen on {}", e.listen)))?;
     let addr = listener.local_addr()?;
     let state = cloudmux_emulator::State::new(&cfg)?;
     let app = cloudmux_emulator::app(state);
@@ -104,6 +131,10 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
     out.note(format!("Point a remote at it: cloudmux remote add gd --type gdrive --client-id {DEMO_CLIENT_ID} --client-secret {DEMO_CLIENT_SECRET} --endpoint http://{addr}"));
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(listener, app).with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use clap::Args;
 use cloudmux_core::path::{file_name, join};
-use cloudmux_core::{ByteRange, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions, list_all};
+use cloudmux_core::{
+    ByteRange, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions, list_all,
+};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -142,7 +144,11 @@ pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
     let s = loc.opened.storage();
     let (mut dirs, mut files) = (0, 0);
-    out.line(if loc.path.is_empty() { addr.to_string() } else { loc.path.clone() });
+    out.line(if loc.path.is_empty() {
+        addr.to_string()
+    } else {
+        loc.path.clone()
+    });
     let mut stack: Vec<(String, String)> = vec![(loc.path.clone(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
         let mut entries = list_all(&*s, &dir).await.map_err(|e| ctx(e, &loc))?;
@@ -151,10 +157,18 @@ pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
         let mut children = Vec::new();
         for (i, e) in entries.into_iter().enumerate() {
             let last = i + 1 == n;
-            out.line(format!("{prefix}{}{}{}", if last { "└── " } else { "├── " }, e.name, if e.is_dir { "/" } else { "" }));
+            out.line(format!(
+                "{prefix}{}{}{}",
+                if last { "└── " } else { "├── " },
+                e.name,
+                if e.is_dir { "/" } else { "" }
+            ));
             if e.is_dir {
                 dirs += 1;
-                children.push((e.path.clone(), format!("{prefix}{}", if last { "    " } else { "│   " })));
+                children.push((
+                    e.path.clone(),
+                    format!("{prefix}{}", if last { "    " } else { "│   " }),
+                ));
             } else {
                 files += 1;
             }
@@ -175,7 +189,10 @@ pub async fn stat(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     } else {
         out.line(format!("name:     {}", e.name));
         out.line(format!("path:     {}", e.path));
-        out.line(format!("type:     {}", if e.is_dir { "folder" } else { "file" }));
+        out.line(format!(
+            "type:     {}",
+            if e.is_dir { "folder" } else { "file" }
+        ));
         if let Some(s) = e.size {
             out.line(format!("size:     {s}"));
         }
@@ -188,7 +205,11 @@ pub async fn stat(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
         if let Some(i) = &e.id {
             out.line(format!("id:       {i}"));
         }
-        for (k, v) in [("md5", &e.hashes.md5), ("sha1", &e.hashes.sha1), ("sha256", &e.hashes.sha256)] {
+        for (k, v) in [
+            ("md5", &e.hashes.md5),
+            ("sha1", &e.hashes.sha1),
+            ("sha256", &e.hashes.sha256),
+        ] {
             if let Some(v) = v {
                 out.line(format!("{k}:{}{v}", " ".repeat(10 - k.len() - 1)));
             }
@@ -234,7 +255,13 @@ fn same_remote(a: &Loc, b: &Loc) -> bool {
 }
 
 /// Copies one file from `src` to `dst` (server-side on one remote); returns the new entry.
-async fn copy_file(out: Out, src: &Loc, dst: &Loc, server_side: bool, state_dir: &std::path::Path) -> Result<(Entry, Entry)> {
+async fn copy_file(
+    out: Out,
+    src: &Loc,
+    dst: &Loc,
+    server_side: bool,
+    state_dir: &std::path::Path,
+) -> Result<(Entry, Entry)> {
     let se = stat_loc(src).await?;
     if se.is_dir {
         return Err(Error::invalid(format!("{} is a folder", src.shown)).with_hint("copy folders file by file for now; recursive copy and sync come with the transfer engine"));
@@ -251,30 +278,51 @@ async fn copy_file(out: Out, src: &Loc, dst: &Loc, server_side: bool, state_dir:
         let pb = out.bar(se.size, file_name(&to));
         let pb2 = pb.clone();
         let progress: cloudmux_gdrive::Progress = Arc::new(move |n| pb2.inc(n));
-        let e = d.put_file(&to, &local, state_dir, &progress).await.map_err(|e| ctx(e, dst))?;
+        let e = d
+            .put_file(&to, &local, state_dir, &progress)
+            .await
+            .map_err(|e| ctx(e, dst))?;
         pb.finish_and_clear();
         return Ok((se, e));
     }
     let pb = out.bar(se.size, file_name(&to));
     let data = metered(open_read(src, ByteRange::all()).await?, pb.clone());
     let e = ds
-        .write(&to, data, WriteOptions { size: se.size, modified: se.modified, mime: se.mime.clone() })
+        .write(
+            &to,
+            data,
+            WriteOptions {
+                size: se.size,
+                modified: se.modified,
+                mime: se.mime.clone(),
+            },
+        )
         .await
         .map_err(|e| ctx(e, dst))?;
     pb.finish_and_clear();
     if let (Some(a), Some(b)) = (&se.size, &e.size)
         && a != b
     {
-        return Err(Error::new(ErrorKind::Corrupt, format!("{}: wrote {b} bytes, source has {a}", dst.shown)));
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!("{}: wrote {b} bytes, source has {a}", dst.shown),
+        ));
     }
     Ok((se, e))
 }
 
 fn report_transfer(out: Out, verb: &str, src: &Loc, dst: &Loc, e: &Entry) {
     if out.json {
-        out.json(&json!({"action": verb, "from": src.shown, "to": dst.shown, "entry": entry_json(e)}));
+        out.json(
+            &json!({"action": verb, "from": src.shown, "to": dst.shown, "entry": entry_json(e)}),
+        );
     } else {
-        out.line(format!("{verb} {} -> {} ({} bytes)", src.shown, e.path, e.size.unwrap_or(0)));
+        out.line(format!(
+            "{verb} {} -> {} ({} bytes)",
+            src.shown,
+            e.path,
+            e.size.unwrap_or(0)
+        ));
     }
 }
 
@@ -283,7 +331,9 @@ pub async fn get(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
     let dst = locate(cfg, &t.dst).await?;
     if dst.remote.is_some() {
-        return Err(Error::invalid("get downloads to the local disk; use cp between remotes").into());
+        return Err(
+            Error::invalid("get downloads to the local disk; use cp between remotes").into(),
+        );
     }
     let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
     report_transfer(out, "downloaded", &src, &dst, &e);
@@ -294,7 +344,9 @@ pub async fn get(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
 pub async fn put(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
     if src.remote.is_some() {
-        return Err(Error::invalid("put uploads from the local disk; use cp between remotes").into());
+        return Err(
+            Error::invalid("put uploads from the local disk; use cp between remotes").into(),
+        );
     }
     let dst = locate(cfg, &t.dst).await?;
     let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
@@ -326,7 +378,11 @@ pub async fn mv(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     }
     let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
     let ss = src.opened.storage();
-    let mode = if ss.capabilities().trash { DeleteMode::Trash } else { DeleteMode::Permanent };
+    let mode = if ss.capabilities().trash {
+        DeleteMode::Trash
+    } else {
+        DeleteMode::Permanent
+    };
     ss.delete(&src.path, mode).await.map_err(|e| ctx(e, &src))?;
     report_transfer(out, "moved", &src, &dst, &e);
     Ok(())
@@ -335,8 +391,17 @@ pub async fn mv(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
 /// `mkdir`.
 pub async fn mkdir(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
-    let path = if loc.remote.is_none() && loc.path.is_empty() { return Ok(()) } else { loc.path.clone() };
-    let e = loc.opened.storage().mkdir(&path).await.map_err(|e| ctx(e, &loc))?;
+    let path = if loc.remote.is_none() && loc.path.is_empty() {
+        return Ok(());
+    } else {
+        loc.path.clone()
+    };
+    let e = loc
+        .opened
+        .storage()
+        .mkdir(&path)
+        .await
+        .map_err(|e| ctx(e, &loc))?;
     if out.json {
         out.json(&entry_json(&e));
     }
@@ -346,16 +411,25 @@ pub async fn mkdir(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
 /// `rm`.
 pub async fn rm(cfg: &Config, out: Out, r: Rm) -> anyhow::Result<()> {
     let loc = locate(cfg, &r.path).await?;
-    let mode = if r.permanent { DeleteMode::Permanent } else { DeleteMode::Trash };
+    let mode = if r.permanent {
+        DeleteMode::Permanent
+    } else {
+        DeleteMode::Trash
+    };
     match (&loc.id, drive(&loc)) {
-        (Some(id), Some(d)) => {
-            if r.permanent { d.client().delete(id).await } else { d.client().trash(id).await.map(|_| ()) }.map_err(|e| ctx(e, &loc))?
+        (Some(id), Some(d)) => if r.permanent {
+            d.client().delete(id).await
+        } else {
+            d.client().trash(id).await.map(|_| ())
         }
+        .map_err(|e| ctx(e, &loc))?,
         _ => {
             let s = loc.opened.storage();
             s.delete(&loc.path, mode).await.map_err(|e| {
                 if e.kind() == ErrorKind::Unsupported && mode == DeleteMode::Trash {
-                    ctx(e, &loc).with_hint("this remote has no trash: run again with --permanent to delete for good")
+                    ctx(e, &loc).with_hint(
+                        "this remote has no trash: run again with --permanent to delete for good",
+                    )
                 } else {
                     ctx(e, &loc)
                 }
@@ -365,7 +439,15 @@ pub async fn rm(cfg: &Config, out: Out, r: Rm) -> anyhow::Result<()> {
     if out.json {
         out.json(&json!({"deleted": r.path, "permanent": r.permanent}));
     } else {
-        out.note(format!("{} {}", if r.permanent { "deleted" } else { "moved to the trash:" }, r.path));
+        out.note(format!(
+            "{} {}",
+            if r.permanent {
+                "deleted"
+            } else {
+                "moved to the trash:"
+            },
+            r.path
+        ));
     }
     Ok(())
 }
@@ -373,7 +455,11 @@ pub async fn rm(cfg: &Config, out: Out, r: Rm) -> anyhow::Result<()> {
 /// `rmdir`.
 pub async fn rmdir(cfg: &Config, _out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
-    loc.opened.storage().rmdir(&loc.path).await.map_err(|e| ctx(e, &loc))?;
+    loc.opened
+        .storage()
+        .rmdir(&loc.path)
+        .await
+        .map_err(|e| ctx(e, &loc))?;
     Ok(())
 }
 
@@ -397,11 +483,19 @@ pub async fn link(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
 pub async fn about(cfg: &Config, out: Out, remote: &str) -> anyhow::Result<()> {
     let name = remote.trim_end_matches(':');
     let loc = locate(cfg, &format!("{name}:")).await?;
-    let a = loc.opened.storage().about().await.map_err(|e| ctx(e, &loc))?;
+    let a = loc
+        .opened
+        .storage()
+        .about()
+        .await
+        .map_err(|e| ctx(e, &loc))?;
     if out.json {
         out.json(&serde_json::to_value(&a)?);
     } else {
-        let gib = |b: Option<u64>| b.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_else(|| "unlimited".into());
+        let gib = |b: Option<u64>| {
+            b.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64))
+                .unwrap_or_else(|| "unlimited".into())
+        };
         if let Some(u) = &a.user {
             out.line(format!("user:    {u}"));
         }

@@ -164,7 +164,9 @@ async fn file_of(cfg: &Config, addr: &str) -> Result<(DriveClient, String, Strin
             }
             Opened::Local(_) => Err(Error::invalid(format!("{remote} is not a gdrive remote"))),
         },
-        RemotePath::Local(_) => Err(Error::invalid("give a Drive address: REMOTE:path or REMOTE:id:ID")),
+        RemotePath::Local(_) => Err(Error::invalid(
+            "give a Drive address: REMOTE:path or REMOTE:id:ID",
+        )),
     }
 }
 
@@ -198,15 +200,36 @@ pub async fn run(cfg: &Config, out: Out, cmd: GdriveCmd) -> anyhow::Result<()> {
                 let link = match email {
                     None if role == "reader" => c.share_link(&id).await?,
                     None => {
-                        c.permission_create(&id, &Permission { kind: "anyone".into(), role, ..Default::default() }).await?;
+                        c.permission_create(
+                            &id,
+                            &Permission {
+                                kind: "anyone".into(),
+                                role,
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
                         c.get(&id).await?.web_view_link.unwrap_or_default()
                     }
                     Some(e) => {
-                        c.permission_create(&id, &Permission { kind: "user".into(), role, email_address: Some(e), ..Default::default() }).await?;
+                        c.permission_create(
+                            &id,
+                            &Permission {
+                                kind: "user".into(),
+                                role,
+                                email_address: Some(e),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
                         c.get(&id).await?.web_view_link.unwrap_or_default()
                     }
                 };
-                if out.json { out.json(&json!({"link": link})) } else { out.line(link) }
+                if out.json {
+                    out.json(&json!({"link": link}))
+                } else {
+                    out.line(link)
+                }
             }
             GdriveCmd::Permissions { src } => {
                 let (c, id, _) = file_of(cfg, &src).await?;
@@ -215,7 +238,13 @@ pub async fn run(cfg: &Config, out: Out, cmd: GdriveCmd) -> anyhow::Result<()> {
                     out.json(&serde_json::to_value(&ps).unwrap_or_default());
                 } else {
                     for p in ps {
-                        out.line(format!("{}  {}  {}  {}", p.id, p.kind, p.role, p.email_address.or(p.domain).unwrap_or_default()));
+                        out.line(format!(
+                            "{}  {}  {}  {}",
+                            p.id,
+                            p.kind,
+                            p.role,
+                            p.email_address.or(p.domain).unwrap_or_default()
+                        ));
                     }
                 }
             }
@@ -226,7 +255,10 @@ pub async fn run(cfg: &Config, out: Out, cmd: GdriveCmd) -> anyhow::Result<()> {
             GdriveCmd::Comments(cc) => comments(cfg, out, cc).await?,
             GdriveCmd::Trash { remote } => {
                 let c = drive_client(cfg, remote.trim_end_matches(':'))?;
-                let q = ListQuery { q: Some("trashed = true".into()), ..Default::default() };
+                let q = ListQuery {
+                    q: Some("trashed = true".into()),
+                    ..Default::default()
+                };
                 let mut token: Option<String> = None;
                 let mut all = Vec::new();
                 loop {
@@ -241,7 +273,12 @@ pub async fn run(cfg: &Config, out: Out, cmd: GdriveCmd) -> anyhow::Result<()> {
                     out.json(&serde_json::to_value(&all).unwrap_or_default());
                 } else {
                     for f in all {
-                        out.line(format!("{}  {}{}", f.id, f.name, if f.is_folder() { "/" } else { "" }));
+                        out.line(format!(
+                            "{}  {}{}",
+                            f.id,
+                            f.name,
+                            if f.is_folder() { "/" } else { "" }
+                        ));
                     }
                 }
             }
@@ -251,12 +288,16 @@ pub async fn run(cfg: &Config, out: Out, cmd: GdriveCmd) -> anyhow::Result<()> {
                 out.note(format!("restored {}", f.name));
             }
             GdriveCmd::EmptyTrash { remote } => {
-                drive_client(cfg, remote.trim_end_matches(':'))?.empty_trash(None).await?;
+                drive_client(cfg, remote.trim_end_matches(':'))?
+                    .empty_trash(None)
+                    .await?;
                 out.note("trash emptied");
             }
             GdriveCmd::Drives(d) => match d {
                 DrivesCmd::List { remote } => {
-                    let ds = drive_client(cfg, remote.trim_end_matches(':'))?.drives().await?;
+                    let ds = drive_client(cfg, remote.trim_end_matches(':'))?
+                        .drives()
+                        .await?;
                     if out.json {
                         out.json(&serde_json::to_value(&ds).unwrap_or_default());
                     } else {
@@ -266,18 +307,38 @@ pub async fn run(cfg: &Config, out: Out, cmd: GdriveCmd) -> anyhow::Result<()> {
                     }
                 }
                 DrivesCmd::Create { remote, name } => {
-                    let rid = format!("cloudmux-{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-                    let d = drive_client(cfg, remote.trim_end_matches(':'))?.drive_create(&name, &rid).await?;
-                    if out.json { out.json(&serde_json::to_value(&d).unwrap_or_default()) } else { out.line(format!("{}  {}", d.id, d.name)) }
+                    let rid = format!(
+                        "cloudmux-{:x}",
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_nanos()
+                    );
+                    let d = drive_client(cfg, remote.trim_end_matches(':'))?
+                        .drive_create(&name, &rid)
+                        .await?;
+                    if out.json {
+                        out.json(&serde_json::to_value(&d).unwrap_or_default())
+                    } else {
+                        out.line(format!("{}  {}", d.id, d.name))
+                    }
                 }
-                DrivesCmd::Delete { remote, id } => drive_client(cfg, remote.trim_end_matches(':'))?.drive_delete(&id).await?,
+                DrivesCmd::Delete { remote, id } => {
+                    drive_client(cfg, remote.trim_end_matches(':'))?
+                        .drive_delete(&id)
+                        .await?
+                }
             },
             GdriveCmd::Changes { remote, token } => {
                 let c = drive_client(cfg, remote.trim_end_matches(':'))?;
                 match token {
                     None => {
                         let t = c.changes_start().await?;
-                        if out.json { out.json(&json!({"start_page_token": t})) } else { out.line(t) }
+                        if out.json {
+                            out.json(&json!({"start_page_token": t}))
+                        } else {
+                            out.line(t)
+                        }
                     }
                     Some(t) => {
                         let mut token = t;
@@ -294,8 +355,14 @@ pub async fn run(cfg: &Config, out: Out, cmd: GdriveCmd) -> anyhow::Result<()> {
                             out.json(&json!({"changes": all, "new_start_page_token": next}));
                         } else {
                             for ch in all {
-                                let name = ch.file.as_ref().map(|f| f.name.clone()).unwrap_or_default();
-                                out.line(format!("{} {} {}", if ch.removed { "removed" } else { "changed" }, ch.file_id.unwrap_or_default(), name));
+                                let name =
+                                    ch.file.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+                                out.line(format!(
+                                    "{} {} {}",
+                                    if ch.removed { "removed" } else { "changed" },
+                                    ch.file_id.unwrap_or_default(),
+                                    name
+                                ));
                             }
                             out.note(format!("next token: {}", next.unwrap_or_default()));
                         }
@@ -318,7 +385,13 @@ async fn comments(cfg: &Config, out: Out, cmd: CommentsCmd) -> Result<()> {
         if out.json {
             out.json(&serde_json::to_value(c).unwrap_or_default());
         } else {
-            out.line(format!("{}  {}{}  {}", c.id, c.author.display_name, if c.resolved { " (resolved)" } else { "" }, c.content));
+            out.line(format!(
+                "{}  {}{}  {}",
+                c.id,
+                c.author.display_name,
+                if c.resolved { " (resolved)" } else { "" },
+                c.content
+            ));
         }
     };
     match cmd {
@@ -341,11 +414,17 @@ async fn comments(cfg: &Config, out: Out, cmd: CommentsCmd) -> Result<()> {
         }
         CommentsCmd::Edit { src, id: cid, text } => {
             let (c, id, _) = file_of(cfg, &src).await?;
-            show(&c.comment_update(&id, &cid, &json!({"content": text})).await?);
+            show(
+                &c.comment_update(&id, &cid, &json!({"content": text}))
+                    .await?,
+            );
         }
         CommentsCmd::Resolve { src, id: cid } => {
             let (c, id, _) = file_of(cfg, &src).await?;
-            show(&c.comment_update(&id, &cid, &json!({"resolved": true})).await?);
+            show(
+                &c.comment_update(&id, &cid, &json!({"resolved": true}))
+                    .await?,
+            );
         }
         CommentsCmd::Delete { src, id: cid } => {
             let (c, id, _) = file_of(cfg, &src).await?;

@@ -60,9 +60,11 @@ pub fn config_path(flag: Option<&Path>) -> PathBuf {
     if let Some(p) = std::env::var_os("CLOUDMUX_CONFIG") {
         return PathBuf::from(p);
     }
-    let base = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".config")
-    });
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".config")
+        });
     base.join("cloudmux").join("config.toml")
 }
 
@@ -71,7 +73,8 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let mut c: Config = match std::fs::read_to_string(path) {
             Ok(s) => toml::from_str(&s).map_err(|e| {
-                Error::invalid(format!("config {}: {e}", path.display())).with_hint("fix the file or remove it and add the remotes again")
+                Error::invalid(format!("config {}: {e}", path.display()))
+                    .with_hint("fix the file or remove it and add the remotes again")
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
             Err(e) => return Err(Error::from(e).context(path.display())),
@@ -88,7 +91,10 @@ impl Config {
 
     /// The folder holding the config.
     pub fn dir(&self) -> PathBuf {
-        self.path.parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into())
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| ".".into())
     }
 
     /// The token store.

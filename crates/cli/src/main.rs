@@ -150,18 +150,26 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
         RemoteCmd::Add(a) => {
             let a = *a;
             if !cloudmux_core::path::is_valid_remote_name(&a.name) {
-                return Err(Error::invalid(format!("bad remote name {:?}", a.name)).with_hint("use 2-64 letters, digits, '_', '-' or '.'"));
+                return Err(Error::invalid(format!("bad remote name {:?}", a.name))
+                    .with_hint("use 2-64 letters, digits, '_', '-' or '.'"));
             }
-            let mut rc = config::RemoteConfig { kind: a.kind.clone(), ..Default::default() };
+            let mut rc = config::RemoteConfig {
+                kind: a.kind.clone(),
+                ..Default::default()
+            };
             match a.kind.as_str() {
                 "gdrive" => {
-                    if a.service_account.is_none() && (a.client_id.is_none() || a.client_secret.is_none()) {
+                    if a.service_account.is_none()
+                        && (a.client_id.is_none() || a.client_secret.is_none())
+                    {
                         return Err(Error::invalid("a gdrive remote needs --client-id and --client-secret (or --service-account KEY.json)")
                             .with_hint("create a Desktop-app OAuth client in the Google Cloud console (APIs & Services → Credentials)"));
                     }
                     if let Some(sa) = &a.service_account {
-                        let abs = std::fs::canonicalize(sa).map_err(|e| Error::from(e).context(sa.display()))?;
-                        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&abs)?).map_err(|e| Error::invalid(format!("service-account key: {e}")))?;
+                        let abs = std::fs::canonicalize(sa)
+                            .map_err(|e| Error::from(e).context(sa.display()))?;
+                        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&abs)?)
+                            .map_err(|e| Error::invalid(format!("service-account key: {e}")))?;
                         cloudmux_auth::google::ServiceAccount::from_json(&v)?;
                         rc.service_account_file = Some(abs);
                     }
@@ -173,28 +181,41 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
                     open::google_scopes(&rc)?;
                 }
                 "local" => {
-                    let p = a.path.ok_or_else(|| Error::invalid("a local remote needs --path DIR"))?;
-                    let abs = std::fs::canonicalize(&p).map_err(|e| Error::from(e).context(p.display()))?;
+                    let p = a
+                        .path
+                        .ok_or_else(|| Error::invalid("a local remote needs --path DIR"))?;
+                    let abs = std::fs::canonicalize(&p)
+                        .map_err(|e| Error::from(e).context(p.display()))?;
                     if !abs.is_dir() {
                         return Err(Error::invalid(format!("{} is not a folder", abs.display())));
                     }
                     rc.path = Some(abs);
                 }
-                other => return Err(Error::invalid(format!("unknown remote type {other:?}")).with_hint("types: gdrive, local")),
+                other => {
+                    return Err(Error::invalid(format!("unknown remote type {other:?}"))
+                        .with_hint("types: gdrive, local"));
+                }
             }
             if let Some(e) = &a.endpoint {
-                url::Url::parse(e).map_err(|err| Error::invalid(format!("bad --endpoint {e:?}: {err}")))?;
+                url::Url::parse(e)
+                    .map_err(|err| Error::invalid(format!("bad --endpoint {e:?}: {err}")))?;
                 rc.endpoint = Some(e.trim_end_matches('/').to_string());
             }
             if let Some(c) = &a.ca_cert {
-                rc.ca_cert = Some(std::fs::canonicalize(c).map_err(|e| Error::from(e).context(c.display()))?);
+                rc.ca_cert = Some(
+                    std::fs::canonicalize(c).map_err(|e| Error::from(e).context(c.display()))?,
+                );
             }
             let existed = cfg.remotes.insert(a.name.clone(), rc).is_some();
             cfg.save()?;
             if out.json {
                 out.json(&serde_json::json!({"added": a.name, "replaced": existed}));
             } else {
-                out.line(format!("remote {} {}", a.name, if existed { "updated" } else { "added" }));
+                out.line(format!(
+                    "remote {} {}",
+                    a.name,
+                    if existed { "updated" } else { "added" }
+                ));
                 if a.kind == "gdrive" && a.service_account.is_none() {
                     out.note(format!("next: cloudmux auth login {}", a.name));
                 }
@@ -202,7 +223,11 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
         }
         RemoteCmd::List => {
             if out.json {
-                let v: Vec<_> = cfg.remotes.iter().map(|(n, r)| serde_json::json!({"name": n, "type": r.kind})).collect();
+                let v: Vec<_> = cfg
+                    .remotes
+                    .iter()
+                    .map(|(n, r)| serde_json::json!({"name": n, "type": r.kind}))
+                    .collect();
                 out.json(&serde_json::json!(v));
             } else {
                 for (n, r) in &cfg.remotes {
@@ -216,7 +241,9 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
             if v.get("client_secret").is_some() {
                 v["client_secret"] = serde_json::json!("***");
             }
-            v["signed_in"] = serde_json::json!(cfg.tokens().load(&name).is_ok() || rc.service_account_file.is_some());
+            v["signed_in"] = serde_json::json!(
+                cfg.tokens().load(&name).is_ok() || rc.service_account_file.is_some()
+            );
             v["name"] = serde_json::json!(name);
             out.json(&v);
         }
@@ -237,12 +264,20 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CLOUDMUX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLOUDMUX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let out = Out { json: cli.json, progress: !cli.no_progress };
+    let out = Out {
+        json: cli.json,
+        progress: !cli.no_progress,
+    };
     let path = config::config_path(cli.config.as_deref());
     match cli.cmd {
         Cmd::Emulate(e) => cmd_emulate::run(e, out).await?,
@@ -311,7 +346,10 @@ fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let json = cli.json;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let code = match rt.block_on(run(cli)) {
         Ok(()) => 0,
         Err(e) => report(&e, json),

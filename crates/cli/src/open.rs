@@ -16,7 +16,10 @@ use crate::config::{Config, RemoteConfig};
 pub fn http_config(rc: Option<&RemoteConfig>, ca: Option<&Path>) -> Result<HttpConfig> {
     let mut h = HttpConfig::default();
     if let Some(p) = ca.or(rc.and_then(|r| r.ca_cert.as_deref())) {
-        h.extra_root_pem = Some(std::fs::read(p).map_err(|e| Error::from(e).context(format!("CA certificate {}", p.display())))?);
+        h.extra_root_pem = Some(
+            std::fs::read(p)
+                .map_err(|e| Error::from(e).context(format!("CA certificate {}", p.display())))?,
+        );
     }
     Ok(h)
 }
@@ -24,14 +27,21 @@ pub fn http_config(rc: Option<&RemoteConfig>, ca: Option<&Path>) -> Result<HttpC
 /// The Google scopes a remote signs in for.
 pub fn google_scopes(rc: &RemoteConfig) -> Result<Vec<String>> {
     let mut services = Vec::new();
-    let names: Vec<&str> = if rc.services.is_empty() { vec!["drive"] } else { rc.services.iter().map(String::as_str).collect() };
+    let names: Vec<&str> = if rc.services.is_empty() {
+        vec!["drive"]
+    } else {
+        rc.services.iter().map(String::as_str).collect()
+    };
     for s in names {
         services.push(match s {
             "drive" => google::Service::Drive,
             "photos" => google::Service::Photos,
             "calendar" => google::Service::Calendar,
             "sheets" => google::Service::Sheets,
-            other => return Err(Error::invalid(format!("unknown Google service {other:?}")).with_hint("use drive, photos, calendar or sheets")),
+            other => {
+                return Err(Error::invalid(format!("unknown Google service {other:?}"))
+                    .with_hint("use drive, photos, calendar or sheets"));
+            }
         });
     }
     Ok(google::scopes_for(&services))
@@ -40,30 +50,58 @@ pub fn google_scopes(rc: &RemoteConfig) -> Result<Vec<String>> {
 fn client_credentials(name: &str, rc: &RemoteConfig) -> Result<(String, Secret)> {
     match (&rc.client_id, &rc.client_secret) {
         (Some(id), Some(s)) => Ok((id.clone(), Secret::new(s.clone()))),
-        _ => Err(Error::invalid(format!("remote {name} has no OAuth client id/secret"))
-            .with_hint(format!("cloudmux remote add {name} --type gdrive --client-id … --client-secret …"))),
+        _ => Err(
+            Error::invalid(format!("remote {name} has no OAuth client id/secret")).with_hint(
+                format!("cloudmux remote add {name} --type gdrive --client-id … --client-secret …"),
+            ),
+        ),
     }
 }
 
 /// The token source of a Google remote: a service account, or the stored user tokens renewed with the
 /// refresh token.
-pub fn google_token_source(cfg: &Config, name: &str, rc: &RemoteConfig) -> Result<Arc<dyn TokenSource>> {
+pub fn google_token_source(
+    cfg: &Config,
+    name: &str,
+    rc: &RemoteConfig,
+) -> Result<Arc<dyn TokenSource>> {
     let http = http_config(Some(rc), None)?;
     let api = google::oauth_api(http)?;
     let ep = Endpoints::for_base(rc.endpoint.as_deref());
     if let Some(f) = &rc.service_account_file {
-        let raw = std::fs::read(f).map_err(|e| Error::from(e).context(format!("service-account key {}", f.display())))?;
-        let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| Error::invalid(format!("service-account key: {e}")))?;
+        let raw = std::fs::read(f)
+            .map_err(|e| Error::from(e).context(format!("service-account key {}", f.display())))?;
+        let v: serde_json::Value = serde_json::from_slice(&raw)
+            .map_err(|e| Error::invalid(format!("service-account key: {e}")))?;
         let account = ServiceAccount::from_json(&v)?;
         let token_url = rc.endpoint.as_ref().map(|_| ep.token.clone());
-        return Ok(cached(ServiceAccountRefresher { api, token_url, account, scopes: google_scopes(rc)? }, None));
+        return Ok(cached(
+            ServiceAccountRefresher {
+                api,
+                token_url,
+                account,
+                scopes: google_scopes(rc)?,
+            },
+            None,
+        ));
     }
     let stored = cfg.tokens().load(name)?;
     let (client_id, client_secret) = client_credentials(name, rc)?;
     let refresh_token = stored.refresh_token.clone().ok_or_else(|| {
-        Error::new(ErrorKind::ReauthRequired, format!("remote {name} has no refresh token")).with_hint(format!("run: cloudmux auth login {name}"))
+        Error::new(
+            ErrorKind::ReauthRequired,
+            format!("remote {name} has no refresh token"),
+        )
+        .with_hint(format!("run: cloudmux auth login {name}"))
     })?;
-    let r = GoogleRefresher { api, endpoints: ep, client_id, client_secret, store: Some((cfg.tokens(), name.to_string())), refresh_token };
+    let r = GoogleRefresher {
+        api,
+        endpoints: ep,
+        client_id,
+        client_secret,
+        store: Some((cfg.tokens(), name.to_string())),
+        refresh_token,
+    };
     Ok(cached(r, initial_token(&stored)))
 }
 
@@ -71,10 +109,17 @@ pub fn google_token_source(cfg: &Config, name: &str, rc: &RemoteConfig) -> Resul
 pub fn drive_client(cfg: &Config, name: &str) -> Result<DriveClient> {
     let rc = cfg.remote(name)?;
     if rc.kind != "gdrive" {
-        return Err(Error::invalid(format!("remote {name} is of type {}, not gdrive", rc.kind)));
+        return Err(Error::invalid(format!(
+            "remote {name} is of type {}, not gdrive",
+            rc.kind
+        )));
     }
     let token = google_token_source(cfg, name, rc)?;
-    let dc = DriveConfig { endpoint: rc.endpoint.clone(), http: http_config(Some(rc), None)?, ..DriveConfig::default() };
+    let dc = DriveConfig {
+        endpoint: rc.endpoint.clone(),
+        http: http_config(Some(rc), None)?,
+        ..DriveConfig::default()
+    };
     DriveClient::new(dc, token)
 }
 
@@ -108,13 +153,23 @@ pub async fn open(cfg: &Config, name: &str) -> Result<Opened> {
                 (None, Some(f)) => Some(RootSpec::Folder(f.clone())),
                 _ => None,
             };
-            Ok(Opened::Drive(Arc::new(GDriveStorage::new(client, root).await.map_err(|e| with_remote(e, name))?)))
+            Ok(Opened::Drive(Arc::new(
+                GDriveStorage::new(client, root)
+                    .await
+                    .map_err(|e| with_remote(e, name))?,
+            )))
         }
         "local" => {
-            let p = rc.path.as_ref().ok_or_else(|| Error::invalid(format!("local remote {name} has no path")))?;
+            let p = rc
+                .path
+                .as_ref()
+                .ok_or_else(|| Error::invalid(format!("local remote {name} has no path")))?;
             Ok(Opened::Local(Arc::new(LocalStorage::new(p)?)))
         }
-        other => Err(Error::invalid(format!("remote {name} has unknown type {other:?}")).with_hint("types: gdrive, local")),
+        other => Err(
+            Error::invalid(format!("remote {name} has unknown type {other:?}"))
+                .with_hint("types: gdrive, local"),
+        ),
     }
 }
 
@@ -146,25 +201,58 @@ pub async fn locate(cfg: &Config, addr: &str) -> Result<Loc> {
     match RemotePath::parse(addr)? {
         RemotePath::Remote { remote, path } => {
             let opened = open(cfg, &remote).await?;
-            Ok(Loc { opened, path, id: None, remote: Some(remote), shown: addr.to_string() })
+            Ok(Loc {
+                opened,
+                path,
+                id: None,
+                remote: Some(remote),
+                shown: addr.to_string(),
+            })
         }
         RemotePath::Id { remote, id } => {
             let opened = open(cfg, &remote).await?;
             if !matches!(opened, Opened::Drive(_)) {
-                return Err(Error::unsupported(format!("{remote} has no ids"), "use a path: REMOTE:path/to/file"));
+                return Err(Error::unsupported(
+                    format!("{remote} has no ids"),
+                    "use a path: REMOTE:path/to/file",
+                ));
             }
-            Ok(Loc { opened, path: String::new(), id: Some(id), remote: Some(remote), shown: addr.to_string() })
+            Ok(Loc {
+                opened,
+                path: String::new(),
+                id: Some(id),
+                remote: Some(remote),
+                shown: addr.to_string(),
+            })
         }
         RemotePath::Local(p) => {
-            let abs = if p.is_absolute() { p.clone() } else { std::env::current_dir()?.join(&p) };
+            let abs = if p.is_absolute() {
+                p.clone()
+            } else {
+                std::env::current_dir()?.join(&p)
+            };
             let (dir, name) = if abs.is_dir() {
                 (abs.clone(), String::new())
             } else {
-                let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                (abs.parent().map(PathBuf::from).unwrap_or_else(|| "/".into()), name)
+                let name = abs
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (
+                    abs.parent()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| "/".into()),
+                    name,
+                )
             };
             let l = LocalStorage::new(&dir)?;
-            Ok(Loc { opened: Opened::Local(Arc::new(l)), path: name, id: None, remote: None, shown: addr.to_string() })
+            Ok(Loc {
+                opened: Opened::Local(Arc::new(l)),
+                path: name,
+                id: None,
+                remote: None,
+                shown: addr.to_string(),
+            })
         }
     }
 }

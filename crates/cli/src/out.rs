@@ -44,9 +44,14 @@ impl Out {
         }
         let pb = match len {
             Some(l) => ProgressBar::new(l).with_style(
-                ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}").unwrap(),
+                ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap(),
             ),
-            None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{msg} {spinner} {bytes} {bytes_per_sec}").unwrap()),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{msg} {spinner} {bytes} {bytes_per_sec}").unwrap(),
+            ),
         };
         pb.set_message(what.to_string());
         pb
@@ -64,7 +69,18 @@ pub fn metered(s: ByteStream, pb: ProgressBar) -> ByteStream {
 
 /// `ls`-style line of an entry.
 pub fn ls_line(e: &Entry) -> String {
-    let size = if e.is_dir { "-".to_string() } else { e.size.map(|s| s.to_string()).unwrap_or_else(|| "?".into()) };
-    let when = e.modified.map(|m| m.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".repeat(19));
-    format!("{size:>12}  {when}  {}{}", e.name, if e.is_dir { "/" } else { "" })
+    let size = if e.is_dir {
+        "-".to_string()
+    } else {
+        e.size.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+    };
+    let when = e
+        .modified
+        .map(|m| m.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".repeat(19));
+    format!(
+        "{size:>12}  {when}  {}{}",
+        e.name,
+        if e.is_dir { "/" } else { "" }
+    )
 }

@@ -15,10 +15,21 @@ struct Env {
 
 impl Env {
     fn new(token_lifetime: u64) -> Env {
-        let settings = Settings { auto_approve: true, token_lifetime, ..Settings::default() };
+        let settings = Settings {
+            auto_approve: true,
+            token_lifetime,
+            ..Settings::default()
+        };
         cloudmux_http::install_crypto_provider();
-        let (base, _state) = Emulator::start_detached(Config { settings, ..Config::default() }).unwrap();
-        Env { base, dir: tempfile::tempdir().unwrap() }
+        let (base, _state) = Emulator::start_detached(Config {
+            settings,
+            ..Config::default()
+        })
+        .unwrap();
+        Env {
+            base,
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn config(&self) -> PathBuf {
@@ -27,7 +38,9 @@ impl Env {
 
     fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cloudmux"));
-        c.env("CLOUDMUX_CONFIG", self.config()).env_remove("CLOUDMUX_LOG").current_dir(self.dir.path());
+        c.env("CLOUDMUX_CONFIG", self.config())
+            .env_remove("CLOUDMUX_LOG")
+            .current_dir(self.dir.path());
         c
     }
 
@@ -37,30 +50,69 @@ impl Env {
 
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "cloudmux {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "cloudmux {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 
     /// Adds remote `gd` and signs it in headlessly: the printed link is followed like a browser would.
     fn login(&self) {
-        self.ok(&["remote", "add", "gd", "--type", "gdrive", "--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET, "--endpoint", &self.base]);
-        let mut child = self.cmd().args(["auth", "login", "gd", "--no-browser"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        self.ok(&[
+            "remote",
+            "add",
+            "gd",
+            "--type",
+            "gdrive",
+            "--client-id",
+            DEMO_CLIENT_ID,
+            "--client-secret",
+            DEMO_CLIENT_SECRET,
+            "--endpoint",
+            &self.base,
+        ]);
+        let mut child = self
+            .cmd()
+            .args(["auth", "login", "gd", "--no-browser"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let url = line.trim().to_string();
-        assert!(url.starts_with(&self.base) && url.contains("code_challenge="), "first stdout line is the consent URL: {url}");
+        assert!(
+            url.starts_with(&self.base) && url.contains("code_challenge="),
+            "first stdout line is the consent URL: {url}"
+        );
         let resp = reqwest::blocking::get(&url).unwrap();
         assert!(resp.status().is_success());
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "login failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "login failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn token_file(&self) -> PathBuf {
-        self.dir.path().join("cfg").join("tokens").join("gd.token.json")
+        self.dir
+            .path()
+            .join("cfg")
+            .join("tokens")
+            .join("gd.token.json")
     }
 
     fn stats(&self) -> serde_json::Value {
-        reqwest::blocking::get(format!("{}/__admin/stats", self.base)).unwrap().json().unwrap()
+        reqwest::blocking::get(format!("{}/__admin/stats", self.base))
+            .unwrap()
+            .json()
+            .unwrap()
     }
 }
 
@@ -74,58 +126,188 @@ fn headless_sign_in_refresh_and_invalid_grant() {
     let env = Env::new(5);
     env.login();
     let tf = env.token_file();
-    assert_eq!(std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777, 0o600, "token file is 0600");
+    assert_eq!(
+        std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "token file is 0600"
+    );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&tf).unwrap()).unwrap();
     assert!(v["refresh_token"].as_str().is_some_and(|r| !r.is_empty()));
     std::fs::write(env.dir.path().join("hello.txt"), b"hello").unwrap();
     env.ok(&["put", "hello.txt", "gd:"]);
     let first = access_token(&tf);
     std::thread::sleep(Duration::from_secs(6));
-    assert!(env.ok(&["ls", "gd:"]).contains("hello.txt"), "works after the 5-second token expired");
-    assert_ne!(access_token(&tf), first, "the refreshed access token was saved");
-    assert_eq!(std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777, 0o600, "still 0600 after refresh");
+    assert!(
+        env.ok(&["ls", "gd:"]).contains("hello.txt"),
+        "works after the 5-second token expired"
+    );
+    assert_ne!(
+        access_token(&tf),
+        first,
+        "the refreshed access token was saved"
+    );
+    assert_eq!(
+        std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "still 0600 after refresh"
+    );
     let status = env.ok(&["auth", "status", "gd"]);
-    assert!(status.contains("\"has_refresh_token\": true") && !status.contains(&access_token(&tf)), "status shows no secret");
-    reqwest::blocking::Client::new().post(format!("{}/__admin/revoke-all", env.base)).send().unwrap();
+    assert!(
+        status.contains("\"has_refresh_token\": true") && !status.contains(&access_token(&tf)),
+        "status shows no secret"
+    );
+    reqwest::blocking::Client::new()
+        .post(format!("{}/__admin/revoke-all", env.base))
+        .send()
+        .unwrap();
     let o = env.run(&["ls", "gd:"]);
     assert_eq!(o.status.code(), Some(8), "sign-in needed exits 8");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("invalid_grant") && err.contains("cloudmux auth login gd"), "{err}");
-    assert!(!err.contains(&access_token(&tf)), "no token in error output");
+    assert!(
+        err.contains("invalid_grant") && err.contains("cloudmux auth login gd"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&access_token(&tf)),
+        "no token in error output"
+    );
 }
 
 #[test]
 fn raw_google_steps_print_the_seed_json() {
     let env = Env::new(3599);
-    let out = env.ok(&["auth", "google", "url", "--client-id", DEMO_CLIENT_ID, "--drive", "--photos", "--endpoint", &env.base, "--json"]);
+    let out = env.ok(&[
+        "auth",
+        "google",
+        "url",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--drive",
+        "--photos",
+        "--endpoint",
+        &env.base,
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let url = v["url"].as_str().unwrap();
-    for p in ["access_type=offline", "prompt=consent", "code_challenge_method=S256", "state=", "photospicker.mediaitems.readonly", "auth%2Fdrive"] {
+    for p in [
+        "access_type=offline",
+        "prompt=consent",
+        "code_challenge_method=S256",
+        "state=",
+        "photospicker.mediaitems.readonly",
+        "auth%2Fdrive",
+    ] {
         assert!(url.contains(p), "{p} in {url}");
     }
     let pending = env.dir.path().join("cfg/state/pending-google.json");
-    assert_eq!(std::fs::metadata(&pending).unwrap().permissions().mode() & 0o777, 0o600, "the kept verifier is private");
-    let no_redirect = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let loc = no_redirect.get(url).send().unwrap().headers()["location"].to_str().unwrap().to_string();
-    let code: String = url::Url::parse(&loc).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-    let tok = env.ok(&["auth", "google", "token", "--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET, "--code", &code, "--endpoint", &env.base]);
+    assert_eq!(
+        std::fs::metadata(&pending).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the kept verifier is private"
+    );
+    let no_redirect = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let loc = no_redirect.get(url).send().unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let code: String = url::Url::parse(&loc)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tok = env.ok(&[
+        "auth",
+        "google",
+        "token",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--code",
+        &code,
+        "--endpoint",
+        &env.base,
+    ]);
     let t: serde_json::Value = serde_json::from_str(&tok).unwrap();
-    for k in ["token_type", "refresh_token", "scope", "expires_in", "access_token"] {
+    for k in [
+        "token_type",
+        "refresh_token",
+        "scope",
+        "expires_in",
+        "access_token",
+    ] {
         assert!(!t[k].is_null(), "{k} in {t}");
     }
     assert_eq!(t["token_type"], "Bearer");
-    let r = env.ok(&["auth", "google", "refresh", "--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET, "--refresh-token", t["refresh_token"].as_str().unwrap(), "--endpoint", &env.base]);
+    let r = env.ok(&[
+        "auth",
+        "google",
+        "refresh",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--refresh-token",
+        t["refresh_token"].as_str().unwrap(),
+        "--endpoint",
+        &env.base,
+    ]);
     let r: serde_json::Value = serde_json::from_str(&r).unwrap();
-    assert_eq!(r["refresh_token"], t["refresh_token"], "the refresh token is reused, not rotated");
+    assert_eq!(
+        r["refresh_token"], t["refresh_token"],
+        "the refresh token is reused, not rotated"
+    );
     assert_ne!(r["access_token"], t["access_token"]);
-    let again = env.run(&["auth", "google", "token", "--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET, "--code", &code, "--endpoint", &env.base]);
+    let again = env.run(&[
+        "auth",
+        "google",
+        "token",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--code",
+        &code,
+        "--endpoint",
+        &env.base,
+    ]);
     assert_eq!(again.status.code(), Some(8));
     let err = String::from_utf8_lossy(&again.stderr);
-    assert!(err.contains("invalid_grant") && err.contains("expired"), "{err}");
-    let bad = env.run(&["auth", "google", "token", "--client-id", DEMO_CLIENT_ID, "--client-secret", "wrong", "--code", "x", "--endpoint", &env.base]);
+    assert!(
+        err.contains("invalid_grant") && err.contains("expired"),
+        "{err}"
+    );
+    let bad = env.run(&[
+        "auth",
+        "google",
+        "token",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        "wrong",
+        "--code",
+        "x",
+        "--endpoint",
+        &env.base,
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("check the client id and client secret"));
-    let oob = env.run(&["auth", "google", "url", "--client-id", "x", "--drive", "--redirect-uri", "urn:ietf:wg:oauth:2.0:oob"]);
+    let oob = env.run(&[
+        "auth",
+        "google",
+        "url",
+        "--client-id",
+        "x",
+        "--drive",
+        "--redirect-uri",
+        "urn:ietf:wg:oauth:2.0:oob",
+    ]);
     assert_eq!(oob.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&oob.stderr).contains("oob"));
 }
@@ -144,25 +326,49 @@ fn file_commands_and_exit_codes() {
     std::fs::write(d.join("big.bin"), &data).unwrap();
     env.ok(&["mkdir", "gd:docs/deep"]);
     env.ok(&["put", "big.bin", "gd:docs/"]);
-    let st: serde_json::Value = serde_json::from_str(&env.ok(&["stat", "gd:docs/big.bin", "--json"])).unwrap();
+    let st: serde_json::Value =
+        serde_json::from_str(&env.ok(&["stat", "gd:docs/big.bin", "--json"])).unwrap();
     assert_eq!(st["size"], data.len());
     assert_eq!(st["hashes"]["md5"], md5_hex(&data));
     env.ok(&["get", "gd:docs/big.bin", "back.bin"]);
-    assert!(std::fs::read(d.join("back.bin")).unwrap() == data, "byte for byte");
-    let part = env.cmd().args(["cat", "gd:docs/big.bin", "--offset", "100", "--count", "50"]).output().unwrap();
+    assert!(
+        std::fs::read(d.join("back.bin")).unwrap() == data,
+        "byte for byte"
+    );
+    let part = env
+        .cmd()
+        .args(["cat", "gd:docs/big.bin", "--offset", "100", "--count", "50"])
+        .output()
+        .unwrap();
     assert_eq!(part.stdout, &data[100..150]);
     let id = st["id"].as_str().unwrap();
-    let by_id = env.cmd().args(["cat", &format!("gd:id:{id}"), "--count", "10"]).output().unwrap();
+    let by_id = env
+        .cmd()
+        .args(["cat", &format!("gd:id:{id}"), "--count", "10"])
+        .output()
+        .unwrap();
     assert_eq!(by_id.stdout, &data[..10]);
     env.ok(&["cp", "gd:docs/big.bin", "gd:docs/deep/copy.bin"]);
     env.ok(&["mv", "gd:docs/deep/copy.bin", "gd:docs/renamed.bin"]);
     let list: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "-R", "gd:"])).unwrap();
-    let mut paths: Vec<&str> = list.as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let mut paths: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
     paths.sort();
-    assert_eq!(paths, ["docs", "docs/big.bin", "docs/deep", "docs/renamed.bin"]);
+    assert_eq!(
+        paths,
+        ["docs", "docs/big.bin", "docs/deep", "docs/renamed.bin"]
+    );
     assert!(env.ok(&["tree", "gd:"]).contains("└── renamed.bin"));
-    assert!(env.ok(&["link", "gd:docs/renamed.bin"]).contains("/file/d/"));
-    let about: serde_json::Value = serde_json::from_str(&env.ok(&["about", "gd", "--json"])).unwrap();
+    assert!(
+        env.ok(&["link", "gd:docs/renamed.bin"])
+            .contains("/file/d/")
+    );
+    let about: serde_json::Value =
+        serde_json::from_str(&env.ok(&["about", "gd", "--json"])).unwrap();
     assert!(about["used"].as_u64().unwrap() >= 2 * data.len() as u64);
     let o = env.run(&["rmdir", "gd:docs"]);
     assert_eq!(o.status.code(), Some(11), "a full folder is a conflict");
@@ -172,7 +378,11 @@ fn file_commands_and_exit_codes() {
     assert_eq!(env.run(&["cat", "gd:nope.txt"]).status.code(), Some(3));
     assert_eq!(env.run(&["ls", "nosuchremote:"]).status.code(), Some(3));
     let local_rm = env.run(&["rm", "back.bin"]);
-    assert_eq!(local_rm.status.code(), Some(12), "the local disk has no trash");
+    assert_eq!(
+        local_rm.status.code(),
+        Some(12),
+        "the local disk has no trash"
+    );
     assert!(String::from_utf8_lossy(&local_rm.stderr).contains("--permanent"));
     env.ok(&["rm", "--permanent", "back.bin"]);
     assert!(!d.join("back.bin").exists());
@@ -190,30 +400,66 @@ fn interrupted_put_resumes_on_rerun() {
     let data = cloudmux_core::conformance::pattern(size, 3);
     std::fs::write(d.join("huge.bin"), &data).unwrap();
     let client = reqwest::blocking::Client::new();
-    client.post(format!("{}/__admin/faults", env.base)).json(&serde_json::json!({"latency_ms": 400})).send().unwrap();
+    client
+        .post(format!("{}/__admin/faults", env.base))
+        .json(&serde_json::json!({"latency_ms": 400}))
+        .send()
+        .unwrap();
     let before = env.stats()["drive_resumable_bytes"].as_u64().unwrap();
-    let mut child = env.cmd().args(["put", "huge.bin", "gd:"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = env
+        .cmd()
+        .args(["put", "huge.bin", "gd:"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let t0 = Instant::now();
     loop {
         let got = env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before;
         if got > 9 * 1024 * 1024 {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "upload did not progress");
-        assert!(child.try_wait().unwrap().is_none(), "put finished before it could be interrupted");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "upload did not progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "put finished before it could be interrupted"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let sessions: Vec<_> = std::fs::read_dir(d.join("cfg/state/uploads")).unwrap().collect();
+    let sessions: Vec<_> = std::fs::read_dir(d.join("cfg/state/uploads"))
+        .unwrap()
+        .collect();
     assert_eq!(sessions.len(), 1, "the session was kept for the re-run");
-    client.post(format!("{}/__admin/faults", env.base)).json(&serde_json::json!({})).send().unwrap();
+    client
+        .post(format!("{}/__admin/faults", env.base))
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap();
     env.ok(&["put", "huge.bin", "gd:"]);
     let sent = env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before;
-    assert!(sent < (size + 8 * 1024 * 1024) as u64, "the re-run resumed instead of starting over: {sent} bytes sent for {size}");
-    assert_eq!(std::fs::read_dir(d.join("cfg/state/uploads")).unwrap().count(), 0, "session file removed when done");
+    assert!(
+        sent < (size + 8 * 1024 * 1024) as u64,
+        "the re-run resumed instead of starting over: {sent} bytes sent for {size}"
+    );
+    assert_eq!(
+        std::fs::read_dir(d.join("cfg/state/uploads"))
+            .unwrap()
+            .count(),
+        0,
+        "session file removed when done"
+    );
     let ls = env.ok(&["lsjson", "gd:"]);
     let v: serde_json::Value = serde_json::from_str(&ls).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1, "one file, no duplicate: {ls}");
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        1,
+        "one file, no duplicate: {ls}"
+    );
     assert_eq!(v[0]["hashes"]["md5"], md5_hex(&data));
 }

@@ -10,7 +10,10 @@ use std::collections::BTreeSet;
 
 use futures_util::{StreamExt, stream};
 
-use crate::{ByteRange, DeleteMode, Entry, ErrorKind, Storage, WriteOptions, bytes_stream, collect_bytes, list_all};
+use crate::{
+    ByteRange, DeleteMode, Entry, ErrorKind, Storage, WriteOptions, bytes_stream, collect_bytes,
+    list_all,
+};
 
 /// Knobs a backend gives the kit.
 #[derive(Debug, Clone)]
@@ -23,7 +26,10 @@ pub struct KitConfig {
 
 impl Default for KitConfig {
     fn default() -> Self {
-        KitConfig { many_entries: 250, large_size: 5 * 1024 * 1024 + 123 }
+        KitConfig {
+            many_entries: 250,
+            large_size: 5 * 1024 * 1024 + 123,
+        }
     }
 }
 
@@ -49,7 +55,10 @@ fn md5_hex(data: &[u8]) -> String {
 
 /// Writes `data` to `path` in 64 KiB chunks with a known size.
 pub async fn put(s: &dyn Storage, path: &str, data: &[u8]) -> Entry {
-    let opts = WriteOptions { size: Some(data.len() as u64), ..Default::default() };
+    let opts = WriteOptions {
+        size: Some(data.len() as u64),
+        ..Default::default()
+    };
     s.write(path, bytes_stream(data.to_vec(), 64 * 1024), opts)
         .await
         .unwrap_or_else(|e| panic!("write {path}: {e} ({:?})", e.kind()))
@@ -57,16 +66,31 @@ pub async fn put(s: &dyn Storage, path: &str, data: &[u8]) -> Entry {
 
 /// Reads a whole file.
 pub async fn get(s: &dyn Storage, path: &str) -> Vec<u8> {
-    let st = s.read(path, ByteRange::all()).await.unwrap_or_else(|e| panic!("read {path}: {e}"));
-    collect_bytes(st).await.unwrap_or_else(|e| panic!("read body {path}: {e}"))
+    let st = s
+        .read(path, ByteRange::all())
+        .await
+        .unwrap_or_else(|e| panic!("read {path}: {e}"));
+    collect_bytes(st)
+        .await
+        .unwrap_or_else(|e| panic!("read body {path}: {e}"))
 }
 
 async fn names(s: &dyn Storage, path: &str) -> BTreeSet<String> {
-    let entries = list_all(s, path).await.unwrap_or_else(|e| panic!("list {path}: {e}"));
+    let entries = list_all(s, path)
+        .await
+        .unwrap_or_else(|e| panic!("list {path}: {e}"));
     let set: BTreeSet<String> = entries.iter().map(|e| e.name.clone()).collect();
-    assert_eq!(set.len(), entries.len(), "duplicate entries listed in {path}: {entries:?}");
+    assert_eq!(
+        set.len(),
+        entries.len(),
+        "duplicate entries listed in {path}: {entries:?}"
+    );
     for e in &entries {
-        assert_eq!(e.path, crate::path::join(path, &e.name), "entry path should be folder + name");
+        assert_eq!(
+            e.path,
+            crate::path::join(path, &e.name),
+            "entry path should be folder + name"
+        );
     }
     set
 }
@@ -78,15 +102,26 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 fn expect_kind<T: std::fmt::Debug>(r: crate::Result<T>, kind: ErrorKind, what: &str) {
     match r {
         Ok(v) => panic!("{what}: expected {kind:?}, got Ok({v:?})"),
-        Err(e) => assert_eq!(e.kind(), kind, "{what}: expected {kind:?}, got {e} ({:?})", e.kind()),
+        Err(e) => assert_eq!(
+            e.kind(),
+            kind,
+            "{what}: expected {kind:?}, got {e} ({:?})",
+            e.kind()
+        ),
     }
 }
 
 /// Creates the case's folder; the macro calls it.
 pub async fn setup(s: &dyn Storage, case: &str) -> String {
-    let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_007;
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_007;
     let base = format!("kit-{case}-{nonce}");
-    s.mkdir(&base).await.unwrap_or_else(|e| panic!("mkdir {base}: {e}"));
+    s.mkdir(&base)
+        .await
+        .unwrap_or_else(|e| panic!("mkdir {base}: {e}"));
     base
 }
 
@@ -106,16 +141,35 @@ pub mod cases {
         assert!(e.is_dir);
         assert_eq!(e.name, "dir");
         assert!(s.stat(&d).await.unwrap().is_dir);
-        s.mkdir(&d).await.expect("mkdir of an existing folder succeeds");
-        s.mkdir(&format!("{base}/p/q/r")).await.expect("mkdir creates parents");
+        s.mkdir(&d)
+            .await
+            .expect("mkdir of an existing folder succeeds");
+        s.mkdir(&format!("{base}/p/q/r"))
+            .await
+            .expect("mkdir creates parents");
         assert!(s.stat(&format!("{base}/p/q")).await.unwrap().is_dir);
         s.rmdir(&d).await.expect("rmdir of an empty folder");
         expect_kind(s.stat(&d).await, ErrorKind::NotFound, "stat after rmdir");
-        expect_kind(s.rmdir(&format!("{base}/p")).await, ErrorKind::Conflict, "rmdir of a full folder");
-        assert!(s.stat(&format!("{base}/p/q/r")).await.is_ok(), "a refused rmdir removes nothing");
-        expect_kind(s.rmdir(&format!("{base}/nope")).await, ErrorKind::NotFound, "rmdir of a missing folder");
+        expect_kind(
+            s.rmdir(&format!("{base}/p")).await,
+            ErrorKind::Conflict,
+            "rmdir of a full folder",
+        );
+        assert!(
+            s.stat(&format!("{base}/p/q/r")).await.is_ok(),
+            "a refused rmdir removes nothing"
+        );
+        expect_kind(
+            s.rmdir(&format!("{base}/nope")).await,
+            ErrorKind::NotFound,
+            "rmdir of a missing folder",
+        );
         put(s, &format!("{base}/f"), b"x").await;
-        expect_kind(s.mkdir(&format!("{base}/f")).await, ErrorKind::AlreadyExists, "mkdir over a file");
+        expect_kind(
+            s.mkdir(&format!("{base}/f")).await,
+            ErrorKind::AlreadyExists,
+            "mkdir over a file",
+        );
     }
 
     /// An empty folder lists as empty.
@@ -141,9 +195,16 @@ pub mod cases {
 
     /// Listing a missing folder fails with NotFound; listing a file fails.
     pub async fn list_not_found(s: &dyn Storage, base: &str, _: &KitConfig) {
-        expect_kind(list_all(s, &format!("{base}/missing")).await, ErrorKind::NotFound, "list of a missing folder");
+        expect_kind(
+            list_all(s, &format!("{base}/missing")).await,
+            ErrorKind::NotFound,
+            "list of a missing folder",
+        );
         put(s, &format!("{base}/file"), b"f").await;
-        assert!(list_all(s, &format!("{base}/file")).await.is_err(), "listing a file is an error");
+        assert!(
+            list_all(s, &format!("{base}/file")).await.is_err(),
+            "listing a file is an error"
+        );
     }
 
     /// A folder with more entries than one page lists completely, each entry once.
@@ -209,7 +270,13 @@ pub mod cases {
     pub async fn put_unknown_size(s: &dyn Storage, base: &str, _: &KitConfig) {
         let p = format!("{base}/unknown.bin");
         let data = pattern(1024 * 1024 + 7, 11);
-        let r = s.write(&p, bytes_stream(data.clone(), 100_000), WriteOptions::default()).await;
+        let r = s
+            .write(
+                &p,
+                bytes_stream(data.clone(), 100_000),
+                WriteOptions::default(),
+            )
+            .await;
         if !s.capabilities().unknown_size_write {
             expect_kind(r, ErrorKind::Unsupported, "unknown-size write");
             return;
@@ -224,14 +291,24 @@ pub mod cases {
         let data = pattern(1000, 3);
         put(s, &p, &data).await;
         let p = p.as_str();
-        let rd = |o, l| async move { collect_bytes(s.read(p, ByteRange::new(o, l)).await.unwrap()).await.unwrap() };
+        let rd = |o, l| async move {
+            collect_bytes(s.read(p, ByteRange::new(o, l)).await.unwrap())
+                .await
+                .unwrap()
+        };
         assert_eq!(rd(0, None).await, data);
         assert_eq!(rd(100, Some(50)).await, &data[100..150]);
         assert_eq!(rd(990, None).await, &data[990..]);
         assert_eq!(rd(995, Some(100)).await, &data[995..]);
         assert!(rd(1000, None).await.is_empty(), "read at the end is empty");
-        assert!(rd(5000, Some(10)).await.is_empty(), "read past the end is empty");
-        let missing = s.read(&format!("{base}/nope"), ByteRange::all()).await.map(|_| ());
+        assert!(
+            rd(5000, Some(10)).await.is_empty(),
+            "read past the end is empty"
+        );
+        let missing = s
+            .read(&format!("{base}/nope"), ByteRange::all())
+            .await
+            .map(|_| ());
         expect_kind(missing, ErrorKind::NotFound, "read missing");
     }
 
@@ -247,8 +324,16 @@ pub mod cases {
         assert!(e.modified.is_some(), "files report a modification time");
         assert!(s.stat(base).await.unwrap().is_dir);
         assert!(s.stat("").await.unwrap().is_dir, "the root is a folder");
-        expect_kind(s.stat(&format!("{base}/missing")).await, ErrorKind::NotFound, "stat missing");
-        expect_kind(s.stat(&format!("{base}/missing/deeper")).await, ErrorKind::NotFound, "stat under missing");
+        expect_kind(
+            s.stat(&format!("{base}/missing")).await,
+            ErrorKind::NotFound,
+            "stat missing",
+        );
+        expect_kind(
+            s.stat(&format!("{base}/missing/deeper")).await,
+            ErrorKind::NotFound,
+            "stat under missing",
+        );
     }
 
     /// Writing over a file replaces it and leaves one entry.
@@ -260,7 +345,12 @@ pub mod cases {
         assert_eq!(s.stat(&p).await.unwrap().size, Some(6));
         assert_eq!(names(s, base).await, set(&["o.txt"]));
         expect_kind(
-            s.write(&format!("{base}/no/such/dir/x"), bytes_stream(b"x".to_vec(), 1), WriteOptions::default()).await,
+            s.write(
+                &format!("{base}/no/such/dir/x"),
+                bytes_stream(b"x".to_vec(), 1),
+                WriteOptions::default(),
+            )
+            .await,
             ErrorKind::NotFound,
             "write into a missing folder",
         );
@@ -281,7 +371,11 @@ pub mod cases {
         assert_eq!(e.name, "b.txt");
         assert_eq!(get(s, &b).await, b"copy me");
         assert_eq!(get(s, &a).await, b"copy me");
-        expect_kind(s.copy(&format!("{base}/nope"), &b).await, ErrorKind::NotFound, "copy of a missing file");
+        expect_kind(
+            s.copy(&format!("{base}/nope"), &b).await,
+            ErrorKind::NotFound,
+            "copy of a missing file",
+        );
     }
 
     /// Move and rename of a file.
@@ -296,10 +390,21 @@ pub mod cases {
         assert_eq!(get(s, &b).await, b"move me");
         let c = format!("{base}/dst/same-dir-rename.txt");
         s.rename(&b, &c).await.unwrap();
-        assert_eq!(names(s, &format!("{base}/dst")).await, set(&["same-dir-rename.txt"]));
+        assert_eq!(
+            names(s, &format!("{base}/dst")).await,
+            set(&["same-dir-rename.txt"])
+        );
         put(s, &a, b"other").await;
-        expect_kind(s.rename(&a, &c).await, ErrorKind::AlreadyExists, "move onto an existing file");
-        expect_kind(s.rename(&format!("{base}/nope"), &b).await, ErrorKind::NotFound, "move of a missing file");
+        expect_kind(
+            s.rename(&a, &c).await,
+            ErrorKind::AlreadyExists,
+            "move onto an existing file",
+        );
+        expect_kind(
+            s.rename(&format!("{base}/nope"), &b).await,
+            ErrorKind::NotFound,
+            "move of a missing file",
+        );
     }
 
     /// Moving a folder moves everything in it.
@@ -308,11 +413,21 @@ pub mod cases {
         put(s, &format!("{base}/d1/x"), b"x").await;
         put(s, &format!("{base}/d1/inner/y"), b"yy").await;
         s.mkdir(&format!("{base}/target")).await.unwrap();
-        let e = s.rename(&format!("{base}/d1"), &format!("{base}/target/d2")).await.unwrap();
+        let e = s
+            .rename(&format!("{base}/d1"), &format!("{base}/target/d2"))
+            .await
+            .unwrap();
         assert!(e.is_dir);
-        expect_kind(s.stat(&format!("{base}/d1")).await, ErrorKind::NotFound, "old folder after move");
+        expect_kind(
+            s.stat(&format!("{base}/d1")).await,
+            ErrorKind::NotFound,
+            "old folder after move",
+        );
         assert_eq!(get(s, &format!("{base}/target/d2/inner/y")).await, b"yy");
-        assert_eq!(names(s, &format!("{base}/target/d2")).await, set(&["inner", "x"]));
+        assert_eq!(
+            names(s, &format!("{base}/target/d2")).await,
+            set(&["inner", "x"])
+        );
     }
 
     /// Delete of files and whole folders, permanently and to the trash.
@@ -323,9 +438,20 @@ pub mod cases {
         expect_kind(s.stat(&f).await, ErrorKind::NotFound, "stat after delete");
         s.mkdir(&format!("{base}/tree/a")).await.unwrap();
         put(s, &format!("{base}/tree/a/g"), b"g").await;
-        s.delete(&format!("{base}/tree"), DeleteMode::Permanent).await.unwrap();
-        expect_kind(s.stat(&format!("{base}/tree/a/g")).await, ErrorKind::NotFound, "child of deleted folder");
-        expect_kind(s.delete(&format!("{base}/nope"), DeleteMode::Permanent).await, ErrorKind::NotFound, "delete missing");
+        s.delete(&format!("{base}/tree"), DeleteMode::Permanent)
+            .await
+            .unwrap();
+        expect_kind(
+            s.stat(&format!("{base}/tree/a/g")).await,
+            ErrorKind::NotFound,
+            "child of deleted folder",
+        );
+        expect_kind(
+            s.delete(&format!("{base}/nope"), DeleteMode::Permanent)
+                .await,
+            ErrorKind::NotFound,
+            "delete missing",
+        );
         let t = format!("{base}/t");
         put(s, &t, b"trash me").await;
         let r = s.delete(&t, DeleteMode::Trash).await;
@@ -371,12 +497,23 @@ pub mod cases {
         if !s.capabilities().set_modified {
             return;
         }
-        let when = chrono::DateTime::parse_from_rfc3339("2021-03-04T05:06:07Z").unwrap().to_utc();
+        let when = chrono::DateTime::parse_from_rfc3339("2021-03-04T05:06:07Z")
+            .unwrap()
+            .to_utc();
         let p = format!("{base}/m.txt");
-        let opts = WriteOptions { size: Some(1), modified: Some(when), ..Default::default() };
-        s.write(&p, bytes_stream(b"m".to_vec(), 1), opts).await.unwrap();
+        let opts = WriteOptions {
+            size: Some(1),
+            modified: Some(when),
+            ..Default::default()
+        };
+        s.write(&p, bytes_stream(b"m".to_vec(), 1), opts)
+            .await
+            .unwrap();
         let got = s.stat(&p).await.unwrap().modified.expect("modified time");
-        assert!((got - when).num_seconds().abs() <= 1, "modified time kept: got {got}, want {when}");
+        assert!(
+            (got - when).num_seconds().abs() <= 1,
+            "modified time kept: got {got}, want {when}"
+        );
     }
 
     /// About answers, with consistent numbers.

@@ -68,7 +68,11 @@ impl Entry {
 
     /// A file entry at `path` with `size` bytes.
     pub fn file(path: impl Into<String>, size: u64) -> Self {
-        Entry { size: Some(size), is_dir: false, ..Entry::dir(path) }
+        Entry {
+            size: Some(size),
+            is_dir: false,
+            ..Entry::dir(path)
+        }
     }
 }
 

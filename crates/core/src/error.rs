@@ -117,7 +117,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), reason: None, hint: None, status: None, retry_after: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            reason: None,
+            hint: None,
+            status: None,
+            retry_after: None,
+            source: None,
+        }
     }
 
     /// Shorthand for [`ErrorKind::NotFound`].
@@ -238,7 +246,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -252,9 +262,11 @@ impl From<std::io::Error> for Error {
             K::InvalidInput | K::InvalidFilename => ErrorKind::InvalidInput,
             K::DirectoryNotEmpty | K::NotADirectory | K::IsADirectory => ErrorKind::Conflict,
             K::StorageFull | K::QuotaExceeded => ErrorKind::QuotaExceeded,
-            K::ConnectionReset | K::ConnectionAborted | K::TimedOut | K::BrokenPipe | K::UnexpectedEof => {
-                ErrorKind::Transient
-            }
+            K::ConnectionReset
+            | K::ConnectionAborted
+            | K::TimedOut
+            | K::BrokenPipe
+            | K::UnexpectedEof => ErrorKind::Transient,
             _ => ErrorKind::Io,
         };
         let message = e.to_string();
@@ -270,8 +282,21 @@ mod tests {
     fn exit_codes_are_distinct() {
         use ErrorKind::*;
         let all = [
-            NotFound, AlreadyExists, PermissionDenied, ScopeMissing, ApiDisabled, ReauthRequired, RateLimited,
-            QuotaExceeded, InvalidInput, Conflict, Unsupported, Transient, Io, Corrupt, Other,
+            NotFound,
+            AlreadyExists,
+            PermissionDenied,
+            ScopeMissing,
+            ApiDisabled,
+            ReauthRequired,
+            RateLimited,
+            QuotaExceeded,
+            InvalidInput,
+            Conflict,
+            Unsupported,
+            Transient,
+            Io,
+            Corrupt,
+            Other,
         ];
         let mut codes: Vec<i32> = all.iter().map(|k| k.exit_code()).collect();
         codes.sort();
@@ -282,7 +307,8 @@ mod tests {
 
     #[test]
     fn display_keeps_reason_once() {
-        let e = Error::new(ErrorKind::QuotaExceeded, "quota full").with_reason("storageQuotaExceeded");
+        let e =
+            Error::new(ErrorKind::QuotaExceeded, "quota full").with_reason("storageQuotaExceeded");
         assert_eq!(e.to_string(), "quota full (storageQuotaExceeded)");
         let e = Error::new(ErrorKind::NotFound, "notFound: x").with_reason("notFound");
         assert_eq!(e.to_string(), "notFound: x");

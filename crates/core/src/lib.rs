@@ -34,6 +34,6 @@ pub use entry::{About, Entry, Hashes};
 pub use error::{Error, ErrorKind, Result};
 pub use path::RemotePath;
 pub use storage::{
-    ByteRange, ByteStream, Capabilities, DeleteMode, PageStream, Storage, WriteOptions, bytes_stream,
-    collect_bytes, list_all,
+    ByteRange, ByteStream, Capabilities, DeleteMode, PageStream, Storage, WriteOptions,
+    bytes_stream, collect_bytes, list_all,
 };

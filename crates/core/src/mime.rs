@@ -2,7 +2,10 @@
 
 /// The MIME type of a file name by its extension; `application/octet-stream` when unknown.
 pub fn guess(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "txt" | "log" => "text/plain",
         "md" => "text/markdown",

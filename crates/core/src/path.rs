@@ -33,7 +33,9 @@ pub fn is_valid_remote_name(name: &str) -> bool {
     name.len() >= 2
         && name.len() <= 64
         && !name.starts_with(['-', '.'])
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 impl RemotePath {
@@ -49,9 +51,15 @@ impl RemotePath {
                     return Err(Error::invalid(format!("bad id address {s:?}"))
                         .with_hint("write it as REMOTE:id:FILEID, for example gdrive:id:1AbC…"));
                 }
-                return Ok(RemotePath::Id { remote: name.to_string(), id: id.to_string() });
+                return Ok(RemotePath::Id {
+                    remote: name.to_string(),
+                    id: id.to_string(),
+                });
             }
-            return Ok(RemotePath::Remote { remote: name.to_string(), path: normalize(rest)? });
+            return Ok(RemotePath::Remote {
+                remote: name.to_string(),
+                path: normalize(rest)?,
+            });
         }
         if s.is_empty() {
             return Err(Error::invalid("empty path").with_hint("give REMOTE:path or a local path"));
@@ -128,14 +136,41 @@ mod tests {
     fn parses_addresses() {
         assert_eq!(
             RemotePath::parse("gd:a/b").unwrap(),
-            RemotePath::Remote { remote: "gd".into(), path: "a/b".into() }
+            RemotePath::Remote {
+                remote: "gd".into(),
+                path: "a/b".into()
+            }
         );
-        assert_eq!(RemotePath::parse("gd:").unwrap(), RemotePath::Remote { remote: "gd".into(), path: "".into() });
-        assert_eq!(RemotePath::parse("gd:id:XyZ").unwrap(), RemotePath::Id { remote: "gd".into(), id: "XyZ".into() });
-        assert_eq!(RemotePath::parse("/tmp/a:b").unwrap(), RemotePath::Local("/tmp/a:b".into()));
-        assert_eq!(RemotePath::parse("./x:y").unwrap(), RemotePath::Local("./x:y".into()));
-        assert_eq!(RemotePath::parse("C:\\x").unwrap(), RemotePath::Local("C:\\x".into()));
-        assert_eq!(RemotePath::parse("file.txt").unwrap(), RemotePath::Local("file.txt".into()));
+        assert_eq!(
+            RemotePath::parse("gd:").unwrap(),
+            RemotePath::Remote {
+                remote: "gd".into(),
+                path: "".into()
+            }
+        );
+        assert_eq!(
+            RemotePath::parse("gd:id:XyZ").unwrap(),
+            RemotePath::Id {
+                remote: "gd".into(),
+                id: "XyZ".into()
+            }
+        );
+        assert_eq!(
+            RemotePath::parse("/tmp/a:b").unwrap(),
+            RemotePath::Local("/tmp/a:b".into())
+        );
+        assert_eq!(
+            RemotePath::parse("./x:y").unwrap(),
+            RemotePath::Local("./x:y".into())
+        );
+        assert_eq!(
+            RemotePath::parse("C:\\x").unwrap(),
+            RemotePath::Local("C:\\x".into())
+        );
+        assert_eq!(
+            RemotePath::parse("file.txt").unwrap(),
+            RemotePath::Local("file.txt".into())
+        );
         assert!(RemotePath::parse("gd:id:").is_err());
         assert!(RemotePath::parse("gd:../x").is_err());
     }

@@ -173,14 +173,19 @@ pub trait Storage: Send + Sync + fmt::Debug {
     async fn rmdir(&self, path: &str) -> Result<()> {
         let e = self.stat(path).await?;
         if !e.is_dir {
-            return Err(Error::new(ErrorKind::Conflict, format!("{path}: not a folder"))
-                .with_hint("use rm to delete files"));
+            return Err(
+                Error::new(ErrorKind::Conflict, format!("{path}: not a folder"))
+                    .with_hint("use rm to delete files"),
+            );
         }
         let mut pages = self.list(path);
         while let Some(page) = pages.next().await {
             if !page?.is_empty() {
-                return Err(Error::new(ErrorKind::Conflict, format!("{path}: folder not empty"))
-                    .with_hint("delete its contents first, or use rm to delete it with everything inside"));
+                return Err(
+                    Error::new(ErrorKind::Conflict, format!("{path}: folder not empty")).with_hint(
+                        "delete its contents first, or use rm to delete it with everything inside",
+                    ),
+                );
             }
         }
         drop(pages);
@@ -223,9 +228,9 @@ pub fn bytes_stream(data: impl Into<Bytes>, chunk: usize) -> ByteStream {
     let data: Bytes = data.into();
     let chunk = chunk.max(1);
     let n = data.len().div_ceil(chunk);
-    Box::pin(futures_util::stream::iter(
-        (0..n).map(move |i| Ok(data.slice(i * chunk..((i + 1) * chunk).min(data.len())))),
-    ))
+    Box::pin(futures_util::stream::iter((0..n).map(move |i| {
+        Ok(data.slice(i * chunk..((i + 1) * chunk).min(data.len())))
+    })))
 }
 
 #[cfg(test)]
@@ -236,7 +241,10 @@ mod tests {
     fn range_header_and_clamp() {
         assert_eq!(ByteRange::all().to_header(), None);
         assert_eq!(ByteRange::new(10, None).to_header().unwrap(), "bytes=10-");
-        assert_eq!(ByteRange::new(10, Some(10)).to_header().unwrap(), "bytes=10-19");
+        assert_eq!(
+            ByteRange::new(10, Some(10)).to_header().unwrap(),
+            "bytes=10-19"
+        );
         assert_eq!(ByteRange::new(5, Some(10)).clamp(8), (5, 8));
         assert_eq!(ByteRange::new(50, None).clamp(8), (8, 8));
     }
@@ -246,6 +254,11 @@ mod tests {
         let s = bytes_stream(vec![1u8; 10], 3);
         let v = collect_bytes(s).await.unwrap();
         assert_eq!(v.len(), 10);
-        assert!(collect_bytes(bytes_stream(Vec::new(), 3)).await.unwrap().is_empty());
+        assert!(
+            collect_bytes(bytes_stream(Vec::new(), 3))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -79,11 +79,19 @@ impl BlobStore {
         match dir {
             Some(d) => {
                 std::fs::create_dir_all(d)?;
-                Ok(BlobStore { dir: d.to_path_buf(), _temp: None })
+                Ok(BlobStore {
+                    dir: d.to_path_buf(),
+                    _temp: None,
+                })
             }
             None => {
-                let t = tempfile::Builder::new().prefix("cloudmux-emulator-").tempdir()?;
-                Ok(BlobStore { dir: t.path().to_path_buf(), _temp: Some(t) })
+                let t = tempfile::Builder::new()
+                    .prefix("cloudmux-emulator-")
+                    .tempdir()?;
+                Ok(BlobStore {
+                    dir: t.path().to_path_buf(),
+                    _temp: Some(t),
+                })
             }
         }
     }
@@ -95,11 +103,19 @@ impl BlobStore {
 
     /// A fresh blob key.
     pub fn new_key(&self) -> String {
-        format!("b{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
+        format!(
+            "b{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        )
     }
 
     /// Streams `body` into a new blob, at most `limit` bytes; returns key, size and hashes.
-    pub async fn store<S, E>(&self, body: S, limit: u64) -> Result<(String, u64, BlobHashes), StoreError>
+    pub async fn store<S, E>(
+        &self,
+        body: S,
+        limit: u64,
+    ) -> Result<(String, u64, BlobHashes), StoreError>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
@@ -107,7 +123,9 @@ impl BlobStore {
         let key = self.new_key();
         let path = self.path(&key);
         let r = async {
-            let f = tokio::fs::File::create(&path).await.map_err(StoreError::Io)?;
+            let f = tokio::fs::File::create(&path)
+                .await
+                .map_err(StoreError::Io)?;
             let mut f = tokio::io::BufWriter::with_capacity(1 << 20, f);
             let mut h = Hasher::default();
             let mut body = std::pin::pin!(body);
@@ -135,12 +153,15 @@ impl BlobStore {
 
     /// Stores bytes held in memory (small seeds).
     pub async fn store_bytes(&self, data: Bytes) -> std::io::Result<(String, u64, BlobHashes)> {
-        self.store(futures_util::stream::once(async move { Ok::<_, std::io::Error>(data) }), u64::MAX)
-            .await
-            .map_err(|e| match e {
-                StoreError::Io(e) => e,
-                other => std::io::Error::other(format!("{other:?}")),
-            })
+        self.store(
+            futures_util::stream::once(async move { Ok::<_, std::io::Error>(data) }),
+            u64::MAX,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Io(e) => e,
+            other => std::io::Error::other(format!("{other:?}")),
+        })
     }
 
     /// Streams `len` bytes of blob `key` from `offset`, in 256 KiB chunks.
@@ -152,7 +173,10 @@ impl BlobStore {
     ) -> std::io::Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
         let mut f = tokio::fs::File::open(self.path(key)).await?;
         f.seek(std::io::SeekFrom::Start(offset)).await?;
-        Ok(tokio_util::io::ReaderStream::with_capacity(f.take(len), 256 * 1024))
+        Ok(tokio_util::io::ReaderStream::with_capacity(
+            f.take(len),
+            256 * 1024,
+        ))
     }
 
     /// Copies a blob to a new key.

@@ -79,7 +79,11 @@ impl Faults {
     /// From a config.
     pub fn new(cfg: FaultConfig) -> Self {
         let rng = StdRng::seed_from_u64(cfg.seed);
-        Faults { cfg, rng, injected: 0 }
+        Faults {
+            cfg,
+            rng,
+            injected: 0,
+        }
     }
 
     /// The config.
@@ -116,7 +120,9 @@ impl Faults {
 
 /// A response whose body fails at once: the client sees the connection break.
 pub fn broken_response() -> Response {
-    let s = futures_util::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("injected connection reset")) });
+    let s = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("injected connection reset"))
+    });
     Response::new(Body::from_stream(s))
 }
 
@@ -130,23 +136,56 @@ pub async fn inject(State(emu): State<std::sync::Arc<Emu>>, req: Request, next: 
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let Some(fault) = fault else { return next.run(req).await };
+    let Some(fault) = fault else {
+        return next.run(req).await;
+    };
     tracing::info!("injecting {fault:?} into {} {path}", req.method());
-    let has_body = req.headers().get("content-length").and_then(|v| v.to_str().ok()).is_some_and(|v| v != "0")
+    let has_body = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "0")
         || req.headers().contains_key("transfer-encoding");
     match fault {
-        FaultKind::TooMany => GError::new(StatusCode::TOO_MANY_REQUESTS, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded").into_response(),
-        FaultKind::RateLimit403 => GError::forbidden("usageLimits", "userRateLimitExceeded", "User rate limit exceeded.").into_response(),
-        FaultKind::Unavailable => GError::new(StatusCode::SERVICE_UNAVAILABLE, "global", "backendError", "Backend Error").into_response(),
+        FaultKind::TooMany => GError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "usageLimits",
+            "rateLimitExceeded",
+            "Rate Limit Exceeded",
+        )
+        .into_response(),
+        FaultKind::RateLimit403 => GError::forbidden(
+            "usageLimits",
+            "userRateLimitExceeded",
+            "User rate limit exceeded.",
+        )
+        .into_response(),
+        FaultKind::Unavailable => GError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "global",
+            "backendError",
+            "Backend Error",
+        )
+        .into_response(),
         FaultKind::FailAfter => {
             let _ = next.run(req).await;
-            GError::new(StatusCode::INTERNAL_SERVER_ERROR, "global", "internalError", "Internal Error").into_response()
+            GError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "global",
+                "internalError",
+                "Internal Error",
+            )
+            .into_response()
         }
         FaultKind::Reset if has_body => broken_response(),
         FaultKind::Reset => {
             let resp = next.run(req).await;
             let (parts, body) = resp.into_parts();
-            let len = parts.headers.get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(0);
+            let len = parts
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(0);
             let cut = (len as f64 * frac * 0.9) as u64;
             let mut sent = 0u64;
             let s = body.into_data_stream().map(move |c| {

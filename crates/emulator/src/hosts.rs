@@ -43,7 +43,10 @@ impl Base {
     /// The URL of `path_and_query` on emulated `host`, in the same mode the request came in.
     pub fn url(&self, host: &str, path_and_query: &str) -> String {
         if self.prefixed {
-            format!("{}://{}/{host}{path_and_query}", self.scheme, self.authority)
+            format!(
+                "{}://{}/{host}{path_and_query}",
+                self.scheme, self.authority
+            )
         } else {
             format!("{}://{host}{path_and_query}", self.scheme)
         }
@@ -63,7 +66,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Base {
 
 /// Rewrites `Host: H` requests to `/H/...` and records the [`Base`].
 pub async fn route_by_host(mut req: Request, next: Next) -> Response {
-    let scheme = if req.extensions().get::<Tls>().is_some() { "https" } else { "http" };
+    let scheme = if req.extensions().get::<Tls>().is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let authority = req
         .headers()
         .get(axum::http::header::HOST)
@@ -71,18 +78,34 @@ pub async fn route_by_host(mut req: Request, next: Next) -> Response {
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_else(|| "127.0.0.1".into());
-    let host_only = authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(&authority).to_ascii_lowercase();
+    let host_only = authority
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(&authority)
+        .to_ascii_lowercase();
     let path = req.uri().path();
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let prefixed = KNOWN_HOSTS.contains(&first);
     if !prefixed && KNOWN_HOSTS.contains(&host_only.as_str()) {
-        let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let pq = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         if let Ok(uri) = format!("/{host_only}{pq}").parse() {
             *req.uri_mut() = uri;
         }
-        req.extensions_mut().insert(Base { scheme, authority: host_only, prefixed: false });
+        req.extensions_mut().insert(Base {
+            scheme,
+            authority: host_only,
+            prefixed: false,
+        });
     } else {
-        req.extensions_mut().insert(Base { scheme, authority, prefixed: true });
+        req.extensions_mut().insert(Base {
+            scheme,
+            authority,
+            prefixed: true,
+        });
     }
     next.run(req).await
 }

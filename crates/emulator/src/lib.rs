@@ -30,6 +30,7 @@ pub mod blob;
 pub mod faults;
 pub mod google;
 mod hosts;
+pub mod multipart;
 mod tls;
 
 use std::collections::HashSet;
@@ -117,14 +118,16 @@ pub struct State {
 impl State {
     /// A fresh state from a config.
     pub fn new(cfg: &Config) -> std::io::Result<Arc<State>> {
-        let blobs = blob::BlobStore::new(cfg.state_dir.as_deref().map(|d| d.join("blobs")).as_deref())?;
+        let blobs =
+            blob::BlobStore::new(cfg.state_dir.as_deref().map(|d| d.join("blobs")).as_deref())?;
         let mut auth = google::oauth::AuthState::default();
         auth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
         for (id, secret) in &cfg.clients {
             auth.add_client(id, secret);
         }
         for sa in &cfg.service_accounts {
-            auth.add_service_account(sa).map_err(std::io::Error::other)?;
+            auth.add_service_account(sa)
+                .map_err(std::io::Error::other)?;
         }
         Ok(Arc::new(State {
             settings: Mutex::new(cfg.settings.clone()),
@@ -151,7 +154,10 @@ pub fn app(state: Arc<State>) -> Router {
         .with_state(state.clone());
     Router::new()
         .fallback_service(inner)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .layer(axum::middleware::from_fn(hosts::route_by_host))
 }
 
@@ -240,7 +246,10 @@ impl Emulator {
     }
 
     /// Serves on an existing listener in the background.
-    pub async fn serve_on(listener: tokio::net::TcpListener, cfg: Config) -> std::io::Result<Emulator> {
+    pub async fn serve_on(
+        listener: tokio::net::TcpListener,
+        cfg: Config,
+    ) -> std::io::Result<Emulator> {
         let addr = listener.local_addr()?;
         let state = State::new(&cfg)?;
         let router = app(state.clone());
@@ -256,26 +265,32 @@ impl Emulator {
     /// binaries whose tests each run on their own runtime but share one emulator. Returns its base URL and state.
     pub fn start_detached(cfg: Config) -> std::io::Result<(String, Arc<State>)> {
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new().name("cloudmux-emulator".into()).spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                match Emulator::start(cfg).await {
-                    Ok(e) => {
-                        let _ = tx.send(Ok((e.base_url(), e.state.clone())));
-                        std::future::pending::<()>().await;
+        std::thread::Builder::new()
+            .name("cloudmux-emulator".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
                     }
-                    Err(err) => {
-                        let _ = tx.send(Err(err));
+                };
+                rt.block_on(async move {
+                    match Emulator::start(cfg).await {
+                        Ok(e) => {
+                            let _ = tx.send(Ok((e.base_url(), e.state.clone())));
+                            std::future::pending::<()>().await;
+                        }
+                        Err(err) => {
+                            let _ = tx.send(Err(err));
+                        }
                     }
-                }
-            });
-        })?;
+                });
+            })?;
         rx.recv().map_err(std::io::Error::other)?
     }
 

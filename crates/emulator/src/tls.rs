@@ -10,14 +10,20 @@ use crate::hosts::Tls;
 
 /// Serves `app` over TLS on `listener` with the PEM certificate chain and private key given, until the task
 /// is dropped.
-pub async fn serve_tls(listener: tokio::net::TcpListener, app: Router, cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<()> {
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> std::io::Result<()> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let _ = rustls::crypto::ring::default_provider().install_default();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| std::io::Error::other(format!("bad certificate PEM: {e}")))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| std::io::Error::other(format!("bad key PEM: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| std::io::Error::other(format!("bad key PEM: {e}")))?;
     let mut cfg = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)
@@ -29,13 +35,19 @@ pub async fn serve_tls(listener: tokio::net::TcpListener, app: Router, cert_pem:
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(Tls);
-                let mut app = app.clone();
-                async move { app.call(req.map(axum::body::Body::new)).await }
-            });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(Tls);
+                    let mut app = app.clone();
+                    async move { app.call(req.map(axum::body::Body::new)).await }
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
         });
     }
 }

@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::parse_error;
-use crate::model::{About, ChangeList, Comment, File, FileList, GeneratedIds, Permission, SharedDrive};
+use crate::model::{
+    About, ChangeList, Comment, File, FileList, GeneratedIds, Permission, SharedDrive,
+};
 
 /// The file fields cloudmux asks for.
 pub const FILE_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,sha1Checksum,sha256Checksum,modifiedTime,createdTime,trashed,driveId,webViewLink,webContentLink,description,starred,shortcutDetails";
@@ -32,7 +34,13 @@ pub struct DriveConfig {
 
 impl Default for DriveConfig {
     fn default() -> Self {
-        DriveConfig { endpoint: None, page_size: 1000, chunk_size: 8 * 1024 * 1024, multipart_max: 5 * 1024 * 1024, http: HttpConfig::default() }
+        DriveConfig {
+            endpoint: None,
+            page_size: 1000,
+            chunk_size: 8 * 1024 * 1024,
+            multipart_max: 5 * 1024 * 1024,
+            http: HttpConfig::default(),
+        }
     }
 }
 
@@ -67,7 +75,12 @@ pub struct DriveClient {
 
 async fn json_of<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
     let b = resp.bytes().await.map_err(cloudmux_http::transport_error)?;
-    serde_json::from_slice(&b).map_err(|e| Error::new(ErrorKind::Other, format!("Drive answered unexpected JSON: {e}")))
+    serde_json::from_slice(&b).map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("Drive answered unexpected JSON: {e}"),
+        )
+    })
 }
 
 impl DriveClient {
@@ -77,11 +90,23 @@ impl DriveClient {
         let (base, upload_base) = match &cfg.endpoint {
             Some(e) => {
                 let e = e.trim_end_matches('/');
-                (format!("{e}/www.googleapis.com/drive/v3"), format!("{e}/www.googleapis.com/upload/drive/v3"))
+                (
+                    format!("{e}/www.googleapis.com/drive/v3"),
+                    format!("{e}/www.googleapis.com/upload/drive/v3"),
+                )
             }
-            None => ("https://www.googleapis.com/drive/v3".to_string(), "https://www.googleapis.com/upload/drive/v3".to_string()),
+            None => (
+                "https://www.googleapis.com/drive/v3".to_string(),
+                "https://www.googleapis.com/upload/drive/v3".to_string(),
+            ),
         };
-        Ok(DriveClient { api, base, upload_base, cfg, ids: Arc::new(Mutex::new(Vec::new())) })
+        Ok(DriveClient {
+            api,
+            base,
+            upload_base,
+            cfg,
+            ids: Arc::new(Mutex::new(Vec::new())),
+        })
     }
 
     /// The configuration.
@@ -95,10 +120,16 @@ impl DriveClient {
 
     /// `files.list`: one page.
     pub async fn list_page(&self, q: &ListQuery, page_token: Option<&str>) -> Result<FileList> {
-        let fields = format!("nextPageToken,incompleteSearch,files({})", q.fields.as_deref().unwrap_or(FILE_FIELDS));
+        let fields = format!(
+            "nextPageToken,incompleteSearch,files({})",
+            q.fields.as_deref().unwrap_or(FILE_FIELDS)
+        );
         let mut params: Vec<(&str, String)> = vec![
             ("fields", fields),
-            ("pageSize", q.page_size.unwrap_or(self.cfg.page_size).to_string()),
+            (
+                "pageSize",
+                q.page_size.unwrap_or(self.cfg.page_size).to_string(),
+            ),
             ("supportsAllDrives", "true".into()),
         ];
         if let Some(x) = &q.q {
@@ -111,15 +142,25 @@ impl DriveClient {
             params.push(("spaces", x.clone()));
         }
         if let Some(d) = &q.drive_id {
-            params.extend([("corpora", "drive".to_string()), ("driveId", d.clone()), ("includeItemsFromAllDrives", "true".into())]);
+            params.extend([
+                ("corpora", "drive".to_string()),
+                ("driveId", d.clone()),
+                ("includeItemsFromAllDrives", "true".into()),
+            ]);
         } else if q.all_drives {
-            params.extend([("corpora", "allDrives".to_string()), ("includeItemsFromAllDrives", "true".into())]);
+            params.extend([
+                ("corpora", "allDrives".to_string()),
+                ("includeItemsFromAllDrives", "true".into()),
+            ]);
         }
         if let Some(t) = page_token {
             params.push(("pageToken", t.to_string()));
         }
         let url = self.url("files");
-        let resp = self.api.send(|c| c.get(&url).query(&params), Idempotency::Safe).await?;
+        let resp = self
+            .api
+            .send(|c| c.get(&url).query(&params), Idempotency::Safe)
+            .await?;
         json_of(resp).await
     }
 
@@ -128,7 +169,13 @@ impl DriveClient {
         let url = self.url(&format!("files/{}", enc(id)));
         let resp = self
             .api
-            .send(|c| c.get(&url).query(&[("fields", FILE_FIELDS), ("supportsAllDrives", "true")]), Idempotency::Safe)
+            .send(
+                |c| {
+                    c.get(&url)
+                        .query(&[("fields", FILE_FIELDS), ("supportsAllDrives", "true")])
+                },
+                Idempotency::Safe,
+            )
             .await
             .map_err(|e| e.context(format!("file {id}")))?;
         json_of(resp).await
@@ -140,7 +187,9 @@ impl DriveClient {
     pub async fn download(&self, id: &str, range: ByteRange) -> Result<ByteStream> {
         match self.download_once(id, range, false).await {
             Err(e) if e.reason() == Some("cannotDownloadAbusiveFile") => {
-                tracing::warn!("file {id} is flagged as malware or spam by Google; downloading it as its owner acknowledged");
+                tracing::warn!(
+                    "file {id} is flagged as malware or spam by Google; downloading it as its owner acknowledged"
+                );
                 self.download_once(id, range, true).await
             }
             r => r,
@@ -177,7 +226,13 @@ impl DriveClient {
     /// `files.export`: a Google Doc in another format (at most 10 MB, Google's limit).
     pub async fn export(&self, id: &str, mime: &str) -> Result<ByteStream> {
         let url = self.url(&format!("files/{}/export", enc(id)));
-        let resp = self.api.send(|c| c.get(&url).query(&[("mimeType", mime)]), Idempotency::Safe).await?;
+        let resp = self
+            .api
+            .send(
+                |c| c.get(&url).query(&[("mimeType", mime)]),
+                Idempotency::Safe,
+            )
+            .await?;
         Ok(body_stream(resp))
     }
 
@@ -187,7 +242,9 @@ impl DriveClient {
             return Ok(id);
         }
         let mut ids = self.generate_ids(100).await?;
-        let id = ids.pop().ok_or_else(|| Error::new(ErrorKind::Other, "generateIds returned no id"))?;
+        let id = ids
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::Other, "generateIds returned no id"))?;
         self.ids.lock().unwrap().extend(ids);
         Ok(id)
     }
@@ -197,7 +254,16 @@ impl DriveClient {
         let url = self.url("files/generateIds");
         let resp = self
             .api
-            .send(|c| c.get(&url).query(&[("count", count.to_string()), ("space", "drive".into()), ("type", "files".into())]), Idempotency::Safe)
+            .send(
+                |c| {
+                    c.get(&url).query(&[
+                        ("count", count.to_string()),
+                        ("space", "drive".into()),
+                        ("type", "files".into()),
+                    ])
+                },
+                Idempotency::Safe,
+            )
             .await?;
         Ok(json_of::<GeneratedIds>(resp).await?.ids)
     }
@@ -209,7 +275,14 @@ impl DriveClient {
         let url = self.url("files");
         let r = self
             .api
-            .send(|c| c.post(&url).query(&[("fields", FILE_FIELDS), ("supportsAllDrives", "true")]).json(metadata), Idempotency::Safe)
+            .send(
+                |c| {
+                    c.post(&url)
+                        .query(&[("fields", FILE_FIELDS), ("supportsAllDrives", "true")])
+                        .json(metadata)
+                },
+                Idempotency::Safe,
+            )
             .await;
         match r {
             Ok(resp) => json_of(resp).await,
@@ -224,20 +297,38 @@ impl DriveClient {
     /// Creates a folder.
     pub async fn create_folder(&self, parent: &str, name: &str) -> Result<File> {
         let id = self.generated_id().await?;
-        self.create(&json!({"id": id, "name": name, "mimeType": crate::FOLDER_MIME, "parents": [parent]})).await
+        self.create(
+            &json!({"id": id, "name": name, "mimeType": crate::FOLDER_MIME, "parents": [parent]}),
+        )
+        .await
     }
 
     /// `files.update` with a metadata patch and optional parent changes.
-    pub async fn update(&self, id: &str, patch: &Value, add_parents: &[String], remove_parents: &[String]) -> Result<File> {
+    pub async fn update(
+        &self,
+        id: &str,
+        patch: &Value,
+        add_parents: &[String],
+        remove_parents: &[String],
+    ) -> Result<File> {
         let url = self.url(&format!("files/{}", enc(id)));
-        let mut params = vec![("fields", FILE_FIELDS.to_string()), ("supportsAllDrives", "true".into())];
+        let mut params = vec![
+            ("fields", FILE_FIELDS.to_string()),
+            ("supportsAllDrives", "true".into()),
+        ];
         if !add_parents.is_empty() {
             params.push(("addParents", add_parents.join(",")));
         }
         if !remove_parents.is_empty() {
             params.push(("removeParents", remove_parents.join(",")));
         }
-        let resp = self.api.send(|c| c.patch(&url).query(&params).json(patch), Idempotency::Safe).await?;
+        let resp = self
+            .api
+            .send(
+                |c| c.patch(&url).query(&params).json(patch),
+                Idempotency::Safe,
+            )
+            .await?;
         json_of(resp).await
     }
 
@@ -248,10 +339,24 @@ impl DriveClient {
 
     /// Moves a file to `new_parent` (and optionally renames it), removing it from its real current parents —
     /// read from the file itself, so it works on shared drives where a file has exactly one parent.
-    pub async fn move_to(&self, id: &str, new_parent: &str, new_name: Option<&str>) -> Result<File> {
+    pub async fn move_to(
+        &self,
+        id: &str,
+        new_parent: &str,
+        new_name: Option<&str>,
+    ) -> Result<File> {
         let cur = self.get(id).await?;
-        let remove: Vec<String> = cur.parents.iter().filter(|p| p.as_str() != new_parent).cloned().collect();
-        let add: Vec<String> = if cur.parents.iter().any(|p| p == new_parent) { vec![] } else { vec![new_parent.to_string()] };
+        let remove: Vec<String> = cur
+            .parents
+            .iter()
+            .filter(|p| p.as_str() != new_parent)
+            .cloned()
+            .collect();
+        let add: Vec<String> = if cur.parents.iter().any(|p| p == new_parent) {
+            vec![]
+        } else {
+            vec![new_parent.to_string()]
+        };
         let patch = match new_name {
             Some(n) => json!({"name": n}),
             None => json!({}),
@@ -265,7 +370,14 @@ impl DriveClient {
         let body = json!({"name": name, "parents": [parent]});
         let resp = self
             .api
-            .send(|c| c.post(&url).query(&[("fields", FILE_FIELDS), ("supportsAllDrives", "true")]).json(&body), Idempotency::Unsafe)
+            .send(
+                |c| {
+                    c.post(&url)
+                        .query(&[("fields", FILE_FIELDS), ("supportsAllDrives", "true")])
+                        .json(&body)
+                },
+                Idempotency::Unsafe,
+            )
             .await?;
         json_of(resp).await
     }
@@ -283,7 +395,14 @@ impl DriveClient {
     /// Deletes for good (no trash).
     pub async fn delete(&self, id: &str) -> Result<()> {
         let url = self.url(&format!("files/{}", enc(id)));
-        match self.api.send(|c| c.delete(&url).query(&[("supportsAllDrives", "true")]), Idempotency::Safe).await {
+        match self
+            .api
+            .send(
+                |c| c.delete(&url).query(&[("supportsAllDrives", "true")]),
+                Idempotency::Safe,
+            )
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(e),
         }
@@ -293,7 +412,9 @@ impl DriveClient {
     pub async fn empty_trash(&self, drive_id: Option<&str>) -> Result<()> {
         let url = self.url("files/trash");
         let params: Vec<(&str, &str)> = drive_id.map(|d| vec![("driveId", d)]).unwrap_or_default();
-        self.api.send(|c| c.delete(&url).query(&params), Idempotency::Safe).await?;
+        self.api
+            .send(|c| c.delete(&url).query(&params), Idempotency::Safe)
+            .await?;
         Ok(())
     }
 
@@ -302,7 +423,13 @@ impl DriveClient {
         let url = self.url("about");
         let resp = self
             .api
-            .send(|c| c.get(&url).query(&[("fields", "user,storageQuota,exportFormats,maxUploadSize")]), Idempotency::Safe)
+            .send(
+                |c| {
+                    c.get(&url)
+                        .query(&[("fields", "user,storageQuota,exportFormats,maxUploadSize")])
+                },
+                Idempotency::Safe,
+            )
             .await?;
         json_of(resp).await
     }
@@ -312,7 +439,17 @@ impl DriveClient {
         let url = self.url(&format!("files/{}/permissions", enc(id)));
         let resp = self
             .api
-            .send(|c| c.post(&url).query(&[("supportsAllDrives", "true"), ("fields", "id,type,role,emailAddress,domain")]).json(p), Idempotency::Safe)
+            .send(
+                |c| {
+                    c.post(&url)
+                        .query(&[
+                            ("supportsAllDrives", "true"),
+                            ("fields", "id,type,role,emailAddress,domain"),
+                        ])
+                        .json(p)
+                },
+                Idempotency::Safe,
+            )
             .await?;
         json_of(resp).await
     }
@@ -327,27 +464,50 @@ impl DriveClient {
         let url = self.url(&format!("files/{}/permissions", enc(id)));
         let resp = self
             .api
-            .send(|c| c.get(&url).query(&[("supportsAllDrives", "true"), ("fields", "permissions(id,type,role,emailAddress,domain)")]), Idempotency::Safe)
+            .send(
+                |c| {
+                    c.get(&url).query(&[
+                        ("supportsAllDrives", "true"),
+                        ("fields", "permissions(id,type,role,emailAddress,domain)"),
+                    ])
+                },
+                Idempotency::Safe,
+            )
             .await?;
         Ok(json_of::<L>(resp).await?.permissions)
     }
 
     /// `permissions.delete`.
     pub async fn permission_delete(&self, id: &str, permission_id: &str) -> Result<()> {
-        let url = self.url(&format!("files/{}/permissions/{}", enc(id), enc(permission_id)));
-        self.api.send(|c| c.delete(&url).query(&[("supportsAllDrives", "true")]), Idempotency::Safe).await?;
+        let url = self.url(&format!(
+            "files/{}/permissions/{}",
+            enc(id),
+            enc(permission_id)
+        ));
+        self.api
+            .send(
+                |c| c.delete(&url).query(&[("supportsAllDrives", "true")]),
+                Idempotency::Safe,
+            )
+            .await?;
         Ok(())
     }
 
     /// Makes a file readable by anyone with the link and returns the link.
     pub async fn share_link(&self, id: &str) -> Result<String> {
-        let p = Permission { kind: "anyone".into(), role: "reader".into(), ..Default::default() };
+        let p = Permission {
+            kind: "anyone".into(),
+            role: "reader".into(),
+            ..Default::default()
+        };
         self.permission_create(id, &p).await?;
         let f = self.get(id).await?;
-        f.web_view_link.ok_or_else(|| Error::new(ErrorKind::Other, "Drive returned no webViewLink"))
+        f.web_view_link
+            .ok_or_else(|| Error::new(ErrorKind::Other, "Drive returned no webViewLink"))
     }
 
-    const COMMENT_FIELDS: &'static str = "id,content,author(displayName,emailAddress),createdTime,modifiedTime,resolved,deleted";
+    const COMMENT_FIELDS: &'static str =
+        "id,content,author(displayName,emailAddress),createdTime,modifiedTime,resolved,deleted";
 
     /// `comments.list` (all pages).
     pub async fn comments(&self, id: &str) -> Result<Vec<Comment>> {
@@ -367,7 +527,12 @@ impl DriveClient {
             if let Some(t) = &token {
                 params.push(("pageToken", t.clone()));
             }
-            let l: L = json_of(self.api.send(|c| c.get(&url).query(&params), Idempotency::Safe).await?).await?;
+            let l: L = json_of(
+                self.api
+                    .send(|c| c.get(&url).query(&params), Idempotency::Safe)
+                    .await?,
+            )
+            .await?;
             out.extend(l.comments);
             match l.next_page_token {
                 Some(t) => token = Some(t),
@@ -380,20 +545,50 @@ impl DriveClient {
     pub async fn comment_create(&self, id: &str, content: &str) -> Result<Comment> {
         let url = self.url(&format!("files/{}/comments", enc(id)));
         let body = json!({"content": content});
-        let resp = self.api.send(|c| c.post(&url).query(&[("fields", Self::COMMENT_FIELDS)]).json(&body), Idempotency::Unsafe).await?;
+        let resp = self
+            .api
+            .send(
+                |c| {
+                    c.post(&url)
+                        .query(&[("fields", Self::COMMENT_FIELDS)])
+                        .json(&body)
+                },
+                Idempotency::Unsafe,
+            )
+            .await?;
         json_of(resp).await
     }
 
     /// `comments.get`.
     pub async fn comment_get(&self, id: &str, comment: &str) -> Result<Comment> {
         let url = self.url(&format!("files/{}/comments/{}", enc(id), enc(comment)));
-        json_of(self.api.send(|c| c.get(&url).query(&[("fields", Self::COMMENT_FIELDS)]), Idempotency::Safe).await?).await
+        json_of(
+            self.api
+                .send(
+                    |c| c.get(&url).query(&[("fields", Self::COMMENT_FIELDS)]),
+                    Idempotency::Safe,
+                )
+                .await?,
+        )
+        .await
     }
 
     /// `comments.update` (content and/or resolved).
     pub async fn comment_update(&self, id: &str, comment: &str, patch: &Value) -> Result<Comment> {
         let url = self.url(&format!("files/{}/comments/{}", enc(id), enc(comment)));
-        json_of(self.api.send(|c| c.patch(&url).query(&[("fields", Self::COMMENT_FIELDS)]).json(patch), Idempotency::Safe).await?).await
+        json_of(
+            self.api
+                .send(
+                    |c| {
+                        c.patch(&url)
+                            .query(&[("fields", Self::COMMENT_FIELDS)])
+                            .json(patch)
+                    },
+                    Idempotency::Safe,
+                )
+                .await?,
+        )
+        .await
     }
 
     /// `comments.delete`.
@@ -411,16 +606,37 @@ impl DriveClient {
             start_page_token: String,
         }
         let url = self.url("changes/startPageToken");
-        let t: T = json_of(self.api.send(|c| c.get(&url).query(&[("supportsAllDrives", "true")]), Idempotency::Safe).await?).await?;
+        let t: T = json_of(
+            self.api
+                .send(
+                    |c| c.get(&url).query(&[("supportsAllDrives", "true")]),
+                    Idempotency::Safe,
+                )
+                .await?,
+        )
+        .await?;
         Ok(t.start_page_token)
     }
 
     /// `changes.list`: one page from `token`.
     pub async fn changes(&self, token: &str) -> Result<ChangeList> {
         let url = self.url("changes");
-        let fields = format!("nextPageToken,newStartPageToken,changes(fileId,removed,time,file({FILE_FIELDS}))");
-        let params = [("pageToken", token.to_string()), ("pageSize", "1000".into()), ("fields", fields), ("supportsAllDrives", "true".into()), ("includeItemsFromAllDrives", "true".into())];
-        json_of(self.api.send(|c| c.get(&url).query(&params), Idempotency::Safe).await?).await
+        let fields = format!(
+            "nextPageToken,newStartPageToken,changes(fileId,removed,time,file({FILE_FIELDS}))"
+        );
+        let params = [
+            ("pageToken", token.to_string()),
+            ("pageSize", "1000".into()),
+            ("fields", fields),
+            ("supportsAllDrives", "true".into()),
+            ("includeItemsFromAllDrives", "true".into()),
+        ];
+        json_of(
+            self.api
+                .send(|c| c.get(&url).query(&params), Idempotency::Safe)
+                .await?,
+        )
+        .await
     }
 
     /// `drives.list` (all pages).
@@ -436,11 +652,19 @@ impl DriveClient {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut params = vec![("pageSize", "100".to_string()), ("fields", "nextPageToken,drives(id,name,createdTime)".into())];
+            let mut params = vec![
+                ("pageSize", "100".to_string()),
+                ("fields", "nextPageToken,drives(id,name,createdTime)".into()),
+            ];
             if let Some(t) = &token {
                 params.push(("pageToken", t.clone()));
             }
-            let l: L = json_of(self.api.send(|c| c.get(&url).query(&params), Idempotency::Safe).await?).await?;
+            let l: L = json_of(
+                self.api
+                    .send(|c| c.get(&url).query(&params), Idempotency::Safe)
+                    .await?,
+            )
+            .await?;
             out.extend(l.drives);
             match l.next_page_token {
                 Some(t) => token = Some(t),
@@ -453,7 +677,19 @@ impl DriveClient {
     pub async fn drive_create(&self, name: &str, request_id: &str) -> Result<SharedDrive> {
         let url = self.url("drives");
         let body = json!({"name": name});
-        json_of(self.api.send(|c| c.post(&url).query(&[("requestId", request_id), ("fields", "id,name,createdTime")]).json(&body), Idempotency::Safe).await?).await
+        json_of(
+            self.api
+                .send(
+                    |c| {
+                        c.post(&url)
+                            .query(&[("requestId", request_id), ("fields", "id,name,createdTime")])
+                            .json(&body)
+                    },
+                    Idempotency::Safe,
+                )
+                .await?,
+        )
+        .await
     }
 
     /// `drives.delete` (must be empty).
@@ -464,13 +700,27 @@ impl DriveClient {
     }
 
     /// Sends raw bytes (small bodies) — used by multipart uploads.
-    pub(crate) async fn send_multipart(&self, url: &str, method: reqwest::Method, body: Bytes, boundary: &str) -> Result<File> {
+    pub(crate) async fn send_multipart(
+        &self,
+        url: &str,
+        method: reqwest::Method,
+        body: Bytes,
+        boundary: &str,
+    ) -> Result<File> {
         let ct = format!("multipart/related; boundary={boundary}");
         let resp = self
             .api
             .send(
-                |c| c.request(method.clone(), url).query(&[("uploadType", "multipart"), ("fields", FILE_FIELDS), ("supportsAllDrives", "true")])
-                    .header(reqwest::header::CONTENT_TYPE, &ct).body(body.clone()),
+                |c| {
+                    c.request(method.clone(), url)
+                        .query(&[
+                            ("uploadType", "multipart"),
+                            ("fields", FILE_FIELDS),
+                            ("supportsAllDrives", "true"),
+                        ])
+                        .header(reqwest::header::CONTENT_TYPE, &ct)
+                        .body(body.clone())
+                },
                 Idempotency::Safe,
             )
             .await;
@@ -487,5 +737,7 @@ impl DriveClient {
 
 /// Percent-encodes an id for a path segment.
 pub(crate) fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }

@@ -48,18 +48,28 @@ pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Erro
     let e = b.error;
     let first = e.errors.first();
     let reason = first.map(|i| i.reason.clone()).filter(|r| !r.is_empty());
-    let detail_reason = e.details.iter().find_map(|d| d["reason"].as_str().map(str::to_string));
+    let detail_reason = e
+        .details
+        .iter()
+        .find_map(|d| d["reason"].as_str().map(str::to_string));
     let message = redact(&e.message);
     let code = if e.code != 0 { e.code } else { status.as_u16() };
     let r = reason.as_deref().unwrap_or("");
     let dr = detail_reason.as_deref().unwrap_or("");
-    let (kind, hint): (ErrorKind, Option<String>) = if dr == "SERVICE_DISABLED" || r == "accessNotConfigured" {
+    let (kind, hint): (ErrorKind, Option<String>) = if dr == "SERVICE_DISABLED"
+        || r == "accessNotConfigured"
+    {
         let url = e
             .details
             .iter()
             .find_map(|d| d["metadata"]["activationUrl"].as_str().map(str::to_string))
             .or_else(|| first.and_then(|i| i.extended_help.clone()))
-            .or_else(|| message.split_whitespace().find(|w| w.starts_with("https://console.")).map(str::to_string));
+            .or_else(|| {
+                message
+                    .split_whitespace()
+                    .find(|w| w.starts_with("https://console."))
+                    .map(str::to_string)
+            });
         (
             ErrorKind::ApiDisabled,
             Some(match url {
@@ -69,10 +79,15 @@ pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Erro
         )
     } else if dr == "ACCESS_TOKEN_SCOPE_INSUFFICIENT" || r == "insufficientPermissions" {
         let scope = scope_from_header(headers);
-        let named = scope.as_deref().map(|s| format!("the token lacks the scope {s}; ")).unwrap_or_default();
+        let named = scope
+            .as_deref()
+            .map(|s| format!("the token lacks the scope {s}; "))
+            .unwrap_or_default();
         (
             ErrorKind::ScopeMissing,
-            Some(format!("{named}run `cloudmux auth login <remote>` again and tick that permission on the consent screen")),
+            Some(format!(
+                "{named}run `cloudmux auth login <remote>` again and tick that permission on the consent screen"
+            )),
         )
     } else {
         match (code, r) {
@@ -96,7 +111,11 @@ pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Erro
             _ => (cloudmux_http::api_kind(status), None),
         }
     };
-    let shown = if message.is_empty() { format!("HTTP {code} {}", e.status) } else { message };
+    let shown = if message.is_empty() {
+        format!("HTTP {code} {}", e.status)
+    } else {
+        message
+    };
     let mut err = Error::new(kind, shown);
     if let Some(r) = reason.or(detail_reason) {
         err = err.with_reason(r);
@@ -119,7 +138,11 @@ mod tests {
         let body = br#"{"error":{"code":403,"message":"Request had insufficient authentication scopes.","errors":[{"message":"Insufficient Permission","domain":"global","reason":"insufficientPermissions"}],"status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}}"#;
         let e = parse_error(StatusCode::FORBIDDEN, &h, body);
         assert_eq!(e.kind(), ErrorKind::ScopeMissing);
-        assert!(e.hint().unwrap().contains("https://www.googleapis.com/auth/drive"));
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("https://www.googleapis.com/auth/drive")
+        );
         let body = br#"{"error":{"code":403,"message":"Google Drive API has not been used in project 42 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/drive.googleapis.com/overview?project=42 then retry.","errors":[{"domain":"usageLimits","reason":"accessNotConfigured","extendedHelp":"https://console.developers.google.com/apis/api/drive.googleapis.com/overview?project=42"}],"status":"PERMISSION_DENIED"}}"#;
         let e = parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), body);
         assert_eq!(e.kind(), ErrorKind::ApiDisabled);

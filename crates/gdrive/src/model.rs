@@ -35,7 +35,10 @@ pub struct File {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parents: Vec<String>,
     /// Size of stored content.
-    #[serde(deserialize_with = "int64::opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "int64::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub size: Option<u64>,
     /// MD5 of the content.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -32,6 +32,9 @@ mod tests {
     fn escapes_quotes_and_backslashes() {
         assert_eq!(quote("a'b"), r"'a\'b'");
         assert_eq!(quote(r"back\slash"), r"'back\\slash'");
-        assert_eq!(child_named("root", "it's"), r"'root' in parents and trashed = false and name = 'it\'s'");
+        assert_eq!(
+            child_named("root", "it's"),
+            r"'root' in parents and trashed = false and name = 'it\'s'"
+        );
     }
 }

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use cloudmux_core::path::{file_name, join, normalize, parent};
 use cloudmux_core::{
-    About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes, PageStream, Result, Storage,
-    WriteOptions,
+    About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes,
+    PageStream, Result, Storage, WriteOptions,
 };
 
 use crate::client::{DriveClient, ListQuery};
@@ -44,11 +44,19 @@ fn to_entry(path: String, f: &File) -> Entry {
         id: Some(f.id.clone()),
         name: f.name.clone(),
         path,
-        size: if f.is_folder() { None } else { f.size.or(if f.is_google_doc() { None } else { Some(0) }) },
+        size: if f.is_folder() {
+            None
+        } else {
+            f.size.or(if f.is_google_doc() { None } else { Some(0) })
+        },
         modified: f.modified_time,
         is_dir: f.is_folder(),
         mime: Some(f.mime_type.clone()),
-        hashes: Hashes { md5: f.md5_checksum.clone(), sha1: f.sha1_checksum.clone(), sha256: f.sha256_checksum.clone() },
+        hashes: Hashes {
+            md5: f.md5_checksum.clone(),
+            sha1: f.sha1_checksum.clone(),
+            sha256: f.sha256_checksum.clone(),
+        },
     }
 }
 
@@ -66,7 +74,12 @@ impl GDriveStorage {
             }
             RootSpec::SharedDrive(id) => (id.clone(), Some(id)),
         };
-        Ok(GDriveStorage { client, root_id, drive_id, dirs: Mutex::new(HashMap::new()) })
+        Ok(GDriveStorage {
+            client,
+            root_id,
+            drive_id,
+            dirs: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The client.
@@ -80,7 +93,11 @@ impl GDriveStorage {
     }
 
     fn list_query(&self, q: String) -> ListQuery {
-        ListQuery { q: Some(q), drive_id: self.drive_id.clone(), ..Default::default() }
+        ListQuery {
+            q: Some(q),
+            drive_id: self.drive_id.clone(),
+            ..Default::default()
+        }
     }
 
     /// The child of folder `parent` named `name`, if any (oldest when there are several).
@@ -92,7 +109,11 @@ impl GDriveStorage {
         let mut hits: Vec<File> = page.files.into_iter().filter(|f| f.name == name).collect();
         if hits.len() > 1 {
             hits.sort_by(|a, b| a.created_time.cmp(&b.created_time).then(a.id.cmp(&b.id)));
-            tracing::warn!("{} entries named {name:?} in one folder; using the oldest ({}); address others as REMOTE:id:ID", hits.len(), hits[0].id);
+            tracing::warn!(
+                "{} entries named {name:?} in one folder; using the oldest ({}); address others as REMOTE:id:ID",
+                hits.len(),
+                hits[0].id
+            );
         }
         Ok(hits.into_iter().next())
     }
@@ -115,9 +136,15 @@ impl GDriveStorage {
         }
         for i in depth..comps.len() {
             let here = comps[..=i].join("/");
-            let f = self.child(&id, comps[i]).await?.ok_or_else(|| Error::not_found(&here))?;
+            let f = self
+                .child(&id, comps[i])
+                .await?
+                .ok_or_else(|| Error::not_found(&here))?;
             if !f.is_folder() {
-                return Err(Error::new(ErrorKind::Conflict, format!("{here}: not a folder")));
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("{here}: not a folder"),
+                ));
             }
             self.dirs.lock().unwrap().insert(here, f.id.clone());
             id = f.id;
@@ -136,7 +163,10 @@ impl GDriveStorage {
             Err(e) if e.kind() == ErrorKind::Conflict => return Err(Error::not_found(&path)),
             Err(e) => return Err(e),
         };
-        let f = self.child(&parent_id, file_name(&path)).await?.ok_or_else(|| Error::not_found(&path))?;
+        let f = self
+            .child(&parent_id, file_name(&path))
+            .await?
+            .ok_or_else(|| Error::not_found(&path))?;
         if f.is_folder() {
             self.dirs.lock().unwrap().insert(path.clone(), f.id.clone());
         }
@@ -145,7 +175,10 @@ impl GDriveStorage {
 
     fn forget(&self, path: &str) {
         let prefix = format!("{path}/");
-        self.dirs.lock().unwrap().retain(|k, _| k != path && !k.starts_with(&prefix));
+        self.dirs
+            .lock()
+            .unwrap()
+            .retain(|k, _| k != path && !k.starts_with(&prefix));
     }
 
     /// Metadata of a file by id (for `name:id:ID` addresses); its path is its name.
@@ -162,12 +195,18 @@ impl GDriveStorage {
 
     fn read_file(&self, f: &File, range: ByteRange) -> Result<ByteStream> {
         if f.is_folder() {
-            return Err(Error::new(ErrorKind::Conflict, format!("{}: is a folder", f.name)));
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{}: is a folder", f.name),
+            ));
         }
         if f.is_google_doc() {
             return Err(Error::unsupported(
                 format!("{} is a Google Docs file with no stored bytes", f.name),
-                format!("export it: cloudmux gdrive export <remote>:id:{} --mime application/pdf", f.id),
+                format!(
+                    "export it: cloudmux gdrive export <remote>:id:{} --mime application/pdf",
+                    f.id
+                ),
             ));
         }
         let size = f.size.unwrap_or(0);
@@ -181,7 +220,11 @@ impl GDriveStorage {
             move |off| {
                 let client = client.clone();
                 let id = id.clone();
-                async move { client.download(&id, ByteRange::new(off, Some(end - off))).await }
+                async move {
+                    client
+                        .download(&id, ByteRange::new(off, Some(end - off)))
+                        .await
+                }
             },
             start,
             Some(end),
@@ -197,7 +240,13 @@ impl Storage for GDriveStorage {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { trash: true, public_link: true, duplicate_names: true, ids: true, ..Capabilities::default() }
+        Capabilities {
+            trash: true,
+            public_link: true,
+            duplicate_names: true,
+            ids: true,
+            ..Capabilities::default()
+        }
     }
 
     fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
@@ -206,46 +255,53 @@ impl Storage for GDriveStorage {
             Page(String, String, String),
             Done,
         }
-        Box::pin(futures_util::stream::unfold(St::Start, move |st| async move {
-            let (norm, id, token) = match st {
-                St::Done => return None,
-                St::Start => {
-                    let r = async {
-                        let norm = normalize(path)?;
-                        let id = self.dir_id(&norm).await?;
-                        Ok::<_, Error>((norm, id))
+        Box::pin(futures_util::stream::unfold(
+            St::Start,
+            move |st| async move {
+                let (norm, id, token) = match st {
+                    St::Done => return None,
+                    St::Start => {
+                        let r = async {
+                            let norm = normalize(path)?;
+                            let id = self.dir_id(&norm).await?;
+                            Ok::<_, Error>((norm, id))
+                        }
+                        .await;
+                        match r {
+                            Ok((n, i)) => (n, i, None),
+                            Err(e) => return Some((Err(e), St::Done)),
+                        }
                     }
-                    .await;
-                    match r {
-                        Ok((n, i)) => (n, i, None),
-                        Err(e) => return Some((Err(e), St::Done)),
+                    St::Page(n, i, t) => (n, i, Some(t)),
+                };
+                let q = self.list_query(query::children_of(&id));
+                match self.client.list_page(&q, token.as_deref()).await {
+                    Err(e) => Some((Err(e), St::Done)),
+                    Ok(page) => {
+                        let entries: Vec<Entry> = page
+                            .files
+                            .iter()
+                            .map(|f| {
+                                let p = join(&norm, &f.name);
+                                if f.is_folder() {
+                                    self.dirs
+                                        .lock()
+                                        .unwrap()
+                                        .entry(p.clone())
+                                        .or_insert_with(|| f.id.clone());
+                                }
+                                to_entry(p, f)
+                            })
+                            .collect();
+                        let next = match page.next_page_token {
+                            Some(t) => St::Page(norm, id, t),
+                            None => St::Done,
+                        };
+                        Some((Ok(entries), next))
                     }
                 }
-                St::Page(n, i, t) => (n, i, Some(t)),
-            };
-            let q = self.list_query(query::children_of(&id));
-            match self.client.list_page(&q, token.as_deref()).await {
-                Err(e) => Some((Err(e), St::Done)),
-                Ok(page) => {
-                    let entries: Vec<Entry> = page
-                        .files
-                        .iter()
-                        .map(|f| {
-                            let p = join(&norm, &f.name);
-                            if f.is_folder() {
-                                self.dirs.lock().unwrap().entry(p.clone()).or_insert_with(|| f.id.clone());
-                            }
-                            to_entry(p, f)
-                        })
-                        .collect();
-                    let next = match page.next_page_token {
-                        Some(t) => St::Page(norm, id, t),
-                        None => St::Done,
-                    };
-                    Some((Ok(entries), next))
-                }
-            }
-        }))
+            },
+        ))
     }
 
     async fn stat(&self, path: &str) -> Result<Entry> {
@@ -270,17 +326,36 @@ impl Storage for GDriveStorage {
         }
         let parent_path = parent(&norm).to_string();
         let parent_id = self.dir_id(&parent_path).await.map_err(|e| {
-            if e.kind() == ErrorKind::NotFound { e.with_hint("create the folder first (mkdir)") } else { e }
+            if e.kind() == ErrorKind::NotFound {
+                e.with_hint("create the folder first (mkdir)")
+            } else {
+                e
+            }
         })?;
         let name = file_name(&norm).to_string();
         let existing = self.child(&parent_id, &name).await?;
-        let uo = UploadOptions { modified: opts.modified, mime: opts.mime.clone() };
-        let target = match existing {
-            Some(f) if f.is_folder() => return Err(Error::new(ErrorKind::AlreadyExists, format!("{norm}: a folder exists with that name"))),
-            Some(f) => Target::Existing(f.id),
-            None => Target::New { parent: parent_id, name },
+        let uo = UploadOptions {
+            modified: opts.modified,
+            mime: opts.mime.clone(),
         };
-        let f = self.client.upload(target, data, opts.size, &uo).await.map_err(|e| e.context(&norm))?;
+        let target = match existing {
+            Some(f) if f.is_folder() => {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("{norm}: a folder exists with that name"),
+                ));
+            }
+            Some(f) => Target::Existing(f.id),
+            None => Target::New {
+                parent: parent_id,
+                name,
+            },
+        };
+        let f = self
+            .client
+            .upload(target, data, opts.size, &uo)
+            .await
+            .map_err(|e| e.context(&norm))?;
         Ok(to_entry(norm, &f))
     }
 
@@ -301,7 +376,12 @@ impl Storage for GDriveStorage {
                 }
                 None => match self.child(&cur_id, comp).await? {
                     Some(f) if f.is_folder() => f,
-                    Some(_) => return Err(Error::new(ErrorKind::AlreadyExists, format!("{next}: a file exists with that name"))),
+                    Some(_) => {
+                        return Err(Error::new(
+                            ErrorKind::AlreadyExists,
+                            format!("{next}: a file exists with that name"),
+                        ));
+                    }
                     None => self.client.create_folder(&cur_id, comp).await?,
                 },
             };
@@ -319,14 +399,19 @@ impl Storage for GDriveStorage {
     async fn copy(&self, from: &str, to: &str) -> Result<Entry> {
         let src = self.resolve(from).await?;
         if src.is_folder() {
-            return Err(Error::invalid(format!("{from}: server-side copy takes files; copy folders with cp -r")));
+            return Err(Error::invalid(format!(
+                "{from}: server-side copy takes files; copy folders with cp -r"
+            )));
         }
         let to = normalize(to)?;
         let parent_id = self.dir_id(parent(&to)).await?;
         let name = file_name(&to);
         let old = self.child(&parent_id, name).await?;
         if old.as_ref().is_some_and(|o| o.is_folder()) {
-            return Err(Error::new(ErrorKind::AlreadyExists, format!("{to}: a folder exists with that name")));
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{to}: a folder exists with that name"),
+            ));
         }
         let f = self.client.copy(&src.id, &parent_id, name).await?;
         if let Some(o) = old.filter(|o| o.id != src.id) {
@@ -342,9 +427,15 @@ impl Storage for GDriveStorage {
         if src.id == self.root_id {
             return Err(Error::invalid("cannot move the root folder"));
         }
-        let parent_id = self.dir_id(parent(&to)).await.map_err(|e| e.with_hint("create the destination folder first"))?;
+        let parent_id = self
+            .dir_id(parent(&to))
+            .await
+            .map_err(|e| e.with_hint("create the destination folder first"))?;
         if self.child(&parent_id, file_name(&to)).await?.is_some() {
-            return Err(Error::new(ErrorKind::AlreadyExists, format!("{to}: already exists")).with_hint("remove it first or choose another name"));
+            return Err(
+                Error::new(ErrorKind::AlreadyExists, format!("{to}: already exists"))
+                    .with_hint("remove it first or choose another name"),
+            );
         }
         let new_name = (file_name(&to) != src.name).then(|| file_name(&to));
         let f = if src.parents.contains(&parent_id) {
@@ -362,7 +453,9 @@ impl Storage for GDriveStorage {
     async fn delete(&self, path: &str, mode: DeleteMode) -> Result<()> {
         let norm = normalize(path)?;
         if norm.is_empty() {
-            return Err(Error::invalid("refusing to delete the remote's root folder"));
+            return Err(Error::invalid(
+                "refusing to delete the remote's root folder",
+            ));
         }
         let f = self.resolve(&norm).await?;
         match mode {
@@ -395,7 +488,9 @@ impl Storage for GDriveStorage {
 
 fn file_stream(f: tokio::fs::File) -> ByteStream {
     use futures_util::StreamExt;
-    Box::pin(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(|r| r.map_err(Error::from)))
+    Box::pin(
+        tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(|r| r.map_err(Error::from)),
+    )
 }
 
 async fn md5_of_file(p: &std::path::Path) -> Result<String> {
@@ -422,20 +517,43 @@ impl GDriveStorage {
     /// (0600) in `state_dir`; if this upload was interrupted before, the next call with the same file (same
     /// path, size and modification time) resumes where the session stands instead of starting over. The MD5
     /// Drive reports is checked against the local file.
-    pub async fn put_file(&self, path: &str, local: &std::path::Path, state_dir: &std::path::Path, progress: &Progress) -> Result<Entry> {
+    pub async fn put_file(
+        &self,
+        path: &str,
+        local: &std::path::Path,
+        state_dir: &std::path::Path,
+        progress: &Progress,
+    ) -> Result<Entry> {
         use sha2::Digest;
         let norm = normalize(path)?;
-        let md = tokio::fs::metadata(local).await.map_err(|e| Error::from(e).context(local.display()))?;
+        let md = tokio::fs::metadata(local)
+            .await
+            .map_err(|e| Error::from(e).context(local.display()))?;
         let size = md.len();
         let modified: Option<chrono::DateTime<chrono::Utc>> = md.modified().ok().map(Into::into);
         if size <= self.client.config().multipart_max {
             let f = tokio::fs::File::open(local).await?;
-            let e = self.write(&norm, file_stream(f), WriteOptions { size: Some(size), modified, mime: None }).await?;
+            let e = self
+                .write(
+                    &norm,
+                    file_stream(f),
+                    WriteOptions {
+                        size: Some(size),
+                        modified,
+                        mime: None,
+                    },
+                )
+                .await?;
             progress(size);
             return Ok(e);
         }
         let abs = std::fs::canonicalize(local)?;
-        let key = hex::encode(sha2::Sha256::digest(format!("{}|{norm}|{size}|{:?}|{}", self.root_id, modified, abs.display())));
+        let key = hex::encode(sha2::Sha256::digest(format!(
+            "{}|{norm}|{size}|{:?}|{}",
+            self.root_id,
+            modified,
+            abs.display()
+        )));
         let state = state_dir.join(format!("{key}.json"));
         if let Ok(raw) = tokio::fs::read(&state).await
             && let Ok(saved) = serde_json::from_slice::<SavedSession>(&raw)
@@ -448,7 +566,10 @@ impl GDriveStorage {
                     return self.verify_local(&norm, &f, local).await;
                 }
                 Ok(crate::upload::SessionStatus::Committed(n)) => {
-                    tracing::info!("resuming the upload of {} at byte {n} of {size}", local.display());
+                    tracing::info!(
+                        "resuming the upload of {} at byte {n} of {size}",
+                        local.display()
+                    );
                     progress(n);
                     let mut f = tokio::fs::File::open(local).await?;
                     use tokio::io::AsyncSeekExt;
@@ -458,26 +579,59 @@ impl GDriveStorage {
                     let _ = tokio::fs::remove_file(&state).await;
                     return self.verify_local(&norm, &done, local).await;
                 }
-                Err(e) => tracing::warn!("the saved upload session is unusable ({e}); starting over"),
+                Err(e) => {
+                    tracing::warn!("the saved upload session is unusable ({e}); starting over")
+                }
             }
             let _ = tokio::fs::remove_file(&state).await;
         }
         let parent_id = self.dir_id(parent(&norm)).await?;
         let name = file_name(&norm).to_string();
         let target = match self.child(&parent_id, &name).await? {
-            Some(f) if f.is_folder() => return Err(Error::new(ErrorKind::AlreadyExists, format!("{norm}: a folder exists with that name"))),
+            Some(f) if f.is_folder() => {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("{norm}: a folder exists with that name"),
+                ));
+            }
             Some(f) => Target::Existing(f.id),
-            None => Target::New { parent: parent_id, name },
+            None => Target::New {
+                parent: parent_id,
+                name,
+            },
         };
-        let up = crate::upload::ResumableUpload::start(&self.client, &target, Some(size), &UploadOptions { modified, mime: None }).await?;
-        save_session(&state, &SavedSession { uri: up.uri.clone(), size, path: norm.clone() })?;
+        let up = crate::upload::ResumableUpload::start(
+            &self.client,
+            &target,
+            Some(size),
+            &UploadOptions {
+                modified,
+                mime: None,
+            },
+        )
+        .await?;
+        save_session(
+            &state,
+            &SavedSession {
+                uri: up.uri.clone(),
+                size,
+                path: norm.clone(),
+            },
+        )?;
         let mut md5 = md5::Md5::new();
         let s = metered(file_stream(tokio::fs::File::open(local).await?), progress);
-        let f = up.send(s, 0, Some(&mut md5)).await.map_err(|e| e.context(&norm))?;
+        let f = up
+            .send(s, 0, Some(&mut md5))
+            .await
+            .map_err(|e| e.context(&norm))?;
         let _ = tokio::fs::remove_file(&state).await;
         let sent = hex::encode(md5.finalize());
         if f.md5_checksum.as_ref().is_some_and(|m| *m != sent) {
-            return Err(Error::new(ErrorKind::Corrupt, format!("{norm}: Drive stored a different md5 than was sent")).with_hint("run the command again"));
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("{norm}: Drive stored a different md5 than was sent"),
+            )
+            .with_hint("run the command again"));
         }
         Ok(to_entry(norm, &f))
     }
@@ -485,8 +639,11 @@ impl GDriveStorage {
     async fn verify_local(&self, norm: &str, f: &File, local: &std::path::Path) -> Result<Entry> {
         let want = md5_of_file(local).await?;
         if f.md5_checksum.as_ref().is_some_and(|m| *m != want) {
-            return Err(Error::new(ErrorKind::Corrupt, format!("{norm}: the resumed upload does not match the local file"))
-                .with_hint("delete the remote file and upload it again"));
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("{norm}: the resumed upload does not match the local file"),
+            )
+            .with_hint("delete the remote file and upload it again"));
         }
         Ok(to_entry(norm.to_string(), f))
     }
@@ -511,7 +668,12 @@ fn save_session(state: &std::path::Path, s: &SavedSession) -> Result<()> {
     if let Some(d) = state.parent() {
         std::fs::create_dir_all(d)?;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(state)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(state)?;
     f.write_all(&serde_json::to_vec(s).map_err(|e| Error::invalid(e.to_string()))?)?;
     Ok(())
 }

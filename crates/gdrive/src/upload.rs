@@ -85,9 +85,17 @@ fn mime_for(target: &Target, opts: &UploadOptions) -> String {
 impl DriveClient {
     /// Uploads `data` to `target`: multipart when `size` is known and small, resumable otherwise. The MD5 of
     /// what was sent is checked against the one Drive reports.
-    pub async fn upload(&self, target: Target, data: ByteStream, size: Option<u64>, opts: &UploadOptions) -> Result<File> {
+    pub async fn upload(
+        &self,
+        target: Target,
+        data: ByteStream,
+        size: Option<u64>,
+        opts: &UploadOptions,
+    ) -> Result<File> {
         let file = match size {
-            Some(s) if s <= self.cfg.multipart_max => self.upload_multipart(&target, data, s, opts).await?,
+            Some(s) if s <= self.cfg.multipart_max => {
+                self.upload_multipart(&target, data, s, opts).await?
+            }
             _ => {
                 let up = ResumableUpload::start(self, &target, size, opts).await?;
                 let mut md5 = md5::Md5::new();
@@ -99,17 +107,32 @@ impl DriveClient {
         Ok(file)
     }
 
-    async fn upload_multipart(&self, target: &Target, mut data: ByteStream, size: u64, opts: &UploadOptions) -> Result<File> {
+    async fn upload_multipart(
+        &self,
+        target: &Target,
+        mut data: ByteStream,
+        size: u64,
+        opts: &UploadOptions,
+    ) -> Result<File> {
         let mut buf = BytesMut::with_capacity(size as usize);
         while let Some(c) = data.next().await {
             let c = c?;
             if buf.len() as u64 + c.len() as u64 > size {
-                return Err(Error::new(ErrorKind::Corrupt, format!("the source gave more than the announced {size} bytes")));
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!("the source gave more than the announced {size} bytes"),
+                ));
             }
             buf.extend_from_slice(&c);
         }
         if buf.len() as u64 != size {
-            return Err(Error::new(ErrorKind::Corrupt, format!("the source gave {} bytes, not the announced {size}", buf.len())));
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "the source gave {} bytes, not the announced {size}",
+                    buf.len()
+                ),
+            ));
         }
         let md5 = hex::encode(md5::Md5::digest(&buf));
         let id = match target {
@@ -125,10 +148,15 @@ impl DriveClient {
         let body = body.freeze();
         let (url, method) = match target {
             Target::New { .. } => (format!("{}/files", self.upload_base), reqwest::Method::POST),
-            Target::Existing(fid) => (format!("{}/files/{}", self.upload_base, enc(fid)), reqwest::Method::PATCH),
+            Target::Existing(fid) => (
+                format!("{}/files/{}", self.upload_base, enc(fid)),
+                reqwest::Method::PATCH,
+            ),
         };
         let f = match self.send_multipart(&url, method, body, &boundary).await {
-            Err(e) if e.kind() == ErrorKind::AlreadyExists && id.is_some() => self.get(id.as_deref().unwrap()).await?,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && id.is_some() => {
+                self.get(id.as_deref().unwrap()).await?
+            }
             r => r?,
         };
         check_md5(&f, &md5)?;
@@ -139,14 +167,22 @@ impl DriveClient {
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
     h.finish()
 }
 
 fn check_md5(f: &File, sent: &str) -> Result<()> {
     match &f.md5_checksum {
-        Some(m) if m != sent => Err(Error::new(ErrorKind::Corrupt, format!("{}: Drive stored md5 {m} but cloudmux sent {sent}", f.name))
-            .with_hint("the upload was damaged in transit; run the command again")),
+        Some(m) if m != sent => Err(Error::new(
+            ErrorKind::Corrupt,
+            format!("{}: Drive stored md5 {m} but cloudmux sent {sent}", f.name),
+        )
+        .with_hint("the upload was damaged in transit; run the command again")),
         _ => Ok(()),
     }
 }
@@ -154,15 +190,26 @@ fn check_md5(f: &File, sent: &str) -> Result<()> {
 impl ResumableUpload {
     /// Starts a session for `target` (a new file gets a generated id, so the session cannot create a
     /// duplicate).
-    pub async fn start(client: &DriveClient, target: &Target, total: Option<u64>, opts: &UploadOptions) -> Result<Self> {
+    pub async fn start(
+        client: &DriveClient,
+        target: &Target,
+        total: Option<u64>,
+        opts: &UploadOptions,
+    ) -> Result<Self> {
         let id = match target {
             Target::New { .. } => Some(client.generated_id().await?),
             Target::Existing(_) => None,
         };
         let meta = metadata(id, target, opts);
         let (url, method) = match target {
-            Target::New { .. } => (format!("{}/files", client.upload_base), reqwest::Method::POST),
-            Target::Existing(fid) => (format!("{}/files/{}", client.upload_base, enc(fid)), reqwest::Method::PATCH),
+            Target::New { .. } => (
+                format!("{}/files", client.upload_base),
+                reqwest::Method::POST,
+            ),
+            Target::Existing(fid) => (
+                format!("{}/files/{}", client.upload_base, enc(fid)),
+                reqwest::Method::PATCH,
+            ),
         };
         let mime = mime_for(target, opts);
         let resp = client
@@ -171,7 +218,11 @@ impl ResumableUpload {
                 |c| {
                     let mut rb = c
                         .request(method.clone(), &url)
-                        .query(&[("uploadType", "resumable"), ("fields", FILE_FIELDS), ("supportsAllDrives", "true")])
+                        .query(&[
+                            ("uploadType", "resumable"),
+                            ("fields", FILE_FIELDS),
+                            ("supportsAllDrives", "true"),
+                        ])
                         .header("X-Upload-Content-Type", &mime)
                         .json(&meta);
                     if let Some(t) = total {
@@ -186,29 +237,57 @@ impl ResumableUpload {
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::new(ErrorKind::Other, "Drive started a resumable upload without a session URI"))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Other,
+                    "Drive started a resumable upload without a session URI",
+                )
+            })?
             .to_string();
-        Ok(ResumableUpload { client: client.clone(), uri, total })
+        Ok(ResumableUpload {
+            client: client.clone(),
+            uri,
+            total,
+        })
     }
 
     /// A handle on an existing session (saved by an earlier run).
     pub fn resume(client: &DriveClient, uri: String, total: Option<u64>) -> Self {
-        ResumableUpload { client: client.clone(), uri, total }
+        ResumableUpload {
+            client: client.clone(),
+            uri,
+            total,
+        }
     }
 
     /// Asks the session how much it has (`Content-Range: bytes */N`).
     pub async fn status(&self) -> Result<SessionStatus> {
-        let range = format!("bytes */{}", self.total.map(|t| t.to_string()).unwrap_or_else(|| "*".into()));
+        let range = format!(
+            "bytes */{}",
+            self.total
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "*".into())
+        );
         let resp = self
             .client
             .api
             .send_accepting(
-                |c| c.put(&self.uri).header(reqwest::header::CONTENT_RANGE, &range).header(reqwest::header::CONTENT_LENGTH, 0),
+                |c| {
+                    c.put(&self.uri)
+                        .header(reqwest::header::CONTENT_RANGE, &range)
+                        .header(reqwest::header::CONTENT_LENGTH, 0)
+                },
                 Idempotency::Safe,
                 |s| s.is_success() || s == StatusCode::PERMANENT_REDIRECT,
             )
             .await
-            .map_err(|e| if e.kind() == ErrorKind::NotFound { e.with_hint("the upload session expired; the upload starts over") } else { e })?;
+            .map_err(|e| {
+                if e.kind() == ErrorKind::NotFound {
+                    e.with_hint("the upload session expired; the upload starts over")
+                } else {
+                    e
+                }
+            })?;
         self.interpret(resp).await
     }
 
@@ -223,12 +302,19 @@ impl ResumableUpload {
                 .unwrap_or(0);
             return Ok(SessionStatus::Committed(committed));
         }
-        Ok(SessionStatus::Done(Box::new(DriveClient::parse::<File>(resp).await?)))
+        Ok(SessionStatus::Done(Box::new(
+            DriveClient::parse::<File>(resp).await?,
+        )))
     }
 
     /// Sends `data` (which starts at byte `offset` of the file) chunk by chunk until the upload completes,
     /// feeding `md5` with every byte sent. Failures are resumed from the committed offset.
-    pub async fn send(&self, mut data: ByteStream, offset: u64, mut md5: Option<&mut md5::Md5>) -> Result<File> {
+    pub async fn send(
+        &self,
+        mut data: ByteStream,
+        offset: u64,
+        mut md5: Option<&mut md5::Md5>,
+    ) -> Result<File> {
         let chunk = self.client.cfg.chunk_size.max(256 * 1024) / (256 * 1024) * (256 * 1024);
         let mut offset = offset;
         let mut carry: Option<Bytes> = None;
@@ -256,11 +342,18 @@ impl ResumableUpload {
                 }
             }
             let buf = buf.freeze();
-            let total = if eof { Some(offset + buf.len() as u64) } else { self.total };
+            let total = if eof {
+                Some(offset + buf.len() as u64)
+            } else {
+                self.total
+            };
             if let (Some(t), Some(d)) = (total, self.total)
                 && t != d
             {
-                return Err(Error::new(ErrorKind::Corrupt, format!("the source gave {t} bytes, not the announced {d}")));
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!("the source gave {t} bytes, not the announced {d}"),
+                ));
             }
             let done = self.send_chunk(&buf, offset, total, eof).await?;
             if let Some(m) = md5.as_deref_mut() {
@@ -271,25 +364,42 @@ impl ResumableUpload {
                 return Ok(f);
             }
             if eof {
-                return Err(Error::new(ErrorKind::Other, "Drive did not complete the upload after its last chunk"));
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    "Drive did not complete the upload after its last chunk",
+                ));
             }
         }
     }
 
     /// Sends one chunk, resuming within it after failures. Returns the file when the upload completed.
-    async fn send_chunk(&self, buf: &Bytes, offset: u64, total: Option<u64>, last: bool) -> Result<Option<File>> {
+    async fn send_chunk(
+        &self,
+        buf: &Bytes,
+        offset: u64,
+        total: Option<u64>,
+        last: bool,
+    ) -> Result<Option<File>> {
         let end = offset + buf.len() as u64;
         let total_s = total.map(|t| t.to_string()).unwrap_or_else(|| "*".into());
         let mut from = offset;
         let mut failures = 0u32;
         loop {
             let body = buf.slice((from - offset) as usize..);
-            let range = if body.is_empty() { format!("bytes */{total_s}") } else { format!("bytes {from}-{}/{total_s}", end - 1) };
+            let range = if body.is_empty() {
+                format!("bytes */{total_s}")
+            } else {
+                format!("bytes {from}-{}/{total_s}", end - 1)
+            };
             let r = self
                 .client
                 .api
                 .send_accepting(
-                    |c| c.put(&self.uri).header(reqwest::header::CONTENT_RANGE, &range).body(body.clone()),
+                    |c| {
+                        c.put(&self.uri)
+                            .header(reqwest::header::CONTENT_RANGE, &range)
+                            .body(body.clone())
+                    },
                     Idempotency::Once,
                     |s| s.is_success() || s == StatusCode::PERMANENT_REDIRECT,
                 )
@@ -303,7 +413,12 @@ impl ResumableUpload {
                 Ok(SessionStatus::Committed(c)) if c >= end && !last => return Ok(None),
                 Ok(SessionStatus::Committed(c)) => {
                     if c < offset {
-                        return Err(Error::new(ErrorKind::Other, format!("the upload session lost bytes: it has {c}, {offset} were confirmed")));
+                        return Err(Error::new(
+                            ErrorKind::Other,
+                            format!(
+                                "the upload session lost bytes: it has {c}, {offset} were confirmed"
+                            ),
+                        ));
                     }
                     from = c.min(end);
                     failures += 1;
@@ -313,8 +428,13 @@ impl ResumableUpload {
                     if failures > 8 {
                         return Err(e);
                     }
-                    tracing::warn!("upload chunk at {from} failed ({e}); asking the session where it stands");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 * (1 << failures.min(6)))).await;
+                    tracing::warn!(
+                        "upload chunk at {from} failed ({e}); asking the session where it stands"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        100 * (1 << failures.min(6)),
+                    ))
+                    .await;
                     match self.status().await {
                         Ok(SessionStatus::Done(f)) => return Ok(Some(*f)),
                         Ok(SessionStatus::Committed(c)) => from = c.clamp(offset, end),
@@ -326,7 +446,10 @@ impl ResumableUpload {
                 Err(e) => return Err(e),
             }
             if failures > 16 {
-                return Err(Error::new(ErrorKind::Transient, "the upload session keeps refusing the chunk"));
+                return Err(Error::new(
+                    ErrorKind::Transient,
+                    "the upload session keeps refusing the chunk",
+                ));
             }
         }
     }

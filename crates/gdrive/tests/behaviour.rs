@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use cloudmux_core::{ByteRange, DeleteMode, ErrorKind, Storage, WriteOptions, bytes_stream, collect_bytes, list_all};
 use cloudmux_core::conformance::pattern;
+use cloudmux_core::{
+    ByteRange, DeleteMode, ErrorKind, Storage, WriteOptions, bytes_stream, collect_bytes, list_all,
+};
 use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator, FaultConfig, FaultKind};
 use cloudmux_gdrive::{DriveClient, DriveConfig, GDriveStorage, RootSpec};
 use cloudmux_http::{HttpConfig, RetryPolicy, Secret, StaticToken};
@@ -14,18 +16,42 @@ const DRIVE: &str = "https://www.googleapis.com/auth/drive";
 
 async fn setup(scopes: &[&str], chunk: usize) -> (Emulator, DriveClient) {
     let e = Emulator::start(Config::default()).await.unwrap();
-    let t = e.state().google_auth.lock().unwrap().issue_access(DEMO_CLIENT_ID, scopes.iter().map(|s| s.to_string()).collect(), 3600, DEMO_USER);
+    let t = e.state().google_auth.lock().unwrap().issue_access(
+        DEMO_CLIENT_ID,
+        scopes.iter().map(|s| s.to_string()).collect(),
+        3600,
+        DEMO_USER,
+    );
     let http = HttpConfig {
-        retry: RetryPolicy { max_attempts: 10, min_delay: std::time::Duration::from_millis(5), max_delay: std::time::Duration::from_millis(50) },
+        retry: RetryPolicy {
+            max_attempts: 10,
+            min_delay: std::time::Duration::from_millis(5),
+            max_delay: std::time::Duration::from_millis(50),
+        },
         ..HttpConfig::default()
     };
-    let cfg = DriveConfig { endpoint: Some(e.base_url()), page_size: 50, chunk_size: chunk, multipart_max: 256 * 1024, http };
+    let cfg = DriveConfig {
+        endpoint: Some(e.base_url()),
+        page_size: 50,
+        chunk_size: chunk,
+        multipart_max: 256 * 1024,
+        http,
+    };
     let c = DriveClient::new(cfg, Arc::new(StaticToken(Secret::new(t)))).unwrap();
     (e, c)
 }
 
 async fn put(s: &dyn Storage, p: &str, data: &[u8]) {
-    s.write(p, bytes_stream(data.to_vec(), 64 * 1024), WriteOptions { size: Some(data.len() as u64), ..Default::default() }).await.unwrap();
+    s.write(
+        p,
+        bytes_stream(data.to_vec(), 64 * 1024),
+        WriteOptions {
+            size: Some(data.len() as u64),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
 }
 
 /// A resumable upload whose connection the emulator drops mid-chunk completes from the committed offset,
@@ -38,14 +64,26 @@ async fn broken_chunk_resumes_from_committed_offset() {
     let data = pattern(3 * chunk + 12345, 5);
     // Break the first chunk 600 KiB in: 512 KiB of it are committed, 88 KiB must be sent again.
     let before = e.state().drive.lock().unwrap().resumable_bytes;
-    e.state().faults.lock().unwrap().set(FaultConfig { drop_upload_after: Some(600 * 1024), ..FaultConfig::default() });
+    e.state().faults.lock().unwrap().set(FaultConfig {
+        drop_upload_after: Some(600 * 1024),
+        ..FaultConfig::default()
+    });
     put(&s, "big.bin", &data).await;
     let sent = e.state().drive.lock().unwrap().resumable_bytes - before;
     let extra = sent - data.len() as u64;
     assert!(extra > 0, "the broken chunk was partly re-sent");
-    assert!(extra < chunk as u64, "re-sent {extra} bytes, less than one chunk ({chunk})");
-    assert_eq!(extra, 600 * 1024 - 512 * 1024, "exactly the uncommitted part of the broken chunk is re-sent");
-    let back = collect_bytes(s.read("big.bin", ByteRange::all()).await.unwrap()).await.unwrap();
+    assert!(
+        extra < chunk as u64,
+        "re-sent {extra} bytes, less than one chunk ({chunk})"
+    );
+    assert_eq!(
+        extra,
+        600 * 1024 - 512 * 1024,
+        "exactly the uncommitted part of the broken chunk is re-sent"
+    );
+    let back = collect_bytes(s.read("big.bin", ByteRange::all()).await.unwrap())
+        .await
+        .unwrap();
     assert!(back == data);
 }
 
@@ -69,9 +107,19 @@ async fn retried_creates_make_no_duplicates() {
     let injected = e.state().faults.lock().unwrap().injected;
     e.state().faults.lock().unwrap().set(FaultConfig::default());
     assert!(injected > 5, "faults were injected ({injected})");
-    let names: Vec<String> = list_all(&s, "d").await.unwrap().into_iter().map(|e| e.name).collect();
+    let names: Vec<String> = list_all(&s, "d")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(names.len(), 16, "one file per name: {names:?}");
-    let roots: Vec<String> = list_all(&s, "").await.unwrap().into_iter().map(|e| e.name).collect();
+    let roots: Vec<String> = list_all(&s, "")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(roots, vec!["d".to_string()], "one folder");
 }
 
@@ -82,16 +130,30 @@ async fn survives_random_faults() {
     let s = GDriveStorage::new(c, None).await.unwrap();
     e.state().faults.lock().unwrap().set(FaultConfig {
         rate: 0.1,
-        kinds: vec![FaultKind::TooMany, FaultKind::Unavailable, FaultKind::Reset, FaultKind::RateLimit403],
+        kinds: vec![
+            FaultKind::TooMany,
+            FaultKind::Unavailable,
+            FaultKind::Reset,
+            FaultKind::RateLimit403,
+        ],
         seed: 42,
         ..FaultConfig::default()
     });
-    let files: Vec<(String, Vec<u8>)> = (0..12).map(|i| (format!("f{i}"), pattern(if i % 3 == 0 { 900 * 1024 } else { 3000 + i }, i as u64))).collect();
+    let files: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| {
+            (
+                format!("f{i}"),
+                pattern(if i % 3 == 0 { 900 * 1024 } else { 3000 + i }, i as u64),
+            )
+        })
+        .collect();
     for (n, d) in &files {
         put(&s, n, d).await;
     }
     for (n, d) in &files {
-        let back = collect_bytes(s.read(n, ByteRange::all()).await.unwrap()).await.unwrap();
+        let back = collect_bytes(s.read(n, ByteRange::all()).await.unwrap())
+            .await
+            .unwrap();
         assert!(&back == d, "{n} intact");
     }
     assert!(e.state().faults.lock().unwrap().injected > 0);
@@ -100,18 +162,44 @@ async fn survives_random_faults() {
 /// The seed's errors: a missing scope is named with the way out; a disabled API gives its activation URL.
 #[tokio::test]
 async fn scope_missing_and_api_disabled() {
-    let (e, c) = setup(&["https://www.googleapis.com/auth/drive.readonly"], 256 * 1024).await;
+    let (e, c) = setup(
+        &["https://www.googleapis.com/auth/drive.readonly"],
+        256 * 1024,
+    )
+    .await;
     let s = GDriveStorage::new(c, None).await.unwrap();
     let err = s.mkdir("x").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ScopeMissing);
-    assert!(err.to_string().contains("insufficient authentication scopes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("insufficient authentication scopes"),
+        "{err}"
+    );
     let hint = err.hint().unwrap();
-    assert!(hint.contains("https://www.googleapis.com/auth/drive") && hint.contains("cloudmux auth login"), "{hint}");
-    e.state().settings.lock().unwrap().disabled_apis.insert("drive".into());
+    assert!(
+        hint.contains("https://www.googleapis.com/auth/drive")
+            && hint.contains("cloudmux auth login"),
+        "{hint}"
+    );
+    e.state()
+        .settings
+        .lock()
+        .unwrap()
+        .disabled_apis
+        .insert("drive".into());
     let err = s.stat("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ApiDisabled);
-    assert!(err.to_string().contains("has not been used in project"), "{err}");
-    assert!(err.hint().unwrap().contains("https://console.developers.google.com/apis/api/drive.googleapis.com/overview?project="), "{:?}", err.hint());
+    assert!(
+        err.to_string().contains("has not been used in project"),
+        "{err}"
+    );
+    assert!(
+        err.hint().unwrap().contains(
+            "https://console.developers.google.com/apis/api/drive.googleapis.com/overview?project="
+        ),
+        "{:?}",
+        err.hint()
+    );
 }
 
 /// Drive allows two files of one name in a folder; the oldest is picked, every time.
@@ -120,13 +208,23 @@ async fn duplicate_names_pick_the_oldest() {
     let (_e, c) = setup(&[DRIVE], 256 * 1024).await;
     let s = GDriveStorage::new(c.clone(), None).await.unwrap();
     let root = s.root_id().to_string();
-    let first = c.create(&json!({"name": "same.txt", "parents": [root], "description": "first"})).await.unwrap();
+    let first = c
+        .create(&json!({"name": "same.txt", "parents": [root], "description": "first"}))
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let _second = c.create(&json!({"name": "same.txt", "parents": [root], "description": "second"})).await.unwrap();
+    let _second = c
+        .create(&json!({"name": "same.txt", "parents": [root], "description": "second"}))
+        .await
+        .unwrap();
     for _ in 0..3 {
         assert_eq!(s.stat("same.txt").await.unwrap().id.unwrap(), first.id);
     }
-    assert_eq!(list_all(&s, "").await.unwrap().len(), 2, "listing shows both");
+    assert_eq!(
+        list_all(&s, "").await.unwrap().len(),
+        2,
+        "listing shows both"
+    );
 }
 
 /// A remote rooted in a shared drive: files get moved with their real parents.
@@ -135,7 +233,9 @@ async fn shared_drive_root_and_move() {
     let (_e, c) = setup(&[DRIVE], 256 * 1024).await;
     let d = c.drive_create("Team", "req-1").await.unwrap();
     assert_eq!(c.drives().await.unwrap().len(), 1);
-    let s = GDriveStorage::new(c.clone(), Some(RootSpec::SharedDrive(d.id.clone()))).await.unwrap();
+    let s = GDriveStorage::new(c.clone(), Some(RootSpec::SharedDrive(d.id.clone())))
+        .await
+        .unwrap();
     s.mkdir("a/b").await.unwrap();
     put(&s, "a/f.txt", b"team file").await;
     s.rename("a/f.txt", "a/b/g.txt").await.unwrap();
@@ -143,7 +243,10 @@ async fn shared_drive_root_and_move() {
     assert_eq!(f.parents.len(), 1);
     assert_eq!(f.drive_id.as_deref(), Some(d.id.as_str()));
     let mine = GDriveStorage::new(c, None).await.unwrap();
-    assert!(list_all(&mine, "").await.unwrap().is_empty(), "shared-drive files are not in My Drive");
+    assert!(
+        list_all(&mine, "").await.unwrap().is_empty(),
+        "shared-drive files are not in My Drive"
+    );
 }
 
 /// Past the quota, uploads fail with QuotaExceeded and a hint.
@@ -152,11 +255,35 @@ async fn quota_exceeded() {
     let (e, c) = setup(&[DRIVE], 256 * 1024).await;
     e.state().settings.lock().unwrap().drive_quota = 1000;
     let s = GDriveStorage::new(c, None).await.unwrap();
-    let err = s.write("x", bytes_stream(vec![0u8; 2000], 500), WriteOptions { size: Some(2000), ..Default::default() }).await.unwrap_err();
+    let err = s
+        .write(
+            "x",
+            bytes_stream(vec![0u8; 2000], 500),
+            WriteOptions {
+                size: Some(2000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
     assert!(err.hint().unwrap().contains("empty-trash"));
-    let big = s.write("y", bytes_stream(vec![0u8; 600 * 1024], 4096), WriteOptions { size: Some(600 * 1024), ..Default::default() }).await.unwrap_err();
-    assert_eq!(big.kind(), ErrorKind::QuotaExceeded, "resumable uploads are refused up front");
+    let big = s
+        .write(
+            "y",
+            bytes_stream(vec![0u8; 600 * 1024], 4096),
+            WriteOptions {
+                size: Some(600 * 1024),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        big.kind(),
+        ErrorKind::QuotaExceeded,
+        "resumable uploads are refused up front"
+    );
 }
 
 /// Comments, changes, export, trash and permissions through the client.
@@ -168,18 +295,29 @@ async fn drive_only_calls() {
     put(&s, "notes.txt", b"hello").await;
     let id = s.stat("notes.txt").await.unwrap().id.unwrap();
     let cm = c.comment_create(&id, "first!").await.unwrap();
-    c.comment_update(&id, &cm.id, &json!({"resolved": true})).await.unwrap();
+    c.comment_update(&id, &cm.id, &json!({"resolved": true}))
+        .await
+        .unwrap();
     assert!(c.comment_get(&id, &cm.id).await.unwrap().resolved);
     assert_eq!(c.comments(&id).await.unwrap().len(), 1);
     c.comment_delete(&id, &cm.id).await.unwrap();
     assert!(c.comments(&id).await.unwrap().is_empty());
     let ch = c.changes(&start).await.unwrap();
-    assert!(ch.changes.iter().any(|x| x.file_id.as_deref() == Some(id.as_str())));
+    assert!(
+        ch.changes
+            .iter()
+            .any(|x| x.file_id.as_deref() == Some(id.as_str()))
+    );
     assert!(ch.new_start_page_token.is_some());
     // A Google Doc made by converting uploaded text, exported back.
-    let doc = c.create(&json!({"name": "Doc", "mimeType": "application/vnd.google-apps.document"})).await.unwrap();
+    let doc = c
+        .create(&json!({"name": "Doc", "mimeType": "application/vnd.google-apps.document"}))
+        .await
+        .unwrap();
     assert!(doc.is_google_doc());
-    let pdf = collect_bytes(c.export(&doc.id, "application/pdf").await.unwrap()).await.unwrap();
+    let pdf = collect_bytes(c.export(&doc.id, "application/pdf").await.unwrap())
+        .await
+        .unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     let err = s.read("Doc", ByteRange::all()).await.err().unwrap();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
@@ -197,14 +335,40 @@ async fn drive_only_calls() {
     assert!(link.contains("/file/d/"));
     let pid = s.stat("pub.txt").await.unwrap().id.unwrap();
     let perms = c.permission_list(&pid).await.unwrap();
-    assert!(perms.iter().any(|p| p.kind == "anyone" && p.role == "reader"));
-    let direct = format!("{}/drive.google.com/uc?id={pid}&export=download", e.base_url());
-    assert_eq!(reqwest::get(direct).await.unwrap().bytes().await.unwrap().as_ref(), b"public bytes");
+    assert!(
+        perms
+            .iter()
+            .any(|p| p.kind == "anyone" && p.role == "reader")
+    );
+    let direct = format!(
+        "{}/drive.google.com/uc?id={pid}&export=download",
+        e.base_url()
+    );
+    assert_eq!(
+        reqwest::get(direct)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        b"public bytes"
+    );
     // Abusive files are downloaded with acknowledgeAbuse after a warning.
-    reqwest::Client::new().post(format!("{}/__admin/drive/abusive/{pid}", e.base_url())).send().await.unwrap();
-    let back = collect_bytes(s.read("pub.txt", ByteRange::all()).await.unwrap()).await.unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/__admin/drive/abusive/{pid}", e.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let back = collect_bytes(s.read("pub.txt", ByteRange::all()).await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(back, b"public bytes");
     let about = c.about().await.unwrap();
     assert_eq!(about.user.email_address.as_deref(), Some(DEMO_USER));
-    assert!(about.export_formats.contains_key("application/vnd.google-apps.document"));
+    assert!(
+        about
+            .export_formats
+            .contains_key("application/vnd.google-apps.document")
+    );
 }

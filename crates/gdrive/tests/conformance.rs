@@ -13,11 +13,22 @@ async fn make() -> (Arc<dyn Storage>, KitConfig) {
     let (base, token) = EMU.get_or_init(|| {
         let (base, state) = Emulator::start_detached(Config::default()).unwrap();
         let scopes = vec!["https://www.googleapis.com/auth/drive".to_string()];
-        let t = state.google_auth.lock().unwrap().issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
+        let t =
+            state
+                .google_auth
+                .lock()
+                .unwrap()
+                .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
         (base, t)
     });
     // Small pages and chunks so paging and chunked uploads are exercised.
-    let cfg = DriveConfig { endpoint: Some(base.clone()), page_size: 100, chunk_size: 1024 * 1024, multipart_max: 1024 * 1024, ..Default::default() };
+    let cfg = DriveConfig {
+        endpoint: Some(base.clone()),
+        page_size: 100,
+        chunk_size: 1024 * 1024,
+        multipart_max: 1024 * 1024,
+        ..Default::default()
+    };
     let client = DriveClient::new(cfg, Arc::new(StaticToken(Secret::new(token.clone())))).unwrap();
     let s = GDriveStorage::new(client, None).await.unwrap();
     (Arc::new(s), KitConfig::default())

@@ -42,7 +42,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 8, min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(30) }
+        RetryPolicy {
+            max_attempts: 8,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+        }
     }
 }
 
@@ -86,7 +90,10 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter allowing one request start every `min_interval`.
     pub fn new(min_interval: Duration) -> Self {
-        RateLimiter { min_interval, next: tokio::sync::Mutex::new(Instant::now()) }
+        RateLimiter {
+            min_interval,
+            next: tokio::sync::Mutex::new(Instant::now()),
+        }
     }
 
     /// Waits for this request's turn.
@@ -112,7 +119,10 @@ pub struct Api {
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("auth", &self.auth.is_some()).field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("Api")
+            .field("auth", &self.auth.is_some())
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,20 +139,36 @@ pub fn build_client(cfg: &HttpConfig) -> Result<Client> {
             .map_err(|e| Error::invalid(format!("bad CA certificate: {e}")))?;
         b = b.add_root_certificate(cert);
     }
-    b.build().map_err(|e| Error::new(ErrorKind::Other, format!("cannot build HTTP client: {e}")))
+    b.build()
+        .map_err(|e| Error::new(ErrorKind::Other, format!("cannot build HTTP client: {e}")))
 }
 
 impl Api {
     /// An API with the given credentials (none for public endpoints) and error parser.
-    pub fn new(cfg: HttpConfig, auth: Option<Arc<dyn TokenSource>>, parse: ErrorParser) -> Result<Self> {
+    pub fn new(
+        cfg: HttpConfig,
+        auth: Option<Arc<dyn TokenSource>>,
+        parse: ErrorParser,
+    ) -> Result<Self> {
         let client = build_client(&cfg)?;
         Ok(Self::with_client(client, cfg, auth, parse))
     }
 
     /// Like [`Api::new`] with an existing client (to share its connection pool).
-    pub fn with_client(client: Client, cfg: HttpConfig, auth: Option<Arc<dyn TokenSource>>, parse: ErrorParser) -> Self {
+    pub fn with_client(
+        client: Client,
+        cfg: HttpConfig,
+        auth: Option<Arc<dyn TokenSource>>,
+        parse: ErrorParser,
+    ) -> Self {
         let limiter = cfg.min_interval.map(|d| Arc::new(RateLimiter::new(d)));
-        Api { client, auth, cfg: Arc::new(cfg), parse, limiter }
+        Api {
+            client,
+            auth,
+            cfg: Arc::new(cfg),
+            parse,
+            limiter,
+        }
     }
 
     /// The underlying client.
@@ -156,7 +182,11 @@ impl Api {
     }
 
     /// Sends a request built by `mk` (called once per attempt) and returns a successful (2xx) answer.
-    pub async fn send(&self, mk: impl Fn(&Client) -> RequestBuilder, idem: Idempotency) -> Result<Response> {
+    pub async fn send(
+        &self,
+        mk: impl Fn(&Client) -> RequestBuilder,
+        idem: Idempotency,
+    ) -> Result<Response> {
         self.send_accepting(mk, idem, |s| s.is_success()).await
     }
 
@@ -169,7 +199,11 @@ impl Api {
         accept: impl Fn(StatusCode) -> bool,
     ) -> Result<Response> {
         let refreshed = AtomicBool::new(false);
-        let attempts = if idem == Idempotency::Once { 1 } else { self.cfg.retry.max_attempts.max(1) };
+        let attempts = if idem == Idempotency::Once {
+            1
+        } else {
+            self.cfg.retry.max_attempts.max(1)
+        };
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.cfg.retry.min_delay)
             .with_max_delay(self.cfg.retry.max_delay)
@@ -204,13 +238,22 @@ impl Api {
             let mut rb = mk(&self.client);
             let token = match &self.auth {
                 Some(a) => {
-                    let t = a.token().await.map_err(|err| Failure { err, retry: false })?;
-                    rb = rb.header(reqwest::header::AUTHORIZATION, format!("{} {}", self.cfg.auth_scheme, t.expose()));
+                    let t = a
+                        .token()
+                        .await
+                        .map_err(|err| Failure { err, retry: false })?;
+                    rb = rb.header(
+                        reqwest::header::AUTHORIZATION,
+                        format!("{} {}", self.cfg.auth_scheme, t.expose()),
+                    );
                     Some(t)
                 }
                 None => None,
             };
-            let req = rb.build().map_err(|e| Failure { err: transport_error(e), retry: false })?;
+            let req = rb.build().map_err(|e| Failure {
+                err: transport_error(e),
+                retry: false,
+            })?;
             let method = req.method().clone();
             let shown = redact(req.url().as_str());
             let started = Instant::now();
@@ -229,7 +272,11 @@ impl Api {
                 }
             };
             let status = resp.status();
-            tracing::debug!("{method} {shown} -> {} in {:?}", status.as_u16(), started.elapsed());
+            tracing::debug!(
+                "{method} {shown} -> {} in {:?}",
+                status.as_u16(),
+                started.elapsed()
+            );
             if accept(status) {
                 return Ok(resp);
             }
@@ -300,7 +347,10 @@ pub fn transport_error(e: reqwest::Error) -> Error {
     } else if e.is_body() || e.is_decode() {
         "connection broke while reading the answer"
     } else if e.is_builder() {
-        return Error::invalid(format!("bad request: {}", redact(&e.without_url().to_string())));
+        return Error::invalid(format!(
+            "bad request: {}",
+            redact(&e.without_url().to_string())
+        ));
     } else {
         "request failed"
     };
@@ -310,13 +360,17 @@ pub fn transport_error(e: reqwest::Error) -> Error {
         msg.push_str(&format!(": {}", redact(&s.to_string())));
         src = s.source();
     }
-    Error::new(ErrorKind::Transient, msg).with_hint("check the network and the remote's endpoint; cloudmux retried")
+    Error::new(ErrorKind::Transient, msg)
+        .with_hint("check the network and the remote's endpoint; cloudmux retried")
 }
 
 /// A generic parser: the status decides the kind, the body (redacted, shortened) is the message.
 pub fn generic_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
     let text = redact(&String::from_utf8_lossy(&body[..body.len().min(500)]));
-    Error::new(kind_for_status(status), format!("HTTP {}: {}", status.as_u16(), text.trim()))
+    Error::new(
+        kind_for_status(status),
+        format!("HTTP {}: {}", status.as_u16(), text.trim()),
+    )
 }
 
 /// The error kind a bare HTTP status suggests.
@@ -331,7 +385,13 @@ fn kind_for_status(status: StatusCode) -> ErrorKind {
         403 => ErrorKind::PermissionDenied,
         404 | 410 => ErrorKind::NotFound,
         409 | 412 | 423 => ErrorKind::Conflict,
-        408 | 429 => if status.as_u16() == 429 { ErrorKind::RateLimited } else { ErrorKind::Transient },
+        408 | 429 => {
+            if status.as_u16() == 429 {
+                ErrorKind::RateLimited
+            } else {
+                ErrorKind::Transient
+            }
+        }
         507 => ErrorKind::QuotaExceeded,
         500..=599 => ErrorKind::Transient,
         _ => ErrorKind::Other,
@@ -340,7 +400,10 @@ fn kind_for_status(status: StatusCode) -> ErrorKind {
 
 /// A response body as a [`ByteStream`]; transport failures mid-body become Transient errors.
 pub fn body_stream(resp: Response) -> ByteStream {
-    Box::pin(resp.bytes_stream().map(|r: reqwest::Result<Bytes>| r.map_err(transport_error)))
+    Box::pin(
+        resp.bytes_stream()
+            .map(|r: reqwest::Result<Bytes>| r.map_err(transport_error)),
+    )
 }
 
 #[cfg(test)]
@@ -357,7 +420,11 @@ mod tests {
 
     fn fast() -> HttpConfig {
         HttpConfig {
-            retry: RetryPolicy { max_attempts: 4, min_delay: Duration::from_millis(5), max_delay: Duration::from_millis(50) },
+            retry: RetryPolicy {
+                max_attempts: 4,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+            },
             ..Default::default()
         }
     }
@@ -393,7 +460,11 @@ mod tests {
             let api = Api::new(fast(), None, generic_error).unwrap();
             let r = api.send(|c| c.get(&base), idem).await;
             assert!(r.is_err());
-            assert_eq!(hits.load(Ordering::SeqCst), want, "status {status} {idem:?}");
+            assert_eq!(
+                hits.load(Ordering::SeqCst),
+                want,
+                "status {status} {idem:?}"
+            );
         }
     }
 
@@ -407,7 +478,12 @@ mod tests {
                 let h = h.clone();
                 async move {
                     if h.fetch_add(1, Ordering::SeqCst) == 0 {
-                        (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down").into_response()
+                        (
+                            StatusCode::TOO_MANY_REQUESTS,
+                            [("retry-after", "1")],
+                            "slow down",
+                        )
+                            .into_response()
                     } else {
                         "ok".into_response()
                     }
@@ -422,7 +498,11 @@ mod tests {
         let t = Instant::now();
         let r = api.send(|c| c.get(&base), Idempotency::Safe).await.unwrap();
         assert_eq!(r.text().await.unwrap(), "ok");
-        assert!(t.elapsed() >= Duration::from_millis(900), "waited for Retry-After: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(900),
+            "waited for Retry-After: {:?}",
+            t.elapsed()
+        );
     }
 
     #[derive(Debug, Default)]
@@ -430,7 +510,10 @@ mod tests {
     #[async_trait::async_trait]
     impl TokenSource for Rotating {
         async fn token(&self) -> Result<crate::Secret> {
-            Ok(crate::Secret::new(format!("tok{}", self.0.load(Ordering::SeqCst))))
+            Ok(crate::Secret::new(format!(
+                "tok{}",
+                self.0.load(Ordering::SeqCst)
+            )))
         }
         async fn invalidate(&self, _: &crate::Secret) {
             self.0.fetch_add(1, Ordering::SeqCst);
@@ -442,7 +525,11 @@ mod tests {
         let app = axum::Router::new().route(
             "/",
             axum::routing::get(|h: axum::http::HeaderMap| async move {
-                if h.get("authorization").unwrap() == "Bearer tok1" { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
+                if h.get("authorization").unwrap() == "Bearer tok1" {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNAUTHORIZED
+                }
             }),
         );
         let base = serve(app).await;
@@ -451,9 +538,15 @@ mod tests {
         api.send(|c| c.get(&base), Idempotency::Safe).await.unwrap();
         assert_eq!(src.0.load(Ordering::SeqCst), 1);
         // A second 401 after the one refresh is an error, not a loop.
-        let app = axum::Router::new().route("/", axum::routing::get(|| async { StatusCode::UNAUTHORIZED }));
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async { StatusCode::UNAUTHORIZED }),
+        );
         let base = serve(app).await;
-        let e = api.send(|c| c.get(&base), Idempotency::Safe).await.unwrap_err();
+        let e = api
+            .send(|c| c.get(&base), Idempotency::Safe)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ReauthRequired);
         assert_eq!(src.0.load(Ordering::SeqCst), 2);
     }

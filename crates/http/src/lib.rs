@@ -27,8 +27,8 @@ mod redact;
 pub mod token;
 
 pub use api::{
-    Api, ErrorParser, HttpConfig, Idempotency, RateLimiter, RetryPolicy, api_kind, body_stream, build_client, generic_error,
-    parse_retry_after, read_error_body, transport_error,
+    Api, ErrorParser, HttpConfig, Idempotency, RateLimiter, RetryPolicy, api_kind, body_stream,
+    build_client, generic_error, parse_retry_after, read_error_body, transport_error,
 };
 pub use redact::{Secret, redact};
 pub use token::{AccessToken, Refresher, StaticToken, TokenCache, TokenSource};

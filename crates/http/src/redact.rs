@@ -56,11 +56,15 @@ const KEYS: &[&str] = &[
 pub fn redact(s: &str) -> String {
     let mut out = s.to_string();
     for scheme in ["Bearer ", "OAuth ", "Basic ", "bearer "] {
-        out = mask_after(&out, scheme, |c| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
+        out = mask_after(&out, scheme, |c| {
+            c.is_whitespace() || c == '"' || c == '\'' || c == ','
+        });
     }
     for key in KEYS {
         // query / form: key=VALUE
-        out = mask_param(&out, &format!("{key}="), |c| c == '&' || c == ' ' || c == '"' || c == '\'' || c == '\n');
+        out = mask_param(&out, &format!("{key}="), |c| {
+            c == '&' || c == ' ' || c == '"' || c == '\'' || c == '\n'
+        });
         // JSON: "key":"VALUE" or "key": "VALUE"
         for pat in [format!("\"{key}\":\""), format!("\"{key}\": \"")] {
             out = mask_after(&out, &pat, |c| c == '"');
@@ -91,7 +95,11 @@ fn mask_param(s: &str, marker: &str, end: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find(marker) {
-        let starts = i == 0 || matches!(rest[..i].chars().last(), Some('?' | '&' | ' ' | '\n' | '"' | '\''));
+        let starts = i == 0
+            || matches!(
+                rest[..i].chars().last(),
+                Some('?' | '&' | ' ' | '\n' | '"' | '\'')
+            );
         out.push_str(&rest[..i + marker.len()]);
         rest = &rest[i + marker.len()..];
         if starts {

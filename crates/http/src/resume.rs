@@ -11,7 +11,12 @@ use futures_util::StreamExt;
 
 /// A stream of bytes `[start, end)` (`end` `None`: to the end) that calls `fetch(offset)` to (re)open the body
 /// at `offset`, up to `max_resumes` times after temporary failures or a premature end.
-pub fn resuming_stream<F, Fut>(fetch: F, start: u64, end: Option<u64>, max_resumes: usize) -> ByteStream
+pub fn resuming_stream<F, Fut>(
+    fetch: F,
+    start: u64,
+    end: Option<u64>,
+    max_resumes: usize,
+) -> ByteStream
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<ByteStream>> + Send + 'static,
@@ -25,7 +30,15 @@ where
         max: usize,
         done: bool,
     }
-    let st = St { fetch: Arc::new(fetch), offset: start, end, cur: None, resumes: 0, max: max_resumes, done: false };
+    let st = St {
+        fetch: Arc::new(fetch),
+        offset: start,
+        end,
+        cur: None,
+        resumes: 0,
+        max: max_resumes,
+        done: false,
+    };
     Box::pin(futures_util::stream::unfold(st, |mut st| async move {
         loop {
             if st.done || st.end.is_some_and(|e| st.offset >= e) {
@@ -48,7 +61,10 @@ where
                 }
                 Some(Err(e)) => e,
                 None => match st.end {
-                    Some(e) if st.offset < e => Error::new(ErrorKind::Transient, format!("body ended at byte {} of {e}", st.offset)),
+                    Some(e) if st.offset < e => Error::new(
+                        ErrorKind::Transient,
+                        format!("body ended at byte {} of {e}", st.offset),
+                    ),
                     _ => return None,
                 },
             };
@@ -58,7 +74,12 @@ where
                 return Some((Err(failure), st));
             }
             st.resumes += 1;
-            tracing::warn!("download broke at byte {} ({failure}); resuming ({}/{})", st.offset, st.resumes, st.max);
+            tracing::warn!(
+                "download broke at byte {} ({failure}); resuming ({}/{})",
+                st.offset,
+                st.resumes,
+                st.max
+            );
             tokio::time::sleep(Duration::from_millis(100 * (1 << st.resumes.min(6)))).await;
         }
     }))
@@ -82,8 +103,13 @@ mod tests {
                 async move {
                     let off = off as usize;
                     // Every opening breaks after 300 bytes except the last.
-                    let stop = if n < 3 { (off + 300).min(d.len()) } else { d.len() };
-                    let mut items: Vec<Result<Bytes>> = vec![Ok(Bytes::copy_from_slice(&d[off..stop]))];
+                    let stop = if n < 3 {
+                        (off + 300).min(d.len())
+                    } else {
+                        d.len()
+                    };
+                    let mut items: Vec<Result<Bytes>> =
+                        vec![Ok(Bytes::copy_from_slice(&d[off..stop]))];
                     if stop < d.len() {
                         items.push(Err(Error::new(ErrorKind::Transient, "reset")));
                     }
@@ -102,11 +128,19 @@ mod tests {
     #[tokio::test]
     async fn gives_up_on_permanent_errors() {
         let s = resuming_stream(
-            |_| async { Ok(Box::pin(futures_util::stream::iter(vec![Err(Error::new(ErrorKind::PermissionDenied, "no"))])) as ByteStream) },
+            |_| async {
+                Ok(Box::pin(futures_util::stream::iter(vec![Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    "no",
+                ))])) as ByteStream)
+            },
             0,
             None,
             5,
         );
-        assert_eq!(cloudmux_core::collect_bytes(s).await.unwrap_err().kind(), ErrorKind::PermissionDenied);
+        assert_eq!(
+            cloudmux_core::collect_bytes(s).await.unwrap_err().kind(),
+            ErrorKind::PermissionDenied
+        );
     }
 }

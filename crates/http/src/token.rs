@@ -65,14 +65,20 @@ pub struct TokenCache<R> {
 
 impl<R> fmt::Debug for TokenCache<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenCache").field("margin", &self.margin).finish_non_exhaustive()
+        f.debug_struct("TokenCache")
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
     }
 }
 
 impl<R: Refresher> TokenCache<R> {
     /// A cache starting from `initial` (may be `None`), refreshing `margin` before expiry.
     pub fn new(refresher: R, initial: Option<AccessToken>, margin: Duration) -> Self {
-        TokenCache { refresher, margin, current: tokio::sync::Mutex::new(initial) }
+        TokenCache {
+            refresher,
+            margin,
+            current: tokio::sync::Mutex::new(initial),
+        }
     }
 
     /// The refresher inside.
@@ -156,12 +162,20 @@ mod tests {
         let c = Arc::new(Counting::default());
         let near = AccessToken::expiring_in("old", Some(10));
         let cache = TokenCache::new(c.clone(), Some(near), Duration::from_secs(60));
-        assert_eq!(cache.token().await.unwrap().expose(), "t1", "a token 10 s from expiry is refreshed");
+        assert_eq!(
+            cache.token().await.unwrap().expose(),
+            "t1",
+            "a token 10 s from expiry is refreshed"
+        );
         let t = cache.token().await.unwrap();
         assert_eq!(t.expose(), "t1");
         cache.invalidate(&t).await;
         assert_eq!(cache.token().await.unwrap().expose(), "t2");
         cache.invalidate(&Secret::new("stale")).await;
-        assert_eq!(cache.token().await.unwrap().expose(), "t2", "invalidating another token changes nothing");
+        assert_eq!(
+            cache.token().await.unwrap().expose(),
+            "t2",
+            "invalidating another token changes nothing"
+        );
     }
 }

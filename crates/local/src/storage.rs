@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cloudmux_core::path::{file_name, normalize, parent};
 use cloudmux_core::{
-    About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, PageStream, Result, Storage,
-    WriteOptions,
+    About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, PageStream,
+    Result, Storage, WriteOptions,
 };
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
@@ -28,7 +28,10 @@ impl LocalStorage {
         let canon = std::fs::canonicalize(root)
             .map_err(|e| Error::from(e).context(format!("local root {}", root.display())))?;
         if !canon.is_dir() {
-            return Err(Error::invalid(format!("local root {} is not a folder", root.display())));
+            return Err(Error::invalid(format!(
+                "local root {} is not a folder",
+                root.display()
+            )));
         }
         Ok(LocalStorage { root: canon })
     }
@@ -71,7 +74,11 @@ impl LocalStorage {
 
     fn entry(&self, path: &str, md: &std::fs::Metadata) -> Entry {
         let modified = md.modified().ok().map(DateTime::<Utc>::from);
-        let mut e = if md.is_dir() { Entry::dir(path) } else { Entry::file(path, md.len()) };
+        let mut e = if md.is_dir() {
+            Entry::dir(path)
+        } else {
+            Entry::file(path, md.len())
+        };
         e.modified = modified;
         e
     }
@@ -88,7 +95,11 @@ impl Storage for LocalStorage {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { trash: false, public_link: false, ..Capabilities::default() }
+        Capabilities {
+            trash: false,
+            public_link: false,
+            ..Capabilities::default()
+        }
     }
 
     fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
@@ -98,21 +109,29 @@ impl Storage for LocalStorage {
     async fn stat(&self, path: &str) -> Result<Entry> {
         let norm = normalize(path)?;
         let full = self.resolve(&norm)?;
-        let md = tokio::fs::metadata(&full).await.map_err(|e| not_found(path, e))?;
+        let md = tokio::fs::metadata(&full)
+            .await
+            .map_err(|e| not_found(path, e))?;
         Ok(self.entry(&norm, &md))
     }
 
     async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
         let full = self.resolve(path)?;
-        let mut f = tokio::fs::File::open(&full).await.map_err(|e| not_found(path, e))?;
+        let mut f = tokio::fs::File::open(&full)
+            .await
+            .map_err(|e| not_found(path, e))?;
         let md = f.metadata().await?;
         if md.is_dir() {
-            return Err(Error::new(ErrorKind::Conflict, format!("{path}: is a folder")));
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{path}: is a folder"),
+            ));
         }
         let (start, end) = range.clamp(md.len());
         f.seek(std::io::SeekFrom::Start(start)).await?;
         let reader = f.take(end - start);
-        let s = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024).map(|r| r.map_err(Error::from));
+        let s = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)
+            .map(|r| r.map_err(Error::from));
         Ok(Box::pin(s))
     }
 
@@ -122,18 +141,35 @@ impl Storage for LocalStorage {
             return Err(Error::invalid("cannot write to the root folder itself"));
         }
         let full = self.resolve(&norm)?;
-        let dir = full.parent().expect("non-root path has a parent").to_path_buf();
+        let dir = full
+            .parent()
+            .expect("non-root path has a parent")
+            .to_path_buf();
         match tokio::fs::metadata(&dir).await {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(Error::new(ErrorKind::Conflict, format!("{}: parent is not a folder", parent(&norm)))),
-            Err(e) => return Err(not_found(parent(&norm), e).with_hint("create the folder first (mkdir)")),
+            Ok(_) => {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("{}: parent is not a folder", parent(&norm)),
+                ));
+            }
+            Err(e) => {
+                return Err(not_found(parent(&norm), e).with_hint("create the folder first (mkdir)"));
+            }
         }
         if let Ok(m) = tokio::fs::metadata(&full).await
             && m.is_dir()
         {
-            return Err(Error::new(ErrorKind::AlreadyExists, format!("{norm}: a folder exists with that name")));
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{norm}: a folder exists with that name"),
+            ));
         }
-        let tmp = dir.join(format!(".{}{PART_MARK}{:08x}", file_name(&norm), rand::random::<u32>()));
+        let tmp = dir.join(format!(
+            ".{}{PART_MARK}{:08x}",
+            file_name(&norm),
+            rand::random::<u32>()
+        ));
         let result = async {
             let mut f = tokio::fs::File::create(&tmp).await?;
             let mut written = 0u64;
@@ -145,7 +181,10 @@ impl Storage for LocalStorage {
             if let Some(want) = opts.size
                 && want != written
             {
-                return Err(Error::new(ErrorKind::Corrupt, format!("{norm}: expected {want} bytes, got {written}")));
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!("{norm}: expected {want} bytes, got {written}"),
+                ));
             }
             f.flush().await?;
             let f = f.into_std().await;
@@ -172,21 +211,34 @@ impl Storage for LocalStorage {
             if m.is_dir() {
                 return Ok(self.entry(&norm, &m));
             }
-            return Err(Error::new(ErrorKind::AlreadyExists, format!("{norm}: a file exists with that name")));
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{norm}: a file exists with that name"),
+            ));
         }
-        tokio::fs::create_dir_all(&full).await.map_err(|e| Error::from(e).context(&norm))?;
+        tokio::fs::create_dir_all(&full)
+            .await
+            .map_err(|e| Error::from(e).context(&norm))?;
         self.stat(&norm).await
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<Entry> {
         let src = self.resolve(from)?;
-        let md = tokio::fs::metadata(&src).await.map_err(|e| not_found(from, e))?;
+        let md = tokio::fs::metadata(&src)
+            .await
+            .map_err(|e| not_found(from, e))?;
         if md.is_dir() {
-            return Err(Error::invalid(format!("{from}: server-side copy takes files; copy folders with cp -r")));
+            return Err(Error::invalid(format!(
+                "{from}: server-side copy takes files; copy folders with cp -r"
+            )));
         }
         let to_norm = normalize(to)?;
         let data = self.read(from, ByteRange::all()).await?;
-        let opts = WriteOptions { size: Some(md.len()), modified: md.modified().ok().map(Into::into), mime: None };
+        let opts = WriteOptions {
+            size: Some(md.len()),
+            modified: md.modified().ok().map(Into::into),
+            mime: None,
+        };
         self.write(&to_norm, data, opts).await
     }
 
@@ -194,14 +246,22 @@ impl Storage for LocalStorage {
         let src = self.resolve(from)?;
         let to_norm = normalize(to)?;
         let dst = self.resolve(&to_norm)?;
-        tokio::fs::symlink_metadata(&src).await.map_err(|e| not_found(from, e))?;
+        tokio::fs::symlink_metadata(&src)
+            .await
+            .map_err(|e| not_found(from, e))?;
         if tokio::fs::symlink_metadata(&dst).await.is_ok() {
-            return Err(Error::new(ErrorKind::AlreadyExists, format!("{to_norm}: already exists"))
-                .with_hint("remove it first or choose another name"));
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{to_norm}: already exists"),
+            )
+            .with_hint("remove it first or choose another name"));
         }
         match tokio::fs::metadata(dst.parent().unwrap()).await {
             Ok(m) if m.is_dir() => {}
-            _ => return Err(Error::not_found(parent(&to_norm)).with_hint("create the destination folder first")),
+            _ => {
+                return Err(Error::not_found(parent(&to_norm))
+                    .with_hint("create the destination folder first"));
+            }
         }
         if dst.starts_with(&src) {
             return Err(Error::invalid(format!("cannot move {from} into itself")));
@@ -219,10 +279,14 @@ impl Storage for LocalStorage {
             ));
         }
         if norm.is_empty() {
-            return Err(Error::invalid("refusing to delete the root of a local remote"));
+            return Err(Error::invalid(
+                "refusing to delete the root of a local remote",
+            ));
         }
         let full = self.resolve(&norm)?;
-        let md = tokio::fs::symlink_metadata(&full).await.map_err(|e| not_found(&norm, e))?;
+        let md = tokio::fs::symlink_metadata(&full)
+            .await
+            .map_err(|e| not_found(&norm, e))?;
         if md.is_dir() {
             tokio::fs::remove_dir_all(&full).await?;
         } else {
@@ -240,7 +304,10 @@ impl Storage for LocalStorage {
 }
 
 /// Reads a folder page by page; symlinks resolving outside the root and our own partial files are left out.
-fn async_stream<'a>(s: &'a LocalStorage, path: &'a str) -> impl futures_util::Stream<Item = Result<Vec<Entry>>> + 'a {
+fn async_stream<'a>(
+    s: &'a LocalStorage,
+    path: &'a str,
+) -> impl futures_util::Stream<Item = Result<Vec<Entry>>> + 'a {
     enum St {
         Start,
         Reading(String, tokio::fs::ReadDir),
@@ -253,9 +320,14 @@ fn async_stream<'a>(s: &'a LocalStorage, path: &'a str) -> impl futures_util::St
                 let opened = async {
                     let norm = normalize(path)?;
                     let full = s.resolve(&norm)?;
-                    let md = tokio::fs::metadata(&full).await.map_err(|e| not_found(path, e))?;
+                    let md = tokio::fs::metadata(&full)
+                        .await
+                        .map_err(|e| not_found(path, e))?;
                     if !md.is_dir() {
-                        return Err(Error::new(ErrorKind::Conflict, format!("{path}: not a folder")));
+                        return Err(Error::new(
+                            ErrorKind::Conflict,
+                            format!("{path}: not a folder"),
+                        ));
                     }
                     let rd = tokio::fs::read_dir(&full).await?;
                     Ok((norm, rd))
@@ -280,14 +352,20 @@ fn async_stream<'a>(s: &'a LocalStorage, path: &'a str) -> impl futures_util::St
                     if s.confine(&de.path(), &child).is_err() {
                         continue;
                     }
-                    let Ok(md) = tokio::fs::metadata(de.path()).await else { continue };
+                    let Ok(md) = tokio::fs::metadata(de.path()).await else {
+                        continue;
+                    };
                     page.push(s.entry(&child, &md));
                     if page.len() >= PAGE {
                         return Some((Ok(page), St::Reading(norm, rd)));
                     }
                 }
                 Ok(None) => {
-                    return if page.is_empty() { None } else { Some((Ok(page), St::Done)) };
+                    return if page.is_empty() {
+                        None
+                    } else {
+                        Some((Ok(page), St::Done))
+                    };
                 }
                 Err(e) => return Some((Err(e.into()), St::Done)),
             }
@@ -298,7 +376,8 @@ fn async_stream<'a>(s: &'a LocalStorage, path: &'a str) -> impl futures_util::St
 #[allow(unsafe_code)]
 fn statvfs(root: &Path) -> Result<About> {
     use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(root.as_os_str().as_bytes()).map_err(|e| Error::invalid(e.to_string()))?;
+    let c = std::ffi::CString::new(root.as_os_str().as_bytes())
+        .map_err(|e| Error::invalid(e.to_string()))?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
@@ -309,7 +388,13 @@ fn statvfs(root: &Path) -> Result<About> {
     let total = st.f_blocks as u64 * frsize;
     let free = st.f_bavail as u64 * frsize;
     let used = total.saturating_sub(st.f_bfree as u64 * frsize);
-    Ok(About { user: None, total: Some(total), used: Some(used), trashed: None, free: Some(free) })
+    Ok(About {
+        user: None,
+        total: Some(total),
+        used: Some(used),
+        trashed: None,
+        free: Some(free),
+    })
 }
 
 #[cfg(test)]
@@ -322,17 +407,45 @@ mod tests {
         std::fs::write(outside.path().join("secret"), b"s").unwrap();
         let root = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("escape")).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("secret-link")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret"),
+            root.path().join("secret-link"),
+        )
+        .unwrap();
         std::fs::write(root.path().join("ok"), b"ok").unwrap();
         let s = LocalStorage::new(root.path()).unwrap();
-        assert_eq!(s.stat("escape/secret").await.unwrap_err().kind(), ErrorKind::PermissionDenied);
-        assert_eq!(s.read("secret-link", ByteRange::all()).await.err().unwrap().kind(), ErrorKind::PermissionDenied);
-        let w = s.write("escape/new", cloudmux_core::bytes_stream(b"x".to_vec(), 1), WriteOptions::default()).await;
+        assert_eq!(
+            s.stat("escape/secret").await.unwrap_err().kind(),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            s.read("secret-link", ByteRange::all())
+                .await
+                .err()
+                .unwrap()
+                .kind(),
+            ErrorKind::PermissionDenied
+        );
+        let w = s
+            .write(
+                "escape/new",
+                cloudmux_core::bytes_stream(b"x".to_vec(), 1),
+                WriteOptions::default(),
+            )
+            .await;
         assert_eq!(w.unwrap_err().kind(), ErrorKind::PermissionDenied);
         assert!(!outside.path().join("new").exists());
-        let names: Vec<_> = cloudmux_core::list_all(&s, "").await.unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<_> = cloudmux_core::list_all(&s, "")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, vec!["ok".to_string()]);
-        assert_eq!(s.stat("../x").await.unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            s.stat("../x").await.unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
     }
 
     #[tokio::test]
@@ -344,6 +457,10 @@ mod tests {
             Err(Error::new(ErrorKind::Transient, "connection reset")),
         ]));
         assert!(s.write("f", body, WriteOptions::default()).await.is_err());
-        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "no temp or partial file left");
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            0,
+            "no temp or partial file left"
+        );
     }
 }

@@ -47,7 +47,12 @@ fn status_name(s: StatusCode) -> &'static str {
 
 impl GError {
     /// A general error.
-    pub fn new(status: StatusCode, domain: &'static str, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        domain: &'static str,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Self {
         GError {
             status,
             domain,
@@ -67,22 +72,45 @@ impl GError {
 
     /// 400 invalid parameter.
     pub fn invalid_param(name: &str, message: impl Into<String>) -> Self {
-        GError::new(StatusCode::BAD_REQUEST, "global", "invalidParameter", message).at(name, "parameter")
+        GError::new(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "invalidParameter",
+            message,
+        )
+        .at(name, "parameter")
     }
 
     /// 400 required parameter missing.
     pub fn required(name: &str) -> Self {
-        GError::new(StatusCode::BAD_REQUEST, "global", "required", format!("Required parameter: {name}")).at(name, "parameter")
+        GError::new(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "required",
+            format!("Required parameter: {name}"),
+        )
+        .at(name, "parameter")
     }
 
     /// 404 notFound for a file id.
     pub fn file_not_found(id: &str) -> Self {
-        GError::new(StatusCode::NOT_FOUND, "global", "notFound", format!("File not found: {id}.")).at("fileId", "parameter")
+        GError::new(
+            StatusCode::NOT_FOUND,
+            "global",
+            "notFound",
+            format!("File not found: {id}."),
+        )
+        .at("fileId", "parameter")
     }
 
     /// 404 for another kind of resource.
     pub fn not_found(what: &str, id: &str) -> Self {
-        GError::new(StatusCode::NOT_FOUND, "global", "notFound", format!("{what} not found: {id}."))
+        GError::new(
+            StatusCode::NOT_FOUND,
+            "global",
+            "notFound",
+            format!("{what} not found: {id}."),
+        )
     }
 
     /// 403 with a reason.
@@ -95,7 +123,10 @@ impl GError {
         let mut e = GError::new(StatusCode::UNAUTHORIZED, "global", "authError", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
             .at("Authorization", "header");
         e.details.push(json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_TYPE_UNSUPPORTED", "domain": "googleapis.com"}));
-        e.headers.push((header::WWW_AUTHENTICATE, "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"".into()));
+        e.headers.push((
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"".into(),
+        ));
         e
     }
 
@@ -109,7 +140,12 @@ impl GError {
 
     /// 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT.
     pub fn insufficient_scope(service: &str, method: &str, needed: &[&str]) -> Self {
-        let mut e = GError::new(StatusCode::FORBIDDEN, "global", "insufficientPermissions", "Request had insufficient authentication scopes.");
+        let mut e = GError::new(
+            StatusCode::FORBIDDEN,
+            "global",
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+        );
         e.details.push(json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "domain": "googleapis.com", "metadata": {"service": service, "method": method}}));
         e.headers.push((
             header::WWW_AUTHENTICATE,
@@ -120,9 +156,18 @@ impl GError {
 
     /// 403 SERVICE_DISABLED: the API is not enabled in the client's project.
     pub fn service_disabled(service: &str, title: &str, project: &str) -> Self {
-        let url = format!("https://console.developers.google.com/apis/api/{service}/overview?project={project}");
-        let msg = format!("{title} has not been used in project {project} before or it is disabled. Enable it by visiting {url} then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry.");
-        let mut e = GError::new(StatusCode::FORBIDDEN, "usageLimits", "accessNotConfigured", msg);
+        let url = format!(
+            "https://console.developers.google.com/apis/api/{service}/overview?project={project}"
+        );
+        let msg = format!(
+            "{title} has not been used in project {project} before or it is disabled. Enable it by visiting {url} then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
+        );
+        let mut e = GError::new(
+            StatusCode::FORBIDDEN,
+            "usageLimits",
+            "accessNotConfigured",
+            msg,
+        );
         e.extended_help = Some(url.clone());
         e.details.push(json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
             "metadata": {"service": service, "consumer": format!("projects/{project}"), "activationUrl": url, "serviceTitle": title, "containerInfo": project}}));
@@ -138,7 +183,8 @@ impl GError {
 
     /// The JSON body.
     pub fn body(&self) -> Value {
-        let mut item = json!({"domain": self.domain, "reason": self.reason, "message": self.message});
+        let mut item =
+            json!({"domain": self.domain, "reason": self.reason, "message": self.message});
         if let Some((loc, kind)) = &self.location {
             item["location"] = json!(loc);
             item["locationType"] = json!(kind);

@@ -31,10 +31,13 @@ impl Mask {
                 let mut out = serde_json::Map::new();
                 for (k, sub) in &self.0 {
                     if let Some(x) = o.get(k) {
-                        out.insert(k.clone(), match sub {
-                            Some(m) => m.apply(x),
-                            None => x.clone(),
-                        });
+                        out.insert(
+                            k.clone(),
+                            match sub {
+                                Some(m) => m.apply(x),
+                                None => x.clone(),
+                            },
+                        );
                     }
                 }
                 Value::Object(out)
@@ -64,7 +67,10 @@ impl Mask {
                 }
             }
         } else {
-            let slot = self.0.entry(first.clone()).or_insert_with(|| Some(Mask::default()));
+            let slot = self
+                .0
+                .entry(first.clone())
+                .or_insert_with(|| Some(Mask::default()));
             if let Some(m) = slot {
                 m.insert_path(rest, sub);
             }
@@ -81,7 +87,9 @@ fn parse_list(c: &[char], pos: &mut usize) -> Result<Mask, String> {
         let mut path = Vec::new();
         loop {
             let start = *pos;
-            while *pos < c.len() && (c[*pos].is_alphanumeric() || matches!(c[*pos], '_' | '*' | '.' | '@' | '$')) {
+            while *pos < c.len()
+                && (c[*pos].is_alphanumeric() || matches!(c[*pos], '_' | '*' | '.' | '@' | '$'))
+            {
                 *pos += 1;
             }
             if start == *pos {
@@ -119,15 +127,69 @@ fn parse_list(c: &[char], pos: &mut usize) -> Result<Mask, String> {
 
 /// Field names a File resource has (for validating selections).
 pub const FILE_FIELDS: &[&str] = &[
-    "kind", "id", "name", "mimeType", "parents", "size", "md5Checksum", "sha1Checksum", "sha256Checksum", "createdTime",
-    "modifiedTime", "modifiedByMeTime", "viewedByMeTime", "trashed", "explicitlyTrashed", "starred", "version", "spaces",
-    "ownedByMe", "owners", "lastModifyingUser", "shared", "viewersCanCopyContent", "copyRequiresWriterPermission",
-    "writersCanShare", "hasThumbnail", "isAppAuthorized", "permissionIds", "permissions", "properties", "appProperties",
-    "quotaBytesUsed", "headRevisionId", "iconLink", "capabilities", "webViewLink", "webContentLink", "fileExtension",
-    "fullFileExtension", "originalFilename", "description", "driveId", "teamDriveId", "exportLinks", "resourceKey",
-    "shortcutDetails", "thumbnailLink", "imageMediaMetadata", "videoMediaMetadata", "contentHints", "folderColorRgb",
-    "trashedTime", "trashingUser", "sharingUser", "sharedWithMeTime", "linkShareMetadata", "labelInfo", "contentRestrictions",
-    "hasAugmentedPermissions", "thumbnailVersion", "modifiedByMe", "inheritedPermissionsDisabled", "downloadRestrictions",
+    "kind",
+    "id",
+    "name",
+    "mimeType",
+    "parents",
+    "size",
+    "md5Checksum",
+    "sha1Checksum",
+    "sha256Checksum",
+    "createdTime",
+    "modifiedTime",
+    "modifiedByMeTime",
+    "viewedByMeTime",
+    "trashed",
+    "explicitlyTrashed",
+    "starred",
+    "version",
+    "spaces",
+    "ownedByMe",
+    "owners",
+    "lastModifyingUser",
+    "shared",
+    "viewersCanCopyContent",
+    "copyRequiresWriterPermission",
+    "writersCanShare",
+    "hasThumbnail",
+    "isAppAuthorized",
+    "permissionIds",
+    "permissions",
+    "properties",
+    "appProperties",
+    "quotaBytesUsed",
+    "headRevisionId",
+    "iconLink",
+    "capabilities",
+    "webViewLink",
+    "webContentLink",
+    "fileExtension",
+    "fullFileExtension",
+    "originalFilename",
+    "description",
+    "driveId",
+    "teamDriveId",
+    "exportLinks",
+    "resourceKey",
+    "shortcutDetails",
+    "thumbnailLink",
+    "imageMediaMetadata",
+    "videoMediaMetadata",
+    "contentHints",
+    "folderColorRgb",
+    "trashedTime",
+    "trashingUser",
+    "sharingUser",
+    "sharedWithMeTime",
+    "linkShareMetadata",
+    "labelInfo",
+    "contentRestrictions",
+    "hasAugmentedPermissions",
+    "thumbnailVersion",
+    "modifiedByMe",
+    "inheritedPermissionsDisabled",
+    "downloadRestrictions",
     "*",
 ];
 
@@ -156,19 +218,39 @@ mod tests {
     fn parses_and_applies() {
         let m = Mask::parse("files(id,name),nextPageToken").unwrap();
         let v = json!({"kind": "x", "nextPageToken": "t", "files": [{"id": "1", "name": "a", "size": "3"}]});
-        assert_eq!(m.apply(&v), json!({"nextPageToken": "t", "files": [{"id": "1", "name": "a"}]}));
+        assert_eq!(
+            m.apply(&v),
+            json!({"nextPageToken": "t", "files": [{"id": "1", "name": "a"}]})
+        );
         let m = Mask::parse("capabilities/canDownload,id").unwrap();
         let v = json!({"id": "1", "capabilities": {"canDownload": true, "canEdit": false}});
-        assert_eq!(m.apply(&v), json!({"id": "1", "capabilities": {"canDownload": true}}));
+        assert_eq!(
+            m.apply(&v),
+            json!({"id": "1", "capabilities": {"canDownload": true}})
+        );
         assert_eq!(Mask::parse("*").unwrap().apply(&v), v);
-        assert_eq!(Mask::parse("files/*").unwrap().apply(&json!({"files": [{"a": 1}], "k": 2})), json!({"files": [{"a": 1}]}));
+        assert_eq!(
+            Mask::parse("files/*")
+                .unwrap()
+                .apply(&json!({"files": [{"a": 1}], "k": 2})),
+            json!({"files": [{"a": 1}]})
+        );
         assert!(Mask::parse("files(id").is_err());
         assert!(Mask::parse("a,,b").is_err());
     }
 
     #[test]
     fn validates_file_fields() {
-        assert!(validate_file_mask(&Mask::parse("files(id,name),nextPageToken").unwrap(), "files").is_ok());
-        assert_eq!(validate_file_mask(&Mask::parse("id,canAddChildren").unwrap(), ""), Err("canAddChildren".into()));
+        assert!(
+            validate_file_mask(
+                &Mask::parse("files(id,name),nextPageToken").unwrap(),
+                "files"
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            validate_file_mask(&Mask::parse("id,canAddChildren").unwrap(), ""),
+            Err("canAddChildren".into())
+        );
     }
 }

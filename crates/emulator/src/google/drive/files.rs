@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::fields::{Mask, validate_file_mask};
 use super::query::{self, Expr};
 use super::{
-    CONTENT_SCOPES, DriveState, FOLDER, File, GOOGLE_APPS, READ_SCOPES, WRITE_SCOPES, auth, export_formats, file_json,
-    new_id, owner_permission, qbool,
+    CONTENT_SCOPES, DriveState, FOLDER, File, GOOGLE_APPS, READ_SCOPES, WRITE_SCOPES, auth,
+    export_formats, file_json, new_id, owner_permission, qbool,
 };
 use crate::State as Emu;
 use crate::blob::BlobHashes;
@@ -29,11 +29,23 @@ use crate::hosts::Base;
 pub(super) fn routes() -> Router<Arc<Emu>> {
     Router::new()
         .route("/www.googleapis.com/drive/v3/files", get(list).post(create))
-        .route("/www.googleapis.com/drive/v3/files/generateIds", get(generate_ids))
-        .route("/www.googleapis.com/drive/v3/files/trash", delete(empty_trash))
-        .route("/www.googleapis.com/drive/v3/files/{id}", get(get_file).patch(update).delete(delete_file))
+        .route(
+            "/www.googleapis.com/drive/v3/files/generateIds",
+            get(generate_ids),
+        )
+        .route(
+            "/www.googleapis.com/drive/v3/files/trash",
+            delete(empty_trash),
+        )
+        .route(
+            "/www.googleapis.com/drive/v3/files/{id}",
+            get(get_file).patch(update).delete(delete_file),
+        )
         .route("/www.googleapis.com/drive/v3/files/{id}/copy", post(copy))
-        .route("/www.googleapis.com/drive/v3/files/{id}/export", get(export))
+        .route(
+            "/www.googleapis.com/drive/v3/files/{id}/export",
+            get(export),
+        )
         .route("/drive.google.com/uc", get(public_download))
         .route("/__admin/drive/abusive/{id}", post(mark_abusive))
 }
@@ -41,18 +53,32 @@ pub(super) fn routes() -> Router<Arc<Emu>> {
 type Q = Query<HashMap<String, String>>;
 
 /// Renders a file with the request's `fields` (default `kind,id,name,mimeType`).
-pub(super) fn render(st: &DriveState, f: &File, base: &Base, fields: Option<&String>) -> GResult<Value> {
+pub(super) fn render(
+    st: &DriveState,
+    f: &File,
+    base: &Base,
+    fields: Option<&String>,
+) -> GResult<Value> {
     let mask = match fields {
         Some(s) if !s.is_empty() => {
-            let m = Mask::parse(s).map_err(|t| GError::invalid_param("fields", format!("Invalid field selection {t}")))?;
-            validate_file_mask(&m, "").map_err(|t| GError::invalid_param("fields", format!("Invalid field selection {t}")))?;
+            let m = Mask::parse(s).map_err(|t| {
+                GError::invalid_param("fields", format!("Invalid field selection {t}"))
+            })?;
+            validate_file_mask(&m, "").map_err(|t| {
+                GError::invalid_param("fields", format!("Invalid field selection {t}"))
+            })?;
             m
         }
         _ => Mask::parse("kind,id,name,mimeType").expect("static mask"),
     };
     let mut full = file_json(st, f, base);
     if mask.0.contains_key("permissions") {
-        full["permissions"] = json!(f.permissions.iter().map(super::permission_json).collect::<Vec<_>>());
+        full["permissions"] = json!(
+            f.permissions
+                .iter()
+                .map(super::permission_json)
+                .collect::<Vec<_>>()
+        );
     }
     Ok(mask.apply(&full))
 }
@@ -71,44 +97,80 @@ fn parse_time(v: &Value, field: &str) -> GResult<Option<DateTime<Utc>>> {
         Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
             .map(|t| Some(t.to_utc()))
             .map_err(|_| GError::invalid_param(field, format!("Invalid value for: {field}"))),
-        Some(_) => Err(GError::invalid_param(field, format!("Invalid value for: {field}"))),
+        Some(_) => Err(GError::invalid_param(
+            field,
+            format!("Invalid value for: {field}"),
+        )),
     }
 }
 
 fn string_map(v: &Value, field: &str) -> GResult<BTreeMap<String, String>> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(o)) => Ok(o.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect()),
+        Some(Value::Object(o)) => Ok(o
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect()),
         Some(_) => Err(GError::bad_request(format!("Invalid value for: {field}"))),
     }
 }
 
 /// Creates a file from metadata (and content), checking parents, ids and quota. Returns its id.
-pub(super) fn create_file(st: &mut DriveState, emu: &Emu, meta: &Value, new: NewFile, all_drives: bool) -> GResult<String> {
+pub(super) fn create_file(
+    st: &mut DriveState,
+    emu: &Emu,
+    meta: &Value,
+    new: NewFile,
+    all_drives: bool,
+) -> GResult<String> {
     if !meta.is_object() && !meta.is_null() {
-        return Err(GError::bad_request("Invalid JSON payload: the body must be a File object."));
+        return Err(GError::bad_request(
+            "Invalid JSON payload: the body must be a File object.",
+        ));
     }
     let parents: Vec<String> = match meta.get("parents") {
         None | Some(Value::Null) => vec![st.root_id.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|p| p.as_str().map(|s| st.real_id(s).to_string())).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|p| p.as_str().map(|s| st.real_id(s).to_string()))
+            .collect(),
         Some(_) => return Err(GError::bad_request("Invalid value for: parents")),
     };
     if parents.len() > 1 {
-        return Err(GError::forbidden("global", "cannotAddParent", "Increasing the number of parents is not allowed."));
+        return Err(GError::forbidden(
+            "global",
+            "cannotAddParent",
+            "Increasing the number of parents is not allowed.",
+        ));
     }
-    let parent = parents.first().cloned().unwrap_or_else(|| st.root_id.clone());
-    let p = st.get(&parent, all_drives).map_err(|_| GError::file_not_found(&parent).at("parents", "parameter"))?;
+    let parent = parents
+        .first()
+        .cloned()
+        .unwrap_or_else(|| st.root_id.clone());
+    let p = st
+        .get(&parent, all_drives)
+        .map_err(|_| GError::file_not_found(&parent).at("parents", "parameter"))?;
     if !p.is_folder() {
-        return Err(GError::forbidden("global", "invalidParent", "The specified parent is not a folder."));
+        return Err(GError::forbidden(
+            "global",
+            "invalidParent",
+            "The specified parent is not a folder.",
+        ));
     }
     let drive_id = p.drive_id.clone();
     let id = match meta.get("id").and_then(Value::as_str) {
         Some(id) => {
             if st.files.contains_key(id) {
-                return Err(GError::new(StatusCode::CONFLICT, "global", "duplicate", "A file already exists with the provided ID."));
+                return Err(GError::new(
+                    StatusCode::CONFLICT,
+                    "global",
+                    "duplicate",
+                    "A file already exists with the provided ID.",
+                ));
             }
             if !st.generated.remove(id) {
-                return Err(GError::bad_request("The provided file ID is not usable.").at("file.id", "parameter"));
+                return Err(GError::bad_request("The provided file ID is not usable.")
+                    .at("file.id", "parameter"));
             }
             id.to_string()
         }
@@ -120,7 +182,11 @@ pub(super) fn create_file(st: &mut DriveState, emu: &Emu, meta: &Value, new: New
     {
         let (used, _) = st.usage();
         if used + size > emu.settings().drive_quota {
-            return Err(GError::forbidden("usageLimits", "storageQuotaExceeded", "The user's Drive storage quota has been exceeded."));
+            return Err(GError::forbidden(
+                "usageLimits",
+                "storageQuotaExceeded",
+                "The user's Drive storage quota has been exceeded.",
+            ));
         }
     }
     let mime = meta
@@ -130,7 +196,11 @@ pub(super) fn create_file(st: &mut DriveState, emu: &Emu, meta: &Value, new: New
         .or(new.content_type.clone())
         .unwrap_or_else(|| "application/octet-stream".into());
     let now = Utc::now();
-    let name = meta.get("name").and_then(Value::as_str).unwrap_or("Untitled").to_string();
+    let name = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("Untitled")
+        .to_string();
     let converted = mime.starts_with(GOOGLE_APPS) && mime != FOLDER;
     let (blob, size, hashes) = match (&new.blob, converted) {
         (Some((k, s, h)), false) => (Some(k.clone()), Some(*s), Some(h.clone())),
@@ -146,18 +216,35 @@ pub(super) fn create_file(st: &mut DriveState, emu: &Emu, meta: &Value, new: New
         hashes,
         created: parse_time(meta, "createdTime")?.unwrap_or(now),
         modified: parse_time(meta, "modifiedTime")?.unwrap_or(now),
-        explicitly_trashed: meta.get("trashed").and_then(Value::as_bool).unwrap_or(false),
-        starred: meta.get("starred").and_then(Value::as_bool).unwrap_or(false),
-        description: meta.get("description").and_then(Value::as_str).map(str::to_string),
+        explicitly_trashed: meta
+            .get("trashed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        starred: meta
+            .get("starred")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        description: meta
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         properties: string_map(meta, "properties")?,
         app_properties: string_map(meta, "appProperties")?,
         drive_id,
         version: 1,
         permissions: vec![owner_permission()],
         comments: vec![],
-        original_filename: meta.get("originalFilename").and_then(Value::as_str).map(str::to_string).or(Some(name)),
+        original_filename: meta
+            .get("originalFilename")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or(Some(name)),
         abusive: false,
-        doc_text: if converted { new.doc_text.or(Some(String::new())) } else { None },
+        doc_text: if converted {
+            new.doc_text.or(Some(String::new()))
+        } else {
+            None
+        },
         seq: 0,
     };
     st.insert(f);
@@ -165,19 +252,36 @@ pub(super) fn create_file(st: &mut DriveState, emu: &Emu, meta: &Value, new: New
 }
 
 /// Applies a metadata patch (and parent changes) to a file.
-pub(super) fn update_file(st: &mut DriveState, id: &str, meta: &Value, q: &HashMap<String, String>, all_drives: bool) -> GResult<()> {
+pub(super) fn update_file(
+    st: &mut DriveState,
+    id: &str,
+    meta: &Value,
+    q: &HashMap<String, String>,
+    all_drives: bool,
+) -> GResult<()> {
     let mut f = st.get(id, all_drives)?.clone();
     if f.id == st.root_id {
-        return Err(GError::forbidden("global", "cannotModifyRoot", "The root folder cannot be modified."));
+        return Err(GError::forbidden(
+            "global",
+            "cannotModifyRoot",
+            "The root folder cannot be modified.",
+        ));
     }
     if let Some(n) = meta.get("name") {
-        f.name = n.as_str().ok_or_else(|| GError::bad_request("Invalid value for: name"))?.to_string();
+        f.name = n
+            .as_str()
+            .ok_or_else(|| GError::bad_request("Invalid value for: name"))?
+            .to_string();
     }
     if let Some(m) = meta.get("mimeType").and_then(Value::as_str)
         && m != f.mime
     {
         if m == FOLDER || f.is_folder() {
-            return Err(GError::forbidden("global", "fileWriterTeamDriveMoveInDriveDisabled", "The MIME type of a folder cannot be changed."));
+            return Err(GError::forbidden(
+                "global",
+                "fileWriterTeamDriveMoveInDriveDisabled",
+                "The MIME type of a folder cannot be changed.",
+            ));
         }
         f.mime = m.to_string();
     }
@@ -193,7 +297,10 @@ pub(super) fn update_file(st: &mut DriveState, id: &str, meta: &Value, q: &HashM
     if let Some(t) = parse_time(meta, "modifiedTime")? {
         f.modified = t;
     }
-    for (field, map) in [("properties", &mut f.properties), ("appProperties", &mut f.app_properties)] {
+    for (field, map) in [
+        ("properties", &mut f.properties),
+        ("appProperties", &mut f.app_properties),
+    ] {
         if let Some(Value::Object(o)) = meta.get(field) {
             for (k, v) in o {
                 match v.as_str() {
@@ -208,23 +315,48 @@ pub(super) fn update_file(st: &mut DriveState, id: &str, meta: &Value, q: &HashM
         }
     }
     if meta.get("parents").is_some() {
-        return Err(GError::forbidden("global", "fieldNotWritable", "The resource body includes fields which are not directly writable."));
+        return Err(GError::forbidden(
+            "global",
+            "fieldNotWritable",
+            "The resource body includes fields which are not directly writable.",
+        ));
     }
     let split = |k: &str| -> Vec<String> {
-        q.get(k).map(|s| s.split(',').filter(|x| !x.is_empty()).map(|x| st.real_id(x).to_string()).collect()).unwrap_or_default()
+        q.get(k)
+            .map(|s| {
+                s.split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(|x| st.real_id(x).to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let (add, remove) = (split("addParents"), split("removeParents"));
     if !add.is_empty() || !remove.is_empty() {
-        let mut parents: Vec<String> = f.parents.iter().filter(|p| !remove.contains(p)).cloned().collect();
+        let mut parents: Vec<String> = f
+            .parents
+            .iter()
+            .filter(|p| !remove.contains(p))
+            .cloned()
+            .collect();
         for a in &add {
-            let p = st.get(a, all_drives).map_err(|_| GError::file_not_found(a))?;
+            let p = st
+                .get(a, all_drives)
+                .map_err(|_| GError::file_not_found(a))?;
             if !p.is_folder() {
-                return Err(GError::forbidden("global", "invalidParent", "The specified parent is not a folder."));
+                return Err(GError::forbidden(
+                    "global",
+                    "invalidParent",
+                    "The specified parent is not a folder.",
+                ));
             }
             if st.is_ancestor(&f.id, &p.id) {
                 return Err(GError::bad_request("The parent would create a cycle."));
             }
-            if (p.drive_id.is_some() || f.drive_id.is_some()) && p.drive_id != f.drive_id && !f.is_folder() {
+            if (p.drive_id.is_some() || f.drive_id.is_some())
+                && p.drive_id != f.drive_id
+                && !f.is_folder()
+            {
                 f.drive_id = p.drive_id.clone();
             }
             if !parents.contains(&p.id) {
@@ -232,10 +364,18 @@ pub(super) fn update_file(st: &mut DriveState, id: &str, meta: &Value, q: &HashM
             }
         }
         if parents.len() > 1 {
-            return Err(GError::forbidden("global", "cannotAddParent", "Increasing the number of parents is not allowed."));
+            return Err(GError::forbidden(
+                "global",
+                "cannotAddParent",
+                "Increasing the number of parents is not allowed.",
+            ));
         }
         if parents.is_empty() {
-            return Err(GError::forbidden("global", "cannotRemoveParent", "A file must have a parent; add one with addParents."));
+            return Err(GError::forbidden(
+                "global",
+                "cannotRemoveParent",
+                "A file must have a parent; add one with addParents.",
+            ));
         }
         f.parents = parents;
     }
@@ -250,10 +390,24 @@ fn order_key(order: &str) -> GResult<Vec<(String, bool)>> {
         let mut it = part.split_whitespace();
         let k = it.next().unwrap_or("");
         let desc = matches!(it.next(), Some("desc"));
-        if !matches!(k, "createdTime" | "folder" | "modifiedByMeTime" | "modifiedTime" | "name" | "name_natural" | "quotaBytesUsed"
-            | "recency" | "sharedWithMeTime" | "starred" | "viewedByMeTime")
-        {
-            return Err(GError::invalid_param("orderBy", format!("Invalid Value for orderBy: {k}")));
+        if !matches!(
+            k,
+            "createdTime"
+                | "folder"
+                | "modifiedByMeTime"
+                | "modifiedTime"
+                | "name"
+                | "name_natural"
+                | "quotaBytesUsed"
+                | "recency"
+                | "sharedWithMeTime"
+                | "starred"
+                | "viewedByMeTime"
+        ) {
+            return Err(GError::invalid_param(
+                "orderBy",
+                format!("Invalid Value for orderBy: {k}"),
+            ));
         }
         keys.push((k.to_string(), desc));
     }
@@ -265,9 +419,15 @@ fn compare(a: &File, b: &File, keys: &[(String, bool)]) -> std::cmp::Ordering {
     for (k, desc) in keys {
         let o = match k.as_str() {
             "folder" => b.is_folder().cmp(&a.is_folder()),
-            "name" | "name_natural" => a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.name.cmp(&b.name)),
+            "name" | "name_natural" => a
+                .name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then(a.name.cmp(&b.name)),
             "createdTime" => a.created.cmp(&b.created),
-            "modifiedTime" | "modifiedByMeTime" | "recency" | "viewedByMeTime" => a.modified.cmp(&b.modified),
+            "modifiedTime" | "modifiedByMeTime" | "recency" | "viewedByMeTime" => {
+                a.modified.cmp(&b.modified)
+            }
             "quotaBytesUsed" => a.size.unwrap_or(0).cmp(&b.size.unwrap_or(0)),
             "starred" => b.starred.cmp(&a.starred),
             _ => Ordering::Equal,
@@ -286,15 +446,23 @@ fn page_size(q: &HashMap<String, String>, default: usize, max: usize) -> GResult
         Some(s) => match s.parse::<i64>() {
             Ok(n) if n >= 1 => Ok((n as usize).min(max)),
             Ok(0) => Ok(default),
-            _ => Err(GError::invalid_param("pageSize", format!("Invalid value '{s}'. Values must be within the range: [1, {max}]"))),
+            _ => Err(GError::invalid_param(
+                "pageSize",
+                format!("Invalid value '{s}'. Values must be within the range: [1, {max}]"),
+            )),
         },
     }
 }
 
 /// Paging tokens: offset plus a fingerprint of the query, so a token is refused with other parameters.
 pub(super) fn page_offset(q: &HashMap<String, String>, fingerprint: &str) -> GResult<usize> {
-    let Some(t) = q.get("pageToken") else { return Ok(0) };
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t).ok().and_then(|b| String::from_utf8(b).ok());
+    let Some(t) = q.get("pageToken") else {
+        return Ok(0);
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
     raw.and_then(|s| {
         let (off, fp) = s.split_once('|')?;
         (fp == fingerprint).then(|| off.parse().ok())?
@@ -314,7 +482,12 @@ fn fingerprint(parts: &[Option<&String>]) -> String {
     format!("{:x}", h.finish())
 }
 
-async fn list(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Query(q): Q) -> Response {
+async fn list(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Query(q): Q,
+) -> Response {
     (|| -> GResult<Value> {
         auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.List", READ_SCOPES)?;
         let expr: Option<Expr> = match q.get("q") {
@@ -390,8 +563,12 @@ async fn list(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Query
 
 /// Parses a `Range` header against a size: `Ok(None)` for no range, `Err(())` when unsatisfiable.
 pub(super) fn parse_range(h: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(v) = h.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
-    let Some(spec) = v.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(v) = h.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     let first = spec.split(',').next().unwrap_or("").trim();
     let (a, b) = first.split_once('-').ok_or(())?;
     let (start, end) = if a.is_empty() {
@@ -402,7 +579,13 @@ pub(super) fn parse_range(h: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>
         (size.saturating_sub(n), size.saturating_sub(1))
     } else {
         let s: u64 = a.parse().map_err(|_| ())?;
-        let e: u64 = if b.is_empty() { size.saturating_sub(1) } else { b.parse::<u64>().map_err(|_| ())?.min(size.saturating_sub(1)) };
+        let e: u64 = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1))
+        };
         (s, e)
     };
     if start >= size || start > end {
@@ -412,12 +595,28 @@ pub(super) fn parse_range(h: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>
 }
 
 /// Streams a blob with Range support.
-pub(super) async fn serve_blob(emu: &Emu, key: &str, size: u64, mime: &str, md5: &str, headers: &HeaderMap) -> Response {
+pub(super) async fn serve_blob(
+    emu: &Emu,
+    key: &str,
+    size: u64,
+    mime: &str,
+    md5: &str,
+    headers: &HeaderMap,
+) -> Response {
     let range = match parse_range(headers, size) {
         Ok(r) => r,
         Err(()) => {
-            let mut r = GError::new(StatusCode::RANGE_NOT_SATISFIABLE, "global", "requestedRangeNotSatisfiable", "Request range not satisfiable").into_response();
-            r.headers_mut().insert(header::CONTENT_RANGE, format!("bytes */{size}").parse().unwrap());
+            let mut r = GError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "global",
+                "requestedRangeNotSatisfiable",
+                "Request range not satisfiable",
+            )
+            .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                format!("bytes */{size}").parse().unwrap(),
+            );
             return r;
         }
     };
@@ -428,14 +627,29 @@ pub(super) async fn serve_blob(emu: &Emu, key: &str, size: u64, mime: &str, md5:
     let len = if size == 0 { 0 } else { end_incl - start + 1 };
     let stream = match emu.blobs.read_range(key, start, len).await {
         Ok(s) => s,
-        Err(e) => return GError::new(StatusCode::INTERNAL_SERVER_ERROR, "global", "internalError", format!("blob: {e}")).into_response(),
+        Err(e) => {
+            return GError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "global",
+                "internalError",
+                format!("blob: {e}"),
+            )
+            .into_response();
+        }
     };
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_LENGTH, len.into());
-    h.insert(header::CONTENT_TYPE, mime.parse().unwrap_or(header::HeaderValue::from_static("application/octet-stream")));
-    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CONTENT_TYPE,
+        mime.parse()
+            .unwrap_or(header::HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
     if let Ok(raw) = hex::decode(md5) {
         let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
         if let Ok(v) = format!("md5={b64}").parse() {
@@ -443,15 +657,30 @@ pub(super) async fn serve_blob(emu: &Emu, key: &str, size: u64, mime: &str, md5:
         }
     }
     if status == StatusCode::PARTIAL_CONTENT {
-        h.insert(header::CONTENT_RANGE, format!("bytes {start}-{end_incl}/{size}").parse().unwrap());
+        h.insert(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{end_incl}/{size}").parse().unwrap(),
+        );
     }
     resp
 }
 
-async fn get_file(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
+async fn get_file(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Response {
     let media = q.get("alt").map(String::as_str) == Some("media");
     let scopes = if media { CONTENT_SCOPES } else { READ_SCOPES };
-    if let Err(e) = auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.Get", scopes) {
+    if let Err(e) = auth(
+        &emu,
+        &headers,
+        &q,
+        "google.apps.drive.v3.DriveFiles.Get",
+        scopes,
+    ) {
         return e.into_response();
     }
     let all = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
@@ -462,12 +691,28 @@ async fn get_file(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, P
             Ok(f) if !media => render(&st, f, &base, q.get("fields")).map(|v| (Some(v), None)),
             Ok(f) => {
                 if f.is_folder() || f.blob.is_none() {
-                    Err(GError::forbidden("global", "fileNotDownloadable", "Only files with binary content can be downloaded. Use Export with Docs Editors files."))
+                    Err(GError::forbidden(
+                        "global",
+                        "fileNotDownloadable",
+                        "Only files with binary content can be downloaded. Use Export with Docs Editors files.",
+                    ))
                 } else if f.abusive && !qbool(&q, "acknowledgeAbuse") {
-                    Err(GError::forbidden("global", "cannotDownloadAbusiveFile", "This file has been identified as malware or spam and cannot be downloaded."))
+                    Err(GError::forbidden(
+                        "global",
+                        "cannotDownloadAbusiveFile",
+                        "This file has been identified as malware or spam and cannot be downloaded.",
+                    ))
                 } else {
                     let h = f.hashes.clone().unwrap_or_default();
-                    Ok((None, Some((f.blob.clone().unwrap(), f.size.unwrap_or(0), f.mime.clone(), h.md5))))
+                    Ok((
+                        None,
+                        Some((
+                            f.blob.clone().unwrap(),
+                            f.size.unwrap_or(0),
+                            f.mime.clone(),
+                            h.md5,
+                        )),
+                    ))
                 }
             }
         }
@@ -475,16 +720,33 @@ async fn get_file(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, P
     match found {
         Err(e) => e.into_response(),
         Ok((Some(v), _)) => axum::Json(v).into_response(),
-        Ok((None, Some((key, size, mime, md5)))) => serve_blob(&emu, &key, size, &mime, &md5, &headers).await,
+        Ok((None, Some((key, size, mime, md5)))) => {
+            serve_blob(&emu, &key, size, &mime, &md5, &headers).await
+        }
         Ok(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
-async fn create(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Query(q): Q, body: Bytes) -> Response {
+async fn create(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Query(q): Q,
+    body: Bytes,
+) -> Response {
     (|| -> GResult<Value> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.Create", WRITE_SCOPES)?;
-        let meta: Value = if body.is_empty() { json!({}) } else {
-            serde_json::from_slice(&body).map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
+        auth(
+            &emu,
+            &headers,
+            &q,
+            "google.apps.drive.v3.DriveFiles.Create",
+            WRITE_SCOPES,
+        )?;
+        let meta: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
         };
         let all = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
         let mut st = lock(&emu.drive);
@@ -495,11 +757,27 @@ async fn create(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Que
     .into_response()
 }
 
-async fn update(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Path(id): Path<String>, Query(q): Q, body: Bytes) -> Response {
+async fn update(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Response {
     (|| -> GResult<Value> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.Update", WRITE_SCOPES)?;
-        let meta: Value = if body.is_empty() { json!({}) } else {
-            serde_json::from_slice(&body).map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
+        auth(
+            &emu,
+            &headers,
+            &q,
+            "google.apps.drive.v3.DriveFiles.Update",
+            WRITE_SCOPES,
+        )?;
+        let meta: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
         };
         let all = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
         let mut st = lock(&emu.drive);
@@ -511,17 +789,37 @@ async fn update(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Pat
     .into_response()
 }
 
-async fn copy(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Path(id): Path<String>, Query(q): Q, body: Bytes) -> Response {
+async fn copy(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Response {
     let prep = (|| -> GResult<(Value, Option<String>, File)> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.Copy", WRITE_SCOPES)?;
-        let meta: Value = if body.is_empty() { json!({}) } else {
-            serde_json::from_slice(&body).map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
+        auth(
+            &emu,
+            &headers,
+            &q,
+            "google.apps.drive.v3.DriveFiles.Copy",
+            WRITE_SCOPES,
+        )?;
+        let meta: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
         };
         let all = qbool(&q, "supportsAllDrives");
         let st = lock(&emu.drive);
         let f = st.get(&id, all)?.clone();
         if f.is_folder() {
-            return Err(GError::forbidden("global", "fileNotCopyable", "Folders cannot be copied."));
+            return Err(GError::forbidden(
+                "global",
+                "fileNotCopyable",
+                "Folders cannot be copied.",
+            ));
         }
         Ok((meta, f.blob.clone(), f))
     })();
@@ -531,8 +829,20 @@ async fn copy(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Path(
     };
     let new_blob = match &blob {
         Some(k) => match emu.blobs.duplicate(k).await {
-            Ok(n) => Some((n, src.size.unwrap_or(0), src.hashes.clone().unwrap_or_default())),
-            Err(e) => return GError::new(StatusCode::INTERNAL_SERVER_ERROR, "global", "internalError", e.to_string()).into_response(),
+            Ok(n) => Some((
+                n,
+                src.size.unwrap_or(0),
+                src.hashes.clone().unwrap_or_default(),
+            )),
+            Err(e) => {
+                return GError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "global",
+                    "internalError",
+                    e.to_string(),
+                )
+                .into_response();
+            }
         },
         None => None,
     };
@@ -546,8 +856,13 @@ async fn copy(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Path(
     let all = qbool(&q, "supportsAllDrives");
     let res = {
         let mut st = lock(&emu.drive);
-        let nf = NewFile { blob: new_blob.clone(), content_type: Some(src.mime.clone()), doc_text: src.doc_text.clone() };
-        create_file(&mut st, &emu, &m, nf, all).and_then(|nid| render(&st, &st.files[&nid], &base, q.get("fields")))
+        let nf = NewFile {
+            blob: new_blob.clone(),
+            content_type: Some(src.mime.clone()),
+            doc_text: src.doc_text.clone(),
+        };
+        create_file(&mut st, &emu, &m, nf, all)
+            .and_then(|nid| render(&st, &st.files[&nid], &base, q.get("fields")))
     };
     if res.is_err()
         && let Some((k, ..)) = new_blob
@@ -574,14 +889,29 @@ fn purge(st: &mut DriveState, ids: Vec<String>) -> Vec<String> {
     blobs
 }
 
-async fn delete_file(State(emu): State<Arc<Emu>>, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
+async fn delete_file(
+    State(emu): State<Arc<Emu>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Response {
     let r = (|| -> GResult<Vec<String>> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.Delete", WRITE_SCOPES)?;
+        auth(
+            &emu,
+            &headers,
+            &q,
+            "google.apps.drive.v3.DriveFiles.Delete",
+            WRITE_SCOPES,
+        )?;
         let all = qbool(&q, "supportsAllDrives");
         let mut st = lock(&emu.drive);
         let f = st.get(&id, all)?;
         if f.id == st.root_id || st.drives.contains_key(&f.id) {
-            return Err(GError::forbidden("global", "cannotDeleteRoot", "The root folder cannot be deleted."));
+            return Err(GError::forbidden(
+                "global",
+                "cannotDeleteRoot",
+                "The root folder cannot be deleted.",
+            ));
         }
         let fid = f.id.clone();
         Ok(purge(&mut st, vec![fid]))
@@ -599,10 +929,21 @@ async fn delete_file(State(emu): State<Arc<Emu>>, headers: HeaderMap, Path(id): 
 
 async fn empty_trash(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(q): Q) -> Response {
     let r = (|| -> GResult<Vec<String>> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.EmptyTrash", &["drive"])?;
+        auth(
+            &emu,
+            &headers,
+            &q,
+            "google.apps.drive.v3.DriveFiles.EmptyTrash",
+            &["drive"],
+        )?;
         let mut st = lock(&emu.drive);
         let drive = q.get("driveId").cloned();
-        let ids: Vec<String> = st.files.values().filter(|f| f.explicitly_trashed && f.drive_id == drive).map(|f| f.id.clone()).collect();
+        let ids: Vec<String> = st
+            .files
+            .values()
+            .filter(|f| f.explicitly_trashed && f.drive_id == drive)
+            .map(|f| f.id.clone())
+            .collect();
         Ok(purge(&mut st, ids))
     })();
     match r {
@@ -618,12 +959,23 @@ async fn empty_trash(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(q): 
 
 async fn generate_ids(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(q): Q) -> Response {
     (|| -> GResult<Value> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.GenerateIds", WRITE_SCOPES)?;
+        auth(
+            &emu,
+            &headers,
+            &q,
+            "google.apps.drive.v3.DriveFiles.GenerateIds",
+            WRITE_SCOPES,
+        )?;
         let count: usize = match q.get("count") {
             None => 10,
             Some(c) => match c.parse::<usize>() {
                 Ok(n) if (1..=1000).contains(&n) => n,
-                _ => return Err(GError::invalid_param("count", format!("Invalid value '{c}'. Values must be within the range: [1, 1000]"))),
+                _ => {
+                    return Err(GError::invalid_param(
+                        "count",
+                        format!("Invalid value '{c}'. Values must be within the range: [1, 1000]"),
+                    ));
+                }
             },
         };
         let space = q.get("space").cloned().unwrap_or_else(|| "drive".into());
@@ -641,12 +993,44 @@ fn render_export(f: &File, mime: &str) -> Option<Vec<u8>> {
     let esc = crate::google::oauth::html_escape;
     Some(match mime {
         "text/plain" | "text/markdown" => text.into_bytes(),
-        "text/csv" => text.lines().map(|l| l.split('\t').map(|c| if c.contains([',', '"']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.to_string() }).collect::<Vec<_>>().join(",")).collect::<Vec<_>>().join("\r\n").into_bytes(),
+        "text/csv" => text
+            .lines()
+            .map(|l| {
+                l.split('\t')
+                    .map(|c| {
+                        if c.contains([',', '"']) {
+                            format!("\"{}\"", c.replace('"', "\"\""))
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            .into_bytes(),
         "text/tab-separated-values" => text.into_bytes(),
-        "text/html" => format!("<html><head><meta charset=\"utf-8\"><title>{}</title></head><body>{}</body></html>", esc(&f.name),
-            text.lines().map(|l| format!("<p>{}</p>", esc(l))).collect::<String>()).into_bytes(),
-        "application/rtf" => format!("{{\\rtf1\\ansi\\deff0 {}}}", text.replace('\\', "\\\\").replace('{', "\\{").replace('}', "\\}").replace('\n', "\\par\n")).into_bytes(),
-        "application/vnd.google-apps.script+json" => serde_json::to_vec(&json!({"files": [{"name": f.name, "type": "server_js", "source": text}]})).ok()?,
+        "text/html" => format!(
+            "<html><head><meta charset=\"utf-8\"><title>{}</title></head><body>{}</body></html>",
+            esc(&f.name),
+            text.lines()
+                .map(|l| format!("<p>{}</p>", esc(l)))
+                .collect::<String>()
+        )
+        .into_bytes(),
+        "application/rtf" => format!(
+            "{{\\rtf1\\ansi\\deff0 {}}}",
+            text.replace('\\', "\\\\")
+                .replace('{', "\\{")
+                .replace('}', "\\}")
+                .replace('\n', "\\par\n")
+        )
+        .into_bytes(),
+        "application/vnd.google-apps.script+json" => serde_json::to_vec(
+            &json!({"files": [{"name": f.name, "type": "server_js", "source": text}]}),
+        )
+        .ok()?,
         "application/pdf" => minimal_pdf(&text),
         _ => return None,
     })
@@ -656,8 +1040,16 @@ fn render_export(f: &File, mime: &str) -> Option<Vec<u8>> {
 fn minimal_pdf(text: &str) -> Vec<u8> {
     let mut content = String::from("BT /F1 12 Tf 72 720 Td 14 TL\n");
     for line in text.lines().take(40) {
-        let l: String = line.chars().filter(|c| c.is_ascii() && !c.is_control()).collect();
-        content.push_str(&format!("({}) '\n", l.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)")));
+        let l: String = line
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_control())
+            .collect();
+        content.push_str(&format!(
+            "({}) '\n",
+            l.replace('\\', "\\\\")
+                .replace('(', "\\(")
+                .replace(')', "\\)")
+        ));
     }
     content.push_str("ET");
     let objs = [
@@ -674,15 +1066,26 @@ fn minimal_pdf(text: &str) -> Vec<u8> {
         out.push_str(&format!("{} 0 obj\n{o}\nendobj\n", i + 1));
     }
     let xref = out.len();
-    out.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1));
+    out.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objs.len() + 1
+    ));
     for off in offsets {
         out.push_str(&format!("{off:010} 00000 n \n"));
     }
-    out.push_str(&format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objs.len() + 1));
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objs.len() + 1
+    ));
     out.into_bytes()
 }
 
-async fn export(State(emu): State<Arc<Emu>>, headers: HeaderMap, Path(id): Path<String>, Query(q): Q) -> Response {
+async fn export(
+    State(emu): State<Arc<Emu>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Response {
     (|| -> GResult<Response> {
         auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.Export", CONTENT_SCOPES)?;
         let Some(mime) = q.get("mimeType") else { return Err(GError::required("mimeType")) };
@@ -711,13 +1114,25 @@ async fn public_download(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(
     let id = q.get("id").cloned().unwrap_or_default();
     let found = {
         let st = lock(&emu.drive);
-        st.files.get(&id).filter(|f| f.permissions.iter().any(|p| p.kind == "anyone")).and_then(|f| {
-            Some((f.blob.clone()?, f.size.unwrap_or(0), f.mime.clone(), f.hashes.clone().unwrap_or_default().md5))
-        })
+        st.files
+            .get(&id)
+            .filter(|f| f.permissions.iter().any(|p| p.kind == "anyone"))
+            .and_then(|f| {
+                Some((
+                    f.blob.clone()?,
+                    f.size.unwrap_or(0),
+                    f.mime.clone(),
+                    f.hashes.clone().unwrap_or_default().md5,
+                ))
+            })
     };
     match found {
         Some((k, size, mime, md5)) => serve_blob(&emu, &k, size, &mime, &md5, &headers).await,
-        None => (StatusCode::FORBIDDEN, "You need access: this file is not shared publicly.").into_response(),
+        None => (
+            StatusCode::FORBIDDEN,
+            "You need access: this file is not shared publicly.",
+        )
+            .into_response(),
     }
 }
 

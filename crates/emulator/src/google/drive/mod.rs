@@ -32,7 +32,14 @@ pub const GOOGLE_APPS: &str = "application/vnd.google-apps.";
 const API: (&str, &str) = ("drive.googleapis.com", "Google Drive API");
 
 /// Scopes that may read.
-pub const READ_SCOPES: &[&str] = &["drive", "drive.file", "drive.readonly", "drive.metadata.readonly", "drive.metadata", "drive.appdata"];
+pub const READ_SCOPES: &[&str] = &[
+    "drive",
+    "drive.file",
+    "drive.readonly",
+    "drive.metadata.readonly",
+    "drive.metadata",
+    "drive.appdata",
+];
 /// Scopes that may read content.
 pub const CONTENT_SCOPES: &[&str] = &["drive", "drive.file", "drive.readonly", "drive.appdata"];
 /// Scopes that may write.
@@ -290,7 +297,10 @@ impl DriveState {
             }
         }
         for p in &f.parents {
-            self.children.entry(p.clone()).or_default().insert(f.id.clone());
+            self.children
+                .entry(p.clone())
+                .or_default()
+                .insert(f.id.clone());
         }
         self.record_change(&f.id);
         self.files.insert(f.id.clone(), f);
@@ -323,7 +333,10 @@ impl DriveState {
 
     /// Ids of a folder's children.
     pub fn children_of(&self, id: &str) -> Vec<String> {
-        self.children.get(id).map(|c| c.iter().cloned().collect()).unwrap_or_default()
+        self.children
+            .get(id)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// All descendants of a folder (depth first, children before parents).
@@ -412,7 +425,11 @@ pub fn permission_json(p: &Permission) -> Value {
     let mut v = json!({"kind": "drive#permission", "id": p.id, "type": p.kind, "role": p.role});
     if let Some(e) = &p.email {
         v["emailAddress"] = json!(e);
-        v["displayName"] = json!(if e == DEMO_USER { "Demo User" } else { e.as_str() });
+        v["displayName"] = json!(if e == DEMO_USER {
+            "Demo User"
+        } else {
+            e.as_str()
+        });
     }
     if let Some(d) = &p.domain {
         v["domain"] = json!(d);
@@ -430,17 +447,57 @@ fn user_json() -> Value {
 /// Export formats per Google type.
 pub fn export_formats() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
-        ("application/vnd.google-apps.document", vec!["text/plain", "text/markdown", "text/html", "application/rtf", "application/pdf",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/vnd.oasis.opendocument.text",
-            "application/zip", "application/epub+zip"]),
-        ("application/vnd.google-apps.spreadsheet", vec!["text/csv", "text/tab-separated-values", "application/pdf",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/x-vnd.oasis.opendocument.spreadsheet",
-            "application/vnd.oasis.opendocument.spreadsheet", "application/zip"]),
-        ("application/vnd.google-apps.presentation", vec!["text/plain", "application/pdf",
-            "application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/vnd.oasis.opendocument.presentation",
-            "image/jpeg", "image/png", "image/svg+xml"]),
-        ("application/vnd.google-apps.drawing", vec!["application/pdf", "image/jpeg", "image/png", "image/svg+xml"]),
-        ("application/vnd.google-apps.script", vec!["application/vnd.google-apps.script+json"]),
+        (
+            "application/vnd.google-apps.document",
+            vec![
+                "text/plain",
+                "text/markdown",
+                "text/html",
+                "application/rtf",
+                "application/pdf",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.oasis.opendocument.text",
+                "application/zip",
+                "application/epub+zip",
+            ],
+        ),
+        (
+            "application/vnd.google-apps.spreadsheet",
+            vec![
+                "text/csv",
+                "text/tab-separated-values",
+                "application/pdf",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/x-vnd.oasis.opendocument.spreadsheet",
+                "application/vnd.oasis.opendocument.spreadsheet",
+                "application/zip",
+            ],
+        ),
+        (
+            "application/vnd.google-apps.presentation",
+            vec![
+                "text/plain",
+                "application/pdf",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "application/vnd.oasis.opendocument.presentation",
+                "image/jpeg",
+                "image/png",
+                "image/svg+xml",
+            ],
+        ),
+        (
+            "application/vnd.google-apps.drawing",
+            vec![
+                "application/pdf",
+                "image/jpeg",
+                "image/png",
+                "image/svg+xml",
+            ],
+        ),
+        (
+            "application/vnd.google-apps.script",
+            vec!["application/vnd.google-apps.script+json"],
+        ),
     ]
 }
 
@@ -487,9 +544,15 @@ pub fn file_json(st: &DriveState, f: &File, base: &Base) -> Value {
     let link = if f.is_folder() {
         base.url("drive.google.com", &format!("/drive/folders/{}", f.id))
     } else if f.mime.starts_with(GOOGLE_APPS) {
-        base.url("docs.google.com", &format!("/document/d/{}/edit?usp=drivesdk", f.id))
+        base.url(
+            "docs.google.com",
+            &format!("/document/d/{}/edit?usp=drivesdk", f.id),
+        )
     } else {
-        base.url("drive.google.com", &format!("/file/d/{}/view?usp=drivesdk", f.id))
+        base.url(
+            "drive.google.com",
+            &format!("/file/d/{}/view?usp=drivesdk", f.id),
+        )
     };
     v["webViewLink"] = json!(link);
     if let (Some(size), Some(h)) = (f.size, &f.hashes) {
@@ -497,12 +560,19 @@ pub fn file_json(st: &DriveState, f: &File, base: &Base) -> Value {
         v["md5Checksum"] = json!(h.md5);
         v["sha1Checksum"] = json!(h.sha1);
         v["sha256Checksum"] = json!(h.sha256);
-        v["webContentLink"] = json!(base.url("drive.google.com", &format!("/uc?id={}&export=download", f.id)));
+        v["webContentLink"] = json!(base.url(
+            "drive.google.com",
+            &format!("/uc?id={}&export=download", f.id)
+        ));
         if let Some((_, ext)) = f.name.rsplit_once('.') {
             v["fileExtension"] = json!(ext);
             v["fullFileExtension"] = json!(ext);
         }
-        v["originalFilename"] = json!(f.original_filename.clone().unwrap_or_else(|| f.name.clone()));
+        v["originalFilename"] = json!(
+            f.original_filename
+                .clone()
+                .unwrap_or_else(|| f.name.clone())
+        );
     }
     if let Some(d) = &f.description {
         v["description"] = json!(d);
@@ -511,12 +581,24 @@ pub fn file_json(st: &DriveState, f: &File, base: &Base) -> Value {
         v["driveId"] = json!(d);
         v["teamDriveId"] = json!(d);
     }
-    if f.mime.starts_with(GOOGLE_APPS) && !f.is_folder()
+    if f.mime.starts_with(GOOGLE_APPS)
+        && !f.is_folder()
         && let Some((_, fmts)) = export_formats().into_iter().find(|(k, _)| *k == f.mime)
     {
         let links: serde_json::Map<String, Value> = fmts
             .iter()
-            .map(|m| (m.to_string(), json!(base.url("docs.google.com", &format!("/feeds/download/documents/export/Export?id={}&exportFormat={m}", f.id)))))
+            .map(|m| {
+                (
+                    m.to_string(),
+                    json!(base.url(
+                        "docs.google.com",
+                        &format!(
+                            "/feeds/download/documents/export/Export?id={}&exportFormat={m}",
+                            f.id
+                        )
+                    )),
+                )
+            })
             .collect();
         v["exportLinks"] = Value::Object(links);
     }
@@ -524,8 +606,21 @@ pub fn file_json(st: &DriveState, f: &File, base: &Base) -> Value {
 }
 
 /// Checks the caller's token for a Drive method.
-pub fn auth(emu: &Emu, headers: &HeaderMap, q: &HashMap<String, String>, method: &str, scopes: &[&str]) -> GResult<TokenGrant> {
-    authorize(emu, headers, q.get("access_token").map(String::as_str), API, method, scopes)
+pub fn auth(
+    emu: &Emu,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+    method: &str,
+    scopes: &[&str],
+) -> GResult<TokenGrant> {
+    authorize(
+        emu,
+        headers,
+        q.get("access_token").map(String::as_str),
+        API,
+        method,
+        scopes,
+    )
 }
 
 /// A boolean query parameter.
@@ -535,5 +630,7 @@ pub fn qbool(q: &HashMap<String, String>, k: &str) -> bool {
 
 /// All Drive routes.
 pub fn routes() -> Router<Arc<Emu>> {
-    files::routes().merge(upload::routes()).merge(extra::routes())
+    files::routes()
+        .merge(upload::routes())
+        .merge(extra::routes())
 }

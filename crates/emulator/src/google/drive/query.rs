@@ -72,10 +72,22 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
         let ch = c[i];
         match ch {
             ' ' | '\t' | '\n' | '\r' => i += 1,
-            '(' => { out.push(Tok::LParen); i += 1 }
-            ')' => { out.push(Tok::RParen); i += 1 }
-            '{' => { out.push(Tok::LBrace); i += 1 }
-            '}' => { out.push(Tok::RBrace); i += 1 }
+            '(' => {
+                out.push(Tok::LParen);
+                i += 1
+            }
+            ')' => {
+                out.push(Tok::RParen);
+                i += 1
+            }
+            '{' => {
+                out.push(Tok::LBrace);
+                i += 1
+            }
+            '}' => {
+                out.push(Tok::RBrace);
+                i += 1
+            }
             '\'' | '"' => {
                 let quote = ch;
                 i += 1;
@@ -85,19 +97,46 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
                         return Err("unterminated string".into());
                     }
                     match c[i] {
-                        '\\' if i + 1 < c.len() => { v.push(c[i + 1]); i += 2 }
-                        x if x == quote => { i += 1; break }
-                        x => { v.push(x); i += 1 }
+                        '\\' if i + 1 < c.len() => {
+                            v.push(c[i + 1]);
+                            i += 2
+                        }
+                        x if x == quote => {
+                            i += 1;
+                            break;
+                        }
+                        x => {
+                            v.push(x);
+                            i += 1
+                        }
                     }
                 }
                 out.push(Tok::Str(v));
             }
-            '=' => { out.push(Tok::Op(Op::Eq)); i += 1 }
-            '!' if c.get(i + 1) == Some(&'=') => { out.push(Tok::Op(Op::Ne)); i += 2 }
-            '<' if c.get(i + 1) == Some(&'=') => { out.push(Tok::Op(Op::Le)); i += 2 }
-            '>' if c.get(i + 1) == Some(&'=') => { out.push(Tok::Op(Op::Ge)); i += 2 }
-            '<' => { out.push(Tok::Op(Op::Lt)); i += 1 }
-            '>' => { out.push(Tok::Op(Op::Gt)); i += 1 }
+            '=' => {
+                out.push(Tok::Op(Op::Eq));
+                i += 1
+            }
+            '!' if c.get(i + 1) == Some(&'=') => {
+                out.push(Tok::Op(Op::Ne));
+                i += 2
+            }
+            '<' if c.get(i + 1) == Some(&'=') => {
+                out.push(Tok::Op(Op::Le));
+                i += 2
+            }
+            '>' if c.get(i + 1) == Some(&'=') => {
+                out.push(Tok::Op(Op::Ge));
+                i += 2
+            }
+            '<' => {
+                out.push(Tok::Op(Op::Lt));
+                i += 1
+            }
+            '>' => {
+                out.push(Tok::Op(Op::Gt));
+                i += 1
+            }
             x if x.is_ascii_digit() || x == '-' => {
                 let st = i;
                 i += 1;
@@ -143,7 +182,12 @@ impl P {
         matches!(self.peek(), Some(Tok::Ident(x)) if x == w)
     }
     fn expect_kw(&mut self, w: &str) -> Result<(), String> {
-        if self.kw(w) { self.i += 1; Ok(()) } else { Err(format!("expected {w}")) }
+        if self.kw(w) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected {w}"))
+        }
     }
     fn or(&mut self) -> Result<Expr, String> {
         let mut l = self.and()?;
@@ -181,7 +225,11 @@ impl P {
             Some(Tok::Str(v)) => {
                 self.expect_kw("in")?;
                 match self.next() {
-                    Some(Tok::Ident(f)) if matches!(f.as_str(), "parents" | "owners" | "writers" | "readers") => Ok(Expr::In(v, f)),
+                    Some(Tok::Ident(f))
+                        if matches!(f.as_str(), "parents" | "owners" | "writers" | "readers") =>
+                    {
+                        Ok(Expr::In(v, f))
+                    }
                     other => Err(format!("bad collection {other:?}")),
                 }
             }
@@ -192,16 +240,28 @@ impl P {
                         return Err("expected {".into());
                     }
                     self.expect_kw("key")?;
-                    if self.next() != Some(Tok::Op(Op::Eq)) { return Err("expected =".into()) }
-                    let Some(Tok::Str(k)) = self.next() else { return Err("expected key string".into()) };
+                    if self.next() != Some(Tok::Op(Op::Eq)) {
+                        return Err("expected =".into());
+                    }
+                    let Some(Tok::Str(k)) = self.next() else {
+                        return Err("expected key string".into());
+                    };
                     self.expect_kw("and")?;
                     self.expect_kw("value")?;
-                    if self.next() != Some(Tok::Op(Op::Eq)) { return Err("expected =".into()) }
-                    let Some(Tok::Str(v)) = self.next() else { return Err("expected value string".into()) };
-                    if self.next() != Some(Tok::RBrace) { return Err("expected }".into()) }
+                    if self.next() != Some(Tok::Op(Op::Eq)) {
+                        return Err("expected =".into());
+                    }
+                    let Some(Tok::Str(v)) = self.next() else {
+                        return Err("expected value string".into());
+                    };
+                    if self.next() != Some(Tok::RBrace) {
+                        return Err("expected }".into());
+                    }
                     return Ok(Expr::Has(f, k, v));
                 }
-                let Some(Tok::Op(op)) = self.next() else { return Err(format!("expected operator after {f}")) };
+                let Some(Tok::Op(op)) = self.next() else {
+                    return Err(format!("expected operator after {f}"));
+                };
                 let val = match self.next() {
                     Some(Tok::Str(s)) => Val::Str(s),
                     Some(Tok::Num(n)) => Val::Num(n),
@@ -219,15 +279,25 @@ impl P {
 
 fn check_term(f: &str, op: Op, v: &Val) -> Result<(), String> {
     let ok = match f {
-        "name" | "mimeType" => matches!(op, Op::Eq | Op::Ne | Op::Contains) && matches!(v, Val::Str(_)),
+        "name" | "mimeType" => {
+            matches!(op, Op::Eq | Op::Ne | Op::Contains) && matches!(v, Val::Str(_))
+        }
         "fullText" => op == Op::Contains,
-        "modifiedTime" | "createdTime" | "viewedByMeTime" | "sharedWithMeTime" => op != Op::Contains && matches!(v, Val::Str(_)),
-        "trashed" | "starred" | "sharedWithMe" | "hidden" => matches!(op, Op::Eq | Op::Ne) && matches!(v, Val::Bool(_)),
+        "modifiedTime" | "createdTime" | "viewedByMeTime" | "sharedWithMeTime" => {
+            op != Op::Contains && matches!(v, Val::Str(_))
+        }
+        "trashed" | "starred" | "sharedWithMe" | "hidden" => {
+            matches!(op, Op::Eq | Op::Ne) && matches!(v, Val::Bool(_))
+        }
         "visibility" | "shortcutDetails.targetId" => matches!(op, Op::Eq | Op::Ne),
         "memberCount" | "organizerCount" => op != Op::Contains,
         _ => false,
     };
-    if ok { Ok(()) } else { Err(format!("invalid term {f}")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid term {f}"))
+    }
 }
 
 /// Parses a `q` string.
@@ -253,9 +323,14 @@ fn cmp_ord<T: PartialOrd>(a: T, op: Op, b: T) -> bool {
 }
 
 fn time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc()).or_else(|| {
-        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok().map(|n| n.and_utc())
-    })
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.to_utc())
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+                .ok()
+                .map(|n| n.and_utc())
+        })
 }
 
 /// Whether file `f` matches `e`.
@@ -269,13 +344,27 @@ pub fn matches(e: &Expr, f: &File, st: &DriveState) -> bool {
                 let id = st.real_id(v);
                 f.parents.iter().any(|p| p == id)
             }
-            "owners" | "writers" => f.drive_id.is_none() && v == crate::DEMO_USER
-                || f.permissions.iter().any(|p| p.email.as_deref() == Some(v.as_str()) && (coll == "writers" && p.role == "writer")),
-            "readers" => v == crate::DEMO_USER || f.permissions.iter().any(|p| p.email.as_deref() == Some(v.as_str())),
+            "owners" | "writers" => {
+                f.drive_id.is_none() && v == crate::DEMO_USER
+                    || f.permissions.iter().any(|p| {
+                        p.email.as_deref() == Some(v.as_str())
+                            && (coll == "writers" && p.role == "writer")
+                    })
+            }
+            "readers" => {
+                v == crate::DEMO_USER
+                    || f.permissions
+                        .iter()
+                        .any(|p| p.email.as_deref() == Some(v.as_str()))
+            }
             _ => false,
         },
         Expr::Has(field, k, v) => {
-            let map = if field == "appProperties" { &f.app_properties } else { &f.properties };
+            let map = if field == "appProperties" {
+                &f.app_properties
+            } else {
+                &f.properties
+            };
             map.get(k) == Some(v)
         }
         Expr::Cmp(field, op, val) => match (field.as_str(), val) {
@@ -290,17 +379,30 @@ pub fn matches(e: &Expr, f: &File, st: &DriveState) -> bool {
             ("fullText", Val::Str(s)) => {
                 let s = s.to_lowercase();
                 f.name.to_lowercase().contains(&s)
-                    || f.description.as_ref().is_some_and(|d| d.to_lowercase().contains(&s))
-                    || f.doc_text.as_ref().is_some_and(|d| d.to_lowercase().contains(&s))
+                    || f.description
+                        .as_ref()
+                        .is_some_and(|d| d.to_lowercase().contains(&s))
+                    || f.doc_text
+                        .as_ref()
+                        .is_some_and(|d| d.to_lowercase().contains(&s))
             }
-            ("modifiedTime" | "viewedByMeTime", Val::Str(s)) => time(s).is_some_and(|t| cmp_ord(f.modified, *op, t)),
+            ("modifiedTime" | "viewedByMeTime", Val::Str(s)) => {
+                time(s).is_some_and(|t| cmp_ord(f.modified, *op, t))
+            }
             ("createdTime", Val::Str(s)) => time(s).is_some_and(|t| cmp_ord(f.created, *op, t)),
             ("trashed", Val::Bool(b)) => cmp_ord(st.is_trashed(f), *op, *b),
             ("starred", Val::Bool(b)) => cmp_ord(f.starred, *op, *b),
             ("sharedWithMe", Val::Bool(b)) => cmp_ord(false, *op, *b),
             ("visibility", Val::Str(s)) => {
                 let vis = if f.permissions.iter().any(|p| p.kind == "anyone") {
-                    if f.permissions.iter().any(|p| p.kind == "anyone" && p.allow_discovery == Some(true)) { "anyoneCanFind" } else { "anyoneWithLink" }
+                    if f.permissions
+                        .iter()
+                        .any(|p| p.kind == "anyone" && p.allow_discovery == Some(true))
+                    {
+                        "anyoneCanFind"
+                    } else {
+                        "anyoneWithLink"
+                    }
                 } else {
                     "limited"
                 };
@@ -320,12 +422,17 @@ mod tests {
         let e = parse(r"'root' in parents and trashed = false and name = 'a\'b.txt'").unwrap();
         match e {
             Expr::And(l, r) => {
-                assert_eq!(*r, Expr::Cmp("name".into(), Op::Eq, Val::Str("a'b.txt".into())));
+                assert_eq!(
+                    *r,
+                    Expr::Cmp("name".into(), Op::Eq, Val::Str("a'b.txt".into()))
+                );
                 assert!(matches!(*l, Expr::And(_, _)));
             }
             other => panic!("{other:?}"),
         }
-        assert!(parse("mimeType = 'application/vnd.google-apps.folder' or not starred = true").is_ok());
+        assert!(
+            parse("mimeType = 'application/vnd.google-apps.folder' or not starred = true").is_ok()
+        );
         assert!(parse("(name contains 'x' or fullText contains 'y') and modifiedTime > '2012-06-04T12:00:00-08:00'").is_ok());
         assert!(parse("properties has { key='k' and value='v' }").is_ok());
         assert!(parse(r"name = 'back\\slash'").is_ok());

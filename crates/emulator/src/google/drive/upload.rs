@@ -29,35 +29,82 @@ const MAX_UPLOAD: u64 = 5_497_558_138_880;
 
 pub(super) fn routes() -> Router<Arc<Emu>> {
     Router::new()
-        .route("/www.googleapis.com/upload/drive/v3/files", post(upload_create).put(session_put))
-        .route("/www.googleapis.com/upload/drive/v3/files/{id}", patch(upload_update).put(session_put_id))
-        .route("/www.googleapis.com/resumable/upload/drive/v3/files", post(upload_create).put(session_put))
+        .route(
+            "/www.googleapis.com/upload/drive/v3/files",
+            post(upload_create).put(session_put),
+        )
+        .route(
+            "/www.googleapis.com/upload/drive/v3/files/{id}",
+            patch(upload_update).put(session_put_id),
+        )
+        .route(
+            "/www.googleapis.com/resumable/upload/drive/v3/files",
+            post(upload_create).put(session_put),
+        )
 }
 
 type Q = Query<HashMap<String, String>>;
 
 fn store_error(e: StoreError) -> Response {
     match e {
-        StoreError::TooLarge => GError::new(StatusCode::PAYLOAD_TOO_LARGE, "global", "uploadTooLarge", "The file is too large.").into_response(),
+        StoreError::TooLarge => GError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "global",
+            "uploadTooLarge",
+            "The file is too large.",
+        )
+        .into_response(),
         StoreError::Body(_) => broken_response(),
-        StoreError::Io(e) => GError::new(StatusCode::INTERNAL_SERVER_ERROR, "global", "internalError", e.to_string()).into_response(),
+        StoreError::Io(e) => GError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "global",
+            "internalError",
+            e.to_string(),
+        )
+        .into_response(),
     }
 }
 
 fn content_type(h: &HeaderMap) -> Option<String> {
-    h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
 }
 
-async fn upload_create(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Query(q): Q, body: Body) -> Response {
+async fn upload_create(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Query(q): Q,
+    body: Body,
+) -> Response {
     upload(emu, base, headers, q, body, None).await
 }
 
-async fn upload_update(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Path(id): Path<String>, Query(q): Q, body: Body) -> Response {
+async fn upload_update(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Body,
+) -> Response {
     upload(emu, base, headers, q, body, Some(id)).await
 }
 
-async fn upload(emu: Arc<Emu>, base: Base, headers: HeaderMap, q: HashMap<String, String>, body: Body, target: Option<String>) -> Response {
-    let method = if target.is_some() { "google.apps.drive.v3.DriveFiles.Update" } else { "google.apps.drive.v3.DriveFiles.Create" };
+async fn upload(
+    emu: Arc<Emu>,
+    base: Base,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    body: Body,
+    target: Option<String>,
+) -> Response {
+    let method = if target.is_some() {
+        "google.apps.drive.v3.DriveFiles.Update"
+    } else {
+        "google.apps.drive.v3.DriveFiles.Create"
+    };
     if let Err(e) = auth(&emu, &headers, &q, method, WRITE_SCOPES) {
         return e.into_response();
     }
@@ -71,40 +118,90 @@ async fn upload(emu: Arc<Emu>, base: Base, headers: HeaderMap, q: HashMap<String
         Some("media") => {
             let ct = content_type(&headers);
             match emu.blobs.store(body.into_data_stream(), MAX_UPLOAD).await {
-                Ok(b) => finish(&emu, &base, json!({}), target, b, ct, all, q.get("fields").cloned()).await,
+                Ok(b) => {
+                    finish(
+                        &emu,
+                        &base,
+                        json!({}),
+                        target,
+                        b,
+                        ct,
+                        all,
+                        q.get("fields").cloned(),
+                    )
+                    .await
+                }
                 Err(e) => store_error(e),
             }
         }
-        Some("multipart") | Some("related") => multipart(emu, base, headers, q, body, target, all).await,
+        Some("multipart") | Some("related") => {
+            multipart(emu, base, headers, q, body, target, all).await
+        }
         Some("resumable") => initiate(emu, base, headers, q, body, target, all).await,
-        Some(other) => GError::invalid_param("uploadType", format!("Invalid upload type: {other}")).into_response(),
-        None => GError::bad_request("Media upload requires the uploadType parameter (media, multipart or resumable).").into_response(),
+        Some(other) => GError::invalid_param("uploadType", format!("Invalid upload type: {other}"))
+            .into_response(),
+        None => GError::bad_request(
+            "Media upload requires the uploadType parameter (media, multipart or resumable).",
+        )
+        .into_response(),
     }
 }
 
-async fn multipart(emu: Arc<Emu>, base: Base, headers: HeaderMap, q: HashMap<String, String>, body: Body, target: Option<String>, all: bool) -> Response {
-    let raw_ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Ok(boundary) = multer::parse_boundary(raw_ct.replacen("multipart/related", "multipart/form-data", 1)) else {
-        return GError::bad_request("Content-Type must be multipart/related with a boundary.").into_response();
+async fn multipart(
+    emu: Arc<Emu>,
+    base: Base,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    body: Body,
+    target: Option<String>,
+    all: bool,
+) -> Response {
+    use crate::multipart::{Related, boundary};
+    let raw_ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(b) = boundary(raw_ct) else {
+        return GError::bad_request("Content-Type must be multipart/related with a boundary.")
+            .into_response();
     };
-    let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
-    let meta = match mp.next_field().await {
-        Ok(Some(f)) => match f.bytes().await {
-            Ok(b) if b.len() < 1 << 20 => match serde_json::from_slice::<Value>(&b) {
+    let mut r = Related::new(body.into_data_stream(), &b);
+    let bad = |m: String| GError::bad_request(m).into_response();
+    let meta: Value = match r.next_part().await {
+        Ok(Some(_)) => match r.read_part(1 << 20).await {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => json!({}),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(v) => v,
-                Err(e) => return GError::bad_request(format!("Invalid JSON payload received. {e}")).into_response(),
+                Err(e) => return bad(format!("Invalid JSON payload received. {e}")),
             },
-            _ => return GError::bad_request("The metadata part is missing or too large.").into_response(),
+            Err(e) => return bad(format!("Malformed multipart body: {e}")),
         },
-        _ => return GError::bad_request("Multipart body has no metadata part.").into_response(),
+        Ok(None) => return bad("Multipart body has no metadata part.".into()),
+        Err(e) => return bad(format!("Malformed multipart body: {e}")),
     };
-    let media = match mp.next_field().await {
-        Ok(Some(f)) => f,
-        _ => return GError::bad_request("Multipart body has no media part.").into_response(),
+    let ct = match r.next_part().await {
+        Ok(Some(h)) => h
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.split(';').next().unwrap_or(v).trim().to_string()),
+        Ok(None) => return bad("Multipart body has no media part.".into()),
+        Err(e) => return bad(format!("Malformed multipart body: {e}")),
     };
-    let ct = media.content_type().map(|m| m.essence_str().to_string());
-    match emu.blobs.store(media, MAX_UPLOAD).await {
-        Ok(b) => finish(&emu, &base, meta, target, b, ct, all, q.get("fields").cloned()).await,
+    match emu.blobs.store(r.stream_part(), MAX_UPLOAD).await {
+        Ok(b) => {
+            finish(
+                &emu,
+                &base,
+                meta,
+                target,
+                b,
+                ct,
+                all,
+                q.get("fields").cloned(),
+            )
+            .await
+        }
+        Err(StoreError::Body(m)) => bad(format!("Malformed multipart body: {m}")),
         Err(e) => store_error(e),
     }
 }
@@ -122,9 +219,15 @@ async fn finish(
     fields: Option<String>,
 ) -> Response {
     let key = blob.0.clone();
-    let converting = meta.get("mimeType").and_then(Value::as_str).is_some_and(|m| m.starts_with(GOOGLE_APPS));
+    let converting = meta
+        .get("mimeType")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.starts_with(GOOGLE_APPS));
     let doc_text = if converting && blob.1 <= 10 * 1024 * 1024 {
-        tokio::fs::read(emu.blobs.path(&key)).await.ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+        tokio::fs::read(emu.blobs.path(&key))
+            .await
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     } else {
         None
     };
@@ -132,19 +235,40 @@ async fn finish(
         let mut st = lock(&emu.drive);
         match &target {
             None => {
-                let id = create_file(&mut st, emu, &meta, NewFile { blob: Some(blob.clone()), content_type: ct, doc_text }, all)?;
+                let id = create_file(
+                    &mut st,
+                    emu,
+                    &meta,
+                    NewFile {
+                        blob: Some(blob.clone()),
+                        content_type: ct,
+                        doc_text,
+                    },
+                    all,
+                )?;
                 let keep = st.files[&id].blob.is_some();
-                Ok((render(&st, &st.files[&id], base, fields.as_ref())?, if keep { None } else { Some(key.clone()) }))
+                Ok((
+                    render(&st, &st.files[&id], base, fields.as_ref())?,
+                    if keep { None } else { Some(key.clone()) },
+                ))
             }
             Some(t) => {
                 let mut f = st.get(t, all)?.clone();
                 if f.is_folder() {
-                    return Err(GError::forbidden("global", "fileNotModifiable", "A folder has no content."));
+                    return Err(GError::forbidden(
+                        "global",
+                        "fileNotModifiable",
+                        "A folder has no content.",
+                    ));
                 }
                 if f.drive_id.is_none() {
                     let (used, _) = st.usage();
                     if used - f.size.unwrap_or(0) + blob.1 > emu.settings().drive_quota {
-                        return Err(GError::forbidden("usageLimits", "storageQuotaExceeded", "The user's Drive storage quota has been exceeded."));
+                        return Err(GError::forbidden(
+                            "usageLimits",
+                            "storageQuotaExceeded",
+                            "The user's Drive storage quota has been exceeded.",
+                        ));
                     }
                 }
                 let old = f.blob.replace(key.clone());
@@ -175,39 +299,75 @@ async fn finish(
     }
 }
 
-async fn initiate(emu: Arc<Emu>, base: Base, headers: HeaderMap, q: HashMap<String, String>, body: Body, target: Option<String>, all: bool) -> Response {
+async fn initiate(
+    emu: Arc<Emu>,
+    base: Base,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    body: Body,
+    target: Option<String>,
+    all: bool,
+) -> Response {
     let bytes = match axum::body::to_bytes(body, 1 << 20).await {
         Ok(b) => b,
         Err(_) => return GError::bad_request("Metadata too large.").into_response(),
     };
-    let meta: Value = if bytes.is_empty() { json!({}) } else {
+    let meta: Value = if bytes.is_empty() {
+        json!({})
+    } else {
         match serde_json::from_slice(&bytes) {
             Ok(v) => v,
-            Err(e) => return GError::bad_request(format!("Invalid JSON payload received. {e}")).into_response(),
+            Err(e) => {
+                return GError::bad_request(format!("Invalid JSON payload received. {e}"))
+                    .into_response();
+            }
         }
     };
-    let total = headers.get("x-upload-content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let total = headers
+        .get("x-upload-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     {
         let st = lock(&emu.drive);
         if target.is_none() {
-            for p in meta.get("parents").and_then(Value::as_array).into_iter().flatten() {
+            for p in meta
+                .get("parents")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let id = p.as_str().unwrap_or("");
                 match st.get(id, all) {
                     Ok(f) if f.is_folder() => {}
-                    _ => return GError::file_not_found(id).at("parents", "parameter").into_response(),
+                    _ => {
+                        return GError::file_not_found(id)
+                            .at("parents", "parameter")
+                            .into_response();
+                    }
                 }
             }
         }
         if let Some(t) = total {
             let (used, _) = st.usage();
             if used + t > emu.settings().drive_quota {
-                return GError::forbidden("usageLimits", "storageQuotaExceeded", "The user's Drive storage quota has been exceeded.").into_response();
+                return GError::forbidden(
+                    "usageLimits",
+                    "storageQuotaExceeded",
+                    "The user's Drive storage quota has been exceeded.",
+                )
+                .into_response();
             }
         }
     }
     let key = emu.blobs.new_key();
     if let Err(e) = tokio::fs::File::create(emu.blobs.path(&key)).await {
-        return GError::new(StatusCode::INTERNAL_SERVER_ERROR, "global", "internalError", e.to_string()).into_response();
+        return GError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "global",
+            "internalError",
+            e.to_string(),
+        )
+        .into_response();
     }
     let upload_id = format!("ADPyc{}", super::new_id());
     let path = match &target {
@@ -218,7 +378,10 @@ async fn initiate(emu: Arc<Emu>, base: Base, headers: HeaderMap, q: HashMap<Stri
         metadata: meta,
         target,
         total,
-        content_type: headers.get("x-upload-content-type").and_then(|v| v.to_str().ok()).map(str::to_string),
+        content_type: headers
+            .get("x-upload-content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         blob: key,
         committed: 0,
         hasher: Hasher::default(),
@@ -226,10 +389,17 @@ async fn initiate(emu: Arc<Emu>, base: Base, headers: HeaderMap, q: HashMap<Stri
         fields: q.get("fields").cloned(),
         all_drives: all,
     };
-    lock(&emu.drive).sessions.insert(upload_id.clone(), Arc::new(tokio::sync::Mutex::new(session)));
+    lock(&emu.drive).sessions.insert(
+        upload_id.clone(),
+        Arc::new(tokio::sync::Mutex::new(session)),
+    );
     let mut r = StatusCode::OK.into_response();
-    r.headers_mut().insert(header::LOCATION, base.url("www.googleapis.com", &path).parse().unwrap());
-    r.headers_mut().insert("x-guploader-uploadid", upload_id.parse().unwrap());
+    r.headers_mut().insert(
+        header::LOCATION,
+        base.url("www.googleapis.com", &path).parse().unwrap(),
+    );
+    r.headers_mut()
+        .insert("x-guploader-uploadid", upload_id.parse().unwrap());
     r
 }
 
@@ -243,10 +413,16 @@ enum Range {
 }
 
 fn parse_content_range(h: &HeaderMap) -> Result<Range, ()> {
-    let Some(v) = h.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()) else { return Ok(Range::Whole) };
+    let Some(v) = h.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(Range::Whole);
+    };
     let spec = v.trim().strip_prefix("bytes ").ok_or(())?.trim();
     let (r, t) = spec.split_once('/').ok_or(())?;
-    let total = if t == "*" { None } else { Some(t.parse().map_err(|_| ())?) };
+    let total = if t == "*" {
+        None
+    } else {
+        Some(t.parse().map_err(|_| ())?)
+    };
     if r == "*" {
         return Ok(Range::Query(total));
     }
@@ -262,26 +438,50 @@ fn incomplete(committed: u64) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::PERMANENT_REDIRECT;
     if committed > 0 {
-        r.headers_mut().insert(header::RANGE, format!("bytes=0-{}", committed - 1).parse().unwrap());
+        r.headers_mut().insert(
+            header::RANGE,
+            format!("bytes=0-{}", committed - 1).parse().unwrap(),
+        );
     }
     r.headers_mut().insert(header::CONTENT_LENGTH, 0.into());
     r
 }
 
-async fn session_put_id(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Path(_id): Path<String>, Query(q): Q, body: Body) -> Response {
+async fn session_put_id(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Path(_id): Path<String>,
+    Query(q): Q,
+    body: Body,
+) -> Response {
     session_put(State(emu), base, headers, Query(q), body).await
 }
 
-async fn session_put(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap, Query(q): Q, body: Body) -> Response {
+async fn session_put(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Query(q): Q,
+    body: Body,
+) -> Response {
     let Some(upload_id) = q.get("upload_id").cloned() else {
         return GError::bad_request("Missing upload_id.").into_response();
     };
     let range = match parse_content_range(&headers) {
         Ok(r) => r,
-        Err(()) => return GError::bad_request("Failed to parse Content-Range header.").into_response(),
+        Err(()) => {
+            return GError::bad_request("Failed to parse Content-Range header.").into_response();
+        }
     };
     let Some(session) = lock(&emu.drive).sessions.get(&upload_id).cloned() else {
-        return GError::new(StatusCode::NOT_FOUND, "global", "notFound", "Upload session not found or expired. Start a new upload.").into_response();
+        return GError::new(
+            StatusCode::NOT_FOUND,
+            "global",
+            "notFound",
+            "Upload session not found or expired. Start a new upload.",
+        )
+        .into_response();
     };
     // One request at a time per session: a status query waits for an in-flight chunk (for example one whose
     // client just died) to end. The session stays in the map, so a dropped request loses nothing.
@@ -289,15 +489,27 @@ async fn session_put(State(emu): State<Arc<Emu>>, base: Base, headers: HeaderMap
     chunk(&emu, &base, &headers, &mut s, range, body).await
 }
 
-async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, range: Range, body: Body) -> Response {
+async fn chunk(
+    emu: &Emu,
+    base: &Base,
+    headers: &HeaderMap,
+    s: &mut Session,
+    range: Range,
+    body: Body,
+) -> Response {
     if let Some(id) = &s.done {
         let st = lock(&emu.drive);
         return match st.files.get(id) {
-            Some(f) => render(&st, f, base, s.fields.as_ref()).map(axum::Json).into_response(),
+            Some(f) => render(&st, f, base, s.fields.as_ref())
+                .map(axum::Json)
+                .into_response(),
             None => GError::file_not_found(id).into_response(),
         };
     }
-    let content_len = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let content_len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     let (start, declared) = match range {
         Range::Query(t) => {
             if t.is_some() {
@@ -308,7 +520,10 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
         Range::Whole => (0, content_len.or(s.total)),
         Range::Chunk(a, b, t) => {
             if let (Some(t), true) = (t, b >= t.unwrap_or(u64::MAX)) {
-                return GError::bad_request(format!("Invalid Content-Range: last byte {b} is past the total size {t}.")).into_response();
+                return GError::bad_request(format!(
+                    "Invalid Content-Range: last byte {b} is past the total size {t}."
+                ))
+                .into_response();
             }
             (a, t.or(s.total))
         }
@@ -332,7 +547,10 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
     let mut dropped = false;
     let mut body_ok = true;
     let io = async {
-        let mut f = tokio::fs::OpenOptions::new().write(true).open(&path).await?;
+        let mut f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await?;
         f.set_len(s.committed).await?;
         f.seek(std::io::SeekFrom::Start(s.committed)).await?;
         let mut f = tokio::io::BufWriter::with_capacity(1 << 20, f);
@@ -394,19 +612,35 @@ async fn chunk(emu: &Emu, base: &Base, headers: &HeaderMap, s: &mut Session, ran
     if let Err(e) = io {
         return GError::bad_request(format!("Invalid request: {e}.")).into_response();
     }
-    let complete = body_ok && !dropped && match s.total {
-        Some(t) => received == t,
-        None => matches!(range, Range::Whole),
-    };
+    let complete = body_ok
+        && !dropped
+        && match s.total {
+            Some(t) => received == t,
+            None => matches!(range, Range::Whole),
+        };
     if complete {
         s.hasher.update(&tail);
         s.committed = received;
         let hashes = std::mem::take(&mut s.hasher).finish();
         let blob = (s.blob.clone(), received, hashes);
-        let resp = finish(emu, base, s.metadata.clone(), s.target.clone(), blob, s.content_type.clone(), s.all_drives, s.fields.clone()).await;
+        let resp = finish(
+            emu,
+            base,
+            s.metadata.clone(),
+            s.target.clone(),
+            blob,
+            s.content_type.clone(),
+            s.all_drives,
+            s.fields.clone(),
+        )
+        .await;
         if resp.status().is_success() {
             let st = lock(&emu.drive);
-            s.done = st.files.values().find(|f| f.blob.as_deref() == Some(s.blob.as_str())).map(|f| f.id.clone())
+            s.done = st
+                .files
+                .values()
+                .find(|f| f.blob.as_deref() == Some(s.blob.as_str()))
+                .map(|f| f.id.clone())
                 .or_else(|| s.target.clone());
         }
         return resp;
