@@ -144,37 +144,30 @@ pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
     let s = loc.opened.storage();
     let (mut dirs, mut files) = (0, 0);
-    out.line(if loc.path.is_empty() {
-        addr.to_string()
-    } else {
-        loc.path.clone()
-    });
-    let mut stack: Vec<(String, String)> = vec![(loc.path.clone(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let mut entries = list_all(&*s, &dir).await.map_err(|e| ctx(e, &loc))?;
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        let n = entries.len();
-        let mut children = Vec::new();
-        for (i, e) in entries.into_iter().enumerate() {
-            let last = i + 1 == n;
-            out.line(format!(
-                "{prefix}{}{}{}",
-                if last { "└── " } else { "├── " },
-                e.name,
-                if e.is_dir { "/" } else { "" }
-            ));
-            if e.is_dir {
-                dirs += 1;
-                children.push((
-                    e.path.clone(),
-                    format!("{prefix}{}", if last { "    " } else { "│   " }),
-                ));
-            } else {
-                files += 1;
-            }
+    out.line(if loc.path.is_empty() { addr.to_string() } else { loc.path.clone() });
+    let sorted = |mut v: Vec<Entry>| {
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    };
+    // Depth first: a frame per open folder (its entries, the next index, the line prefix).
+    let mut stack = vec![(sorted(list_all(&*s, &loc.path).await.map_err(|e| ctx(e, &loc))?), 0usize, String::new())];
+    while let Some((entries, i, prefix)) = stack.last_mut() {
+        if *i >= entries.len() {
+            stack.pop();
+            continue;
         }
-        // Depth first, in order: push in reverse.
-        stack.extend(children.into_iter().rev());
+        let e = entries[*i].clone();
+        *i += 1;
+        let last = *i == entries.len();
+        out.line(format!("{prefix}{}{}{}", if last { "└── " } else { "├── " }, e.name, if e.is_dir { "/" } else { "" }));
+        if e.is_dir {
+            dirs += 1;
+            let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });
+            let children = sorted(list_all(&*s, &e.path).await.map_err(|err| ctx(err, &loc))?);
+            stack.push((children, 0, child_prefix));
+        } else {
+            files += 1;
+        }
     }
     out.line(format!("\n{dirs} folders, {files} files"));
     Ok(())

@@ -48,6 +48,7 @@ pub(super) fn routes() -> Router<Arc<Emu>> {
         )
         .route("/drive.google.com/uc", get(public_download))
         .route("/__admin/drive/abusive/{id}", post(mark_abusive))
+        .route("/__admin/drive/seed", post(seed))
 }
 
 type Q = Query<HashMap<String, String>>;
@@ -180,7 +181,7 @@ pub(super) fn create_file(
     if drive_id.is_none()
         && let Some(size) = size
     {
-        let (used, _) = st.usage();
+        let used = st.used();
         if used + size > emu.settings().drive_quota {
             return Err(GError::forbidden(
                 "usageLimits",
@@ -1146,4 +1147,34 @@ async fn mark_abusive(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Re
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `POST /__admin/drive/seed {"folder": NAME, "count": N}`: makes folder NAME in My Drive's root holding N
+/// small files (`f000000`, … each containing its own name), for listing benchmarks and paging tests.
+async fn seed(State(emu): State<Arc<Emu>>, axum::Json(v): axum::Json<Value>) -> Response {
+    let Some(folder) = v["folder"].as_str().map(str::to_string) else { return (StatusCode::BAD_REQUEST, "folder required").into_response() };
+    let count = v["count"].as_u64().unwrap_or(0) as usize;
+    if count > 1_000_000 {
+        return (StatusCode::BAD_REQUEST, "count at most 1000000").into_response();
+    }
+    let mut blobs = Vec::with_capacity(count);
+    for i in 0..count {
+        match emu.blobs.store_bytes(Bytes::from(format!("f{i:06}\n"))).await {
+            Ok(b) => blobs.push(b),
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        }
+    }
+    let mut st = lock(&emu.drive);
+    let root = st.root_id.clone();
+    let folder_id = match create_file(&mut st, &emu, &json!({"name": folder, "mimeType": FOLDER, "parents": [root]}), NewFile::default(), false) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    for (i, b) in blobs.into_iter().enumerate() {
+        let meta = json!({"name": format!("f{i:06}"), "parents": [folder_id]});
+        if let Err(e) = create_file(&mut st, &emu, &meta, NewFile { blob: Some(b), content_type: Some("text/plain".into()), doc_text: None }, false) {
+            return e.into_response();
+        }
+    }
+    axum::Json(json!({"id": folder_id, "count": count})).into_response()
 }

@@ -199,6 +199,8 @@ pub struct DriveState {
     seq: u64,
     /// Bytes received on resumable sessions (tests measure re-sent data with it).
     pub resumable_bytes: u64,
+    /// Bytes stored in My Drive (trash included), kept up to date on every insert and remove.
+    used: u64,
 }
 
 /// A new Drive-style id.
@@ -240,6 +242,7 @@ impl DriveState {
             next_change: 1,
             seq: 0,
             resumable_bytes: 0,
+            used: 0,
         };
         s.insert(File {
             id: root_id,
@@ -290,6 +293,9 @@ impl DriveState {
             f.seq = self.seq;
         }
         if let Some(old) = self.files.get(&f.id) {
+            if old.drive_id.is_none() {
+                self.used -= old.size.unwrap_or(0);
+            }
             for p in old.parents.clone() {
                 if let Some(c) = self.children.get_mut(&p) {
                     c.remove(&f.id);
@@ -303,12 +309,18 @@ impl DriveState {
                 .insert(f.id.clone());
         }
         self.record_change(&f.id);
+        if f.drive_id.is_none() {
+            self.used += f.size.unwrap_or(0);
+        }
         self.files.insert(f.id.clone(), f);
     }
 
     /// Removes a file (not its children).
     pub fn remove(&mut self, id: &str) -> Option<File> {
         let f = self.files.remove(id)?;
+        if f.drive_id.is_none() {
+            self.used -= f.size.unwrap_or(0);
+        }
         for p in &f.parents {
             if let Some(c) = self.children.get_mut(p) {
                 c.remove(id);
@@ -384,7 +396,12 @@ impl DriveState {
         false
     }
 
-    /// Bytes used in My Drive, and of those in the trash.
+    /// Bytes used in My Drive (trash included), without a scan.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Bytes used in My Drive, and of those in the trash (scans every file).
     pub fn usage(&self) -> (u64, u64) {
         let mut used = 0;
         let mut trash = 0;

@@ -262,7 +262,7 @@ async fn finish(
                     ));
                 }
                 if f.drive_id.is_none() {
-                    let (used, _) = st.usage();
+                    let used = st.used();
                     if used - f.size.unwrap_or(0) + blob.1 > emu.settings().drive_quota {
                         return Err(GError::forbidden(
                             "usageLimits",
@@ -348,7 +348,7 @@ async fn initiate(
             }
         }
         if let Some(t) = total {
-            let (used, _) = st.usage();
+            let used = st.used();
             if used + t > emu.settings().drive_quota {
                 return GError::forbidden(
                     "usageLimits",

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Benchmark of the cloudmux CLI against the Drive emulator. Prints figures; asserts nothing about time.
+
+  put and get of one large file (default 1 GiB): wall time, throughput, the CLI's peak RSS
+  listing of a folder with many entries (default 50,000): wall time, peak RSS
+
+Sizes: BENCH_FILE_MIB (default 1024), BENCH_ENTRIES (default 50000). Release build.
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FILE_MIB = int(os.environ.get("BENCH_FILE_MIB", "1024"))
+ENTRIES = int(os.environ.get("BENCH_ENTRIES", "50000"))
+
+
+def measured(args, env):
+    t0 = time.monotonic()
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out_chunks = []
+    while True:
+        b = p.stdout.read(1 << 20)
+        if not b:
+            break
+        out_chunks.append(b)
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.monotonic() - t0
+    if status != 0:
+        sys.exit(f"cloudmux {' '.join(args[1:3])} failed (status {status})")
+    return elapsed, usage.ru_maxrss / 1024, b"".join(out_chunks)
+
+
+def md5_file(p):
+    h = hashlib.md5()
+    with open(p, "rb") as f:
+        while b := f.read(1 << 20):
+            h.update(b)
+    return h.hexdigest()
+
+
+def main():
+    print("building release binary…", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
+    bin_ = str(ROOT / "target" / "release" / "cloudmux")
+    work = Path(tempfile.mkdtemp(prefix="cloudmux-bench-"))
+    env = dict(os.environ, CLOUDMUX_CONFIG=str(work / "config.toml"))
+    emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--state-dir", str(work / "emu")],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        base = re.match(r"listening on (\S+)", emu.stdout.readline()).group(1)
+        _, cid, secret = emu.stdout.readline().strip().rsplit(" ", 2)
+        subprocess.run([bin_, "remote", "add", "gd", "--type", "gdrive", "--client-id", cid, "--client-secret", secret,
+                        "--endpoint", base], env=env, check=True, capture_output=True)
+        login = subprocess.Popen([bin_, "auth", "login", "gd", "--no-browser"], env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        urllib.request.urlopen(login.stdout.readline().strip()).read()
+        assert login.wait() == 0
+
+        src = work / "big.bin"
+        print(f"writing a {FILE_MIB} MiB test file…", file=sys.stderr)
+        with open(src, "wb") as f:
+            block = os.urandom(1 << 20)
+            for i in range(FILE_MIB):
+                f.write(block[i % 256:] + block[:i % 256])
+        size = src.stat().st_size
+        rows = []
+        t, rss, _ = measured([bin_, "--no-progress", "put", str(src), "gd:"], env)
+        rows.append((f"put {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
+        back = work / "back.bin"
+        t, rss, _ = measured([bin_, "--no-progress", "get", "gd:big.bin", str(back)], env)
+        rows.append((f"get {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
+        same = md5_file(src) == md5_file(back)
+        back.unlink()
+
+        req = urllib.request.Request(f"{base}/__admin/drive/seed", data=json.dumps({"folder": "many", "count": ENTRIES}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        print(f"seeding {ENTRIES} entries…", file=sys.stderr)
+        urllib.request.urlopen(req, timeout=600).read()
+        t, rss, out = measured([bin_, "lsjson", "gd:many"], env)
+        listed = len(json.loads(out))
+        rows.append((f"list {ENTRIES} entries", t, listed / t, rss))
+
+        print(f"\ncloudmux {subprocess.run([bin_, '--version'], capture_output=True, text=True).stdout.strip()} "
+              f"against its Drive emulator on 127.0.0.1 ({os.cpu_count()} cores)\n")
+        print(f"| {'operation':<22} | {'seconds':>8} | {'rate':>16} | {'peak RSS (MiB)':>14} |")
+        print(f"|{'-' * 24}|{'-' * 10}|{'-' * 18}|{'-' * 16}|")
+        for name, t, rate, rss in rows:
+            unit = "entries/s" if name.startswith("list") else "MiB/s"
+            print(f"| {name:<22} | {t:>8.2f} | {rate:>10.1f} {unit:<5} | {rss:>14.1f} |")
+        print(f"\ndownload identical to upload: {same}; entries listed: {listed} of {ENTRIES}")
+    finally:
+        emu.terminate()
+        emu.wait()
+        subprocess.run(["rm", "-rf", str(work)])
+
+
+if __name__ == "__main__":
+    main()
