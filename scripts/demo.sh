@@ -33,7 +33,7 @@ for _ in $(seq 100); do [ -s "$work/login.out" ] && break; sleep 0.1; done
 url=$(head -1 "$work/login.out")
 echo "consent link: ${url:0:100}…"
 echo "(the browser's part: open the link; the emulator approves and redirects to cloudmux's loopback listener)"
-curl -sfL -o /dev/null "$url"
+python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()" "$url"
 wait "$login_pid"
 tail -n +2 "$work/login.out"
 

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::Config;
 use crate::open::{Loc, Opened, locate, with_remote};
-use crate::out::{Out, ls_line, metered};
+use crate::out::{JsonArray, Out, ls_line, metered};
 
 /// One address.
 #[derive(Args, Debug)]
@@ -103,39 +103,43 @@ pub async fn ls(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
     let s = loc.opened.storage();
     let mut pages = s.list(&loc.path);
-    let mut all = Vec::new();
+    let mut arr = if out.json {
+        Some(JsonArray::start()?)
+    } else {
+        None
+    };
     while let Some(p) = pages.next().await {
-        let p = p.map_err(|e| ctx(e, &loc))?;
-        if out.json {
-            all.extend(p);
-        } else {
-            for e in &p {
-                out.line(ls_line(e));
+        for e in &p.map_err(|e| ctx(e, &loc))? {
+            match &mut arr {
+                Some(a) => a.push(e)?,
+                None => out.line(ls_line(e)),
             }
         }
     }
-    if out.json {
-        out.json(&json!(all.iter().map(entry_json).collect::<Vec<_>>()));
+    if let Some(a) = arr {
+        a.finish()?;
     }
     Ok(())
 }
 
-/// `lsjson`.
-pub async fn lsjson(cfg: &Config, out: Out, a: LsJson) -> anyhow::Result<()> {
+/// `lsjson`: streamed page by page, folder by folder.
+pub async fn lsjson(cfg: &Config, _out: Out, a: LsJson) -> anyhow::Result<()> {
     let loc = locate(cfg, &a.path).await?;
     let s = loc.opened.storage();
-    let mut all = Vec::new();
+    let mut arr = JsonArray::start()?;
     let mut stack = vec![loc.path.clone()];
     while let Some(dir) = stack.pop() {
-        let entries = list_all(&*s, &dir).await.map_err(|e| ctx(e, &loc))?;
-        for e in entries {
-            if a.recursive && e.is_dir {
-                stack.push(e.path.clone());
+        let mut pages = s.list(&dir);
+        while let Some(p) = pages.next().await {
+            for e in p.map_err(|e| ctx(e, &loc))? {
+                if a.recursive && e.is_dir {
+                    stack.push(e.path.clone());
+                }
+                arr.push(&e)?;
             }
-            all.push(entry_json(&e));
         }
     }
-    Out { json: true, ..out }.json(&json!(all));
+    arr.finish()?;
     Ok(())
 }
 
@@ -144,13 +148,21 @@ pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
     let s = loc.opened.storage();
     let (mut dirs, mut files) = (0, 0);
-    out.line(if loc.path.is_empty() { addr.to_string() } else { loc.path.clone() });
+    out.line(if loc.path.is_empty() {
+        addr.to_string()
+    } else {
+        loc.path.clone()
+    });
     let sorted = |mut v: Vec<Entry>| {
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     };
     // Depth first: a frame per open folder (its entries, the next index, the line prefix).
-    let mut stack = vec![(sorted(list_all(&*s, &loc.path).await.map_err(|e| ctx(e, &loc))?), 0usize, String::new())];
+    let mut stack = vec![(
+        sorted(list_all(&*s, &loc.path).await.map_err(|e| ctx(e, &loc))?),
+        0usize,
+        String::new(),
+    )];
     while let Some((entries, i, prefix)) = stack.last_mut() {
         if *i >= entries.len() {
             stack.pop();
@@ -159,7 +171,12 @@ pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
         let e = entries[*i].clone();
         *i += 1;
         let last = *i == entries.len();
-        out.line(format!("{prefix}{}{}{}", if last { "└── " } else { "├── " }, e.name, if e.is_dir { "/" } else { "" }));
+        out.line(format!(
+            "{prefix}{}{}{}",
+            if last { "└── " } else { "├── " },
+            e.name,
+            if e.is_dir { "/" } else { "" }
+        ));
         if e.is_dir {
             dirs += 1;
             let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });

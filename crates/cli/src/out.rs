@@ -58,6 +58,35 @@ impl Out {
     }
 }
 
+/// Writes a JSON array to stdout one element at a time, so a 50,000-entry listing is never held whole.
+pub struct JsonArray {
+    out: std::io::BufWriter<std::io::Stdout>,
+    first: bool,
+}
+
+impl JsonArray {
+    /// Starts the array.
+    pub fn start() -> std::io::Result<Self> {
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        out.write_all(b"[")?;
+        Ok(JsonArray { out, first: true })
+    }
+
+    /// Writes one element (compact, one per line).
+    pub fn push(&mut self, v: &impl serde::Serialize) -> std::io::Result<()> {
+        self.out
+            .write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, v).map_err(std::io::Error::other)
+    }
+
+    /// Closes the array.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.out.write_all(b"\n]\n")?;
+        self.out.flush()
+    }
+}
+
 /// Counts bytes through a progress bar.
 pub fn metered(s: ByteStream, pb: ProgressBar) -> ByteStream {
     Box::pin(s.inspect(move |c| {

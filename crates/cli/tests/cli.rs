@@ -363,7 +363,10 @@ fn file_commands_and_exit_codes() {
         ["docs", "docs/big.bin", "docs/deep", "docs/renamed.bin"]
     );
     // Regression: children used to print after their folder's later siblings.
-    assert_eq!(env.ok(&["tree", "gd:"]), "gd:\n└── docs/\n    ├── big.bin\n    ├── deep/\n    └── renamed.bin\n\n1 folders, 2 files\n");
+    assert_eq!(
+        env.ok(&["tree", "gd:"]),
+        "gd:\n└── docs/\n    ├── big.bin\n    ├── deep/\n    └── renamed.bin\n\n2 folders, 2 files\n"
+    );
     assert!(
         env.ok(&["link", "gd:docs/renamed.bin"])
             .contains("/file/d/")

@@ -154,7 +154,9 @@ impl Storage for LocalStorage {
                 ));
             }
             Err(e) => {
-                return Err(not_found(parent(&norm), e).with_hint("create the folder first (mkdir)"));
+                return Err(
+                    not_found(parent(&norm), e).with_hint("create the folder first (mkdir)")
+                );
             }
         }
         if let Ok(m) = tokio::fs::metadata(&full).await

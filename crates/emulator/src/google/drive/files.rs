@@ -18,7 +18,7 @@ use super::fields::{Mask, validate_file_mask};
 use super::query::{self, Expr};
 use super::{
     CONTENT_SCOPES, DriveState, FOLDER, File, GOOGLE_APPS, READ_SCOPES, WRITE_SCOPES, auth,
-    export_formats, file_json, new_id, owner_permission, qbool,
+    export_formats, new_id, owner_permission, qbool,
 };
 use crate::State as Emu;
 use crate::blob::BlobHashes;
@@ -72,7 +72,8 @@ pub(super) fn render(
         }
         _ => Mask::parse("kind,id,name,mimeType").expect("static mask"),
     };
-    let mut full = file_json(st, f, base);
+    let all = mask.0.contains_key("*");
+    let mut full = super::file_json_with(st, f, base, &|k| all || mask.0.contains_key(k));
     if mask.0.contains_key("permissions") {
         full["permissions"] = json!(
             f.permissions
@@ -524,36 +525,47 @@ async fn list(
             ("user" | "allDrives" | "domain", None) => None,
             (c, _) => return Err(GError::invalid_param("corpora", format!("Invalid Value: {c}"))),
         };
-        let st = lock(&emu.drive);
+        let mut st = lock(&emu.drive);
         if let Some(d) = &drive_filter
             && !st.drives.contains_key(d)
         {
             return Err(GError::not_found("Shared drive", d));
         }
-        let mut hits: Vec<&File> = st
-            .files
-            .values()
-            .filter(|f| f.id != st.root_id && !st.drives.contains_key(&f.id))
-            .filter(|f| match (&drive_filter, &f.drive_id) {
-                (Some(d), Some(fd)) => d == fd,
-                (Some(_), None) => false,
-                (None, Some(_)) => include_all && corpora == "allDrives",
-                (None, None) => true,
-            })
-            .filter(|f| expr.as_ref().is_none_or(|e| query::matches(e, f, &st)))
-            .collect();
-        hits.sort_by(|a, b| compare(a, b, &keys));
-        let end = (offset + size).min(hits.len());
-        let page = if offset < hits.len() { &hits[offset..end] } else { &[][..] };
-        let files: Vec<Value> = page.iter().map(|f| {
-            let mut v = file_json(&st, f, &base);
-            if mask.0.get("files").is_some_and(|m| m.as_ref().is_some_and(|m| m.0.contains_key("permissions"))) {
+        let cache_key = format!("{fp}|{corpora}|{include_all}|{all_drives}");
+        let ids = match &st.list_cache {
+            Some((k, g, ids)) if *k == cache_key && *g == st.generation => ids.clone(),
+            _ => {
+                let mut hits: Vec<&File> = st
+                    .files
+                    .values()
+                    .filter(|f| f.id != st.root_id && !st.drives.contains_key(&f.id))
+                    .filter(|f| match (&drive_filter, &f.drive_id) {
+                        (Some(d), Some(fd)) => d == fd,
+                        (Some(_), None) => false,
+                        (None, Some(_)) => include_all && corpora == "allDrives",
+                        (None, None) => true,
+                    })
+                    .filter(|f| expr.as_ref().is_none_or(|e| query::matches(e, f, &st)))
+                    .collect();
+                hits.sort_by(|a, b| compare(a, b, &keys));
+                let ids = Arc::new(hits.into_iter().map(|f| f.id.clone()).collect::<Vec<_>>());
+                st.list_cache = Some((cache_key, st.generation, ids.clone()));
+                ids
+            }
+        };
+        let end = (offset + size).min(ids.len());
+        let page = if offset < ids.len() { &ids[offset..end] } else { &[][..] };
+        let file_mask = mask.0.get("files").cloned().flatten();
+        let want = |k: &str| file_mask.as_ref().is_none_or(|m| m.0.contains_key(k) || m.0.contains_key("*"));
+        let files: Vec<Value> = page.iter().filter_map(|id| st.files.get(id)).map(|f| {
+            let mut v = super::file_json_with(&st, f, &base, &want);
+            if file_mask.as_ref().is_some_and(|m| m.0.contains_key("permissions")) {
                 v["permissions"] = json!(f.permissions.iter().map(super::permission_json).collect::<Vec<_>>());
             }
             v
         }).collect();
         let mut body = json!({"kind": "drive#fileList", "incompleteSearch": false, "files": files});
-        if end < hits.len() {
+        if end < ids.len() {
             body["nextPageToken"] = json!(page_token(end, &fp));
         }
         Ok(mask.apply(&body))
@@ -1152,27 +1164,49 @@ async fn mark_abusive(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Re
 /// `POST /__admin/drive/seed {"folder": NAME, "count": N}`: makes folder NAME in My Drive's root holding N
 /// small files (`f000000`, … each containing its own name), for listing benchmarks and paging tests.
 async fn seed(State(emu): State<Arc<Emu>>, axum::Json(v): axum::Json<Value>) -> Response {
-    let Some(folder) = v["folder"].as_str().map(str::to_string) else { return (StatusCode::BAD_REQUEST, "folder required").into_response() };
+    let Some(folder) = v["folder"].as_str().map(str::to_string) else {
+        return (StatusCode::BAD_REQUEST, "folder required").into_response();
+    };
     let count = v["count"].as_u64().unwrap_or(0) as usize;
     if count > 1_000_000 {
         return (StatusCode::BAD_REQUEST, "count at most 1000000").into_response();
     }
     let mut blobs = Vec::with_capacity(count);
     for i in 0..count {
-        match emu.blobs.store_bytes(Bytes::from(format!("f{i:06}\n"))).await {
+        match emu
+            .blobs
+            .store_bytes(Bytes::from(format!("f{i:06}\n")))
+            .await
+        {
             Ok(b) => blobs.push(b),
             Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         }
     }
     let mut st = lock(&emu.drive);
     let root = st.root_id.clone();
-    let folder_id = match create_file(&mut st, &emu, &json!({"name": folder, "mimeType": FOLDER, "parents": [root]}), NewFile::default(), false) {
+    let folder_id = match create_file(
+        &mut st,
+        &emu,
+        &json!({"name": folder, "mimeType": FOLDER, "parents": [root]}),
+        NewFile::default(),
+        false,
+    ) {
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
     for (i, b) in blobs.into_iter().enumerate() {
         let meta = json!({"name": format!("f{i:06}"), "parents": [folder_id]});
-        if let Err(e) = create_file(&mut st, &emu, &meta, NewFile { blob: Some(b), content_type: Some("text/plain".into()), doc_text: None }, false) {
+        if let Err(e) = create_file(
+            &mut st,
+            &emu,
+            &meta,
+            NewFile {
+                blob: Some(b),
+                content_type: Some("text/plain".into()),
+                doc_text: None,
+            },
+            false,
+        ) {
             return e.into_response();
         }
     }

@@ -201,6 +201,11 @@ pub struct DriveState {
     pub resumable_bytes: u64,
     /// Bytes stored in My Drive (trash included), kept up to date on every insert and remove.
     used: u64,
+    /// Bumped on every change; a cached listing is valid while it is unchanged.
+    pub generation: u64,
+    /// The last listing's sorted result (query fingerprint, generation, ids), so paging through a large
+    /// folder does not filter and sort it again for every page.
+    pub list_cache: Option<(String, u64, Arc<Vec<String>>)>,
 }
 
 /// A new Drive-style id.
@@ -243,6 +248,8 @@ impl DriveState {
             seq: 0,
             resumable_bytes: 0,
             used: 0,
+            generation: 0,
+            list_cache: None,
         };
         s.insert(File {
             id: root_id,
@@ -333,6 +340,7 @@ impl DriveState {
     }
 
     fn record_change(&mut self, id: &str) {
+        self.generation += 1;
         if let Some(old) = self.change_of.remove(id) {
             self.changes.remove(&old);
         }
@@ -520,86 +528,132 @@ pub fn export_formats() -> Vec<(&'static str, Vec<&'static str>)> {
 
 /// The full JSON of a file (before `fields` selection).
 pub fn file_json(st: &DriveState, f: &File, base: &Base) -> Value {
-    let trashed = st.is_trashed(f);
-    let mut v = json!({
-        "kind": "drive#file",
-        "id": f.id,
-        "name": f.name,
-        "mimeType": f.mime,
-        "parents": f.parents,
-        "createdTime": ts(&f.created),
-        "modifiedTime": ts(&f.modified),
-        "modifiedByMeTime": ts(&f.modified),
-        "viewedByMeTime": ts(&f.modified),
-        "trashed": trashed,
-        "explicitlyTrashed": f.explicitly_trashed,
-        "starred": f.starred,
-        "version": f.version.to_string(),
-        "spaces": ["drive"],
-        "ownedByMe": f.drive_id.is_none(),
-        "owners": if f.drive_id.is_none() { json!([user_json()]) } else { json!([]) },
-        "lastModifyingUser": user_json(),
-        "shared": f.permissions.len() > 1,
-        "viewersCanCopyContent": true,
-        "copyRequiresWriterPermission": false,
-        "writersCanShare": true,
-        "hasThumbnail": false,
-        "isAppAuthorized": true,
-        "permissionIds": f.permissions.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
-        "properties": f.properties,
-        "appProperties": f.app_properties,
-        "quotaBytesUsed": f.size.unwrap_or(0).to_string(),
-        "headRevisionId": format!("0B{}", f.version),
-        "iconLink": format!("https://drive-thirdparty.googleusercontent.com/16/type/{}", f.mime),
-        "capabilities": {
-            "canAddChildren": f.is_folder(), "canCopy": !f.is_folder(), "canDelete": true, "canDownload": !f.is_folder(),
-            "canEdit": true, "canListChildren": f.is_folder(), "canModifyContent": true, "canRename": true, "canShare": true,
-            "canTrash": true, "canUntrash": true, "canComment": true, "canReadRevisions": !f.is_folder(),
-            "canMoveItemWithinDrive": true, "canRemoveChildren": f.is_folder(),
-        },
-    });
-    let link = if f.is_folder() {
-        base.url("drive.google.com", &format!("/drive/folders/{}", f.id))
-    } else if f.mime.starts_with(GOOGLE_APPS) {
-        base.url(
-            "docs.google.com",
-            &format!("/document/d/{}/edit?usp=drivesdk", f.id),
-        )
-    } else {
-        base.url(
-            "drive.google.com",
-            &format!("/file/d/{}/view?usp=drivesdk", f.id),
-        )
-    };
-    v["webViewLink"] = json!(link);
-    if let (Some(size), Some(h)) = (f.size, &f.hashes) {
-        v["size"] = json!(size.to_string());
-        v["md5Checksum"] = json!(h.md5);
-        v["sha1Checksum"] = json!(h.sha1);
-        v["sha256Checksum"] = json!(h.sha256);
-        v["webContentLink"] = json!(base.url(
-            "drive.google.com",
-            &format!("/uc?id={}&export=download", f.id)
-        ));
-        if let Some((_, ext)) = f.name.rsplit_once('.') {
-            v["fileExtension"] = json!(ext);
-            v["fullFileExtension"] = json!(ext);
+    file_json_with(st, f, base, &|_| true)
+}
+
+/// The JSON of a file with only the top-level fields `want` accepts computed (the rest is skipped, which
+/// keeps large listings cheap).
+pub fn file_json_with(
+    st: &DriveState,
+    f: &File,
+    base: &Base,
+    want: &dyn Fn(&str) -> bool,
+) -> Value {
+    let mut m = serde_json::Map::new();
+    macro_rules! put {
+        ($k:literal, $v:expr) => {
+            if want($k) {
+                m.insert($k.to_string(), json!($v));
+            }
+        };
+    }
+    let folder = f.is_folder();
+    put!("kind", "drive#file");
+    put!("id", f.id);
+    put!("name", f.name);
+    put!("mimeType", f.mime);
+    put!("parents", f.parents);
+    put!("createdTime", ts(&f.created));
+    put!("modifiedTime", ts(&f.modified));
+    put!("modifiedByMeTime", ts(&f.modified));
+    put!("viewedByMeTime", ts(&f.modified));
+    put!("trashed", st.is_trashed(f));
+    put!("explicitlyTrashed", f.explicitly_trashed);
+    put!("starred", f.starred);
+    put!("version", f.version.to_string());
+    put!("spaces", ["drive"]);
+    put!("ownedByMe", f.drive_id.is_none());
+    put!(
+        "owners",
+        if f.drive_id.is_none() {
+            json!([user_json()])
+        } else {
+            json!([])
         }
-        v["originalFilename"] = json!(
+    );
+    put!("lastModifyingUser", user_json());
+    put!("shared", f.permissions.len() > 1);
+    put!("viewersCanCopyContent", true);
+    put!("copyRequiresWriterPermission", false);
+    put!("writersCanShare", true);
+    put!("hasThumbnail", false);
+    put!("isAppAuthorized", true);
+    put!(
+        "permissionIds",
+        f.permissions
+            .iter()
+            .map(|p| p.id.clone())
+            .collect::<Vec<_>>()
+    );
+    put!("properties", f.properties);
+    put!("appProperties", f.app_properties);
+    put!("quotaBytesUsed", f.size.unwrap_or(0).to_string());
+    put!("headRevisionId", format!("0B{}", f.version));
+    put!(
+        "iconLink",
+        format!(
+            "https://drive-thirdparty.googleusercontent.com/16/type/{}",
+            f.mime
+        )
+    );
+    put!(
+        "capabilities",
+        json!({
+            "canAddChildren": folder, "canCopy": !folder, "canDelete": true, "canDownload": !folder,
+            "canEdit": true, "canListChildren": folder, "canModifyContent": true, "canRename": true, "canShare": true,
+            "canTrash": true, "canUntrash": true, "canComment": true, "canReadRevisions": !folder,
+            "canMoveItemWithinDrive": true, "canRemoveChildren": folder,
+        })
+    );
+    put!(
+        "webViewLink",
+        if folder {
+            base.url("drive.google.com", &format!("/drive/folders/{}", f.id))
+        } else if f.mime.starts_with(GOOGLE_APPS) {
+            base.url(
+                "docs.google.com",
+                &format!("/document/d/{}/edit?usp=drivesdk", f.id),
+            )
+        } else {
+            base.url(
+                "drive.google.com",
+                &format!("/file/d/{}/view?usp=drivesdk", f.id),
+            )
+        }
+    );
+    if let (Some(size), Some(h)) = (f.size, &f.hashes) {
+        put!("size", size.to_string());
+        put!("md5Checksum", h.md5);
+        put!("sha1Checksum", h.sha1);
+        put!("sha256Checksum", h.sha256);
+        put!(
+            "webContentLink",
+            base.url(
+                "drive.google.com",
+                &format!("/uc?id={}&export=download", f.id)
+            )
+        );
+        if let Some((_, ext)) = f.name.rsplit_once('.') {
+            put!("fileExtension", ext);
+            put!("fullFileExtension", ext);
+        }
+        put!(
+            "originalFilename",
             f.original_filename
                 .clone()
                 .unwrap_or_else(|| f.name.clone())
         );
     }
     if let Some(d) = &f.description {
-        v["description"] = json!(d);
+        put!("description", d);
     }
     if let Some(d) = &f.drive_id {
-        v["driveId"] = json!(d);
-        v["teamDriveId"] = json!(d);
+        put!("driveId", d);
+        put!("teamDriveId", d);
     }
-    if f.mime.starts_with(GOOGLE_APPS)
-        && !f.is_folder()
+    if want("exportLinks")
+        && f.mime.starts_with(GOOGLE_APPS)
+        && !folder
         && let Some((_, fmts)) = export_formats().into_iter().find(|(k, _)| *k == f.mime)
     {
         let links: serde_json::Map<String, Value> = fmts
@@ -617,9 +671,9 @@ pub fn file_json(st: &DriveState, f: &File, base: &Base) -> Value {
                 )
             })
             .collect();
-        v["exportLinks"] = Value::Object(links);
+        m.insert("exportLinks".into(), Value::Object(links));
     }
-    v
+    Value::Object(m)
 }
 
 /// Checks the caller's token for a Drive method.
