@@ -111,7 +111,11 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
         .map_err(|err| Error::from(err).context(format!("cannot listen on {}", e.listen)))?;
     let addr = listener.local_addr()?;
     let state = cloudmux_emulator::State::new(&cfg)?;
-    let app = cloudmux_emulator::app(state);
+    let autosave = e
+        .state_dir
+        .as_ref()
+        .map(|_| state.spawn_autosave(std::time::Duration::from_secs(2)));
+    let app = cloudmux_emulator::app(state.clone());
     println!("listening on http://{addr}");
     println!("demo OAuth client: {DEMO_CLIENT_ID} {DEMO_CLIENT_SECRET}");
     if let Some(tl) = &e.tls_listen {
@@ -131,10 +135,27 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
     out.note(format!("Point a remote at it: cloudmux remote add gd --type gdrive --client-id {DEMO_CLIENT_ID} --client-secret {DEMO_CLIENT_SECRET} --endpoint http://{addr}"));
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown)
         .await?;
+    if let Some(t) = autosave {
+        t.abort();
+        state.save()?;
+        out.note(format!(
+            "state saved to {}",
+            e.state_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        ));
+    }
     Ok(())
 }

@@ -41,6 +41,12 @@ struct Cli {
     /// Never show progress bars.
     #[arg(long, global = true)]
     no_progress: bool,
+    /// Attempts per request (the first included) for temporary failures: 5xx, 429, rate limits, resets.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    retries: usize,
+    /// Seconds a connection may stay silent before the request counts as failed (and is retried).
+    #[arg(long, global = true, default_value_t = 120, value_name = "SECS")]
+    timeout: u64,
     /// More logging (-v info, -vv debug). Secrets are always redacted.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -278,6 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         json: cli.json,
         progress: !cli.no_progress,
     };
+    open::set_tuning(cli.retries.max(1), cli.timeout.max(1));
     let path = config::config_path(cli.config.as_deref());
     match cli.cmd {
         Cmd::Emulate(e) => cmd_emulate::run(e, out).await?,

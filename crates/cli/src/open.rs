@@ -12,9 +12,20 @@ use cloudmux_local::LocalStorage;
 
 use crate::config::{Config, RemoteConfig};
 
-/// HTTP settings of a remote (extra CA).
+static TUNING: std::sync::OnceLock<(usize, u64)> = std::sync::OnceLock::new();
+
+/// Sets the global `--retries` and `--timeout`.
+pub fn set_tuning(retries: usize, timeout_secs: u64) {
+    let _ = TUNING.set((retries, timeout_secs));
+}
+
+/// HTTP settings of a remote (extra CA, `--retries`, `--timeout`).
 pub fn http_config(rc: Option<&RemoteConfig>, ca: Option<&Path>) -> Result<HttpConfig> {
     let mut h = HttpConfig::default();
+    if let Some(&(retries, timeout)) = TUNING.get() {
+        h.retry.max_attempts = retries;
+        h.read_timeout = std::time::Duration::from_secs(timeout);
+    }
     if let Some(p) = ca.or(rc.and_then(|r| r.ca_cert.as_deref())) {
         h.extra_root_pem = Some(
             std::fs::read(p)

@@ -113,14 +113,43 @@ pub struct State {
     pub blobs: blob::BlobStore,
     /// Fault injection.
     pub faults: Mutex<faults::Faults>,
+    state_dir: Option<PathBuf>,
+}
+
+/// What `--state-dir` keeps in `state.json`.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    google_auth: google::oauth::AuthState,
+    drive: google::drive::DriveSnapshot,
 }
 
 impl State {
-    /// A fresh state from a config.
+    /// A state from a config: restored from `state_dir/state.json` when there is one, else fresh.
     pub fn new(cfg: &Config) -> std::io::Result<Arc<State>> {
         let blobs =
             blob::BlobStore::new(cfg.state_dir.as_deref().map(|d| d.join("blobs")).as_deref())?;
-        let mut auth = google::oauth::AuthState::default();
+        let restored: Option<Snapshot> = match cfg.state_dir.as_ref().map(|d| d.join("state.json"))
+        {
+            Some(p) if p.exists() => {
+                Some(serde_json::from_slice(&std::fs::read(&p)?).map_err(|e| {
+                    std::io::Error::other(format!(
+                        "{}: unreadable emulator state ({e}); move it away to start afresh",
+                        p.display()
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        let (mut auth, drive) = match restored {
+            Some(s) => (
+                s.google_auth,
+                google::drive::DriveState::from_snapshot(s.drive),
+            ),
+            None => (
+                google::oauth::AuthState::default(),
+                google::drive::DriveState::new(),
+            ),
+        };
         auth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
         for (id, secret) in &cfg.clients {
             auth.add_client(id, secret);
@@ -132,10 +161,54 @@ impl State {
         Ok(Arc::new(State {
             settings: Mutex::new(cfg.settings.clone()),
             google_auth: Mutex::new(auth),
-            drive: Mutex::new(google::drive::DriveState::new()),
+            drive: Mutex::new(drive),
             blobs,
             faults: Mutex::new(faults::Faults::new(cfg.faults.clone())),
+            state_dir: cfg.state_dir.clone(),
         }))
+    }
+
+    /// Writes `state.json` into the state dir (atomically); does nothing without a state dir. Returns the Drive
+    /// change counter it saved.
+    pub fn save(&self) -> std::io::Result<u64> {
+        let Some(dir) = &self.state_dir else {
+            return Ok(0);
+        };
+        let (drive, generation) = {
+            let d = lock(&self.drive);
+            (d.snapshot(), d.generation)
+        };
+        let google_auth =
+            serde_json::to_value(&*lock(&self.google_auth)).map_err(std::io::Error::other)?;
+        let data =
+            serde_json::to_vec(&serde_json::json!({"google_auth": google_auth, "drive": drive}))
+                .map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join("state.json.tmp");
+        std::fs::write(&tmp, data)?;
+        std::fs::rename(&tmp, dir.join("state.json"))?;
+        Ok(generation)
+    }
+
+    /// Saves every `every` when Drive changed (and OAuth state with it), until the returned task is aborted.
+    pub fn spawn_autosave(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let s = self.clone();
+        tokio::spawn(async move {
+            let mut saved = u64::MAX;
+            loop {
+                tokio::time::sleep(every).await;
+                let g = lock(&s.drive).generation;
+                if g != saved {
+                    match s.save() {
+                        Ok(g) => saved = g,
+                        Err(e) => tracing::error!("saving emulator state: {e}"),
+                    }
+                }
+            }
+        })
     }
 
     /// A copy of the current settings.

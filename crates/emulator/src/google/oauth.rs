@@ -36,7 +36,7 @@ struct CodeGrant {
 }
 
 /// What an access token grants.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TokenGrant {
     /// The client it was issued to.
     pub client_id: String,
@@ -48,7 +48,7 @@ pub struct TokenGrant {
     pub user: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct RefreshGrant {
     client_id: String,
     scopes: Vec<String>,
@@ -65,18 +65,20 @@ struct Pending {
     offline: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct ServiceAccount {
     public_key: Vec<u8>,
 }
 
-/// Clients, codes and tokens.
-#[derive(Debug, Default)]
+/// Clients, codes and tokens. Codes and pending consents are short-lived and not persisted.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuthState {
     clients: HashMap<String, String>,
+    #[serde(skip)]
     codes: HashMap<String, CodeGrant>,
     access: HashMap<String, TokenGrant>,
     refresh: HashMap<String, RefreshGrant>,
+    #[serde(skip)]
     pending: HashMap<String, Pending>,
     service_accounts: HashMap<String, ServiceAccount>,
 }

@@ -46,7 +46,7 @@ pub const CONTENT_SCOPES: &[&str] = &["drive", "drive.file", "drive.readonly", "
 pub const WRITE_SCOPES: &[&str] = &["drive", "drive.file", "drive.appdata"];
 
 /// A permission on a file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Permission {
     /// Id.
     pub id: String,
@@ -63,7 +63,7 @@ pub struct Permission {
 }
 
 /// A comment on a file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Comment {
     /// Id.
     pub id: String,
@@ -84,7 +84,7 @@ pub struct Comment {
 }
 
 /// A file or folder.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct File {
     /// Id.
     pub id: String,
@@ -139,8 +139,18 @@ impl File {
     }
 }
 
+/// Drive's persistent part.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DriveSnapshot {
+    root_id: String,
+    files: Vec<File>,
+    drives: Vec<SharedDrive>,
+    next_change: u64,
+    seq: u64,
+}
+
 /// A shared drive.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SharedDrive {
     /// Id (also its root folder's id).
     pub id: String,
@@ -275,6 +285,37 @@ impl DriveState {
             doc_text: None,
             seq: 0,
         });
+        s
+    }
+
+    /// What `--state-dir` keeps of Drive: files, shared drives, counters (not open upload sessions).
+    pub fn snapshot(&self) -> DriveSnapshot {
+        DriveSnapshot {
+            root_id: self.root_id.clone(),
+            files: self.files.values().cloned().collect(),
+            drives: self.drives.values().cloned().collect(),
+            next_change: self.next_change,
+            seq: self.seq,
+        }
+    }
+
+    /// Rebuilds the state (indexes, usage, change log) from a snapshot.
+    pub fn from_snapshot(snap: DriveSnapshot) -> Self {
+        let mut s = DriveState::new();
+        s.files.clear();
+        s.children.clear();
+        s.changes.clear();
+        s.change_of.clear();
+        s.used = 0;
+        s.root_id = snap.root_id;
+        let mut files = snap.files;
+        files.sort_by_key(|f| f.seq);
+        for f in files {
+            s.insert(f);
+        }
+        s.drives = snap.drives.into_iter().map(|d| (d.id.clone(), d)).collect();
+        s.next_change = s.next_change.max(snap.next_change);
+        s.seq = s.seq.max(snap.seq);
         s
     }
 
