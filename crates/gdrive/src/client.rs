@@ -83,7 +83,56 @@ async fn json_of<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
     })
 }
 
+/// One page of a Drive list answer: the items under `key` and the next page token.
+fn page_items<T: DeserializeOwned>(mut v: Value, key: &str) -> Result<(Vec<T>, Option<String>)> {
+    let items = serde_json::from_value(
+        v.get_mut(key)
+            .map(Value::take)
+            .unwrap_or(Value::Array(vec![])),
+    )
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Other,
+            format!("Drive answered unexpected JSON: {e}"),
+        )
+    })?;
+    let next = v
+        .get("nextPageToken")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok((items, next))
+}
+
 impl DriveClient {
+    /// GETs every page of a list endpoint (`params` plus `pageToken`) and collects the items under `key`.
+    async fn all_pages<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        params: &[(&str, String)],
+        key: &str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut p: Vec<(&str, String)> = params.to_vec();
+            if let Some(t) = &token {
+                p.push(("pageToken", t.clone()));
+            }
+            let v: Value = json_of(
+                self.api
+                    .send(|c| c.get(url).query(&p), Idempotency::Safe)
+                    .await?,
+            )
+            .await?;
+            let (items, next) = page_items(v, key)?;
+            out.extend(items);
+            match next {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// A client using `token` for credentials.
     pub fn new(cfg: DriveConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
         let api = Api::new(cfg.http.clone(), Some(token), parse_error)?;
@@ -511,34 +560,15 @@ impl DriveClient {
 
     /// `comments.list` (all pages).
     pub async fn comments(&self, id: &str) -> Result<Vec<Comment>> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct L {
-            #[serde(default)]
-            comments: Vec<Comment>,
-            next_page_token: Option<String>,
-        }
         let url = self.url(&format!("files/{}/comments", enc(id)));
-        let fields = format!("nextPageToken,comments({})", Self::COMMENT_FIELDS);
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut params = vec![("fields", fields.clone()), ("pageSize", "100".to_string())];
-            if let Some(t) = &token {
-                params.push(("pageToken", t.clone()));
-            }
-            let l: L = json_of(
-                self.api
-                    .send(|c| c.get(&url).query(&params), Idempotency::Safe)
-                    .await?,
-            )
-            .await?;
-            out.extend(l.comments);
-            match l.next_page_token {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        let params = [
+            (
+                "fields",
+                format!("nextPageToken,comments({})", Self::COMMENT_FIELDS),
+            ),
+            ("pageSize", "100".into()),
+        ];
+        self.all_pages(&url, &params, "comments").await
     }
 
     /// `comments.create`.
@@ -641,36 +671,11 @@ impl DriveClient {
 
     /// `drives.list` (all pages).
     pub async fn drives(&self) -> Result<Vec<SharedDrive>> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct L {
-            #[serde(default)]
-            drives: Vec<SharedDrive>,
-            next_page_token: Option<String>,
-        }
-        let url = self.url("drives");
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut params = vec![
-                ("pageSize", "100".to_string()),
-                ("fields", "nextPageToken,drives(id,name,createdTime)".into()),
-            ];
-            if let Some(t) = &token {
-                params.push(("pageToken", t.clone()));
-            }
-            let l: L = json_of(
-                self.api
-                    .send(|c| c.get(&url).query(&params), Idempotency::Safe)
-                    .await?,
-            )
-            .await?;
-            out.extend(l.drives);
-            match l.next_page_token {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        let params = [
+            ("pageSize", "100".to_string()),
+            ("fields", "nextPageToken,drives(id,name,createdTime)".into()),
+        ];
+        self.all_pages(&self.url("drives"), &params, "drives").await
     }
 
     /// `drives.create`; `request_id` makes it idempotent.

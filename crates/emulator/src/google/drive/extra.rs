@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use super::fields::Mask;
 use super::files::{page_offset, page_token, render};
 use super::{
-    Comment, DriveState, FOLDER, File, Permission, READ_SCOPES, SharedDrive, WRITE_SCOPES, auth,
-    export_formats, new_id, owner_permission, permission_json, qbool, ts, user_json,
+    Comment, DriveState, FOLDER, File, Permission, READ_SCOPES, SharedDrive, WRITE_SCOPES,
+    all_drives, auth, export_formats, json_body, new_id, owner_permission, permission_json, qbool,
+    ts, user_json,
 };
 use crate::State as Emu;
 use crate::faults::lock;
@@ -59,14 +60,6 @@ pub(super) fn routes() -> Router<Arc<Emu>> {
             "/www.googleapis.com/drive/v3/drives/{id}",
             get(drive_get).patch(drive_update).delete(drive_delete),
         )
-}
-
-fn json_body(body: &Bytes) -> GResult<Value> {
-    if body.is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))
 }
 
 fn mask(q: &HashMap<String, String>, required: bool, default: &str) -> GResult<Mask> {
@@ -131,7 +124,7 @@ fn file_for_write<'a>(
     id: &str,
     q: &HashMap<String, String>,
 ) -> GResult<&'a mut File> {
-    let all = qbool(q, "supportsAllDrives") || qbool(q, "supportsTeamDrives");
+    let all = all_drives(q);
     let real = st.get(id, all)?.id.clone();
     Ok(st.files.get_mut(&real).expect("exists"))
 }

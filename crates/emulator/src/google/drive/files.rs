@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::fields::{Mask, validate_file_mask};
 use super::query::{self, Expr};
 use super::{
-    CONTENT_SCOPES, DriveState, FOLDER, File, GOOGLE_APPS, READ_SCOPES, WRITE_SCOPES, auth,
-    export_formats, new_id, owner_permission, qbool,
+    CONTENT_SCOPES, DriveState, FOLDER, File, GOOGLE_APPS, READ_SCOPES, WRITE_SCOPES, all_drives,
+    auth, export_formats, json_body, new_id, owner_permission, qbool,
 };
 use crate::State as Emu;
 use crate::blob::BlobHashes;
@@ -510,7 +510,7 @@ async fn list(
             }
             _ => Mask::parse("kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)").expect("static"),
         };
-        let all_drives = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
+        let all_drives = all_drives(&q);
         let include_all = qbool(&q, "includeItemsFromAllDrives") || qbool(&q, "includeTeamDriveItems");
         let corpora = q.get("corpora").map(String::as_str).unwrap_or("user");
         let drive_filter = match (corpora, q.get("driveId")) {
@@ -696,7 +696,7 @@ async fn get_file(
     ) {
         return e.into_response();
     }
-    let all = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
+    let all = all_drives(&q);
     let found = {
         let st = lock(&emu.drive);
         match st.get(&id, all) {
@@ -755,13 +755,8 @@ async fn create(
             "google.apps.drive.v3.DriveFiles.Create",
             WRITE_SCOPES,
         )?;
-        let meta: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
-        };
-        let all = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
+        let meta = json_body(&body)?;
+        let all = all_drives(&q);
         let mut st = lock(&emu.drive);
         let id = create_file(&mut st, &emu, &meta, NewFile::default(), all)?;
         render(&st, &st.files[&id], &base, q.get("fields"))
@@ -786,13 +781,8 @@ async fn update(
             "google.apps.drive.v3.DriveFiles.Update",
             WRITE_SCOPES,
         )?;
-        let meta: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
-        };
-        let all = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
+        let meta = json_body(&body)?;
+        let all = all_drives(&q);
         let mut st = lock(&emu.drive);
         update_file(&mut st, &id, &meta, &q, all)?;
         let real = st.real_id(&id).to_string();
@@ -818,12 +808,7 @@ async fn copy(
             "google.apps.drive.v3.DriveFiles.Copy",
             WRITE_SCOPES,
         )?;
-        let meta: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
-        };
+        let meta = json_body(&body)?;
         let all = qbool(&q, "supportsAllDrives");
         let st = lock(&emu.drive);
         let f = st.get(&id, all)?.clone();

@@ -735,6 +735,20 @@ pub fn auth(
     )
 }
 
+/// Whether the caller supports shared drives (`supportsAllDrives`, or the older `supportsTeamDrives`).
+pub fn all_drives(q: &HashMap<String, String>) -> bool {
+    qbool(q, "supportsAllDrives") || qbool(q, "supportsTeamDrives")
+}
+
+/// A JSON request body; empty means `{}`.
+pub fn json_body(body: &[u8]) -> GResult<Value> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))
+}
+
 /// A boolean query parameter.
 pub fn qbool(q: &HashMap<String, String>, k: &str) -> bool {
     q.get(k).is_some_and(|v| v == "true" || v == "1")

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::files::{NewFile, create_file, render, update_file};
-use super::{GOOGLE_APPS, Session, WRITE_SCOPES, auth, qbool};
+use super::{GOOGLE_APPS, Session, WRITE_SCOPES, all_drives, auth};
 use crate::State as Emu;
 use crate::blob::{BlobHashes, Hasher, StoreError};
 use crate::faults::{broken_response, lock};
@@ -108,7 +108,7 @@ async fn upload(
     if let Err(e) = auth(&emu, &headers, &q, method, WRITE_SCOPES) {
         return e.into_response();
     }
-    let all = qbool(&q, "supportsAllDrives") || qbool(&q, "supportsTeamDrives");
+    let all = all_drives(&q);
     if let Some(t) = &target
         && let Err(e) = lock(&emu.drive).get(t, all)
     {
