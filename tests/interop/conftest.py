@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SPECS = ROOT.parent / "shared" / "specs"
+# The discovery documents live in the workplace's shared/specs, beside the repository (CI has it there).
+SPECS = Path(os.environ.get("CLOUDMUX_SPECS", ROOT.parent / "shared" / "specs"))
 CLIENT_ID = "cloudmux-demo.apps.googleusercontent.com"
 CLIENT_SECRET = "cloudmux-demo-secret"
 
@@ -70,7 +71,9 @@ def drive(emulator, tokens):
     from google.oauth2.credentials import Credentials
     from googleapiclient.discovery import build_from_document
 
-    doc = json.loads((SPECS / "drive.v3.json").read_text())
+    spec = SPECS / "drive.v3.json"
+    assert spec.exists(), f"{spec} not found: put shared/specs beside the repository or set CLOUDMUX_SPECS"
+    doc = json.loads(spec.read_text())
     # The discovery document's rootUrl is the API endpoint; uploads go to rootUrl + "upload/" + servicePath.
     doc["rootUrl"] = f"{emulator}/www.googleapis.com/"
     creds = Credentials(
