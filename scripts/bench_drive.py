@@ -53,7 +53,7 @@ def main():
     bin_ = str(ROOT / "target" / "release" / "cloudmux")
     work = Path(tempfile.mkdtemp(prefix="cloudmux-bench-"))
     env = dict(os.environ, CLOUDMUX_CONFIG=str(work / "config.toml"))
-    emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--state-dir", str(work / "emu")],
+    emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         base = re.match(r"listening on (\S+)", emu.stdout.readline()).group(1)
@@ -91,11 +91,11 @@ def main():
 
         print(f"\ncloudmux {subprocess.run([bin_, '--version'], capture_output=True, text=True).stdout.strip()} "
               f"against its Drive emulator on 127.0.0.1 ({os.cpu_count()} cores)\n")
-        print(f"| {'operation':<22} | {'seconds':>8} | {'rate':>16} | {'peak RSS (MiB)':>14} |")
-        print(f"|{'-' * 24}|{'-' * 10}|{'-' * 18}|{'-' * 16}|")
+        print(f"| {'operation':<22} | {'seconds':>8} | {'rate':>20} | {'peak RSS (MiB)':>14} |")
+        print(f"|{'-' * 24}|{'-' * 10}|{'-' * 22}|{'-' * 16}|")
         for name, t, rate, rss in rows:
             unit = "entries/s" if name.startswith("list") else "MiB/s"
-            print(f"| {name:<22} | {t:>8.2f} | {rate:>10.1f} {unit:<5} | {rss:>14.1f} |")
+            print(f"| {name:<22} | {t:>8.2f} | {rate:>10.1f} {unit:<9} | {rss:>14.1f} |")
         print(f"\ndownload identical to upload: {same}; entries listed: {listed} of {ENTRIES}")
     finally:
         emu.terminate()

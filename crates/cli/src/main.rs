@@ -270,8 +270,22 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
+    // Only cloudmux's own crates log above warnings: they redact secrets; third-party internals are kept quiet.
+    let ours = [
+        "cloudmux",
+        "cloudmux_core",
+        "cloudmux_http",
+        "cloudmux_auth",
+        "cloudmux_gdrive",
+        "cloudmux_local",
+        "cloudmux_emulator",
+    ];
+    let directives = std::iter::once("warn".to_string())
+        .chain(ours.iter().map(|c| format!("{c}={level}")))
+        .collect::<Vec<_>>()
+        .join(",");
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLOUDMUX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -151,6 +151,17 @@ fn headless_sign_in_refresh_and_invalid_grant() {
         0o600,
         "still 0600 after refresh"
     );
+    let verbose = env.run(&["-vv", "ls", "gd:"]);
+    let logged = String::from_utf8_lossy(&verbose.stderr).to_string();
+    assert!(logged.contains("GET "), "-vv logs requests: {logged}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&tf).unwrap()).unwrap();
+    for secret in [
+        v["access_token"].as_str().unwrap(),
+        v["refresh_token"].as_str().unwrap(),
+        DEMO_CLIENT_SECRET,
+    ] {
+        assert!(!logged.contains(secret), "a secret leaked into the -vv log");
+    }
     let status = env.ok(&["auth", "status", "gd"]);
     assert!(
         status.contains("\"has_refresh_token\": true") && !status.contains(&access_token(&tf)),
