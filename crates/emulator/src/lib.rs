@@ -31,7 +31,9 @@ pub mod faults;
 pub mod google;
 mod hosts;
 pub mod multipart;
+pub mod serve;
 mod tls;
+pub mod yandex;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -71,6 +73,14 @@ pub struct Settings {
     pub disabled_apis: HashSet<String>,
     /// Drive storage limit, bytes.
     pub drive_quota: u64,
+    /// Yandex Disk size, bytes.
+    pub yandex_quota: u64,
+    /// Lifetime of Yandex access tokens, seconds.
+    pub yandex_token_lifetime: u64,
+    /// Lifetime of Yandex device codes, seconds.
+    pub yandex_device_code_lifetime: u64,
+    /// The polling interval Yandex device codes ask for, seconds.
+    pub yandex_poll_interval: u64,
 }
 
 impl Default for Settings {
@@ -81,6 +91,10 @@ impl Default for Settings {
             code_lifetime: 300,
             disabled_apis: HashSet::new(),
             drive_quota: 15 * 1024 * 1024 * 1024,
+            yandex_quota: 10 * 1024 * 1024 * 1024,
+            yandex_token_lifetime: 31_536_000,
+            yandex_device_code_lifetime: 600,
+            yandex_poll_interval: 5,
         }
     }
 }
@@ -109,6 +123,10 @@ pub struct State {
     pub google_auth: Mutex<google::oauth::AuthState>,
     /// Drive state.
     pub drive: Mutex<google::drive::DriveState>,
+    /// Yandex OAuth state.
+    pub yandex_auth: Mutex<yandex::oauth::YandexAuth>,
+    /// Yandex Disk state.
+    pub disk: Mutex<yandex::disk::DiskState>,
     /// File contents.
     pub blobs: blob::BlobStore,
     /// Fault injection.
@@ -121,6 +139,10 @@ pub struct State {
 struct Snapshot {
     google_auth: google::oauth::AuthState,
     drive: google::drive::DriveSnapshot,
+    #[serde(default)]
+    yandex_auth: yandex::oauth::YandexAuth,
+    #[serde(default)]
+    disk: yandex::disk::DiskSnapshot,
 }
 
 impl State {
@@ -140,16 +162,24 @@ impl State {
             }
             _ => None,
         };
-        let (mut auth, drive) = match restored {
+        let (mut auth, drive, mut yauth, disk) = match restored {
             Some(s) => (
                 s.google_auth,
                 google::drive::DriveState::from_snapshot(s.drive),
+                s.yandex_auth,
+                yandex::disk::DiskState::from_snapshot(s.disk),
             ),
             None => (
                 google::oauth::AuthState::default(),
                 google::drive::DriveState::new(),
+                yandex::oauth::YandexAuth::default(),
+                yandex::disk::DiskState::new(),
             ),
         };
+        yauth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
+        for (id, secret) in &cfg.clients {
+            yauth.add_client(id, secret);
+        }
         auth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
         for (id, secret) in &cfg.clients {
             auth.add_client(id, secret);
@@ -162,6 +192,8 @@ impl State {
             settings: Mutex::new(cfg.settings.clone()),
             google_auth: Mutex::new(auth),
             drive: Mutex::new(drive),
+            yandex_auth: Mutex::new(yauth),
+            disk: Mutex::new(disk),
             blobs,
             faults: Mutex::new(faults::Faults::new(cfg.faults.clone())),
             state_dir: cfg.state_dir.clone(),
@@ -224,6 +256,8 @@ pub fn app(state: Arc<State>) -> Router {
         .nest("/__admin", admin_routes())
         .merge(google::oauth::routes())
         .merge(google::drive::routes())
+        .merge(yandex::oauth::routes())
+        .merge(yandex::disk::routes())
         .with_state(state.clone());
     Router::new()
         .fallback_service(inner)
@@ -291,6 +325,7 @@ fn admin_routes() -> Router<Arc<State>> {
             "/revoke-all",
             axum::routing::post(|AxState(s): AxState<Arc<State>>| async move {
                 lock(&s.google_auth).revoke_all();
+                lock(&s.yandex_auth).revoke_all();
                 axum::http::StatusCode::NO_CONTENT
             }),
         )
@@ -298,7 +333,7 @@ fn admin_routes() -> Router<Arc<State>> {
             "/stats",
             get(|AxState(s): AxState<Arc<State>>| async move {
                 let d = lock(&s.drive);
-                Json(serde_json::json!({"drive_files": d.file_count(), "drive_sessions": d.session_count(), "drive_resumable_bytes": d.resumable_bytes,
+                Json(serde_json::json!({"drive_files": d.file_count(), "drive_sessions": d.session_count(), "drive_resumable_bytes": d.resumable_bytes, "yandex_upload_bytes": lock(&s.disk).upload_bytes,
                     "faults_injected": lock(&s.faults).injected}))
             }),
         )

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -574,40 +574,7 @@ async fn list(
     .into_response()
 }
 
-/// Parses a `Range` header against a size: `Ok(None)` for no range, `Err(())` when unsatisfiable.
-pub(super) fn parse_range(h: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(v) = h.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
-        return Ok(None);
-    };
-    let Some(spec) = v.trim().strip_prefix("bytes=") else {
-        return Ok(None);
-    };
-    let first = spec.split(',').next().unwrap_or("").trim();
-    let (a, b) = first.split_once('-').ok_or(())?;
-    let (start, end) = if a.is_empty() {
-        let n: u64 = b.parse().map_err(|_| ())?;
-        if n == 0 {
-            return Err(());
-        }
-        (size.saturating_sub(n), size.saturating_sub(1))
-    } else {
-        let s: u64 = a.parse().map_err(|_| ())?;
-        let e: u64 = if b.is_empty() {
-            size.saturating_sub(1)
-        } else {
-            b.parse::<u64>()
-                .map_err(|_| ())?
-                .min(size.saturating_sub(1))
-        };
-        (s, e)
-    };
-    if start >= size || start > end {
-        return Err(());
-    }
-    Ok(Some((start, end)))
-}
-
-/// Streams a blob with Range support.
+/// Streams a blob with Range support (and Drive's `x-goog-hash`).
 pub(super) async fn serve_blob(
     emu: &Emu,
     key: &str,
@@ -616,66 +583,7 @@ pub(super) async fn serve_blob(
     md5: &str,
     headers: &HeaderMap,
 ) -> Response {
-    let range = match parse_range(headers, size) {
-        Ok(r) => r,
-        Err(()) => {
-            let mut r = GError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "global",
-                "requestedRangeNotSatisfiable",
-                "Request range not satisfiable",
-            )
-            .into_response();
-            r.headers_mut().insert(
-                header::CONTENT_RANGE,
-                format!("bytes */{size}").parse().unwrap(),
-            );
-            return r;
-        }
-    };
-    let (start, end_incl, status) = match range {
-        Some((s, e)) => (s, e, StatusCode::PARTIAL_CONTENT),
-        None => (0, size.saturating_sub(1), StatusCode::OK),
-    };
-    let len = if size == 0 { 0 } else { end_incl - start + 1 };
-    let stream = match emu.blobs.read_range(key, start, len).await {
-        Ok(s) => s,
-        Err(e) => {
-            return GError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "global",
-                "internalError",
-                format!("blob: {e}"),
-            )
-            .into_response();
-        }
-    };
-    let mut resp = Response::new(Body::from_stream(stream));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_LENGTH, len.into());
-    h.insert(
-        header::CONTENT_TYPE,
-        mime.parse()
-            .unwrap_or(header::HeaderValue::from_static("application/octet-stream")),
-    );
-    h.insert(
-        header::ACCEPT_RANGES,
-        header::HeaderValue::from_static("bytes"),
-    );
-    if let Ok(raw) = hex::decode(md5) {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
-        if let Ok(v) = format!("md5={b64}").parse() {
-            h.insert("x-goog-hash", v);
-        }
-    }
-    if status == StatusCode::PARTIAL_CONTENT {
-        h.insert(
-            header::CONTENT_RANGE,
-            format!("bytes {start}-{end_incl}/{size}").parse().unwrap(),
-        );
-    }
-    resp
+    crate::serve::blob_response(emu, key, size, mime, Some(md5), headers).await
 }
 
 async fn get_file(
