@@ -6,12 +6,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cloudmux_core::{Error, ErrorKind, Result};
-use cloudmux_http::{Api, HttpConfig, Idempotency, Secret, redact};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
-use serde::Deserialize;
+use cloudmux_http::{Api, Idempotency, Secret};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+use crate::oauth::token_request;
+pub use crate::oauth::{TokenResponse, oauth_api, oauth_error};
 
 /// Google's scope prefix.
 pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
@@ -144,134 +144,6 @@ pub fn consent_url_for_scopes(
         verifier: Secret::new(verifier.secret().clone()),
         redirect_uri: redirect_uri.to_string(),
     }
-}
-
-/// A token endpoint answer.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TokenResponse {
-    /// Access token.
-    pub access_token: Secret,
-    /// Seconds until it expires.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-    /// Refresh token (code exchange with offline access; Yandex refreshes too).
-    #[serde(default)]
-    pub refresh_token: Option<Secret>,
-    /// Granted scopes, space-separated.
-    #[serde(default)]
-    pub scope: String,
-    /// `Bearer`.
-    #[serde(default)]
-    pub token_type: String,
-}
-
-impl TokenResponse {
-    /// The JSON the seed shows (`token_type`, `refresh_token`, `scope`, `expires_in`, `access_token`), secrets
-    /// included: for the one command whose purpose is to print them.
-    pub fn to_seed_json(&self) -> Value {
-        let mut v = json!({
-            "access_token": self.access_token.expose(),
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-            "token_type": self.token_type,
-        });
-        if let Some(r) = &self.refresh_token {
-            v["refresh_token"] = json!(r.expose());
-        }
-        v
-    }
-
-    /// As stored, keeping `old_refresh` when the answer carries none (Google does not rotate).
-    pub fn into_stored(self, old_refresh: Option<Secret>) -> crate::StoredToken {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        crate::StoredToken {
-            access_token: self.access_token,
-            refresh_token: self.refresh_token.or(old_refresh),
-            expires_at: self.expires_in.map(|e| now + e),
-            scope: self.scope,
-            token_type: self.token_type,
-        }
-    }
-}
-
-/// Parses an OAuth error body (`{"error","error_description"}`) into an error with a hint.
-pub fn oauth_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
-    #[derive(Deserialize)]
-    struct E {
-        error: String,
-        #[serde(default)]
-        error_description: String,
-    }
-    let Ok(e) = serde_json::from_slice::<E>(body) else {
-        return cloudmux_http::generic_error(status, _h, body);
-    };
-    let desc = redact(&e.error_description);
-    let msg = if desc.is_empty() {
-        e.error.clone()
-    } else {
-        format!("{}: {desc}", e.error)
-    };
-    let (kind, hint) = match e.error.as_str() {
-        "invalid_grant" => (
-            ErrorKind::ReauthRequired,
-            "the authorization code expired or was already used, or the refresh token was revoked or expired \
-             (apps in Testing get 7-day refresh tokens): sign in again with `cloudmux auth login REMOTE` \
-             (it catches the short-lived code automatically)",
-        ),
-        "invalid_client" | "unauthorized_client" => (
-            ErrorKind::InvalidInput,
-            "check the client id and client secret (Google Cloud console → APIs & Services → Credentials; \
-             the client must be of type Desktop app)",
-        ),
-        "redirect_uri_mismatch" => (
-            ErrorKind::InvalidInput,
-            "use the same loopback redirect URI as in the consent link",
-        ),
-        "invalid_scope" => (
-            ErrorKind::InvalidInput,
-            "a requested scope is unknown or not allowed for this client",
-        ),
-        "access_denied" => (
-            ErrorKind::PermissionDenied,
-            "the sign-in was cancelled or refused in the browser; run it again and allow access",
-        ),
-        "authorization_pending" => (ErrorKind::Transient, "the user has not approved yet"),
-        "slow_down" => (ErrorKind::RateLimited, "polling too fast"),
-        "expired_token" => (
-            ErrorKind::ReauthRequired,
-            "the device code expired; start the sign-in again",
-        ),
-        _ => (cloudmux_http::api_kind(status), ""),
-    };
-    let mut err = Error::new(kind, msg).with_reason(e.error);
-    if !hint.is_empty() {
-        err = err.with_hint(hint);
-    }
-    err
-}
-
-/// An [`Api`] for OAuth endpoints (no credentials, OAuth error parsing).
-pub fn oauth_api(cfg: HttpConfig) -> Result<Api> {
-    Api::new(cfg, None, oauth_error)
-}
-
-async fn token_request(
-    api: &Api,
-    url: &str,
-    form: Vec<(&str, String)>,
-    idem: Idempotency,
-) -> Result<TokenResponse> {
-    let resp = api.send(|c| c.post(url).form(&form), idem).await?;
-    let body = resp.bytes().await.map_err(cloudmux_http::transport_error)?;
-    serde_json::from_slice(&body).map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("token endpoint answered unreadable JSON: {e}"),
-        )
-    })
 }
 
 /// Exchanges an authorization code (GetTokenByCode). The code is single-use, so this is never retried once
@@ -640,6 +512,8 @@ mod tests {
 
     #[test]
     fn oauth_errors_have_hints() {
+        use reqwest::StatusCode;
+        use reqwest::header::HeaderMap;
         let e = oauth_error(
             StatusCode::BAD_REQUEST,
             &HeaderMap::new(),

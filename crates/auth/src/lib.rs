@@ -22,7 +22,9 @@
 #![deny(missing_docs)]
 
 pub mod google;
+pub mod oauth;
 pub mod source;
 pub mod store;
+pub mod yandex;
 
 pub use store::{StoredToken, TokenStore};

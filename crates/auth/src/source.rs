@@ -102,3 +102,53 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 pub fn cached<R: Refresher + 'static>(r: R, initial: Option<AccessToken>) -> Arc<dyn TokenSource> {
     Arc::new(TokenCache::new(r, initial, REFRESH_MARGIN))
 }
+
+/// Renews Yandex tokens; the rotated refresh token replaces the old one in memory and in the store.
+#[derive(Debug)]
+pub struct YandexRefresher {
+    /// OAuth API.
+    pub api: Api,
+    /// Endpoints.
+    pub endpoints: crate::yandex::Endpoints,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// Where to write renewed tokens (store, remote name).
+    pub store: Option<(TokenStore, String)>,
+    /// The current refresh token.
+    pub refresh_token: std::sync::Mutex<Secret>,
+}
+
+#[async_trait]
+impl Refresher for YandexRefresher {
+    async fn refresh(&self) -> Result<AccessToken> {
+        let rt = self.refresh_token.lock().unwrap().clone();
+        let t = crate::yandex::refresh(
+            &self.api,
+            &self.endpoints,
+            &self.client_id,
+            &self.client_secret,
+            &rt,
+        )
+        .await
+        .map_err(|e| match &self.store {
+            Some((_, remote)) if e.kind() == cloudmux_core::ErrorKind::ReauthRequired => e
+                .with_hint(format!(
+                    "the refresh token was revoked or expired: run `cloudmux auth login {remote}`"
+                )),
+            _ => e,
+        })?;
+        let access = AccessToken::expiring_in(t.access_token.expose(), t.expires_in);
+        if let Some(new) = &t.refresh_token {
+            *self.refresh_token.lock().unwrap() = new.clone();
+        }
+        if let Some((store, remote)) = &self.store {
+            let stored = t.into_stored(Some(rt));
+            if let Err(e) = store.save(remote, &stored) {
+                tracing::warn!("could not save the renewed token of {remote}: {e}");
+            }
+        }
+        Ok(access)
+    }
+}
