@@ -77,6 +77,12 @@ struct Upload {
     operation: String,
 }
 
+#[derive(Debug, Default)]
+struct DownloadLinks {
+    by_token: HashMap<String, (String, u64, String, Instant)>,
+    by_blob: HashMap<String, String>,
+}
+
 #[derive(Debug, Clone)]
 enum OpState {
     Timed(Instant, &'static str),
@@ -93,7 +99,8 @@ pub struct DiskState {
     /// Published resources: key → path.
     pub public: HashMap<String, String>,
     uploads: HashMap<String, Arc<tokio::sync::Mutex<Upload>>>,
-    downloads: HashMap<String, (String, u64, String, Instant)>,
+    /// Download tokens; a lock of their own because they are minted while the disk is being read.
+    downloads: std::sync::Mutex<DownloadLinks>,
     ops: HashMap<String, OpState>,
     revision: u64,
     /// Bytes received by upload PUTs (tests measure re-sent data with it).
@@ -138,7 +145,7 @@ fn token(n: usize) -> String {
 
 /// Normalises a Yandex path parameter: `disk:/a/b`, `/a/b`, `a/b`, `app:/x` (→ `disk:/Applications/<app>/x`).
 pub fn norm(p: &str, client: &str) -> YResult<String> {
-    let p = p.trim();
+    // Names keep their spaces: only the path syntax is normalised.
     let (ns, rest) = if let Some(r) = p.strip_prefix("disk:") {
         ("disk:", r)
     } else if let Some(r) = p.strip_prefix("app:") {
@@ -382,14 +389,7 @@ fn op_link(st: &mut DiskState, base: &Base, done: bool) -> Response {
         .into_response()
 }
 
-fn resource_json(
-    emu: &Emu,
-    st: &DiskState,
-    base: &Base,
-    path: &str,
-    r: &Res,
-    shown_path: &str,
-) -> Value {
+fn resource_json(st: &DiskState, base: &Base, path: &str, r: &Res, shown_path: &str) -> Value {
     let name = name_of(path);
     let mut v = json!({
         "name": name, "path": shown_path, "type": if r.dir { "dir" } else { "file" },
@@ -411,7 +411,7 @@ fn resource_json(
         }
         if let Some(b) = &r.blob {
             let t = direct_link(
-                emu,
+                st,
                 b,
                 r.size,
                 r.mime.as_deref().unwrap_or("application/octet-stream"),
@@ -432,18 +432,19 @@ fn resource_json(
         v["public_key"] = json!(k);
         v["public_url"] = json!(base.url("yadi.sk", &format!("/d/{}", &k[..12.min(k.len())])));
     }
-    let _ = st;
     v
 }
 
 /// A download token for a blob (kept 12 hours).
-fn direct_link(emu: &Emu, blob: &str, size: u64, mime: &str) -> String {
-    let mut d = lock(&emu.disk);
-    if let Some((t, _)) = d.downloads.iter().find(|(_, v)| v.0 == blob) {
-        return t.clone();
+fn direct_link(st: &DiskState, blob: &str, size: u64, mime: &str) -> String {
+    let mut d = lock(&st.downloads);
+    if let Some(t) = d.by_blob.get(blob).cloned()
+        && d.by_token.get(&t).is_some_and(|e| e.3 > Instant::now())
+    {
+        return t;
     }
     let t = token(16);
-    d.downloads.insert(
+    d.by_token.insert(
         t.clone(),
         (
             blob.to_string(),
@@ -452,6 +453,7 @@ fn direct_link(emu: &Emu, blob: &str, size: u64, mime: &str) -> String {
             Instant::now() + Duration::from_secs(12 * 3600),
         ),
     );
+    d.by_blob.insert(blob.to_string(), t.clone());
     t
 }
 
@@ -594,7 +596,7 @@ async fn meta(
         let sort = q.get("sort").cloned().unwrap_or_default();
         let st = lock(&emu.disk);
         let res = st.items.get(&path).ok_or_else(YError::not_found)?;
-        let mut v = resource_json(&emu, &st, &base, &path, res, &path);
+        let mut v = resource_json(&st, &base, &path, res, &path);
         if res.dir {
             let mut kids: Vec<(String, Res)> = st
                 .children(&path)
@@ -607,7 +609,7 @@ async fn meta(
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|(k, r)| resource_json(&emu, &st, &base, k, r, k))
+                .map(|(k, r)| resource_json(&st, &base, k, r, k))
                 .collect();
             v["_embedded"] = json!({"items": page, "limit": limit, "offset": offset, "total": total, "path": path, "sort": sort});
         }
@@ -736,7 +738,7 @@ async fn patch_props(
         }
         r.revision = rev;
         let r = r.clone();
-        Ok(resource_json(&emu, &st, &base, &path, &r, &path))
+        Ok(resource_json(&st, &base, &path, &r, &path))
     })();
     match r {
         Ok(v) => reply(&q, v),
@@ -853,11 +855,8 @@ async fn download_link(
     (|| -> YResult<Response> {
         let client = auth(&emu, &headers)?;
         let path = norm(param(&q, "path")?, &client)?;
-        let r = lock(&emu.disk)
-            .items
-            .get(&path)
-            .cloned()
-            .ok_or_else(YError::not_found)?;
+        let st = lock(&emu.disk);
+        let r = st.items.get(&path).cloned().ok_or_else(YError::not_found)?;
         let Some(b) = r.blob.as_ref().filter(|_| !r.dir) else {
             return Err(YError::new(
                 400,
@@ -867,7 +866,7 @@ async fn download_link(
             ));
         };
         let t = direct_link(
-            &emu,
+            &st,
             b,
             r.size,
             r.mime.as_deref().unwrap_or("application/octet-stream"),
@@ -889,11 +888,14 @@ async fn download_get(
     headers: HeaderMap,
     Path(t): Path<String>,
 ) -> Response {
-    let found = lock(&emu.disk)
-        .downloads
-        .get(&t)
-        .filter(|d| d.3 > Instant::now())
-        .cloned();
+    let found = {
+        let st = lock(&emu.disk);
+        lock(&st.downloads)
+            .by_token
+            .get(&t)
+            .filter(|d| d.3 > Instant::now())
+            .cloned()
+    };
     match found {
         Some((blob, size, mime, _)) => {
             crate::serve::blob_response(&emu, &blob, size, &mime, None, &headers).await
@@ -1061,9 +1063,8 @@ async fn upload_put(
     if broken {
         return broken_response();
     }
-    if let Some(t) = total
-        && up.committed < t
-    {
+    // A chunk of a file whose total is not known yet (`bytes a-b/*`), or short of the total: accepted, not done.
+    if range.is_some() && total.is_none_or(|t| up.committed < t) {
         return StatusCode::ACCEPTED.into_response();
     }
     // Complete: store it.
@@ -1253,7 +1254,7 @@ async fn flat_files(
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|(k, r)| resource_json(&emu, &st, &base, k, r, k))
+            .map(|(k, r)| resource_json(&st, &base, k, r, k))
             .collect();
         Ok(json!({"items": items, "limit": limit, "offset": offset}))
     })();
@@ -1287,7 +1288,7 @@ async fn last_uploaded(
         let items: Vec<Value> = files
             .iter()
             .take(limit)
-            .map(|(k, r)| resource_json(&emu, &st, &base, k, r, k))
+            .map(|(k, r)| resource_json(&st, &base, k, r, k))
             .collect();
         Ok(json!({"items": items, "limit": limit}))
     })();
@@ -1364,7 +1365,7 @@ async fn public_list(
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|(k, r)| resource_json(&emu, &st, &base, k, r, k))
+            .map(|(k, r)| resource_json(&st, &base, k, r, k))
             .collect();
         Ok(json!({"items": page, "limit": limit, "offset": offset}))
     })();
@@ -1417,7 +1418,7 @@ async fn public_meta(State(emu): State<Arc<Emu>>, base: Base, Query(q): Q) -> Re
         let st = lock(&emu.disk);
         let (full, shown) = public_path(&st, &q)?;
         let res = st.items.get(&full).ok_or_else(YError::not_found)?;
-        let mut v = resource_json(&emu, &st, &base, &full, res, &shown);
+        let mut v = resource_json(&st, &base, &full, res, &shown);
         if res.dir {
             let mut kids: Vec<(String, Res)> = st
                 .children(&full)
@@ -1433,7 +1434,6 @@ async fn public_meta(State(emu): State<Arc<Emu>>, base: Base, Query(q): Q) -> Re
                 .take(limit)
                 .map(|(k, r)| {
                     resource_json(
-                        &emu,
                         &st,
                         &base,
                         k,
@@ -1454,10 +1454,11 @@ async fn public_meta(State(emu): State<Arc<Emu>>, base: Base, Query(q): Q) -> Re
 
 async fn public_download(State(emu): State<Arc<Emu>>, base: Base, Query(q): Q) -> Response {
     (|| -> YResult<Response> {
-        let (full, _) = public_path(&lock(&emu.disk), &q)?;
-        let r = lock(&emu.disk).items.get(&full).cloned().ok_or_else(YError::not_found)?;
+        let st = lock(&emu.disk);
+        let (full, _) = public_path(&st, &q)?;
+        let r = st.items.get(&full).cloned().ok_or_else(YError::not_found)?;
         let b = r.blob.as_ref().ok_or_else(|| YError::new(400, "DiskNotSupportedError", "Скачивание папок эмулятором не поддерживается.", "The emulator does not zip folders for download."))?;
-        let t = direct_link(&emu, b, r.size, r.mime.as_deref().unwrap_or("application/octet-stream"));
+        let t = direct_link(&st, b, r.size, r.mime.as_deref().unwrap_or("application/octet-stream"));
         Ok(axum::Json(json!({"href": base.url("downloader.disk.yandex.ru", &format!("/disk/{t}")), "method": "GET", "templated": false})).into_response())
     })()
     .unwrap_or_else(IntoResponse::into_response)
@@ -1543,7 +1544,7 @@ async fn trash_meta(
         };
         let st = lock(&emu.disk);
         let entry_json = |tp: &str, t: &Trashed| {
-            let mut v = resource_json(&emu, &st, &base, &t.origin, &t.items[""], tp);
+            let mut v = resource_json(&st, &base, &t.origin, &t.items[""], tp);
             v["name"] = json!(name_of(&t.origin));
             v["origin_path"] = json!(t.origin);
             v["deleted"] = json!(ts(&t.deleted));

@@ -1,0 +1,326 @@
+//! [`YadiskStorage`]: Yandex Disk as a [`Storage`]. Paths map onto the remote's root (`disk:/`, `app:/` or a
+//! sub-path); modification times given on write are kept in the `cloudmux_mtime` custom property, since Yandex
+//! sets `modified` itself.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cloudmux_core::path::{join, normalize};
+use cloudmux_core::{
+    About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes,
+    PageStream, Result, Storage, WriteOptions,
+};
+
+use crate::client::YadiskClient;
+use crate::model::Resource;
+
+const MTIME: &str = "cloudmux_mtime";
+
+/// Yandex Disk as a [`Storage`].
+#[derive(Debug)]
+pub struct YadiskStorage {
+    client: YadiskClient,
+    root: String,
+}
+
+impl YadiskStorage {
+    /// A storage rooted at `root` (`disk:/`, `app:/`, `disk:/Some/Folder`).
+    pub fn new(client: YadiskClient, root: &str) -> Result<Self> {
+        let root = root.trim();
+        let (ns, rest) = root.split_once(":/").ok_or_else(|| {
+            Error::invalid(format!("bad Yandex Disk root {root:?}"))
+                .with_hint("use disk:/, app:/ or disk:/some/folder")
+        })?;
+        if ns != "disk" && ns != "app" {
+            return Err(Error::invalid(format!("bad Yandex Disk root {root:?}"))
+                .with_hint("use disk:/ or app:/"));
+        }
+        let rest = normalize(rest)?;
+        Ok(YadiskStorage {
+            client,
+            root: format!("{ns}:/{rest}"),
+        })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &YadiskClient {
+        &self.client
+    }
+
+    /// The full Yandex path of a storage path.
+    pub fn full(&self, path: &str) -> Result<String> {
+        let p = normalize(path)?;
+        Ok(if p.is_empty() {
+            self.root.clone()
+        } else if self.root.ends_with('/') {
+            format!("{}{p}", self.root)
+        } else {
+            format!("{}/{p}", self.root)
+        })
+    }
+
+    fn entry(&self, path: String, r: &Resource) -> Entry {
+        let custom = r
+            .custom_properties
+            .as_ref()
+            .and_then(|c| c.get(MTIME))
+            .and_then(|v| v.as_str())
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+        let modified: Option<DateTime<Utc>> = custom.or(r.modified).map(|t| t.to_utc());
+        Entry {
+            id: r.resource_id.clone(),
+            name: if path.is_empty() {
+                String::new()
+            } else {
+                r.name.clone()
+            },
+            path,
+            size: if r.is_dir() {
+                None
+            } else {
+                Some(r.size.unwrap_or(0))
+            },
+            modified,
+            is_dir: r.is_dir(),
+            mime: r.mime_type.clone(),
+            hashes: Hashes {
+                md5: r.md5.clone(),
+                sha1: None,
+                sha256: r.sha256.clone(),
+            },
+        }
+    }
+
+    async fn mkdir_one(&self, full: &str) -> Result<()> {
+        match self.client.mkdir(full).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.reason() == Some("DiskPathPointsToExistentDirectoryError") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for YadiskStorage {
+    fn kind(&self) -> &'static str {
+        "yadisk"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            trash: true,
+            public_link: true,
+            ..Capabilities::default()
+        }
+    }
+
+    fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
+        enum St {
+            Start,
+            At(String, String, u64, u64),
+            Done,
+        }
+        Box::pin(futures_util::stream::unfold(
+            St::Start,
+            move |st| async move {
+                let (norm, full, offset) = match st {
+                    St::Done => return None,
+                    St::Start => {
+                        match normalize(path).and_then(|n| self.full(&n).map(|f| (n, f))) {
+                            Ok((n, f)) => (n, f, 0),
+                            Err(e) => return Some((Err(e), St::Done)),
+                        }
+                    }
+                    St::At(n, f, o, total) => {
+                        if o >= total {
+                            return None;
+                        }
+                        (n, f, o)
+                    }
+                };
+                match self.client.list_page(&full, offset, Some("name")).await {
+                    Err(e) => Some((Err(e), St::Done)),
+                    Ok((items, total)) => {
+                        let got = items.len() as u64;
+                        let entries: Vec<Entry> = items
+                            .iter()
+                            .map(|r| self.entry(join(&norm, &r.name), r))
+                            .collect();
+                        let next = if got == 0 {
+                            St::Done
+                        } else {
+                            St::At(norm, full, offset + got, total)
+                        };
+                        Some((Ok(entries), next))
+                    }
+                }
+            },
+        ))
+    }
+
+    async fn stat(&self, path: &str) -> Result<Entry> {
+        let norm = normalize(path)?;
+        let r = self
+            .client
+            .meta(&self.full(&norm)?, Some(0), 0, None, None)
+            .await?;
+        Ok(self.entry(norm, &r))
+    }
+
+    async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
+        let e = self.stat(path).await?;
+        if e.is_dir {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{path}: is a folder"),
+            ));
+        }
+        let (start, end) = range.clamp(e.size.unwrap_or(0));
+        if start >= end {
+            return Ok(Box::pin(futures_util::stream::empty()));
+        }
+        let href = self.client.download_link(&self.full(path)?).await?;
+        let client = self.client.clone();
+        Ok(cloudmux_http::resuming_stream(
+            move |off| {
+                let client = client.clone();
+                let href = href.clone();
+                async move {
+                    client
+                        .fetch_link(&href, ByteRange::new(off, Some(end - off)))
+                        .await
+                }
+            },
+            start,
+            Some(end),
+            10,
+        ))
+    }
+
+    async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
+        let norm = normalize(path)?;
+        if norm.is_empty() {
+            return Err(Error::invalid("cannot write to the root folder itself"));
+        }
+        let full = self.full(&norm)?;
+        let r = self
+            .client
+            .upload(&full, data, opts.size, true)
+            .await
+            .map_err(|e| {
+                if e.reason() == Some("DiskResourceAlreadyExistsError") {
+                    Error::new(
+                        ErrorKind::AlreadyExists,
+                        format!("{norm}: a folder exists with that name"),
+                    )
+                } else {
+                    e
+                }
+            })?;
+        let r = match opts.modified {
+            Some(t) => {
+                self.client
+                    .set_properties(&full, &serde_json::json!({MTIME: t.to_rfc3339()}))
+                    .await?
+            }
+            None => r,
+        };
+        Ok(self.entry(norm, &r))
+    }
+
+    async fn mkdir(&self, path: &str) -> Result<Entry> {
+        let norm = normalize(path)?;
+        if !norm.is_empty() {
+            let full = self.full(&norm)?;
+            match self.mkdir_one(&full).await {
+                Ok(()) => {}
+                Err(e) if e.reason() == Some("DiskPathDoesntExistsError") => {
+                    let mut cur = String::new();
+                    for comp in norm.split('/') {
+                        cur = join(&cur, comp);
+                        self.mkdir_one(&self.full(&cur)?).await?;
+                    }
+                }
+                Err(e) if e.reason() == Some("DiskResourceAlreadyExistsError") => {
+                    return Err(Error::new(
+                        ErrorKind::AlreadyExists,
+                        format!("{norm}: a file exists with that name"),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let e = self.stat(&norm).await?;
+        if !e.is_dir {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{norm}: a file exists with that name"),
+            ));
+        }
+        Ok(e)
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<Entry> {
+        let src = self.stat(from).await?;
+        if src.is_dir {
+            return Err(Error::invalid(format!(
+                "{from}: server-side copy takes files; copy folders with cp -r"
+            )));
+        }
+        let to = normalize(to)?;
+        self.client
+            .copy(&self.full(from)?, &self.full(&to)?, true)
+            .await?;
+        self.stat(&to).await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<Entry> {
+        let to = normalize(to)?;
+        if normalize(from)?.is_empty() {
+            return Err(Error::invalid("cannot move the root folder"));
+        }
+        self.client
+            .move_to(&self.full(from)?, &self.full(&to)?, false)
+            .await
+            .map_err(|e| {
+                if e.kind() == ErrorKind::AlreadyExists {
+                    e.with_hint("remove it first or choose another name")
+                } else {
+                    e
+                }
+            })?;
+        self.stat(&to).await
+    }
+
+    async fn delete(&self, path: &str, mode: DeleteMode) -> Result<()> {
+        let norm = normalize(path)?;
+        if norm.is_empty() {
+            return Err(Error::invalid(
+                "refusing to delete the remote's root folder",
+            ));
+        }
+        self.client
+            .delete(&self.full(&norm)?, mode == DeleteMode::Permanent)
+            .await
+    }
+
+    async fn public_link(&self, path: &str) -> Result<String> {
+        let r = self.client.publish(&self.full(path)?).await?;
+        r.public_url.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other,
+                "Yandex Disk published the resource without a public URL",
+            )
+        })
+    }
+
+    async fn about(&self) -> Result<About> {
+        let d = self.client.disk_info().await?;
+        Ok(About {
+            user: Some(d.user.login).filter(|l| !l.is_empty()),
+            total: Some(d.total_space),
+            used: Some(d.used_space),
+            trashed: Some(d.trash_size),
+            free: Some(d.total_space.saturating_sub(d.used_space)),
+        })
+    }
+}
