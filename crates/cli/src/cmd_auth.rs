@@ -29,6 +29,9 @@ pub enum AuthCmd {
         /// Loopback port to listen on (default: any free port).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Yandex: use the authorization-code flow with PKCE (paste the code shown) instead of the device flow.
+        #[arg(long)]
+        code_flow: bool,
     },
     /// Show whether a remote is signed in, with which scopes and until when (no secrets).
     Status {
@@ -43,6 +46,60 @@ pub enum AuthCmd {
     /// The Google OAuth steps one by one, printing JSON (the seed's functions).
     #[command(subcommand)]
     Google(GoogleCmd),
+    /// The Yandex OAuth device-flow steps one by one, printing JSON (the seed's functions).
+    #[command(subcommand)]
+    Yandex(YandexCmd),
+}
+
+/// `auth yandex …`.
+#[derive(Subcommand, Debug)]
+pub enum YandexCmd {
+    /// Ask for a device code (GetConfirmationCode): prints verification_url, user_code, interval, expires_in,
+    /// device_code. Sends this machine's stable device_id and device_name.
+    DeviceCode {
+        /// OAuth client id.
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        ep: EndpointArg,
+    },
+    /// Exchange a device code for tokens (ConvertCodeToToken); with --wait, poll until the person approves.
+    Token {
+        /// OAuth client id.
+        #[arg(long)]
+        client_id: String,
+        /// OAuth client secret.
+        #[arg(long)]
+        client_secret: String,
+        /// The device_code from `auth yandex device-code`.
+        #[arg(long)]
+        device_code: String,
+        /// Poll at the code's interval (5 s unless --interval) until approved, denied or expired.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds between polls with --wait.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+        /// Give up after this many seconds with --wait.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[command(flatten)]
+        ep: EndpointArg,
+    },
+    /// Renew tokens (RefreshToken); Yandex returns a new refresh token, printed too.
+    Refresh {
+        /// OAuth client id.
+        #[arg(long)]
+        client_id: String,
+        /// OAuth client secret.
+        #[arg(long)]
+        client_secret: String,
+        /// The refresh token.
+        #[arg(long)]
+        refresh_token: String,
+        #[command(flatten)]
+        ep: EndpointArg,
+    },
 }
 
 /// Where the Google endpoints are.
@@ -164,7 +221,14 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
             remote,
             no_browser,
             port,
-        } => login(cfg, out, &remote, no_browser, port).await?,
+            code_flow,
+        } => {
+            if cfg.remote(&remote)?.kind == "yadisk" {
+                yandex_login(cfg, out, &remote, code_flow).await?
+            } else {
+                login(cfg, out, &remote, no_browser, port).await?
+            }
+        }
         AuthCmd::Status { remote } => {
             let rc = cfg.remote(&remote)?;
             if let Some(f) = &rc.service_account_file {
@@ -190,6 +254,7 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
             let rc = cfg.remote(&remote)?;
             if let Ok(t) = cfg.tokens().load(&remote)
                 && let Some(r) = &t.refresh_token
+                && rc.kind == "gdrive"
             {
                 let ep = Endpoints::for_base(rc.endpoint.as_deref());
                 if let Err(e) =
@@ -208,6 +273,7 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
             });
         }
         AuthCmd::Google(g) => google_cmd(cfg, out, g).await?,
+        AuthCmd::Yandex(y) => yandex_cmd(cfg, out, y).await?,
     }
     Ok(())
 }
@@ -405,6 +471,138 @@ async fn google_cmd(cfg: &Config, out: Out, cmd: GoogleCmd) -> Result<()> {
             if t.refresh_token.is_none() {
                 t.refresh_token = Some(Secret::new(refresh_token));
             }
+            print_token(out, &t);
+        }
+    }
+    Ok(())
+}
+
+async fn yandex_login(cfg: &Config, out: Out, remote: &str, code_flow: bool) -> Result<()> {
+    use cloudmux_auth::yandex;
+    let rc = cfg.remote(remote)?;
+    let (Some(id), Some(secret)) = (&rc.client_id, &rc.client_secret) else {
+        return Err(Error::invalid(format!(
+            "remote {remote} has no client id/secret"
+        )));
+    };
+    let secret = Secret::new(secret.clone());
+    let api = cloudmux_auth::oauth::oauth_api(http_config(Some(rc), None)?)?;
+    let ep = yandex::Endpoints::for_base(rc.endpoint.as_deref());
+    let (device_id, device_name) = yandex::device_identity(&cfg.dir());
+    let t = if code_flow {
+        let (url, verifier, _state) =
+            yandex::authorize_url(&ep, id, None, Some((&device_id, &device_name)));
+        if !out.json {
+            eprintln!(
+                "Open this link, allow access, and paste the confirmation code Yandex shows:"
+            );
+        }
+        println!("{url}");
+        let mut line = String::new();
+        let mut rd = tokio::io::BufReader::new(tokio::io::stdin());
+        tokio::io::AsyncBufReadExt::read_line(&mut rd, &mut line).await?;
+        if line.trim().is_empty() {
+            return Err(Error::invalid("no code was entered")
+                .with_hint("paste the confirmation code and press Enter"));
+        }
+        yandex::exchange_code(&api, &ep, id, &secret, line.trim(), Some(&verifier)).await?
+    } else {
+        let dc = yandex::device_code(&api, &ep, id, Some((&device_id, &device_name)), None).await?;
+        if out.json {
+            out.json(&json!({"verification_url": dc.verification_url, "user_code": dc.user_code, "expires_in": dc.expires_in}));
+        } else {
+            eprintln!(
+                "On any device, open {} and enter the code:",
+                dc.verification_url
+            );
+            println!("{}", dc.user_code);
+            eprintln!(
+                "Waiting for the approval (the code lives {} minutes)…",
+                dc.expires_in / 60
+            );
+        }
+        yandex::wait_for_token(&api, &ep, id, &secret, &dc, |_| {}).await.map_err(|e| match e.reason() {
+            Some("access_denied") => e.with_hint(format!("access was refused on the Yandex page; run `cloudmux auth login {remote}` again to retry")),
+            Some("expired_token") => e.with_hint(format!("the code was not entered in time; run `cloudmux auth login {remote}` again")),
+            _ => e,
+        })?
+    };
+    let path = cfg.tokens().save(remote, &t.into_stored(None))?;
+    if out.json {
+        out.json(&json!({"remote": remote, "signed_in": true, "token_file": path}));
+    } else {
+        out.line(format!(
+            "{remote}: signed in; tokens saved to {} (mode 0600)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+async fn yandex_cmd(cfg: &Config, out: Out, cmd: YandexCmd) -> Result<()> {
+    use cloudmux_auth::yandex;
+    match cmd {
+        YandexCmd::DeviceCode { client_id, ep } => {
+            let (device_id, device_name) = yandex::device_identity(&cfg.dir());
+            let endpoints = yandex::Endpoints::for_base(ep.endpoint.as_deref());
+            let dc = yandex::device_code(
+                &api(&ep)?,
+                &endpoints,
+                &client_id,
+                Some((&device_id, &device_name)),
+                None,
+            )
+            .await?;
+            out.json(&serde_json::to_value(&dc).map_err(|e| Error::invalid(e.to_string()))?);
+        }
+        YandexCmd::Token {
+            client_id,
+            client_secret,
+            device_code,
+            wait,
+            interval,
+            timeout,
+            ep,
+        } => {
+            let endpoints = yandex::Endpoints::for_base(ep.endpoint.as_deref());
+            let secret = Secret::new(client_secret);
+            let api = api(&ep)?;
+            let t = if wait {
+                let dc = yandex::DeviceCode {
+                    device_code,
+                    user_code: String::new(),
+                    verification_url: String::new(),
+                    interval,
+                    expires_in: timeout,
+                };
+                let json = out.json;
+                yandex::wait_for_token(&api, &endpoints, &client_id, &secret, &dc, |n| {
+                    if !json {
+                        eprintln!("authorization_pending ({n}): waiting for the approval…");
+                    }
+                })
+                .await?
+            } else {
+                yandex::token_from_device_code(&api, &endpoints, &client_id, &secret, &device_code)
+                    .await?
+            };
+            print_token(out, &t);
+        }
+        YandexCmd::Refresh {
+            client_id,
+            client_secret,
+            refresh_token,
+            ep,
+        } => {
+            let endpoints = yandex::Endpoints::for_base(ep.endpoint.as_deref());
+            let t = yandex::refresh(
+                &api(&ep)?,
+                &endpoints,
+                &client_id,
+                &Secret::new(client_secret),
+                &Secret::new(refresh_token),
+            )
+            .await?;
             print_token(out, &t);
         }
     }

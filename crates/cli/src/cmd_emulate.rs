@@ -28,6 +28,12 @@ pub struct Emulate {
     /// Access-token lifetime in seconds (short values test refresh).
     #[arg(long, default_value_t = 3599)]
     token_lifetime: u64,
+    /// Seconds Yandex device codes ask clients to wait between polls.
+    #[arg(long, default_value_t = 5)]
+    yandex_poll_interval: u64,
+    /// Yandex Disk size in bytes.
+    #[arg(long)]
+    yandex_quota: Option<u64>,
     /// Drive storage quota in bytes.
     #[arg(long)]
     drive_quota: Option<u64>,
@@ -96,6 +102,10 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
         token_lifetime: e.token_lifetime,
         ..Settings::default()
     };
+    settings.yandex_poll_interval = e.yandex_poll_interval.max(1);
+    if let Some(q) = e.yandex_quota {
+        settings.yandex_quota = q;
+    }
     if let Some(q) = e.drive_quota {
         settings.drive_quota = q;
     }

@@ -82,7 +82,7 @@ fn ctx(e: Error, loc: &Loc) -> Error {
 fn drive(loc: &Loc) -> Option<&cloudmux_gdrive::GDriveStorage> {
     match &loc.opened {
         Opened::Drive(d) => Some(d),
-        Opened::Local(_) => None,
+        Opened::Yadisk(_) | Opened::Local(_) => None,
     }
 }
 

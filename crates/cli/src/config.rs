@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// One remote.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct RemoteConfig {
-    /// `gdrive` or `local`.
+    /// `gdrive`, `yadisk` or `local`.
     #[serde(rename = "type")]
     pub kind: String,
     /// OAuth client id.
@@ -34,6 +34,9 @@ pub struct RemoteConfig {
     /// Extra CA certificate (PEM) to trust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<PathBuf>,
+    /// Yandex Disk: the root (`disk:/`, `app:/` or `disk:/some/folder`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
     /// Local: the folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,

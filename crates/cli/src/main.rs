@@ -5,6 +5,7 @@ mod cmd_auth;
 mod cmd_emulate;
 mod cmd_files;
 mod cmd_gdrive;
+mod cmd_yadisk;
 mod config;
 mod open;
 mod out;
@@ -27,7 +28,7 @@ ADDRESSES:
   REMOTE:id:FILEID      a Drive file by id (works even when names are duplicated)
   ./file, /abs/path     the local disk";
 
-/// cloudmux: Google Drive (and soon Google Photos and Yandex Disk) from the command line, plus local emulators
+/// cloudmux: Google Drive and Yandex Disk (Google Photos soon) from the command line, plus local emulators
 /// of those services for tests.
 #[derive(Parser, Debug)]
 #[command(name = "cloudmux", version, after_help = EXIT_CODES, arg_required_else_help = true)]
@@ -93,7 +94,10 @@ enum Cmd {
     /// Google Drive commands: export, share, comments, trash, shared drives, changes.
     #[command(subcommand)]
     Gdrive(cmd_gdrive::GdriveCmd),
-    /// Run the local emulators of Google Drive and Google OAuth.
+    /// Yandex Disk commands: info, publish, public resources, upload by URL, trash, operations.
+    #[command(subcommand)]
+    Yadisk(cmd_yadisk::YadiskCmd),
+    /// Run the local emulators of Google Drive, Yandex Disk and their OAuth servers.
     Emulate(cmd_emulate::Emulate),
 }
 
@@ -119,7 +123,7 @@ enum RemoteCmd {
 struct RemoteAdd {
     /// Name (letters, digits, `_`, `-`, `.`).
     name: String,
-    /// Type: gdrive or local.
+    /// Type: gdrive, yadisk or local.
     #[arg(long = "type", value_name = "TYPE")]
     kind: String,
     /// OAuth client id (gdrive; a Desktop-app client from the Google Cloud console).
@@ -143,6 +147,9 @@ struct RemoteAdd {
     /// Trust this extra CA certificate (PEM).
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+    /// Yandex Disk root: disk:/ (default), app:/ or disk:/some/folder (type yadisk).
+    #[arg(long)]
+    root: Option<String>,
     /// Local folder (type local).
     #[arg(long)]
     path: Option<PathBuf>,
@@ -186,6 +193,21 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
                     rc.services = a.services;
                     open::google_scopes(&rc)?;
                 }
+                "yadisk" => {
+                    if a.client_id.is_none() || a.client_secret.is_none() {
+                        return Err(Error::invalid("a yadisk remote needs --client-id and --client-secret")
+                            .with_hint("register an app at https://oauth.yandex.ru/client/new with Yandex Disk REST API permissions"));
+                    }
+                    rc.client_id = a.client_id;
+                    rc.client_secret = a.client_secret;
+                    if let Some(r) = &a.root {
+                        if !(r.starts_with("disk:/") || r.starts_with("app:/")) {
+                            return Err(Error::invalid(format!("bad --root {r:?}"))
+                                .with_hint("use disk:/, app:/ or disk:/some/folder"));
+                        }
+                        rc.root = Some(r.clone());
+                    }
+                }
                 "local" => {
                     let p = a
                         .path
@@ -199,7 +221,7 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
                 }
                 other => {
                     return Err(Error::invalid(format!("unknown remote type {other:?}"))
-                        .with_hint("types: gdrive, local"));
+                        .with_hint("types: gdrive, yadisk, local"));
                 }
             }
             if let Some(e) = &a.endpoint {
@@ -222,7 +244,7 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
                     a.name,
                     if existed { "updated" } else { "added" }
                 ));
-                if a.kind == "gdrive" && a.service_account.is_none() {
+                if a.kind != "local" && a.service_account.is_none() {
                     out.note(format!("next: cloudmux auth login {}", a.name));
                 }
             }
@@ -277,6 +299,7 @@ fn init_logging(verbose: u8) {
         "cloudmux_http",
         "cloudmux_auth",
         "cloudmux_gdrive",
+        "cloudmux_yadisk",
         "cloudmux_local",
         "cloudmux_emulator",
     ];
@@ -308,6 +331,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Auth(a) => cmd_auth::run(&Config::load(&path)?, out, a).await?,
         Cmd::Gdrive(g) => cmd_gdrive::run(&Config::load(&path)?, out, g).await?,
+        Cmd::Yadisk(y) => cmd_yadisk::run(&Config::load(&path)?, out, y).await?,
         cmd => {
             let cfg = Config::load(&path)?;
             match cmd {
@@ -325,7 +349,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Cmd::Cp(t) => cmd_files::cp(&cfg, out, t).await?,
                 Cmd::Link(p) => cmd_files::link(&cfg, out, &p.path).await?,
                 Cmd::About(r) => cmd_files::about(&cfg, out, &r.remote).await?,
-                Cmd::Emulate(_) | Cmd::Remote(_) | Cmd::Auth(_) | Cmd::Gdrive(_) => unreachable!(),
+                Cmd::Emulate(_)
+                | Cmd::Remote(_)
+                | Cmd::Auth(_)
+                | Cmd::Gdrive(_)
+                | Cmd::Yadisk(_) => unreachable!(),
             }
         }
     }

@@ -134,11 +134,51 @@ pub fn drive_client(cfg: &Config, name: &str) -> Result<DriveClient> {
     DriveClient::new(dc, token)
 }
 
+/// The token source of a Yandex remote: stored tokens renewed with the (rotating) refresh token.
+pub fn yandex_token_source(
+    cfg: &Config,
+    name: &str,
+    rc: &RemoteConfig,
+) -> Result<Arc<dyn TokenSource>> {
+    let api = cloudmux_auth::oauth::oauth_api(http_config(Some(rc), None)?)?;
+    let stored = cfg.tokens().load(name)?;
+    let (client_id, client_secret) = client_credentials(name, rc)?;
+    let r = cloudmux_auth::source::YandexRefresher {
+        api,
+        endpoints: cloudmux_auth::yandex::Endpoints::for_base(rc.endpoint.as_deref()),
+        client_id,
+        client_secret,
+        store: Some((cfg.tokens(), name.to_string())),
+        refresh_token: std::sync::Mutex::new(stored.refresh_token.clone().unwrap_or_default()),
+    };
+    Ok(cached(r, initial_token(&stored)))
+}
+
+/// A Yandex Disk client for a yadisk remote.
+pub fn yadisk_client(cfg: &Config, name: &str) -> Result<cloudmux_yadisk::YadiskClient> {
+    let rc = cfg.remote(name)?;
+    if rc.kind != "yadisk" {
+        return Err(Error::invalid(format!(
+            "remote {name} is of type {}, not yadisk",
+            rc.kind
+        )));
+    }
+    let token = yandex_token_source(cfg, name, rc)?;
+    let yc = cloudmux_yadisk::YadiskConfig {
+        endpoint: rc.endpoint.clone(),
+        http: http_config(Some(rc), None)?,
+        ..Default::default()
+    };
+    cloudmux_yadisk::YadiskClient::new(yc, token)
+}
+
 /// An opened remote.
 #[derive(Clone)]
 pub enum Opened {
     /// Google Drive.
     Drive(Arc<GDriveStorage>),
+    /// Yandex Disk.
+    Yadisk(Arc<cloudmux_yadisk::YadiskStorage>),
     /// A local folder.
     Local(Arc<LocalStorage>),
 }
@@ -148,6 +188,7 @@ impl Opened {
     pub fn storage(&self) -> Arc<dyn Storage> {
         match self {
             Opened::Drive(d) => d.clone(),
+            Opened::Yadisk(y) => y.clone(),
             Opened::Local(l) => l.clone(),
         }
     }
@@ -170,6 +211,13 @@ pub async fn open(cfg: &Config, name: &str) -> Result<Opened> {
                     .map_err(|e| with_remote(e, name))?,
             )))
         }
+        "yadisk" => {
+            let client = yadisk_client(cfg, name)?;
+            let root = rc.root.as_deref().unwrap_or("disk:/");
+            Ok(Opened::Yadisk(Arc::new(
+                cloudmux_yadisk::YadiskStorage::new(client, root)?,
+            )))
+        }
         "local" => {
             let p = rc
                 .path
@@ -179,7 +227,7 @@ pub async fn open(cfg: &Config, name: &str) -> Result<Opened> {
         }
         other => Err(
             Error::invalid(format!("remote {name} has unknown type {other:?}"))
-                .with_hint("types: gdrive, local"),
+                .with_hint("types: gdrive, yadisk, local"),
         ),
     }
 }

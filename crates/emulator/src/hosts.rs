@@ -20,6 +20,9 @@ pub const KNOWN_HOSTS: &[&str] = &[
     "uploader.disk.yandex.net",
     "downloader.disk.yandex.ru",
     "lh3.googleusercontent.com",
+    "drive.google.com",
+    "docs.google.com",
+    "yadi.sk",
 ];
 
 /// Marker put on requests that arrived over TLS.

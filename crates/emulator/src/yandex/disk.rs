@@ -1763,3 +1763,37 @@ mod tests {
         );
     }
 }
+
+/// The public URL of a published file serves its bytes; of a folder, a JSON listing of its first page.
+async fn public_page(
+    State(emu): State<Arc<Emu>>,
+    base: Base,
+    headers: HeaderMap,
+    Path(short): Path<String>,
+) -> Response {
+    let q: HashMap<String, String> = [("public_key".to_string(), short)].into();
+    let found = {
+        let st = lock(&emu.disk);
+        public_path(&st, &q)
+            .ok()
+            .and_then(|(full, _)| st.items.get(&full).cloned().map(|r| (full, r)))
+    };
+    match found {
+        Some((_, r)) if !r.dir => match &r.blob {
+            Some(b) => {
+                crate::serve::blob_response(
+                    &emu,
+                    b,
+                    r.size,
+                    r.mime.as_deref().unwrap_or("application/octet-stream"),
+                    None,
+                    &headers,
+                )
+                .await
+            }
+            None => YError::not_found().into_response(),
+        },
+        Some(_) => public_meta(State(emu), base, Query(q)).await,
+        None => YError::not_found().into_response(),
+    }
+}
