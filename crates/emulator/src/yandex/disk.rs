@@ -331,6 +331,7 @@ pub fn routes() -> Router<Arc<Emu>> {
         put(upload_put),
     )
     .route("/downloader.disk.yandex.ru/disk/{token}", get(download_get))
+    .route("/yadi.sk/d/{short}", get(public_page))
 }
 
 type Q = Query<HashMap<String, String>>;
@@ -1733,37 +1734,6 @@ impl DiskState {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_normalise() {
-        assert_eq!(norm("disk:/a//b/", "c").unwrap(), "disk:/a/b");
-        assert_eq!(norm("/a", "c").unwrap(), "disk:/a");
-        assert_eq!(norm("disk:/", "c").unwrap(), "disk:/");
-        assert_eq!(norm("app:/x", "cid").unwrap(), "disk:/Applications/cid/x");
-        assert!(norm("disk:/a/../b", "c").is_err());
-        assert_eq!(parent("disk:/a/b").unwrap(), "disk:/a");
-        assert_eq!(parent("disk:/a").unwrap(), "disk:/");
-        assert!(parent("disk:/").is_none());
-        assert_eq!(name_of("disk:/a/b c"), "b c");
-    }
-
-    #[test]
-    fn fields_select_dotted_paths() {
-        let v = json!({"type": "dir", "name": "x", "_embedded": {"total": 2, "items": [{"name": "a", "size": 1}, {"name": "b", "size": 2}]}});
-        assert_eq!(
-            select(&v, "type,_embedded.total,_embedded.items.name"),
-            json!({"type": "dir", "_embedded": {"total": 2, "items": [{"name": "a"}, {"name": "b"}]}})
-        );
-        assert_eq!(
-            select(&v, "_embedded"),
-            json!({"_embedded": v["_embedded"]})
-        );
-    }
-}
-
 /// The public URL of a published file serves its bytes; of a folder, a JSON listing of its first page.
 async fn public_page(
     State(emu): State<Arc<Emu>>,
@@ -1795,5 +1765,36 @@ async fn public_page(
         },
         Some(_) => public_meta(State(emu), base, Query(q)).await,
         None => YError::not_found().into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_normalise() {
+        assert_eq!(norm("disk:/a//b/", "c").unwrap(), "disk:/a/b");
+        assert_eq!(norm("/a", "c").unwrap(), "disk:/a");
+        assert_eq!(norm("disk:/", "c").unwrap(), "disk:/");
+        assert_eq!(norm("app:/x", "cid").unwrap(), "disk:/Applications/cid/x");
+        assert!(norm("disk:/a/../b", "c").is_err());
+        assert_eq!(parent("disk:/a/b").unwrap(), "disk:/a");
+        assert_eq!(parent("disk:/a").unwrap(), "disk:/");
+        assert!(parent("disk:/").is_none());
+        assert_eq!(name_of("disk:/a/b c"), "b c");
+    }
+
+    #[test]
+    fn fields_select_dotted_paths() {
+        let v = json!({"type": "dir", "name": "x", "_embedded": {"total": 2, "items": [{"name": "a", "size": 1}, {"name": "b", "size": 2}]}});
+        assert_eq!(
+            select(&v, "type,_embedded.total,_embedded.items.name"),
+            json!({"type": "dir", "_embedded": {"total": 2, "items": [{"name": "a"}, {"name": "b"}]}})
+        );
+        assert_eq!(
+            select(&v, "_embedded"),
+            json!({"_embedded": v["_embedded"]})
+        );
     }
 }
