@@ -15,11 +15,14 @@ struct Env {
 
 impl Env {
     fn new(token_lifetime: u64) -> Env {
-        let settings = Settings {
+        Env::with(Settings {
             auto_approve: true,
             token_lifetime,
             ..Settings::default()
-        };
+        })
+    }
+
+    fn with(settings: Settings) -> Env {
         cloudmux_http::install_crypto_provider();
         let (base, _state) = Emulator::start_detached(Config {
             settings,
@@ -477,4 +480,205 @@ fn interrupted_put_resumes_on_rerun() {
         "one file, no duplicate: {ls}"
     );
     assert_eq!(v[0]["hashes"]["md5"], md5_hex(&data));
+}
+
+fn yandex_env(auto_approve: bool, code_lifetime: u64) -> Env {
+    Env::with(Settings {
+        auto_approve,
+        yandex_poll_interval: 1,
+        yandex_device_code_lifetime: code_lifetime,
+        ..Settings::default()
+    })
+}
+
+fn add_yandex(env: &Env) {
+    env.ok(&[
+        "remote",
+        "add",
+        "yd",
+        "--type",
+        "yadisk",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--endpoint",
+        &env.base,
+    ]);
+}
+
+#[test]
+fn yandex_device_login_and_files() {
+    let env = yandex_env(true, 600);
+    add_yandex(&env);
+    let out = env.ok(&["auth", "login", "yd"]);
+    assert!(
+        out.lines().next().is_some_and(|l| l.len() == 8),
+        "the user code is printed on its own line: {out}"
+    );
+    let tf = env.dir.path().join("cfg/tokens/yd.token.json");
+    assert_eq!(
+        std::fs::metadata(&tf).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        env.dir.path().join("cfg/device-id").exists(),
+        "a stable device_id is kept"
+    );
+    let data = cloudmux_core::conformance::pattern(10 * 1024 * 1024 + 3, 4);
+    std::fs::write(env.dir.path().join("y.bin"), &data).unwrap();
+    env.ok(&["mkdir", "yd:docs"]);
+    env.ok(&["put", "y.bin", "yd:docs/"]);
+    env.ok(&["get", "yd:docs/y.bin", "y.back"]);
+    assert!(std::fs::read(env.dir.path().join("y.back")).unwrap() == data);
+    let st: serde_json::Value =
+        serde_json::from_str(&env.ok(&["stat", "yd:docs/y.bin", "--json"])).unwrap();
+    assert_eq!(st["hashes"]["md5"], md5_hex(&data));
+    let link = env.ok(&["link", "yd:docs/y.bin"]);
+    let public = reqwest::blocking::get(link.trim())
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(
+        public.as_ref() == data.as_slice(),
+        "the public URL serves the file"
+    );
+    env.ok(&["rm", "yd:docs/y.bin"]);
+    let trash: serde_json::Value =
+        serde_json::from_str(&env.ok(&["yadisk", "trash", "ls", "yd", "--json"])).unwrap();
+    let tp = trash[0]["path"].as_str().unwrap().to_string();
+    assert_eq!(trash[0]["origin_path"], "disk:/docs/y.bin");
+    env.ok(&["yadisk", "trash", "restore", "yd", &tp]);
+    assert!(env.ok(&["ls", "yd:docs"]).contains("y.bin"), "restored");
+    assert_eq!(env.run(&["stat", "yd:nope"]).status.code(), Some(3));
+}
+
+#[test]
+fn yandex_raw_device_flow_steps() {
+    let env = yandex_env(true, 600);
+    let dc: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "auth",
+        "yandex",
+        "device-code",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--endpoint",
+        &env.base,
+    ]))
+    .unwrap();
+    for k in [
+        "verification_url",
+        "user_code",
+        "interval",
+        "expires_in",
+        "device_code",
+    ] {
+        assert!(!dc[k].is_null(), "{k} in {dc}");
+    }
+    let code = dc["device_code"].as_str().unwrap();
+    let o = env.run(&[
+        "auth",
+        "yandex",
+        "token",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--device-code",
+        code,
+        "--wait",
+        "--interval",
+        "1",
+        "--endpoint",
+        &env.base,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("authorization_pending"),
+        "saw pending before success"
+    );
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(t["token_type"], "bearer");
+    let r: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "auth",
+        "yandex",
+        "refresh",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--refresh-token",
+        t["refresh_token"].as_str().unwrap(),
+        "--endpoint",
+        &env.base,
+    ]))
+    .unwrap();
+    assert_ne!(
+        r["refresh_token"], t["refresh_token"],
+        "a rotated refresh token is printed"
+    );
+}
+
+#[test]
+fn yandex_bad_and_expired_codes() {
+    let env = yandex_env(false, 2);
+    let bad = env.run(&[
+        "auth",
+        "yandex",
+        "token",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--device-code",
+        "made-up",
+        "--endpoint",
+        &env.base,
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad_verification_code"));
+    let dc: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "auth",
+        "yandex",
+        "device-code",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--endpoint",
+        &env.base,
+    ]))
+    .unwrap();
+    let expired = env.run(&[
+        "auth",
+        "yandex",
+        "token",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--device-code",
+        dc["device_code"].as_str().unwrap(),
+        "--wait",
+        "--interval",
+        "1",
+        "--endpoint",
+        &env.base,
+    ]);
+    assert_eq!(
+        expired.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&expired.stderr)
+    );
+    assert!(String::from_utf8_lossy(&expired.stderr).contains("expired"));
+    let wrong = env.run(&[
+        "auth",
+        "yandex",
+        "device-code",
+        "--client-id",
+        "nobody",
+        "--endpoint",
+        &env.base,
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("invalid_client"));
 }
