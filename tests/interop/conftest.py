@@ -30,7 +30,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 @pytest.fixture(scope="session")
 def emulator():
     proc = subprocess.Popen(
-        [cloudmux_bin(), "emulate", "--listen", "127.0.0.1:0", "--auto-approve"],
+        [cloudmux_bin(), "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--yandex-poll-interval", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     first = proc.stdout.readline()
@@ -111,3 +111,12 @@ def cli(emulator):
     urllib.request.urlopen(url).read()  # follows the redirect to the CLI's loopback listener
     assert login.wait(timeout=30) == 0, login.stderr.read()
     return c
+
+
+@pytest.fixture(scope="session")
+def cli_yandex(cli, emulator):
+    """The same CLI config with Yandex remote `yd`, signed in through the device flow."""
+    cli.run("remote", "add", "yd", "--type", "yadisk", "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
+            "--endpoint", emulator)
+    cli.run("auth", "login", "yd")
+    return cli
