@@ -25,9 +25,12 @@ pub struct Emulate {
     /// Keep file contents under this folder instead of a temp folder.
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// Access-token lifetime in seconds (short values test refresh).
+    /// Google access-token lifetime in seconds (short values test refresh).
     #[arg(long, default_value_t = 3599)]
     token_lifetime: u64,
+    /// Lifetime of Yandex access tokens in seconds.
+    #[arg(long, default_value_t = 31_536_000)]
+    yandex_token_lifetime: u64,
     /// Seconds Yandex device codes ask clients to wait between polls.
     #[arg(long, default_value_t = 5)]
     yandex_poll_interval: u64,
@@ -103,6 +106,7 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
         ..Settings::default()
     };
     settings.yandex_poll_interval = e.yandex_poll_interval.max(1);
+    settings.yandex_token_lifetime = e.yandex_token_lifetime.max(1);
     if let Some(q) = e.yandex_quota {
         settings.yandex_quota = q;
     }

@@ -246,18 +246,19 @@ impl DiskState {
             self.items
                 .range(pre.clone()..)
                 .take_while(|(k, _)| k.starts_with(&pre))
+                .filter(|(k, _)| k.len() > pre.len())
                 .map(|(k, _)| k.clone()),
         );
         out
     }
 
-    /// Direct children of folder `p`.
+    /// Direct children of folder `p` (never `p` itself, which for the root shares the prefix).
     pub fn children(&self, p: &str) -> Vec<(&String, &Res)> {
         let pre = child_prefix(p);
         self.items
             .range(pre.clone()..)
             .take_while(|(k, _)| k.starts_with(&pre))
-            .filter(|(k, _)| !k[pre.len()..].contains('/'))
+            .filter(|(k, _)| k.len() > pre.len() && !k[pre.len()..].contains('/'))
             .collect()
     }
 
@@ -1783,6 +1784,19 @@ mod tests {
         assert_eq!(parent("disk:/a").unwrap(), "disk:/");
         assert!(parent("disk:/").is_none());
         assert_eq!(name_of("disk:/a/b c"), "b c");
+    }
+
+    #[test]
+    fn root_is_not_its_own_child() {
+        let mut d = DiskState::new();
+        d.items.insert("disk:/a".into(), new_dir(1));
+        d.items.insert("disk:/a/b".into(), new_dir(1));
+        let kids: Vec<&String> = d.children("disk:/").into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kids, vec!["disk:/a"]);
+        assert_eq!(
+            d.subtree("disk:/a"),
+            vec!["disk:/a".to_string(), "disk:/a/b".to_string()]
+        );
     }
 
     #[test]

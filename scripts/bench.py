@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark of the cloudmux CLI against the Drive emulator. Prints figures; asserts nothing about time.
+"""Benchmark of the cloudmux CLI against its emulators. Prints figures; asserts nothing about time.
 
-  put and get of one large file (default 1 GiB): wall time, throughput, the CLI's peak RSS
-  listing of a folder with many entries (default 50,000): wall time, peak RSS
+  Google Drive: put and get of one large file (default 1 GiB): wall time, throughput, the CLI's peak RSS;
+                listing of a folder with many entries (default 50,000)
+  Yandex Disk:  put and get of the same file
 
 Sizes: BENCH_FILE_MIB (default 1024), BENCH_ENTRIES (default 50000). Release build.
 """
@@ -24,19 +25,34 @@ ENTRIES = int(os.environ.get("BENCH_ENTRIES", "50000"))
 
 
 def measured(args, env):
+    """Runs a command; returns (seconds, its own peak RSS in MiB, stdout). The peak is read from
+    /proc/PID/status (VmHWM) while it runs: getrusage's ru_maxrss would count the Python parent's memory,
+    which a forked child carries until exec."""
+    import threading
     t0 = time.monotonic()
     p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out_chunks = []
-    while True:
-        b = p.stdout.read(1 << 20)
-        if not b:
-            break
-        out_chunks.append(b)
-    _, status, usage = os.wait4(p.pid, 0)
+    peak = [0]
+
+    def watch():
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak[0] = max(peak[0], int(line.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.02)
+
+    w = threading.Thread(target=watch)
+    w.start()
+    out = p.stdout.read()
+    status = p.wait()
+    w.join()
     elapsed = time.monotonic() - t0
     if status != 0:
         sys.exit(f"cloudmux {' '.join(args[1:3])} failed (status {status})")
-    return elapsed, usage.ru_maxrss / 1024, b"".join(out_chunks)
+    return elapsed, peak[0] / 1024, out
 
 
 def md5_file(p):
@@ -53,7 +69,7 @@ def main():
     bin_ = str(ROOT / "target" / "release" / "cloudmux")
     work = Path(tempfile.mkdtemp(prefix="cloudmux-bench-"))
     env = dict(os.environ, CLOUDMUX_CONFIG=str(work / "config.toml"))
-    emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve"],
+    emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--yandex-poll-interval", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         base = re.match(r"listening on (\S+)", emu.stdout.readline()).group(1)
@@ -89,14 +105,23 @@ def main():
         listed = len(json.loads(out))
         rows.append((f"list {ENTRIES} entries", t, listed / t, rss))
 
-        print(f"\ncloudmux {subprocess.run([bin_, '--version'], capture_output=True, text=True).stdout.strip()} "
-              f"against its Drive emulator on 127.0.0.1 ({os.cpu_count()} cores)\n")
+        subprocess.run([bin_, "remote", "add", "yd", "--type", "yadisk", "--client-id", cid, "--client-secret", secret,
+                        "--endpoint", base], env=env, check=True, capture_output=True)
+        subprocess.run([bin_, "auth", "login", "yd"], env=env, check=True, capture_output=True)
+        t, rss, _ = measured([bin_, "--no-progress", "put", str(src), "yd:"], env)
+        rows.append((f"yandex put {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
+        t, rss, _ = measured([bin_, "--no-progress", "get", "yd:big.bin", str(back)], env)
+        rows.append((f"yandex get {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
+        same = same and md5_file(src) == md5_file(back)
+
+        print(f"\n{subprocess.run([bin_, '--version'], capture_output=True, text=True).stdout.strip()} "
+              f"against its emulators on 127.0.0.1 ({os.cpu_count()} cores)\n")
         print(f"| {'operation':<22} | {'seconds':>8} | {'rate':>20} | {'peak RSS (MiB)':>14} |")
         print(f"|{'-' * 24}|{'-' * 10}|{'-' * 22}|{'-' * 16}|")
         for name, t, rate, rss in rows:
             unit = "entries/s" if name.startswith("list") else "MiB/s"
             print(f"| {name:<22} | {t:>8.2f} | {rate:>10.1f} {unit:<9} | {rss:>14.1f} |")
-        print(f"\ndownload identical to upload: {same}; entries listed: {listed} of {ENTRIES}")
+        print(f"\ndownloads identical to uploads: {same}; entries listed: {listed} of {ENTRIES}")
     finally:
         emu.terminate()
         emu.wait()
