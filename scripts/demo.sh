@@ -16,8 +16,8 @@ cleanup() { if [ -n "$emu_pid" ] && [ -z "${KEEP:-}" ]; then kill "$emu_pid" 2>/
 trap cleanup EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
-echo "== starting the emulator (Google Drive + Google OAuth)"
-"$bin" emulate --listen 127.0.0.1:0 --auto-approve > "$work/emulator.log" 2>&1 &
+echo "== starting the emulators (Google Drive, Yandex Disk and their OAuth servers)"
+"$bin" emulate --listen 127.0.0.1:0 --auto-approve --yandex-poll-interval 1 > "$work/emulator.log" 2>&1 &
 emu_pid=$!
 for _ in $(seq 100); do grep -q '^listening on' "$work/emulator.log" 2>/dev/null && break; sleep 0.1; done
 base=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$work/emulator.log" | head -1)
@@ -53,8 +53,18 @@ step "$bin" link drive:Documents/hello.txt
 step "$bin" about drive
 step "$bin" rm drive:Documents/hello.txt
 step "$bin" gdrive trash drive
+
 echo
-echo "token file: $(ls -l "$work/tokens/drive.token.json" | cut -d' ' -f1) $work/tokens/drive.token.json"
+echo "== Yandex Disk: the device flow (the emulator plays the person who enters the code)"
+step "$bin" remote add yandex --type yadisk --client-id "$client_id" --client-secret "$client_secret" --endpoint "$base"
+step "$bin" auth login yandex
+step "$bin" put "$work/files/big.bin" yandex:
+step "$bin" ls yandex:
+step "$bin" yadisk publish yandex:big.bin
+step "$bin" get yandex:big.bin "$work/big.yandex"
+cmp "$work/files/big.bin" "$work/big.yandex" && echo "downloaded file is byte-for-byte identical"
+echo
+echo "token files: $(ls -l "$work"/tokens/*.token.json | cut -d' ' -f1 | sort -u | tr '\n' ' ')$work/tokens/"
 if [ -n "${KEEP:-}" ]; then
   echo "emulator still running at $base (pid $emu_pid); CLOUDMUX_CONFIG=$CLOUDMUX_CONFIG"
 fi

@@ -432,9 +432,16 @@ fn resource_json(st: &DiskState, base: &Base, path: &str, r: &Res, shown_path: &
     }
     if let Some(k) = &r.public_key {
         v["public_key"] = json!(k);
-        v["public_url"] = json!(base.url("yadi.sk", &format!("/d/{}", &k[..12.min(k.len())])));
+        v["public_url"] = json!(base.url("yadi.sk", &format!("/d/{}", short_id(k))));
     }
     v
+}
+
+/// The short id of a public URL (`/yadi.sk/d/<id>`): URL-safe, derived from the public key.
+fn short_id(key: &str) -> String {
+    use base64::Engine;
+    let h = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.as_ref()[..9])
 }
 
 /// A download token for a blob (kept 12 hours).
@@ -1388,7 +1395,7 @@ fn public_path(st: &DiskState, q: &HashMap<String, String>) -> YResult<(String, 
             let short = key.rsplit('/').next().unwrap_or(key);
             st.public
                 .iter()
-                .find(|(k, _)| k.starts_with(short) && short.len() >= 12)
+                .find(|(k, _)| short_id(k) == short)
                 .map(|(_, p)| p.clone())
         })
         .ok_or_else(YError::not_found)?;
