@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod chunk;
 pub mod entry;
 pub mod error;
 pub mod mime;

@@ -311,37 +311,14 @@ impl ResumableUpload {
     /// feeding `md5` with every byte sent. Failures are resumed from the committed offset.
     pub async fn send(
         &self,
-        mut data: ByteStream,
+        data: ByteStream,
         offset: u64,
         mut md5: Option<&mut md5::Md5>,
     ) -> Result<File> {
         let chunk = self.client.cfg.chunk_size.max(256 * 1024) / (256 * 1024) * (256 * 1024);
         let mut offset = offset;
-        let mut carry: Option<Bytes> = None;
-        loop {
-            let mut buf = BytesMut::with_capacity(chunk);
-            if let Some(c) = carry.take() {
-                buf.extend_from_slice(&c);
-            }
-            let mut eof = false;
-            while buf.len() < chunk {
-                match data.next().await {
-                    Some(c) => buf.extend_from_slice(&c?),
-                    None => {
-                        eof = true;
-                        break;
-                    }
-                }
-            }
-            if buf.len() > chunk {
-                carry = Some(buf.split_off(chunk).freeze());
-            } else if !eof {
-                match data.next().await {
-                    Some(c) => carry = Some(c?),
-                    None => eof = true,
-                }
-            }
-            let buf = buf.freeze();
+        let mut chunks = cloudmux_core::chunk::Chunker::new(data, chunk);
+        while let Some((buf, eof)) = chunks.next_chunk().await? {
             let total = if eof {
                 Some(offset + buf.len() as u64)
             } else {
@@ -364,12 +341,13 @@ impl ResumableUpload {
                 return Ok(f);
             }
             if eof {
-                return Err(Error::new(
-                    ErrorKind::Other,
-                    "Drive did not complete the upload after its last chunk",
-                ));
+                break;
             }
         }
+        Err(Error::new(
+            ErrorKind::Other,
+            "Drive did not complete the upload after its last chunk",
+        ))
     }
 
     /// Sends one chunk, resuming within it after failures. Returns the file when the upload completed.

@@ -369,31 +369,8 @@ impl YadiskClient {
                 self.put_part(&href, body, None).await?;
             }
             _ => {
-                let mut carry: Option<Bytes> = None;
-                loop {
-                    let mut buf = BytesMut::with_capacity(chunk);
-                    if let Some(c) = carry.take() {
-                        buf.extend_from_slice(&c);
-                    }
-                    let mut eof = false;
-                    while buf.len() < chunk {
-                        match data.next().await {
-                            Some(c) => buf.extend_from_slice(&c?),
-                            None => {
-                                eof = true;
-                                break;
-                            }
-                        }
-                    }
-                    if buf.len() > chunk {
-                        carry = Some(buf.split_off(chunk).freeze());
-                    } else if !eof {
-                        match data.next().await {
-                            Some(c) => carry = Some(c?),
-                            None => eof = true,
-                        }
-                    }
-                    let part = buf.freeze();
+                let mut chunks = cloudmux_core::chunk::Chunker::new(data, chunk);
+                while let Some((part, eof)) = chunks.next_chunk().await? {
                     md5.update(&part);
                     let start = sent;
                     sent += part.len() as u64;

@@ -426,7 +426,8 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-fn client_credentials(
+/// Client id and secret from `Authorization: Basic` (which wins) or the form body.
+pub(crate) fn client_credentials(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> (Option<String>, Option<String>) {

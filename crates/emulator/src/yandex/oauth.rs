@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use crate::faults::lock;
@@ -162,23 +162,6 @@ fn form(body: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect()
-}
-
-fn client_auth(
-    headers: &HeaderMap,
-    f: &HashMap<String, String>,
-) -> (Option<String>, Option<String>) {
-    if let Some(b) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        && let Ok(raw) = STANDARD.decode(b.trim())
-        && let Ok(s) = String::from_utf8(raw)
-        && let Some((id, secret)) = s.split_once(':')
-    {
-        return (Some(id.to_string()), Some(secret.to_string()));
-    }
-    (f.get("client_id").cloned(), f.get("client_secret").cloned())
 }
 
 fn scopes_of(f: &HashMap<String, String>) -> Vec<String> {
@@ -387,7 +370,7 @@ fn issue_pair(
 
 async fn token(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
     let f = form(&body);
-    let (id, secret) = client_auth(&headers, &f);
+    let (id, secret) = crate::google::oauth::client_credentials(&headers, &f);
     let settings = emu.settings();
     let mut a = lock(&emu.yandex_auth);
     let Some(id) = id else {
@@ -486,7 +469,7 @@ async fn token(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) ->
 
 async fn revoke(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
     let f = form(&body);
-    let (id, secret) = client_auth(&headers, &f);
+    let (id, secret) = crate::google::oauth::client_credentials(&headers, &f);
     let mut a = lock(&emu.yandex_auth);
     match id.as_ref().and_then(|i| a.clients.get(i)) {
         Some(s) if Some(s) == secret.as_ref() => {}
