@@ -124,8 +124,8 @@ pub fn consent_url_for_scopes(
     scopes: &[String],
     redirect_uri: &str,
 ) -> ConsentLink {
-    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
-    let state = oauth2::CsrfToken::new_random();
+    let pkce = crate::oauth::Pkce::new();
+    let state = crate::oauth::random_token(16);
     let mut u = url::Url::parse(&ep.auth).expect("valid auth endpoint");
     u.query_pairs_mut()
         .append_pair("client_id", client_id)
@@ -135,13 +135,13 @@ pub fn consent_url_for_scopes(
         .append_pair("access_type", "offline")
         .append_pair("prompt", "consent")
         .append_pair("include_granted_scopes", "true")
-        .append_pair("state", state.secret())
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", challenge.method().as_str());
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &pkce.challenge)
+        .append_pair("code_challenge_method", "S256");
     ConsentLink {
         url: u.to_string(),
-        state: state.secret().clone(),
-        verifier: Secret::new(verifier.secret().clone()),
+        state,
+        verifier: pkce.verifier,
         redirect_uri: redirect_uri.to_string(),
     }
 }

@@ -9,6 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 /// A token endpoint answer.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
@@ -139,4 +142,42 @@ pub(crate) async fn token_request(
             format!("token endpoint answered unreadable JSON: {e}"),
         )
     })
+}
+
+/// A PKCE pair (RFC 7636): a random verifier and its S256 challenge.
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    /// The verifier, sent with the code.
+    pub verifier: Secret,
+    /// `BASE64URL(SHA256(verifier))`, sent in the link.
+    pub challenge: String,
+}
+
+/// `n` random bytes, URL-safe base64 without padding.
+pub fn random_token(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+        .expect("system randomness");
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+impl Pkce {
+    /// A fresh pair: 32 random bytes give a 43-character verifier.
+    pub fn new() -> Self {
+        let verifier = random_token(32);
+        let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            verifier.as_bytes(),
+        ));
+        Pkce {
+            verifier: Secret::new(verifier),
+            challenge,
+        }
+    }
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Pkce::new()
+    }
 }

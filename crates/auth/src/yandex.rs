@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cloudmux_core::{Error, ErrorKind, Result};
 use cloudmux_http::{Api, Idempotency, Secret};
 use serde::Deserialize;
@@ -173,13 +171,13 @@ pub fn authorize_url(
     redirect_uri: Option<&str>,
     device: Option<(&str, &str)>,
 ) -> (String, Secret, String) {
-    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
-    let state = URL_SAFE_NO_PAD.encode((0..16).map(|_| rand_byte()).collect::<Vec<_>>());
+    let pkce = crate::oauth::Pkce::new();
+    let state = crate::oauth::random_token(16);
     let mut u = url::Url::parse(&format!("{}/authorize", ep.base)).expect("valid base");
     u.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)
-        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge", &pkce.challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", &state)
         .append_pair("force_confirm", "yes");
@@ -191,7 +189,7 @@ pub fn authorize_url(
             .append_pair("device_id", id)
             .append_pair("device_name", name);
     }
-    (u.to_string(), Secret::new(verifier.secret().clone()), state)
+    (u.to_string(), pkce.verifier, state)
 }
 
 /// Exchanges an authorization code (with its PKCE verifier).
