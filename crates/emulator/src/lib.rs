@@ -123,6 +123,8 @@ pub struct State {
     pub google_auth: Mutex<google::oauth::AuthState>,
     /// Drive state.
     pub drive: Mutex<google::drive::DriveState>,
+    /// Google Photos state.
+    pub photos: Mutex<google::photos::PhotosState>,
     /// Yandex OAuth state.
     pub yandex_auth: Mutex<yandex::oauth::YandexAuth>,
     /// Yandex Disk state.
@@ -192,6 +194,7 @@ impl State {
             settings: Mutex::new(cfg.settings.clone()),
             google_auth: Mutex::new(auth),
             drive: Mutex::new(drive),
+            photos: Mutex::new(google::photos::PhotosState::default()),
             yandex_auth: Mutex::new(yauth),
             disk: Mutex::new(disk),
             blobs,
@@ -256,6 +259,7 @@ pub fn app(state: Arc<State>) -> Router {
         .nest("/__admin", admin_routes())
         .merge(google::oauth::routes())
         .merge(google::drive::routes())
+        .merge(google::photos::routes())
         .merge(yandex::oauth::routes())
         .merge(yandex::disk::routes())
         .with_state(state.clone());
