@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod api;
+pub mod google;
 mod redact;
 pub mod token;
 

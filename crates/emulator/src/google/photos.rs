@@ -924,7 +924,9 @@ async fn album_action(
         }
         // All or nothing: every id must be an item this app created.
         if ids.iter().any(|i| {
-            st.items.get(i).is_none_or(|it| it.owner.as_deref() != Some(client.as_str()))
+            st.items
+                .get(i)
+                .is_none_or(|it| it.owner.as_deref() != Some(client.as_str()))
         }) {
             return Err(bad("Request contains an invalid media item id."));
         }

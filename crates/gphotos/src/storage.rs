@@ -1,0 +1,503 @@
+//! [`GPhotosStorage`]: the Photos library as a browsable tree.
+//!
+//! ```text
+//! media/all/NAME                     every media item of the app, newest first
+//! media/by-year/YYYY/NAME            by creation year
+//! media/by-month/YYYY/YYYY-MM/NAME   by creation month
+//! album/TITLE/NAME                   an album's items; mkdir creates an album, a write uploads and adds
+//! upload/NAME                        write here to upload without an album
+//! ```
+//!
+//! Names are the items' file names; when two share one, the later ones get ` {ID}` before the extension, in
+//! the listing order, which is stable. Sizes are not part of listings (the API reports none); `stat` asks the
+//! download host for them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{Datelike, NaiveDate};
+use cloudmux_core::path::{join, normalize};
+use cloudmux_core::{
+    About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, PageStream,
+    Result, Storage, WriteOptions,
+};
+use futures_util::StreamExt;
+
+use crate::client::{PhotosClient, SearchFilter};
+use crate::model::MediaItem;
+
+/// Google Photos as a [`Storage`].
+#[derive(Debug)]
+pub struct GPhotosStorage {
+    client: PhotosClient,
+    prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Root,
+    Media,
+    All,
+    ByYear,
+    Year(i32),
+    ByMonth,
+    MonthYear(i32),
+    Month(i32, u32),
+    Albums,
+    Album(String),
+    Upload,
+    File(Box<Node>, String),
+}
+
+fn year(s: &str) -> Option<i32> {
+    (s.len() == 4).then(|| s.parse().ok()).flatten()
+}
+
+fn month(y: i32, s: &str) -> Option<u32> {
+    let (a, b) = s.split_once('-')?;
+    (year(a)? == y)
+        .then(|| b.parse().ok().filter(|m| (1..=12).contains(m)))
+        .flatten()
+}
+
+fn unsupported(what: &str, hint: &str) -> Error {
+    Error::unsupported(format!("Google Photos cannot {what}"), hint)
+}
+
+fn dedup_name(seen: &mut HashMap<String, usize>, it: &MediaItem) -> String {
+    let n = seen.entry(it.filename.clone()).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        return it.filename.clone();
+    }
+    match it.filename.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem} {{{}}}.{ext}", it.id),
+        None => format!("{} {{{}}}", it.filename, it.id),
+    }
+}
+
+impl GPhotosStorage {
+    /// A tree rooted at `root`: `root` (or empty) for the whole tree, or a sub-path such as `album`.
+    pub fn new(client: PhotosClient, root: &str) -> Result<Self> {
+        let prefix = if root == "root" {
+            String::new()
+        } else {
+            normalize(root)?
+        };
+        Ok(GPhotosStorage { client, prefix })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &PhotosClient {
+        &self.client
+    }
+
+    fn node(&self, path: &str) -> Result<Node> {
+        let full = join(&self.prefix, &normalize(path)?);
+        let parts: Vec<&str> = if full.is_empty() {
+            vec![]
+        } else {
+            full.split('/').collect()
+        };
+        let nf = || Error::not_found(&full);
+        let file = |parent: Node, name: &str| Node::File(Box::new(parent), name.to_string());
+        Ok(match parts.as_slice() {
+            [] => Node::Root,
+            ["media"] => Node::Media,
+            ["media", "all"] => Node::All,
+            ["media", "all", n] => file(Node::All, n),
+            ["media", "by-year"] => Node::ByYear,
+            ["media", "by-year", y] => Node::Year(year(y).ok_or_else(nf)?),
+            ["media", "by-year", y, n] => file(Node::Year(year(y).ok_or_else(nf)?), n),
+            ["media", "by-month"] => Node::ByMonth,
+            ["media", "by-month", y] => Node::MonthYear(year(y).ok_or_else(nf)?),
+            ["media", "by-month", y, m] => {
+                let y = year(y).ok_or_else(nf)?;
+                Node::Month(y, month(y, m).ok_or_else(nf)?)
+            }
+            ["media", "by-month", y, m, n] => {
+                let y = year(y).ok_or_else(nf)?;
+                file(Node::Month(y, month(y, m).ok_or_else(nf)?), n)
+            }
+            ["album"] => Node::Albums,
+            ["album", t] => Node::Album(t.to_string()),
+            ["album", t, n] => file(Node::Album(t.to_string()), n),
+            ["upload"] => Node::Upload,
+            ["upload", n] => file(Node::Upload, n),
+            _ => return Err(nf()),
+        })
+    }
+
+    /// The album shown under `album/TITLE` (duplicate titles carry ` {ID}`).
+    async fn album_id(&self, title: &str) -> Result<Option<String>> {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for a in self.client.all_albums().await? {
+            let n = seen.entry(a.title.clone()).or_insert(0);
+            *n += 1;
+            let shown = if *n == 1 {
+                a.title.clone()
+            } else {
+                format!("{} {{{}}}", a.title, a.id)
+            };
+            if shown == title {
+                return Ok(Some(a.id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Pages of (shown name, item) of a folder of items, deduplicating names across pages.
+    fn items<'a>(
+        &'a self,
+        node: Node,
+    ) -> std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<Vec<(String, MediaItem)>>> + Send + 'a>,
+    > {
+        struct St {
+            filter: Option<SearchFilter>,
+            token: Option<String>,
+            started: bool,
+            seen: HashMap<String, usize>,
+        }
+        let first = async move {
+            let filter = match &node {
+                Node::All => None,
+                Node::Year(y) => Some(SearchFilter {
+                    date_ranges: vec![(ymd(*y, 1, 1)?, ymd(*y, 12, 31)?)],
+                    ..Default::default()
+                }),
+                Node::Month(y, m) => {
+                    let start = ymd(*y, *m, 1)?;
+                    let end = if *m == 12 {
+                        ymd(*y, 12, 31)?
+                    } else {
+                        ymd(*y, *m + 1, 1)?.pred_opt().unwrap_or(start)
+                    };
+                    Some(SearchFilter {
+                        date_ranges: vec![(start, end)],
+                        ..Default::default()
+                    })
+                }
+                Node::Album(t) => match self.album_id(t).await? {
+                    Some(id) => Some(SearchFilter {
+                        album_id: Some(id),
+                        ..Default::default()
+                    }),
+                    None => return Err(Error::not_found(format!("album/{t}"))),
+                },
+                Node::Upload => return Ok(None),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        "not a folder of media items",
+                    ));
+                }
+            };
+            Ok(Some(St {
+                filter,
+                token: None,
+                started: false,
+                seen: HashMap::new(),
+            }))
+        };
+        Box::pin(futures_util::stream::once(first).flat_map(move |init| {
+            let s: std::pin::Pin<
+                Box<dyn futures_util::Stream<Item = Result<Vec<(String, MediaItem)>>> + Send + 'a>,
+            > = match init {
+                Err(e) => Box::pin(futures_util::stream::iter(vec![Err(e)])),
+                Ok(None) => Box::pin(futures_util::stream::empty()),
+                Ok(Some(st)) => Box::pin(futures_util::stream::unfold(
+                    Some(st),
+                    move |st| async move {
+                        let mut st = st?;
+                        if st.started && st.token.is_none() {
+                            return None;
+                        }
+                        st.started = true;
+                        let r = match &st.filter {
+                            None => self.client.media(st.token.as_deref()).await,
+                            Some(f) => self.client.search(f, st.token.as_deref()).await,
+                        };
+                        match r {
+                            Err(e) => Some((Err(e), None)),
+                            Ok((items, next)) => {
+                                st.token = next;
+                                let page: Vec<(String, MediaItem)> = items
+                                    .into_iter()
+                                    .map(|it| (dedup_name(&mut st.seen, &it), it))
+                                    .collect();
+                                Some((Ok(page), Some(st)))
+                            }
+                        }
+                    },
+                )),
+            };
+            s
+        }))
+    }
+
+    async fn resolve(&self, parent: &Node, name: &str) -> Result<MediaItem> {
+        let mut s = self.items(parent.clone());
+        while let Some(page) = s.next().await {
+            if let Some((_, it)) = page?.into_iter().find(|(n, _)| n == name) {
+                return Ok(it);
+            }
+        }
+        Err(Error::not_found(name))
+    }
+
+    /// Years (and, for a year, months) that hold media: one pass over the library, page by page.
+    async fn dates(&self, within: Option<i32>) -> Result<BTreeSet<String>> {
+        let node = match within {
+            Some(y) => Node::Year(y),
+            None => Node::All,
+        };
+        let mut out = BTreeSet::new();
+        let mut s = self.items(node);
+        while let Some(page) = s.next().await {
+            for (_, it) in page? {
+                if let Some(t) = it.media_metadata.creation_time {
+                    out.insert(match within {
+                        Some(_) => format!("{}-{:02}", t.year(), t.month()),
+                        None => t.year().to_string(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn shown(&self, path: &str) -> String {
+        normalize(path).unwrap_or_default()
+    }
+
+    fn entry(&self, dir: &str, name: &str, it: &MediaItem, size: Option<u64>) -> Entry {
+        Entry {
+            id: Some(it.id.clone()),
+            path: join(dir, name),
+            name: name.to_string(),
+            size,
+            modified: it.media_metadata.creation_time,
+            is_dir: false,
+            mime: Some(it.mime_type.clone()),
+            hashes: Default::default(),
+        }
+    }
+}
+
+fn ymd(y: i32, m: u32, d: u32) -> Result<NaiveDate> {
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| Error::invalid(format!("bad date {y}-{m}-{d}")))
+}
+
+fn dirs(dir: &str, names: impl IntoIterator<Item = String>) -> Vec<Entry> {
+    names
+        .into_iter()
+        .map(|n| Entry::dir(join(dir, &n)))
+        .collect()
+}
+
+#[async_trait]
+impl Storage for GPhotosStorage {
+    fn kind(&self) -> &'static str {
+        "gphotos"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            copy: false,
+            rename: false,
+            trash: false,
+            public_link: false,
+            set_modified: false,
+            overwrite: false,
+            duplicate_names: true,
+            ids: true,
+            range_read: true,
+            ..Capabilities::default()
+        }
+    }
+
+    fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
+        let dir = self.shown(path);
+        let node = match self.node(path) {
+            Ok(n) => n,
+            Err(e) => return Box::pin(futures_util::stream::iter(vec![Err(e)])),
+        };
+        let fixed = |names: &[&str]| -> PageStream<'a> {
+            let d = dir.clone();
+            Box::pin(futures_util::stream::iter(vec![Ok(dirs(
+                &d,
+                names.iter().map(|s| s.to_string()),
+            ))]))
+        };
+        match node {
+            Node::Root => fixed(&["album", "media", "upload"]),
+            Node::Media => fixed(&["all", "by-month", "by-year"]),
+            Node::ByYear | Node::ByMonth => Box::pin(futures_util::stream::once(async move {
+                self.dates(None).await.map(|y| dirs(&dir, y))
+            })),
+            Node::MonthYear(y) => Box::pin(futures_util::stream::once(async move {
+                self.dates(Some(y)).await.map(|m| dirs(&dir, m))
+            })),
+            Node::Albums => Box::pin(futures_util::stream::once(async move {
+                let mut seen: HashMap<String, usize> = HashMap::new();
+                let albums = self.client.all_albums().await?;
+                Ok(dirs(
+                    &dir,
+                    albums.into_iter().map(|a| {
+                        let n = seen.entry(a.title.clone()).or_insert(0);
+                        *n += 1;
+                        if *n == 1 {
+                            a.title
+                        } else {
+                            format!("{} {{{}}}", a.title, a.id)
+                        }
+                    }),
+                ))
+            })),
+            Node::File(..) => Box::pin(futures_util::stream::iter(vec![Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{dir}: not a folder"),
+            ))])),
+            folder => Box::pin(self.items(folder).map(move |p| {
+                p.map(|items| {
+                    items
+                        .iter()
+                        .map(|(n, it)| self.entry(&dir, n, it, None))
+                        .collect()
+                })
+            })),
+        }
+    }
+
+    async fn stat(&self, path: &str) -> Result<Entry> {
+        let shown = self.shown(path);
+        match self.node(path)? {
+            Node::File(parent, name) => {
+                let it = self.resolve(&parent, &name).await?;
+                let size = self.client.size_of(&it).await?;
+                let dir = cloudmux_core::path::parent(&shown).to_string();
+                Ok(self.entry(&dir, &name, &it, size))
+            }
+            Node::Album(t) => match self.album_id(&t).await? {
+                Some(_) => Ok(Entry::dir(shown)),
+                None => Err(Error::not_found(shown)),
+            },
+            _ => Ok(Entry::dir(shown)),
+        }
+    }
+
+    async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
+        match self.node(path)? {
+            Node::File(parent, name) => {
+                let it = self.resolve(&parent, &name).await?;
+                self.client.download(&it, range).await
+            }
+            _ => Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{path}: is a folder"),
+            )),
+        }
+    }
+
+    async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
+        let shown = self.shown(path);
+        let Node::File(parent, name) = self.node(path)? else {
+            return Err(unsupported(
+                "store a file there",
+                "write into upload/ or album/TITLE/",
+            ));
+        };
+        let album = match parent.as_ref() {
+            Node::Upload | Node::All => None,
+            Node::Album(t) => Some(self.album_id(t).await?.ok_or_else(|| {
+                Error::not_found(format!("album/{t}"))
+                    .with_hint("create the album first: mkdir REMOTE:album/TITLE")
+            })?),
+            _ => {
+                return Err(unsupported(
+                    "store a file there",
+                    "write into upload/ or album/TITLE/",
+                ));
+            }
+        };
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let counted: ByteStream = Box::pin(data.inspect(move |c| {
+            if let Ok(b) = c {
+                counter.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+        let mime = opts
+            .mime
+            .clone()
+            .unwrap_or_else(|| cloudmux_core::mime::guess(&name).to_string());
+        let token = self.client.upload(counted, opts.size, &name, &mime).await?;
+        let mut results = self
+            .client
+            .batch_create(&[(token, name.clone())], album.as_deref())
+            .await?;
+        let it = results
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::Other, "batchCreate returned no result"))??;
+        let dir = cloudmux_core::path::parent(&shown).to_string();
+        Ok(self.entry(
+            &dir,
+            &name,
+            &it,
+            Some(sent.load(std::sync::atomic::Ordering::Relaxed)),
+        ))
+    }
+
+    async fn mkdir(&self, path: &str) -> Result<Entry> {
+        let shown = self.shown(path);
+        match self.node(path)? {
+            Node::Album(t) => {
+                if self.album_id(&t).await?.is_none() {
+                    self.client.create_album(&t).await?;
+                }
+                Ok(Entry::dir(shown))
+            }
+            Node::File(..) | Node::Year(_) | Node::MonthYear(_) | Node::Month(..) => {
+                Err(unsupported(
+                    "create folders there",
+                    "folders under album/ are albums: mkdir REMOTE:album/TITLE",
+                ))
+            }
+            _ => Ok(Entry::dir(shown)),
+        }
+    }
+
+    async fn copy(&self, _: &str, _: &str) -> Result<Entry> {
+        Err(unsupported(
+            "copy media items",
+            "download and upload again, or add the item to another album",
+        ))
+    }
+
+    async fn rename(&self, _: &str, _: &str) -> Result<Entry> {
+        Err(unsupported(
+            "rename or move media items",
+            "rename albums with `cloudmux gphotos album-rename`",
+        ))
+    }
+
+    async fn delete(&self, _: &str, _: DeleteMode) -> Result<()> {
+        Err(unsupported(
+            "delete media items or albums through its API",
+            "delete them in the Google Photos app",
+        ))
+    }
+
+    async fn rmdir(&self, _: &str) -> Result<()> {
+        Err(unsupported(
+            "delete albums through its API",
+            "delete them in the Google Photos app",
+        ))
+    }
+
+    async fn about(&self) -> Result<About> {
+        Ok(About::default())
+    }
+}

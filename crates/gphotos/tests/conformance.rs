@@ -1,0 +1,47 @@
+//! The applicable part of the conformance kit on Google Photos (rooted at `album/`, where folders are albums),
+//! against the emulator. Photos cannot delete, rename, copy or overwrite, so those cases do not apply.
+use std::sync::{Arc, OnceLock};
+
+use cloudmux_core::Storage;
+use cloudmux_core::conformance::KitConfig;
+use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
+use cloudmux_gphotos::{GPhotosStorage, PhotosClient, PhotosConfig};
+use cloudmux_http::{Secret, StaticToken};
+
+static EMU: OnceLock<(String, String)> = OnceLock::new();
+
+async fn make() -> (Arc<dyn Storage>, KitConfig) {
+    let (base, token) = EMU.get_or_init(|| {
+        let (base, state) = Emulator::start_detached(Config::default()).unwrap();
+        let scopes = [
+            "photoslibrary.appendonly",
+            "photoslibrary.readonly.appcreateddata",
+            "photoslibrary.edit.appcreateddata",
+        ]
+        .iter()
+        .map(|s| format!("https://www.googleapis.com/auth/{s}"))
+        .collect();
+        let t =
+            state
+                .google_auth
+                .lock()
+                .unwrap()
+                .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
+        (base, t)
+    });
+    let cfg = PhotosConfig {
+        endpoint: Some(base.clone()),
+        chunk_size: 1024 * 1024,
+        ..Default::default()
+    };
+    let client = PhotosClient::new(cfg, Arc::new(StaticToken(Secret::new(token.clone())))).unwrap();
+    (
+        Arc::new(GPhotosStorage::new(client, "album").unwrap()),
+        KitConfig {
+            many_entries: 130,
+            ..KitConfig::default()
+        },
+    )
+}
+
+cloudmux_core::conformance_tests!(@cases make; list_empty, list_many, put_zero, put_small, put_large, put_unknown_size, read_range, stat, about);
