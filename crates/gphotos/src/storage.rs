@@ -148,12 +148,7 @@ impl GPhotosStorage {
     }
 
     /// Pages of (shown name, item) of a folder of items, deduplicating names across pages.
-    fn items<'a>(
-        &'a self,
-        node: Node,
-    ) -> std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = Result<Vec<(String, MediaItem)>>> + Send + 'a>,
-    > {
+    fn items<'a>(&'a self, node: Node) -> ItemPages<'a> {
         struct St {
             filter: Option<SearchFilter>,
             token: Option<String>,
@@ -202,9 +197,7 @@ impl GPhotosStorage {
             }))
         };
         Box::pin(futures_util::stream::once(first).flat_map(move |init| {
-            let s: std::pin::Pin<
-                Box<dyn futures_util::Stream<Item = Result<Vec<(String, MediaItem)>>> + Send + 'a>,
-            > = match init {
+            let s: ItemPages<'a> = match init {
                 Err(e) => Box::pin(futures_util::stream::iter(vec![Err(e)])),
                 Ok(None) => Box::pin(futures_util::stream::empty()),
                 Ok(Some(st)) => Box::pin(futures_util::stream::unfold(
@@ -285,6 +278,11 @@ impl GPhotosStorage {
         }
     }
 }
+
+/// Pages of (shown name, media item).
+type ItemPages<'a> = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<Vec<(String, MediaItem)>>> + Send + 'a>,
+>;
 
 fn ymd(y: i32, m: u32, d: u32) -> Result<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| Error::invalid(format!("bad date {y}-{m}-{d}")))
