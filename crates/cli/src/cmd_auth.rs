@@ -254,7 +254,7 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
             let rc = cfg.remote(&remote)?;
             if let Ok(t) = cfg.tokens().load(&remote)
                 && let Some(r) = &t.refresh_token
-                && rc.kind == "gdrive"
+                && matches!(rc.kind.as_str(), "gdrive" | "gphotos")
             {
                 let ep = Endpoints::for_base(rc.endpoint.as_deref());
                 if let Err(e) =
@@ -280,7 +280,7 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
 
 async fn login(cfg: &Config, out: Out, remote: &str, no_browser: bool, port: u16) -> Result<()> {
     let rc = cfg.remote(remote)?;
-    if rc.kind != "gdrive" {
+    if !matches!(rc.kind.as_str(), "gdrive" | "gphotos") {
         return Err(Error::invalid(format!(
             "remote {remote} ({}) needs no sign-in",
             rc.kind

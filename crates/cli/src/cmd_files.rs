@@ -82,7 +82,7 @@ fn ctx(e: Error, loc: &Loc) -> Error {
 fn drive(loc: &Loc) -> Option<&cloudmux_gdrive::GDriveStorage> {
     match &loc.opened {
         Opened::Drive(d) => Some(d),
-        Opened::Yadisk(_) | Opened::Local(_) => None,
+        Opened::Yadisk(_) | Opened::Photos(_) | Opened::Local(_) => None,
     }
 }
 
@@ -435,15 +435,7 @@ pub async fn rm(cfg: &Config, out: Out, r: Rm) -> anyhow::Result<()> {
         .map_err(|e| ctx(e, &loc))?,
         _ => {
             let s = loc.opened.storage();
-            s.delete(&loc.path, mode).await.map_err(|e| {
-                if e.kind() == ErrorKind::Unsupported && mode == DeleteMode::Trash {
-                    ctx(e, &loc).with_hint(
-                        "this remote has no trash: run again with --permanent to delete for good",
-                    )
-                } else {
-                    ctx(e, &loc)
-                }
-            })?
+            s.delete(&loc.path, mode).await.map_err(|e| ctx(e, &loc))?
         }
     }
     if out.json {

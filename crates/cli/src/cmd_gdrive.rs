@@ -162,7 +162,7 @@ async fn file_of(cfg: &Config, addr: &str) -> Result<(DriveClient, String, Strin
                 let f = d.resolve(&path).await.map_err(|e| e.context(addr))?;
                 Ok((d.client().clone(), f.id, remote))
             }
-            Opened::Local(_) | Opened::Yadisk(_) => {
+            Opened::Local(_) | Opened::Yadisk(_) | Opened::Photos(_) => {
                 Err(Error::invalid(format!("{remote} is not a gdrive remote")))
             }
         },

@@ -5,6 +5,7 @@ mod cmd_auth;
 mod cmd_emulate;
 mod cmd_files;
 mod cmd_gdrive;
+mod cmd_gphotos;
 mod cmd_yadisk;
 mod config;
 mod open;
@@ -94,6 +95,9 @@ enum Cmd {
     /// Google Drive commands: export, share, comments, trash, shared drives, changes.
     #[command(subcommand)]
     Gdrive(cmd_gdrive::GdriveCmd),
+    /// Google Photos commands: albums, album-create, album-rename, upload.
+    #[command(subcommand)]
+    Gphotos(cmd_gphotos::GphotosCmd),
     /// Yandex Disk commands: info, publish, public resources, upload by URL, trash, operations.
     #[command(subcommand)]
     Yadisk(cmd_yadisk::YadiskCmd),
@@ -123,7 +127,7 @@ enum RemoteCmd {
 struct RemoteAdd {
     /// Name (letters, digits, `_`, `-`, `.`).
     name: String,
-    /// Type: gdrive, yadisk or local.
+    /// Type: gdrive, gphotos, yadisk or local.
     #[arg(long = "type", value_name = "TYPE")]
     kind: String,
     /// OAuth client id (gdrive; a Desktop-app client from the Google Cloud console).
@@ -193,6 +197,21 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
                     rc.services = a.services;
                     open::google_scopes(&rc)?;
                 }
+                "gphotos" => {
+                    if a.client_id.is_none() || a.client_secret.is_none() {
+                        return Err(Error::invalid("a gphotos remote needs --client-id and --client-secret")
+                            .with_hint("a Desktop-app OAuth client of a project with the Photos Library and Photos Picker APIs enabled"));
+                    }
+                    rc.client_id = a.client_id;
+                    rc.client_secret = a.client_secret;
+                    rc.services = if a.services.is_empty() {
+                        vec!["photos".into()]
+                    } else {
+                        a.services
+                    };
+                    rc.root = a.root.clone();
+                    open::google_scopes(&rc)?;
+                }
                 "yadisk" => {
                     if a.client_id.is_none() || a.client_secret.is_none() {
                         return Err(Error::invalid("a yadisk remote needs --client-id and --client-secret")
@@ -221,7 +240,7 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
                 }
                 other => {
                     return Err(Error::invalid(format!("unknown remote type {other:?}"))
-                        .with_hint("types: gdrive, yadisk, local"));
+                        .with_hint("types: gdrive, gphotos, yadisk, local"));
                 }
             }
             if let Some(e) = &a.endpoint {
@@ -300,6 +319,7 @@ fn init_logging(verbose: u8) {
         "cloudmux_auth",
         "cloudmux_gdrive",
         "cloudmux_yadisk",
+        "cloudmux_gphotos",
         "cloudmux_local",
         "cloudmux_emulator",
     ];
@@ -332,6 +352,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Auth(a) => cmd_auth::run(&Config::load(&path)?, out, a).await?,
         Cmd::Gdrive(g) => cmd_gdrive::run(&Config::load(&path)?, out, g).await?,
         Cmd::Yadisk(y) => cmd_yadisk::run(&Config::load(&path)?, out, y).await?,
+        Cmd::Gphotos(g) => cmd_gphotos::run(&Config::load(&path)?, out, g).await?,
         cmd => {
             let cfg = Config::load(&path)?;
             match cmd {
@@ -353,7 +374,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 | Cmd::Remote(_)
                 | Cmd::Auth(_)
                 | Cmd::Gdrive(_)
-                | Cmd::Yadisk(_) => unreachable!(),
+                | Cmd::Yadisk(_)
+                | Cmd::Gphotos(_) => unreachable!(),
             }
         }
     }

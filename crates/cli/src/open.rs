@@ -134,6 +134,24 @@ pub fn drive_client(cfg: &Config, name: &str) -> Result<DriveClient> {
     DriveClient::new(dc, token)
 }
 
+/// A Photos client for a gphotos remote.
+pub fn photos_client(cfg: &Config, name: &str) -> Result<cloudmux_gphotos::PhotosClient> {
+    let rc = cfg.remote(name)?;
+    if rc.kind != "gphotos" {
+        return Err(Error::invalid(format!(
+            "remote {name} is of type {}, not gphotos",
+            rc.kind
+        )));
+    }
+    let token = google_token_source(cfg, name, rc)?;
+    let pc = cloudmux_gphotos::PhotosConfig {
+        endpoint: rc.endpoint.clone(),
+        http: http_config(Some(rc), None)?,
+        ..Default::default()
+    };
+    cloudmux_gphotos::PhotosClient::new(pc, token)
+}
+
 /// The token source of a Yandex remote: stored tokens renewed with the (rotating) refresh token.
 pub fn yandex_token_source(
     cfg: &Config,
@@ -179,6 +197,8 @@ pub enum Opened {
     Drive(Arc<GDriveStorage>),
     /// Yandex Disk.
     Yadisk(Arc<cloudmux_yadisk::YadiskStorage>),
+    /// Google Photos.
+    Photos(Arc<cloudmux_gphotos::GPhotosStorage>),
     /// A local folder.
     Local(Arc<LocalStorage>),
 }
@@ -189,6 +209,7 @@ impl Opened {
         match self {
             Opened::Drive(d) => d.clone(),
             Opened::Yadisk(y) => y.clone(),
+            Opened::Photos(p) => p.clone(),
             Opened::Local(l) => l.clone(),
         }
     }
@@ -211,6 +232,13 @@ pub async fn open(cfg: &Config, name: &str) -> Result<Opened> {
                     .map_err(|e| with_remote(e, name))?,
             )))
         }
+        "gphotos" => {
+            let client = photos_client(cfg, name)?;
+            let root = rc.root.as_deref().unwrap_or("root");
+            Ok(Opened::Photos(Arc::new(
+                cloudmux_gphotos::GPhotosStorage::new(client, root)?,
+            )))
+        }
         "yadisk" => {
             let client = yadisk_client(cfg, name)?;
             let root = rc.root.as_deref().unwrap_or("disk:/");
@@ -227,7 +255,7 @@ pub async fn open(cfg: &Config, name: &str) -> Result<Opened> {
         }
         other => Err(
             Error::invalid(format!("remote {name} has unknown type {other:?}"))
-                .with_hint("types: gdrive, yadisk, local"),
+                .with_hint("types: gdrive, gphotos, yadisk, local"),
         ),
     }
 }
