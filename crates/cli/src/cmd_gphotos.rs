@@ -36,6 +36,19 @@ pub enum GphotosCmd {
         /// New title.
         title: String,
     },
+    /// Pick photos from your whole Google Photos library (the Picker API): prints a link to open, waits while
+    /// you pick, then copies the originals to DEST (a local folder, default the current one, or REMOTE:path)
+    /// and closes the session.
+    Pick {
+        /// Remote name.
+        remote: String,
+        /// Where to put the picked files.
+        #[arg(default_value = ".")]
+        dest: String,
+        /// At most this many items.
+        #[arg(long)]
+        max: Option<u64>,
+    },
     /// Upload photos and videos, optionally into an album (created when missing); items are created 50 at a
     /// time and a failed item is reported without losing the others.
     Upload {
@@ -90,6 +103,9 @@ pub async fn run(cfg: &Config, out: Out, cmd: GphotosCmd) -> anyhow::Result<()> 
                 } else {
                     out.line(format!("{}  {}", a.id, a.title))
                 }
+            }
+            GphotosCmd::Pick { remote, dest, max } => {
+                pick(cfg, out, remote.trim_end_matches(':'), &dest, max).await?
             }
             GphotosCmd::Upload {
                 remote,
@@ -164,6 +180,82 @@ pub async fn run(cfg: &Config, out: Out, cmd: GphotosCmd) -> anyhow::Result<()> 
     }
     .await;
     r.map_err(|e| anyhow::Error::from(with_remote(e, "REMOTE")))
+}
+
+async fn pick(cfg: &Config, out: Out, remote: &str, dest: &str, max: Option<u64>) -> Result<()> {
+    let rc = cfg.remote(remote)?;
+    if rc.kind != "gphotos" {
+        return Err(Error::invalid(format!(
+            "remote {remote} is of type {}, not gphotos",
+            rc.kind
+        )));
+    }
+    let token = crate::open::google_token_source(cfg, remote, rc)?;
+    let picker = cloudmux_gphotos::PickerClient::new(
+        rc.endpoint.as_deref(),
+        crate::open::http_config(Some(rc), None)?,
+        token,
+    )?;
+    let target = crate::open::locate(cfg, dest).await?;
+    let storage = target.opened.storage();
+    let dir = if target.remote.is_none() && !target.path.is_empty() {
+        return Err(Error::invalid(format!("{dest} is not a folder"))
+            .with_hint("give an existing folder or REMOTE:path"));
+    } else {
+        target.path.clone()
+    };
+    let session = picker.create(max).await?;
+    let result = async {
+        if out.json {
+            out.json(&json!({"picker_uri": session.picker_uri, "session": session.id}));
+        } else {
+            eprintln!("Open this link, pick the photos and videos, then press Done:");
+        }
+        if !out.json {
+            println!("{}", session.picker_uri);
+        }
+        let done = picker.wait(&session, || {}).await?;
+        let items = picker.items(&done.id).await?;
+        let mut copied = Vec::new();
+        let mut seen = std::collections::HashMap::<String, usize>::new();
+        for it in &items {
+            let n = seen.entry(it.media_file.filename.clone()).or_insert(0);
+            *n += 1;
+            let name = if *n == 1 {
+                it.media_file.filename.clone()
+            } else {
+                format!("{} ({n})", it.media_file.filename)
+            };
+            let path = cloudmux_core::path::join(&dir, &name);
+            let data = picker.download(it, cloudmux_core::ByteRange::all()).await?;
+            let e = storage
+                .write(
+                    &path,
+                    data,
+                    cloudmux_core::WriteOptions {
+                        mime: Some(it.media_file.mime_type.clone()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if !out.json {
+                out.line(format!("picked {} -> {}", it.media_file.filename, e.path));
+            }
+            copied.push(
+                json!({"id": it.id, "file": it.media_file.filename, "to": e.path, "size": e.size}),
+            );
+        }
+        if out.json {
+            out.json(&json!({"picked": copied}));
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    // The session is closed whatever happened.
+    if let Err(e) = picker.delete(&session.id).await {
+        tracing::warn!("could not delete picking session {}: {e}", session.id);
+    }
+    result
 }
 
 fn tokio_util_stream(

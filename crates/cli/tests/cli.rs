@@ -682,3 +682,117 @@ fn yandex_bad_and_expired_codes() {
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("invalid_client"));
 }
+
+#[test]
+fn gphotos_upload_tree_and_pick() {
+    let env = Env::new(3599);
+    env.ok(&[
+        "remote",
+        "add",
+        "ph",
+        "--type",
+        "gphotos",
+        "--client-id",
+        DEMO_CLIENT_ID,
+        "--client-secret",
+        DEMO_CLIENT_SECRET,
+        "--endpoint",
+        &env.base,
+    ]);
+    let mut child = env
+        .cmd()
+        .args(["auth", "login", "ph", "--no-browser"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains("photoslibrary.appendonly")
+            && line.contains("photospicker.mediaitems.readonly"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("auth%2Fphotoslibrary&") && !line.contains("photoslibrary.readonly&"),
+        "removed scopes are never asked"
+    );
+    reqwest::blocking::get(line.trim()).unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let d = env.dir.path();
+    let photo = cloudmux_core::conformance::pattern(900 * 1024, 6);
+    std::fs::write(d.join("p1.jpg"), &photo).unwrap();
+    std::fs::write(d.join("p2.jpg"), b"second").unwrap();
+    let up: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "gphotos", "upload", "ph", "p1.jpg", "p2.jpg", "--album", "Trip", "--json",
+    ]))
+    .unwrap();
+    assert!(
+        up.as_array().unwrap().iter().all(|r| r["ok"] == true),
+        "{up}"
+    );
+    assert!(
+        env.ok(&["gphotos", "albums", "ph"])
+            .contains("Trip  (2 items)")
+    );
+    assert_eq!(env.ok(&["ls", "ph:album/Trip"]).lines().count(), 2);
+    env.ok(&["get", "ph:album/Trip/p1.jpg", "p1.back"]);
+    assert!(
+        std::fs::read(d.join("p1.back")).unwrap() == photo,
+        "round trip byte for byte"
+    );
+    let rm = env.run(&["rm", "ph:album/Trip/p2.jpg"]);
+    assert_eq!(
+        rm.status.code(),
+        Some(12),
+        "deleting media is unsupported by the API"
+    );
+    // Pick from the user's own library through the Picker.
+    std::fs::create_dir(d.join("picked")).unwrap();
+    let mut pick = env
+        .cmd()
+        .args(["gphotos", "pick", "ph", "picked"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(pick.stdout.take().unwrap());
+    let mut uri = String::new();
+    out.read_line(&mut uri).unwrap();
+    let uri = uri.trim().to_string();
+    let page = reqwest::blocking::get(&uri).unwrap().text().unwrap();
+    let ids: Vec<String> = page
+        .split("name=item value=\"")
+        .skip(1)
+        .map(|x| x.split('"').next().unwrap().to_string())
+        .collect();
+    let form = format!("item={}&item={}&item={}", ids[0], ids[1], ids[2]);
+    reqwest::blocking::Client::new()
+        .post(&uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(pick.wait().unwrap().success());
+    assert_eq!(
+        rest.lines().filter(|l| l.starts_with("picked ")).count(),
+        3,
+        "{rest}"
+    );
+    let files: Vec<_> = std::fs::read_dir(d.join("picked"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 3);
+    assert!(
+        files
+            .iter()
+            .all(|f| std::fs::read(f).unwrap().starts_with(&[0xFF, 0xD8]))
+    );
+}

@@ -23,6 +23,7 @@ pub const KNOWN_HOSTS: &[&str] = &[
     "drive.google.com",
     "docs.google.com",
     "yadi.sk",
+    "photos.google.com",
 ];
 
 /// Marker put on requests that arrived over TLS.

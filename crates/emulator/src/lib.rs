@@ -125,6 +125,8 @@ pub struct State {
     pub drive: Mutex<google::drive::DriveState>,
     /// Google Photos state.
     pub photos: Mutex<google::photos::PhotosState>,
+    /// Photos Picker sessions.
+    pub picker: Mutex<google::picker::PickerState>,
     /// Yandex OAuth state.
     pub yandex_auth: Mutex<yandex::oauth::YandexAuth>,
     /// Yandex Disk state.
@@ -178,6 +180,17 @@ impl State {
                 yandex::disk::DiskState::new(),
             ),
         };
+        let mut photos = google::photos::PhotosState::default();
+        let mut seeds = Vec::new();
+        for i in 0..6u8 {
+            // Small synthetic JPEG-like payloads (SOI marker, then a pattern): the user's existing library.
+            let mut data = vec![0xFF, 0xD8, 0xFF, 0xE0];
+            data.extend((0..4096u32).map(|j| (j as u8).wrapping_mul(i + 1)));
+            let blob = std::fs::write(blobs.path(&format!("library-{i}")), &data)
+                .map(|_| (format!("library-{i}"), data.len() as u64))?;
+            seeds.push(blob);
+        }
+        photos.seed_library(seeds);
         yauth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
         for (id, secret) in &cfg.clients {
             yauth.add_client(id, secret);
@@ -194,7 +207,8 @@ impl State {
             settings: Mutex::new(cfg.settings.clone()),
             google_auth: Mutex::new(auth),
             drive: Mutex::new(drive),
-            photos: Mutex::new(google::photos::PhotosState::default()),
+            photos: Mutex::new(photos),
+            picker: Mutex::new(google::picker::PickerState::default()),
             yandex_auth: Mutex::new(yauth),
             disk: Mutex::new(disk),
             blobs,
@@ -260,6 +274,7 @@ pub fn app(state: Arc<State>) -> Router {
         .merge(google::oauth::routes())
         .merge(google::drive::routes())
         .merge(google::photos::routes())
+        .merge(google::picker::routes())
         .merge(yandex::oauth::routes())
         .merge(yandex::disk::routes())
         .with_state(state.clone());

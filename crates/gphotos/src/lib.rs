@@ -7,6 +7,8 @@
 //!   session reports after a failure) — then `mediaItems:batchCreate` in batches of at most 50 with each
 //!   item's status handled (a failed item is reported, the rest kept); downloads from `baseUrl` + `=d`
 //!   (images) or `=dv` (videos), fetching a fresh baseUrl when one has expired.
+//! - [`PickerClient`] (`picker.rs`): the Picker API — sessions, polling at the session's interval, the picked
+//!   items and their bytes, session deletion — the way to a user's existing library.
 //! - [`GPhotosStorage`]: a browsable tree like rclone's: `media/all`, `media/by-year/YYYY`,
 //!   `media/by-month/YYYY/YYYY-MM`, `album/TITLE` (mkdir creates an album; a file written into it is uploaded
 //!   and added), `upload/`. Duplicate names get the item id appended, the same way every time. What the API
@@ -24,7 +26,9 @@
 
 mod client;
 pub mod model;
+pub mod picker;
 mod storage;
 
 pub use client::{PhotosClient, PhotosConfig, SearchFilter};
+pub use picker::{PickedItem, PickerClient, PickingSession};
 pub use storage::GPhotosStorage;

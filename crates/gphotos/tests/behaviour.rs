@@ -131,7 +131,10 @@ async fn tree_round_trip_and_duplicates() {
     assert_eq!(names(&s, "media/by-year").await, std::slice::from_ref(&y));
     assert_eq!(names(&s, &format!("media/by-year/{y}")).await.len(), 3);
     let m = format!("{y}-{:02}", now.month());
-    assert_eq!(names(&s, &format!("media/by-month/{y}")).await, std::slice::from_ref(&m));
+    assert_eq!(
+        names(&s, &format!("media/by-month/{y}")).await,
+        std::slice::from_ref(&m)
+    );
     assert_eq!(names(&s, &format!("media/by-month/{y}/{m}")).await.len(), 3);
     let back = collect_bytes(
         s.read("album/Holiday/beach.jpg", ByteRange::all())

@@ -26,6 +26,8 @@ pub struct GError {
     pub headers: Vec<(header::HeaderName, String)>,
     /// `extendedHelp` (API disabled).
     pub extended_help: Option<String>,
+    /// `status` text when not derived from the HTTP status.
+    pub status_text: Option<&'static str>,
 }
 
 fn status_name(s: StatusCode) -> &'static str {
@@ -62,6 +64,7 @@ impl GError {
             details: Vec::new(),
             headers: Vec::new(),
             extended_help: None,
+            status_text: None,
         }
     }
 
@@ -175,6 +178,12 @@ impl GError {
         e
     }
 
+    /// Overrides the `status` text (e.g. FAILED_PRECONDITION, which has no status code of its own).
+    pub fn with_status_text(mut self, status: &'static str) -> Self {
+        self.status_text = Some(status);
+        self
+    }
+
     /// Sets `location`/`locationType`.
     pub fn at(mut self, location: &str, kind: &'static str) -> Self {
         self.location = Some((location.to_string(), kind));
@@ -192,7 +201,7 @@ impl GError {
         if let Some(h) = &self.extended_help {
             item["extendedHelp"] = json!(h);
         }
-        let mut err = json!({"code": self.status.as_u16(), "message": self.message, "errors": [item], "status": status_name(self.status)});
+        let mut err = json!({"code": self.status.as_u16(), "message": self.message, "errors": [item], "status": self.status_text.unwrap_or_else(|| status_name(self.status))});
         if !self.details.is_empty() {
             err["details"] = json!(self.details);
         }

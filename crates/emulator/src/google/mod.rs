@@ -4,3 +4,4 @@ pub mod drive;
 pub mod error;
 pub mod oauth;
 pub mod photos;
+pub mod picker;

@@ -162,6 +162,36 @@ fn not_found(what: &str) -> GError {
     )
 }
 
+impl PhotosState {
+    /// A fresh baseUrl for an item (also for items handed out by the Picker).
+    pub fn issue_base_url(&mut self, base: &Base, id: &str) -> String {
+        base_url(self, base, id)
+    }
+
+    /// Puts `count` photos into the user's own library (not created by any app: reachable only through the
+    /// Picker), spread over the last years; returns their ids.
+    pub fn seed_library(&mut self, blobs: Vec<(String, u64)>) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (i, (blob, size)) in blobs.into_iter().enumerate() {
+            self.seq += 1;
+            let it = Item {
+                id: rid("AL"),
+                owner: None,
+                filename: format!("IMG_{:04}.jpg", i + 1),
+                mime: "image/jpeg".into(),
+                description: None,
+                blob,
+                size,
+                created: Utc::now() - chrono::Duration::days(200 * i as i64),
+                seq: self.seq,
+            };
+            ids.push(it.id.clone());
+            self.items.insert(it.id.clone(), it);
+        }
+        ids
+    }
+}
+
 /// A fresh baseUrl for an item.
 fn base_url(st: &mut PhotosState, base: &Base, id: &str) -> String {
     let t = rid("AF1Qip");
