@@ -114,7 +114,7 @@ async fn create(
             .as_str()
             .and_then(|s| s.parse().ok())
             .or(b["pickingConfig"]["maxItemCount"].as_u64());
-        let id = format!("{}", uuidish());
+        let id = uuidish();
         let s = PickSession {
             id: id.clone(),
             client,
