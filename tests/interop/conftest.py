@@ -41,12 +41,11 @@ def emulator():
     proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def tokens(emulator):
+def google_tokens(emulator, scope):
     """Runs the authorization-code flow against the emulator like a desktop app would."""
     query = urllib.parse.urlencode({
         "client_id": CLIENT_ID, "redirect_uri": "http://127.0.0.1:9/", "response_type": "code",
-        "scope": "https://www.googleapis.com/auth/drive", "access_type": "offline", "prompt": "consent", "state": "s1",
+        "scope": scope, "access_type": "offline", "prompt": "consent", "state": "s1",
     })
     opener = urllib.request.build_opener(NoRedirect)
     try:
@@ -63,6 +62,11 @@ def tokens(emulator):
     }).encode()
     with urllib.request.urlopen(f"{emulator}/oauth2.googleapis.com/token", data=body) as r:
         return json.load(r)
+
+
+@pytest.fixture(scope="session")
+def tokens(emulator):
+    return google_tokens(emulator, "https://www.googleapis.com/auth/drive")
 
 
 @pytest.fixture(scope="session")
@@ -119,4 +123,37 @@ def cli_yandex(cli, emulator):
     cli.run("remote", "add", "yd", "--type", "yadisk", "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
             "--endpoint", emulator)
     cli.run("auth", "login", "yd")
+    return cli
+
+
+PHOTOS_SCOPES = " ".join(f"https://www.googleapis.com/auth/{s}" for s in (
+    "photoslibrary.appendonly", "photoslibrary.readonly.appcreateddata", "photoslibrary.edit.appcreateddata"))
+
+
+def photos_service(emulator, token):
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.discovery import build_from_document
+
+    spec = SPECS / "photoslibrary.v1.json"
+    assert spec.exists(), f"{spec} not found: put shared/specs beside the repository or set CLOUDMUX_SPECS"
+    doc = json.loads(spec.read_text())
+    doc["rootUrl"] = f"{emulator}/photoslibrary.googleapis.com/"
+    return build_from_document(doc, credentials=Credentials(token=token))
+
+
+@pytest.fixture(scope="session")
+def photos(emulator):
+    return photos_service(emulator, google_tokens(emulator, PHOTOS_SCOPES)["access_token"])
+
+
+@pytest.fixture(scope="session")
+def cli_photos(cli, emulator):
+    """The same CLI config with a Google Photos remote `ph`, signed in through `auth login --no-browser`."""
+    cli.run("remote", "add", "ph", "--type", "gphotos", "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
+            "--endpoint", emulator)
+    env = dict(os.environ, CLOUDMUX_CONFIG=str(cli.config))
+    login = subprocess.Popen([cloudmux_bin(), "auth", "login", "ph", "--no-browser"], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    urllib.request.urlopen(login.stdout.readline().strip()).read()
+    assert login.wait(timeout=30) == 0, login.stderr.read()
     return cli

@@ -78,7 +78,9 @@ async fn the_seeds_two_errors() {
     );
     let hint = err.hint().unwrap();
     assert!(
-        hint.contains("photoslibrary") && hint.contains("cloudmux auth login"),
+        hint.contains("photoslibrary")
+            && hint.contains("cloudmux auth login")
+            && hint.contains("Google Photos permission"),
         "{hint}"
     );
     let s = storage(&e, token(&e, "app-a", PHOTOS));

@@ -84,10 +84,15 @@ pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Erro
             .as_deref()
             .map(|s| format!("the token lacks the scope {s}; "))
             .unwrap_or_default();
+        let which = if scope.as_deref().is_some_and(|s| s.contains("photos")) {
+            "the Google Photos permission"
+        } else {
+            "that permission"
+        };
         (
             ErrorKind::ScopeMissing,
             Some(format!(
-                "{named}run `cloudmux auth login <remote>` again and tick that permission on the consent screen"
+                "{named}run `cloudmux auth login <remote>` again and tick {which} on the consent screen"
             )),
         )
     } else {
