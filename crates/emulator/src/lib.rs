@@ -147,6 +147,8 @@ struct Snapshot {
     yandex_auth: yandex::oauth::YandexAuth,
     #[serde(default)]
     disk: yandex::disk::DiskSnapshot,
+    #[serde(default)]
+    photos: Option<google::photos::PhotosSnapshot>,
 }
 
 impl State {
@@ -166,18 +168,20 @@ impl State {
             }
             _ => None,
         };
-        let (mut auth, drive, mut yauth, disk) = match restored {
+        let (mut auth, drive, mut yauth, disk, photos_restored) = match restored {
             Some(s) => (
                 s.google_auth,
                 google::drive::DriveState::from_snapshot(s.drive),
                 s.yandex_auth,
                 yandex::disk::DiskState::from_snapshot(s.disk),
+                s.photos,
             ),
             None => (
                 google::oauth::AuthState::default(),
                 google::drive::DriveState::new(),
                 yandex::oauth::YandexAuth::default(),
                 yandex::disk::DiskState::new(),
+                None,
             ),
         };
         let mut photos = google::photos::PhotosState::default();
@@ -190,7 +194,12 @@ impl State {
                 .map(|_| (format!("library-{i}"), data.len() as u64))?;
             seeds.push(blob);
         }
-        photos.seed_library(seeds);
+        match photos_restored {
+            Some(p) => photos.restore(p),
+            None => {
+                photos.seed_library(seeds);
+            }
+        }
         yauth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
         for (id, secret) in &cfg.clients {
             yauth.add_client(id, secret);
@@ -223,15 +232,16 @@ impl State {
         let Some(dir) = &self.state_dir else {
             return Ok(0);
         };
-        let (drive, generation) = {
-            let d = lock(&self.drive);
-            (d.snapshot(), d.generation)
-        };
+        let generation = self.change_mark();
+        let drive = lock(&self.drive).snapshot();
         let google_auth =
             serde_json::to_value(&*lock(&self.google_auth)).map_err(std::io::Error::other)?;
-        let data =
-            serde_json::to_vec(&serde_json::json!({"google_auth": google_auth, "drive": drive}))
-                .map_err(std::io::Error::other)?;
+        let yandex_auth =
+            serde_json::to_value(&*lock(&self.yandex_auth)).map_err(std::io::Error::other)?;
+        let disk = lock(&self.disk).snapshot();
+        let photos = lock(&self.photos).snapshot();
+        let all = serde_json::json!({"google_auth": google_auth, "drive": drive, "yandex_auth": yandex_auth, "disk": disk, "photos": photos});
+        let data = serde_json::to_vec(&all).map_err(std::io::Error::other)?;
         std::fs::create_dir_all(dir)?;
         let tmp = dir.join("state.json.tmp");
         std::fs::write(&tmp, data)?;
@@ -239,7 +249,19 @@ impl State {
         Ok(generation)
     }
 
-    /// Saves every `every` when Drive changed (and OAuth state with it), until the returned task is aborted.
+    /// A number that grows whenever any service's content changes.
+    pub fn change_mark(&self) -> u64 {
+        let drive = lock(&self.drive).generation;
+        let disk = lock(&self.disk).revision();
+        let photos = {
+            let p = lock(&self.photos);
+            (p.items.len() + p.albums.len()) as u64
+        };
+        drive + disk + photos
+    }
+
+    /// Saves every `every` when any service changed (and OAuth state with it), until the returned task is
+    /// aborted.
     pub fn spawn_autosave(
         self: &Arc<Self>,
         every: std::time::Duration,
@@ -249,7 +271,7 @@ impl State {
             let mut saved = u64::MAX;
             loop {
                 tokio::time::sleep(every).await;
-                let g = lock(&s.drive).generation;
+                let g = s.change_mark();
                 if g != saved {
                     match s.save() {
                         Ok(g) => saved = g,

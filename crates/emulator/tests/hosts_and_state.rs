@@ -151,9 +151,27 @@ async fn state_dir_survives_a_restart() {
             .json()
             .await
             .unwrap();
+        let y = e
+            .state()
+            .yandex_auth
+            .lock()
+            .unwrap()
+            .issue(DEMO_CLIENT_ID, 3600);
+        let mk = c
+            .put(format!(
+                "{}/cloud-api.yandex.net/v1/disk/resources?path=disk:/kept",
+                e.base_url()
+            ))
+            .header("authorization", format!("OAuth {y}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(mk.status(), 201);
         e.state().save().unwrap();
+        YANDEX.set(y).unwrap();
         (f["id"].as_str().unwrap().to_string(), t)
     };
+    let yt = YANDEX.get().unwrap();
     let e = Emulator::start(cfg).await.unwrap();
     let got = c
         .get(format!(
@@ -179,4 +197,20 @@ async fn state_dir_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(list["files"].as_array().unwrap().len(), 1);
+    let y = c
+        .get(format!(
+            "{}/cloud-api.yandex.net/v1/disk/resources?path=disk:/kept",
+            e.base_url()
+        ))
+        .header("authorization", format!("OAuth {yt}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        y.status(),
+        200,
+        "Yandex Disk content and tokens survived too"
+    );
 }
+
+static YANDEX: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -162,7 +162,31 @@ fn not_found(what: &str) -> GError {
     )
 }
 
+/// What `--state-dir` keeps of Photos: media items and albums (not upload tokens, sessions or baseUrls).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct PhotosSnapshot {
+    items: BTreeMap<String, Item>,
+    albums: BTreeMap<String, Album>,
+    seq: u64,
+}
+
 impl PhotosState {
+    /// The persistent part.
+    pub fn snapshot(&self) -> PhotosSnapshot {
+        PhotosSnapshot {
+            items: self.items.clone(),
+            albums: self.albums.clone(),
+            seq: self.seq,
+        }
+    }
+
+    /// Restores the persistent part.
+    pub fn restore(&mut self, s: PhotosSnapshot) {
+        self.items = s.items;
+        self.albums = s.albums;
+        self.seq = s.seq;
+    }
+
     /// A fresh baseUrl for an item (also for items handed out by the Picker).
     pub fn issue_base_url(&mut self, base: &Base, id: &str) -> String {
         base_url(self, base, id)

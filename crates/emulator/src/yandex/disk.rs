@@ -226,6 +226,11 @@ impl DiskState {
         self.revision
     }
 
+    /// The revision counter, bumped on every change.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
     /// Bytes stored (trash included, as Yandex counts it) and bytes in the trash.
     pub fn usage(&self) -> (u64, u64) {
         let live: u64 = self.items.values().map(|r| r.size).sum();
