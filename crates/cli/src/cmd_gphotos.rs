@@ -213,6 +213,7 @@ async fn pick(cfg: &Config, out: Out, remote: &str, dest: &str, max: Option<u64>
         }
         if !out.json {
             println!("{}", session.picker_uri);
+            show_qr(&session.picker_uri);
         }
         let done = picker.wait(&session, || {}).await?;
         let items = picker.items(&done.id).await?;
@@ -256,6 +257,21 @@ async fn pick(cfg: &Config, out: Out, remote: &str, dest: &str, max: Option<u64>
         tracing::warn!("could not delete picking session {}: {e}", session.id);
     }
     result
+}
+
+/// The picker link as a QR code on a terminal, so a phone can open it.
+fn show_qr(url: &str) {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    if let Ok(code) = qrcode::QrCode::new(url.as_bytes()) {
+        let art = code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .quiet_zone(true)
+            .build();
+        eprintln!("{art}");
+    }
 }
 
 fn tokio_util_stream(
