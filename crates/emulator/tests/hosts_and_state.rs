@@ -168,6 +168,15 @@ async fn state_dir_survives_a_restart() {
             .unwrap();
         assert_eq!(mk.status(), 201);
         e.state().save().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(dir.path().join("state.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
         YANDEX.set(y).unwrap();
         (f["id"].as_str().unwrap().to_string(), t)
     };
