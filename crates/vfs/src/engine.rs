@@ -1,0 +1,406 @@
+//! Walking, comparing and transferring.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use cloudmux_core::path::{join, parent};
+use cloudmux_core::{
+    ByteRange, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions,
+};
+use futures_util::{StreamExt, stream};
+
+use crate::filter::Filter;
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Copy what is missing or different.
+    Copy,
+    /// Copy, then delete each source file whose copy was verified.
+    Move,
+    /// Make the destination equal to the source (extraneous files removed after every copy succeeded).
+    Sync,
+    /// Report missing, extra and differing files; change nothing.
+    Check,
+}
+
+/// How.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Which files take part.
+    pub filter: Filter,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Compare by hash (size alone when the two sides share none).
+    pub checksum: bool,
+    /// Compare by size only.
+    pub size_only: bool,
+    /// Files transferred at once.
+    pub transfers: usize,
+    /// Folders listed at once.
+    pub checkers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            filter: Filter::default(),
+            dry_run: false,
+            checksum: false,
+            size_only: false,
+            transfers: 4,
+            checkers: 8,
+        }
+    }
+}
+
+/// Progress events.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The plan: files and bytes to transfer.
+    Planned {
+        /// Files.
+        files: usize,
+        /// Bytes (known sizes).
+        bytes: u64,
+    },
+    /// Bytes of a finished transfer (for progress bars).
+    Bytes(u64),
+    /// A file was transferred.
+    Copied(String),
+    /// A file was deleted (sync, move).
+    Deleted(String),
+    /// A file failed.
+    Failed(String, String),
+}
+
+/// What happened.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// Files transferred.
+    pub copied: usize,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// Files already equal.
+    pub unchanged: usize,
+    /// Files deleted.
+    pub deleted: usize,
+    /// Folders created.
+    pub dirs_created: usize,
+    /// Check: in the source, not the destination.
+    pub missing: Vec<String>,
+    /// Check / sync: in the destination, not the source.
+    pub extra: Vec<String>,
+    /// Check: present on both sides, different.
+    pub differ: Vec<String>,
+    /// Dry run: what would be done.
+    pub planned: Vec<String>,
+    /// Failures, by path.
+    pub errors: Vec<(String, String)>,
+}
+
+type Tree = BTreeMap<String, Entry>;
+
+/// Walks a tree: every entry under `root`, keyed by its path relative to `root`. A missing root is empty.
+async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<Tree> {
+    let mut out = Tree::new();
+    let top = match s.stat(root).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    if !top.is_dir {
+        out.insert(
+            top.name.clone(),
+            Entry {
+                path: top.name.clone(),
+                ..top
+            },
+        );
+        return Ok(out);
+    }
+    let mut level = vec![String::new()];
+    while !level.is_empty() {
+        let listed: Vec<Result<(String, Vec<Entry>)>> = stream::iter(level.drain(..))
+            .map(|rel| {
+                let s = s.clone();
+                let full = join(root, &rel);
+                async move {
+                    let mut all = Vec::new();
+                    let mut pages = s.list(&full);
+                    while let Some(p) = pages.next().await {
+                        all.extend(p?);
+                    }
+                    Ok((rel, all))
+                }
+            })
+            .buffer_unordered(checkers.max(1))
+            .collect()
+            .await;
+        for r in listed {
+            let (rel, entries) = r?;
+            for e in entries {
+                let child = join(&rel, &e.name);
+                if e.is_dir {
+                    level.push(child.clone());
+                }
+                out.insert(child, e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether two files are the same for the options.
+fn same(a: &Entry, b: &Entry, o: &Options) -> bool {
+    if let (Some(x), Some(y)) = (a.size, b.size)
+        && x != y
+    {
+        return false;
+    }
+    if o.size_only {
+        return true;
+    }
+    let hashes = [
+        (&a.hashes.md5, &b.hashes.md5),
+        (&a.hashes.sha256, &b.hashes.sha256),
+    ];
+    if let Some((x, y)) = hashes.iter().find_map(|(x, y)| x.as_ref().zip(y.as_ref())) {
+        return x.eq_ignore_ascii_case(y);
+    }
+    if o.checksum {
+        return a.size.is_some() && a.size == b.size;
+    }
+    match (a.modified, b.modified) {
+        (Some(x), Some(y)) => (x - y).num_milliseconds().abs() <= 1000,
+        _ => a.size.is_some() && a.size == b.size,
+    }
+}
+
+fn same_storage(a: &Arc<dyn Storage>, b: &Arc<dyn Storage>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+struct Ctx {
+    src: Arc<dyn Storage>,
+    src_root: String,
+    dst: Arc<dyn Storage>,
+    dst_root: String,
+    made: Mutex<HashSet<String>>,
+    /// Bytes streamed so far (all transfers).
+    moved: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Ctx {
+    async fn ensure_dir(&self, rel_dir: &str) -> Result<()> {
+        let full = join(&self.dst_root, rel_dir);
+        if self.made.lock().unwrap().contains(&full) {
+            return Ok(());
+        }
+        self.dst.mkdir(&full).await?;
+        self.made.lock().unwrap().insert(full);
+        Ok(())
+    }
+
+    /// Copies one file and verifies it; returns the bytes copied.
+    async fn copy_one(&self, rel: &str, src: &Entry) -> Result<u64> {
+        self.ensure_dir(parent(rel)).await?;
+        let from = join(&self.src_root, rel);
+        let to = join(&self.dst_root, rel);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let written = if same_storage(&self.src, &self.dst) && self.src.capabilities().copy {
+                self.dst.copy(&from, &to).await?
+            } else {
+                let counter = self.moved.clone();
+                let data = self.src.read(&from, ByteRange::all()).await?;
+                let data = Box::pin(data.inspect(move |c| {
+                    if let Ok(b) = c {
+                        counter.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }));
+                let opts = WriteOptions {
+                    size: src.size,
+                    modified: src.modified,
+                    mime: src.mime.clone(),
+                };
+                self.dst.write(&to, data, opts).await?
+            };
+            let size_ok = match (src.size, written.size) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            let hash_ok = [
+                (&src.hashes.md5, &written.hashes.md5),
+                (&src.hashes.sha256, &written.hashes.sha256),
+            ]
+            .iter()
+            .find_map(|(x, y)| x.as_ref().zip(y.as_ref()))
+            .is_none_or(|(x, y)| x.eq_ignore_ascii_case(y));
+            if size_ok && hash_ok {
+                return Ok(written.size.or(src.size).unwrap_or(0));
+            }
+            if attempt >= 2 {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!("{rel}: the copy does not match the source (size or hash)"),
+                )
+                .with_hint("the transfer was damaged twice; check the network and run again"));
+            }
+            tracing::warn!("{rel}: copy differs from the source; copying again");
+        }
+    }
+}
+
+/// Runs `mode` from `src` to `dst` (storage and root path each).
+pub async fn run(
+    mode: Mode,
+    src: (Arc<dyn Storage>, String),
+    dst: (Arc<dyn Storage>, String),
+    o: &Options,
+    on: &(dyn Fn(Event) + Sync),
+) -> Result<Stats> {
+    let (sroot, droot) = (src.1.clone(), dst.1.clone());
+    let (stree, dtree) = tokio::try_join!(
+        walk(&src.0, &sroot, o.checkers),
+        walk(&dst.0, &droot, o.checkers)
+    )?;
+    if stree.is_empty() && src.0.stat(&sroot).await.is_err() {
+        return Err(Error::not_found(&sroot).with_hint("check the source path"));
+    }
+    // A single file as the source: its tree is that one name, beside the destination folder.
+    let (sroot, droot) = match src.0.stat(&sroot).await {
+        Ok(e) if !e.is_dir => (parent(&sroot).to_string(), droot),
+        _ => (sroot, droot),
+    };
+    let now = Utc::now();
+    let mut stats = Stats::default();
+    let wanted = |rel: &String, e: &Entry| e.is_dir || o.filter.accepts(rel, e, now);
+    let mut todo: Vec<(String, Entry)> = Vec::new();
+    let mut dirs: Vec<String> = Vec::new();
+    for (rel, e) in stree.iter().filter(|(r, e)| wanted(r, e)) {
+        match (e.is_dir, dtree.get(rel)) {
+            (true, Some(d)) if d.is_dir => {}
+            (true, _) => dirs.push(rel.clone()),
+            (false, Some(d)) if !d.is_dir && same(e, d, o) => stats.unchanged += 1,
+            (false, Some(d)) if !d.is_dir => {
+                stats.differ.push(rel.clone());
+                todo.push((rel.clone(), e.clone()));
+            }
+            (false, _) => {
+                stats.missing.push(rel.clone());
+                todo.push((rel.clone(), e.clone()));
+            }
+        }
+    }
+    let extra: Vec<String> = dtree
+        .iter()
+        .filter(|(r, e)| !stree.contains_key(*r) && wanted(r, e))
+        .map(|(r, _)| r.clone())
+        .collect();
+    stats.extra = extra.clone();
+    if mode == Mode::Check {
+        return Ok(stats);
+    }
+    stats.missing.clear();
+    stats.differ.clear();
+    if o.dry_run {
+        stats
+            .planned
+            .extend(dirs.iter().map(|d| format!("mkdir {d}")));
+        stats.planned.extend(
+            todo.iter()
+                .map(|(r, _)| format!("{} {r}", if mode == Mode::Move { "move" } else { "copy" })),
+        );
+        if mode == Mode::Sync {
+            stats
+                .planned
+                .extend(extra.iter().rev().map(|r| format!("delete {r}")));
+        }
+        return Ok(stats);
+    }
+    on(Event::Planned {
+        files: todo.len(),
+        bytes: todo.iter().map(|(_, e)| e.size.unwrap_or(0)).sum(),
+    });
+    let cx = Ctx {
+        src: src.0.clone(),
+        src_root: sroot.clone(),
+        dst: dst.0.clone(),
+        dst_root: droot.clone(),
+        made: Mutex::new(HashSet::new()),
+        moved: Arc::default(),
+    };
+    for d in &dirs {
+        match cx.ensure_dir(d).await {
+            Ok(()) => stats.dirs_created += 1,
+            Err(e) => stats.errors.push((d.clone(), e.to_string())),
+        }
+    }
+    let results: Vec<(String, Result<u64>)> = stream::iter(todo)
+        .map(|(rel, e)| {
+            let cx = &cx;
+            async move {
+                let r = cx.copy_one(&rel, &e).await;
+                if r.is_ok() && mode == Mode::Move {
+                    let s = &cx.src;
+                    let how = if s.capabilities().trash {
+                        DeleteMode::Trash
+                    } else {
+                        DeleteMode::Permanent
+                    };
+                    if let Err(err) = s.delete(&join(&cx.src_root, &rel), how).await {
+                        return (rel, Err(err));
+                    }
+                }
+                (rel, r)
+            }
+        })
+        .buffer_unordered(o.transfers.max(1))
+        .collect()
+        .await;
+    for (rel, r) in results {
+        match r {
+            Ok(n) => {
+                stats.copied += 1;
+                stats.bytes += n;
+                on(Event::Bytes(n));
+                on(Event::Copied(rel));
+            }
+            Err(e) => {
+                on(Event::Failed(rel.clone(), e.to_string()));
+                stats.errors.push((rel, e.to_string()));
+            }
+        }
+    }
+    if mode == Mode::Sync && stats.errors.is_empty() {
+        let how = if dst.0.capabilities().trash {
+            DeleteMode::Trash
+        } else {
+            DeleteMode::Permanent
+        };
+        // Deepest first, and nothing below a folder already deleted.
+        let mut gone: Vec<String> = Vec::new();
+        for rel in extra.iter().rev() {
+            if gone.iter().any(|g| rel.starts_with(&format!("{g}/"))) {
+                continue;
+            }
+            match dst.0.delete(&join(&droot, rel), how).await {
+                Ok(()) => {
+                    stats.deleted += 1;
+                    gone.push(rel.clone());
+                    on(Event::Deleted(rel.clone()));
+                }
+                Err(e) => stats.errors.push((rel.clone(), e.to_string())),
+            }
+        }
+    } else if mode == Mode::Sync && !extra.is_empty() {
+        tracing::warn!(
+            "not deleting {} extraneous files because some copies failed",
+            extra.len()
+        );
+    }
+    Ok(stats)
+}

@@ -1,0 +1,24 @@
+//! The transfer engine: recursive `copy`, `move`, `sync` and `check` between any two [`Storage`]s.
+//!
+//! Both trees are walked (folders listed concurrently, page by page), filtered ([`Filter`]), and compared:
+//! by size and a hash both sides report (MD5 or SHA-256), else by size and modification time, or only by
+//! size / only by hash on request. Files that differ are copied with bounded concurrency — server-side when
+//! both ends are one storage that can copy, otherwise streamed from one to the other with no temp file — and
+//! each copy is verified against what the destination reports (retried once, then a loud error). `sync`
+//! removes what the destination has beyond the source only after every copy succeeded; `move` deletes a
+//! source file only after its copy was verified. `check` reports missing, extra and differing files.
+//!
+//! ```no_run
+//! # async fn demo(a: std::sync::Arc<dyn cloudmux_core::Storage>, b: std::sync::Arc<dyn cloudmux_core::Storage>) -> cloudmux_core::Result<()> {
+//! use cloudmux_vfs::{Mode, Options, run};
+//! let stats = run(Mode::Sync, (a, "Photos".into()), (b, "Backup/Photos".into()), &Options::default(), &|_| {}).await?;
+//! println!("{} copied, {} deleted", stats.copied, stats.deleted);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod engine;
+mod filter;
+
+pub use engine::{Event, Mode, Options, Stats, run};
+pub use filter::{Filter, glob_match, parse_age};

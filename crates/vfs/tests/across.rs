@@ -1,0 +1,129 @@
+//! Sync across backends on the emulator: local → Drive → Yandex Disk → local, with nesting, unicode, an empty
+//! folder, a zero-byte and a 10 MiB file; after each sync `check` is clean and a second sync does nothing.
+use std::sync::Arc;
+
+use cloudmux_core::Storage;
+use cloudmux_core::conformance::pattern;
+use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
+use cloudmux_http::{Secret, StaticToken};
+use cloudmux_vfs::{Mode, Options, run};
+
+fn tree(dir: &std::path::Path) {
+    let big = pattern(10 * 1024 * 1024 + 1, 2);
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("1/2/3/4/5/deep.txt", b"deep".to_vec()),
+        ("zero.bin", vec![]),
+        ("big.bin", big),
+        ("naïve café/it's \"q\" & more.txt", b"awkward".to_vec()),
+    ];
+    for (p, d) in files {
+        let f = dir.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, d).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("empty/inner")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_drive_yandex_local() {
+    let e = Emulator::start(Config::default()).await.unwrap();
+    let gt = e.state().google_auth.lock().unwrap().issue_access(
+        DEMO_CLIENT_ID,
+        vec!["https://www.googleapis.com/auth/drive".into()],
+        3600,
+        DEMO_USER,
+    );
+    let yt = e
+        .state()
+        .yandex_auth
+        .lock()
+        .unwrap()
+        .issue(DEMO_CLIENT_ID, 3600);
+    let gc = cloudmux_gdrive::DriveClient::new(
+        cloudmux_gdrive::DriveConfig {
+            endpoint: Some(e.base_url()),
+            ..Default::default()
+        },
+        Arc::new(StaticToken(Secret::new(gt))),
+    )
+    .unwrap();
+    let yc = cloudmux_yadisk::YadiskClient::new(
+        cloudmux_yadisk::YadiskConfig {
+            endpoint: Some(e.base_url()),
+            ..Default::default()
+        },
+        Arc::new(StaticToken(Secret::new(yt))),
+    )
+    .unwrap();
+    let drive: Arc<dyn Storage> =
+        Arc::new(cloudmux_gdrive::GDriveStorage::new(gc, None).await.unwrap());
+    let yandex: Arc<dyn Storage> =
+        Arc::new(cloudmux_yadisk::YadiskStorage::new(yc, "disk:/").unwrap());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    tree(a.path());
+    let src: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(a.path()).unwrap());
+    let back: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(b.path()).unwrap());
+    let o = Options::default();
+    let hops = [
+        (src.clone(), "", drive.clone()),
+        (drive.clone(), "tree", yandex.clone()),
+        (yandex.clone(), "tree", back.clone()),
+    ];
+    for (from, root, to) in hops {
+        let s = run(
+            Mode::Sync,
+            (from.clone(), root.into()),
+            (to.clone(), "tree".into()),
+            &o,
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.copied, 4, "{} -> {}", from.kind(), to.kind());
+        let c = run(
+            Mode::Check,
+            (from.clone(), root.into()),
+            (to.clone(), "tree".into()),
+            &o,
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        assert!(
+            c.missing.is_empty() && c.extra.is_empty() && c.differ.is_empty(),
+            "{} -> {}: {c:?}",
+            from.kind(),
+            to.kind()
+        );
+        let again = run(
+            Mode::Sync,
+            (from.clone(), root.into()),
+            (to.clone(), "tree".into()),
+            &o,
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            again.copied,
+            0,
+            "second sync {} -> {} transfers nothing",
+            from.kind(),
+            to.kind()
+        );
+    }
+    for p in [
+        "1/2/3/4/5/deep.txt",
+        "zero.bin",
+        "big.bin",
+        "naïve café/it's \"q\" & more.txt",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(p)).unwrap(),
+            std::fs::read(b.path().join("tree").join(p)).unwrap(),
+            "{p}"
+        );
+    }
+    assert!(b.path().join("tree/empty/inner").is_dir());
+}
