@@ -59,6 +59,162 @@ pub struct Transfer {
     pub src: String,
     /// Destination (a folder, ending in `/` or existing, receives the file under its own name).
     pub dst: String,
+    #[command(flatten)]
+    pub tree: TreeOpts,
+}
+
+/// Options of folder transfers (`cp`/`mv` of a folder, `sync`, `check`).
+#[derive(Args, Debug, Clone)]
+pub struct TreeOpts {
+    /// Only files matching this glob (repeatable; `*` stops at `/`, `**` does not).
+    #[arg(long)]
+    pub include: Vec<String>,
+    /// Never files matching this glob (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Only files of at least this many bytes.
+    #[arg(long)]
+    pub min_size: Option<u64>,
+    /// Only files of at most this many bytes.
+    #[arg(long)]
+    pub max_size: Option<u64>,
+    /// Only files modified within this age (30m, 12h, 7d, 2w).
+    #[arg(long)]
+    pub max_age: Option<String>,
+    /// Print the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Compare files by hash (size alone when the two sides share no hash).
+    #[arg(long)]
+    pub checksum: bool,
+    /// Compare files by size only.
+    #[arg(long)]
+    pub size_only: bool,
+    /// Files transferred at once.
+    #[arg(long, default_value_t = 4)]
+    pub transfers: usize,
+    /// Folders listed at once.
+    #[arg(long, default_value_t = 8)]
+    pub checkers: usize,
+}
+
+impl TreeOpts {
+    fn options(&self) -> Result<cloudmux_vfs::Options> {
+        Ok(cloudmux_vfs::Options {
+            filter: cloudmux_vfs::Filter {
+                include: self.include.clone(),
+                exclude: self.exclude.clone(),
+                min_size: self.min_size,
+                max_size: self.max_size,
+                max_age: self
+                    .max_age
+                    .as_deref()
+                    .map(cloudmux_vfs::parse_age)
+                    .transpose()?,
+            },
+            dry_run: self.dry_run,
+            checksum: self.checksum,
+            size_only: self.size_only,
+            transfers: self.transfers,
+            checkers: self.checkers,
+        })
+    }
+}
+
+/// Runs a folder transfer and reports it; non-zero exit when anything failed or (check) differs.
+pub async fn tree_transfer(
+    cfg: &Config,
+    out: Out,
+    mode: cloudmux_vfs::Mode,
+    src: &str,
+    dst: &str,
+    t: &TreeOpts,
+) -> anyhow::Result<()> {
+    let s = locate(cfg, src).await?;
+    let d = locate(cfg, dst).await?;
+    let opts = t.options()?;
+    let pb = out.bar(
+        None,
+        match mode {
+            cloudmux_vfs::Mode::Check => "checking",
+            _ => "transferring",
+        },
+    );
+    let pb2 = pb.clone();
+    let stats = cloudmux_vfs::run(
+        mode,
+        (s.opened.storage(), s.path.clone()),
+        (d.opened.storage(), d.path.clone()),
+        &opts,
+        &move |ev| match ev {
+            cloudmux_vfs::Event::Planned { bytes, .. } => pb2.set_length(bytes),
+            cloudmux_vfs::Event::Bytes(n) => pb2.inc(n),
+            _ => {}
+        },
+    )
+    .await
+    .map_err(|e| ctx(e, &s))?;
+    pb.finish_and_clear();
+    if out.json {
+        out.json(&serde_json::to_value(&stats)?);
+    } else if mode == cloudmux_vfs::Mode::Check {
+        for (label, list) in [
+            ("missing", &stats.missing),
+            ("extra", &stats.extra),
+            ("differs", &stats.differ),
+        ] {
+            for p in list {
+                out.line(format!("{label}: {p}"));
+            }
+        }
+        out.line(format!(
+            "{} unchanged, {} missing, {} extra, {} differ",
+            stats.unchanged,
+            stats.missing.len(),
+            stats.extra.len(),
+            stats.differ.len()
+        ));
+    } else if opts.dry_run {
+        for p in &stats.planned {
+            out.line(format!("would {p}"));
+        }
+    } else {
+        out.line(format!(
+            "{} copied ({} bytes), {} unchanged, {} deleted, {} folders created, {} failed",
+            stats.copied,
+            stats.bytes,
+            stats.unchanged,
+            stats.deleted,
+            stats.dirs_created,
+            stats.errors.len()
+        ));
+    }
+    for (p, e) in &stats.errors {
+        eprintln!("failed: {p}: {e}");
+    }
+    if !stats.errors.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Other,
+            format!("{} of the transfers failed", stats.errors.len()),
+        )
+        .into());
+    }
+    if mode == cloudmux_vfs::Mode::Check
+        && (stats.missing.len() + stats.extra.len() + stats.differ.len()) > 0
+    {
+        return Err(Error::new(ErrorKind::Conflict, "the two trees differ").into());
+    }
+    Ok(())
+}
+
+async fn is_dir(loc: &Loc) -> bool {
+    loc.id.is_none()
+        && loc
+            .opened
+            .storage()
+            .stat(&loc.path)
+            .await
+            .is_ok_and(|e| e.is_dir)
 }
 
 /// `rm`.
@@ -367,6 +523,9 @@ pub async fn put(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
 /// `cp`.
 pub async fn cp(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
+    if is_dir(&src).await {
+        return tree_transfer(cfg, out, cloudmux_vfs::Mode::Copy, &t.src, &t.dst, &t.tree).await;
+    }
     let dst = locate(cfg, &t.dst).await?;
     let server = same_remote(&src, &dst);
     let (_, e) = copy_file(out, &src, &dst, server, &cfg.upload_state_dir()).await?;
@@ -377,6 +536,9 @@ pub async fn cp(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
 /// `mv`.
 pub async fn mv(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
+    if is_dir(&src).await && !same_remote(&src, &locate(cfg, &t.dst).await?) {
+        return tree_transfer(cfg, out, cloudmux_vfs::Mode::Move, &t.src, &t.dst, &t.tree).await;
+    }
     let dst = locate(cfg, &t.dst).await?;
     if same_remote(&src, &dst) && src.id.is_none() {
         let s = dst.opened.storage();

@@ -84,10 +84,15 @@ enum Cmd {
     Rm(cmd_files::Rm),
     /// Remove an empty folder.
     Rmdir(cmd_files::PathArg),
-    /// Move or rename (server-side within one remote).
+    /// Move or rename a file or folder (server-side within one remote; between remotes: copy, verify, delete).
     Mv(cmd_files::Transfer),
-    /// Copy a file (server-side within one remote, streamed between remotes).
+    /// Copy a file or a folder tree (server-side within one remote, streamed between remotes).
     Cp(cmd_files::Transfer),
+    /// Make DST equal to SRC (copies what differs, then deletes what DST has beyond SRC — only when every copy
+    /// succeeded). Between any two remotes.
+    Sync(cmd_files::Transfer),
+    /// Compare two trees: missing, extra and differing files (exit 11 when they differ).
+    Check(cmd_files::Transfer),
     /// Make a public "anyone with the link" link.
     Link(cmd_files::PathArg),
     /// Account and quota of a remote.
@@ -320,6 +325,7 @@ fn init_logging(verbose: u8) {
         "cloudmux_gdrive",
         "cloudmux_yadisk",
         "cloudmux_gphotos",
+        "cloudmux_vfs",
         "cloudmux_local",
         "cloudmux_emulator",
     ];
@@ -369,6 +375,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Cmd::Mv(t) => cmd_files::mv(&cfg, out, t).await?,
                 Cmd::Cp(t) => cmd_files::cp(&cfg, out, t).await?,
                 Cmd::Link(p) => cmd_files::link(&cfg, out, &p.path).await?,
+                Cmd::Sync(t) => {
+                    cmd_files::tree_transfer(
+                        &cfg,
+                        out,
+                        cloudmux_vfs::Mode::Sync,
+                        &t.src,
+                        &t.dst,
+                        &t.tree,
+                    )
+                    .await?
+                }
+                Cmd::Check(t) => {
+                    cmd_files::tree_transfer(
+                        &cfg,
+                        out,
+                        cloudmux_vfs::Mode::Check,
+                        &t.src,
+                        &t.dst,
+                        &t.tree,
+                    )
+                    .await?
+                }
                 Cmd::About(r) => cmd_files::about(&cfg, out, &r.remote).await?,
                 Cmd::Emulate(_)
                 | Cmd::Remote(_)

@@ -777,3 +777,49 @@ fn gphotos_upload_tree_and_pick() {
             .all(|f| std::fs::read(f).unwrap().starts_with(&[0xFF, 0xD8]))
     );
 }
+
+#[test]
+fn sync_check_and_folder_copy_between_remotes() {
+    let env = yandex_env(true, 600);
+    env.login();
+    add_yandex(&env);
+    env.ok(&["auth", "login", "yd"]);
+    let d = env.dir.path();
+    for (p, data) in [
+        ("tree/a.txt", "a"),
+        ("tree/sub/b.jpg", "bb"),
+        ("tree/sub/deep/c.txt", "ccc"),
+    ] {
+        std::fs::create_dir_all(d.join(p).parent().unwrap()).unwrap();
+        std::fs::write(d.join(p), data).unwrap();
+    }
+    let out = env.ok(&["sync", "tree", "gd:backup"]);
+    assert!(out.contains("3 copied"), "{out}");
+    assert!(
+        env.ok(&["check", "tree", "gd:backup"])
+            .contains("3 unchanged, 0 missing, 0 extra, 0 differ")
+    );
+    assert!(
+        env.ok(&["sync", "tree", "gd:backup"]).contains("0 copied"),
+        "a second sync transfers nothing"
+    );
+    std::fs::write(d.join("tree/a.txt"), "changed").unwrap();
+    let c = env.run(&["check", "tree", "gd:backup"]);
+    assert_eq!(c.status.code(), Some(11), "differing trees exit 11");
+    assert!(String::from_utf8_lossy(&c.stdout).contains("differs: a.txt"));
+    let plan = env.ok(&["sync", "tree", "gd:backup", "--dry-run"]);
+    assert!(plan.contains("would copy a.txt"), "{plan}");
+    assert!(
+        env.run(&["check", "tree", "gd:backup"]).status.code() == Some(11),
+        "the dry run changed nothing"
+    );
+    let cp = env.ok(&["cp", "gd:backup", "yd:copy", "--exclude", "*.jpg", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&cp).unwrap();
+    assert_eq!(stats["copied"], 2, "{cp}");
+    assert!(env.ok(&["tree", "yd:copy"]).contains("c.txt"));
+    assert_eq!(
+        env.run(&["stat", "yd:copy/sub/b.jpg"]).status.code(),
+        Some(3),
+        "excluded"
+    );
+}
