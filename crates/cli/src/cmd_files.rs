@@ -117,6 +117,7 @@ impl TreeOpts {
             size_only: self.size_only,
             transfers: self.transfers,
             checkers: self.checkers,
+            ..cloudmux_vfs::Options::default()
         })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use cloudmux_core::path::{join, parent};
 use cloudmux_core::{
-    ByteRange, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions,
+    ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions,
 };
 use futures_util::{StreamExt, stream};
 
@@ -40,6 +40,12 @@ pub struct Options {
     pub transfers: usize,
     /// Folders listed at once.
     pub checkers: usize,
+    /// Files of at least this size are downloaded in several ranged streams at once.
+    pub multi_stream_cutoff: u64,
+    /// How many ranged streams (each holds one segment in memory).
+    pub streams: usize,
+    /// Segment size of multi-stream downloads.
+    pub segment_size: u64,
 }
 
 impl Default for Options {
@@ -51,8 +57,44 @@ impl Default for Options {
             size_only: false,
             transfers: 4,
             checkers: 8,
+            multi_stream_cutoff: 64 * 1024 * 1024,
+            streams: 4,
+            segment_size: 4 * 1024 * 1024,
         }
     }
+}
+
+/// Reads `[0, size)` of `path` as `streams` concurrent ranged reads of `segment` bytes, yielded in order:
+/// memory stays at `streams × segment` whatever the file size.
+pub fn multi_stream_read(
+    s: Arc<dyn Storage>,
+    path: String,
+    size: u64,
+    streams: usize,
+    segment: u64,
+) -> ByteStream {
+    let segment = segment.max(1);
+    let count = size.div_ceil(segment);
+    let parts = stream::iter(0..count)
+        .map(move |i| {
+            let s = s.clone();
+            let path = path.clone();
+            async move {
+                let start = i * segment;
+                let len = segment.min(size - start);
+                let body = s.read(&path, ByteRange::new(start, Some(len))).await?;
+                let data = cloudmux_core::collect_bytes(body).await?;
+                if data.len() as u64 != len {
+                    return Err(Error::new(
+                        ErrorKind::Transient,
+                        format!("{path}: segment at {start} came back short"),
+                    ));
+                }
+                Ok(bytes::Bytes::from(data))
+            }
+        })
+        .buffered(streams.max(1));
+    Box::pin(parts)
 }
 
 /// Progress events.
@@ -190,6 +232,9 @@ struct Ctx {
     made: Mutex<HashSet<String>>,
     /// Bytes streamed so far (all transfers).
     moved: Arc<std::sync::atomic::AtomicU64>,
+    cutoff: u64,
+    streams: usize,
+    segment: u64,
 }
 
 impl Ctx {
@@ -215,7 +260,18 @@ impl Ctx {
                 self.dst.copy(&from, &to).await?
             } else {
                 let counter = self.moved.clone();
-                let data = self.src.read(&from, ByteRange::all()).await?;
+                let data = match src.size {
+                    Some(n) if n >= self.cutoff && self.src.capabilities().range_read => {
+                        multi_stream_read(
+                            self.src.clone(),
+                            from.clone(),
+                            n,
+                            self.streams,
+                            self.segment,
+                        )
+                    }
+                    _ => self.src.read(&from, ByteRange::all()).await?,
+                };
                 let data = Box::pin(data.inspect(move |c| {
                     if let Ok(b) = c {
                         counter.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -332,6 +388,9 @@ pub async fn run(
         dst_root: droot.clone(),
         made: Mutex::new(HashSet::new()),
         moved: Arc::default(),
+        cutoff: o.multi_stream_cutoff,
+        streams: o.streams,
+        segment: o.segment_size,
     };
     for d in &dirs {
         match cx.ensure_dir(d).await {

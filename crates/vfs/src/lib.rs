@@ -4,7 +4,8 @@
 //! by size and a hash both sides report (MD5 or SHA-256), else by size and modification time, or only by
 //! size / only by hash on request. Files that differ are copied with bounded concurrency — server-side when
 //! both ends are one storage that can copy, otherwise streamed from one to the other with no temp file — and
-//! each copy is verified against what the destination reports (retried once, then a loud error). `sync`
+//! files past a size cutoff are read in several ranged streams at once (segments yielded in order, memory
+//! bounded by streams × segment size); each copy is verified against what the destination reports (retried once, then a loud error). `sync`
 //! removes what the destination has beyond the source only after every copy succeeded; `move` deletes a
 //! source file only after its copy was verified. `check` reports missing, extra and differing files.
 //!
@@ -20,5 +21,5 @@
 mod engine;
 mod filter;
 
-pub use engine::{Event, Mode, Options, Stats, run};
+pub use engine::{Event, Mode, Options, Stats, multi_stream_read, run};
 pub use filter::{Filter, glob_match, parse_age};

@@ -159,3 +159,40 @@ async fn move_deletes_sources_after_copying() {
     assert!(b.path().join("moved/deep/c.jpg").exists());
     assert!(!a.path().join("sub/b.txt").exists() && !a.path().join("sub/deep/c.jpg").exists());
 }
+
+#[tokio::test]
+async fn big_files_download_in_ranged_streams() {
+    let (a, b, sa, sb) = storages();
+    let data = cloudmux_core::conformance::pattern(3 * 1024 * 1024 + 17, 5);
+    std::fs::write(a.path().join("big.bin"), &data).unwrap();
+    let o = Options {
+        multi_stream_cutoff: 1024 * 1024,
+        streams: 3,
+        segment_size: 256 * 1024,
+        ..Options::default()
+    };
+    let s = run(
+        Mode::Copy,
+        (sa.clone(), String::new()),
+        (sb, String::new()),
+        &o,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert!(
+        std::fs::read(b.path().join("big.bin")).unwrap() == data,
+        "segments arrive in order"
+    );
+    let direct = cloudmux_core::collect_bytes(cloudmux_vfs::multi_stream_read(
+        sa,
+        "big.bin".into(),
+        data.len() as u64,
+        4,
+        100_000,
+    ))
+    .await
+    .unwrap();
+    assert!(direct == data);
+}
