@@ -144,12 +144,13 @@ pub struct Stats {
 
 type Tree = BTreeMap<String, Entry>;
 
-/// Walks a tree: every entry under `root`, keyed by its path relative to `root`. A missing root is empty.
-async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<Tree> {
+/// Walks a tree: the root's own entry (`None` when it does not exist) and every entry under it, keyed by its
+/// path relative to the root. A file as the root is a tree of that one name.
+async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<(Option<Entry>, Tree)> {
     let mut out = Tree::new();
     let top = match s.stat(root).await {
         Ok(e) => e,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(out),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((None, out)),
         Err(e) => return Err(e),
     };
     if !top.is_dir {
@@ -157,10 +158,10 @@ async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<Tree>
             top.name.clone(),
             Entry {
                 path: top.name.clone(),
-                ..top
+                ..top.clone()
             },
         );
-        return Ok(out);
+        return Ok((Some(top), out));
     }
     let mut level = vec![String::new()];
     while !level.is_empty() {
@@ -191,7 +192,7 @@ async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<Tree>
             }
         }
     }
-    Ok(out)
+    Ok((Some(top), out))
 }
 
 /// Whether two files are the same for the options.
@@ -230,8 +231,6 @@ struct Ctx {
     dst: Arc<dyn Storage>,
     dst_root: String,
     made: Mutex<HashSet<String>>,
-    /// Bytes streamed so far (all transfers).
-    moved: Arc<std::sync::atomic::AtomicU64>,
     cutoff: u64,
     streams: usize,
     segment: u64,
@@ -259,7 +258,6 @@ impl Ctx {
             let written = if same_storage(&self.src, &self.dst) && self.src.capabilities().copy {
                 self.dst.copy(&from, &to).await?
             } else {
-                let counter = self.moved.clone();
                 let data = match src.size {
                     Some(n) if n >= self.cutoff && self.src.capabilities().range_read => {
                         multi_stream_read(
@@ -272,11 +270,6 @@ impl Ctx {
                     }
                     _ => self.src.read(&from, ByteRange::all()).await?,
                 };
-                let data = Box::pin(data.inspect(move |c| {
-                    if let Ok(b) = c {
-                        counter.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }));
                 let opts = WriteOptions {
                     size: src.size,
                     modified: src.modified,
@@ -319,17 +312,15 @@ pub async fn run(
     on: &(dyn Fn(Event) + Sync),
 ) -> Result<Stats> {
     let (sroot, droot) = (src.1.clone(), dst.1.clone());
-    let (stree, dtree) = tokio::try_join!(
+    let ((sroot_entry, stree), (_, dtree)) = tokio::try_join!(
         walk(&src.0, &sroot, o.checkers),
         walk(&dst.0, &droot, o.checkers)
     )?;
-    if stree.is_empty() && src.0.stat(&sroot).await.is_err() {
-        return Err(Error::not_found(&sroot).with_hint("check the source path"));
-    }
     // A single file as the source: its tree is that one name, beside the destination folder.
-    let (sroot, droot) = match src.0.stat(&sroot).await {
-        Ok(e) if !e.is_dir => (parent(&sroot).to_string(), droot),
-        _ => (sroot, droot),
+    let sroot = match sroot_entry {
+        None => return Err(Error::not_found(&sroot).with_hint("check the source path")),
+        Some(e) if !e.is_dir => parent(&sroot).to_string(),
+        Some(_) => sroot,
     };
     let now = Utc::now();
     let mut stats = Stats::default();
@@ -387,7 +378,6 @@ pub async fn run(
         dst: dst.0.clone(),
         dst_root: droot.clone(),
         made: Mutex::new(HashSet::new()),
-        moved: Arc::default(),
         cutoff: o.multi_stream_cutoff,
         streams: o.streams,
         segment: o.segment_size,
