@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::fields::Mask;
-use super::files::{page_offset, page_token, render};
+use super::files::{page_offset, page_token};
 use super::{
     Comment, DriveState, FOLDER, File, Permission, READ_SCOPES, SharedDrive, WRITE_SCOPES,
     all_drives, auth, export_formats, json_body, new_id, owner_permission, permission_json, qbool,
@@ -805,10 +805,4 @@ async fn drive_delete(
         Ok(StatusCode::NO_CONTENT.into_response())
     })()
     .unwrap_or_else(IntoResponse::into_response)
-}
-
-/// Used by render in files.rs for `fields` on a single file.
-#[allow(dead_code)]
-fn _render(st: &DriveState, f: &File, b: &Base) -> GResult<Value> {
-    render(st, f, b, None)
 }
