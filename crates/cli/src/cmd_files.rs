@@ -122,17 +122,27 @@ impl TreeOpts {
     }
 }
 
-/// Runs a folder transfer and reports it; non-zero exit when anything failed or (check) differs.
-pub async fn tree_transfer(
+/// Locates SRC and DST and runs a folder transfer between them (`sync`, `check`); non-zero exit when
+/// anything failed or (check) the trees differ.
+pub async fn tree_transfer_addrs(
     cfg: &Config,
     out: Out,
     mode: cloudmux_vfs::Mode,
-    src: &str,
-    dst: &str,
+    t: &Transfer,
+) -> anyhow::Result<()> {
+    let s = locate(cfg, &t.src).await?;
+    let d = locate(cfg, &t.dst).await?;
+    tree_transfer(out, mode, &s, &d, &t.tree).await
+}
+
+/// Runs a folder transfer between located addresses and reports it.
+async fn tree_transfer(
+    out: Out,
+    mode: cloudmux_vfs::Mode,
+    s: &Loc,
+    d: &Loc,
     t: &TreeOpts,
 ) -> anyhow::Result<()> {
-    let s = locate(cfg, src).await?;
-    let d = locate(cfg, dst).await?;
     let opts = t.options()?;
     let pb = out.bar(
         None,
@@ -154,7 +164,7 @@ pub async fn tree_transfer(
         },
     )
     .await
-    .map_err(|e| ctx(e, &s))?;
+    .map_err(|e| ctx(e, s))?;
     pb.finish_and_clear();
     if out.json {
         out.json(&serde_json::to_value(&stats)?);
@@ -524,10 +534,10 @@ pub async fn put(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
 /// `cp`.
 pub async fn cp(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
-    if is_dir(&src).await {
-        return tree_transfer(cfg, out, cloudmux_vfs::Mode::Copy, &t.src, &t.dst, &t.tree).await;
-    }
     let dst = locate(cfg, &t.dst).await?;
+    if is_dir(&src).await {
+        return tree_transfer(out, cloudmux_vfs::Mode::Copy, &src, &dst, &t.tree).await;
+    }
     let server = same_remote(&src, &dst);
     let (_, e) = copy_file(out, &src, &dst, server, &cfg.upload_state_dir()).await?;
     report_transfer(out, "copied", &src, &dst, &e);
@@ -537,10 +547,10 @@ pub async fn cp(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
 /// `mv`.
 pub async fn mv(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
-    if is_dir(&src).await && !same_remote(&src, &locate(cfg, &t.dst).await?) {
-        return tree_transfer(cfg, out, cloudmux_vfs::Mode::Move, &t.src, &t.dst, &t.tree).await;
-    }
     let dst = locate(cfg, &t.dst).await?;
+    if is_dir(&src).await && !same_remote(&src, &dst) {
+        return tree_transfer(out, cloudmux_vfs::Mode::Move, &src, &dst, &t.tree).await;
+    }
     if same_remote(&src, &dst) && src.id.is_none() {
         let s = dst.opened.storage();
         let name = file_name(&src.path).to_string();

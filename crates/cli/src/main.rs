@@ -376,26 +376,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Cmd::Cp(t) => cmd_files::cp(&cfg, out, t).await?,
                 Cmd::Link(p) => cmd_files::link(&cfg, out, &p.path).await?,
                 Cmd::Sync(t) => {
-                    cmd_files::tree_transfer(
-                        &cfg,
-                        out,
-                        cloudmux_vfs::Mode::Sync,
-                        &t.src,
-                        &t.dst,
-                        &t.tree,
-                    )
-                    .await?
+                    cmd_files::tree_transfer_addrs(&cfg, out, cloudmux_vfs::Mode::Sync, &t).await?
                 }
                 Cmd::Check(t) => {
-                    cmd_files::tree_transfer(
-                        &cfg,
-                        out,
-                        cloudmux_vfs::Mode::Check,
-                        &t.src,
-                        &t.dst,
-                        &t.tree,
-                    )
-                    .await?
+                    cmd_files::tree_transfer_addrs(&cfg, out, cloudmux_vfs::Mode::Check, &t).await?
                 }
                 Cmd::About(r) => cmd_files::about(&cfg, out, &r.remote).await?,
                 Cmd::Emulate(_)
