@@ -24,9 +24,12 @@ fn tree(dir: &std::path::Path) {
     std::fs::create_dir_all(dir.join("empty/inner")).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_drive_yandex_local() {
-    let e = Emulator::start(Config::default()).await.unwrap();
+/// Drive and Yandex Disk storages on the emulator (small chunks when `chunk` is given).
+async fn backends(
+    e: &Emulator,
+    http: cloudmux_http::HttpConfig,
+    chunk: Option<usize>,
+) -> (Arc<dyn Storage>, Arc<dyn Storage>) {
     let gt = e.state().google_auth.lock().unwrap().issue_access(
         DEMO_CLIENT_ID,
         vec!["https://www.googleapis.com/auth/drive".into()],
@@ -39,26 +42,34 @@ async fn local_drive_yandex_local() {
         .lock()
         .unwrap()
         .issue(DEMO_CLIENT_ID, 3600);
-    let gc = cloudmux_gdrive::DriveClient::new(
-        cloudmux_gdrive::DriveConfig {
-            endpoint: Some(e.base_url()),
-            ..Default::default()
-        },
-        Arc::new(StaticToken(Secret::new(gt))),
-    )
-    .unwrap();
-    let yc = cloudmux_yadisk::YadiskClient::new(
-        cloudmux_yadisk::YadiskConfig {
-            endpoint: Some(e.base_url()),
-            ..Default::default()
-        },
-        Arc::new(StaticToken(Secret::new(yt))),
-    )
-    .unwrap();
+    let mut gcfg = cloudmux_gdrive::DriveConfig {
+        endpoint: Some(e.base_url()),
+        http: http.clone(),
+        ..Default::default()
+    };
+    let mut ycfg = cloudmux_yadisk::YadiskConfig {
+        endpoint: Some(e.base_url()),
+        http,
+        ..Default::default()
+    };
+    if let Some(c) = chunk {
+        (gcfg.chunk_size, gcfg.multipart_max, ycfg.chunk_size) = (c, c as u64, c);
+    }
+    let gc =
+        cloudmux_gdrive::DriveClient::new(gcfg, Arc::new(StaticToken(Secret::new(gt)))).unwrap();
+    let yc =
+        cloudmux_yadisk::YadiskClient::new(ycfg, Arc::new(StaticToken(Secret::new(yt)))).unwrap();
     let drive: Arc<dyn Storage> =
         Arc::new(cloudmux_gdrive::GDriveStorage::new(gc, None).await.unwrap());
     let yandex: Arc<dyn Storage> =
         Arc::new(cloudmux_yadisk::YadiskStorage::new(yc, "disk:/").unwrap());
+    (drive, yandex)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_drive_yandex_local() {
+    let e = Emulator::start(Config::default()).await.unwrap();
+    let (drive, yandex) = backends(&e, cloudmux_http::HttpConfig::default(), None).await;
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     tree(a.path());
     let src: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(a.path()).unwrap());
@@ -134,18 +145,6 @@ async fn local_drive_yandex_local() {
 async fn sync_through_faults() {
     use cloudmux_emulator::{FaultConfig, FaultKind};
     let e = Emulator::start(Config::default()).await.unwrap();
-    let gt = e.state().google_auth.lock().unwrap().issue_access(
-        DEMO_CLIENT_ID,
-        vec!["https://www.googleapis.com/auth/drive".into()],
-        3600,
-        DEMO_USER,
-    );
-    let yt = e
-        .state()
-        .yandex_auth
-        .lock()
-        .unwrap()
-        .issue(DEMO_CLIENT_ID, 3600);
     let http = cloudmux_http::HttpConfig {
         retry: cloudmux_http::RetryPolicy {
             max_attempts: 10,
@@ -154,27 +153,7 @@ async fn sync_through_faults() {
         },
         ..Default::default()
     };
-    let gcfg = cloudmux_gdrive::DriveConfig {
-        endpoint: Some(e.base_url()),
-        chunk_size: 256 * 1024,
-        multipart_max: 256 * 1024,
-        http: http.clone(),
-        ..Default::default()
-    };
-    let gc =
-        cloudmux_gdrive::DriveClient::new(gcfg, Arc::new(StaticToken(Secret::new(gt)))).unwrap();
-    let ycfg = cloudmux_yadisk::YadiskConfig {
-        endpoint: Some(e.base_url()),
-        chunk_size: 256 * 1024,
-        http,
-        ..Default::default()
-    };
-    let yc =
-        cloudmux_yadisk::YadiskClient::new(ycfg, Arc::new(StaticToken(Secret::new(yt)))).unwrap();
-    let drive: Arc<dyn Storage> =
-        Arc::new(cloudmux_gdrive::GDriveStorage::new(gc, None).await.unwrap());
-    let yandex: Arc<dyn Storage> =
-        Arc::new(cloudmux_yadisk::YadiskStorage::new(yc, "disk:/").unwrap());
+    let (drive, yandex) = backends(&e, http, Some(256 * 1024)).await;
     let a = tempfile::tempdir().unwrap();
     for i in 0..20 {
         let f = a.path().join(format!("d{}/f{i}.bin", i % 4));
