@@ -132,7 +132,7 @@ pub async fn tree_transfer_addrs(
 ) -> anyhow::Result<()> {
     let s = locate(cfg, &t.src).await?;
     let d = locate(cfg, &t.dst).await?;
-    tree_transfer(out, mode, &s, &d, &t.tree).await
+    tree_transfer(out, mode, &s, &d, &t.tree, &cfg.upload_state_dir()).await
 }
 
 /// Runs a folder transfer between located addresses and reports it.
@@ -142,30 +142,31 @@ async fn tree_transfer(
     s: &Loc,
     d: &Loc,
     t: &TreeOpts,
+    state_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let opts = t.options()?;
-    let pb = out.bar(
-        None,
+    let mut opts = t.options()?;
+    opts.resume = Some(cloudmux_vfs::ResumeScope {
+        store: Arc::new(cloudmux_core::DirSessions::new(state_dir)),
+        source: source_identity(s),
+    });
+    let bars = crate::out::TransferBars::new(
+        &out,
         match mode {
             cloudmux_vfs::Mode::Check => "checking",
             _ => "transferring",
         },
     );
-    let pb2 = pb.clone();
+    let b2 = bars.clone();
     let stats = cloudmux_vfs::run(
         mode,
         (s.opened.storage(), s.path.clone()),
         (d.opened.storage(), d.path.clone()),
         &opts,
-        &move |ev| match ev {
-            cloudmux_vfs::Event::Planned { bytes, .. } => pb2.set_length(bytes),
-            cloudmux_vfs::Event::Bytes(n) => pb2.inc(n),
-            _ => {}
-        },
+        move |ev| b2.event(ev),
     )
     .await
     .map_err(|e| ctx(e, s))?;
-    pb.finish_and_clear();
+    bars.finish();
     if out.json {
         out.json(&serde_json::to_value(&stats)?);
     } else if mode == cloudmux_vfs::Mode::Check {
@@ -427,6 +428,19 @@ async fn dest_path(s: &dyn Storage, dst: &Loc, name: &str) -> Result<String> {
     }
 }
 
+/// Names a source for resumable-upload sessions: the remote and path (or id), or the absolute local path.
+fn source_identity(l: &Loc) -> String {
+    match (&l.remote, &l.id, &l.opened) {
+        (Some(r), Some(id), _) => format!("{r}:id:{id}"),
+        (Some(r), None, _) => format!("{r}:{}", l.path),
+        (None, _, Opened::Local(s)) => {
+            let p = s.root().join(&l.path);
+            std::fs::canonicalize(&p).unwrap_or(p).display().to_string()
+        }
+        (None, _, _) => l.shown.clone(),
+    }
+}
+
 fn same_remote(a: &Loc, b: &Loc) -> bool {
     a.remote.is_some() && a.remote == b.remote
 }
@@ -449,21 +463,19 @@ async fn copy_file(
         let e = ds.copy(&src.path, &to).await.map_err(|e| ctx(e, dst))?;
         return Ok((se, e));
     }
-    // A large local file going to Drive goes through a saved resumable session.
-    if let (Opened::Local(l), Some(d), None) = (&src.opened, drive(dst), &src.id) {
-        let local = l.root().join(&src.path);
-        let pb = out.bar(se.size, file_name(&to));
-        let pb2 = pb.clone();
-        let progress: cloudmux_gdrive::Progress = Arc::new(move |n| pb2.inc(n));
-        let e = d
-            .put_file(&to, &local, state_dir, &progress)
-            .await
-            .map_err(|e| ctx(e, dst))?;
-        pb.finish_and_clear();
-        return Ok((se, e));
-    }
+    // Large uploads keep their session (on backends that have them) so a re-run resumes them.
     let pb = out.bar(se.size, file_name(&to));
     let data = metered(open_read(src, ByteRange::all()).await?, pb.clone());
+    let resume = cloudmux_core::Resume {
+        key: format!(
+            "{}|{:?}|{:?}|{:?}",
+            source_identity(src),
+            se.size,
+            se.modified,
+            se.hashes.md5
+        ),
+        store: Arc::new(cloudmux_core::DirSessions::new(state_dir)),
+    };
     let e = ds
         .write(
             &to,
@@ -472,6 +484,7 @@ async fn copy_file(
                 size: se.size,
                 modified: se.modified,
                 mime: se.mime.clone(),
+                resume: Some(resume),
             },
         )
         .await
@@ -536,7 +549,15 @@ pub async fn cp(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
     let dst = locate(cfg, &t.dst).await?;
     if is_dir(&src).await {
-        return tree_transfer(out, cloudmux_vfs::Mode::Copy, &src, &dst, &t.tree).await;
+        return tree_transfer(
+            out,
+            cloudmux_vfs::Mode::Copy,
+            &src,
+            &dst,
+            &t.tree,
+            &cfg.upload_state_dir(),
+        )
+        .await;
     }
     let server = same_remote(&src, &dst);
     let (_, e) = copy_file(out, &src, &dst, server, &cfg.upload_state_dir()).await?;
@@ -549,7 +570,15 @@ pub async fn mv(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
     let src = locate(cfg, &t.src).await?;
     let dst = locate(cfg, &t.dst).await?;
     if is_dir(&src).await && !same_remote(&src, &dst) {
-        return tree_transfer(out, cloudmux_vfs::Mode::Move, &src, &dst, &t.tree).await;
+        return tree_transfer(
+            out,
+            cloudmux_vfs::Mode::Move,
+            &src,
+            &dst,
+            &t.tree,
+            &cfg.upload_state_dir(),
+        )
+        .await;
     }
     if same_remote(&src, &dst) && src.id.is_none() {
         let s = dst.opened.storage();

@@ -4,7 +4,10 @@ use std::io::{IsTerminal, Write};
 
 use cloudmux_core::{ByteStream, Entry};
 use futures_util::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 /// Output settings.
@@ -55,6 +58,122 @@ impl Out {
         };
         pb.set_message(what.to_string());
         pb
+    }
+}
+
+/// Files at least this big get a bar of their own in a tree transfer.
+const BIG_FILE: u64 = 16 * 1024 * 1024;
+
+/// Progress of a tree transfer on a terminal: one overall bar (bytes, files done of planned, rate, ETA)
+/// and a bar per big file in flight. Hidden when progress is off or stderr is not a terminal.
+#[derive(Clone)]
+pub struct TransferBars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    files: Arc<Mutex<FileBars>>,
+}
+
+#[derive(Default)]
+struct FileBars {
+    planned: usize,
+    done: usize,
+    failed: usize,
+    bars: HashMap<String, ProgressBar>,
+}
+
+impl TransferBars {
+    /// Bars for a transfer (`what` labels the overall bar).
+    pub fn new(out: &Out, what: &str) -> Self {
+        let multi = if !out.progress || out.json || !std::io::stderr().is_terminal() {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        } else {
+            MultiProgress::new()
+        };
+        let total = multi.add(
+            ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap(),
+            ),
+        );
+        total.set_message(what.to_string());
+        TransferBars {
+            multi,
+            total,
+            files: Arc::default(),
+        }
+    }
+
+    fn label(&self, f: &FileBars) {
+        let failed = if f.failed > 0 {
+            format!(", {} failed", f.failed)
+        } else {
+            String::new()
+        };
+        self.total
+            .set_message(format!("{}/{} files{failed}", f.done, f.planned));
+    }
+
+    /// Follows one engine event.
+    pub fn event(&self, ev: cloudmux_vfs::Event) {
+        use cloudmux_vfs::Event;
+        let mut f = self.files.lock().unwrap();
+        match ev {
+            Event::Planned { files, bytes } => {
+                f.planned = files;
+                self.total.set_length(bytes);
+                self.label(&f);
+            }
+            Event::Started { path, size } => {
+                if let Some(old) = f.bars.remove(&path) {
+                    // A retry: its bytes count again.
+                    self.total.inc_length(old.position());
+                    old.finish_and_clear();
+                }
+                if let Some(n) = size.filter(|n| *n >= BIG_FILE) {
+                    let pb = self.multi.add(
+                        ProgressBar::new(n).with_style(
+                            ProgressStyle::with_template(
+                                "  {msg:30!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                            )
+                            .unwrap(),
+                        ),
+                    );
+                    pb.set_message(path.clone());
+                    f.bars.insert(path, pb);
+                }
+            }
+            Event::Bytes { path, n } => {
+                self.total.inc(n);
+                if let Some(pb) = f.bars.get(&path) {
+                    pb.inc(n);
+                }
+            }
+            Event::Copied(path) => {
+                if let Some(pb) = f.bars.remove(&path) {
+                    pb.finish_and_clear();
+                }
+                f.done += 1;
+                self.label(&f);
+            }
+            Event::Failed(path, _) => {
+                if let Some(pb) = f.bars.remove(&path) {
+                    pb.finish_and_clear();
+                }
+                f.failed += 1;
+                self.label(&f);
+            }
+            Event::Deleted(_) => {}
+        }
+    }
+
+    /// Removes the bars.
+    pub fn finish(&self) {
+        for (_, pb) in self.files.lock().unwrap().bars.drain() {
+            pb.finish_and_clear();
+        }
+        self.total.finish_and_clear();
     }
 }
 

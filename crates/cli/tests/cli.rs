@@ -416,14 +416,9 @@ fn file_commands_and_exit_codes() {
     assert_eq!(e["error"]["kind"], "not_found");
 }
 
-#[test]
-fn interrupted_put_resumes_on_rerun() {
-    let env = Env::new(3599);
-    env.login();
-    let d = env.dir.path();
-    let size = 24 * 1024 * 1024 + 5;
-    let data = cloudmux_core::conformance::pattern(size, 3);
-    std::fs::write(d.join("huge.bin"), &data).unwrap();
+/// Starts `args` with 400 ms of latency per request, kills it once more than 9 MiB of a resumable upload
+/// reached the emulator, and returns the resumable bytes counter before the run.
+fn kill_mid_upload(env: &Env, args: &[&str]) -> u64 {
     let client = reqwest::blocking::Client::new();
     client
         .post(format!("{}/__admin/faults", env.base))
@@ -433,7 +428,7 @@ fn interrupted_put_resumes_on_rerun() {
     let before = env.stats()["drive_resumable_bytes"].as_u64().unwrap();
     let mut child = env
         .cmd()
-        .args(["put", "huge.bin", "gd:"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -451,34 +446,51 @@ fn interrupted_put_resumes_on_rerun() {
         );
         assert!(
             child.try_wait().unwrap().is_none(),
-            "put finished before it could be interrupted"
+            "{args:?} finished before it could be interrupted"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let sessions: Vec<_> = std::fs::read_dir(d.join("cfg/state/uploads"))
+    let sessions = std::fs::read_dir(env.dir.path().join("cfg/state/uploads"))
         .unwrap()
-        .collect();
-    assert_eq!(sessions.len(), 1, "the session was kept for the re-run");
+        .count();
+    assert_eq!(sessions, 1, "the session was kept for the re-run");
     client
         .post(format!("{}/__admin/faults", env.base))
         .json(&serde_json::json!({}))
         .send()
         .unwrap();
-    env.ok(&["put", "huge.bin", "gd:"]);
+    before
+}
+
+/// After a resumed re-run: fewer bytes sent than the file plus a chunk, no session file left.
+fn assert_resumed(env: &Env, before: u64, size: usize) {
     let sent = env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before;
     assert!(
         sent < (size + 8 * 1024 * 1024) as u64,
         "the re-run resumed instead of starting over: {sent} bytes sent for {size}"
     );
     assert_eq!(
-        std::fs::read_dir(d.join("cfg/state/uploads"))
+        std::fs::read_dir(env.dir.path().join("cfg/state/uploads"))
             .unwrap()
             .count(),
         0,
         "session file removed when done"
     );
+}
+
+#[test]
+fn interrupted_put_resumes_on_rerun() {
+    let env = Env::new(3599);
+    env.login();
+    let d = env.dir.path();
+    let size = 24 * 1024 * 1024 + 5;
+    let data = cloudmux_core::conformance::pattern(size, 3);
+    std::fs::write(d.join("huge.bin"), &data).unwrap();
+    let before = kill_mid_upload(&env, &["put", "huge.bin", "gd:"]);
+    env.ok(&["put", "huge.bin", "gd:"]);
+    assert_resumed(&env, before, size);
     let ls = env.ok(&["lsjson", "gd:"]);
     let v: serde_json::Value = serde_json::from_str(&ls).unwrap();
     assert_eq!(
@@ -487,6 +499,35 @@ fn interrupted_put_resumes_on_rerun() {
         "one file, no duplicate: {ls}"
     );
     assert_eq!(v[0]["hashes"]["md5"], md5_hex(&data));
+}
+
+#[test]
+fn interrupted_tree_cp_resumes_on_rerun() {
+    let env = Env::new(3599);
+    env.login();
+    let d = env.dir.path();
+    let size = 24 * 1024 * 1024 + 77;
+    let data = cloudmux_core::conformance::pattern(size, 9);
+    std::fs::create_dir_all(d.join("tree/deep/er")).unwrap();
+    std::fs::write(d.join("tree/deep/er/huge.bin"), &data).unwrap();
+    for i in 0..5 {
+        std::fs::write(d.join(format!("tree/small-{i}.txt")), format!("small {i}")).unwrap();
+    }
+    let before = kill_mid_upload(&env, &["cp", "--transfers", "1", "tree", "gd:tree"]);
+    env.ok(&["cp", "tree", "gd:tree"]);
+    assert_resumed(&env, before, size);
+    env.ok(&["check", "--checksum", "tree", "gd:tree"]);
+    let ls = env.ok(&["lsjson", "gd:tree/deep/er"]);
+    let v: serde_json::Value = serde_json::from_str(&ls).unwrap();
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        1,
+        "one file, no duplicate: {ls}"
+    );
+    assert_eq!(v[0]["hashes"]["md5"], md5_hex(&data));
+    let again = env.ok(&["cp", "--json", "tree", "gd:tree"]);
+    let st: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(st["copied"], 0, "a second run copies nothing: {again}");
 }
 
 fn yandex_env(auto_approve: bool, code_lifetime: u64) -> Env {

@@ -26,6 +26,7 @@ pub mod entry;
 pub mod error;
 pub mod mime;
 pub mod path;
+pub mod resume;
 pub mod storage;
 
 #[cfg(feature = "conformance")]
@@ -34,6 +35,7 @@ pub mod conformance;
 pub use entry::{About, Entry, Hashes};
 pub use error::{Error, ErrorKind, Result};
 pub use path::RemotePath;
+pub use resume::{DirSessions, Resume, SessionStore};
 pub use storage::{
     ByteRange, ByteStream, Capabilities, DeleteMode, PageStream, Storage, WriteOptions,
     bytes_stream, collect_bytes, list_all,

@@ -84,6 +84,9 @@ pub struct WriteOptions {
     pub modified: Option<DateTime<Utc>>,
     /// The MIME type; backends guess from the name when absent.
     pub mime: Option<String>,
+    /// Keep the upload's session so a later write of the same source can resume it (backends without
+    /// resumable sessions ignore this).
+    pub resume: Option<crate::resume::Resume>,
 }
 
 /// What a backend can do, so generic code (and the conformance kit) can choose.

@@ -6,8 +6,9 @@
 //!   generateIds), permissions, about, comments, changes, shared drives.
 //! - Uploads (`upload.rs`): multipart for small files, resumable for large or unknown-size ones in chunks that
 //!   are multiples of 256 KiB, resumed after a failure from the offset the session reports
-//!   (`Content-Range: bytes */N`); [`ResumableUpload`] exposes the session so an interrupted `cloudmux put`
-//!   resumes on the next run. Creates carry ids from `files.generateIds`, so a retried create never makes a
+//!   (`Content-Range: bytes */N`); [`ResumableUpload`] exposes the session, and a write given a
+//!   [`cloudmux_core::Resume`] keeps it in a session store so an interrupted upload (`put`, `cp`, a tree
+//!   copy) resumes on the next run. Creates carry ids from `files.generateIds`, so a retried create never makes a
 //!   duplicate.
 //! - [`GDriveStorage`] (`storage.rs`): the [`cloudmux_core::Storage`] impl, resolving paths to ids with a
 //!   cache. Drive allows duplicate names in a folder; the oldest is picked, always the same one, with a
@@ -33,7 +34,7 @@ mod storage;
 mod upload;
 
 pub use client::{DriveClient, DriveConfig, FILE_FIELDS, ListQuery};
-pub use storage::{GDriveStorage, Progress, RootSpec};
+pub use storage::{GDriveStorage, RootSpec};
 pub use upload::{ResumableUpload, SessionStatus, UploadOptions};
 
 /// MIME type of folders.

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use cloudmux_core::path::{file_name, join, normalize, parent};
 use cloudmux_core::{
     About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes,
-    PageStream, Result, Storage, WriteOptions,
+    PageStream, Result, Resume, Storage, WriteOptions,
 };
 
 use crate::client::{DriveClient, ListQuery};
@@ -324,33 +324,16 @@ impl Storage for GDriveStorage {
         if norm.is_empty() {
             return Err(Error::invalid("cannot write to the root folder itself"));
         }
-        let parent_path = parent(&norm).to_string();
-        let parent_id = self.dir_id(&parent_path).await.map_err(|e| {
-            if e.kind() == ErrorKind::NotFound {
-                e.with_hint("create the folder first (mkdir)")
-            } else {
-                e
-            }
-        })?;
-        let name = file_name(&norm).to_string();
-        let existing = self.child(&parent_id, &name).await?;
         let uo = UploadOptions {
             modified: opts.modified,
             mime: opts.mime.clone(),
         };
-        let target = match existing {
-            Some(f) if f.is_folder() => {
-                return Err(Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!("{norm}: a folder exists with that name"),
-                ));
-            }
-            Some(f) => Target::Existing(f.id),
-            None => Target::New {
-                parent: parent_id,
-                name,
-            },
-        };
+        if let (Some(r), Some(size)) = (&opts.resume, opts.size)
+            && size > self.client.config().multipart_max
+        {
+            return self.write_resumable(&norm, data, size, &uo, r).await;
+        }
+        let target = self.target_for(&norm).await?;
         let f = self
             .client
             .upload(target, data, opts.size, &uo)
@@ -486,24 +469,6 @@ impl Storage for GDriveStorage {
     }
 }
 
-fn file_stream(f: tokio::fs::File) -> ByteStream {
-    use futures_util::StreamExt;
-    Box::pin(
-        tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).map(|r| r.map_err(Error::from)),
-    )
-}
-
-async fn md5_of_file(p: &std::path::Path) -> Result<String> {
-    use futures_util::StreamExt;
-    use md5::Digest;
-    let mut h = md5::Md5::new();
-    let mut s = file_stream(tokio::fs::File::open(p).await?);
-    while let Some(c) = s.next().await {
-        h.update(&c?);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 /// A saved resumable session.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SavedSession {
@@ -512,168 +477,128 @@ struct SavedSession {
     path: String,
 }
 
+/// Feeds the first `n` bytes of `data` to `md5` and returns the rest of the stream.
+async fn hash_prefix(mut data: ByteStream, n: u64, md5: &mut md5::Md5) -> Result<ByteStream> {
+    use futures_util::StreamExt;
+    use md5::Digest;
+    let mut seen = 0u64;
+    let mut rest = None;
+    while seen < n {
+        let Some(c) = data.next().await else {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("the source ended at byte {seen}, before the {n} bytes already uploaded"),
+            )
+            .with_hint("the source changed since the interrupted upload; upload it again"));
+        };
+        let c = c?;
+        let take = (n - seen).min(c.len() as u64) as usize;
+        md5.update(&c[..take]);
+        seen += take as u64;
+        if take < c.len() {
+            rest = Some(c.slice(take..));
+        }
+    }
+    Ok(Box::pin(
+        futures_util::stream::iter(rest.map(Ok)).chain(data),
+    ))
+}
+
 impl GDriveStorage {
-    /// Uploads local file `local` to `path`. Large files go through a resumable session whose URI is saved
-    /// (0600) in `state_dir`; if this upload was interrupted before, the next call with the same file (same
-    /// path, size and modification time) resumes where the session stands instead of starting over. The MD5
-    /// Drive reports is checked against the local file.
-    pub async fn put_file(
-        &self,
-        path: &str,
-        local: &std::path::Path,
-        state_dir: &std::path::Path,
-        progress: &Progress,
-    ) -> Result<Entry> {
-        use sha2::Digest;
-        let norm = normalize(path)?;
-        let md = tokio::fs::metadata(local)
-            .await
-            .map_err(|e| Error::from(e).context(local.display()))?;
-        let size = md.len();
-        let modified: Option<chrono::DateTime<chrono::Utc>> = md.modified().ok().map(Into::into);
-        if size <= self.client.config().multipart_max {
-            let f = tokio::fs::File::open(local).await?;
-            let e = self
-                .write(
-                    &norm,
-                    file_stream(f),
-                    WriteOptions {
-                        size: Some(size),
-                        modified,
-                        mime: None,
-                    },
-                )
-                .await?;
-            progress(size);
-            return Ok(e);
-        }
-        let abs = std::fs::canonicalize(local)?;
-        let key = hex::encode(sha2::Sha256::digest(format!(
-            "{}|{norm}|{size}|{:?}|{}",
-            self.root_id,
-            modified,
-            abs.display()
-        )));
-        let state = state_dir.join(format!("{key}.json"));
-        if let Ok(raw) = tokio::fs::read(&state).await
-            && let Ok(saved) = serde_json::from_slice::<SavedSession>(&raw)
-        {
-            let up = crate::upload::ResumableUpload::resume(&self.client, saved.uri, Some(size));
-            match up.status().await {
-                Ok(crate::upload::SessionStatus::Done(f)) => {
-                    let _ = tokio::fs::remove_file(&state).await;
-                    progress(size);
-                    return self.verify_local(&norm, &f, local).await;
-                }
-                Ok(crate::upload::SessionStatus::Committed(n)) => {
-                    tracing::info!(
-                        "resuming the upload of {} at byte {n} of {size}",
-                        local.display()
-                    );
-                    progress(n);
-                    let mut f = tokio::fs::File::open(local).await?;
-                    use tokio::io::AsyncSeekExt;
-                    f.seek(std::io::SeekFrom::Start(n)).await?;
-                    let s = metered(file_stream(f), progress);
-                    let done = up.send(s, n, None).await.map_err(|e| e.context(&norm))?;
-                    let _ = tokio::fs::remove_file(&state).await;
-                    return self.verify_local(&norm, &done, local).await;
-                }
-                Err(e) => {
-                    tracing::warn!("the saved upload session is unusable ({e}); starting over")
-                }
+    /// Where `norm` goes: the existing file of that name (updated in place) or a new one.
+    async fn target_for(&self, norm: &str) -> Result<Target> {
+        let parent_id = self.dir_id(parent(norm)).await.map_err(|e| {
+            if e.kind() == ErrorKind::NotFound {
+                e.with_hint("create the folder first (mkdir)")
+            } else {
+                e
             }
-            let _ = tokio::fs::remove_file(&state).await;
-        }
-        let parent_id = self.dir_id(parent(&norm)).await?;
-        let name = file_name(&norm).to_string();
-        let target = match self.child(&parent_id, &name).await? {
-            Some(f) if f.is_folder() => {
-                return Err(Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!("{norm}: a folder exists with that name"),
-                ));
-            }
-            Some(f) => Target::Existing(f.id),
-            None => Target::New {
+        })?;
+        let name = file_name(norm).to_string();
+        match self.child(&parent_id, &name).await? {
+            Some(f) if f.is_folder() => Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("{norm}: a folder exists with that name"),
+            )),
+            Some(f) => Ok(Target::Existing(f.id)),
+            None => Ok(Target::New {
                 parent: parent_id,
                 name,
-            },
-        };
-        let up = crate::upload::ResumableUpload::start(
-            &self.client,
-            &target,
-            Some(size),
-            &UploadOptions {
-                modified,
-                mime: None,
-            },
-        )
-        .await?;
-        save_session(
-            &state,
-            &SavedSession {
-                uri: up.uri.clone(),
-                size,
-                path: norm.clone(),
-            },
-        )?;
+            }),
+        }
+    }
+
+    /// A resumable upload whose session is kept in `r.store` until it completes, so a write of the same
+    /// source after an interruption (another process, even) continues where Drive says it stands. The
+    /// bytes already stored are read again from `data` only to be hashed: the MD5 Drive reports is
+    /// checked against the whole source either way.
+    async fn write_resumable(
+        &self,
+        norm: &str,
+        data: ByteStream,
+        size: u64,
+        uo: &UploadOptions,
+        r: &Resume,
+    ) -> Result<Entry> {
+        use crate::upload::{ResumableUpload, SessionStatus};
+        use md5::Digest;
+        let key = hex::encode(sha2::Sha256::digest(format!(
+            "gdrive|{}|{norm}|{size}|{}",
+            self.root_id, r.key
+        )));
         let mut md5 = md5::Md5::new();
-        let s = metered(file_stream(tokio::fs::File::open(local).await?), progress);
+        let saved = r
+            .store
+            .load(&key)
+            .and_then(|raw| serde_json::from_str::<SavedSession>(&raw).ok())
+            .filter(|s| s.size == size);
+        if let Some(saved) = saved {
+            let up = ResumableUpload::resume(&self.client, saved.uri, Some(size));
+            match up.status().await {
+                Ok(SessionStatus::Done(f)) => {
+                    let rest = hash_prefix(data, size, &mut md5).await?;
+                    drop(rest);
+                    r.store.remove(&key);
+                    crate::upload::check_md5(&f, &hex::encode(md5.finalize()))?;
+                    return Ok(to_entry(norm.to_string(), &f));
+                }
+                Ok(SessionStatus::Committed(n)) => {
+                    tracing::info!("{norm}: resuming the interrupted upload at byte {n} of {size}");
+                    let rest = hash_prefix(data, n, &mut md5).await?;
+                    let f = up
+                        .send(rest, n, Some(&mut md5))
+                        .await
+                        .map_err(|e| e.context(norm))?;
+                    r.store.remove(&key);
+                    crate::upload::check_md5(&f, &hex::encode(md5.finalize()))
+                        .map_err(|e| e.with_hint("delete the remote file and upload it again"))?;
+                    return Ok(to_entry(norm.to_string(), &f));
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "{norm}: the saved upload session is unusable ({e}); starting over"
+                    );
+                    r.store.remove(&key);
+                }
+            }
+        }
+        let target = self.target_for(norm).await?;
+        let up = ResumableUpload::start(&self.client, &target, Some(size), uo).await?;
+        let saved = SavedSession {
+            uri: up.uri.clone(),
+            size,
+            path: norm.to_string(),
+        };
+        r.store.save(
+            &key,
+            &serde_json::to_string(&saved).map_err(|e| Error::invalid(e.to_string()))?,
+        )?;
         let f = up
-            .send(s, 0, Some(&mut md5))
+            .send(data, 0, Some(&mut md5))
             .await
-            .map_err(|e| e.context(&norm))?;
-        let _ = tokio::fs::remove_file(&state).await;
-        let sent = hex::encode(md5.finalize());
-        if f.md5_checksum.as_ref().is_some_and(|m| *m != sent) {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                format!("{norm}: Drive stored a different md5 than was sent"),
-            )
-            .with_hint("run the command again"));
-        }
-        Ok(to_entry(norm, &f))
+            .map_err(|e| e.context(norm))?;
+        r.store.remove(&key);
+        crate::upload::check_md5(&f, &hex::encode(md5.finalize()))?;
+        Ok(to_entry(norm.to_string(), &f))
     }
-
-    async fn verify_local(&self, norm: &str, f: &File, local: &std::path::Path) -> Result<Entry> {
-        let want = md5_of_file(local).await?;
-        if f.md5_checksum.as_ref().is_some_and(|m| *m != want) {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                format!("{norm}: the resumed upload does not match the local file"),
-            )
-            .with_hint("delete the remote file and upload it again"));
-        }
-        Ok(to_entry(norm.to_string(), f))
-    }
-}
-
-/// A progress callback: bytes just sent.
-pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
-
-fn metered(s: ByteStream, progress: &Progress) -> ByteStream {
-    use futures_util::StreamExt;
-    let p = progress.clone();
-    Box::pin(s.inspect(move |c| {
-        if let Ok(b) = c {
-            p(b.len() as u64);
-        }
-    }))
-}
-
-fn save_session(state: &std::path::Path, s: &SavedSession) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(d) = state.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(state)?;
-    f.write_all(&serde_json::to_vec(s).map_err(|e| Error::invalid(e.to_string()))?)?;
-    Ok(())
 }

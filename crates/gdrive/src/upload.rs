@@ -176,7 +176,7 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
-fn check_md5(f: &File, sent: &str) -> Result<()> {
+pub(crate) fn check_md5(f: &File, sent: &str) -> Result<()> {
     match &f.md5_checksum {
         Some(m) if m != sent => Err(Error::new(
             ErrorKind::Corrupt,

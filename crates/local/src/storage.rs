@@ -240,6 +240,7 @@ impl Storage for LocalStorage {
             size: Some(md.len()),
             modified: md.modified().ok().map(Into::into),
             mime: None,
+            ..Default::default()
         };
         self.write(&to_norm, data, opts).await
     }

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use cloudmux_core::path::{join, parent};
 use cloudmux_core::{
-    ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions,
+    ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Result, Resume, SessionStore,
+    Storage, WriteOptions,
 };
 use futures_util::{StreamExt, stream};
 
@@ -46,6 +47,27 @@ pub struct Options {
     pub streams: usize,
     /// Segment size of multi-stream downloads.
     pub segment_size: u64,
+    /// Keep the sessions of resumable uploads so an interrupted run's partial uploads are resumed by the
+    /// next run (on backends with resumable sessions).
+    pub resume: Option<ResumeScope>,
+}
+
+/// Where resumable-upload sessions are kept, and a name for the source tree (sessions are keyed by it,
+/// the file's relative path, size, modification time and hash, so only the same bytes resume a session).
+#[derive(Clone)]
+pub struct ResumeScope {
+    /// The session store.
+    pub store: Arc<dyn SessionStore>,
+    /// Names the source tree (an address such as `gd:Photos` or an absolute local path).
+    pub source: String,
+}
+
+impl std::fmt::Debug for ResumeScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumeScope")
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -60,6 +82,7 @@ impl Default for Options {
             multi_stream_cutoff: 64 * 1024 * 1024,
             streams: 4,
             segment_size: 4 * 1024 * 1024,
+            resume: None,
         }
     }
 }
@@ -107,8 +130,20 @@ pub enum Event {
         /// Bytes (known sizes).
         bytes: u64,
     },
-    /// Bytes of a finished transfer (for progress bars).
-    Bytes(u64),
+    /// A file's transfer began (again, when a damaged copy is retried).
+    Started {
+        /// Relative path.
+        path: String,
+        /// Its size, when known.
+        size: Option<u64>,
+    },
+    /// Bytes of a file just moved (live, as they flow; a server-side copy reports its size when done).
+    Bytes {
+        /// Relative path.
+        path: String,
+        /// How many more bytes.
+        n: u64,
+    },
     /// A file was transferred.
     Copied(String),
     /// A file was deleted (sync, move).
@@ -234,6 +269,8 @@ struct Ctx {
     cutoff: u64,
     streams: usize,
     segment: u64,
+    resume: Option<ResumeScope>,
+    on: Arc<dyn Fn(Event) + Send + Sync>,
 }
 
 impl Ctx {
@@ -255,8 +292,17 @@ impl Ctx {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            (self.on)(Event::Started {
+                path: rel.to_string(),
+                size: src.size,
+            });
             let written = if same_storage(&self.src, &self.dst) && self.src.capabilities().copy {
-                self.dst.copy(&from, &to).await?
+                let e = self.dst.copy(&from, &to).await?;
+                (self.on)(Event::Bytes {
+                    path: rel.to_string(),
+                    n: e.size.unwrap_or(0),
+                });
+                e
             } else {
                 let data = match src.size {
                     Some(n) if n >= self.cutoff && self.src.capabilities().range_read => {
@@ -270,10 +316,28 @@ impl Ctx {
                     }
                     _ => self.src.read(&from, ByteRange::all()).await?,
                 };
+                let on = self.on.clone();
+                let path = rel.to_string();
+                let data: ByteStream = Box::pin(data.inspect(move |c| {
+                    if let Ok(b) = c {
+                        on(Event::Bytes {
+                            path: path.clone(),
+                            n: b.len() as u64,
+                        });
+                    }
+                }));
+                let resume = self.resume.as_ref().map(|r| Resume {
+                    key: format!(
+                        "{}|{rel}|{:?}|{:?}|{:?}|{:?}",
+                        r.source, src.size, src.modified, src.hashes.md5, src.hashes.sha256
+                    ),
+                    store: r.store.clone(),
+                });
                 let opts = WriteOptions {
                     size: src.size,
                     modified: src.modified,
                     mime: src.mime.clone(),
+                    resume,
                 };
                 self.dst.write(&to, data, opts).await?
             };
@@ -309,8 +373,9 @@ pub async fn run(
     src: (Arc<dyn Storage>, String),
     dst: (Arc<dyn Storage>, String),
     o: &Options,
-    on: &(dyn Fn(Event) + Sync),
+    on: impl Fn(Event) + Send + Sync + 'static,
 ) -> Result<Stats> {
+    let on: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(on);
     let (sroot, droot) = (src.1.clone(), dst.1.clone());
     let ((sroot_entry, stree), (_, dtree)) = tokio::try_join!(
         walk(&src.0, &sroot, o.checkers),
@@ -381,6 +446,8 @@ pub async fn run(
         cutoff: o.multi_stream_cutoff,
         streams: o.streams,
         segment: o.segment_size,
+        resume: o.resume.clone(),
+        on: on.clone(),
     };
     for d in &dirs {
         match cx.ensure_dir(d).await {
@@ -392,7 +459,7 @@ pub async fn run(
         .map(|(rel, e)| {
             let cx = &cx;
             async move {
-                let r = cx.copy_one(&rel, &e).await;
+                let mut r = cx.copy_one(&rel, &e).await;
                 if r.is_ok() && mode == Mode::Move {
                     let s = &cx.src;
                     let how = if s.capabilities().trash {
@@ -401,8 +468,12 @@ pub async fn run(
                         DeleteMode::Permanent
                     };
                     if let Err(err) = s.delete(&join(&cx.src_root, &rel), how).await {
-                        return (rel, Err(err));
+                        r = Err(err);
                     }
+                }
+                match &r {
+                    Ok(_) => (cx.on)(Event::Copied(rel.clone())),
+                    Err(err) => (cx.on)(Event::Failed(rel.clone(), err.to_string())),
                 }
                 (rel, r)
             }
@@ -415,13 +486,8 @@ pub async fn run(
             Ok(n) => {
                 stats.copied += 1;
                 stats.bytes += n;
-                on(Event::Bytes(n));
-                on(Event::Copied(rel));
             }
-            Err(e) => {
-                on(Event::Failed(rel.clone(), e.to_string()));
-                stats.errors.push((rel, e.to_string()));
-            }
+            Err(e) => stats.errors.push((rel, e.to_string())),
         }
     }
     if mode == Mode::Sync && stats.errors.is_empty() {

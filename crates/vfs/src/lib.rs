@@ -21,5 +21,5 @@
 mod engine;
 mod filter;
 
-pub use engine::{Event, Mode, Options, Stats, multi_stream_read, run};
+pub use engine::{Event, Mode, Options, ResumeScope, Stats, multi_stream_read, run};
 pub use filter::{Filter, glob_match, parse_age};

@@ -86,7 +86,7 @@ async fn local_drive_yandex_local() {
             (from.clone(), root.into()),
             (to.clone(), "tree".into()),
             &o,
-            &|_| {},
+            |_| {},
         )
         .await
         .unwrap();
@@ -97,7 +97,7 @@ async fn local_drive_yandex_local() {
             (from.clone(), root.into()),
             (to.clone(), "tree".into()),
             &o,
-            &|_| {},
+            |_| {},
         )
         .await
         .unwrap();
@@ -112,7 +112,7 @@ async fn local_drive_yandex_local() {
             (from.clone(), root.into()),
             (to.clone(), "tree".into()),
             &o,
-            &|_| {},
+            |_| {},
         )
         .await
         .unwrap();
@@ -181,7 +181,7 @@ async fn sync_through_faults() {
             (src.clone(), "".into()),
             (to.clone(), "faulty".into()),
             &o,
-            &|_| {},
+            |_| {},
         )
         .await
         .unwrap();
@@ -199,7 +199,7 @@ async fn sync_through_faults() {
             (src.clone(), "".into()),
             (to.clone(), "faulty".into()),
             &o,
-            &|_| {},
+            |_| {},
         )
         .await
         .unwrap();

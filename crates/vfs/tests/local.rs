@@ -43,7 +43,7 @@ async fn sync_then_nothing_then_check_clean() {
         (sa.clone(), String::new()),
         (sb.clone(), String::new()),
         &Options::default(),
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
@@ -60,7 +60,7 @@ async fn sync_then_nothing_then_check_clean() {
         (sa.clone(), String::new()),
         (sb.clone(), String::new()),
         &Options::default(),
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
@@ -74,7 +74,7 @@ async fn sync_then_nothing_then_check_clean() {
         (sa, String::new()),
         (sb, String::new()),
         &Options::default(),
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
@@ -97,7 +97,7 @@ async fn filters_dry_run_and_check_report() {
         (sa.clone(), String::new()),
         (sb.clone(), String::new()),
         &o,
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
@@ -123,7 +123,7 @@ async fn filters_dry_run_and_check_report() {
         (sa.clone(), String::new()),
         (sb.clone(), String::new()),
         &o,
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
@@ -134,7 +134,7 @@ async fn filters_dry_run_and_check_report() {
         (sa, String::new()),
         (sb, String::new()),
         &Options::default(),
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
@@ -151,7 +151,7 @@ async fn move_deletes_sources_after_copying() {
         (sa, "sub".into()),
         (sb, "moved".into()),
         &Options::default(),
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
@@ -176,7 +176,7 @@ async fn big_files_download_in_ranged_streams() {
         (sa.clone(), String::new()),
         (sb, String::new()),
         &o,
-        &|_| {},
+        |_| {},
     )
     .await
     .unwrap();
