@@ -1,7 +1,7 @@
 //! Walking, comparing and transferring.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use cloudmux_core::path::{join, parent};
@@ -230,8 +230,10 @@ async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<(Opti
     Ok((Some(top), out))
 }
 
-/// Whether two files are the same for the options.
-fn same(a: &Entry, b: &Entry, o: &Options) -> bool {
+/// Whether source file `a` and destination file `b` are the same for the options. Modification times
+/// count only when the destination can record them (`mtimes`); a size one side does not report (Photos
+/// listings carry none) counts as equal, as with rclone.
+fn same(a: &Entry, b: &Entry, o: &Options, mtimes: bool) -> bool {
     if let (Some(x), Some(y)) = (a.size, b.size)
         && x != y
     {
@@ -247,12 +249,9 @@ fn same(a: &Entry, b: &Entry, o: &Options) -> bool {
     if let Some((x, y)) = hashes.iter().find_map(|(x, y)| x.as_ref().zip(y.as_ref())) {
         return x.eq_ignore_ascii_case(y);
     }
-    if o.checksum {
-        return a.size.is_some() && a.size == b.size;
-    }
     match (a.modified, b.modified) {
-        (Some(x), Some(y)) => (x - y).num_milliseconds().abs() <= 1000,
-        _ => a.size.is_some() && a.size == b.size,
+        (Some(x), Some(y)) if mtimes && !o.checksum => (x - y).num_milliseconds().abs() <= 1000,
+        _ => true,
     }
 }
 
@@ -265,7 +264,6 @@ struct Ctx {
     src_root: String,
     dst: Arc<dyn Storage>,
     dst_root: String,
-    made: Mutex<HashSet<String>>,
     cutoff: u64,
     streams: usize,
     segment: u64,
@@ -273,20 +271,44 @@ struct Ctx {
     on: Arc<dyn Fn(Event) + Send + Sync>,
 }
 
-impl Ctx {
-    async fn ensure_dir(&self, rel_dir: &str) -> Result<()> {
-        let full = join(&self.dst_root, rel_dir);
-        if self.made.lock().unwrap().contains(&full) {
-            return Ok(());
-        }
-        self.dst.mkdir(&full).await?;
-        self.made.lock().unwrap().insert(full);
-        Ok(())
+/// Creates the destination root (when missing) and the folders `dirs` (relative, parents listed before
+/// their children), one depth at a time with `checkers` at once: never two creations of one folder, which
+/// on Drive would make two folders of one name. Returns the folders that could not be made.
+async fn make_dirs(
+    dst: &Arc<dyn Storage>,
+    root: &str,
+    root_exists: bool,
+    dirs: &[String],
+    checkers: usize,
+) -> Vec<(String, Error)> {
+    if !root_exists && let Err(e) = dst.mkdir(root).await {
+        return vec![(String::new(), e)];
     }
+    let mut failed: Vec<(String, Error)> = Vec::new();
+    let depth = |d: &String| d.split('/').count();
+    let deepest = dirs.iter().map(depth).max().unwrap_or(0);
+    for level in 1..=deepest {
+        let todo: Vec<&String> = dirs
+            .iter()
+            .filter(|d| depth(d) == level)
+            .filter(|d| !failed.iter().any(|(f, _)| d.starts_with(&format!("{f}/"))))
+            .collect();
+        let done: Vec<(String, Result<Entry>)> = stream::iter(todo)
+            .map(|d| async move { (d.clone(), dst.mkdir(&join(root, d)).await) })
+            .buffer_unordered(checkers.max(1))
+            .collect()
+            .await;
+        failed.extend(
+            done.into_iter()
+                .filter_map(|(d, r)| r.err().map(|e| (d, e))),
+        );
+    }
+    failed
+}
 
-    /// Copies one file and verifies it; returns the bytes copied.
+impl Ctx {
+    /// Copies one file and verifies it; returns the bytes copied. Its folder exists already ([`make_dirs`]).
     async fn copy_one(&self, rel: &str, src: &Entry) -> Result<u64> {
-        self.ensure_dir(parent(rel)).await?;
         let from = join(&self.src_root, rel);
         let to = join(&self.dst_root, rel);
         let mut attempt = 0;
@@ -377,7 +399,7 @@ pub async fn run(
 ) -> Result<Stats> {
     let on: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(on);
     let (sroot, droot) = (src.1.clone(), dst.1.clone());
-    let ((sroot_entry, stree), (_, dtree)) = tokio::try_join!(
+    let ((sroot_entry, stree), (droot_entry, dtree)) = tokio::try_join!(
         walk(&src.0, &sroot, o.checkers),
         walk(&dst.0, &droot, o.checkers)
     )?;
@@ -390,13 +412,14 @@ pub async fn run(
     let now = Utc::now();
     let mut stats = Stats::default();
     let wanted = |rel: &String, e: &Entry| e.is_dir || o.filter.accepts(rel, e, now);
+    let mtimes = dst.0.capabilities().set_modified;
     let mut todo: Vec<(String, Entry)> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
     for (rel, e) in stree.iter().filter(|(r, e)| wanted(r, e)) {
         match (e.is_dir, dtree.get(rel)) {
             (true, Some(d)) if d.is_dir => {}
             (true, _) => dirs.push(rel.clone()),
-            (false, Some(d)) if !d.is_dir && same(e, d, o) => stats.unchanged += 1,
+            (false, Some(d)) if !d.is_dir && same(e, d, o, mtimes) => stats.unchanged += 1,
             (false, Some(d)) if !d.is_dir => {
                 stats.differ.push(rel.clone());
                 todo.push((rel.clone(), e.clone()));
@@ -442,19 +465,37 @@ pub async fn run(
         src_root: sroot.clone(),
         dst: dst.0.clone(),
         dst_root: droot.clone(),
-        made: Mutex::new(HashSet::new()),
         cutoff: o.multi_stream_cutoff,
         streams: o.streams,
         segment: o.segment_size,
         resume: o.resume.clone(),
         on: on.clone(),
     };
-    for d in &dirs {
-        match cx.ensure_dir(d).await {
-            Ok(()) => stats.dirs_created += 1,
-            Err(e) => stats.errors.push((d.clone(), e.to_string())),
+    let failed = make_dirs(&dst.0, &droot, droot_entry.is_some(), &dirs, o.checkers).await;
+    let root_failed = failed.iter().any(|(d, _)| d.is_empty());
+    stats.dirs_created = if root_failed {
+        0
+    } else {
+        dirs.len() - failed.len()
+    };
+    let blocked = |rel: &str| {
+        failed
+            .iter()
+            .any(|(d, _)| d.is_empty() || rel.starts_with(&format!("{d}/")))
+    };
+    todo.retain(|(rel, _)| {
+        if blocked(rel) {
+            stats
+                .errors
+                .push((rel.clone(), "its folder could not be created".into()));
+            false
+        } else {
+            true
         }
-    }
+    });
+    stats
+        .errors
+        .extend(failed.iter().map(|(d, e)| (d.clone(), e.to_string())));
     let results: Vec<(String, Result<u64>)> = stream::iter(todo)
         .map(|(rel, e)| {
             let cx = &cx;

@@ -5,7 +5,8 @@
 //! size / only by hash on request. Files that differ are copied with bounded concurrency — server-side when
 //! both ends are one storage that can copy, otherwise streamed from one to the other with no temp file — and
 //! files past a size cutoff are read in several ranged streams at once (segments yielded in order, memory
-//! bounded by streams × segment size); each copy is verified against what the destination reports (retried once, then a loud error). `sync`
+//! bounded by streams × segment size); folders are created before the copies start, one depth at a time
+//! (never two creations of one folder, which on Drive would make two); each copy is verified against what the destination reports (retried once, then a loud error). `sync`
 //! removes what the destination has beyond the source only after every copy succeeded; `move` deletes a
 //! source file only after its copy was verified. `check` reports missing, extra and differing files.
 //!

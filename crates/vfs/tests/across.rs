@@ -4,67 +4,11 @@ use std::sync::Arc;
 
 use cloudmux_core::Storage;
 use cloudmux_core::conformance::pattern;
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
-use cloudmux_http::{Secret, StaticToken};
+use cloudmux_emulator::{Config, Emulator};
 use cloudmux_vfs::{Mode, Options, run};
 
-fn tree(dir: &std::path::Path) {
-    let big = pattern(10 * 1024 * 1024 + 1, 2);
-    let files: Vec<(&str, Vec<u8>)> = vec![
-        ("1/2/3/4/5/deep.txt", b"deep".to_vec()),
-        ("zero.bin", vec![]),
-        ("big.bin", big),
-        ("naïve café/it's \"q\" & more.txt", b"awkward".to_vec()),
-    ];
-    for (p, d) in files {
-        let f = dir.join(p);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, d).unwrap();
-    }
-    std::fs::create_dir_all(dir.join("empty/inner")).unwrap();
-}
-
-/// Drive and Yandex Disk storages on the emulator (small chunks when `chunk` is given).
-async fn backends(
-    e: &Emulator,
-    http: cloudmux_http::HttpConfig,
-    chunk: Option<usize>,
-) -> (Arc<dyn Storage>, Arc<dyn Storage>) {
-    let gt = e.state().google_auth.lock().unwrap().issue_access(
-        DEMO_CLIENT_ID,
-        vec!["https://www.googleapis.com/auth/drive".into()],
-        3600,
-        DEMO_USER,
-    );
-    let yt = e
-        .state()
-        .yandex_auth
-        .lock()
-        .unwrap()
-        .issue(DEMO_CLIENT_ID, 3600);
-    let mut gcfg = cloudmux_gdrive::DriveConfig {
-        endpoint: Some(e.base_url()),
-        http: http.clone(),
-        ..Default::default()
-    };
-    let mut ycfg = cloudmux_yadisk::YadiskConfig {
-        endpoint: Some(e.base_url()),
-        http,
-        ..Default::default()
-    };
-    if let Some(c) = chunk {
-        (gcfg.chunk_size, gcfg.multipart_max, ycfg.chunk_size) = (c, c as u64, c);
-    }
-    let gc =
-        cloudmux_gdrive::DriveClient::new(gcfg, Arc::new(StaticToken(Secret::new(gt)))).unwrap();
-    let yc =
-        cloudmux_yadisk::YadiskClient::new(ycfg, Arc::new(StaticToken(Secret::new(yt)))).unwrap();
-    let drive: Arc<dyn Storage> =
-        Arc::new(cloudmux_gdrive::GDriveStorage::new(gc, None).await.unwrap());
-    let yandex: Arc<dyn Storage> =
-        Arc::new(cloudmux_yadisk::YadiskStorage::new(yc, "disk:/").unwrap());
-    (drive, yandex)
-}
+mod common;
+use common::{backends, tree};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_drive_yandex_local() {
@@ -91,7 +35,13 @@ async fn local_drive_yandex_local() {
         .await
         .unwrap();
         assert!(s.errors.is_empty(), "{:?}", s.errors);
-        assert_eq!(s.copied, 4, "{} -> {}", from.kind(), to.kind());
+        assert_eq!(
+            s.copied,
+            common::TREE_FILES.len(),
+            "{} -> {}",
+            from.kind(),
+            to.kind()
+        );
         let c = run(
             Mode::Check,
             (from.clone(), root.into()),
@@ -124,12 +74,7 @@ async fn local_drive_yandex_local() {
             to.kind()
         );
     }
-    for p in [
-        "1/2/3/4/5/deep.txt",
-        "zero.bin",
-        "big.bin",
-        "naïve café/it's \"q\" & more.txt",
-    ] {
+    for p in common::TREE_FILES {
         assert_eq!(
             std::fs::read(a.path().join(p)).unwrap(),
             std::fs::read(b.path().join("tree").join(p)).unwrap(),
