@@ -30,7 +30,8 @@ def measured(args, env):
     which a forked child carries until exec."""
     import threading
     t0 = time.monotonic()
-    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    quiet = subprocess.DEVNULL if not os.environ.get("BENCH_DEBUG") else None
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=quiet)
     peak = [0]
 
     def watch():
@@ -51,7 +52,7 @@ def measured(args, env):
     w.join()
     elapsed = time.monotonic() - t0
     if status != 0:
-        sys.exit(f"cloudmux {' '.join(args[1:3])} failed (status {status})")
+        sys.exit(f"{' '.join(args)} failed (status {status})")
     return elapsed, peak[0] / 1024, out
 
 

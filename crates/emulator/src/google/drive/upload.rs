@@ -78,6 +78,10 @@ async fn upload_create(
     Query(q): Q,
     body: Body,
 ) -> Response {
+    // The session URI takes chunks by POST as well as PUT: rclone sends them by POST and Google accepts it.
+    if q.contains_key("upload_id") {
+        return session_put(State(emu), base, headers, Query(q), body).await;
+    }
     upload(emu, base, headers, q, body, None).await
 }
 
@@ -89,6 +93,9 @@ async fn upload_update(
     Query(q): Q,
     body: Body,
 ) -> Response {
+    if q.contains_key("upload_id") {
+        return session_put(State(emu), base, headers, Query(q), body).await;
+    }
     upload(emu, base, headers, q, body, Some(id)).await
 }
 

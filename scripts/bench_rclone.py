@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""cloudmux against rclone on the same work, served by one emulator. Prints a table; asserts nothing about time.
+
+rclone cannot change its API base URL, so the emulator also listens with TLS on 127.0.0.1:443 answering by
+Host header, with a certificate from a throw-away CA made here; the Google and Yandex host names resolve to
+127.0.0.1 only inside a private mount namespace (`unshare -m`) whose /etc/hosts is a bind-mounted copy. The
+machine's /etc/hosts is never touched. Both tools run inside that namespace, reach the emulator by the real
+host names over TLS and trust the CA (`rclone --ca-cert`, cloudmux's `ca_cert`), with their default settings.
+
+Work (Drive and Yandex Disk): upload of 2,000 files of 16 KiB, upload and download of one 1 GiB file,
+listing of a 50,000-entry folder (Drive). Figures: seconds per tool, the ratio cloudmux / rclone with its
+target, and each tool's peak RSS. Sizes: BENCH_FILE_MIB (1024), BENCH_FILES (2000), BENCH_ENTRIES (50000).
+
+Needs root (port 443, mount namespace); installs rclone and openssl from Debian packages when missing.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import md5_file, measured  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FILE_MIB = int(os.environ.get("BENCH_FILE_MIB", "1024"))
+FILES = int(os.environ.get("BENCH_FILES", "2000"))
+ENTRIES = int(os.environ.get("BENCH_ENTRIES", "50000"))
+TLS_ADDR = "127.0.0.1:443"
+
+
+def need(tool, package):
+    if shutil.which(tool):
+        return
+    print(f"installing {package} (Debian package)…", file=sys.stderr)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-q", package], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def known_hosts():
+    src = (ROOT / "crates/emulator/src/hosts.rs").read_text()
+    block = src[src.index("KNOWN_HOSTS"):src.index("];", src.index("KNOWN_HOSTS"))]
+    return re.findall(r'"([a-z0-9.-]+)"', block)
+
+
+def make_ca(work, hosts):
+    """A throw-away CA and a server certificate for every emulated host name, signed by it."""
+    def ssl(*args):
+        subprocess.run(["openssl", *args], cwd=work, check=True, capture_output=True)
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=cloudmux bench throw-away CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=cloudmux emulator")
+    (work / "server.ext").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(f"DNS:{h}" for h in hosts) + ",IP:127.0.0.1\n")
+    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
+    (work / "ca.key").unlink()
+
+
+def in_namespace(hosts_file, args):
+    """`args` in a private mount namespace whose /etc/hosts is `hosts_file` (same PID: unshare and sh exec)."""
+    script = 'mount --bind "$0" /etc/hosts && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", script, str(hosts_file), *args]
+
+
+def login(bin_, env, name, kind, cid, secret, base):
+    subprocess.run([bin_, "remote", "add", name, "--type", kind, "--client-id", cid, "--client-secret", secret,
+                    "--endpoint", base], env=env, check=True, capture_output=True)
+    if kind == "gdrive":
+        p = subprocess.Popen([bin_, "auth", "login", name, "--no-browser"], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        urllib.request.urlopen(p.stdout.readline().strip()).read()
+        assert p.wait() == 0, f"login of {name} failed"
+    else:
+        subprocess.run([bin_, "auth", "login", name], env=env, check=True, capture_output=True)
+    return json.loads((Path(env["CLOUDMUX_CONFIG"]).parent / "tokens" / f"{name}.token.json").read_text())
+
+
+def rclone_token(t):
+    expiry = datetime.fromtimestamp(t.get("expires_at", time.time() + 3600), timezone.utc)
+    return json.dumps({"access_token": t["access_token"], "token_type": "Bearer",
+                       "refresh_token": t.get("refresh_token", ""), "expiry": expiry.isoformat()})
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("run as root: the emulator listens on port 443 and rclone runs in a private mount namespace")
+    need("rclone", "rclone")
+    need("openssl", "openssl")
+    print("building release binary…", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
+    bin_ = str(ROOT / "target" / "release" / "cloudmux")
+    work = Path(tempfile.mkdtemp(prefix="cloudmux-rclone-bench-"))
+    hosts = known_hosts()
+    make_ca(work, hosts)
+    (work / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {h}\n" for h in hosts))
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["CLOUDMUX_CONFIG"] = str(work / "cloudmux" / "config.toml")
+    env["RCLONE_CONFIG"] = str(work / "rclone.conf")
+    emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--yandex-poll-interval",
+                            "1", "--tls-listen", TLS_ADDR, "--tls-cert", str(work / "server.pem"),
+                            "--tls-key", str(work / "server.key")],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        base = re.match(r"listening on (\S+)", emu.stdout.readline()).group(1)
+        _, cid, secret = emu.stdout.readline().strip().rsplit(" ", 2)
+        if not emu.stdout.readline().startswith("listening on https://"):
+            sys.exit(f"the emulator could not listen on {TLS_ADDR}")
+        # Tokens come from the emulator's own OAuth flows (signed in over plain HTTP, then used over TLS).
+        tokens = {}
+        for name, kind in [("gd", "gdrive"), ("yd", "yadisk"), ("rgd", "gdrive"), ("ryd", "yadisk")]:
+            tokens[name] = login(bin_, env, f"{name}-login", kind, cid, secret, base)
+        cfg_dir = Path(env["CLOUDMUX_CONFIG"]).parent
+        for name, kind in [("gd", "gdrive"), ("yd", "yadisk")]:
+            subprocess.run([bin_, "remote", "add", name, "--type", kind, "--client-id", cid, "--client-secret",
+                            secret, "--ca-cert", str(work / "ca.pem")], env=env, check=True, capture_output=True)
+            tok = cfg_dir / "tokens" / f"{name}.token.json"
+            shutil.copy(cfg_dir / "tokens" / f"{name}-login.token.json", tok)
+            os.chmod(tok, 0o600)
+        conf = (f"[rgd]\ntype = drive\nclient_id = {cid}\nclient_secret = {secret}\nscope = drive\n"
+                f"token = {rclone_token(tokens['rgd'])}\n\n"
+                f"[ryd]\ntype = yandex\nclient_id = {cid}\nclient_secret = {secret}\n"
+                f"token = {rclone_token(tokens['ryd'])}\n")
+        Path(env["RCLONE_CONFIG"]).write_text(conf)
+        os.chmod(env["RCLONE_CONFIG"], 0o600)
+
+        hosts_file = work / "hosts"
+        ca = str(work / "ca.pem")
+
+        def cloudmux(*args):
+            return measured(in_namespace(hosts_file, [bin_, "--no-progress", *args]), env)
+
+        def rclone(*args):
+            debug = ["-vv", "--dump", "headers"] if os.environ.get("BENCH_DEBUG") else []
+            return measured(in_namespace(hosts_file, ["rclone", "--ca-cert", ca, *debug, *args]), env)
+
+        small = work / "small"
+        small.mkdir()
+        for i in range(FILES):
+            (small / f"f{i:05}.bin").write_bytes(os.urandom(16 * 1024))
+        big = work / "big.bin"
+        print(f"writing a {FILE_MIB} MiB test file…", file=sys.stderr)
+        with open(big, "wb") as f:
+            block = os.urandom(1 << 20)
+            for i in range(FILE_MIB):
+                f.write(block[i % 256:] + block[:i % 256])
+        want = md5_file(big)
+        req = urllib.request.Request(f"{base}/__admin/drive/seed",
+                                     data=json.dumps({"folder": "many", "count": ENTRIES}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        print(f"seeding {ENTRIES} Drive entries…", file=sys.stderr)
+        urllib.request.urlopen(req, timeout=600).read()
+
+        rows = []
+        problems = []
+
+        def both(label, target, cm_args, rc_args, check=None):
+            print(f"{label}…", file=sys.stderr)
+            c = cloudmux(*cm_args)
+            r = rclone(*rc_args)
+            rows.append((label, c[0], r[0], target, c[1], r[1]))
+            if check:
+                problems.extend(check(c, r))
+
+        for svc, cm, rc in [("Drive", "gd", "rgd"), ("Yandex", "yd", "ryd")]:
+            def uploaded(cm=cm, rc=rc):
+                def count(_c, _r):
+                    n_cm = len(json.loads(cloudmux("lsjson", f"{cm}:small-cloudmux")[2]))
+                    n_rc = len(rclone("lsf", f"{rc}:small-rclone")[2].splitlines())
+                    return [f"{cm}: {n} of {FILES} small files" for n in (n_cm, n_rc) if n != FILES]
+                return count
+            both(f"{svc}: upload {FILES} × 16 KiB", 0.5, ["cp", str(small), f"{cm}:small-cloudmux"],
+                 ["copy", str(small), f"{rc}:small-rclone"], uploaded())
+            both(f"{svc}: upload {FILE_MIB} MiB", 0.8, ["put", str(big), f"{cm}:big-cloudmux.bin"],
+                 ["copyto", str(big), f"{rc}:big-rclone.bin"])
+            back_c, back_r = work / "back-cloudmux.bin", work / "back-rclone.bin"
+
+            def downloaded(_c, _r, back_c=back_c, back_r=back_r, svc=svc):
+                out = [f"{svc}: {p.name} differs from the upload" for p in (back_c, back_r) if md5_file(p) != want]
+                back_c.unlink()
+                back_r.unlink()
+                return out
+            both(f"{svc}: download {FILE_MIB} MiB", 0.8, ["get", f"{cm}:big-cloudmux.bin", str(back_c)],
+                 ["copyto", f"{rc}:big-rclone.bin", str(back_r)], downloaded)
+        both(f"Drive: list {ENTRIES} entries", 1.0, ["lsjson", "gd:many"], ["lsjson", "rgd:many"],
+             lambda c, r: [f"listing gave {n} of {ENTRIES}" for n in (len(json.loads(c[2])), len(json.loads(r[2])))
+                           if n != ENTRIES])
+
+        rc_version = subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout.splitlines()[0]
+        cm_version = subprocess.run([bin_, "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"\n{cm_version} vs {rc_version}, one emulator over TLS on {TLS_ADDR} ({os.cpu_count()} cores), "
+              "default settings of both tools\n")
+        print("| work | cloudmux s | rclone s | ratio | target | cloudmux RSS MiB | rclone RSS MiB |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for label, c, r, target, crss, rrss in rows:
+            ratio = c / r
+            mark = "" if ratio <= target else " ✗"
+            print(f"| {label} | {c:.2f} | {r:.2f} | {ratio:.2f}{mark} | ≤ {target} | {crss:.1f} | {rrss:.1f} |")
+        print("\nall transfers verified (counts, MD5 of downloads)" if not problems else "\nPROBLEMS:\n" +
+              "\n".join(problems))
+        if problems:
+            sys.exit(1)
+    finally:
+        emu.terminate()
+        emu.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
