@@ -164,11 +164,18 @@ def main():
         rows = []
         problems = []
 
+        def emu_cpu():
+            fields = Path(f"/proc/{emu.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
         def both(label, target, cm_args, rc_args, check=None):
             print(f"{label}…", file=sys.stderr)
+            e0 = emu_cpu()
             c = cloudmux(*cm_args)
+            e1 = emu_cpu()
             r = rclone(*rc_args)
-            rows.append((label, c[0], r[0], target, c[1], r[1]))
+            e2 = emu_cpu()
+            rows.append((label, c[0], r[0], target, c[1], r[1], e1 - e0, e2 - e1))
             if check:
                 problems.extend(check(c, r))
 
@@ -200,12 +207,13 @@ def main():
         cm_version = subprocess.run([bin_, "--version"], capture_output=True, text=True).stdout.strip()
         print(f"\n{cm_version} vs {rc_version}, one emulator over TLS on {TLS_ADDR} ({os.cpu_count()} cores), "
               "default settings of both tools\n")
-        print("| work | cloudmux s | rclone s | ratio | target | cloudmux RSS MiB | rclone RSS MiB |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for label, c, r, target, crss, rrss in rows:
+        print("| work | cloudmux s | rclone s | ratio | target | cloudmux RSS MiB | rclone RSS MiB | emulator CPU s |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for label, c, r, target, crss, rrss, ecm, erc in rows:
             ratio = c / r
             mark = "" if ratio <= target else " ✗"
-            print(f"| {label} | {c:.2f} | {r:.2f} | {ratio:.2f}{mark} | ≤ {target} | {crss:.1f} | {rrss:.1f} |")
+            print(f"| {label} | {c:.2f} | {r:.2f} | {ratio:.2f}{mark} | ≤ {target} | {crss:.1f} | {rrss:.1f} "
+                  f"| {ecm:.1f} / {erc:.1f} |")
         print("\nall transfers verified (counts, MD5 of downloads)" if not problems else "\nPROBLEMS:\n" +
               "\n".join(problems))
         if problems:

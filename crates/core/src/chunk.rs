@@ -58,6 +58,39 @@ impl Chunker {
     }
 }
 
+/// Sends every chunk of `chunks` with `send`, overlapping each send with reading the next chunk and with
+/// `inspect` (hashing, say) of the chunk in flight, so the source, the hashing and the network work at once
+/// (two chunks in memory at most). `send` gets the chunk and whether it is the last; it returns `Some` to
+/// stop early (the upload completed), which is returned.
+pub async fn pipeline<T, Fut>(
+    mut chunks: Chunker,
+    mut inspect: impl FnMut(&Bytes),
+    mut send: impl FnMut(Bytes, bool) -> Fut,
+) -> Result<Option<T>>
+where
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let mut next = chunks.next_chunk().await?;
+    while let Some((buf, eof)) = next.take() {
+        // The send is polled first, so the request is under way before the hashing takes the thread.
+        let sending = send(buf.clone(), eof);
+        let ahead = async {
+            inspect(&buf);
+            if eof {
+                Ok(None)
+            } else {
+                chunks.next_chunk().await
+            }
+        };
+        let (sent, upcoming) = futures_util::future::join(sending, ahead).await;
+        if let Some(t) = sent? {
+            return Ok(Some(t));
+        }
+        next = upcoming?;
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +123,38 @@ mod tests {
             "an empty stream is one empty last chunk"
         );
         assert_eq!(sizes(3, 1, 4).await, vec![(3, true)]);
+    }
+
+    #[tokio::test]
+    async fn pipeline_sends_every_chunk_in_order_and_stops_early() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let mut seen = Vec::new();
+        let mut sent = Vec::new();
+        let out: Option<()> = pipeline(
+            Chunker::new(bytes_stream(data.clone(), 333), 4096),
+            |b| seen.extend_from_slice(b),
+            |b, last| {
+                sent.push((b.len(), last));
+                async { Ok(None) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, None);
+        assert_eq!(seen, data);
+        assert_eq!(sent, vec![(4096, false), (4096, false), (1808, true)]);
+        let mut n = 0;
+        let stop = pipeline(
+            Chunker::new(bytes_stream(data, 1000), 1000),
+            |_| {},
+            |_, _| {
+                n += 1;
+                let k = n;
+                async move { Ok((k == 3).then_some(k)) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(stop, Some(3));
     }
 }

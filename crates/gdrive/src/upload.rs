@@ -317,37 +317,39 @@ impl ResumableUpload {
     ) -> Result<File> {
         let chunk = self.client.cfg.chunk_size.max(256 * 1024) / (256 * 1024) * (256 * 1024);
         let mut offset = offset;
-        let mut chunks = cloudmux_core::chunk::Chunker::new(data, chunk);
-        while let Some((buf, eof)) = chunks.next_chunk().await? {
-            let total = if eof {
-                Some(offset + buf.len() as u64)
-            } else {
-                self.total
-            };
-            if let (Some(t), Some(d)) = (total, self.total)
-                && t != d
-            {
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    format!("the source gave {t} bytes, not the announced {d}"),
-                ));
-            }
-            let done = self.send_chunk(&buf, offset, total, eof).await?;
-            if let Some(m) = md5.as_deref_mut() {
-                m.update(&buf);
-            }
-            offset += buf.len() as u64;
-            if let Some(f) = done {
-                return Ok(f);
-            }
-            if eof {
-                break;
-            }
-        }
-        Err(Error::new(
-            ErrorKind::Other,
-            "Drive did not complete the upload after its last chunk",
-        ))
+        let chunks = cloudmux_core::chunk::Chunker::new(data, chunk);
+        let declared = self.total;
+        let done = cloudmux_core::chunk::pipeline(
+            chunks,
+            |buf| {
+                if let Some(m) = md5.as_deref_mut() {
+                    m.update(buf);
+                }
+            },
+            |buf, eof| {
+                let start = offset;
+                offset += buf.len() as u64;
+                let total = if eof { Some(offset) } else { declared };
+                async move {
+                    if let (Some(t), Some(d)) = (total, declared)
+                        && t != d
+                    {
+                        return Err(Error::new(
+                            ErrorKind::Corrupt,
+                            format!("the source gave {t} bytes, not the announced {d}"),
+                        ));
+                    }
+                    self.send_chunk(&buf, start, total, eof).await
+                }
+            },
+        )
+        .await?;
+        done.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other,
+                "Drive did not complete the upload after its last chunk",
+            )
+        })
     }
 
     /// Sends one chunk, resuming within it after failures. Returns the file when the upload completed.

@@ -369,34 +369,40 @@ impl YadiskClient {
                 self.put_part(&href, body, None).await?;
             }
             _ => {
-                let mut chunks = cloudmux_core::chunk::Chunker::new(data, chunk);
-                while let Some((part, eof)) = chunks.next_chunk().await? {
-                    md5.update(&part);
-                    let start = sent;
-                    sent += part.len() as u64;
-                    let total = if eof { Some(sent) } else { size };
-                    if let (Some(s), true) = (size, eof)
-                        && s != sent
-                    {
-                        return Err(Error::new(
-                            ErrorKind::Corrupt,
-                            format!("the source gave {sent} bytes, not the announced {s}"),
-                        ));
-                    }
-                    if part.is_empty() && start == 0 {
-                        self.put_part(&href, part, None).await?;
-                    } else {
-                        let end = if part.is_empty() { start } else { sent - 1 };
-                        let range = format!(
-                            "bytes {start}-{end}/{}",
-                            total.map(|t| t.to_string()).unwrap_or_else(|| "*".into())
-                        );
-                        self.put_part(&href, part, Some(range)).await?;
-                    }
-                    if eof {
-                        break;
-                    }
-                }
+                let chunks = cloudmux_core::chunk::Chunker::new(data, chunk);
+                let href = &href;
+                cloudmux_core::chunk::pipeline::<(), _>(
+                    chunks,
+                    |part| md5.update(part),
+                    |part, eof| {
+                        let start = sent;
+                        sent += part.len() as u64;
+                        let end_total = (sent, if eof { Some(sent) } else { size });
+                        async move {
+                            let (sent, total) = end_total;
+                            if let (Some(s), true) = (size, eof)
+                                && s != sent
+                            {
+                                return Err(Error::new(
+                                    ErrorKind::Corrupt,
+                                    format!("the source gave {sent} bytes, not the announced {s}"),
+                                ));
+                            }
+                            if part.is_empty() && start == 0 {
+                                self.put_part(href, part, None).await?;
+                            } else {
+                                let end = if part.is_empty() { start } else { sent - 1 };
+                                let range = format!(
+                                    "bytes {start}-{end}/{}",
+                                    total.map(|t| t.to_string()).unwrap_or_else(|| "*".into())
+                                );
+                                self.put_part(href, part, Some(range)).await?;
+                            }
+                            Ok(None)
+                        }
+                    },
+                )
+                .await?;
             }
         }
         let r = self.meta(path, Some(0), 0, None, None).await?;
