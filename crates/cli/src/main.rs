@@ -6,6 +6,7 @@ mod cmd_emulate;
 mod cmd_files;
 mod cmd_gdrive;
 mod cmd_gphotos;
+mod cmd_serve;
 mod cmd_yadisk;
 mod config;
 mod open;
@@ -108,6 +109,9 @@ enum Cmd {
     Yadisk(cmd_yadisk::YadiskCmd),
     /// Run the local emulators of Google Drive, Yandex Disk and their OAuth servers.
     Emulate(cmd_emulate::Emulate),
+    /// Serve every mounted remote as one tree: JSON API with users (`--demo`: emulated drives and a local
+    /// folder, signed in and mounted).
+    Serve(cmd_serve::Serve),
 }
 
 #[derive(Subcommand, Debug)]
@@ -359,6 +363,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Gdrive(g) => cmd_gdrive::run(&Config::load(&path)?, out, g).await?,
         Cmd::Yadisk(y) => cmd_yadisk::run(&Config::load(&path)?, out, y).await?,
         Cmd::Gphotos(g) => cmd_gphotos::run(&Config::load(&path)?, out, g).await?,
+        Cmd::Serve(s) => cmd_serve::run(&Config::load(&path)?, out, s).await?,
         cmd => {
             let cfg = Config::load(&path)?;
             match cmd {
@@ -387,7 +392,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 | Cmd::Auth(_)
                 | Cmd::Gdrive(_)
                 | Cmd::Yadisk(_)
-                | Cmd::Gphotos(_) => unreachable!(),
+                | Cmd::Gphotos(_)
+                | Cmd::Serve(_) => unreachable!(),
             }
         }
     }

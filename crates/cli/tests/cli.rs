@@ -864,3 +864,101 @@ fn sync_check_and_folder_copy_between_remotes() {
         "excluded"
     );
 }
+
+/// `serve --demo` from an empty folder: the emulators start, each service is signed in to, the sample data
+/// and ./demo-data are mounted, and the API serves them to the demo login; a restart reuses it all.
+#[test]
+fn serve_demo_mounts_every_service() {
+    cloudmux_http::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cloudmux"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("CLOUDMUX_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let base = first
+            .strip_prefix("cloudmux demo on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        let rest: Vec<String> = (0..4).map(|_| lines.next().unwrap().unwrap()).collect();
+        assert!(
+            rest.iter().any(|l| l.contains("admin / cloudmux-demo")),
+            "{rest:?}"
+        );
+        let http = reqwest::blocking::Client::new();
+        let login: serde_json::Value = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&serde_json::json!({"username": "admin", "password": "cloudmux-demo"}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let token = login["token"].as_str().unwrap().to_string();
+        let names = |p: &str| -> Vec<String> {
+            let v: serde_json::Value = http
+                .get(format!("{base}/api/fs/list"))
+                .query(&[("path", p)])
+                .bearer_auth(&token)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            v["entries"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{p}: {v}"))
+                .iter()
+                .map(|e| e["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(names("/"), vec!["gdrive", "local", "photos", "yadisk"]);
+        assert!(names("/gdrive").contains(&"Welcome to cloudmux.txt".to_string()));
+        assert!(names("/yadisk").contains(&"Hello from Yandex Disk.txt".to_string()));
+        assert_eq!(
+            names("/photos/media/all").len(),
+            2,
+            "two sample photos, once"
+        );
+        assert!(names("/local").contains(&"README.txt".to_string()));
+        for mount in ["/gdrive", "/yadisk", "/local"] {
+            let body = format!("written through the API, round {round}");
+            let path = format!("{mount}/api-{round}.txt");
+            let up = http
+                .put(format!("{base}/api/fs/upload"))
+                .query(&[("path", &path)])
+                .bearer_auth(&token)
+                .body(body.clone())
+                .send()
+                .unwrap();
+            assert_eq!(up.status(), 201, "{path}: {:?}", up.text());
+            let back = http
+                .get(format!("{base}/api/fs/download"))
+                .query(&[("path", &path)])
+                .bearer_auth(&token)
+                .send()
+                .unwrap()
+                .text()
+                .unwrap();
+            assert_eq!(back, body, "{path}");
+        }
+        assert!(
+            dir.path()
+                .join(format!("demo-data/api-{round}.txt"))
+                .exists()
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let db = dir.path().join(".cloudmux-demo/cloudmux.db");
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

@@ -28,6 +28,7 @@ pub mod mime;
 pub mod path;
 pub mod resume;
 pub mod storage;
+pub mod subtree;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -40,3 +41,4 @@ pub use storage::{
     ByteRange, ByteStream, Capabilities, DeleteMode, PageStream, Storage, WriteOptions,
     bytes_stream, collect_bytes, list_all,
 };
+pub use subtree::SubTree;

@@ -73,6 +73,29 @@ pub enum StoreError {
     TooLarge,
 }
 
+/// Removes the temporary blob folders of emulators that died without cleaning up (killed with SIGKILL,
+/// say): their names carry the PID of the process that made them.
+fn remove_orphans(tmp: &Path) {
+    let Ok(rd) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("cloudmux-emulator-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 impl BlobStore {
     /// Blobs under `dir` (created), or in a fresh temp dir when `None`.
     pub fn new(dir: Option<&Path>) -> std::io::Result<Self> {
@@ -85,8 +108,9 @@ impl BlobStore {
                 })
             }
             None => {
+                remove_orphans(&std::env::temp_dir());
                 let t = tempfile::Builder::new()
-                    .prefix("cloudmux-emulator-")
+                    .prefix(&format!("cloudmux-emulator-{}-", std::process::id()))
                     .tempdir()?;
                 Ok(BlobStore {
                     dir: t.path().to_path_buf(),

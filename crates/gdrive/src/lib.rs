@@ -33,7 +33,7 @@ pub mod query;
 mod storage;
 mod upload;
 
-pub use client::{DriveClient, DriveConfig, FILE_FIELDS, ListQuery};
+pub use client::{DriveClient, DriveConfig, FILE_FIELDS, LIST_FIELDS, ListQuery};
 pub use storage::{GDriveStorage, RootSpec};
 pub use upload::{ResumableUpload, SessionStatus, UploadOptions};
 

@@ -274,7 +274,10 @@ impl Storage for GDriveStorage {
                     }
                     St::Page(n, i, t) => (n, i, Some(t)),
                 };
-                let q = self.list_query(query::children_of(&id));
+                let q = ListQuery {
+                    fields: Some(crate::client::LIST_FIELDS.to_string()),
+                    ..self.list_query(query::children_of(&id))
+                };
                 match self.client.list_page(&q, token.as_deref()).await {
                     Err(e) => Some((Err(e), St::Done)),
                     Ok(page) => {

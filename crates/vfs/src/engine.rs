@@ -288,13 +288,18 @@ async fn make_dirs(
     let depth = |d: &String| d.split('/').count();
     let deepest = dirs.iter().map(depth).max().unwrap_or(0);
     for level in 1..=deepest {
-        let todo: Vec<&String> = dirs
+        let todo: Vec<String> = dirs
             .iter()
             .filter(|d| depth(d) == level)
             .filter(|d| !failed.iter().any(|(f, _)| d.starts_with(&format!("{f}/"))))
+            .cloned()
             .collect();
         let done: Vec<(String, Result<Entry>)> = stream::iter(todo)
-            .map(|d| async move { (d.clone(), dst.mkdir(&join(root, d)).await) })
+            .map(|d| {
+                let full = join(root, &d);
+                let dst = dst.clone();
+                async move { (d, dst.mkdir(&full).await) }
+            })
             .buffer_unordered(checkers.max(1))
             .collect()
             .await;

@@ -535,9 +535,13 @@ async fn list(
         let ids = match &st.list_cache {
             Some((k, g, ids)) if *k == cache_key && *g == st.generation => ids.clone(),
             _ => {
-                let mut hits: Vec<&File> = st
-                    .files
-                    .values()
+                // A query inside one folder looks only at its children.
+                let parent = expr.as_ref().and_then(query::required_parent).map(|p| st.real_id(p).to_string());
+                let candidates: Box<dyn Iterator<Item = &File>> = match &parent {
+                    Some(p) => Box::new(st.children.get(p).into_iter().flatten().filter_map(|id| st.files.get(id))),
+                    None => Box::new(st.files.values()),
+                };
+                let mut hits: Vec<&File> = candidates
                     .filter(|f| f.id != st.root_id && !st.drives.contains_key(&f.id))
                     .filter(|f| match (&drive_filter, &f.drive_id) {
                         (Some(d), Some(fd)) => d == fd,

@@ -333,6 +333,16 @@ fn time(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
+/// The folder every match must be in, when the query requires one (`'ID' in parents` joined by `and` at
+/// the top): files.list then looks at that folder's children instead of every file.
+pub fn required_parent(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::In(v, coll) if coll == "parents" => Some(v),
+        Expr::And(a, b) => required_parent(a).or_else(|| required_parent(b)),
+        _ => None,
+    }
+}
+
 /// Whether file `f` matches `e`.
 pub fn matches(e: &Expr, f: &File, st: &DriveState) -> bool {
     match e {

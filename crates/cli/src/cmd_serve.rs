@@ -1,0 +1,453 @@
+//! `cloudmux serve`: the server over the configured remotes, and `serve --demo`, which also runs the
+//! emulators in this process, signs in to each through its real OAuth flow, and mounts them with a local
+//! folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use cloudmux_core::{Error, ErrorKind, Result, Storage, WriteOptions, bytes_stream};
+use cloudmux_http::Secret;
+use cloudmux_server::db::{Db, MountRow};
+use cloudmux_server::mount::Mount;
+use cloudmux_server::{AppState, serve};
+
+use crate::config::{Config, RemoteConfig};
+use crate::out::Out;
+
+/// `serve`.
+#[derive(Args, Debug)]
+pub struct Serve {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5244")]
+    pub listen: String,
+    /// Where the database lives (default: `server/` beside the config; `./.cloudmux-demo` with --demo).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: `sqlite:///path/cloudmux.db` (default, in the data directory) or `postgres://…`.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Mount a remote: `PATH=REMOTE[:FOLDER]`, `,ro` at the end for read-only (repeatable; saved).
+    #[arg(long = "mount", value_name = "PATH=REMOTE[:FOLDER][,ro]")]
+    pub mounts: Vec<String>,
+    /// Seconds a folder listing stays cached.
+    #[arg(long, default_value_t = 10)]
+    pub cache_ttl: u64,
+    /// Run the emulated Google Drive, Google Photos and Yandex Disk in this process with sample data, sign
+    /// in to each, and mount them with ./demo-data.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// The demo's sign-in.
+pub const DEMO_USER: &str = "admin";
+/// The demo's password (the server listens on 127.0.0.1 only unless told otherwise).
+pub const DEMO_PASSWORD: &str = "cloudmux-demo";
+
+fn parse_mount(s: &str) -> Result<MountRow> {
+    let (path, rest) = s.split_once('=').ok_or_else(|| {
+        Error::invalid(format!("--mount {s:?}: expected PATH=REMOTE[:FOLDER][,ro]"))
+            .with_hint("for example --mount /gdrive=gd or --mount /docs=gd:Documents,ro")
+    })?;
+    let (rest, read_only) = match rest.strip_suffix(",ro") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let (remote, root) = rest.split_once(':').unwrap_or((rest, ""));
+    Ok(MountRow {
+        path: cloudmux_server::mount::clean(path)?,
+        remote: remote.to_string(),
+        root: root.to_string(),
+        read_only,
+    })
+}
+
+/// A storage rooted at `root` inside `s` (for mounts of a remote's sub-folder).
+async fn mount_storage(cfg: &Config, m: &MountRow) -> Result<Arc<dyn Storage>> {
+    let opened = crate::open::open(cfg, &m.remote).await?;
+    let s = opened.storage();
+    if m.root.is_empty() {
+        return Ok(s);
+    }
+    Ok(Arc::new(cloudmux_core::SubTree::new(
+        s,
+        cloudmux_core::path::normalize(&m.root)?,
+    )))
+}
+
+/// `serve`.
+pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
+    if s.demo {
+        return demo(out, s).await;
+    }
+    let data = s
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| cfg.dir().join("server"));
+    private_dir(&data)?;
+    let db = Db::open(&db_url(&s, &data)).await?;
+    for m in &s.mounts {
+        let row = parse_mount(m)?;
+        cfg.remote(&row.remote)?;
+        db.put_mount(&row).await?;
+    }
+    let state = AppState::new(db.clone(), Duration::from_secs(s.cache_ttl));
+    for m in db.mounts().await? {
+        match mount_storage(cfg, &m).await {
+            Ok(storage) => state.tree.mount(Mount {
+                path: m.path.clone(),
+                storage,
+                read_only: m.read_only,
+            })?,
+            Err(e) => eprintln!("warning: {} ({}) is not mounted: {e}", m.path, m.remote),
+        }
+    }
+    if db.users().await?.is_empty() {
+        let password = cloudmux_auth::oauth::random_token(12);
+        state
+            .users
+            .create("admin", &password, "/", true, true)
+            .await?;
+        eprintln!("created the first user: admin, password {password} (shown once; change it)");
+    }
+    let listener = tokio::net::TcpListener::bind(&s.listen)
+        .await
+        .map_err(|e| {
+            Error::from(e)
+                .context(format!("cannot listen on {}", s.listen))
+                .with_hint("pick another address with --listen")
+        })?;
+    let addr = listener.local_addr()?;
+    out.line(format!(
+        "cloudmux server on http://{addr}/api/ (API: /api/openapi.json)"
+    ));
+    serve(listener, state).await?;
+    Ok(())
+}
+
+/// Creates `dir` (and parents) with the new folder readable by the owner only.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+fn db_url(s: &Serve, data: &Path) -> String {
+    s.db.clone()
+        .unwrap_or_else(|| format!("sqlite://{}", data.join("cloudmux.db").display()))
+}
+
+/// Signs in to an emulated Google service through the consent page (approved at once by the emulator's
+/// test switch) and the loopback redirect, exactly as `auth login` does.
+async fn google_sign_in(cfg: &Config, name: &str, scopes: &[String]) -> Result<()> {
+    use cloudmux_auth::google;
+    let rc = cfg.remote(name)?;
+    let api = google::oauth_api(cloudmux_http::HttpConfig::default())?;
+    let ep = google::Endpoints::for_base(rc.endpoint.as_deref());
+    let secret = Secret::new(rc.client_secret.clone().unwrap_or_default());
+    let opts = google::LoginOptions {
+        accept_paste: false,
+        timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let t = google::loopback_login(
+        &api,
+        &ep,
+        rc.client_id.as_deref().unwrap_or_default(),
+        &secret,
+        scopes,
+        &opts,
+        |url| {
+            let url = url.to_string();
+            tokio::spawn(async move {
+                // The browser's part: open the consent page and follow its redirect to the loopback.
+                if let Ok(c) = cloudmux_http::build_client(&cloudmux_http::HttpConfig::default()) {
+                    let _ = c.get(url).send().await;
+                }
+            });
+        },
+    )
+    .await?;
+    cfg.tokens().save(name, &t.into_stored(None))?;
+    Ok(())
+}
+
+/// Signs in to the emulated Yandex through the device flow.
+async fn yandex_sign_in(cfg: &Config, name: &str) -> Result<()> {
+    use cloudmux_auth::yandex;
+    let rc = cfg.remote(name)?;
+    let api = cloudmux_auth::oauth::oauth_api(cloudmux_http::HttpConfig::default())?;
+    let ep = yandex::Endpoints::for_base(rc.endpoint.as_deref());
+    let id = rc.client_id.clone().unwrap_or_default();
+    let secret = Secret::new(rc.client_secret.clone().unwrap_or_default());
+    let (device_id, device_name) = yandex::device_identity(&cfg.dir());
+    let dc = yandex::device_code(&api, &ep, &id, Some((&device_id, &device_name)), None).await?;
+    let t = yandex::wait_for_token(&api, &ep, &id, &secret, &dc, |_| {}).await?;
+    cfg.tokens().save(name, &t.into_stored(None))?;
+    Ok(())
+}
+
+async fn put_if_missing(s: &dyn Storage, path: &str, data: Vec<u8>) -> Result<()> {
+    if s.stat(path).await.is_ok() {
+        return Ok(());
+    }
+    if let Some(dir) = path.rsplit_once('/').map(|(d, _)| d) {
+        s.mkdir(dir).await?;
+    }
+    let size = data.len() as u64;
+    s.write(
+        path,
+        bytes_stream(data, 64 * 1024),
+        WriteOptions {
+            size: Some(size),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A small valid PNG of one colour (for the Photos sample).
+fn png(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+    fn crc(data: &[u8]) -> u32 {
+        let mut c = 0xffff_ffffu32;
+        for &b in data {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    fn adler(data: &[u8]) -> u32 {
+        let (mut a, mut b) = (1u32, 0u32);
+        for &d in data {
+            a = (a + d as u32) % 65521;
+            b = (b + a) % 65521;
+        }
+        (b << 16) | a
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend_from_slice(data);
+        out.extend_from_slice(&c);
+        out.extend_from_slice(&crc(&c).to_be_bytes());
+    }
+    // Each row: filter type 0, then the pixels.
+    let row: Vec<u8> = std::iter::once(0u8)
+        .chain((0..w).flat_map(|_| rgb))
+        .collect();
+    let raw: Vec<u8> = (0..h).flat_map(|_| row.iter().copied()).collect();
+    // zlib with stored (uncompressed) blocks.
+    let mut z = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65535).collect();
+    for (i, b) in blocks.iter().enumerate() {
+        z.push((i + 1 == blocks.len()) as u8);
+        z.extend_from_slice(&(b.len() as u16).to_le_bytes());
+        z.extend_from_slice(&(!(b.len() as u16)).to_le_bytes());
+        z.extend_from_slice(b);
+    }
+    z.extend_from_slice(&adler(&raw).to_be_bytes());
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &z);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
+    let data = s
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".cloudmux-demo"));
+    private_dir(&data)?;
+    let data = std::fs::canonicalize(&data)?;
+    let local = PathBuf::from("demo-data");
+    if !local.exists() {
+        std::fs::create_dir_all(local.join("notes"))?;
+        std::fs::write(
+            local.join("README.txt"),
+            "This folder is mounted at /local by `cloudmux serve --demo`.\n",
+        )?;
+        std::fs::write(
+            local.join("notes/todo.md"),
+            "# To do\n\n- try the web page\n",
+        )?;
+    }
+    let local = std::fs::canonicalize(&local)?;
+    out.note("starting the emulated Google Drive, Google Photos and Yandex Disk…");
+    let emu = cloudmux_emulator::Emulator::start(cloudmux_emulator::Config {
+        settings: cloudmux_emulator::Settings {
+            auto_approve: true,
+            yandex_poll_interval: 1,
+            ..Default::default()
+        },
+        state_dir: Some(data.join("emulator")),
+        ..Default::default()
+    })
+    .await?;
+    let base = emu.base_url();
+    let mut cfg = Config::load(&data.join("config.toml"))?;
+    let remote = |kind: &str, services: Vec<String>| RemoteConfig {
+        kind: kind.to_string(),
+        client_id: Some(cloudmux_emulator::DEMO_CLIENT_ID.to_string()),
+        client_secret: Some(cloudmux_emulator::DEMO_CLIENT_SECRET.to_string()),
+        endpoint: Some(base.clone()),
+        services,
+        ..Default::default()
+    };
+    cfg.remotes
+        .insert("gdrive".into(), remote("gdrive", vec!["drive".into()]));
+    cfg.remotes
+        .insert("gphotos".into(), remote("gphotos", vec!["photos".into()]));
+    cfg.remotes
+        .insert("yadisk".into(), remote("yadisk", vec![]));
+    cfg.remotes.insert(
+        "local".into(),
+        RemoteConfig {
+            kind: "local".into(),
+            path: Some(local.clone()),
+            ..Default::default()
+        },
+    );
+    cfg.save()?;
+    out.note(
+        "signing in to each service (Google consent + loopback redirect, Yandex device flow)…",
+    );
+    google_sign_in(
+        &cfg,
+        "gdrive",
+        &crate::open::google_scopes(cfg.remote("gdrive")?)?,
+    )
+    .await?;
+    google_sign_in(
+        &cfg,
+        "gphotos",
+        &crate::open::google_scopes(cfg.remote("gphotos")?)?,
+    )
+    .await?;
+    yandex_sign_in(&cfg, "yadisk").await?;
+
+    let drive = crate::open::open(&cfg, "gdrive").await?.storage();
+    put_if_missing(
+        &*drive,
+        "Welcome to cloudmux.txt",
+        b"This file lives in the emulated Google Drive.\n".to_vec(),
+    )
+    .await?;
+    put_if_missing(
+        &*drive,
+        "Documents/plan.md",
+        b"# Plan\n\n1. mount\n2. serve\n".to_vec(),
+    )
+    .await?;
+    let yandex = crate::open::open(&cfg, "yadisk").await?.storage();
+    put_if_missing(
+        &*yandex,
+        "Hello from Yandex Disk.txt",
+        b"This file lives in the emulated Yandex Disk.\n".to_vec(),
+    )
+    .await?;
+    let photos = crate::open::open(&cfg, "gphotos").await?.storage();
+    if cloudmux_core::list_all(&*photos, "media/all")
+        .await?
+        .is_empty()
+    {
+        for (name, rgb) in [("sunrise.png", [250, 170, 60]), ("sea.png", [40, 110, 200])] {
+            put_if_missing(&*photos, &format!("upload/{name}"), png(64, 48, rgb)).await?;
+        }
+    }
+
+    let db = Db::open(&db_url(&s, &data)).await?;
+    let state = AppState::new(db.clone(), Duration::from_secs(s.cache_ttl));
+    for (path, name) in [
+        ("/gdrive", "gdrive"),
+        ("/photos", "gphotos"),
+        ("/yadisk", "yadisk"),
+        ("/local", "local"),
+    ] {
+        let row = MountRow {
+            path: path.into(),
+            remote: name.into(),
+            root: String::new(),
+            read_only: false,
+        };
+        db.put_mount(&row).await?;
+        state.tree.mount(Mount {
+            path: path.into(),
+            storage: mount_storage(&cfg, &row).await?,
+            read_only: false,
+        })?;
+    }
+    match state
+        .users
+        .create(DEMO_USER, DEMO_PASSWORD, "/", true, true)
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    let listener = tokio::net::TcpListener::bind(&s.listen)
+        .await
+        .map_err(|e| {
+            Error::from(e)
+                .context(format!("cannot listen on {}", s.listen))
+                .with_hint("pick another address with --listen")
+        })?;
+    let addr = listener.local_addr()?;
+    out.line(format!("cloudmux demo on http://{addr}/"));
+    out.line(format!(
+        "  JSON API:  http://{addr}/api/  (OpenAPI: /api/openapi.json)"
+    ));
+    out.line(format!("  login:     {DEMO_USER} / {DEMO_PASSWORD}"));
+    out.line(format!(
+        "  mounted:   /gdrive /photos /yadisk (emulated, on {base}) and /local ({})",
+        local.display()
+    ));
+    out.line(format!("  data:      {}", data.display()));
+    serve(listener, state).await?;
+    drop(emu);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_parse() {
+        assert_eq!(
+            parse_mount("/docs=gd:Documents,ro").unwrap(),
+            MountRow {
+                path: "/docs".into(),
+                remote: "gd".into(),
+                root: "Documents".into(),
+                read_only: true
+            }
+        );
+        assert_eq!(parse_mount("gdrive=gd").unwrap().path, "/gdrive");
+        assert!(parse_mount("/x").is_err());
+        assert!(parse_mount("/../x=gd").is_err());
+    }
+
+    #[test]
+    fn png_is_well_formed() {
+        let p = png(3, 2, [1, 2, 3]);
+        assert!(p.starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert_eq!(&p[12..16], b"IHDR");
+        assert!(p.ends_with(&[0xae, 0x42, 0x60, 0x82]), "IEND's CRC");
+    }
+}

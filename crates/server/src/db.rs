@@ -1,0 +1,345 @@
+//! The database: users, sessions and API tokens, mounts. SQLite by default (a file in the data directory),
+//! PostgreSQL with a `postgres://` URL so several server processes share one state. The SQL is the common
+//! subset of both (text keys, BIGINT times and flags, `$N` placeholders in order).
+
+use cloudmux_core::{Error, ErrorKind, Result};
+use sqlx::AnyPool;
+use sqlx::Row;
+use sqlx::any::AnyPoolOptions;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        base_path TEXT NOT NULL,
+        can_write BIGINT NOT NULL,
+        is_admin BIGINT NOT NULL,
+        created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        expires BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS mounts (
+        path TEXT PRIMARY KEY,
+        remote TEXT NOT NULL,
+        root TEXT NOT NULL,
+        read_only BIGINT NOT NULL)",
+];
+
+fn db_err(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::new(ErrorKind::AlreadyExists, "it exists already")
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => Error::new(
+            ErrorKind::Transient,
+            format!("the database is unreachable: {e}"),
+        ),
+        _ => Error::new(ErrorKind::Other, format!("database: {e}")),
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserRow {
+    /// Login name.
+    pub name: String,
+    /// The folder of the tree this user sees as `/`.
+    pub base_path: String,
+    /// May change files.
+    pub can_write: bool,
+    /// May manage users, mounts and remotes.
+    pub is_admin: bool,
+    /// Created, seconds since the epoch.
+    pub created: i64,
+    /// The argon2 PHC string (never serialised).
+    #[serde(skip)]
+    pub password_hash: String,
+}
+
+/// A token as stored (only its SHA-256 is kept).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenRow {
+    /// SHA-256 of the token, hex (also its id in the API).
+    pub token_hash: String,
+    /// Whose.
+    pub user_name: String,
+    /// `session` or `api`.
+    pub kind: String,
+    /// What the user called it.
+    pub label: String,
+    /// Created, seconds since the epoch.
+    pub created: i64,
+    /// Expiry, seconds since the epoch (0: never).
+    pub expires: i64,
+}
+
+/// A mount as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MountRow {
+    /// Where in the tree.
+    pub path: String,
+    /// The remote's name.
+    pub remote: String,
+    /// The folder of the remote that is mounted (empty: its root).
+    #[serde(default)]
+    pub root: String,
+    /// Writes refused.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// The connection pool.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+}
+
+impl Db {
+    /// Opens (and creates the schema of) `url`: `sqlite://PATH` or `postgres://…`.
+    pub async fn open(url: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let url = if let Some(p) = url.strip_prefix("sqlite://") {
+            // Password and token hashes: the file is the owner's alone, created so before SQLite opens it.
+            let file = p.split('?').next().unwrap_or(p);
+            if !file.is_empty() && file != ":memory:" {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(file)
+                    .map_err(|e| Error::from(e).context(format!("database {file}")))?;
+            }
+            if p.contains('?') {
+                url.to_string()
+            } else {
+                format!("sqlite://{p}?mode=rwc")
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url.to_string()
+        } else {
+            return Err(
+                Error::invalid(format!("unknown database URL {url:?}")).with_hint(
+                    "use sqlite:///path/to/cloudmux.db or postgres://user:password@host/db",
+                ),
+            );
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if url.starts_with("sqlite") { 1 } else { 8 })
+            .connect(&url)
+            .await
+            .map_err(|e| {
+                Error::new(ErrorKind::Other, format!("cannot open the database: {e}"))
+                    .with_hint("check --db (and that PostgreSQL is running, for postgres:// URLs)")
+            })?;
+        for s in SCHEMA {
+            sqlx::query(s).execute(&pool).await.map_err(db_err)?;
+        }
+        Ok(Db { pool })
+    }
+
+    fn user(r: &sqlx::any::AnyRow) -> Result<UserRow> {
+        Ok(UserRow {
+            name: r.try_get("name").map_err(db_err)?,
+            password_hash: r.try_get("password_hash").map_err(db_err)?,
+            base_path: r.try_get("base_path").map_err(db_err)?,
+            can_write: r.try_get::<i64, _>("can_write").map_err(db_err)? != 0,
+            is_admin: r.try_get::<i64, _>("is_admin").map_err(db_err)? != 0,
+            created: r.try_get("created").map_err(db_err)?,
+        })
+    }
+
+    /// Adds a user (AlreadyExists when the name is taken).
+    pub async fn add_user(&self, u: &UserRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (name, password_hash, base_path, can_write, is_admin, created)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&u.name)
+        .bind(&u.password_hash)
+        .bind(&u.base_path)
+        .bind(u.can_write as i64)
+        .bind(u.is_admin as i64)
+        .bind(u.created)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_err(e).context(format!("user {}", u.name)))?;
+        Ok(())
+    }
+
+    /// Replaces a user's fields (NotFound when absent).
+    pub async fn update_user(&self, u: &UserRow) -> Result<()> {
+        let r = sqlx::query(
+            "UPDATE users SET password_hash = $1, base_path = $2, can_write = $3, is_admin = $4
+             WHERE name = $5",
+        )
+        .bind(&u.password_hash)
+        .bind(&u.base_path)
+        .bind(u.can_write as i64)
+        .bind(u.is_admin as i64)
+        .bind(&u.name)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() == 0 {
+            return Err(Error::not_found(format!("user {}", u.name)));
+        }
+        Ok(())
+    }
+
+    /// A user by name.
+    pub async fn get_user(&self, name: &str) -> Result<Option<UserRow>> {
+        let r = sqlx::query("SELECT * FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        r.as_ref().map(Self::user).transpose()
+    }
+
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRow>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(Self::user).collect()
+    }
+
+    /// Removes a user and their tokens; whether it existed.
+    pub async fn remove_user(&self, name: &str) -> Result<bool> {
+        sqlx::query("DELETE FROM tokens WHERE user_name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let r = sqlx::query("DELETE FROM users WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Stores a token (by hash).
+    pub async fn add_token(&self, t: &TokenRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, user_name, kind, label, created, expires)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.user_name)
+        .bind(&t.kind)
+        .bind(&t.label)
+        .bind(t.created)
+        .bind(t.expires)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn token(r: &sqlx::any::AnyRow) -> Result<TokenRow> {
+        Ok(TokenRow {
+            token_hash: r.try_get("token_hash").map_err(db_err)?,
+            user_name: r.try_get("user_name").map_err(db_err)?,
+            kind: r.try_get("kind").map_err(db_err)?,
+            label: r.try_get("label").map_err(db_err)?,
+            created: r.try_get("created").map_err(db_err)?,
+            expires: r.try_get("expires").map_err(db_err)?,
+        })
+    }
+
+    /// A token by its hash.
+    pub async fn get_token(&self, hash: &str) -> Result<Option<TokenRow>> {
+        let r = sqlx::query("SELECT * FROM tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        r.as_ref().map(Self::token).transpose()
+    }
+
+    /// A user's tokens of one kind.
+    pub async fn tokens_of(&self, user: &str, kind: &str) -> Result<Vec<TokenRow>> {
+        let rows =
+            sqlx::query("SELECT * FROM tokens WHERE user_name = $1 AND kind = $2 ORDER BY created")
+                .bind(user)
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        rows.iter().map(Self::token).collect()
+    }
+
+    /// Removes a token of `user`; whether it existed.
+    pub async fn remove_token(&self, user: &str, hash: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM tokens WHERE user_name = $1 AND token_hash = $2")
+            .bind(user)
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Drops expired tokens.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM tokens WHERE expires > 0 AND expires < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    /// Adds or replaces a mount.
+    pub async fn put_mount(&self, m: &MountRow) -> Result<()> {
+        sqlx::query("DELETE FROM mounts WHERE path = $1")
+            .bind(&m.path)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO mounts (path, remote, root, read_only) VALUES ($1, $2, $3, $4)")
+            .bind(&m.path)
+            .bind(&m.remote)
+            .bind(&m.root)
+            .bind(m.read_only as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Every mount.
+    pub async fn mounts(&self) -> Result<Vec<MountRow>> {
+        let rows = sqlx::query("SELECT * FROM mounts ORDER BY path")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(MountRow {
+                    path: r.try_get("path").map_err(db_err)?,
+                    remote: r.try_get("remote").map_err(db_err)?,
+                    root: r.try_get("root").map_err(db_err)?,
+                    read_only: r.try_get::<i64, _>("read_only").map_err(db_err)? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a mount; whether it existed.
+    pub async fn remove_mount(&self, path: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM mounts WHERE path = $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+}

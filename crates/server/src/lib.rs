@@ -1,0 +1,94 @@
+//! The cloudmux server: every remote mounted into one tree and served as a JSON API to signed-in users.
+//!
+//! - [`mount`]: the tree — remotes mounted at paths, longest-prefix resolution, virtual folders above the
+//!   mount points, a listing cache (TTL, one fetch for concurrent identical listings, dropped by writes),
+//!   read-only mounts, and [`mount::clean`], the one gate every outside path goes through.
+//! - [`api`]: the JSON API under `/api` (list, stat, streamed download with Range and HEAD, streamed
+//!   upload, mkdir, rename, delete, links, search, background copies and moves) described by the OpenAPI
+//!   document at `/api/openapi.json`.
+//! - [`users`] and [`db`]: argon2 password hashes, expiring sessions and long-lived API tokens (only their
+//!   SHA-256 stored), a per-client login throttle; SQLite by default, PostgreSQL for several instances.
+//! - [`tasks`]: transfers between remotes run by `cloudmux-vfs` in the background, listed and cancellable.
+//!
+//! ```no_run
+//! # async fn demo(s: std::sync::Arc<dyn cloudmux_core::Storage>) -> cloudmux_core::Result<()> {
+//! use cloudmux_server::{AppState, db::Db, mount::Mount};
+//! let db = Db::open("sqlite:///tmp/cloudmux.db").await?;
+//! let state = AppState::new(db, std::time::Duration::from_secs(10));
+//! state.tree.mount(Mount { path: "/gdrive".into(), storage: s, read_only: false })?;
+//! state.users.create("admin", "a long password", "/", true, true).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5244").await?;
+//! cloudmux_server::serve(listener, state).await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+
+pub mod api;
+pub mod db;
+pub mod error;
+pub mod mount;
+pub mod openapi;
+pub mod tasks;
+pub mod users;
+
+/// Everything a request can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// The mount tree.
+    pub tree: Arc<mount::Tree>,
+    /// Users and tokens.
+    pub users: users::Users,
+    /// Background transfers.
+    pub tasks: tasks::Tasks,
+}
+
+impl AppState {
+    /// A server over `db` whose listings stay cached for `cache_ttl`; sessions last a day.
+    pub fn new(db: db::Db, cache_ttl: Duration) -> Arc<Self> {
+        Arc::new(AppState {
+            tree: Arc::new(mount::Tree::new(cache_ttl)),
+            users: users::Users::new(db, Duration::from_secs(24 * 3600)),
+            tasks: tasks::Tasks::default(),
+        })
+    }
+}
+
+/// The application: the API and the headers every answer carries.
+pub fn app(state: Arc<AppState>) -> Router {
+    api::routes()
+        .with_state(state)
+        .layer(axum::middleware::map_response(
+            |mut r: axum::response::Response| async move {
+                let h = r.headers_mut();
+                h.entry(header::X_CONTENT_TYPE_OPTIONS)
+                    .or_insert(HeaderValue::from_static("nosniff"));
+                h.entry(header::X_FRAME_OPTIONS)
+                    .or_insert(HeaderValue::from_static("DENY"));
+                h.entry(header::REFERRER_POLICY)
+                    .or_insert(HeaderValue::from_static("no-referrer"));
+                h.entry(header::CACHE_CONTROL)
+                    .or_insert(HeaderValue::from_static("no-store"));
+                r
+            },
+        ))
+}
+
+/// Serves [`app`] on `listener` until the process ends.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+) -> cloudmux_core::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! The mount tree: remotes mounted at paths (`/gdrive`, `/photos`, …), resolved by the longest prefix, with
+//! virtual folders above the mount points and a listing cache.
+//!
+//! Every path from outside goes through [`clean`] first: percent-decoded by the caller, then refused when a
+//! segment is `..`, holds a backslash or a NUL, so nothing can climb out of a mount or a user's base path.
+//! Listings are cached per folder for a TTL; concurrent identical listings share one fetch; every write
+//! through the tree drops the listings it changed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use cloudmux_core::{
+    ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions,
+    list_all,
+};
+
+/// One mounted remote.
+#[derive(Clone)]
+pub struct Mount {
+    /// Where it appears, `/name` or `/a/b` (clean, absolute, no trailing slash).
+    pub path: String,
+    /// The storage.
+    pub storage: Arc<dyn Storage>,
+    /// Writes refused.
+    pub read_only: bool,
+}
+
+impl std::fmt::Debug for Mount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mount")
+            .field("path", &self.path)
+            .field("kind", &self.storage.kind())
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+/// Normalises a path from outside to `/a/b` form: empty segments and `.` dropped; `..`, backslashes, NUL
+/// and control characters refused (InvalidInput), whatever their position.
+pub fn clean(path: &str) -> Result<String> {
+    let mut out = String::new();
+    for seg in path.split('/') {
+        if seg.is_empty() || seg == "." {
+            continue;
+        }
+        if seg == ".." {
+            return Err(
+                Error::invalid(format!("{path:?}: `..` is not allowed in paths"))
+                    .with_hint("give the path from the root of the tree"),
+            );
+        }
+        if seg.contains('\\') || seg.chars().any(char::is_control) {
+            return Err(Error::invalid(format!(
+                "{path:?}: backslashes and control characters are not allowed in paths"
+            )));
+        }
+        out.push('/');
+        out.push_str(seg);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// Joins a clean base (`/` or `/a`) and a clean path.
+pub fn under(base: &str, path: &str) -> String {
+    match (base, path) {
+        ("/", p) => p.to_string(),
+        (b, "/") => b.to_string(),
+        (b, p) => format!("{b}{p}"),
+    }
+}
+
+/// The parent of a clean path (`/` for top-level entries and for `/`).
+pub fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+/// Where a path leads.
+pub enum Resolved {
+    /// Inside a mount, at this storage path (empty for the mount's root).
+    Inside(Arc<Mount>, String),
+    /// A folder above mount points (`/` or the `/a` of a mount at `/a/b`): these names under it.
+    Virtual(BTreeSet<String>),
+}
+
+/// A listing, or the kind and text of the error it gave (errors are not cached past their fetch).
+type Listed = std::result::Result<Arc<Vec<Entry>>, (ErrorKind, String)>;
+
+struct Slot {
+    at: Instant,
+    cell: tokio::sync::OnceCell<Listed>,
+}
+
+/// The mounted remotes and the listing cache.
+pub struct Tree {
+    mounts: RwLock<Vec<Arc<Mount>>>,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, Arc<Slot>>>,
+    fetches: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("mounts", &*self.mounts.read().unwrap())
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tree {
+    /// An empty tree whose listings stay cached for `ttl` (zero: no cache, concurrent fetches still shared).
+    pub fn new(ttl: Duration) -> Self {
+        Tree {
+            mounts: RwLock::new(Vec::new()),
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+            fetches: Default::default(),
+        }
+    }
+
+    /// Mounts `m` (replacing a mount at the same path).
+    pub fn mount(&self, mut m: Mount) -> Result<()> {
+        m.path = clean(&m.path)?;
+        if m.path == "/" {
+            return Err(Error::invalid("a remote cannot be mounted at / itself")
+                .with_hint("mount it at a name such as /gdrive"));
+        }
+        let mut ms = self.mounts.write().unwrap();
+        ms.retain(|x| x.path != m.path);
+        ms.push(Arc::new(m));
+        // Longest prefix first.
+        ms.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then(a.path.cmp(&b.path)));
+        drop(ms);
+        self.cache.lock().unwrap().clear();
+        Ok(())
+    }
+
+    /// Removes the mount at `path`; whether there was one.
+    pub fn unmount(&self, path: &str) -> bool {
+        let Ok(p) = clean(path) else { return false };
+        let mut ms = self.mounts.write().unwrap();
+        let before = ms.len();
+        ms.retain(|x| x.path != p);
+        let gone = ms.len() != before;
+        drop(ms);
+        self.cache.lock().unwrap().clear();
+        gone
+    }
+
+    /// The mounts, longest path first.
+    pub fn mounts(&self) -> Vec<Arc<Mount>> {
+        self.mounts.read().unwrap().clone()
+    }
+
+    /// How many listings were fetched from the storages (for tests of the cache).
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Resolves a clean path.
+    pub fn resolve(&self, path: &str) -> Result<Resolved> {
+        let ms = self.mounts.read().unwrap();
+        for m in ms.iter() {
+            if path == m.path {
+                return Ok(Resolved::Inside(m.clone(), String::new()));
+            }
+            if let Some(rest) = path.strip_prefix(&m.path)
+                && let Some(rest) = rest.strip_prefix('/')
+            {
+                return Ok(Resolved::Inside(m.clone(), rest.to_string()));
+            }
+        }
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
+        let names: BTreeSet<String> = ms
+            .iter()
+            .filter_map(|m| m.path.strip_prefix(&prefix))
+            .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+            .collect();
+        if names.is_empty() && path != "/" {
+            return Err(Error::not_found(path).with_hint("no remote is mounted there"));
+        }
+        Ok(Resolved::Virtual(names))
+    }
+
+    fn inside(&self, path: &str) -> Result<(Arc<Mount>, String)> {
+        match self.resolve(path)? {
+            Resolved::Inside(m, p) => Ok((m, p)),
+            Resolved::Virtual(_) => Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("{path}: a folder of mount points, not of a remote"),
+            )
+            .with_hint("work inside a mounted remote")),
+        }
+    }
+
+    fn writable(&self, path: &str) -> Result<(Arc<Mount>, String)> {
+        let (m, p) = self.inside(path)?;
+        if m.read_only {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("{}: mounted read-only", m.path),
+            ));
+        }
+        Ok((m, p))
+    }
+
+    /// The entries of a folder (cached). Entry paths are tree paths.
+    pub async fn list(&self, path: &str) -> Result<Arc<Vec<Entry>>> {
+        let (m, inner) = match self.resolve(path)? {
+            Resolved::Virtual(names) => {
+                return Ok(Arc::new(
+                    names
+                        .into_iter()
+                        .map(|n| Entry::dir(under(path, &format!("/{n}"))))
+                        .collect(),
+                ));
+            }
+            Resolved::Inside(m, p) => (m, p),
+        };
+        let slot = {
+            let mut c = self.cache.lock().unwrap();
+            match c.get(path) {
+                Some(s) if s.at.elapsed() < self.ttl || !s.cell.initialized() => s.clone(),
+                _ => {
+                    let s = Arc::new(Slot {
+                        at: Instant::now(),
+                        cell: tokio::sync::OnceCell::new(),
+                    });
+                    c.insert(path.to_string(), s.clone());
+                    s
+                }
+            }
+        };
+        let got = slot
+            .cell
+            .get_or_init(|| async {
+                self.fetches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match list_all(&*m.storage, &inner).await {
+                    Ok(es) => Ok(Arc::new(
+                        es.into_iter()
+                            .map(|mut e| {
+                                e.path = under(path, &format!("/{}", e.name));
+                                e
+                            })
+                            .collect(),
+                    )),
+                    Err(e) => Err((e.kind(), e.to_string())),
+                }
+            })
+            .await
+            .clone();
+        if got.is_err() || self.ttl.is_zero() {
+            let mut c = self.cache.lock().unwrap();
+            if c.get(path).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                c.remove(path);
+            }
+        }
+        got.map_err(|(k, msg)| Error::new(k, msg))
+    }
+
+    /// Drops cached listings of `path` and everything below it.
+    pub fn invalidate(&self, path: &str) {
+        let below = format!("{}/", path.trim_end_matches('/'));
+        self.cache
+            .lock()
+            .unwrap()
+            .retain(|k, _| k != path && !k.starts_with(&below));
+    }
+
+    /// One entry (a virtual folder for mount points and the folders above them).
+    pub async fn stat(&self, path: &str) -> Result<Entry> {
+        match self.resolve(path)? {
+            Resolved::Virtual(_) => Ok(Entry::dir(path.to_string())),
+            Resolved::Inside(m, inner) => {
+                let mut e = m.storage.stat(&inner).await?;
+                e.path = path.to_string();
+                if inner.is_empty() {
+                    e.name = path.rsplit('/').next().unwrap_or_default().to_string();
+                }
+                Ok(e)
+            }
+        }
+    }
+
+    /// A file's bytes.
+    pub async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
+        let (m, inner) = self.inside(path)?;
+        m.storage.read(&inner, range).await
+    }
+
+    /// Writes a file from a stream.
+    pub async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
+        let (m, inner) = self.writable(path)?;
+        if inner.is_empty() {
+            return Err(Error::invalid("cannot write over a mount point"));
+        }
+        let r = m.storage.write(&inner, data, opts).await;
+        self.invalidate(parent_of(path));
+        let mut e = r?;
+        e.path = path.to_string();
+        Ok(e)
+    }
+
+    /// Creates a folder (and missing parents).
+    pub async fn mkdir(&self, path: &str) -> Result<Entry> {
+        let (m, inner) = self.writable(path)?;
+        let r = m.storage.mkdir(&inner).await;
+        self.invalidate(parent_of(path));
+        let mut e = r?;
+        e.path = path.to_string();
+        Ok(e)
+    }
+
+    /// Renames or moves within one mount.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<Entry> {
+        let (ma, a) = self.writable(from)?;
+        let (mb, b) = self.writable(to)?;
+        if !Arc::ptr_eq(&ma, &mb) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "a move between two remotes is a copy then a delete",
+            )
+            .with_hint("start it as a background task (POST /api/fs/move)"));
+        }
+        if a.is_empty() || b.is_empty() {
+            return Err(Error::invalid("mount points cannot be renamed here")
+                .with_hint("change the mount instead"));
+        }
+        let r = ma.storage.rename(&a, &b).await;
+        self.invalidate(parent_of(from));
+        self.invalidate(from);
+        self.invalidate(parent_of(to));
+        let mut e = r?;
+        e.path = to.to_string();
+        Ok(e)
+    }
+
+    /// Deletes a file or folder.
+    pub async fn delete(&self, path: &str, mode: DeleteMode) -> Result<()> {
+        let (m, inner) = self.writable(path)?;
+        if inner.is_empty() {
+            return Err(Error::invalid("a mount point cannot be deleted")
+                .with_hint("remove the mount instead"));
+        }
+        let mode = if mode == DeleteMode::Trash && !m.storage.capabilities().trash {
+            DeleteMode::Permanent
+        } else {
+            mode
+        };
+        let r = m.storage.delete(&inner, mode).await;
+        self.invalidate(parent_of(path));
+        self.invalidate(path);
+        r
+    }
+
+    /// A public link.
+    pub async fn public_link(&self, path: &str) -> Result<String> {
+        let (m, inner) = self.inside(path)?;
+        m.storage.public_link(&inner).await
+    }
+
+    /// The mount and inner path of a tree path (for transfers between mounts).
+    pub fn locate(&self, path: &str) -> Result<(Arc<Mount>, String)> {
+        self.inside(path)
+    }
+
+    /// Like [`Tree::locate`], refusing read-only mounts.
+    pub fn locate_writable(&self, path: &str) -> Result<(Arc<Mount>, String)> {
+        self.writable(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_refuses_climbing() {
+        assert_eq!(clean("").unwrap(), "/");
+        assert_eq!(clean("/a//b/./c/").unwrap(), "/a/b/c");
+        for bad in [
+            "..",
+            "/a/../../etc",
+            "a/..",
+            "/a\\..\\b",
+            "/a/\0b",
+            "/x/\u{7f}",
+        ] {
+            assert!(clean(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(under("/", "/a"), "/a");
+        assert_eq!(under("/u", "/"), "/u");
+        assert_eq!(under("/u", "/a"), "/u/a");
+        assert_eq!(parent_of("/a/b"), "/a");
+        assert_eq!(parent_of("/a"), "/");
+    }
+
+    #[tokio::test]
+    async fn longest_prefix_and_virtual_folders() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("one/x")).unwrap();
+        std::fs::create_dir_all(d.path().join("two")).unwrap();
+        let t = Tree::new(Duration::from_secs(60));
+        let local = |p: &str| -> Arc<dyn Storage> {
+            Arc::new(cloudmux_local::LocalStorage::new(d.path().join(p)).unwrap())
+        };
+        t.mount(Mount {
+            path: "/a".into(),
+            storage: local("one"),
+            read_only: false,
+        })
+        .unwrap();
+        t.mount(Mount {
+            path: "/a/x/deep".into(),
+            storage: local("two"),
+            read_only: true,
+        })
+        .unwrap();
+        t.mount(Mount {
+            path: "/v/w".into(),
+            storage: local("two"),
+            read_only: false,
+        })
+        .unwrap();
+        match t.resolve("/a/x/deep/f").unwrap() {
+            Resolved::Inside(m, p) => assert_eq!((m.path.as_str(), p.as_str()), ("/a/x/deep", "f")),
+            Resolved::Virtual(_) => panic!(),
+        }
+        match t.resolve("/a/x").unwrap() {
+            Resolved::Inside(m, p) => assert_eq!((m.path.as_str(), p.as_str()), ("/a", "x")),
+            Resolved::Virtual(_) => panic!(),
+        }
+        let root: Vec<String> = t
+            .list("/")
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        assert_eq!(root, vec!["a", "v"]);
+        let v: Vec<String> = t
+            .list("/v")
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.path.clone())
+            .collect();
+        assert_eq!(v, vec!["/v/w"]);
+        assert!(t.resolve("/nothing").is_err());
+        let e = t
+            .write(
+                "/a/x/deep/f",
+                cloudmux_core::bytes_stream(b"x".to_vec(), 1),
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert!(
+            t.mkdir("/v/new").await.is_err(),
+            "virtual folders take no writes"
+        );
+    }
+
+    #[tokio::test]
+    async fn listings_are_cached_shared_and_invalidated_by_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let t = Arc::new(Tree::new(Duration::from_secs(60)));
+        t.mount(Mount {
+            path: "/l".into(),
+            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
+            read_only: false,
+        })
+        .unwrap();
+        let many: Vec<_> = (0..8)
+            .map(|_| {
+                let t = t.clone();
+                tokio::spawn(async move { t.list("/l").await.unwrap().len() })
+            })
+            .collect();
+        for h in many {
+            assert_eq!(h.await.unwrap(), 0);
+        }
+        assert_eq!(t.fetches(), 1, "eight concurrent listings, one fetch");
+        t.list("/l").await.unwrap();
+        assert_eq!(t.fetches(), 1, "served from the cache");
+        t.write(
+            "/l/new.txt",
+            cloudmux_core::bytes_stream(b"hello".to_vec(), 2),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let after = t.list("/l").await.unwrap();
+        assert_eq!(after.len(), 1, "the write dropped the cached listing");
+        assert_eq!(after[0].path, "/l/new.txt");
+        assert_eq!(t.fetches(), 2);
+    }
+}

@@ -1,0 +1,164 @@
+//! Background transfers (copies and moves between remotes) run by the transfer engine, with progress, listed
+//! per user and cancellable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cloudmux_core::Storage;
+use cloudmux_vfs::{Event, Mode, Options};
+use serde_json::{Value, json};
+
+use crate::mount::Tree;
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct Progress {
+    files_planned: usize,
+    files_done: usize,
+    files_failed: usize,
+    bytes_planned: u64,
+    bytes_done: u64,
+}
+
+struct Task {
+    user: String,
+    info: Value,
+    state: &'static str,
+    progress: Arc<Mutex<Progress>>,
+    errors: Vec<(String, String)>,
+    abort: Option<tokio::task::AbortHandle>,
+}
+
+/// The tasks of every user.
+#[derive(Default)]
+pub struct Tasks {
+    all: Arc<Mutex<HashMap<String, Task>>>,
+}
+
+impl std::fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tasks").finish_non_exhaustive()
+    }
+}
+
+impl Tasks {
+    /// Starts `mode` from `src` to `dst` for `user`; returns the task id. `shown` are the paths as the user
+    /// gave them; `dst_tree_path` is invalidated in the tree's cache when the task ends.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        &self,
+        user: &str,
+        mode: Mode,
+        shown: (String, String),
+        src: (Arc<dyn Storage>, String),
+        dst: (Arc<dyn Storage>, String),
+        tree: Arc<Tree>,
+        dst_tree_path: String,
+    ) -> String {
+        let id = cloudmux_auth::oauth::random_token(12);
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let p2 = progress.clone();
+        let on = move |ev: Event| {
+            let mut p = p2.lock().unwrap();
+            match ev {
+                Event::Planned { files, bytes } => {
+                    p.files_planned = files;
+                    p.bytes_planned = bytes;
+                }
+                Event::Bytes { n, .. } => p.bytes_done += n,
+                Event::Copied(_) => p.files_done += 1,
+                Event::Failed(..) => p.files_failed += 1,
+                Event::Started { .. } | Event::Deleted(_) => {}
+            }
+        };
+        let all = self.all.clone();
+        let id2 = id.clone();
+        let src_tree_path = shown.0.clone();
+        self.all.lock().unwrap().insert(
+            id.clone(),
+            Task {
+                user: user.to_string(),
+                info: json!({
+                    "id": id,
+                    "kind": if mode == Mode::Move { "move" } else { "copy" },
+                    "from": shown.0,
+                    "to": shown.1,
+                }),
+                state: "running",
+                progress,
+                errors: Vec::new(),
+                abort: None,
+            },
+        );
+        let handle = tokio::spawn(async move {
+            let r = cloudmux_vfs::run(mode, src, dst, &Options::default(), on).await;
+            tree.invalidate(&dst_tree_path);
+            tree.invalidate(crate::mount::parent_of(&dst_tree_path));
+            if mode == Mode::Move {
+                tree.invalidate(&src_tree_path);
+            }
+            let mut all = all.lock().unwrap();
+            if let Some(t) = all.get_mut(&id2) {
+                match r {
+                    Ok(stats) if stats.errors.is_empty() => t.state = "done",
+                    Ok(stats) => {
+                        t.state = "failed";
+                        t.errors = stats.errors;
+                    }
+                    Err(e) => {
+                        t.state = "failed";
+                        t.errors = vec![(String::new(), e.to_string())];
+                    }
+                }
+            }
+        });
+        if let Some(t) = self.all.lock().unwrap().get_mut(&id) {
+            t.abort = Some(handle.abort_handle());
+        }
+        id
+    }
+
+    fn render(t: &Task) -> Value {
+        let mut v = t.info.clone();
+        v["state"] = json!(t.state);
+        v["progress"] = json!(*t.progress.lock().unwrap());
+        v["errors"] = json!(
+            t.errors
+                .iter()
+                .map(|(p, e)| json!({"path": p, "error": e}))
+                .collect::<Vec<_>>()
+        );
+        v
+    }
+
+    /// A task of `user`.
+    pub fn get(&self, user: &str, id: &str) -> Option<Value> {
+        let all = self.all.lock().unwrap();
+        all.get(id).filter(|t| t.user == user).map(Self::render)
+    }
+
+    /// Every task of `user`.
+    pub fn list(&self, user: &str) -> Vec<Value> {
+        let all = self.all.lock().unwrap();
+        all.values()
+            .filter(|t| t.user == user)
+            .map(Self::render)
+            .collect()
+    }
+
+    /// Cancels a running task of `user` (files already copied stay); whether there was one.
+    pub fn cancel(&self, user: &str, id: &str) -> bool {
+        let mut all = self.all.lock().unwrap();
+        match all.get_mut(id).filter(|t| t.user == user) {
+            Some(t) => {
+                if t.state == "running" {
+                    if let Some(a) = &t.abort {
+                        a.abort();
+                    }
+                    t.state = "cancelled";
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}

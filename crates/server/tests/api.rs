@@ -1,0 +1,469 @@
+//! The JSON API end to end over HTTP: sign-in, tokens, the tree, streamed transfers with Range, background
+//! copies between mounts, rights, read-only mounts, and a corpus of traversal attempts that must reach
+//! nothing outside the user's base path.
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudmux_core::Storage;
+use cloudmux_server::AppState;
+use cloudmux_server::db::Db;
+use cloudmux_server::mount::Mount;
+use serde_json::{Value, json};
+
+const SECRET: &str = "TOP-SECRET-OUTSIDE";
+
+struct Srv {
+    base: String,
+    http: reqwest::Client,
+    state: Arc<AppState>,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+async fn server() -> Srv {
+    cloudmux_http::install_crypto_provider();
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    // dirs[3] is outside every mount and holds the secret; dirs[0] links to it.
+    std::fs::write(dirs[3].path().join("secret.txt"), SECRET).unwrap();
+    std::os::unix::fs::symlink(dirs[3].path(), dirs[0].path().join("escape")).unwrap();
+    std::os::unix::fs::symlink(
+        dirs[3].path().join("secret.txt"),
+        dirs[0].path().join("secret-link.txt"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dirs[0].path().join("team/sub")).unwrap();
+    std::fs::write(dirs[0].path().join("team/sub/t.txt"), "team file").unwrap();
+    std::fs::write(dirs[0].path().join("private.txt"), SECRET).unwrap();
+    std::fs::write(dirs[2].path().join("ro.txt"), "read only").unwrap();
+    let db = Db::open(&format!(
+        "sqlite://{}",
+        dirs[3].path().join("server.db").display()
+    ))
+    .await
+    .unwrap();
+    let state = AppState::new(db, Duration::from_secs(30));
+    for (path, i, ro) in [("/one", 0, false), ("/two", 1, false), ("/ro", 2, true)] {
+        let s: Arc<dyn Storage> =
+            Arc::new(cloudmux_local::LocalStorage::new(dirs[i].path()).unwrap());
+        state
+            .tree
+            .mount(Mount {
+                path: path.into(),
+                storage: s,
+                read_only: ro,
+            })
+            .unwrap();
+    }
+    state
+        .users
+        .create("admin", "admin-password", "/", true, true)
+        .await
+        .unwrap();
+    state
+        .users
+        .create("guest", "guest-password", "/one/team", false, false)
+        .await
+        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(cloudmux_server::serve(l, state.clone()));
+    Srv {
+        base,
+        http: reqwest::Client::new(),
+        state,
+        dirs,
+    }
+}
+
+impl Srv {
+    async fn login(&self, user: &str, pw: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&json!({"username": user, "password": pw}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login {user}");
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn get(&self, t: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, t: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(t)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn put(&self, t: &str, path: &str, body: Vec<u8>) -> reqwest::Response {
+        self.http
+            .put(format!("{}/api/fs/upload", self.base))
+            .query(&[("path", path)])
+            .bearer_auth(t)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn q(p: &str) -> String {
+    percent_encoding::utf8_percent_encode(p, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_tokens_and_errors() {
+    let s = server().await;
+    let r = s
+        .http
+        .get(format!("{}/api/fs/list", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "unauthenticated");
+    let bad = s
+        .http
+        .post(format!("{}/api/auth/login", s.base))
+        .json(&json!({"username": "admin", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 403);
+    let t = s.login("admin", "admin-password").await;
+    let me: Value = s.get(&t, "/api/me").await.json().await.unwrap();
+    assert_eq!(me["user"]["name"], "admin");
+    // A long-lived API token works, is listed without its secret, and can be revoked.
+    let made: Value = s
+        .post(&t, "/api/auth/tokens", json!({"label": "backup script"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api = made["token"].as_str().unwrap();
+    assert_eq!(s.get(api, "/api/me").await.status(), 200);
+    let listed = s.get(&t, "/api/auth/tokens").await.text().await.unwrap();
+    assert!(listed.contains("backup script") && !listed.contains(api));
+    let id = made["id"].as_str().unwrap();
+    let gone = s
+        .http
+        .delete(format!("{}/api/auth/tokens/{id}", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    assert_eq!(s.get(api, "/api/me").await.status(), 401);
+    // Logout ends the session.
+    assert_eq!(
+        s.post(&t, "/api/auth/logout", json!({})).await.status(),
+        204
+    );
+    assert_eq!(s.get(&t, "/api/me").await.status(), 401);
+    let doc: Value = s
+        .http
+        .get(format!("{}/api/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Repeated failures from one client are throttled.
+    for _ in 0..5 {
+        s.http
+            .post(format!("{}/api/auth/login", s.base))
+            .json(&json!({"username": "guest", "password": "nope"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = s
+        .http
+        .post(format!("{}/api/auth/login", s.base))
+        .json(&json!({"username": "guest", "password": "guest-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_through_the_tree() {
+    let s = server().await;
+    let t = s.login("admin", "admin-password").await;
+    let root: Value = s.get(&t, "/api/fs/list?path=/").await.json().await.unwrap();
+    let names: Vec<&str> = root["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["one", "ro", "two"]);
+    // A streamed upload of 5 MiB and a ranged download.
+    let data = cloudmux_core::conformance::pattern(5 * 1024 * 1024 + 3, 4);
+    let up = s.put(&t, "/two/dir/big.bin", data.clone()).await;
+    assert_eq!(
+        up.status(),
+        404,
+        "the folder must exist: {:?}",
+        up.text().await
+    );
+    assert_eq!(
+        s.post(&t, "/api/fs/mkdir", json!({"path": "/two/dir"}))
+            .await
+            .status(),
+        201
+    );
+    let up = s.put(&t, "/two/dir/big.bin", data.clone()).await;
+    assert_eq!(up.status(), 201);
+    let e: Value = up.json().await.unwrap();
+    assert_eq!(e["size"], data.len());
+    let listed: Value = s
+        .get(&t, "/api/fs/list?path=/two/dir")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["total"], 1,
+        "the cached listing was dropped by the upload"
+    );
+    let all = s
+        .get(
+            &t,
+            &format!("/api/fs/download?path={}", q("/two/dir/big.bin")),
+        )
+        .await;
+    assert_eq!(all.status(), 200);
+    assert_eq!(
+        all.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
+    assert_eq!(all.bytes().await.unwrap().as_ref(), &data[..]);
+    let part = s
+        .http
+        .get(format!("{}/api/fs/download?path=/two/dir/big.bin", s.base))
+        .bearer_auth(&t)
+        .header("Range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 1000-1999/{}", data.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &data[1000..2000]);
+    let head = s
+        .http
+        .head(format!("{}/api/fs/download?path=/two/dir/big.bin", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
+    let far = s
+        .http
+        .get(format!("{}/api/fs/download?path=/two/dir/big.bin", s.base))
+        .bearer_auth(&t)
+        .header("Range", "bytes=99999999-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(far.status(), 416);
+    // Rename inside a mount, then copy and move between mounts as background tasks.
+    let r = s
+        .post(
+            &t,
+            "/api/fs/rename",
+            json!({"from": "/two/dir/big.bin", "to": "/two/dir/b2.bin"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let task: Value = s
+        .post(
+            &t,
+            "/api/fs/copy",
+            json!({"from": "/two/dir", "to": "/one/copied"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = task["id"].as_str().unwrap().to_string();
+    let mut state = Value::Null;
+    for _ in 0..200 {
+        state = s
+            .get(&t, &format!("/api/tasks/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if state["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(state["state"], "done", "{state}");
+    assert_eq!(state["progress"]["files_done"], 1);
+    assert_eq!(
+        std::fs::read(s.dirs[0].path().join("copied/b2.bin")).unwrap(),
+        data
+    );
+    let listed: Value = s
+        .get(&t, "/api/fs/list?path=/one/copied")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["total"], 1);
+    // Sorting and paging.
+    for i in 0..5 {
+        s.put(&t, &format!("/two/p{i}.txt"), vec![b'x'; 10 - i])
+            .await;
+    }
+    let page: Value = s
+        .get(&t, "/api/fs/list?path=/two&sort=size&per_page=2&page=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["p3.txt", "p2.txt"], "{page}");
+    let found: Value = s
+        .get(&t, "/api/fs/search?path=/&q=B2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["results"].as_array().unwrap().len(), 2, "{found}");
+    // Delete, and the read-only mount refuses writes.
+    let d = s
+        .post(
+            &t,
+            "/api/fs/delete",
+            json!({"path": "/two/dir", "permanent": true}),
+        )
+        .await;
+    assert_eq!(d.status(), 204);
+    assert!(!s.dirs[1].path().join("dir").exists());
+    let ro = s.put(&t, "/ro/new.txt", b"x".to_vec()).await;
+    assert_eq!(ro.status(), 403);
+    let e: Value = ro.json().await.unwrap();
+    assert_eq!(e["error"]["kind"], "permission_denied");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only")
+    );
+    assert_eq!(
+        s.post(&t, "/api/fs/mkdir", json!({"path": "/elsewhere"}))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(s.state.tree.mounts().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_outside_the_base_path() {
+    let s = server().await;
+    let t = s.login("guest", "guest-password").await;
+    let listed: Value = s.get(&t, "/api/fs/list?path=/").await.json().await.unwrap();
+    assert_eq!(listed["path"], "/");
+    assert_eq!(
+        listed["entries"][0]["path"], "/sub",
+        "paths are shown under the base"
+    );
+    let ok = s
+        .get(&t, &format!("/api/fs/download?path={}", q("/sub/t.txt")))
+        .await;
+    assert_eq!(ok.text().await.unwrap(), "team file");
+    let attempts = [
+        "../private.txt",
+        "/../private.txt",
+        "sub/../../private.txt",
+        "..%2fprivate.txt",
+        "%2e%2e/private.txt",
+        "%2e%2e%2fprivate.txt",
+        "..\\private.txt",
+        "sub\\..\\..\\private.txt",
+        "/one/private.txt",
+        "//one/private.txt",
+        "/../../../../etc/passwd",
+        "....//private.txt",
+        "sub/%00/../../private.txt",
+        "%252e%252e/private.txt",
+    ];
+    for a in attempts {
+        for (endpoint, raw) in [
+            ("list", false),
+            ("stat", false),
+            ("download", false),
+            ("download", true),
+        ] {
+            // Both percent-encoded once by the client and sent as written.
+            let arg = if raw { a.to_string() } else { q(a) };
+            let r = s.get(&t, &format!("/api/fs/{endpoint}?path={arg}")).await;
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            assert!(
+                !body.contains(SECRET),
+                "{endpoint} {a:?} ({status}) leaked: {body}"
+            );
+            assert!(
+                matches!(status, 400 | 403 | 404),
+                "{endpoint} {a:?} answered {status}: {body}"
+            );
+        }
+    }
+    // The guest may only read; writes are refused before reaching the remote.
+    let w = s.put(&t, "/sub/new.txt", b"x".to_vec()).await;
+    assert_eq!(w.status(), 403);
+    // Symlinks out of a local root give nothing, even to the admin.
+    let admin = s.login("admin", "admin-password").await;
+    for p in [
+        "/one/escape/secret.txt",
+        "/one/secret-link.txt",
+        "/one/escape",
+    ] {
+        for endpoint in ["download", "list", "stat"] {
+            let r = s
+                .get(&admin, &format!("/api/fs/{endpoint}?path={}", q(p)))
+                .await;
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            assert!(!body.contains(SECRET), "{endpoint} {p}: {body}");
+            assert!(status >= 400, "{endpoint} {p} answered {status}: {body}");
+        }
+    }
+}
