@@ -1,7 +1,6 @@
 //! The token store: one JSON file per remote, mode 0600, replaced atomically.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cloudmux_core::{Error, ErrorKind, Result};
 use cloudmux_http::Secret;
@@ -91,34 +90,7 @@ impl TokenStore {
     }
 }
 
-/// Writes `data` to `path` readable by the owner only (0600; folder 0700), via a temp file renamed into place.
-pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::invalid("token path has no folder"))?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
+pub use cloudmux_core::resume::write_private;
 
 #[cfg(test)]
 mod tests {
