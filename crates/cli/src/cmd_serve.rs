@@ -10,7 +10,6 @@ use clap::Args;
 use cloudmux_core::{Error, ErrorKind, Result, Storage, WriteOptions, bytes_stream};
 use cloudmux_http::Secret;
 use cloudmux_server::db::{Db, MountRow};
-use cloudmux_server::mount::Mount;
 use cloudmux_server::{AppState, serve};
 
 use crate::config::{Config, RemoteConfig};
@@ -76,6 +75,33 @@ async fn mount_storage(cfg: &Config, m: &MountRow) -> Result<Arc<dyn Storage>> {
     )))
 }
 
+/// The configured remotes, for mounts made through the admin API.
+struct ConfigRemotes(Config);
+
+#[async_trait::async_trait]
+impl cloudmux_server::admin::Remotes for ConfigRemotes {
+    fn list(&self) -> Vec<cloudmux_server::admin::RemoteInfo> {
+        self.0
+            .remotes
+            .iter()
+            .map(|(name, r)| cloudmux_server::admin::RemoteInfo {
+                name: name.clone(),
+                kind: r.kind.clone(),
+            })
+            .collect()
+    }
+
+    async fn open(&self, name: &str, root: &str) -> Result<Arc<dyn Storage>> {
+        let row = MountRow {
+            path: String::new(),
+            remote: name.to_string(),
+            root: root.to_string(),
+            read_only: false,
+        };
+        mount_storage(&self.0, &row).await
+    }
+}
+
 /// `serve`.
 pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
     if s.demo {
@@ -92,16 +118,13 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
         cfg.remote(&row.remote)?;
         db.put_mount(&row).await?;
     }
-    let state = AppState::new(db.clone(), Duration::from_secs(s.cache_ttl));
-    for m in db.mounts().await? {
-        match mount_storage(cfg, &m).await {
-            Ok(storage) => state.tree.mount(Mount {
-                path: m.path.clone(),
-                storage,
-                read_only: m.read_only,
-            })?,
-            Err(e) => eprintln!("warning: {} ({}) is not mounted: {e}", m.path, m.remote),
-        }
+    let state = AppState::with_remotes(
+        db.clone(),
+        Duration::from_secs(s.cache_ttl),
+        Some(Arc::new(ConfigRemotes(cfg.clone()))),
+    );
+    for (path, e) in state.mount_saved().await? {
+        eprintln!("warning: {path} is not mounted: {e}");
     }
     if db.users().await?.is_empty() {
         let password = cloudmux_auth::oauth::random_token(12);
@@ -371,7 +394,11 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
     }
 
     let db = Db::open(&db_url(&s, &data)).await?;
-    let state = AppState::new(db.clone(), Duration::from_secs(s.cache_ttl));
+    let state = AppState::with_remotes(
+        db.clone(),
+        Duration::from_secs(s.cache_ttl),
+        Some(Arc::new(ConfigRemotes(cfg.clone()))),
+    );
     for (path, name) in [
         ("/gdrive", "gdrive"),
         ("/photos", "gphotos"),
@@ -384,12 +411,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
             root: String::new(),
             read_only: false,
         };
-        db.put_mount(&row).await?;
-        state.tree.mount(Mount {
-            path: path.into(),
-            storage: mount_storage(&cfg, &row).await?,
-            read_only: false,
-        })?;
+        cloudmux_server::admin::mount_row(&state, row).await?;
     }
     match state
         .users

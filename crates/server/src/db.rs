@@ -287,6 +287,17 @@ impl Db {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Removes every token of one kind of `user`.
+    pub async fn remove_tokens(&self, user: &str, kind: &str) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM tokens WHERE user_name = $1 AND kind = $2")
+            .bind(user)
+            .bind(kind)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
     /// Drops expired tokens.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let r = sqlx::query("DELETE FROM tokens WHERE expires > 0 AND expires < $1")

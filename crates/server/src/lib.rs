@@ -8,6 +8,7 @@
 //!   document at `/api/openapi.json`.
 //! - [`users`] and [`db`]: argon2 password hashes, expiring sessions and long-lived API tokens (only their
 //!   SHA-256 stored), a per-client login throttle; SQLite by default, PostgreSQL for several instances.
+//! - [`admin`]: users, mounts and the remotes they can use, for administrators.
 //! - [`tasks`]: transfers between remotes run by `cloudmux-vfs` in the background, listed and cancellable.
 //!
 //! ```no_run
@@ -30,6 +31,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 
+pub mod admin;
 pub mod api;
 pub mod db;
 pub mod error;
@@ -47,22 +49,53 @@ pub struct AppState {
     pub users: users::Users,
     /// Background transfers.
     pub tasks: tasks::Tasks,
+    /// The remotes admins can mount (none: mounts are fixed at start).
+    pub remotes: Option<Arc<dyn admin::Remotes>>,
+}
+
+impl std::fmt::Debug for dyn admin::Remotes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.list()).finish()
+    }
 }
 
 impl AppState {
     /// A server over `db` whose listings stay cached for `cache_ttl`; sessions last a day.
     pub fn new(db: db::Db, cache_ttl: Duration) -> Arc<Self> {
+        Self::with_remotes(db, cache_ttl, None)
+    }
+
+    /// Like [`AppState::new`], with remotes admins can mount through the API.
+    pub fn with_remotes(
+        db: db::Db,
+        cache_ttl: Duration,
+        remotes: Option<Arc<dyn admin::Remotes>>,
+    ) -> Arc<Self> {
         Arc::new(AppState {
             tree: Arc::new(mount::Tree::new(cache_ttl)),
             users: users::Users::new(db, Duration::from_secs(24 * 3600)),
             tasks: tasks::Tasks::default(),
+            remotes,
         })
+    }
+
+    /// Mounts every saved mount; returns those whose remote could not be opened, with the reason.
+    pub async fn mount_saved(&self) -> cloudmux_core::Result<Vec<(String, cloudmux_core::Error)>> {
+        let mut failed = Vec::new();
+        for m in self.users.db().mounts().await? {
+            let path = m.path.clone();
+            if let Err(e) = admin::mount_row(self, m).await {
+                failed.push((path, e));
+            }
+        }
+        Ok(failed)
     }
 }
 
 /// The application: the API and the headers every answer carries.
 pub fn app(state: Arc<AppState>) -> Router {
     api::routes()
+        .merge(admin::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(
             |mut r: axum::response::Response| async move {

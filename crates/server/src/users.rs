@@ -124,6 +124,40 @@ impl Users {
         Ok(User::from(&row))
     }
 
+    /// Changes a user; a new password ends the user's sessions (API tokens stay).
+    pub async fn edit(
+        &self,
+        name: &str,
+        password: Option<&str>,
+        base_path: Option<&str>,
+        can_write: Option<bool>,
+        is_admin: Option<bool>,
+    ) -> Result<User> {
+        let mut row = self
+            .db
+            .get_user(name)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("user {name}")))?;
+        if let Some(p) = password {
+            check_password(p)?;
+            row.password_hash = hash_password(p)?;
+        }
+        if let Some(b) = base_path {
+            row.base_path = crate::mount::clean(b)?;
+        }
+        if let Some(w) = can_write {
+            row.can_write = w;
+        }
+        if let Some(a) = is_admin {
+            row.is_admin = a;
+        }
+        self.db.update_user(&row).await?;
+        if password.is_some() {
+            self.db.remove_tokens(name, "session").await?;
+        }
+        Ok(User::from(&row))
+    }
+
     /// How long `ip` must still wait before trying again, if it is throttled.
     pub fn throttled(&self, ip: IpAddr) -> Option<Duration> {
         let f = self.failures.lock().unwrap();

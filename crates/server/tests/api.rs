@@ -467,3 +467,155 @@ async fn nothing_outside_the_base_path() {
         }
     }
 }
+
+/// Remotes for the admin API: local folders by name.
+struct Folders(Vec<(String, std::path::PathBuf)>);
+
+#[async_trait::async_trait]
+impl cloudmux_server::admin::Remotes for Folders {
+    fn list(&self) -> Vec<cloudmux_server::admin::RemoteInfo> {
+        self.0
+            .iter()
+            .map(|(n, _)| cloudmux_server::admin::RemoteInfo {
+                name: n.clone(),
+                kind: "local".into(),
+            })
+            .collect()
+    }
+
+    async fn open(&self, name: &str, root: &str) -> cloudmux_core::Result<Arc<dyn Storage>> {
+        let (_, p) = self
+            .0
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| cloudmux_core::Error::not_found(format!("remote {name}")))?;
+        let s: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(p)?);
+        Ok(if root.is_empty() {
+            s
+        } else {
+            Arc::new(cloudmux_core::SubTree::new(s, root.to_string()))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administration() {
+    cloudmux_http::install_crypto_provider();
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("files/inner")).unwrap();
+    std::fs::write(d.path().join("files/inner/x.txt"), "x").unwrap();
+    let db_url = format!("sqlite://{}", d.path().join("s.db").display());
+    let remotes: Arc<dyn cloudmux_server::admin::Remotes> =
+        Arc::new(Folders(vec![("files".into(), d.path().join("files"))]));
+    let state = AppState::with_remotes(
+        Db::open(&db_url).await.unwrap(),
+        Duration::from_secs(30),
+        Some(remotes.clone()),
+    );
+    state
+        .users
+        .create("root", "root-password", "/", true, true)
+        .await
+        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(cloudmux_server::serve(l, state.clone()));
+    let s = Srv {
+        base,
+        http: reqwest::Client::new(),
+        state: state.clone(),
+        dirs: vec![],
+    };
+    let t = s.login("root", "root-password").await;
+    let r: Value = s.get(&t, "/api/admin/remotes").await.json().await.unwrap();
+    assert_eq!(r["remotes"][0]["name"], "files");
+    // Mount a remote and a sub-folder of it, read-only.
+    for body in [
+        json!({"path": "/f", "remote": "files"}),
+        json!({"path": "/in", "remote": "files", "root": "inner", "read_only": true}),
+    ] {
+        assert_eq!(s.post(&t, "/api/admin/mounts", body).await.status(), 201);
+    }
+    let bad = s
+        .post(
+            &t,
+            "/api/admin/mounts",
+            json!({"path": "/g", "remote": "nope"}),
+        )
+        .await;
+    assert_eq!(bad.status(), 404);
+    let listed: Value = s
+        .get(&t, "/api/fs/list?path=/in")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["entries"][0]["path"], "/in/x.txt");
+    assert_eq!(s.put(&t, "/in/y.txt", b"y".to_vec()).await.status(), 403);
+    // Users: a reader confined to /f/inner; no admin pages for them.
+    let made = s
+        .post(
+            &t,
+            "/api/admin/users",
+            json!({"name": "ann", "password": "ann-password", "base_path": "/f/inner"}),
+        )
+        .await;
+    assert_eq!(made.status(), 201);
+    let short = s
+        .post(
+            &t,
+            "/api/admin/users",
+            json!({"name": "bob", "password": "short"}),
+        )
+        .await;
+    assert_eq!(short.status(), 400);
+    let ann = s.login("ann", "ann-password").await;
+    assert_eq!(s.get(&ann, "/api/admin/users").await.status(), 403);
+    let mine: Value = s
+        .get(&ann, "/api/fs/list?path=/")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["entries"][0]["name"], "x.txt");
+    // A new password ends ann's sessions.
+    let edit = s
+        .http
+        .patch(format!("{}/api/admin/users/ann", s.base))
+        .bearer_auth(&t)
+        .json(&json!({"password": "new-ann-password", "can_write": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edit.status(), 200);
+    assert_eq!(s.get(&ann, "/api/me").await.status(), 401);
+    let ann = s.login("ann", "new-ann-password").await;
+    assert_eq!(s.put(&ann, "/new.txt", b"n".to_vec()).await.status(), 201);
+    assert!(d.path().join("files/inner/new.txt").exists());
+    // Mounts survive a restart of the state from the same database.
+    let again = AppState::with_remotes(
+        Db::open(&db_url).await.unwrap(),
+        Duration::from_secs(30),
+        Some(remotes),
+    );
+    assert!(again.mount_saved().await.unwrap().is_empty());
+    let paths: Vec<String> = again.tree.mounts().iter().map(|m| m.path.clone()).collect();
+    assert_eq!(paths, vec!["/in", "/f"]);
+    let gone = s
+        .http
+        .delete(format!("{}/api/admin/mounts?path=/in", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    assert_eq!(s.get(&t, "/api/fs/list?path=/in").await.status(), 404);
+    let del = s
+        .http
+        .delete(format!("{}/api/admin/users/root", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 400, "no removing yourself");
+}

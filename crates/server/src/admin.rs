@@ -1,0 +1,216 @@
+//! Administration under `/api/admin` (admins only): users, mounts, and the remotes mounts can use.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use cloudmux_core::{Error, ErrorKind, Result, Storage};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::api::Authed;
+use crate::db::MountRow;
+use crate::error::ApiError;
+use crate::mount::{Mount, clean};
+
+type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// A remote the server can mount.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemoteInfo {
+    /// Its name.
+    pub name: String,
+    /// `gdrive`, `gphotos`, `yadisk` or `local`.
+    pub kind: String,
+}
+
+/// Where the server finds remotes to mount (the CLI's configuration, for `cloudmux serve`).
+#[async_trait]
+pub trait Remotes: Send + Sync {
+    /// The remotes there are.
+    fn list(&self) -> Vec<RemoteInfo>;
+    /// Opens one, rooted at `root` (empty: its root).
+    async fn open(&self, name: &str, root: &str) -> Result<Arc<dyn Storage>>;
+}
+
+/// The routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/admin/users", get(users).post(add_user))
+        .route(
+            "/api/admin/users/{name}",
+            patch(edit_user).delete(remove_user),
+        )
+        .route(
+            "/api/admin/mounts",
+            get(mounts).post(add_mount).delete(remove_mount),
+        )
+        .route("/api/admin/remotes", get(remotes))
+}
+
+fn admin(a: &Authed) -> ApiResult<()> {
+    if a.0.is_admin {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("{} is not an administrator", a.0.name),
+        )
+        .into())
+    }
+}
+
+async fn users(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
+    admin(&a)?;
+    Ok(Json(json!({"users": st.users.db().users().await?})))
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    name: String,
+    password: String,
+    #[serde(default = "root")]
+    base_path: String,
+    #[serde(default)]
+    can_write: bool,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+fn root() -> String {
+    "/".into()
+}
+
+async fn add_user(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<NewUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    admin(&a)?;
+    let u = st
+        .users
+        .create(&b.name, &b.password, &b.base_path, b.can_write, b.is_admin)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"user": u}))))
+}
+
+#[derive(Deserialize)]
+struct EditUser {
+    password: Option<String>,
+    base_path: Option<String>,
+    can_write: Option<bool>,
+    is_admin: Option<bool>,
+}
+
+async fn edit_user(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Path(name): Path<String>,
+    Json(b): Json<EditUser>,
+) -> ApiResult<Json<Value>> {
+    admin(&a)?;
+    if name == a.0.name && b.is_admin == Some(false) {
+        return Err(Error::invalid("you cannot take away your own admin right")
+            .with_hint("let another administrator do it")
+            .into());
+    }
+    let u = st
+        .users
+        .edit(
+            &name,
+            b.password.as_deref(),
+            b.base_path.as_deref(),
+            b.can_write,
+            b.is_admin,
+        )
+        .await?;
+    Ok(Json(json!({"user": u})))
+}
+
+async fn remove_user(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    admin(&a)?;
+    if name == a.0.name {
+        return Err(Error::invalid("you cannot remove yourself").into());
+    }
+    if st.users.db().remove_user(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::not_found(format!("user {name}")).into())
+    }
+}
+
+async fn mounts(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
+    admin(&a)?;
+    let active: Vec<String> = st.tree.mounts().iter().map(|m| m.path.clone()).collect();
+    let rows = st.users.db().mounts().await?;
+    Ok(Json(json!({"mounts": rows.iter().map(|m| json!({
+        "path": m.path, "remote": m.remote, "root": m.root, "read_only": m.read_only,
+        "active": active.contains(&m.path),
+    })).collect::<Vec<_>>()})))
+}
+
+/// Mounts `m` now (opening its remote) and saves it.
+pub async fn mount_row(st: &AppState, m: MountRow) -> Result<()> {
+    let remotes = st.remotes.as_ref().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unsupported,
+            "this server has no remotes to mount",
+        )
+    })?;
+    let m = MountRow {
+        path: clean(&m.path)?,
+        ..m
+    };
+    let storage = remotes.open(&m.remote, &m.root).await?;
+    st.tree.mount(Mount {
+        path: m.path.clone(),
+        storage,
+        read_only: m.read_only,
+    })?;
+    st.users.db().put_mount(&m).await
+}
+
+async fn add_mount(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(m): Json<MountRow>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    admin(&a)?;
+    mount_row(&st, m.clone()).await?;
+    Ok((StatusCode::CREATED, Json(json!({"mount": m}))))
+}
+
+#[derive(Deserialize)]
+struct PathQ {
+    path: String,
+}
+
+async fn remove_mount(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Query(q): Query<PathQ>,
+) -> ApiResult<StatusCode> {
+    admin(&a)?;
+    let p = clean(&q.path)?;
+    let in_db = st.users.db().remove_mount(&p).await?;
+    let active = st.tree.unmount(&p);
+    if in_db || active {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::not_found(format!("mount {p}")).into())
+    }
+}
+
+async fn remotes(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
+    admin(&a)?;
+    let list = st.remotes.as_ref().map(|r| r.list()).unwrap_or_default();
+    Ok(Json(json!({"remotes": list})))
+}
