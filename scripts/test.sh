@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # The whole cloudmux test suite, on a fresh machine: installs what it uses, then runs formatting and lint
 # checks, every Rust test (unit, conformance kit per backend, integration against the in-process emulator,
-# the CLI end to end) and the interop tests in which third-party clients talk to the emulator.
+# the CLI end to end, the server with litmus against its WebDAV) and the interop tests in which third-party
+# clients talk to the emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== installing litmus (Debian), the WebDAV conformance suite the server is tested with"
+if ! command -v litmus > /dev/null; then
+    sudo_=""
+    if [ "$(id -u)" != 0 ]; then sudo_="sudo"; fi
+    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus > /dev/null \
+        || { $sudo_ apt-get update -q > /dev/null && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus > /dev/null; }
+fi
 
 echo "== installing the interop clients (PyPI)"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/interop/requirements.txt

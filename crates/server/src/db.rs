@@ -22,6 +22,13 @@ const SCHEMA: &[&str] = &[
         label TEXT NOT NULL,
         created BIGINT NOT NULL,
         expires BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS props (
+        path TEXT NOT NULL,
+        ns TEXT NOT NULL,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        xml TEXT NOT NULL,
+        PRIMARY KEY (path, ns, name))",
     "CREATE TABLE IF NOT EXISTS mounts (
         path TEXT PRIMARY KEY,
         remote TEXT NOT NULL,
@@ -75,6 +82,21 @@ pub struct TokenRow {
     pub created: i64,
     /// Expiry, seconds since the epoch (0: never).
     pub expires: i64,
+}
+
+/// A WebDAV dead property as stored (by tree path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropRow {
+    /// The tree path it belongs to.
+    pub path: String,
+    /// XML namespace (empty: none).
+    pub ns: String,
+    /// Local name.
+    pub name: String,
+    /// The prefix the client used.
+    pub prefix: String,
+    /// The whole element as XML.
+    pub xml: String,
 }
 
 /// A mount as stored.
@@ -306,6 +328,102 @@ impl Db {
             .await
             .map_err(db_err)?;
         Ok(r.rows_affected())
+    }
+
+    /// Sets (replaces) a WebDAV dead property of a tree path.
+    pub async fn set_prop(&self, p: &PropRow) -> Result<()> {
+        sqlx::query("DELETE FROM props WHERE path = $1 AND ns = $2 AND name = $3")
+            .bind(&p.path)
+            .bind(&p.ns)
+            .bind(&p.name)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO props (path, ns, name, prefix, xml) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&p.path)
+            .bind(&p.ns)
+            .bind(&p.name)
+            .bind(&p.prefix)
+            .bind(&p.xml)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Removes one dead property (nothing happens when absent).
+    pub async fn remove_prop(&self, path: &str, ns: &str, name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM props WHERE path = $1 AND ns = $2 AND name = $3")
+            .bind(path)
+            .bind(ns)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The dead properties of a tree path.
+    pub async fn props(&self, path: &str) -> Result<Vec<PropRow>> {
+        let rows = sqlx::query("SELECT * FROM props WHERE path = $1 ORDER BY ns, name")
+            .bind(path)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PropRow {
+                    path: r.try_get("path").map_err(db_err)?,
+                    ns: r.try_get("ns").map_err(db_err)?,
+                    name: r.try_get("name").map_err(db_err)?,
+                    prefix: r.try_get("prefix").map_err(db_err)?,
+                    xml: r.try_get("xml").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves the properties of `from` and everything below it to `to` (after a rename), or copies them
+    /// (`keep` true, after a copy); any properties already at the destination go first.
+    pub async fn move_props(&self, from: &str, to: &str, keep: bool) -> Result<()> {
+        self.drop_props(to).await?;
+        // A prefix test, not LIKE: `_` and `%` are ordinary characters in file names.
+        let below = format!("{from}/");
+        let rows = sqlx::query("SELECT * FROM props WHERE path = $1 OR substr(path, 1, $2) = $3")
+            .bind(from)
+            .bind(below.chars().count() as i64)
+            .bind(&below)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        for r in &rows {
+            let path: String = r.try_get("path").map_err(db_err)?;
+            let moved = PropRow {
+                path: format!("{to}{}", &path[from.len()..]),
+                ns: r.try_get("ns").map_err(db_err)?,
+                name: r.try_get("name").map_err(db_err)?,
+                prefix: r.try_get("prefix").map_err(db_err)?,
+                xml: r.try_get("xml").map_err(db_err)?,
+            };
+            self.set_prop(&moved).await?;
+        }
+        if !keep {
+            self.drop_props(from).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the properties of a path and everything below it (after a delete).
+    pub async fn drop_props(&self, path: &str) -> Result<()> {
+        let below = format!("{path}/");
+        sqlx::query("DELETE FROM props WHERE path = $1 OR substr(path, 1, $2) = $3")
+            .bind(path)
+            .bind(below.chars().count() as i64)
+            .bind(&below)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     /// Adds or replaces a mount.

@@ -9,6 +9,8 @@
 //! - [`users`] and [`db`]: argon2 password hashes, expiring sessions and long-lived API tokens (only their
 //!   SHA-256 stored), a per-client login throttle; SQLite by default, PostgreSQL for several instances.
 //! - [`admin`]: users, mounts and the remotes they can use, for administrators.
+//! - [`dav`]: WebDAV at `/dav` over the same tree, HTTP Basic with the same users, streamed GET (ranges)
+//!   and PUT, `Depth: infinity` refused.
 //! - [`tasks`]: transfers between remotes run by `cloudmux-vfs` in the background, listed and cancellable.
 //!
 //! ```no_run
@@ -33,6 +35,7 @@ use axum::http::{HeaderValue, header};
 
 pub mod admin;
 pub mod api;
+pub mod dav;
 pub mod db;
 pub mod error;
 pub mod mount;
@@ -41,7 +44,6 @@ pub mod tasks;
 pub mod users;
 
 /// Everything a request can reach.
-#[derive(Debug)]
 pub struct AppState {
     /// The mount tree.
     pub tree: Arc<mount::Tree>,
@@ -51,6 +53,18 @@ pub struct AppState {
     pub tasks: tasks::Tasks,
     /// The remotes admins can mount (none: mounts are fixed at start).
     pub remotes: Option<Arc<dyn admin::Remotes>>,
+    /// The WebDAV handler over the tree.
+    pub dav: dav_server::DavHandler<users::User>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("tree", &self.tree)
+            .field("users", &self.users)
+            .field("remotes", &self.remotes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for dyn admin::Remotes {
@@ -71,8 +85,10 @@ impl AppState {
         cache_ttl: Duration,
         remotes: Option<Arc<dyn admin::Remotes>>,
     ) -> Arc<Self> {
+        let tree = Arc::new(mount::Tree::new(cache_ttl));
         Arc::new(AppState {
-            tree: Arc::new(mount::Tree::new(cache_ttl)),
+            dav: dav::handler(tree.clone(), db.clone()),
+            tree,
             users: users::Users::new(db, Duration::from_secs(24 * 3600)),
             tasks: tasks::Tasks::default(),
             remotes,
@@ -96,6 +112,15 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     api::routes()
         .merge(admin::routes())
+        .route(dav::PREFIX, axum::routing::any(dav::handle))
+        .route(
+            &format!("{}/", dav::PREFIX),
+            axum::routing::any(dav::handle),
+        )
+        .route(
+            &format!("{}/{{*rest}}", dav::PREFIX),
+            axum::routing::any(dav::handle),
+        )
         .with_state(state)
         .layer(axum::middleware::map_response(
             |mut r: axum::response::Response| async move {

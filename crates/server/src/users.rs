@@ -84,7 +84,13 @@ pub struct Users {
     db: Db,
     session_ttl: Duration,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Recently verified Basic credentials (SHA-256 of `name:password`), so WebDAV clients, which send
+    /// them with every request, pay the argon2 work once a minute rather than on each request.
+    verified: Mutex<HashMap<String, (User, Instant)>>,
 }
+
+/// How long verified Basic credentials are trusted without checking the hash again.
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
 
 impl Users {
     /// Over `db`; sessions live `session_ttl`.
@@ -93,6 +99,7 @@ impl Users {
             db,
             session_ttl,
             failures: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -152,6 +159,8 @@ impl Users {
             row.is_admin = a;
         }
         self.db.update_user(&row).await?;
+        // Rights or password changed: nothing verified before counts any more.
+        self.verified.lock().unwrap().clear();
         if password.is_some() {
             self.db.remove_tokens(name, "session").await?;
         }
@@ -181,6 +190,22 @@ impl Users {
         }
     }
 
+    /// Checks a user's password (throttled per client like [`Users::login`]) without opening a session: the
+    /// check of HTTP Basic credentials.
+    pub async fn check_password(&self, ip: IpAddr, name: &str, password: &str) -> Result<User> {
+        let key = token_hash(&format!("{name}:{password}"));
+        if let Some((u, at)) = self.verified.lock().unwrap().get(&key)
+            && at.elapsed() < VERIFIED_TTL
+        {
+            return Ok(u.clone());
+        }
+        let u = self.verify(ip, name, password).await?;
+        let mut v = self.verified.lock().unwrap();
+        v.retain(|_, (_, at)| at.elapsed() < VERIFIED_TTL);
+        v.insert(key, (u.clone(), Instant::now()));
+        Ok(u)
+    }
+
     /// Checks a password and opens a session: the token (shown once) and its expiry.
     pub async fn login(
         &self,
@@ -188,6 +213,13 @@ impl Users {
         name: &str,
         password: &str,
     ) -> Result<(String, i64, User)> {
+        let user = self.verify(ip, name, password).await?;
+        let expires = now() + self.session_ttl.as_secs() as i64;
+        let token = self.issue(&user.name, "session", "login", expires).await?;
+        Ok((token, expires, user))
+    }
+
+    async fn verify(&self, ip: IpAddr, name: &str, password: &str) -> Result<User> {
         if let Some(wait) = self.throttled(ip) {
             return Err(Error::new(
                 ErrorKind::RateLimited,
@@ -212,9 +244,7 @@ impl Users {
             ));
         };
         self.failures.lock().unwrap().remove(&ip);
-        let expires = now() + self.session_ttl.as_secs() as i64;
-        let token = self.issue(&row.name, "session", "login", expires).await?;
-        Ok((token, expires, User::from(&row)))
+        Ok(User::from(&row))
     }
 
     /// Issues a token of `kind` for `user` (expires 0: never).

@@ -619,3 +619,148 @@ async fn administration() {
         .unwrap();
     assert_eq!(del.status(), 400, "no removing yourself");
 }
+
+fn dav_method(m: &str) -> reqwest::Method {
+    reqwest::Method::from_bytes(m.as_bytes()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_over_the_tree() {
+    let s = server().await;
+    let dav = |m: &str, p: &str| {
+        s.http
+            .request(dav_method(m), format!("{}/dav{p}", s.base))
+            .basic_auth("admin", Some("admin-password"))
+    };
+    let anon = s
+        .http
+        .request(dav_method("PROPFIND"), format!("{}/dav/", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    assert!(
+        anon.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    let root = dav("PROPFIND", "/")
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(root.status(), 207);
+    let xml = root.text().await.unwrap();
+    for m in ["/dav/one/", "/dav/two/", "/dav/ro/"] {
+        assert!(xml.contains(m), "{m} in {xml}");
+    }
+    let inf = dav("PROPFIND", "/")
+        .header("Depth", "infinity")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inf.status(), 403);
+    assert!(inf.text().await.unwrap().contains("propfind-finite-depth"));
+    // Streamed PUT and ranged GET.
+    let data = cloudmux_core::conformance::pattern(3 * 1024 * 1024 + 11, 7);
+    let put = dav("PUT", "/two/big.bin")
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    assert_eq!(
+        std::fs::read(s.dirs[1].path().join("big.bin")).unwrap(),
+        data
+    );
+    let got = dav("GET", "/two/big.bin").send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &data[..]);
+    let part = dav("GET", "/two/big.bin")
+        .header("Range", "bytes=2000000-2000099")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.bytes().await.unwrap().as_ref(),
+        &data[2_000_000..2_000_100]
+    );
+    // MKCOL, MOVE inside a mount, COPY across mounts, DELETE.
+    assert_eq!(dav("MKCOL", "/two/d").send().await.unwrap().status(), 201);
+    assert_eq!(dav("MKCOL", "/two/d").send().await.unwrap().status(), 405);
+    assert_eq!(dav("MKCOL", "/two/x/y").send().await.unwrap().status(), 409);
+    let mv = dav("MOVE", "/two/big.bin")
+        .header("Destination", format!("{}/dav/two/d/moved.bin", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mv.status(), 201);
+    let cp = dav("COPY", "/two/d/moved.bin")
+        .header("Destination", format!("{}/dav/one/copied.bin", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cp.status(), 201);
+    assert_eq!(
+        std::fs::read(s.dirs[0].path().join("copied.bin")).unwrap(),
+        data
+    );
+    assert_eq!(dav("DELETE", "/two/d").send().await.unwrap().status(), 204);
+    assert!(!s.dirs[1].path().join("d").exists());
+    assert_eq!(
+        dav("PUT", "/ro/new.txt")
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // The JSON API sees what WebDAV wrote (the listing cache was dropped).
+    let t = s.login("admin", "admin-password").await;
+    let listed: Value = s
+        .get(&t, "/api/fs/list?path=/one")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.to_string().contains("copied.bin"));
+    // The guest: read-only, confined to /one/team.
+    let guest = |m: &str, p: &str| {
+        s.http
+            .request(dav_method(m), format!("{}/dav{p}", s.base))
+            .basic_auth("guest", Some("guest-password"))
+    };
+    let ok = guest("GET", "/sub/t.txt").send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "team file");
+    for p in [
+        "/../private.txt",
+        "/%2e%2e/private.txt",
+        "/sub/..%2f..%2fprivate.txt",
+        "/..%5cprivate.txt",
+    ] {
+        let r = guest("GET", p).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert!(!body.contains(SECRET), "{p}: {body}");
+        assert!(status >= 400, "{p}: {status}");
+    }
+    assert_eq!(
+        guest("PUT", "/sub/w.txt")
+            .body("w")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let wrong = s
+        .http
+        .get(format!("{}/dav/one/private.txt", s.base))
+        .basic_auth("admin", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}

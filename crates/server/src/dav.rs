@@ -1,0 +1,675 @@
+//! WebDAV at `/dav`: the mount tree through `dav-server`, as the user signed in with HTTP Basic sees it.
+//!
+//! Every path goes through [`crate::mount::clean`] and is put under the user's base folder, exactly as in
+//! the JSON API. Reads are ranged streams from the remote (a seek starts a new ranged read); a PUT streams
+//! the request body into the remote through a small channel, so memory stays a few chunks whatever the
+//! size. `PROPFIND` with `Depth: infinity` is refused (403 `propfind-finite-depth`), whoever asks.
+
+use std::io::SeekFrom;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{Buf, Bytes};
+use cloudmux_core::{ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, WriteOptions};
+use dav_server::davpath::DavPath;
+use dav_server::fs::{
+    DavDirEntry, DavFile, DavMetaData, DavProp, FsError, FsFuture, FsResult, FsStream,
+    GuardedFileSystem, OpenOptions, ReadDirMeta,
+};
+use futures_util::{FutureExt, StreamExt};
+
+use crate::AppState;
+use crate::db::{Db, PropRow};
+use crate::mount::{Tree, clean, parent_of, under};
+use crate::users::User;
+
+/// Where WebDAV is served.
+pub const PREFIX: &str = "/dav";
+
+fn fs_err(e: Error) -> FsError {
+    match e.kind() {
+        ErrorKind::NotFound => FsError::NotFound,
+        ErrorKind::AlreadyExists => FsError::Exists,
+        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => FsError::Forbidden,
+        ErrorKind::Unsupported => FsError::NotImplemented,
+        ErrorKind::QuotaExceeded => FsError::InsufficientStorage,
+        _ => {
+            tracing::warn!("webdav: {e}");
+            FsError::GeneralFailure
+        }
+    }
+}
+
+/// The tree path of a WebDAV path for `user`.
+fn tree_path(path: &DavPath, user: &User) -> FsResult<String> {
+    let raw = std::str::from_utf8(path.as_bytes()).map_err(|_| FsError::Forbidden)?;
+    let c = clean(raw).map_err(|_| FsError::Forbidden)?;
+    Ok(under(&user.base_path, &c))
+}
+
+fn writable(path: &DavPath, user: &User) -> FsResult<String> {
+    if !user.can_write {
+        return Err(FsError::Forbidden);
+    }
+    let p = tree_path(path, user)?;
+    if p == user.base_path {
+        return Err(FsError::Forbidden);
+    }
+    Ok(p)
+}
+
+#[derive(Debug, Clone)]
+struct Meta {
+    len: u64,
+    modified: Option<SystemTime>,
+    dir: bool,
+    etag: Option<String>,
+}
+
+impl Meta {
+    fn of(e: &Entry) -> Self {
+        Meta {
+            len: e.size.unwrap_or(0),
+            modified: e.modified.map(Into::into),
+            dir: e.is_dir,
+            etag: e
+                .hashes
+                .md5
+                .clone()
+                .or_else(|| e.hashes.sha256.clone())
+                .filter(|_| !e.is_dir),
+        }
+    }
+}
+
+impl DavMetaData for Meta {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn modified(&self) -> FsResult<SystemTime> {
+        self.modified.ok_or(FsError::NotImplemented)
+    }
+    fn is_dir(&self) -> bool {
+        self.dir
+    }
+    fn etag(&self) -> Option<String> {
+        match (&self.etag, self.modified) {
+            (Some(h), _) => Some(h.clone()),
+            (None, Some(m)) => {
+                let ms = m
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or(0);
+                Some(format!("{:x}-{ms:x}", self.len))
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+struct DirEntry(Entry);
+
+impl DavDirEntry for DirEntry {
+    fn name(&self) -> Vec<u8> {
+        self.0.name.as_bytes().to_vec()
+    }
+    fn metadata(&self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        let m: Box<dyn DavMetaData> = Box::new(Meta::of(&self.0));
+        futures_util::future::ready(Ok(m)).boxed()
+    }
+}
+
+/// An open file: reading (ranged streams, re-opened on seek) or writing (a channel into a running upload).
+struct File {
+    tree: Arc<Tree>,
+    path: String,
+    meta: Meta,
+    pos: u64,
+    reader: Option<(sync_wrapper::SyncWrapper<ByteStream>, Bytes)>,
+    writer: Option<Writer>,
+}
+
+struct Writer {
+    tx: tokio::sync::mpsc::Sender<cloudmux_core::Result<Bytes>>,
+    done: tokio::task::JoinHandle<cloudmux_core::Result<Entry>>,
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("path", &self.path)
+            .field("pos", &self.pos)
+            .finish()
+    }
+}
+
+impl File {
+    async fn send(&mut self, b: Bytes) -> FsResult<()> {
+        let w = self.writer.as_ref().ok_or(FsError::Forbidden)?;
+        let n = b.len() as u64;
+        if w.tx.send(Ok(b)).await.is_err() {
+            // The upload ended early: its error is the answer.
+            return Err(self.finish().await.err().unwrap_or(FsError::GeneralFailure));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> FsResult<()> {
+        let Some(w) = self.writer.take() else {
+            return Ok(());
+        };
+        drop(w.tx);
+        match w.done.await {
+            Ok(Ok(e)) => {
+                self.meta = Meta::of(&e);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(fs_err(e)),
+            Err(_) => Err(FsError::GeneralFailure),
+        }
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        // A writer dropped without flush (the client went away): abort the upload rather than store a
+        // truncated file.
+        if let Some(w) = self.writer.take() {
+            let _ = w.tx.try_send(Err(Error::new(
+                ErrorKind::Transient,
+                "the upload was interrupted",
+            )));
+            w.done.abort();
+        }
+    }
+}
+
+impl DavFile for File {
+    fn metadata(&mut self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        let m: Box<dyn DavMetaData> = Box::new(self.meta.clone());
+        futures_util::future::ready(Ok(m)).boxed()
+    }
+
+    fn write_buf(&mut self, mut buf: Box<dyn Buf + Send>) -> FsFuture<'_, ()> {
+        async move {
+            let b = buf.copy_to_bytes(buf.remaining());
+            self.send(b).await
+        }
+        .boxed()
+    }
+
+    fn write_bytes(&mut self, buf: Bytes) -> FsFuture<'_, ()> {
+        self.send(buf).boxed()
+    }
+
+    fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
+        async move {
+            if self.writer.is_some() {
+                return Err(FsError::Forbidden);
+            }
+            loop {
+                if self.reader.is_none() {
+                    if self.pos >= self.meta.len {
+                        return Ok(Bytes::new());
+                    }
+                    let s = self
+                        .tree
+                        .read(&self.path, ByteRange::new(self.pos, None))
+                        .await
+                        .map_err(fs_err)?;
+                    self.reader = Some((sync_wrapper::SyncWrapper::new(s), Bytes::new()));
+                }
+                let (s, pending) = self.reader.as_mut().expect("opened above");
+                if !pending.is_empty() {
+                    let n = count.min(pending.len());
+                    let out = pending.split_to(n);
+                    self.pos += n as u64;
+                    return Ok(out);
+                }
+                match s.get_mut().next().await {
+                    Some(Ok(b)) => *pending = b,
+                    Some(Err(e)) => return Err(fs_err(e)),
+                    None => {
+                        self.reader = None;
+                        return Ok(Bytes::new());
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> FsFuture<'_, u64> {
+        async move {
+            if self.writer.is_some() {
+                // Uploads are sent in order; only "stay where you are" is possible.
+                return match pos {
+                    SeekFrom::Current(0) => Ok(self.pos),
+                    SeekFrom::Start(p) if p == self.pos => Ok(self.pos),
+                    _ => Err(FsError::NotImplemented),
+                };
+            }
+            let to = match pos {
+                SeekFrom::Start(p) => p as i128,
+                SeekFrom::End(d) => self.meta.len as i128 + d as i128,
+                SeekFrom::Current(d) => self.pos as i128 + d as i128,
+            };
+            if to < 0 {
+                return Err(FsError::GeneralFailure);
+            }
+            let to = to as u64;
+            if to != self.pos {
+                self.reader = None;
+                self.pos = to;
+            }
+            Ok(to)
+        }
+        .boxed()
+    }
+
+    fn flush(&mut self) -> FsFuture<'_, ()> {
+        self.finish().boxed()
+    }
+}
+
+/// The mount tree as a WebDAV file system, per signed-in user; dead properties live in the database,
+/// keyed by tree path, and follow moves, copies and deletes.
+#[derive(Clone)]
+pub struct CloudFs {
+    tree: Arc<Tree>,
+    db: Db,
+}
+
+impl CloudFs {
+    /// Over `tree`, properties in `db`.
+    pub fn new(tree: Arc<Tree>, db: Db) -> Self {
+        CloudFs { tree, db }
+    }
+}
+
+fn prop_row(path: &str, p: &DavProp) -> PropRow {
+    PropRow {
+        path: path.to_string(),
+        ns: p.namespace.clone().unwrap_or_default(),
+        name: p.name.clone(),
+        prefix: p.prefix.clone().unwrap_or_default(),
+        xml: p
+            .xml
+            .as_ref()
+            .map(|x| String::from_utf8_lossy(x).into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+fn dav_prop(r: PropRow, content: bool) -> DavProp {
+    DavProp {
+        name: r.name,
+        prefix: (!r.prefix.is_empty()).then_some(r.prefix),
+        namespace: (!r.ns.is_empty()).then_some(r.ns),
+        xml: content.then(|| r.xml.into_bytes()),
+    }
+}
+
+impl GuardedFileSystem<User> for CloudFs {
+    fn open<'a>(
+        &'a self,
+        path: &'a DavPath,
+        options: OpenOptions,
+        user: &'a User,
+    ) -> FsFuture<'a, Box<dyn DavFile>> {
+        async move {
+            if options.write || options.append || options.create || options.create_new {
+                if options.append {
+                    return Err(FsError::NotImplemented);
+                }
+                let p = writable(path, user)?;
+                let existing = self.tree.stat(&p).await;
+                match &existing {
+                    Ok(e) if e.is_dir => return Err(FsError::Forbidden),
+                    Ok(_) if options.create_new => return Err(FsError::Exists),
+                    Err(e) if e.kind() == ErrorKind::NotFound && !options.create => {
+                        return Err(FsError::NotFound);
+                    }
+                    _ => {}
+                }
+                // The parent must exist (RFC 4918: 409 otherwise).
+                match self.tree.stat(parent_of(&p)).await {
+                    Ok(d) if d.is_dir => {}
+                    _ => return Err(FsError::NotFound),
+                }
+                let (tx, rx) = tokio::sync::mpsc::channel::<cloudmux_core::Result<Bytes>>(4);
+                let data: ByteStream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
+                    rx.recv().await.map(|item| (item, rx))
+                }));
+                let tree = self.tree.clone();
+                let target = p.clone();
+                let size = options.size;
+                let done = tokio::spawn(async move {
+                    tree.write(
+                        &target,
+                        data,
+                        WriteOptions {
+                            size,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                });
+                let f: Box<dyn DavFile> = Box::new(File {
+                    tree: self.tree.clone(),
+                    path: p,
+                    meta: Meta {
+                        len: 0,
+                        modified: Some(SystemTime::now()),
+                        dir: false,
+                        etag: None,
+                    },
+                    pos: 0,
+                    reader: None,
+                    writer: Some(Writer { tx, done }),
+                });
+                return Ok(f);
+            }
+            let p = tree_path(path, user)?;
+            let e = self.tree.stat(&p).await.map_err(fs_err)?;
+            if e.is_dir {
+                return Err(FsError::Forbidden);
+            }
+            let f: Box<dyn DavFile> = Box::new(File {
+                tree: self.tree.clone(),
+                path: p,
+                meta: Meta::of(&e),
+                pos: 0,
+                reader: None,
+                writer: None,
+            });
+            Ok(f)
+        }
+        .boxed()
+    }
+
+    fn read_dir<'a>(
+        &'a self,
+        path: &'a DavPath,
+        _meta: ReadDirMeta,
+        user: &'a User,
+    ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
+        async move {
+            let p = tree_path(path, user)?;
+            let entries = self.tree.list(&p).await.map_err(fs_err)?;
+            let items: Vec<FsResult<Box<dyn DavDirEntry>>> = entries
+                .iter()
+                .map(|e| Ok(Box::new(DirEntry(e.clone())) as Box<dyn DavDirEntry>))
+                .collect();
+            let s: FsStream<Box<dyn DavDirEntry>> = Box::pin(futures_util::stream::iter(items));
+            Ok(s)
+        }
+        .boxed()
+    }
+
+    fn metadata<'a>(
+        &'a self,
+        path: &'a DavPath,
+        user: &'a User,
+    ) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        async move {
+            let p = tree_path(path, user)?;
+            let e = self.tree.stat(&p).await.map_err(fs_err)?;
+            let m: Box<dyn DavMetaData> = Box::new(Meta::of(&e));
+            Ok(m)
+        }
+        .boxed()
+    }
+
+    fn create_dir<'a>(&'a self, path: &'a DavPath, user: &'a User) -> FsFuture<'a, ()> {
+        async move {
+            let p = writable(path, user)?;
+            if self.tree.stat(&p).await.is_ok() {
+                return Err(FsError::Exists);
+            }
+            match self.tree.stat(parent_of(&p)).await {
+                Ok(d) if d.is_dir => {}
+                _ => return Err(FsError::NotFound),
+            }
+            self.tree.mkdir(&p).await.map(|_| ()).map_err(fs_err)
+        }
+        .boxed()
+    }
+
+    fn remove_dir<'a>(&'a self, path: &'a DavPath, user: &'a User) -> FsFuture<'a, ()> {
+        self.remove(path, user).boxed()
+    }
+
+    fn remove_file<'a>(&'a self, path: &'a DavPath, user: &'a User) -> FsFuture<'a, ()> {
+        self.remove(path, user).boxed()
+    }
+
+    fn have_props<'a>(
+        &'a self,
+        _path: &'a DavPath,
+        _user: &'a User,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(futures_util::future::ready(true))
+    }
+
+    fn patch_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        patch: Vec<(bool, DavProp)>,
+        user: &'a User,
+    ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
+        async move {
+            let p = writable(path, user)?;
+            self.tree.stat(&p).await.map_err(fs_err)?;
+            let mut out = Vec::new();
+            for (set, prop) in patch {
+                let row = prop_row(&p, &prop);
+                if set {
+                    self.db.set_prop(&row).await.map_err(fs_err)?;
+                } else {
+                    self.db
+                        .remove_prop(&p, &row.ns, &row.name)
+                        .await
+                        .map_err(fs_err)?;
+                }
+                out.push((StatusCode::OK, DavProp { xml: None, ..prop }));
+            }
+            Ok(out)
+        }
+        .boxed()
+    }
+
+    fn get_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        do_content: bool,
+        user: &'a User,
+    ) -> FsFuture<'a, Vec<DavProp>> {
+        async move {
+            let p = tree_path(path, user)?;
+            let rows = self.db.props(&p).await.map_err(fs_err)?;
+            Ok(rows.into_iter().map(|r| dav_prop(r, do_content)).collect())
+        }
+        .boxed()
+    }
+
+    fn get_prop<'a>(
+        &'a self,
+        path: &'a DavPath,
+        prop: DavProp,
+        user: &'a User,
+    ) -> FsFuture<'a, Vec<u8>> {
+        async move {
+            let p = tree_path(path, user)?;
+            let ns = prop.namespace.unwrap_or_default();
+            let rows = self.db.props(&p).await.map_err(fs_err)?;
+            rows.into_iter()
+                .find(|r| r.ns == ns && r.name == prop.name)
+                .map(|r| r.xml.into_bytes())
+                .ok_or(FsError::NotFound)
+        }
+        .boxed()
+    }
+
+    fn rename<'a>(
+        &'a self,
+        from: &'a DavPath,
+        to: &'a DavPath,
+        user: &'a User,
+    ) -> FsFuture<'a, ()> {
+        async move {
+            let (a, b) = (writable(from, user)?, writable(to, user)?);
+            let (ma, _) = self.tree.locate(&a).map_err(fs_err)?;
+            let (mb, _) = self.tree.locate(&b).map_err(fs_err)?;
+            if !Arc::ptr_eq(&ma, &mb) {
+                // dav-server then copies and deletes.
+                return Err(FsError::IsRemote);
+            }
+            self.tree.rename(&a, &b).await.map_err(fs_err)?;
+            self.db.move_props(&a, &b, false).await.map_err(fs_err)
+        }
+        .boxed()
+    }
+
+    fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath, user: &'a User) -> FsFuture<'a, ()> {
+        async move {
+            let a = tree_path(from, user)?;
+            let b = writable(to, user)?;
+            let (ma, pa) = self.tree.locate(&a).map_err(fs_err)?;
+            let (mb, pb) = self.tree.locate_writable(&b).map_err(fs_err)?;
+            if Arc::ptr_eq(&ma, &mb) && ma.storage.capabilities().copy {
+                let r = ma.storage.copy(&pa, &pb).await;
+                self.tree.invalidate(parent_of(&b));
+                r.map_err(fs_err)?;
+                return self.db.move_props(&a, &b, true).await.map_err(fs_err);
+            }
+            let src = self.tree.stat(&a).await.map_err(fs_err)?;
+            let data = self.tree.read(&a, ByteRange::all()).await.map_err(fs_err)?;
+            self.tree
+                .write(
+                    &b,
+                    data,
+                    WriteOptions {
+                        size: src.size,
+                        modified: src.modified,
+                        mime: src.mime,
+                        resume: None,
+                    },
+                )
+                .await
+                .map_err(fs_err)?;
+            self.db.move_props(&a, &b, true).await.map_err(fs_err)
+        }
+        .boxed()
+    }
+}
+
+impl CloudFs {
+    async fn remove(&self, path: &DavPath, user: &User) -> FsResult<()> {
+        let p = writable(path, user)?;
+        self.tree
+            .delete(&p, DeleteMode::Permanent)
+            .await
+            .map_err(fs_err)?;
+        self.db.drop_props(&p).await.map_err(fs_err)
+    }
+}
+
+/// The Basic-auth realm.
+const REALM: &str = "Basic realm=\"cloudmux\", charset=\"UTF-8\"";
+
+fn challenge() -> Response {
+    let mut r = (StatusCode::UNAUTHORIZED, "sign in with your cloudmux user").into_response();
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+    r
+}
+
+/// The user of a request: HTTP Basic with a cloudmux user (or `Bearer` with a token of the JSON API).
+async fn user_of(
+    st: &AppState,
+    auth: Option<&str>,
+    ip: std::net::IpAddr,
+) -> Result<User, Response> {
+    let Some(h) = auth else {
+        return Err(challenge());
+    };
+    if let Some(t) = h.strip_prefix("Bearer ") {
+        return match st.users.authenticate(t.trim()).await {
+            Ok(Some(u)) => Ok(u),
+            _ => Err(challenge()),
+        };
+    }
+    let Some(b64) = h.strip_prefix("Basic ") else {
+        return Err(challenge());
+    };
+    use base64::Engine;
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+        return Err(challenge());
+    };
+    let Ok(raw) = String::from_utf8(raw) else {
+        return Err(challenge());
+    };
+    let Some((name, password)) = raw.split_once(':') else {
+        return Err(challenge());
+    };
+    match st.users.check_password(ip, name, password).await {
+        Ok(u) => Ok(u),
+        Err(e) if e.kind() == ErrorKind::RateLimited => {
+            Err(crate::error::ApiError(e).into_response())
+        }
+        Err(_) => Err(challenge()),
+    }
+}
+
+/// Handles a request under [`PREFIX`].
+pub async fn handle(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    req: Request,
+) -> Response {
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let user = match user_of(&st, auth.as_deref(), addr.ip()).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if req.method().as_str() == "PROPFIND"
+        && req
+            .headers()
+            .get("depth")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|d| d.trim().eq_ignore_ascii_case("infinity"))
+    {
+        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:propfind-finite-depth/></D:error>\n";
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            body,
+        )
+            .into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let req = http::Request::from_parts(parts, body);
+    let resp = st.dav.handle_guarded(req, user.name.clone(), user).await;
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// The handler configuration: the file system over `tree`, in-memory locks (Windows and macOS clients
+/// need them), paths under [`PREFIX`].
+pub fn handler(tree: Arc<Tree>, db: Db) -> dav_server::DavHandler<User> {
+    dav_server::DavHandler::builder()
+        .filesystem(Box::new(CloudFs::new(tree, db)))
+        .locksystem(dav_server::memls::MemLs::new())
+        .strip_prefix(PREFIX)
+        .build_handler()
+}
