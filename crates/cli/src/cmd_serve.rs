@@ -434,6 +434,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
     out.line(format!(
         "  JSON API:  http://{addr}/api/  (OpenAPI: /api/openapi.json)"
     ));
+    out.line(format!("  WebDAV:    http://{addr}/dav/  (same login)"));
     out.line(format!("  login:     {DEMO_USER} / {DEMO_PASSWORD}"));
     out.line(format!(
         "  mounted:   /gdrive /photos /yadisk (emulated, on {base}) and /local ({})",

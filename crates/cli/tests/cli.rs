@@ -888,7 +888,8 @@ fn serve_demo_mounts_every_service() {
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .trim_end_matches('/')
             .to_string();
-        let rest: Vec<String> = (0..4).map(|_| lines.next().unwrap().unwrap()).collect();
+        let rest: Vec<String> = (0..5).map(|_| lines.next().unwrap().unwrap()).collect();
+        assert!(rest.iter().any(|l| l.contains("/dav/")), "{rest:?}");
         assert!(
             rest.iter().any(|l| l.contains("admin / cloudmux-demo")),
             "{rest:?}"
@@ -953,6 +954,18 @@ fn serve_demo_mounts_every_service() {
                 .join(format!("demo-data/api-{round}.txt"))
                 .exists()
         );
+        // The same tree over WebDAV with the demo login.
+        let propfind = http
+            .request(
+                reqwest::Method::from_bytes(b"PROPFIND").unwrap(),
+                format!("{base}/dav/yadisk/"),
+            )
+            .basic_auth("admin", Some("cloudmux-demo"))
+            .header("Depth", "1")
+            .send()
+            .unwrap();
+        assert_eq!(propfind.status(), 207);
+        assert!(propfind.text().unwrap().contains("api-"));
         child.kill().unwrap();
         child.wait().unwrap();
     }
