@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole cloudmux test suite, on a fresh machine: installs what it uses, then runs formatting and lint
 # checks, every Rust test (unit, conformance kit per backend, integration against the in-process emulator,
-# the CLI end to end, the server with litmus against its WebDAV) and the interop tests in which third-party
-# clients talk to the emulator.
+# the CLI end to end, the server on SQLite and PostgreSQL with litmus against its WebDAV) and the interop
+# tests in which third-party clients talk to the emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,13 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== Rust tests"
+echo "== PostgreSQL (Debian) for the server tests, in a throw-away cluster"
+pg_dir="/tmp/cloudmux-test-pg-$$"
+trap './scripts/postgres.sh stop "$pg_dir"' EXIT
+CLOUDMUX_TEST_POSTGRES=$(./scripts/postgres.sh start "$pg_dir")
+export CLOUDMUX_TEST_POSTGRES
+
+echo "== Rust tests (the server's on SQLite and on PostgreSQL)"
 cargo test --workspace --locked
 
 echo "== interop: google-api-python-client against the emulator"

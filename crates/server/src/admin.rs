@@ -157,8 +157,8 @@ async fn mounts(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Va
     })).collect::<Vec<_>>()})))
 }
 
-/// Mounts `m` now (opening its remote) and saves it.
-pub async fn mount_row(st: &AppState, m: MountRow) -> Result<()> {
+/// Mounts `m` now (opening its remote), without saving it.
+pub async fn mount_now(st: &AppState, m: MountRow) -> Result<()> {
     let remotes = st.remotes.as_ref().ok_or_else(|| {
         Error::new(
             ErrorKind::Unsupported,
@@ -175,6 +175,17 @@ pub async fn mount_row(st: &AppState, m: MountRow) -> Result<()> {
         storage,
         read_only: m.read_only,
     })?;
+    st.active.lock().unwrap().insert(m.path.clone(), m);
+    Ok(())
+}
+
+/// Mounts `m` now and saves it (other server processes on the same database pick it up).
+pub async fn mount_row(st: &AppState, m: MountRow) -> Result<()> {
+    let m = MountRow {
+        path: clean(&m.path)?,
+        ..m
+    };
+    mount_now(st, m.clone()).await?;
     st.users.db().put_mount(&m).await
 }
 
@@ -202,6 +213,7 @@ async fn remove_mount(
     let p = clean(&q.path)?;
     let in_db = st.users.db().remove_mount(&p).await?;
     let active = st.tree.unmount(&p);
+    st.active.lock().unwrap().remove(&p);
     if in_db || active {
         Ok(StatusCode::NO_CONTENT)
     } else {

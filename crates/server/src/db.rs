@@ -389,13 +389,15 @@ impl Db {
         self.drop_props(to).await?;
         // A prefix test, not LIKE: `_` and `%` are ordinary characters in file names.
         let below = format!("{from}/");
-        let rows = sqlx::query("SELECT * FROM props WHERE path = $1 OR substr(path, 1, $2) = $3")
-            .bind(from)
-            .bind(below.chars().count() as i64)
-            .bind(&below)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT * FROM props WHERE path = $1 OR substr(path, 1, CAST($2 AS INTEGER)) = $3",
+        )
+        .bind(from)
+        .bind(below.chars().count() as i64)
+        .bind(&below)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         for r in &rows {
             let path: String = r.try_get("path").map_err(db_err)?;
             let moved = PropRow {
@@ -416,13 +418,15 @@ impl Db {
     /// Forgets the properties of a path and everything below it (after a delete).
     pub async fn drop_props(&self, path: &str) -> Result<()> {
         let below = format!("{path}/");
-        sqlx::query("DELETE FROM props WHERE path = $1 OR substr(path, 1, $2) = $3")
-            .bind(path)
-            .bind(below.chars().count() as i64)
-            .bind(&below)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "DELETE FROM props WHERE path = $1 OR substr(path, 1, CAST($2 AS INTEGER)) = $3",
+        )
+        .bind(path)
+        .bind(below.chars().count() as i64)
+        .bind(&below)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 

@@ -55,6 +55,8 @@ pub struct AppState {
     pub remotes: Option<Arc<dyn admin::Remotes>>,
     /// The WebDAV handler over the tree.
     pub dav: dav_server::DavHandler<users::User>,
+    /// The saved mounts this process has mounted, by path (to follow changes made by other processes).
+    pub active: std::sync::Mutex<std::collections::HashMap<String, db::MountRow>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -92,15 +94,38 @@ impl AppState {
             users: users::Users::new(db, Duration::from_secs(24 * 3600)),
             tasks: tasks::Tasks::default(),
             remotes,
+            active: Default::default(),
         })
     }
 
     /// Mounts every saved mount; returns those whose remote could not be opened, with the reason.
     pub async fn mount_saved(&self) -> cloudmux_core::Result<Vec<(String, cloudmux_core::Error)>> {
+        self.sync_mounts().await
+    }
+
+    /// Makes the tree follow the saved mounts: mounts what was added or changed (by this process or
+    /// another one on the same database), unmounts what was removed. Returns the mounts that failed.
+    pub async fn sync_mounts(&self) -> cloudmux_core::Result<Vec<(String, cloudmux_core::Error)>> {
+        let rows = self.users.db().mounts().await?;
+        let gone: Vec<String> = self
+            .active
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|p| !rows.iter().any(|r| &r.path == *p))
+            .cloned()
+            .collect();
+        for p in gone {
+            self.tree.unmount(&p);
+            self.active.lock().unwrap().remove(&p);
+        }
         let mut failed = Vec::new();
-        for m in self.users.db().mounts().await? {
+        for m in rows {
+            if self.active.lock().unwrap().get(&m.path) == Some(&m) {
+                continue;
+            }
             let path = m.path.clone();
-            if let Err(e) = admin::mount_row(self, m).await {
+            if let Err(e) = admin::mount_now(self, m).await {
                 failed.push((path, e));
             }
         }
@@ -138,11 +163,29 @@ pub fn app(state: Arc<AppState>) -> Router {
         ))
 }
 
-/// Serves [`app`] on `listener` until the process ends.
+/// Serves [`app`] on `listener` until the process ends; with remotes to mount, the tree follows the saved
+/// mounts every few seconds (another process may change them).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
 ) -> cloudmux_core::Result<()> {
+    if state.remotes.is_some() {
+        let weak = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let Some(st) = weak.upgrade() else { break };
+                match st.sync_mounts().await {
+                    Ok(failed) => {
+                        for (p, e) in failed {
+                            tracing::warn!("{p} is not mounted: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot read the saved mounts: {e}"),
+                }
+            }
+        });
+    }
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

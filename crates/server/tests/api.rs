@@ -10,6 +10,8 @@ use cloudmux_server::db::Db;
 use cloudmux_server::mount::Mount;
 use serde_json::{Value, json};
 
+mod common;
+
 const SECRET: &str = "TOP-SECRET-OUTSIDE";
 
 struct Srv {
@@ -19,7 +21,7 @@ struct Srv {
     dirs: Vec<tempfile::TempDir>,
 }
 
-async fn server() -> Srv {
+async fn server(db_url: &str) -> Srv {
     cloudmux_http::install_crypto_provider();
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     // dirs[3] is outside every mount and holds the secret; dirs[0] links to it.
@@ -34,12 +36,7 @@ async fn server() -> Srv {
     std::fs::write(dirs[0].path().join("team/sub/t.txt"), "team file").unwrap();
     std::fs::write(dirs[0].path().join("private.txt"), SECRET).unwrap();
     std::fs::write(dirs[2].path().join("ro.txt"), "read only").unwrap();
-    let db = Db::open(&format!(
-        "sqlite://{}",
-        dirs[3].path().join("server.db").display()
-    ))
-    .await
-    .unwrap();
+    let db = Db::open(db_url).await.unwrap();
     let state = AppState::new(db, Duration::from_secs(30));
     for (path, i, ro) in [("/one", 0, false), ("/two", 1, false), ("/ro", 2, true)] {
         let s: Arc<dyn Storage> =
@@ -127,7 +124,14 @@ fn q(p: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_tokens_and_errors() {
-    let s = server().await;
+    let d = tempfile::tempdir().unwrap();
+    for url in common::databases(d.path()).await {
+        sign_in_tokens_and_errors_on(&url).await;
+    }
+}
+
+async fn sign_in_tokens_and_errors_on(url: &str) {
+    let s = server(url).await;
     let r = s
         .http
         .get(format!("{}/api/fs/list", s.base))
@@ -208,7 +212,14 @@ async fn sign_in_tokens_and_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_through_the_tree() {
-    let s = server().await;
+    let d = tempfile::tempdir().unwrap();
+    for url in common::databases(d.path()).await {
+        files_through_the_tree_on(&url).await;
+    }
+}
+
+async fn files_through_the_tree_on(url: &str) {
+    let s = server(url).await;
     let t = s.login("admin", "admin-password").await;
     let root: Value = s.get(&t, "/api/fs/list?path=/").await.json().await.unwrap();
     let names: Vec<&str> = root["entries"]
@@ -220,7 +231,9 @@ async fn files_through_the_tree() {
     assert_eq!(names, vec!["one", "ro", "two"]);
     // A streamed upload of 5 MiB and a ranged download.
     let data = cloudmux_core::conformance::pattern(5 * 1024 * 1024 + 3, 4);
-    let up = s.put(&t, "/two/dir/big.bin", data.clone()).await;
+    // (A small body: the server answers before reading it, and a client still sending megabytes may
+    // see the connection close before it reads the answer.)
+    let up = s.put(&t, "/two/dir/big.bin", b"small".to_vec()).await;
     assert_eq!(
         up.status(),
         404,
@@ -396,7 +409,14 @@ async fn files_through_the_tree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_outside_the_base_path() {
-    let s = server().await;
+    let d = tempfile::tempdir().unwrap();
+    for url in common::databases(d.path()).await {
+        nothing_outside_the_base_path_on(&url).await;
+    }
+}
+
+async fn nothing_outside_the_base_path_on(url: &str) {
+    let s = server(url).await;
     let t = s.login("guest", "guest-password").await;
     let listed: Value = s.get(&t, "/api/fs/list?path=/").await.json().await.unwrap();
     assert_eq!(listed["path"], "/");
@@ -500,11 +520,18 @@ impl cloudmux_server::admin::Remotes for Folders {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn administration() {
+    let d = tempfile::tempdir().unwrap();
+    for url in common::databases(d.path()).await {
+        administration_on(&url).await;
+    }
+}
+
+async fn administration_on(db_url: &str) {
     cloudmux_http::install_crypto_provider();
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("files/inner")).unwrap();
     std::fs::write(d.path().join("files/inner/x.txt"), "x").unwrap();
-    let db_url = format!("sqlite://{}", d.path().join("s.db").display());
+    let db_url = db_url.to_string();
     let remotes: Arc<dyn cloudmux_server::admin::Remotes> =
         Arc::new(Folders(vec![("files".into(), d.path().join("files"))]));
     let state = AppState::with_remotes(
@@ -626,7 +653,14 @@ fn dav_method(m: &str) -> reqwest::Method {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webdav_over_the_tree() {
-    let s = server().await;
+    let d = tempfile::tempdir().unwrap();
+    for url in common::databases(d.path()).await {
+        webdav_over_the_tree_on(&url).await;
+    }
+}
+
+async fn webdav_over_the_tree_on(url: &str) {
+    let s = server(url).await;
     let dav = |m: &str, p: &str| {
         s.http
             .request(dav_method(m), format!("{}/dav{p}", s.base))
@@ -763,4 +797,92 @@ async fn webdav_over_the_tree() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
+}
+
+/// Two server processes on one database (PostgreSQL in CI, SQLite too) see each other's users, sessions
+/// and mounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_one_database() {
+    let d = tempfile::tempdir().unwrap();
+    for url in common::databases(d.path()).await {
+        two_servers_on(&url).await;
+    }
+}
+
+async fn two_servers_on(db_url: &str) {
+    cloudmux_http::install_crypto_provider();
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("shared")).unwrap();
+    std::fs::write(d.path().join("shared/hello.txt"), "hello").unwrap();
+    let remotes: Arc<dyn cloudmux_server::admin::Remotes> =
+        Arc::new(Folders(vec![("shared".into(), d.path().join("shared"))]));
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let st = AppState::with_remotes(
+            Db::open(db_url).await.unwrap(),
+            Duration::from_secs(30),
+            Some(remotes.clone()),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(cloudmux_server::serve(l, st.clone()));
+        servers.push(Srv {
+            base,
+            http: reqwest::Client::new(),
+            state: st,
+            dirs: vec![],
+        });
+    }
+    let (a, b) = (&servers[0], &servers[1]);
+    a.state
+        .users
+        .create("boss", "boss-password", "/", true, true)
+        .await
+        .unwrap();
+    // A user made on one is known to the other, and a session opened on one works on the other.
+    let t = b.login("boss", "boss-password").await;
+    assert_eq!(a.get(&t, "/api/me").await.status(), 200);
+    let made = a
+        .post(
+            &t,
+            "/api/admin/users",
+            json!({"name": "eve", "password": "eve-password"}),
+        )
+        .await;
+    assert_eq!(made.status(), 201);
+    b.login("eve", "eve-password").await;
+    // A mount made on one is served by the other once it follows the saved mounts.
+    let m = a
+        .post(
+            &t,
+            "/api/admin/mounts",
+            json!({"path": "/s", "remote": "shared"}),
+        )
+        .await;
+    assert_eq!(m.status(), 201);
+    assert_eq!(
+        b.get(&t, "/api/fs/stat?path=/s/hello.txt").await.status(),
+        404
+    );
+    assert!(b.state.sync_mounts().await.unwrap().is_empty());
+    let st: Value = b
+        .get(&t, "/api/fs/stat?path=/s/hello.txt")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["size"], 5);
+    let gone = a
+        .http
+        .delete(format!("{}/api/admin/mounts?path=/s", a.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    b.state.sync_mounts().await.unwrap();
+    assert_eq!(
+        b.get(&t, "/api/fs/stat?path=/s/hello.txt").await.status(),
+        404
+    );
 }
