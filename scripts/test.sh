@@ -6,12 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== installing litmus (Debian), the WebDAV conformance suite the server is tested with"
-if ! command -v litmus > /dev/null; then
+echo "== installing litmus, chromium and chromium-driver (Debian): WebDAV conformance and the web page's test"
+pkgs=""
+command -v litmus > /dev/null || pkgs="$pkgs litmus"
+command -v chromedriver > /dev/null || pkgs="$pkgs chromium chromium-driver"
+if [ -n "$pkgs" ]; then
     sudo_=""
     if [ "$(id -u)" != 0 ]; then sudo_="sudo"; fi
-    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus > /dev/null \
-        || { $sudo_ apt-get update -q > /dev/null && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q litmus > /dev/null; }
+    # shellcheck disable=SC2086
+    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs > /dev/null \
+        || { $sudo_ apt-get update -q > /dev/null \
+             && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pkgs > /dev/null; }
 fi
 
 echo "== installing the interop clients (PyPI)"
@@ -30,6 +35,6 @@ export CLOUDMUX_TEST_POSTGRES
 echo "== Rust tests (the server's on SQLite and on PostgreSQL)"
 cargo test --workspace --locked
 
-echo "== interop: google-api-python-client against the emulator"
+echo "== interop: google-api-python-client and yadisk against the emulator, the web page in headless Chromium"
 cargo build -p cloudmux --locked
 CLOUDMUX_BIN="$PWD/target/debug/cloudmux" python3 -m pytest tests/interop -q -p no:cacheprovider

@@ -111,6 +111,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/fs/list", get(list))
         .route("/api/fs/stat", get(stat))
         .route("/api/fs/download", get(download))
+        .route("/api/fs/ticket", post(ticket))
+        .route("/api/fs/dl/{ticket}/{name}", get(ticket_download))
         .route("/api/fs/upload", put(upload))
         .route("/api/fs/mkdir", post(mkdir))
         .route("/api/fs/rename", post(rename))
@@ -328,9 +330,77 @@ async fn download(
     Query(q): Query<PathQ>,
 ) -> ApiResult<Response> {
     let full = a.path(&q.path)?;
+    send_file(&st, &full, &a.shown(&full), &method, &headers, false).await
+}
+
+/// How long a download ticket works.
+const TICKET_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A download link that needs no header (for the browser's own downloads and `<img>` previews): the
+/// ticket names one file of one user, works for five minutes, and is not the user's token.
+async fn ticket(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<PathQ>,
+) -> ApiResult<Json<Value>> {
+    let full = a.path(&b.path)?;
     let e = st.tree.stat(&full).await?;
     if e.is_dir {
-        return Err(Error::invalid(format!("{} is a folder", a.shown(&full)))
+        return Err(Error::invalid(format!("{} is a folder", a.shown(&full))).into());
+    }
+    let t = cloudmux_auth::oauth::random_token(24);
+    let mut all = st.tickets.lock().unwrap();
+    all.retain(|_, (_, at)| at.elapsed() < TICKET_TTL);
+    all.insert(t.clone(), (full, std::time::Instant::now()));
+    let name: String =
+        percent_encoding::utf8_percent_encode(&e.name, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    Ok(Json(json!({
+        "url": format!("/api/fs/dl/{t}/{name}"),
+        "expires_in": TICKET_TTL.as_secs(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct DlQ {
+    #[serde(default)]
+    inline: bool,
+}
+
+async fn ticket_download(
+    State(st): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path((t, _name)): Path<(String, String)>,
+    Query(q): Query<DlQ>,
+) -> ApiResult<Response> {
+    let full = {
+        let all = st.tickets.lock().unwrap();
+        match all.get(&t) {
+            Some((p, at)) if at.elapsed() < TICKET_TTL => p.clone(),
+            _ => {
+                return Err(Error::not_found("download link")
+                    .with_hint("the link expired (they last five minutes): ask for a new one")
+                    .into());
+            }
+        }
+    };
+    let shown = full.rsplit('/').next().unwrap_or_default().to_string();
+    send_file(&st, &full, &shown, &method, &headers, q.inline).await
+}
+
+/// Streams a file (Range, HEAD), as an attachment unless `inline` (only images are ever shown inline).
+async fn send_file(
+    st: &AppState,
+    full: &str,
+    shown: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    inline: bool,
+) -> ApiResult<Response> {
+    let e = st.tree.stat(full).await?;
+    if e.is_dir {
+        return Err(Error::invalid(format!("{shown} is a folder"))
             .with_hint("download files one by one, or list the folder")
             .into());
     }
@@ -338,11 +408,21 @@ async fn download(
         .mime
         .clone()
         .unwrap_or_else(|| cloudmux_core::mime::guess(&e.name).to_string());
+    let image = mime.starts_with("image/") && mime != "image/svg+xml";
+    let disposition = if inline && image {
+        HeaderValue::from_static("inline")
+    } else {
+        content_disposition(&e.name)
+    };
     let mut resp = Response::builder()
         .header(header::CONTENT_TYPE, mime)
         .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_DISPOSITION, content_disposition(&e.name))
-        .header("X-Content-Type-Options", "nosniff");
+        .header(header::CONTENT_DISPOSITION, disposition)
+        .header("X-Content-Type-Options", "nosniff")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        );
     if let Some(m) = e.modified {
         resp = resp.header(
             header::LAST_MODIFIED,
@@ -383,7 +463,7 @@ async fn download(
     if method == Method::HEAD {
         return Ok(resp.status(status).body(Body::empty()).unwrap());
     }
-    let data = st.tree.read(&full, br).await?;
+    let data = st.tree.read(full, br).await?;
     let body = Body::from_stream(data.map_err(std::io::Error::other));
     Ok(resp.status(status).body(body).unwrap())
 }

@@ -11,6 +11,8 @@
 //! - [`admin`]: users, mounts and the remotes they can use, for administrators.
 //! - [`dav`]: WebDAV at `/dav` over the same tree, HTTP Basic with the same users, streamed GET (ranges)
 //!   and PUT, `Depth: infinity` refused.
+//! - [`web`]: the web page at `/` (embedded; browse, upload with progress, download through short-lived
+//!   tickets, rename, move, delete, share, image previews, admin pages).
 //! - [`tasks`]: transfers between remotes run by `cloudmux-vfs` in the background, listed and cancellable.
 //!
 //! ```no_run
@@ -42,6 +44,7 @@ pub mod mount;
 pub mod openapi;
 pub mod tasks;
 pub mod users;
+pub mod web;
 
 /// Everything a request can reach.
 pub struct AppState {
@@ -57,6 +60,8 @@ pub struct AppState {
     pub dav: dav_server::DavHandler<users::User>,
     /// The saved mounts this process has mounted, by path (to follow changes made by other processes).
     pub active: std::sync::Mutex<std::collections::HashMap<String, db::MountRow>>,
+    /// Download tickets: tree path and when each was made.
+    pub tickets: std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -95,6 +100,7 @@ impl AppState {
             tasks: tasks::Tasks::default(),
             remotes,
             active: Default::default(),
+            tickets: Default::default(),
         })
     }
 
@@ -137,6 +143,7 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     api::routes()
         .merge(admin::routes())
+        .merge(web::routes())
         .route(dav::PREFIX, axum::routing::any(dav::handle))
         .route(
             &format!("{}/", dav::PREFIX),

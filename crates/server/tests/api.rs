@@ -298,6 +298,31 @@ async fn files_through_the_tree_on(url: &str) {
         head.headers()["content-length"],
         data.len().to_string().as_str()
     );
+    // A download ticket: no header needed, one file, not the user's token.
+    let tk: Value = s
+        .post(&t, "/api/fs/ticket", json!({"path": "/two/dir/big.bin"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = tk["url"].as_str().unwrap();
+    assert!(!url.contains(&t));
+    let plain = s.http.get(format!("{}{url}", s.base)).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(
+        plain.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), &data[..]);
+    let forged = s
+        .http
+        .get(format!("{}/api/fs/dl/forged/big.bin", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
     let far = s
         .http
         .get(format!("{}/api/fs/download?path=/two/dir/big.bin", s.base))
