@@ -6,10 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== installing litmus, chromium and chromium-driver (Debian): WebDAV conformance and the web page's test"
+echo "== installing litmus, rclone, chromium and chromium-driver (Debian): WebDAV clients and the web page's test"
 pkgs=""
 command -v litmus > /dev/null || pkgs="$pkgs litmus"
 command -v chromedriver > /dev/null || pkgs="$pkgs chromium chromium-driver"
+command -v rclone > /dev/null || pkgs="$pkgs rclone"
 if [ -n "$pkgs" ]; then
     sudo_=""
     if [ "$(id -u)" != 0 ]; then sudo_="sudo"; fi
@@ -35,6 +36,6 @@ export CLOUDMUX_TEST_POSTGRES
 echo "== Rust tests (the server's on SQLite and on PostgreSQL)"
 cargo test --workspace --locked
 
-echo "== interop: google-api-python-client and yadisk against the emulator, the web page in headless Chromium"
+echo "== interop: google-api-python-client and yadisk against the emulator; rclone's webdav and headless Chromium against the server"
 cargo build -p cloudmux --locked
 CLOUDMUX_BIN="$PWD/target/debug/cloudmux" python3 -m pytest tests/interop -q -p no:cacheprovider
