@@ -157,3 +157,20 @@ def cli_photos(cli, emulator):
     urllib.request.urlopen(login.stdout.readline().strip()).read()
     assert login.wait(timeout=30) == 0, login.stderr.read()
     return cli
+
+
+@pytest.fixture()
+def demo_server():
+    """`cloudmux serve --demo` in an empty folder: (its URL, the folder)."""
+    import shutil
+    work = Path(tempfile.mkdtemp(prefix="cloudmux-demo-"))
+    proc = subprocess.Popen([cloudmux_bin(), "serve", "--demo", "--listen", "127.0.0.1:0"], cwd=work,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "CLOUDMUX_CONFIG"})
+    first = proc.stdout.readline()
+    m = re.match(r"cloudmux demo on (http://\S+?)/?$", first.strip())
+    assert m, f"first line of serve --demo: {first!r}"
+    yield m.group(1), work
+    proc.terminate()
+    proc.wait(timeout=10)
+    shutil.rmtree(work, ignore_errors=True)

@@ -2,13 +2,8 @@
 `cloudmux serve --demo`, open a mounted folder, upload a file whose name is HTML, see it listed as text,
 download it, delete it. A screenshot is saved to target/web-screenshot.png."""
 
-import os
-import re
 import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -18,24 +13,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ROOT, cloudmux_bin
+from conftest import ROOT
 
 NAME = '<img id="injected" src=x onerror="document.title=1"> & "quotes".txt'
-
-
-@pytest.fixture()
-def demo():
-    work = Path(tempfile.mkdtemp(prefix="cloudmux-web-"))
-    proc = subprocess.Popen([cloudmux_bin(), "serve", "--demo", "--listen", "127.0.0.1:0"], cwd=work,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "CLOUDMUX_CONFIG"})
-    first = proc.stdout.readline()
-    m = re.match(r"cloudmux demo on (http://\S+?)/?$", first.strip())
-    assert m, f"first line of serve --demo: {first!r}"
-    yield m.group(1), work
-    proc.terminate()
-    proc.wait(timeout=10)
-    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture()
@@ -66,8 +46,8 @@ def row(driver, name):
     return None
 
 
-def test_sign_in_upload_download_delete(demo, browser, tmp_path):
-    base, work = demo
+def test_sign_in_upload_download_delete(demo_server, browser, tmp_path):
+    base, work = demo_server
     wait = WebDriverWait(browser, 20)
     browser.get(base + "/")
     wait.until(EC.visibility_of_element_located((By.ID, "login-form")))

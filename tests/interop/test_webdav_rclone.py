@@ -2,30 +2,8 @@
 a file into the emulated Drive, read it back, copy it to Yandex Disk server to server, delete it."""
 
 import os
-import re
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
-
-import pytest
-
-from conftest import cloudmux_bin
-
-
-@pytest.fixture()
-def dav():
-    work = Path(tempfile.mkdtemp(prefix="cloudmux-dav-"))
-    proc = subprocess.Popen([cloudmux_bin(), "serve", "--demo", "--listen", "127.0.0.1:0"], cwd=work,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "CLOUDMUX_CONFIG"})
-    first = proc.stdout.readline()
-    m = re.match(r"cloudmux demo on (http://\S+?)/?$", first.strip())
-    assert m, f"first line of serve --demo: {first!r}"
-    yield m.group(1) + "/dav/", work
-    proc.terminate()
-    proc.wait(timeout=10)
-    shutil.rmtree(work, ignore_errors=True)
 
 
 def rclone(*args, check=True):
@@ -37,8 +15,9 @@ def rclone(*args, check=True):
     return r
 
 
-def test_rclone_webdav_backend(dav, tmp_path):
-    url, work = dav
+def test_rclone_webdav_backend(demo_server, tmp_path):
+    base, _ = demo_server
+    url = base + "/dav/"
     password = rclone("obscure", "cloudmux-demo").stdout.strip()
     remote = f":webdav,url='{url}',vendor=other,user=admin,pass='{password}':"
     top = rclone("lsf", remote).stdout.split()
