@@ -161,7 +161,7 @@ def cli_photos(cli, emulator):
 
 @pytest.fixture()
 def demo_server():
-    """`cloudmux serve --demo` in an empty folder: (its URL, the folder)."""
+    """`cloudmux serve --demo` in an empty folder: (its URL, the folder, its emulator's URL)."""
     import shutil
     work = Path(tempfile.mkdtemp(prefix="cloudmux-demo-"))
     proc = subprocess.Popen([cloudmux_bin(), "serve", "--demo", "--listen", "127.0.0.1:0"], cwd=work,
@@ -170,7 +170,10 @@ def demo_server():
     first = proc.stdout.readline()
     m = re.match(r"cloudmux demo on (http://\S+?)/?$", first.strip())
     assert m, f"first line of serve --demo: {first!r}"
-    yield m.group(1), work
+    rest = "".join(proc.stdout.readline() for _ in range(5))
+    emu = re.search(r"emulated, on (http://[^)\s]+)", rest)
+    assert emu, rest
+    yield m.group(1), work, emu.group(1)
     proc.terminate()
     proc.wait(timeout=10)
     shutil.rmtree(work, ignore_errors=True)

@@ -47,7 +47,7 @@ def row(driver, name):
 
 
 def test_sign_in_upload_download_delete(demo_server, browser, tmp_path):
-    base, work = demo_server
+    base, work, emulator = demo_server
     wait = WebDriverWait(browser, 20)
     browser.get(base + "/")
     wait.until(EC.visibility_of_element_located((By.ID, "login-form")))
@@ -96,3 +96,29 @@ def test_sign_in_upload_download_delete(demo_server, browser, tmp_path):
     alert.accept()
     wait.until(lambda d: row(d, NAME) is None)
     assert not (work / "demo-data" / NAME).exists()
+
+    # Admin: add a Yandex Disk remote and sign it in from the page (device code shown; the emulator
+    # approves it and the server polls), then mount it.
+    browser.get(base + "/#admin")
+    wait.until(EC.visibility_of_element_located((By.ID, "remote-form")))
+    form = browser.find_element(By.ID, "remote-form")
+    form.find_element(By.NAME, "name").send_keys("yd2")
+    form.find_element(By.CSS_SELECTOR, "select[name=kind] option[value=yadisk]").click()
+    form.find_element(By.NAME, "client_id").send_keys("cloudmux-demo.apps.googleusercontent.com")
+    form.find_element(By.NAME, "client_secret").send_keys("cloudmux-demo-secret")
+    form.find_element(By.NAME, "endpoint").send_keys(emulator)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    sign_in = (By.XPATH, "//table[@id='remotes']//tr[@data-name='yd2']//button[text()='Sign in']")
+    wait.until(EC.element_to_be_clickable(sign_in)).click()
+    wait.until(EC.visibility_of_element_located((By.ID, "user-code")))
+    WebDriverWait(browser, 40).until(
+        lambda d: "yd2 is signed in" in d.find_element(By.ID, "signin-status").text)
+    mount = browser.find_element(By.ID, "mount-form")
+    mount.find_element(By.NAME, "path").send_keys("/yd2")
+    mount.find_element(By.CSS_SELECTOR, "select[name=remote] option[value=yd2]").click()
+    mount.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: any(c.text == "/yd2" for c in d.find_elements(By.CSS_SELECTOR, "#mounts td")))
+    browser.get(base + "/#%2Fyd2")
+    wait.until(lambda d: row(d, "Hello from Yandex Disk.txt") is not None)
+

@@ -16,7 +16,7 @@ def rclone(*args, check=True):
 
 
 def test_rclone_webdav_backend(demo_server, tmp_path):
-    base, _ = demo_server
+    base, _, _ = demo_server
     url = base + "/dav/"
     password = rclone("obscure", "cloudmux-demo").stdout.strip()
     remote = f":webdav,url='{url}',vendor=other,user=admin,pass='{password}':"

@@ -76,12 +76,24 @@ async fn mount_storage(cfg: &Config, m: &MountRow) -> Result<Arc<dyn Storage>> {
 }
 
 /// The configured remotes, for mounts made through the admin API.
-struct ConfigRemotes(Config);
+struct ConfigRemotes(std::sync::Mutex<Config>);
+
+impl ConfigRemotes {
+    fn new(cfg: &Config) -> Self {
+        ConfigRemotes(std::sync::Mutex::new(cfg.clone()))
+    }
+
+    fn config(&self) -> Config {
+        self.0.lock().unwrap().clone()
+    }
+}
 
 #[async_trait::async_trait]
 impl cloudmux_server::admin::Remotes for ConfigRemotes {
     fn list(&self) -> Vec<cloudmux_server::admin::RemoteInfo> {
         self.0
+            .lock()
+            .unwrap()
             .remotes
             .iter()
             .map(|(name, r)| cloudmux_server::admin::RemoteInfo {
@@ -98,7 +110,94 @@ impl cloudmux_server::admin::Remotes for ConfigRemotes {
             root: root.to_string(),
             read_only: false,
         };
-        mount_storage(&self.0, &row).await
+        mount_storage(&self.config(), &row).await
+    }
+
+    fn add(&self, r: &cloudmux_server::signin::NewRemote) -> Result<()> {
+        let ok_name = !r.name.is_empty()
+            && r.name.len() <= 64
+            && r.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !ok_name {
+            return Err(
+                Error::invalid(format!("remote name {:?} is not allowed", r.name))
+                    .with_hint("use letters, digits, '_', '-' and '.'"),
+            );
+        }
+        let rc = match r.kind.as_str() {
+            "gdrive" | "gphotos" | "yadisk" => {
+                let (Some(id), Some(secret)) = (&r.client_id, &r.client_secret) else {
+                    return Err(Error::invalid(format!(
+                        "a {} remote needs an OAuth client id and secret",
+                        r.kind
+                    )));
+                };
+                RemoteConfig {
+                    kind: r.kind.clone(),
+                    client_id: Some(id.clone()),
+                    client_secret: Some(secret.clone()),
+                    endpoint: r.endpoint.clone().filter(|e| !e.is_empty()),
+                    services: match r.kind.as_str() {
+                        "gphotos" => vec!["photos".into()],
+                        "gdrive" => vec!["drive".into()],
+                        _ => vec![],
+                    },
+                    ..Default::default()
+                }
+            }
+            "local" => {
+                let p = r
+                    .path
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid("a local remote needs a folder (path)"))?;
+                let p = std::fs::canonicalize(p)
+                    .map_err(|e| Error::from(e).context(format!("folder {p}")))?;
+                RemoteConfig {
+                    kind: "local".into(),
+                    path: Some(p),
+                    ..Default::default()
+                }
+            }
+            other => {
+                return Err(Error::invalid(format!("unknown remote type {other}"))
+                    .with_hint("use gdrive, gphotos, yadisk or local"));
+            }
+        };
+        let mut cfg = self.0.lock().unwrap();
+        if cfg.remotes.contains_key(&r.name) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("a remote named {} exists", r.name),
+            ));
+        }
+        cfg.remotes.insert(r.name.clone(), rc);
+        cfg.save()
+    }
+
+    fn oauth(&self, name: &str) -> Result<cloudmux_server::signin::RemoteOAuth> {
+        let cfg = self.config();
+        let rc = cfg.remote(name)?;
+        let (Some(id), Some(secret)) = (&rc.client_id, &rc.client_secret) else {
+            return Err(Error::invalid(format!("remote {name} has no OAuth client")));
+        };
+        let scopes = if rc.kind == "yadisk" {
+            vec![]
+        } else {
+            crate::open::google_scopes(rc)?
+        };
+        Ok(cloudmux_server::signin::RemoteOAuth {
+            kind: rc.kind.clone(),
+            client_id: id.clone(),
+            client_secret: Secret::new(secret.clone()),
+            endpoint: rc.endpoint.clone(),
+            scopes,
+            device: Some(cloudmux_auth::yandex::device_identity(&cfg.dir())),
+        })
+    }
+
+    fn save_token(&self, name: &str, t: cloudmux_auth::StoredToken) -> Result<()> {
+        self.config().tokens().save(name, &t).map(|_| ())
     }
 }
 
@@ -121,7 +220,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
     let state = AppState::with_remotes(
         db.clone(),
         Duration::from_secs(s.cache_ttl),
-        Some(Arc::new(ConfigRemotes(cfg.clone()))),
+        Some(Arc::new(ConfigRemotes::new(cfg))),
     );
     for (path, e) in state.mount_saved().await? {
         eprintln!("warning: {path} is not mounted: {e}");
@@ -143,7 +242,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     out.line(format!(
-        "cloudmux server on http://{addr}/api/ (API: /api/openapi.json)"
+        "cloudmux server on http://{addr}/ (API: /api/openapi.json, WebDAV: /dav/)"
     ));
     serve(listener, state).await?;
     Ok(())
@@ -397,7 +496,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
     let state = AppState::with_remotes(
         db.clone(),
         Duration::from_secs(s.cache_ttl),
-        Some(Arc::new(ConfigRemotes(cfg.clone()))),
+        Some(Arc::new(ConfigRemotes::new(&cfg))),
     );
     for (path, name) in [
         ("/gdrive", "gdrive"),

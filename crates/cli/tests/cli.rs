@@ -975,3 +975,138 @@ fn serve_demo_mounts_every_service() {
         0o600
     );
 }
+
+/// `cloudmux serve` with no remotes: an admin adds a Drive and a Yandex Disk remote through the API, signs
+/// each in from "the web" (Google: consent page → the server's own callback; Yandex: device code, polled by
+/// the server), mounts them, and lists them.
+#[test]
+fn serve_adds_and_signs_in_remotes_from_the_web() {
+    let env = Env::new(3599);
+    let mut child = env
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(env.dir.path().join("server"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let created = err.next().unwrap().unwrap();
+    let password = created
+        .split("password ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{created:?}"))
+        .to_string();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let base = first
+        .strip_prefix("cloudmux server on ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    let http = reqwest::blocking::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let t = login["token"].as_str().unwrap().to_string();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&t)
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    for (name, kind) in [("gd", "gdrive"), ("yd", "yadisk")] {
+        let r = post(
+            "/api/admin/remotes",
+            serde_json::json!({"name": name, "kind": kind, "client_id": DEMO_CLIENT_ID,
+                "client_secret": DEMO_CLIENT_SECRET, "endpoint": env.base}),
+        );
+        assert_eq!(r.status(), 201, "{:?}", r.text());
+    }
+    let dup = post(
+        "/api/admin/remotes",
+        serde_json::json!({"name": "gd", "kind": "gdrive", "client_id": "x", "client_secret": "y"}),
+    );
+    assert_eq!(dup.status(), 409);
+    // Google: the consent page (approved at once by the emulator) sends the browser to the server's callback.
+    let g: serde_json::Value = post("/api/admin/remotes/gd/signin", serde_json::json!({}))
+        .json()
+        .unwrap();
+    assert!(
+        g["redirect_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/oauth/google/callback")
+    );
+    let page = http.get(g["url"].as_str().unwrap()).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("gd is signed in"));
+    let token_file = env.dir.path().join("cfg/tokens/gd.token.json");
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The state is single-use.
+    let again = http.get(g["url"].as_str().unwrap()).send().unwrap();
+    assert_eq!(again.status(), 400);
+    // Yandex: a device code the page would show; the emulator approves it and the server polls.
+    let y: serde_json::Value = post("/api/admin/remotes/yd/signin", serde_json::json!({}))
+        .json()
+        .unwrap();
+    assert_eq!(y["state"], "pending");
+    assert!(y["user_code"].as_str().is_some_and(|c| !c.is_empty()));
+    let t0 = Instant::now();
+    loop {
+        let s: serde_json::Value = http
+            .get(format!("{base}/api/admin/remotes/yd/signin"))
+            .bearer_auth(&t)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if s["state"] == "done" {
+            break;
+        }
+        assert_eq!(s["state"], "pending", "{s}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the Yandex sign-in did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for (path, remote) in [("/g", "gd"), ("/y", "yd")] {
+        let m = post(
+            "/api/admin/mounts",
+            serde_json::json!({"path": path, "remote": remote}),
+        );
+        assert_eq!(m.status(), 201, "{path}: {:?}", m.text());
+        let up = http
+            .put(format!("{base}/api/fs/upload"))
+            .query(&[("path", format!("{path}/hello.txt"))])
+            .bearer_auth(&t)
+            .body("hello")
+            .send()
+            .unwrap();
+        assert_eq!(up.status(), 201, "{path}: {:?}", up.text());
+        let listed: serde_json::Value = http
+            .get(format!("{base}/api/fs/list"))
+            .query(&[("path", path)])
+            .bearer_auth(&t)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(listed["entries"][0]["name"], "hello.txt", "{listed}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

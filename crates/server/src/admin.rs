@@ -35,6 +35,27 @@ pub trait Remotes: Send + Sync {
     fn list(&self) -> Vec<RemoteInfo>;
     /// Opens one, rooted at `root` (empty: its root).
     async fn open(&self, name: &str, root: &str) -> Result<Arc<dyn Storage>>;
+    /// Adds a remote (AlreadyExists when the name is taken).
+    fn add(&self, _r: &crate::signin::NewRemote) -> Result<()> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "remotes cannot be added to this server",
+        ))
+    }
+    /// What signing `name` in needs.
+    fn oauth(&self, name: &str) -> Result<crate::signin::RemoteOAuth> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("{name} cannot be signed in from this server"),
+        ))
+    }
+    /// Keeps the tokens of `name` (0600).
+    fn save_token(&self, name: &str, _t: cloudmux_auth::StoredToken) -> Result<()> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("tokens of {name} cannot be kept by this server"),
+        ))
+    }
 }
 
 /// The routes.
@@ -49,10 +70,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/admin/mounts",
             get(mounts).post(add_mount).delete(remove_mount),
         )
-        .route("/api/admin/remotes", get(remotes))
+        .route("/api/admin/remotes", get(remotes).post(add_remote))
 }
 
-fn admin(a: &Authed) -> ApiResult<()> {
+/// Refuses users who are not administrators.
+pub(crate) fn require_admin(a: &Authed) -> ApiResult<()> {
     if a.0.is_admin {
         Ok(())
     } else {
@@ -65,7 +87,7 @@ fn admin(a: &Authed) -> ApiResult<()> {
 }
 
 async fn users(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
-    admin(&a)?;
+    require_admin(&a)?;
     Ok(Json(json!({"users": st.users.db().users().await?})))
 }
 
@@ -90,7 +112,7 @@ async fn add_user(
     a: Authed,
     Json(b): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    admin(&a)?;
+    require_admin(&a)?;
     let u = st
         .users
         .create(&b.name, &b.password, &b.base_path, b.can_write, b.is_admin)
@@ -112,7 +134,7 @@ async fn edit_user(
     Path(name): Path<String>,
     Json(b): Json<EditUser>,
 ) -> ApiResult<Json<Value>> {
-    admin(&a)?;
+    require_admin(&a)?;
     if name == a.0.name && b.is_admin == Some(false) {
         return Err(Error::invalid("you cannot take away your own admin right")
             .with_hint("let another administrator do it")
@@ -136,7 +158,7 @@ async fn remove_user(
     a: Authed,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    admin(&a)?;
+    require_admin(&a)?;
     if name == a.0.name {
         return Err(Error::invalid("you cannot remove yourself").into());
     }
@@ -148,7 +170,7 @@ async fn remove_user(
 }
 
 async fn mounts(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
-    admin(&a)?;
+    require_admin(&a)?;
     let active: Vec<String> = st.tree.mounts().iter().map(|m| m.path.clone()).collect();
     let rows = st.users.db().mounts().await?;
     Ok(Json(json!({"mounts": rows.iter().map(|m| json!({
@@ -194,7 +216,7 @@ async fn add_mount(
     a: Authed,
     Json(m): Json<MountRow>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    admin(&a)?;
+    require_admin(&a)?;
     mount_row(&st, m.clone()).await?;
     Ok((StatusCode::CREATED, Json(json!({"mount": m}))))
 }
@@ -209,7 +231,7 @@ async fn remove_mount(
     a: Authed,
     Query(q): Query<PathQ>,
 ) -> ApiResult<StatusCode> {
-    admin(&a)?;
+    require_admin(&a)?;
     let p = clean(&q.path)?;
     let in_db = st.users.db().remove_mount(&p).await?;
     let active = st.tree.unmount(&p);
@@ -222,7 +244,24 @@ async fn remove_mount(
 }
 
 async fn remotes(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
-    admin(&a)?;
+    require_admin(&a)?;
     let list = st.remotes.as_ref().map(|r| r.list()).unwrap_or_default();
     Ok(Json(json!({"remotes": list})))
+}
+
+async fn add_remote(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(r): Json<crate::signin::NewRemote>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_admin(&a)?;
+    let remotes = st
+        .remotes
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::Unsupported, "this server has no remotes"))?;
+    remotes.add(&r)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"remote": {"name": r.name, "kind": r.kind}})),
+    ))
 }

@@ -13,6 +13,8 @@
 //!   and PUT, `Depth: infinity` refused.
 //! - [`web`]: the web page at `/` (embedded; browse, upload with progress, download through short-lived
 //!   tickets, rename, move, delete, share, image previews, admin pages).
+//! - [`signin`]: adding remotes and signing them in from the web (Google through the server's callback,
+//!   Yandex by device code).
 //! - [`tasks`]: transfers between remotes run by `cloudmux-vfs` in the background, listed and cancellable.
 //!
 //! ```no_run
@@ -42,6 +44,7 @@ pub mod db;
 pub mod error;
 pub mod mount;
 pub mod openapi;
+pub mod signin;
 pub mod tasks;
 pub mod users;
 pub mod web;
@@ -60,6 +63,8 @@ pub struct AppState {
     pub dav: dav_server::DavHandler<users::User>,
     /// The saved mounts this process has mounted, by path (to follow changes made by other processes).
     pub active: std::sync::Mutex<std::collections::HashMap<String, db::MountRow>>,
+    /// Remote sign-ins in progress.
+    pub signins: signin::SignIns,
     /// Download tickets: tree path and when each was made.
     pub tickets: std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
 }
@@ -101,6 +106,7 @@ impl AppState {
             remotes,
             active: Default::default(),
             tickets: Default::default(),
+            signins: Default::default(),
         })
     }
 
@@ -143,6 +149,7 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     api::routes()
         .merge(admin::routes())
+        .merge(signin::routes())
         .merge(web::routes())
         .route(dav::PREFIX, axum::routing::any(dav::handle))
         .route(

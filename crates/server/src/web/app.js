@@ -242,11 +242,37 @@ async function renderAdmin() {
       el("td", { class: "actions" }, el("button", { text: "Unmount", onclick: () => adminDo(async () => {
         if (confirm(`Unmount ${m.path}?`)) await api("DELETE", `/api/admin/mounts?path=${encodeURIComponent(m.path)}`);
       }) })))));
-    $("remotes").tBodies[0].replaceChildren(...remotes.remotes.map((r) => el("tr", {}, el("td", { text: r.name }), el("td", { text: r.kind }))));
+    $("remotes").tBodies[0].replaceChildren(...remotes.remotes.map((r) => el("tr", { "data-name": r.name },
+      el("td", { text: r.name }), el("td", { text: r.kind }),
+      el("td", { class: "actions" }, r.kind === "local" ? "" : el("button", { text: "Sign in", onclick: () => signIn(r.name) })))));
     $("remote-select").replaceChildren(...remotes.remotes.map((r) => el("option", { value: r.name, text: `${r.name} (${r.kind})` })));
   } catch (e) {
     $("admin-error").textContent = e.message;
   }
+}
+
+// Google: open the consent page (it comes back to the server's callback); Yandex: show the code, and ask the
+// server how the sign-in stands until it is done.
+async function signIn(name) {
+  const out = $("signin-status");
+  out.textContent = "";
+  let r;
+  try { r = await api("POST", `/api/admin/remotes/${encodeURIComponent(name)}/signin`); } catch (e) { out.textContent = e.message; return; }
+  if (r.kind === "google") {
+    window.open(r.url, "_blank", "noopener");
+    out.textContent = `Finish signing ${name} in on the Google page that opened (it comes back to ${r.redirect_uri}).`;
+    return;
+  }
+  out.replaceChildren(el("span", { text: `Open ` }), el("a", { href: r.verification_url, target: "_blank", rel: "noopener", text: r.verification_url }),
+    el("span", { text: " and enter the code " }), el("strong", { id: "user-code", text: r.user_code }));
+  for (let i = 0; i < r.expires_in; i += 2) {
+    await new Promise((res) => setTimeout(res, 2000));
+    let s;
+    try { s = await api("GET", `/api/admin/remotes/${encodeURIComponent(name)}/signin`); } catch (e) { out.textContent = e.message; return; }
+    if (s.state === "done") { out.textContent = `${name} is signed in. You can mount it now.`; return; }
+    if (s.state === "failed") { out.textContent = `Signing ${name} in failed: ${s.error}`; return; }
+  }
+  out.textContent = `The code for ${name} expired: sign in again.`;
 }
 
 async function adminDo(fn) {
@@ -293,6 +319,16 @@ async function start() {
     adminDo(async () => {
       await api("POST", "/api/admin/users", { name: f.get("name"), password: f.get("password"), base_path: f.get("base_path") || "/",
         can_write: f.get("can_write") === "on", is_admin: f.get("is_admin") === "on" });
+      ev.target.reset();
+    });
+  });
+  $("remote-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const opt = (k) => f.get(k) || undefined;
+    adminDo(async () => {
+      await api("POST", "/api/admin/remotes", { name: f.get("name"), kind: f.get("kind"), client_id: opt("client_id"),
+        client_secret: opt("client_secret"), endpoint: opt("endpoint"), path: opt("path") });
       ev.target.reset();
     });
   });
