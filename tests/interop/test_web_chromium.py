@@ -84,6 +84,16 @@ def test_sign_in_upload_download_delete(demo_server, browser, tmp_path):
     assert done[0].read_bytes() == src.read_bytes()
     assert "quotes" in done[0].name
 
+    # Thumbnails made by the server for the photos of the emulated Google Photos.
+    browser.get(base + "/#%2Fphotos%2Fmedia%2Fall")
+    wait.until(lambda d: row(d, "sunrise.png") is not None)
+    WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.execute_script(
+            "const i = document.querySelector('td.thumb img');"
+            "return !!i && i.complete && i.naturalWidth > 0 && i.src.includes('thumb=');"))
+    browser.get(base + "/#%2Flocal")
+    wait.until(lambda d: row(d, NAME) is not None)
+
     screenshot = ROOT / "target" / "web-screenshot.png"
     screenshot.parent.mkdir(exist_ok=True)
     browser.save_screenshot(str(screenshot))

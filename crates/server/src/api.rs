@@ -365,6 +365,9 @@ async fn ticket(
 struct DlQ {
     #[serde(default)]
     inline: bool,
+    /// A thumbnail no wider or higher than this many pixels (images only).
+    #[serde(default)]
+    thumb: Option<u32>,
 }
 
 async fn ticket_download(
@@ -386,6 +389,18 @@ async fn ticket_download(
         }
     };
     let shown = full.rsplit('/').next().unwrap_or_default().to_string();
+    if let Some(edge) = q.thumb {
+        let e = st.tree.stat(&full).await?;
+        let jpeg = st.thumbs.get(&st.tree, &full, &e, edge).await?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            jpeg,
+        )
+            .into_response());
+    }
     send_file(&st, &full, &shown, &method, &headers, q.inline).await
 }
 

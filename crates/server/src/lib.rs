@@ -46,6 +46,7 @@ pub mod mount;
 pub mod openapi;
 pub mod signin;
 pub mod tasks;
+pub mod thumbs;
 pub mod users;
 pub mod web;
 
@@ -65,6 +66,8 @@ pub struct AppState {
     pub active: std::sync::Mutex<std::collections::HashMap<String, db::MountRow>>,
     /// Remote sign-ins in progress.
     pub signins: signin::SignIns,
+    /// Thumbnails made recently.
+    pub thumbs: thumbs::Thumbs,
     /// Download tickets: tree path and when each was made.
     pub tickets: std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
 }
@@ -107,6 +110,7 @@ impl AppState {
             active: Default::default(),
             tickets: Default::default(),
             signins: Default::default(),
+            thumbs: Default::default(),
         })
     }
 

@@ -316,6 +316,47 @@ async fn files_through_the_tree_on(url: &str) {
             .starts_with("attachment")
     );
     assert_eq!(plain.bytes().await.unwrap().as_ref(), &data[..]);
+    // A thumbnail of an uploaded image, through a ticket.
+    let img = image::RgbImage::from_fn(400, 200, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    assert_eq!(
+        s.put(&t, "/two/dir/picture.png", png.into_inner())
+            .await
+            .status(),
+        201
+    );
+    let tk: Value = s
+        .post(
+            &t,
+            "/api/fs/ticket",
+            json!({"path": "/two/dir/picture.png"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let th = s
+        .http
+        .get(format!(
+            "{}{}?thumb=64",
+            s.base,
+            tk["url"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(th.status(), 200);
+    assert_eq!(th.headers()["content-type"], "image/jpeg");
+    let small = image::load_from_memory(&th.bytes().await.unwrap()).unwrap();
+    assert_eq!((small.width(), small.height()), (64, 32));
+    let not_image = s
+        .http
+        .get(format!("{}{url}?thumb=64", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_image.status(), 400);
     let forged = s
         .http
         .get(format!("{}/api/fs/dl/forged/big.bin", s.base))
@@ -366,7 +407,7 @@ async fn files_through_the_tree_on(url: &str) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(state["state"], "done", "{state}");
-    assert_eq!(state["progress"]["files_done"], 1);
+    assert_eq!(state["progress"]["files_done"], 2, "b2.bin and picture.png");
     assert_eq!(
         std::fs::read(s.dirs[0].path().join("copied/b2.bin")).unwrap(),
         data
@@ -377,7 +418,7 @@ async fn files_through_the_tree_on(url: &str) {
         .json()
         .await
         .unwrap();
-    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["total"], 2);
     // Sorting and paging.
     for i in 0..5 {
         s.put(&t, &format!("/two/p{i}.txt"), vec![b'x'; 10 - i])

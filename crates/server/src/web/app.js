@@ -147,10 +147,10 @@ function row(dir, e) {
     : el("a", { class: "entry", text: e.name, onclick: () => download(full).catch((x) => status(x.message, true)) });
   const thumb = el("td", { class: "thumb" });
   if (!e.is_dir && IMAGE.test(e.name)) {
-    ticketUrl(full, true).then((u) => {
-      const img = el("img", { src: u, alt: "", loading: "lazy" });
+    ticketUrl(full, false).then((u) => {
+      const img = el("img", { src: u + "?thumb=96", alt: "", loading: "lazy" });
       img.addEventListener("click", () => {
-        $("preview-img").src = u;
+        $("preview-img").src = u + "?inline=true";
         $("preview-name").textContent = e.name;
         $("preview").showModal();
       });
