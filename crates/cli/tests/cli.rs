@@ -1110,3 +1110,142 @@ fn serve_adds_and_signs_in_remotes_from_the_web() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Starts `cloudmux serve` on `db`; returns the child, its base URL and the first admin password if this
+/// process created the admin.
+fn spawn_server(env: &Env, db: &str, data: &str) -> (std::process::Child, String, Option<String>) {
+    let mut child = env
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", db, "--data-dir"])
+        .arg(env.dir.path().join(data))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let base = first
+        .strip_prefix("cloudmux server on ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    // The first-admin line, if any, comes before the listening line.
+    let mut err = child.stderr.take().unwrap();
+    let mut buf = [0u8; 4096];
+    let n = {
+        use std::io::Read;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let n = err.read(&mut buf).unwrap_or(0);
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).to_string());
+        });
+        rx.recv_timeout(Duration::from_millis(500))
+            .unwrap_or_default()
+    };
+    let password = n
+        .split("password ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_string);
+    (child, base, password)
+}
+
+/// Two `cloudmux serve` processes on one database (PostgreSQL when the suite has one, as in CI) see each
+/// other's users, sessions and mounts.
+#[test]
+fn two_server_processes_share_one_database() {
+    let env = Env::new(3599);
+    let db = match std::env::var("CLOUDMUX_TEST_POSTGRES") {
+        Ok(base) if !base.is_empty() => {
+            let name = format!("cmx_cli_{}", std::process::id());
+            let out = Command::new("psql")
+                .args([
+                    base.as_str(),
+                    "-q",
+                    "-c",
+                    &format!("CREATE DATABASE {name}"),
+                ])
+                .output()
+                .expect("psql (installed with PostgreSQL by scripts/postgres.sh)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            format!("{}/{name}", base.rsplit_once('/').unwrap().0)
+        }
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must run this on PostgreSQL: ./scripts/test.sh starts one"
+            );
+            format!("sqlite://{}", env.dir.path().join("shared.db").display())
+        }
+    };
+    let shared = env.dir.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("hello.txt"), "hello").unwrap();
+    env.ok(&[
+        "remote",
+        "add",
+        "files",
+        "--type",
+        "local",
+        "--path",
+        shared.to_str().unwrap(),
+    ]);
+    let (mut a, base_a, password) = spawn_server(&env, &db, "a");
+    let password = password.expect("the first server made the admin");
+    let (mut b, base_b, second) = spawn_server(&env, &db, "b");
+    assert_eq!(
+        second, None,
+        "the second server found the admin in the database"
+    );
+    let http = reqwest::blocking::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base_b}/api/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let t = login["token"].as_str().unwrap().to_string();
+    let m = http
+        .post(format!("{base_a}/api/admin/mounts"))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"path": "/files", "remote": "files"}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        m.status(),
+        201,
+        "a session opened on B works on A: {:?}",
+        m.text()
+    );
+    let t0 = Instant::now();
+    loop {
+        let r = http
+            .get(format!("{base_b}/api/fs/stat"))
+            .query(&[("path", "/files/hello.txt")])
+            .bearer_auth(&t)
+            .send()
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "B never mounted what A saved"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for c in [&mut a, &mut b] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}

@@ -373,4 +373,26 @@ mod tests {
         let e = u.login(other, "nobody", "password1").await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     }
+
+    #[tokio::test]
+    async fn sessions_expire() {
+        let d = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}", d.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let u = Users::new(db, Duration::from_secs(1));
+        u.create("ann", "password1", "/", false, false)
+            .await
+            .unwrap();
+        let ip: IpAddr = "10.0.0.3".parse().unwrap();
+        let (tok, _, _) = u.login(ip, "ann", "password1").await.unwrap();
+        assert!(u.authenticate(&tok).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert!(u.authenticate(&tok).await.unwrap().is_none(), "expired");
+        let api = u.issue("ann", "api", "script", 0).await.unwrap();
+        assert!(
+            u.authenticate(&api).await.unwrap().is_some(),
+            "API tokens do not expire"
+        );
+    }
 }
