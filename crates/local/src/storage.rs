@@ -172,6 +172,8 @@ impl Storage for LocalStorage {
             file_name(&norm),
             rand::random::<u32>()
         ));
+        // Removes the partial file however the write ends, a dropped future (a cancelled transfer) included.
+        let mut guard = PartGuard(Some(tmp.clone()));
         let result = async {
             let mut f = tokio::fs::File::create(&tmp).await?;
             let mut written = 0u64;
@@ -199,10 +201,11 @@ impl Storage for LocalStorage {
             Ok(())
         }
         .await;
-        if let Err(e) = result {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
+        if result.is_ok() {
+            guard.0 = None;
         }
+        drop(guard);
+        result?;
         self.stat(&norm).await
     }
 
@@ -398,6 +401,17 @@ fn statvfs(root: &Path) -> Result<About> {
         trashed: None,
         free: Some(free),
     })
+}
+
+/// Deletes a partial file when dropped, unless disarmed.
+struct PartGuard(Option<std::path::PathBuf>);
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -952,3 +952,161 @@ async fn two_servers_on(db_url: &str) {
         404
     );
 }
+
+/// A storage that reads slowly (one chunk every 50 ms), to catch a background copy in flight.
+#[derive(Debug)]
+struct Slow(Arc<dyn Storage>);
+
+#[async_trait::async_trait]
+impl Storage for Slow {
+    fn kind(&self) -> &'static str {
+        "slow"
+    }
+    fn capabilities(&self) -> cloudmux_core::Capabilities {
+        self.0.capabilities()
+    }
+    fn list<'a>(&'a self, path: &'a str) -> cloudmux_core::PageStream<'a> {
+        self.0.list(path)
+    }
+    async fn stat(&self, path: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.0.stat(path).await
+    }
+    async fn read(
+        &self,
+        path: &str,
+        range: cloudmux_core::ByteRange,
+    ) -> cloudmux_core::Result<cloudmux_core::ByteStream> {
+        use futures_util::StreamExt;
+        let s = self.0.read(path, range).await?;
+        Ok(Box::pin(s.then(|c| async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            c
+        })))
+    }
+    async fn write(
+        &self,
+        path: &str,
+        data: cloudmux_core::ByteStream,
+        opts: cloudmux_core::WriteOptions,
+    ) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.0.write(path, data, opts).await
+    }
+    async fn mkdir(&self, path: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.0.mkdir(path).await
+    }
+    async fn copy(&self, from: &str, to: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.0.copy(from, to).await
+    }
+    async fn rename(&self, from: &str, to: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.0.rename(from, to).await
+    }
+    async fn delete(
+        &self,
+        path: &str,
+        mode: cloudmux_core::DeleteMode,
+    ) -> cloudmux_core::Result<()> {
+        self.0.delete(path, mode).await
+    }
+    async fn about(&self) -> cloudmux_core::Result<cloudmux_core::About> {
+        self.0.about().await
+    }
+}
+
+/// A background copy between two mounts is listed with its progress while it runs, and cancelling it stops
+/// it: the state says so and no further bytes arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_copies_are_listed_and_cancelled() {
+    let d = tempfile::tempdir().unwrap();
+    let url = common::databases(d.path()).await.remove(0);
+    let s = server(&url).await;
+    let slow_dir = tempfile::tempdir().unwrap();
+    // 64 chunks of 256 KiB at 50 ms each: about three seconds to copy.
+    std::fs::write(
+        slow_dir.path().join("slow.bin"),
+        cloudmux_core::conformance::pattern(16 * 1024 * 1024, 5),
+    )
+    .unwrap();
+    s.state
+        .tree
+        .mount(Mount {
+            path: "/slow".into(),
+            storage: Arc::new(Slow(Arc::new(
+                cloudmux_local::LocalStorage::new(slow_dir.path()).unwrap(),
+            ))),
+            read_only: true,
+        })
+        .unwrap();
+    let t = s.login("admin", "admin-password").await;
+    let task: Value = s
+        .post(
+            &t,
+            "/api/fs/copy",
+            json!({"from": "/slow/slow.bin", "to": "/two/copy"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = task["id"].as_str().unwrap().to_string();
+    assert_eq!(task["state"], "running");
+    // Wait until bytes flow, then look at the list.
+    let mut seen = 0;
+    for _ in 0..100 {
+        let all: Value = s.get(&t, "/api/tasks").await.json().await.unwrap();
+        let mine = all["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id.as_str())
+            .cloned()
+            .unwrap();
+        seen = mine["progress"]["bytes_done"].as_u64().unwrap();
+        if seen > 0 {
+            assert_eq!(mine["state"], "running");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen > 0, "the copy never made progress");
+    let other = s.login("guest", "guest-password").await;
+    assert_eq!(
+        s.get(&other, &format!("/api/tasks/{id}")).await.status(),
+        404,
+        "tasks are their owner's"
+    );
+    let c = s
+        .http
+        .delete(format!("{}/api/tasks/{id}", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.status(), 204);
+    let after: Value = s
+        .get(&t, &format!("/api/tasks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["state"], "cancelled");
+    let frozen = after["progress"]["bytes_done"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let later: Value = s
+        .get(&t, &format!("/api/tasks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(later["state"], "cancelled");
+    assert_eq!(
+        later["progress"]["bytes_done"].as_u64().unwrap(),
+        frozen,
+        "nothing moves after the cancel"
+    );
+    assert!(frozen < 16 * 1024 * 1024);
+    // Nothing half-written is left behind, not even a hidden partial file.
+    let left: Vec<_> = std::fs::read_dir(s.dirs[1].path().join("copy"))
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
