@@ -982,34 +982,8 @@ fn serve_demo_mounts_every_service() {
 #[test]
 fn serve_adds_and_signs_in_remotes_from_the_web() {
     let env = Env::new(3599);
-    let mut child = env
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(env.dir.path().join("server"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
-    let created = err.next().unwrap().unwrap();
-    let password = created
-        .split("password ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{created:?}"))
-        .to_string();
-    let first = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let base = first
-        .strip_prefix("cloudmux server on ")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{first:?}"))
-        .trim_end_matches('/')
-        .to_string();
+    let (mut child, base, password) = spawn_server(&env, None, "server");
+    let password = password.expect("the first start prints the admin password");
     let http = reqwest::blocking::Client::new();
     let login: serde_json::Value = http
         .post(format!("{base}/api/auth/login"))
@@ -1111,13 +1085,20 @@ fn serve_adds_and_signs_in_remotes_from_the_web() {
     child.wait().unwrap();
 }
 
-/// Starts `cloudmux serve` on `db`; returns the child, its base URL and the first admin password if this
+/// Starts `cloudmux serve` on `db` (default: SQLite in the data folder `data`); returns the child, its base URL and the first admin password if this
 /// process created the admin.
-fn spawn_server(env: &Env, db: &str, data: &str) -> (std::process::Child, String, Option<String>) {
-    let mut child = env
-        .cmd()
-        .args(["serve", "--listen", "127.0.0.1:0", "--db", db, "--data-dir"])
-        .arg(env.dir.path().join(data))
+fn spawn_server(
+    env: &Env,
+    db: Option<&str>,
+    data: &str,
+) -> (std::process::Child, String, Option<String>) {
+    let mut cmd = env.cmd();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(env.dir.path().join(data));
+    if let Some(db) = db {
+        cmd.args(["--db", db]);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1199,9 +1180,9 @@ fn two_server_processes_share_one_database() {
         "--path",
         shared.to_str().unwrap(),
     ]);
-    let (mut a, base_a, password) = spawn_server(&env, &db, "a");
+    let (mut a, base_a, password) = spawn_server(&env, Some(&db), "a");
     let password = password.expect("the first server made the admin");
-    let (mut b, base_b, second) = spawn_server(&env, &db, "b");
+    let (mut b, base_b, second) = spawn_server(&env, Some(&db), "b");
     assert_eq!(
         second, None,
         "the second server found the admin in the database"
