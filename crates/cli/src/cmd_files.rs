@@ -466,16 +466,11 @@ async fn copy_file(
     // Large uploads keep their session (on backends that have them) so a re-run resumes them.
     let pb = out.bar(se.size, file_name(&to));
     let data = metered(open_read(src, ByteRange::all()).await?, pb.clone());
-    let resume = cloudmux_core::Resume {
-        key: format!(
-            "{}|{:?}|{:?}|{:?}",
-            source_identity(src),
-            se.size,
-            se.modified,
-            se.hashes.md5
-        ),
-        store: Arc::new(cloudmux_core::DirSessions::new(state_dir)),
-    };
+    let resume = cloudmux_core::Resume::of(
+        Arc::new(cloudmux_core::DirSessions::new(state_dir)),
+        &source_identity(src),
+        &se,
+    );
     let e = ds
         .write(
             &to,

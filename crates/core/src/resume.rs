@@ -31,6 +31,20 @@ pub struct Resume {
     pub store: Arc<dyn SessionStore>,
 }
 
+impl Resume {
+    /// Sessions in `store` for the file `e` of the source named `source` (an address or absolute path): the
+    /// key carries its size, modification time and hashes, so other bytes never resume this session.
+    pub fn of(store: Arc<dyn SessionStore>, source: &str, e: &crate::Entry) -> Self {
+        Resume {
+            key: format!(
+                "{source}|{:?}|{:?}|{:?}|{:?}",
+                e.size, e.modified, e.hashes.md5, e.hashes.sha256
+            ),
+            store,
+        }
+    }
+}
+
 impl fmt::Debug for Resume {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Resume").field("key", &self.key).finish()

@@ -353,13 +353,10 @@ impl Ctx {
                         });
                     }
                 }));
-                let resume = self.resume.as_ref().map(|r| Resume {
-                    key: format!(
-                        "{}|{rel}|{:?}|{:?}|{:?}|{:?}",
-                        r.source, src.size, src.modified, src.hashes.md5, src.hashes.sha256
-                    ),
-                    store: r.store.clone(),
-                });
+                let resume = self
+                    .resume
+                    .as_ref()
+                    .map(|r| Resume::of(r.store.clone(), &format!("{}|{rel}", r.source), src));
                 let opts = WriteOptions {
                     size: src.size,
                     modified: src.modified,
