@@ -62,16 +62,15 @@ fn parse_mount(s: &str) -> Result<MountRow> {
     })
 }
 
-/// A storage rooted at `root` inside `s` (for mounts of a remote's sub-folder).
-async fn mount_storage(cfg: &Config, m: &MountRow) -> Result<Arc<dyn Storage>> {
-    let opened = crate::open::open(cfg, &m.remote).await?;
-    let s = opened.storage();
-    if m.root.is_empty() {
+/// Remote `name`, or its folder `root` when not empty (mounts of a remote's sub-folder).
+async fn mount_storage(cfg: &Config, name: &str, root: &str) -> Result<Arc<dyn Storage>> {
+    let s = crate::open::open(cfg, name).await?.storage();
+    if root.is_empty() {
         return Ok(s);
     }
     Ok(Arc::new(cloudmux_core::SubTree::new(
         s,
-        cloudmux_core::path::normalize(&m.root)?,
+        cloudmux_core::path::normalize(root)?,
     )))
 }
 
@@ -104,66 +103,21 @@ impl cloudmux_server::admin::Remotes for ConfigRemotes {
     }
 
     async fn open(&self, name: &str, root: &str) -> Result<Arc<dyn Storage>> {
-        let row = MountRow {
-            path: String::new(),
-            remote: name.to_string(),
-            root: root.to_string(),
-            read_only: false,
-        };
-        mount_storage(&self.config(), &row).await
+        mount_storage(&self.config(), name, root).await
     }
 
     fn add(&self, r: &cloudmux_server::signin::NewRemote) -> Result<()> {
-        let ok_name = !r.name.is_empty()
-            && r.name.len() <= 64
-            && r.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-        if !ok_name {
-            return Err(
-                Error::invalid(format!("remote name {:?} is not allowed", r.name))
-                    .with_hint("use letters, digits, '_', '-' and '.'"),
-            );
+        // The same checks as `cloudmux remote add`.
+        let rc = crate::config::RemoteAdd {
+            name: r.name.clone(),
+            kind: r.kind.clone(),
+            client_id: r.client_id.clone().filter(|v| !v.is_empty()),
+            client_secret: r.client_secret.clone().filter(|v| !v.is_empty()),
+            endpoint: r.endpoint.clone().filter(|v| !v.is_empty()),
+            path: r.path.as_ref().map(PathBuf::from),
+            ..Default::default()
         }
-        let rc = match r.kind.as_str() {
-            "gdrive" | "gphotos" | "yadisk" => {
-                let (Some(id), Some(secret)) = (&r.client_id, &r.client_secret) else {
-                    return Err(Error::invalid(format!(
-                        "a {} remote needs an OAuth client id and secret",
-                        r.kind
-                    )));
-                };
-                RemoteConfig {
-                    kind: r.kind.clone(),
-                    client_id: Some(id.clone()),
-                    client_secret: Some(secret.clone()),
-                    endpoint: r.endpoint.clone().filter(|e| !e.is_empty()),
-                    services: match r.kind.as_str() {
-                        "gphotos" => vec!["photos".into()],
-                        "gdrive" => vec!["drive".into()],
-                        _ => vec![],
-                    },
-                    ..Default::default()
-                }
-            }
-            "local" => {
-                let p = r
-                    .path
-                    .as_deref()
-                    .ok_or_else(|| Error::invalid("a local remote needs a folder (path)"))?;
-                let p = std::fs::canonicalize(p)
-                    .map_err(|e| Error::from(e).context(format!("folder {p}")))?;
-                RemoteConfig {
-                    kind: "local".into(),
-                    path: Some(p),
-                    ..Default::default()
-                }
-            }
-            other => {
-                return Err(Error::invalid(format!("unknown remote type {other}"))
-                    .with_hint("use gdrive, gphotos, yadisk or local"));
-            }
-        };
+        .build()?;
         let mut cfg = self.0.lock().unwrap();
         if cfg.remotes.contains_key(&r.name) {
             return Err(Error::new(
@@ -222,7 +176,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
         Duration::from_secs(s.cache_ttl),
         Some(Arc::new(ConfigRemotes::new(cfg))),
     );
-    for (path, e) in state.mount_saved().await? {
+    for (path, e) in state.sync_mounts().await? {
         eprintln!("warning: {path} is not mounted: {e}");
     }
     if db.users().await?.is_empty() {

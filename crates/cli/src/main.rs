@@ -14,7 +14,7 @@ mod out;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use cloudmux_core::{Error, ErrorKind};
 
 use crate::config::Config;
@@ -117,7 +117,7 @@ enum Cmd {
 #[derive(Subcommand, Debug)]
 enum RemoteCmd {
     /// Add a remote, e.g. `remote add gd --type gdrive --client-id ID --client-secret S`.
-    Add(Box<RemoteAdd>),
+    Add(Box<config::RemoteAdd>),
     /// List remotes.
     List,
     /// Show a remote's settings (secrets hidden).
@@ -132,148 +132,23 @@ enum RemoteCmd {
     },
 }
 
-#[derive(Args, Debug)]
-struct RemoteAdd {
-    /// Name (letters, digits, `_`, `-`, `.`).
-    name: String,
-    /// Type: gdrive, gphotos, yadisk or local.
-    #[arg(long = "type", value_name = "TYPE")]
-    kind: String,
-    /// OAuth client id (gdrive; a Desktop-app client from the Google Cloud console).
-    #[arg(long)]
-    client_id: Option<String>,
-    /// OAuth client secret.
-    #[arg(long)]
-    client_secret: Option<String>,
-    /// Base URL replacing every Google host (an emulator: http://127.0.0.1:4444).
-    #[arg(long)]
-    endpoint: Option<String>,
-    /// Use this Drive folder id as the root.
-    #[arg(long)]
-    root_folder_id: Option<String>,
-    /// Use this shared drive as the root.
-    #[arg(long)]
-    shared_drive_id: Option<String>,
-    /// Sign in with a service-account key file instead of a user.
-    #[arg(long)]
-    service_account: Option<PathBuf>,
-    /// Trust this extra CA certificate (PEM).
-    #[arg(long)]
-    ca_cert: Option<PathBuf>,
-    /// Yandex Disk root: disk:/ (default), app:/ or disk:/some/folder (type yadisk).
-    #[arg(long)]
-    root: Option<String>,
-    /// Local folder (type local).
-    #[arg(long)]
-    path: Option<PathBuf>,
-    /// Google services to sign in for (drive, photos, calendar, sheets); default drive.
-    #[arg(long, value_delimiter = ',')]
-    services: Vec<String>,
-}
-
 fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Result<()> {
     match cmd {
         RemoteCmd::Add(a) => {
-            let a = *a;
-            if !cloudmux_core::path::is_valid_remote_name(&a.name) {
-                return Err(Error::invalid(format!("bad remote name {:?}", a.name))
-                    .with_hint("use 2-64 letters, digits, '_', '-' or '.'"));
-            }
-            let mut rc = config::RemoteConfig {
-                kind: a.kind.clone(),
-                ..Default::default()
-            };
-            match a.kind.as_str() {
-                "gdrive" => {
-                    if a.service_account.is_none()
-                        && (a.client_id.is_none() || a.client_secret.is_none())
-                    {
-                        return Err(Error::invalid("a gdrive remote needs --client-id and --client-secret (or --service-account KEY.json)")
-                            .with_hint("create a Desktop-app OAuth client in the Google Cloud console (APIs & Services → Credentials)"));
-                    }
-                    if let Some(sa) = &a.service_account {
-                        let abs = std::fs::canonicalize(sa)
-                            .map_err(|e| Error::from(e).context(sa.display()))?;
-                        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&abs)?)
-                            .map_err(|e| Error::invalid(format!("service-account key: {e}")))?;
-                        cloudmux_auth::google::ServiceAccount::from_json(&v)?;
-                        rc.service_account_file = Some(abs);
-                    }
-                    rc.client_id = a.client_id;
-                    rc.client_secret = a.client_secret;
-                    rc.root_folder_id = a.root_folder_id;
-                    rc.shared_drive_id = a.shared_drive_id;
-                    rc.services = a.services;
-                    open::google_scopes(&rc)?;
-                }
-                "gphotos" => {
-                    if a.client_id.is_none() || a.client_secret.is_none() {
-                        return Err(Error::invalid("a gphotos remote needs --client-id and --client-secret")
-                            .with_hint("a Desktop-app OAuth client of a project with the Photos Library and Photos Picker APIs enabled"));
-                    }
-                    rc.client_id = a.client_id;
-                    rc.client_secret = a.client_secret;
-                    rc.services = if a.services.is_empty() {
-                        vec!["photos".into()]
-                    } else {
-                        a.services
-                    };
-                    rc.root = a.root.clone();
-                    open::google_scopes(&rc)?;
-                }
-                "yadisk" => {
-                    if a.client_id.is_none() || a.client_secret.is_none() {
-                        return Err(Error::invalid("a yadisk remote needs --client-id and --client-secret")
-                            .with_hint("register an app at https://oauth.yandex.ru/client/new with Yandex Disk REST API permissions"));
-                    }
-                    rc.client_id = a.client_id;
-                    rc.client_secret = a.client_secret;
-                    if let Some(r) = &a.root {
-                        if !(r.starts_with("disk:/") || r.starts_with("app:/")) {
-                            return Err(Error::invalid(format!("bad --root {r:?}"))
-                                .with_hint("use disk:/, app:/ or disk:/some/folder"));
-                        }
-                        rc.root = Some(r.clone());
-                    }
-                }
-                "local" => {
-                    let p = a
-                        .path
-                        .ok_or_else(|| Error::invalid("a local remote needs --path DIR"))?;
-                    let abs = std::fs::canonicalize(&p)
-                        .map_err(|e| Error::from(e).context(p.display()))?;
-                    if !abs.is_dir() {
-                        return Err(Error::invalid(format!("{} is not a folder", abs.display())));
-                    }
-                    rc.path = Some(abs);
-                }
-                other => {
-                    return Err(Error::invalid(format!("unknown remote type {other:?}"))
-                        .with_hint("types: gdrive, gphotos, yadisk, local"));
-                }
-            }
-            if let Some(e) = &a.endpoint {
-                url::Url::parse(e)
-                    .map_err(|err| Error::invalid(format!("bad --endpoint {e:?}: {err}")))?;
-                rc.endpoint = Some(e.trim_end_matches('/').to_string());
-            }
-            if let Some(c) = &a.ca_cert {
-                rc.ca_cert = Some(
-                    std::fs::canonicalize(c).map_err(|e| Error::from(e).context(c.display()))?,
-                );
-            }
-            let existed = cfg.remotes.insert(a.name.clone(), rc).is_some();
+            let name = a.name.clone();
+            let rc = a.build()?;
+            let needs_login = rc.kind != "local" && rc.service_account_file.is_none();
+            let existed = cfg.remotes.insert(name.clone(), rc).is_some();
             cfg.save()?;
             if out.json {
-                out.json(&serde_json::json!({"added": a.name, "replaced": existed}));
+                out.json(&serde_json::json!({"added": name, "replaced": existed}));
             } else {
                 out.line(format!(
-                    "remote {} {}",
-                    a.name,
+                    "remote {name} {}",
                     if existed { "updated" } else { "added" }
                 ));
-                if a.kind != "local" && a.service_account.is_none() {
-                    out.note(format!("next: cloudmux auth login {}", a.name));
+                if needs_login {
+                    out.note(format!("next: cloudmux auth login {name}"));
                 }
             }
         }

@@ -114,11 +114,6 @@ impl AppState {
         })
     }
 
-    /// Mounts every saved mount; returns those whose remote could not be opened, with the reason.
-    pub async fn mount_saved(&self) -> cloudmux_core::Result<Vec<(String, cloudmux_core::Error)>> {
-        self.sync_mounts().await
-    }
-
     /// Makes the tree follow the saved mounts: mounts what was added or changed (by this process or
     /// another one on the same database), unmounts what was removed. Returns the mounts that failed.
     pub async fn sync_mounts(&self) -> cloudmux_core::Result<Vec<(String, cloudmux_core::Error)>> {

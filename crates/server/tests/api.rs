@@ -691,7 +691,7 @@ async fn administration_on(db_url: &str) {
         Duration::from_secs(30),
         Some(remotes),
     );
-    assert!(again.mount_saved().await.unwrap().is_empty());
+    assert!(again.sync_mounts().await.unwrap().is_empty());
     let paths: Vec<String> = again.tree.mounts().iter().map(|m| m.path.clone()).collect();
     assert_eq!(paths, vec!["/in", "/f"]);
     let gone = s
