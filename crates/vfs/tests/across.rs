@@ -5,10 +5,10 @@ use std::sync::Arc;
 use cloudmux_core::Storage;
 use cloudmux_core::conformance::pattern;
 use cloudmux_emulator::{Config, Emulator};
-use cloudmux_vfs::{Mode, Options, run};
+use cloudmux_vfs::{Mode, Options};
 
 mod common;
-use common::{backends, tree};
+use common::{backends, go, tree};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_drive_yandex_local() {
@@ -25,15 +25,7 @@ async fn local_drive_yandex_local() {
         (yandex.clone(), "tree", back.clone()),
     ];
     for (from, root, to) in hops {
-        let s = run(
-            Mode::Sync,
-            (from.clone(), root.into()),
-            (to.clone(), "tree".into()),
-            &o,
-            |_| {},
-        )
-        .await
-        .unwrap();
+        let s = go(Mode::Sync, (&from, root), (&to, "tree"), &o).await;
         assert!(s.errors.is_empty(), "{:?}", s.errors);
         assert_eq!(
             s.copied,
@@ -42,30 +34,14 @@ async fn local_drive_yandex_local() {
             from.kind(),
             to.kind()
         );
-        let c = run(
-            Mode::Check,
-            (from.clone(), root.into()),
-            (to.clone(), "tree".into()),
-            &o,
-            |_| {},
-        )
-        .await
-        .unwrap();
+        let c = go(Mode::Check, (&from, root), (&to, "tree"), &o).await;
         assert!(
             c.missing.is_empty() && c.extra.is_empty() && c.differ.is_empty(),
             "{} -> {}: {c:?}",
             from.kind(),
             to.kind()
         );
-        let again = run(
-            Mode::Sync,
-            (from.clone(), root.into()),
-            (to.clone(), "tree".into()),
-            &o,
-            |_| {},
-        )
-        .await
-        .unwrap();
+        let again = go(Mode::Sync, (&from, root), (&to, "tree"), &o).await;
         assert_eq!(
             again.copied,
             0,
@@ -121,15 +97,7 @@ async fn sync_through_faults() {
         ..Options::default()
     };
     for to in [drive.clone(), yandex.clone()] {
-        let s = run(
-            Mode::Sync,
-            (src.clone(), "".into()),
-            (to.clone(), "faulty".into()),
-            &o,
-            |_| {},
-        )
-        .await
-        .unwrap();
+        let s = go(Mode::Sync, (&src, ""), (&to, "faulty"), &o).await;
         assert!(s.errors.is_empty(), "{}: {:?}", to.kind(), s.errors);
         assert_eq!(s.copied, 20);
     }
@@ -139,15 +107,7 @@ async fn sync_through_faults() {
     );
     e.state().faults.lock().unwrap().set(FaultConfig::default());
     for to in [drive, yandex] {
-        let c = run(
-            Mode::Check,
-            (src.clone(), "".into()),
-            (to.clone(), "faulty".into()),
-            &o,
-            |_| {},
-        )
-        .await
-        .unwrap();
+        let c = go(Mode::Check, (&src, ""), (&to, "faulty"), &o).await;
         assert!(
             c.missing.is_empty() && c.extra.is_empty() && c.differ.is_empty(),
             "{}: {c:?}",

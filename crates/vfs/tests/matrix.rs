@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use cloudmux_core::{ByteRange, Storage, collect_bytes, list_all};
 use cloudmux_emulator::{Config, Emulator};
-use cloudmux_vfs::{Mode, Options, Stats, run};
+use cloudmux_vfs::{Mode, Options};
 
 mod common;
-use common::{TREE_FILES, backends, photos, tree};
+use common::{TREE_FILES, backends, go, photos, tree};
 
 fn md5(b: &[u8]) -> String {
     use md5::Digest;
@@ -19,18 +19,6 @@ fn md5(b: &[u8]) -> String {
 async fn md5_at(s: &Arc<dyn Storage>, p: &str) -> String {
     let b = s.read(p, ByteRange::all()).await.unwrap();
     md5(&collect_bytes(b).await.unwrap())
-}
-
-async fn go(mode: Mode, from: (&Arc<dyn Storage>, &str), to: (&Arc<dyn Storage>, &str)) -> Stats {
-    run(
-        mode,
-        (from.0.clone(), from.1.into()),
-        (to.0.clone(), to.1.into()),
-        &Options::default(),
-        |_| {},
-    )
-    .await
-    .unwrap()
 }
 
 /// Syncs (copies, for `copy_only` destinations) `from` to `to`, then asserts: no error, `copied` files
@@ -44,10 +32,10 @@ async fn pair(
     copied: usize,
 ) {
     let mode = if copy_only { Mode::Copy } else { Mode::Sync };
-    let s = go(mode, from, to).await;
+    let s = go(mode, from, to, &Options::default()).await;
     assert!(s.errors.is_empty(), "{label}: {:?}", s.errors);
     assert_eq!(s.copied, copied, "{label}: {s:?}");
-    let c = go(Mode::Check, from, to).await;
+    let c = go(Mode::Check, from, to, &Options::default()).await;
     assert!(
         c.missing.is_empty() && c.extra.is_empty() && c.differ.is_empty(),
         "{label}: check {c:?}"
@@ -60,7 +48,7 @@ async fn pair(
         );
         assert_eq!(a, b, "{label}: {f}");
     }
-    let again = go(mode, from, to).await;
+    let again = go(mode, from, to, &Options::default()).await;
     assert_eq!(again.copied, 0, "{label}: the second run transfers nothing");
     assert!(again.errors.is_empty(), "{label}: {:?}", again.errors);
 }

@@ -103,3 +103,21 @@ pub fn photos(e: &Emulator) -> Arc<dyn Storage> {
         cloudmux_gphotos::PhotosClient::new(cfg, Arc::new(StaticToken(Secret::new(t)))).unwrap();
     Arc::new(cloudmux_gphotos::GPhotosStorage::new(c, "root").unwrap())
 }
+
+/// Runs `mode` from `from` to `to` (storage and root each) with `o`, no progress, and unwraps the stats.
+pub async fn go(
+    mode: cloudmux_vfs::Mode,
+    from: (&Arc<dyn Storage>, &str),
+    to: (&Arc<dyn Storage>, &str),
+    o: &cloudmux_vfs::Options,
+) -> cloudmux_vfs::Stats {
+    cloudmux_vfs::run(
+        mode,
+        (from.0.clone(), from.1.into()),
+        (to.0.clone(), to.1.into()),
+        o,
+        |_| {},
+    )
+    .await
+    .unwrap()
+}
