@@ -664,7 +664,8 @@ async fn copy(
     a: Authed,
     Json(b): Json<FromTo>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    start_task(st, a, b, cloudmux_vfs::Mode::Copy).await
+    let (from, to) = (a.path(&b.from)?, a.write_path(&b.to)?);
+    start_task(&st, &a, from, to, cloudmux_vfs::Mode::Copy)
 }
 
 async fn move_(
@@ -680,32 +681,21 @@ async fn move_(
         let e = st.tree.rename(&from, &to).await?;
         return Ok((StatusCode::OK, Json(a.entry(&e))));
     }
-    start_task(st, a, b, cloudmux_vfs::Mode::Move).await
+    start_task(&st, &a, from, to, cloudmux_vfs::Mode::Move)
 }
 
-async fn start_task(
-    st: Arc<AppState>,
-    a: Authed,
-    b: FromTo,
+/// Starts a background transfer between tree paths (already checked against the user's rights).
+fn start_task(
+    st: &AppState,
+    a: &Authed,
+    from: String,
+    to: String,
     mode: cloudmux_vfs::Mode,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let from = if mode == cloudmux_vfs::Mode::Move {
-        a.write_path(&b.from)?
-    } else {
-        a.path(&b.from)?
-    };
-    let to = a.write_path(&b.to)?;
-    let (src, sp) = st.tree.locate(&from)?;
-    let (dst, dp) = st.tree.locate_writable(&to)?;
-    let id = st.tasks.start(
-        &a.0.name,
-        mode,
-        (a.shown(&from), a.shown(&to)),
-        (src.storage.clone(), sp),
-        (dst.storage.clone(), dp),
-        st.tree.clone(),
-        to.clone(),
-    );
+    let shown = (a.shown(&from), a.shown(&to));
+    let id = st
+        .tasks
+        .start(&a.0.name, mode, shown, st.tree.clone(), from, to)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(st.tasks.get(&a.0.name, &id).unwrap_or(Value::Null)),

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cloudmux_core::Storage;
 use cloudmux_vfs::{Event, Mode, Options};
 use serde_json::{Value, json};
 
@@ -41,19 +40,22 @@ impl std::fmt::Debug for Tasks {
 }
 
 impl Tasks {
-    /// Starts `mode` from `src` to `dst` for `user`; returns the task id. `shown` are the paths as the user
-    /// gave them; `dst_tree_path` is invalidated in the tree's cache when the task ends.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts `mode` from tree path `from` to tree path `to` for `user`; returns the task id. `shown` are
+    /// the paths as the user gave them. The listings the task changes are dropped from the tree's cache
+    /// when it ends.
     pub fn start(
         &self,
         user: &str,
         mode: Mode,
         shown: (String, String),
-        src: (Arc<dyn Storage>, String),
-        dst: (Arc<dyn Storage>, String),
         tree: Arc<Tree>,
-        dst_tree_path: String,
-    ) -> String {
+        from: String,
+        to: String,
+    ) -> cloudmux_core::Result<String> {
+        let (src, src_path) = tree.locate(&from)?;
+        let (dst, dst_path) = tree.locate_writable(&to)?;
+        let src = (src.storage.clone(), src_path);
+        let dst = (dst.storage.clone(), dst_path);
         let id = cloudmux_auth::oauth::random_token(12);
         let progress = Arc::new(Mutex::new(Progress::default()));
         let p2 = progress.clone();
@@ -72,7 +74,6 @@ impl Tasks {
         };
         let all = self.all.clone();
         let id2 = id.clone();
-        let src_tree_path = shown.0.clone();
         self.all.lock().unwrap().insert(
             id.clone(),
             Task {
@@ -91,10 +92,11 @@ impl Tasks {
         );
         let handle = tokio::spawn(async move {
             let r = cloudmux_vfs::run(mode, src, dst, &Options::default(), on).await;
-            tree.invalidate(&dst_tree_path);
-            tree.invalidate(crate::mount::parent_of(&dst_tree_path));
+            tree.invalidate(&to);
+            tree.invalidate(crate::mount::parent_of(&to));
             if mode == Mode::Move {
-                tree.invalidate(&src_tree_path);
+                tree.invalidate(&from);
+                tree.invalidate(crate::mount::parent_of(&from));
             }
             let mut all = all.lock().unwrap();
             if let Some(t) = all.get_mut(&id2) {
@@ -114,7 +116,7 @@ impl Tasks {
         if let Some(t) = self.all.lock().unwrap().get_mut(&id) {
             t.abort = Some(handle.abort_handle());
         }
-        id
+        Ok(id)
     }
 
     fn render(t: &Task) -> Value {

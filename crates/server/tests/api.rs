@@ -419,6 +419,49 @@ async fn files_through_the_tree_on(url: &str) {
         .await
         .unwrap();
     assert_eq!(listed["total"], 2);
+    // A move between mounts runs as a task; when it ends, the cached listing of the folder it left is
+    // dropped too.
+    let moved: Value = s
+        .post(
+            &t,
+            "/api/fs/move",
+            json!({"from": "/one/copied/picture.png", "to": "/two/dir/arrived"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mid = moved["id"].as_str().unwrap().to_string();
+    for _ in 0..200 {
+        let st: Value = s
+            .get(&t, &format!("/api/tasks/{mid}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if st["state"] != "running" {
+            assert_eq!(st["state"], "done", "{st}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let left: Value = s
+        .get(&t, "/api/fs/list?path=/one/copied")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        left["total"], 1,
+        "the source folder's listing is fresh: {left}"
+    );
+    let arrived: Value = s
+        .get(&t, "/api/fs/stat?path=/two/dir/arrived/picture.png")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(arrived["size"].as_u64().unwrap() > 0, "{arrived}");
     // Sorting and paging.
     for i in 0..5 {
         s.put(&t, &format!("/two/p{i}.txt"), vec![b'x'; 10 - i])
