@@ -187,13 +187,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
             .await?;
         eprintln!("created the first user: admin, password {password} (shown once; change it)");
     }
-    let listener = tokio::net::TcpListener::bind(&s.listen)
-        .await
-        .map_err(|e| {
-            Error::from(e)
-                .context(format!("cannot listen on {}", s.listen))
-                .with_hint("pick another address with --listen")
-        })?;
+    let listener = listen(&s.listen).await?;
     let addr = listener.local_addr()?;
     out.line(format!(
         "cloudmux server on http://{addr}/ (API: /api/openapi.json, WebDAV: /dav/)"
@@ -209,6 +203,15 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
+}
+
+/// Binds the server's address, with a hint when it is taken.
+async fn listen(addr: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::from(e)
+            .context(format!("cannot listen on {addr}"))
+            .with_hint("pick another address with --listen")
+    })
 }
 
 fn db_url(s: &Serve, data: &Path) -> String {
@@ -475,13 +478,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e.into()),
     }
-    let listener = tokio::net::TcpListener::bind(&s.listen)
-        .await
-        .map_err(|e| {
-            Error::from(e)
-                .context(format!("cannot listen on {}", s.listen))
-                .with_hint("pick another address with --listen")
-        })?;
+    let listener = listen(&s.listen).await?;
     let addr = listener.local_addr()?;
     out.line(format!("cloudmux demo on http://{addr}/"));
     out.line(format!(
