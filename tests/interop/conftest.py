@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The discovery documents live in the workplace's shared/specs, beside the repository (CI has it there).
-SPECS = Path(os.environ.get("CLOUDMUX_SPECS", ROOT.parent / "shared" / "specs"))
 CLIENT_ID = "cloudmux-demo.apps.googleusercontent.com"
 CLIENT_SECRET = "cloudmux-demo-secret"
 
@@ -71,13 +69,13 @@ def tokens(emulator):
 
 @pytest.fixture(scope="session")
 def drive(emulator, tokens):
-    """google-api-python-client built from shared/specs/drive.v3.json, its rootUrl pointed at the emulator."""
+    """google-api-python-client built from the Drive v3 discovery document it ships (pinned in
+    requirements.txt), its rootUrl pointed at the emulator."""
     from google.oauth2.credentials import Credentials
     from googleapiclient.discovery import build_from_document
+    from googleapiclient.discovery_cache import get_static_doc
 
-    spec = SPECS / "drive.v3.json"
-    assert spec.exists(), f"{spec} not found: put shared/specs beside the repository or set CLOUDMUX_SPECS"
-    doc = json.loads(spec.read_text())
+    doc = json.loads(get_static_doc("drive", "v3"))
     # The discovery document's rootUrl is the API endpoint; uploads go to rootUrl + "upload/" + servicePath.
     doc["rootUrl"] = f"{emulator}/www.googleapis.com/"
     creds = Credentials(
@@ -131,13 +129,14 @@ PHOTOS_SCOPES = " ".join(f"https://www.googleapis.com/auth/{s}" for s in (
 
 
 def photos_service(emulator, token):
+    """google-api-python-client built from the discovery document the emulator serves, as Google serves
+    its own at $discovery/rest (client libraries no longer ship one for Photos Library)."""
     from google.oauth2.credentials import Credentials
     from googleapiclient.discovery import build_from_document
 
-    spec = SPECS / "photoslibrary.v1.json"
-    assert spec.exists(), f"{spec} not found: put shared/specs beside the repository or set CLOUDMUX_SPECS"
-    doc = json.loads(spec.read_text())
-    doc["rootUrl"] = f"{emulator}/photoslibrary.googleapis.com/"
+    with urllib.request.urlopen(f"{emulator}/photoslibrary.googleapis.com/$discovery/rest?version=v1") as r:
+        doc = json.load(r)
+    assert doc["rootUrl"] == f"{emulator}/photoslibrary.googleapis.com/", doc["rootUrl"]
     return build_from_document(doc, credentials=Credentials(token=token))
 
 

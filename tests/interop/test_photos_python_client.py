@@ -1,4 +1,4 @@
-"""google-api-python-client built from shared/specs/photoslibrary.v1.json against the emulator, alongside the
+"""google-api-python-client built from the Photos Library discovery document the emulator serves, alongside the
 cloudmux CLI: each reads the albums and media items the other created (one OAuth client, one app)."""
 
 import os

@@ -140,10 +140,27 @@ pub fn routes() -> Router<Arc<Emu>> {
             get(sharing_gone).post(sharing_gone),
         )
         .route(&p("/sharedAlbums:join"), post(sharing_gone))
+        .route(&p("/sharedAlbums:leave"), post(sharing_gone))
+        .route(&format!("/{HOST}/$discovery/rest"), get(discovery))
         .route("/lh3.googleusercontent.com/lr/{rest}", get(base_url_get))
 }
 
 type Q = Query<HashMap<String, String>>;
+
+/// The discovery document of the methods served here, written from Google's API reference (the service's
+/// own document is no longer published in client libraries' caches).
+pub const DISCOVERY: &str = include_str!("photoslibrary.v1.json");
+
+/// `GET /$discovery/rest?version=v1`: [`DISCOVERY`] with its root URL pointing back at this emulator, so a
+/// client built from it calls the emulator.
+async fn discovery(base: Base) -> Response {
+    let mut doc: Value =
+        serde_json::from_str(DISCOVERY).expect("the embedded discovery document is JSON");
+    let root = base.url(HOST, "/");
+    doc["rootUrl"] = json!(root);
+    doc["baseUrl"] = json!(root);
+    axum::Json(doc).into_response()
+}
 
 fn auth(emu: &Emu, h: &HeaderMap, method: &str, scopes: &[&str]) -> GResult<String> {
     Ok(authorize(emu, h, None, API, method, scopes)?.client_id)
