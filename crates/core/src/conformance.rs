@@ -22,6 +22,9 @@ pub struct KitConfig {
     pub many_entries: usize,
     /// Size of the large put, in bytes.
     pub large_size: usize,
+    /// The service holds any name, `..`, `a/b` and NUL included (Drive, Photos); otherwise such names are
+    /// refused with InvalidInput (a file system, Yandex Disk).
+    pub any_name: bool,
 }
 
 impl Default for KitConfig {
@@ -29,6 +32,7 @@ impl Default for KitConfig {
         KitConfig {
             many_entries: 250,
             large_size: 5 * 1024 * 1024 + 123,
+            any_name: false,
         }
     }
 }
@@ -492,6 +496,65 @@ pub mod cases {
         assert_eq!(get(s, &format!("{base}/dir 'q' ü/in'side")).await, b"in");
     }
 
+    /// Names no path can hold (`..`, `.`, `a/b`, `../x`, `x\0y`), written in their safe form
+    /// ([`crate::name::encode`]): held and listed in that form where the service takes any name, refused
+    /// with InvalidInput elsewhere; names that merely look like the safe forms (`．．`, `a／b`) and a name of
+    /// 300 bytes are held everywhere or refused as too long. Every name a listing returns is a valid one.
+    pub async fn hostile_names(s: &dyn Storage, base: &str, cfg: &KitConfig) {
+        use crate::name::{encode, is_valid};
+        let hostile = ["..", ".", "a/b", "../x", "x\0y"];
+        let lookalike = ["．．", "a／b", "‛quoted"];
+        let long = format!("{}.txt", "n".repeat(296));
+        let mut want = BTreeSet::new();
+        for (i, raw) in hostile.iter().chain(&lookalike).enumerate() {
+            let safe = encode(raw).unwrap().into_owned();
+            assert!(is_valid(&safe), "{raw:?} encodes to {safe:?}");
+            let p = format!("{base}/{safe}");
+            let data = format!("content {i}").into_bytes();
+            let opts = WriteOptions {
+                size: Some(data.len() as u64),
+                ..Default::default()
+            };
+            let r = s.write(&p, bytes_stream(data.clone(), 4), opts).await;
+            if hostile.contains(raw) && !cfg.any_name {
+                expect_kind(
+                    r,
+                    ErrorKind::InvalidInput,
+                    &format!("write of {raw:?} as {safe:?}"),
+                );
+                continue;
+            }
+            let e = r.unwrap_or_else(|e| panic!("write of {raw:?} as {safe:?}: {e}"));
+            assert_eq!(
+                e.name, safe,
+                "the entry of {raw:?} is named by its safe form"
+            );
+            assert_eq!(s.stat(&p).await.unwrap().name, safe);
+            assert_eq!(get(s, &p).await, data, "content of {raw:?}");
+            want.insert(safe);
+        }
+        let p = format!("{base}/{long}");
+        match s
+            .write(
+                &p,
+                bytes_stream(b"long".to_vec(), 4),
+                WriteOptions::default(),
+            )
+            .await
+        {
+            Ok(e) => {
+                assert_eq!(e.name, long, "a long name is kept whole");
+                want.insert(long.clone());
+            }
+            Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidInput, "a 300-byte name: {e}"),
+        }
+        let listed = names(s, base).await;
+        for n in &listed {
+            assert!(is_valid(n), "listed name {n:?}");
+        }
+        assert_eq!(listed, want);
+    }
+
     /// Modification times given on write are kept (where the backend can set them).
     pub async fn modified_time(s: &dyn Storage, base: &str, _: &KitConfig) {
         if !s.capabilities().set_modified {
@@ -546,7 +609,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $make;
             mkdir_rmdir, list_empty, list_nested, list_not_found, list_many, put_zero, put_small, put_large,
             put_unknown_size, read_range, stat, overwrite, copy, move_file, move_dir, remove, awkward_names,
-            modified_time, about, public_link);
+            hostile_names, modified_time, about, public_link);
     };
     (@cases $make:ident; $($case:ident),* $(,)?) => {
         mod conformance {

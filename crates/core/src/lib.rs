@@ -10,6 +10,8 @@
 //! - [`Error`]: a failure with an [`ErrorKind`], the service's own reason and a hint that tells the user what to
 //!   do. API error bodies never come back as results.
 //! - [`RemotePath`]: the `name:path`, `name:id:FILEID` and plain local addresses users type.
+//! - [`name`]: what a name may be, and the reversible encoding that makes any name a service returns safe
+//!   to join into a path.
 //! - `conformance` (feature `conformance`): the suite every backend passes, modelled on rclone's fstests.
 //!
 //! ```
@@ -25,6 +27,7 @@ pub mod chunk;
 pub mod entry;
 pub mod error;
 pub mod mime;
+pub mod name;
 pub mod path;
 pub mod resume;
 pub mod storage;

@@ -2,7 +2,8 @@
 //!
 //! Inside a backend every path is relative to the remote's root, `/`-separated, without leading or trailing
 //! slash (`""` is the root). [`normalize`] is the one place that turns outside input into that form, and it
-//! refuses `..` that would climb above the root, so no backend has to think about traversal twice.
+//! refuses `..` outright (it never resolves it), so no backend has to think about traversal twice. Each
+//! component is a name as [`crate::name`] defines it.
 
 use crate::error::{Error, Result};
 
@@ -86,9 +87,10 @@ impl std::fmt::Display for RemotePath {
     }
 }
 
-/// Normalises a path inside a remote: `\` is not a separator (it is a legal name character on the services)
-/// but empty and `.` components are dropped, `..` pops one component and is an error when it would climb above
-/// the root; NUL bytes are refused.
+/// Normalises a path inside a remote: `\` is not a separator (it is a legal name character on the services),
+/// empty and `.` components are dropped, and `..` is refused wherever it stands (resolving it would let a
+/// name from outside climb; a name that really is `..` on a service is written `．．`, see
+/// [`crate::name`]); NUL bytes are refused.
 pub fn normalize(p: &str) -> Result<String> {
     if p.contains('\0') {
         return Err(Error::invalid("path contains a NUL byte"));
@@ -98,10 +100,8 @@ pub fn normalize(p: &str) -> Result<String> {
         match comp {
             "" | "." => {}
             ".." => {
-                if out.pop().is_none() {
-                    return Err(Error::invalid(format!("path {p:?} climbs above the root"))
-                        .with_hint("paths are relative to the remote's root; remove the '..'"));
-                }
+                return Err(Error::invalid(format!("path {p:?} contains `..`"))
+                    .with_hint("give the path from the remote's root without `..`"));
             }
             c => out.push(c),
         }
@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(normalize("").unwrap(), "");
         assert_eq!(normalize("/").unwrap(), "");
         assert_eq!(normalize("a/./b//c/").unwrap(), "a/b/c");
-        assert_eq!(normalize("a/b/../c").unwrap(), "a/c");
+        assert!(
+            normalize("a/b/../c").is_err(),
+            "`..` is refused, never resolved"
+        );
         assert!(normalize("..").is_err());
         assert!(normalize("a/../..").is_err());
         assert!(normalize("a\0b").is_err());

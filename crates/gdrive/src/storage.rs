@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use cloudmux_core::name::{decode, encode};
 use cloudmux_core::path::{file_name, join, normalize, parent};
 use cloudmux_core::{
     About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes,
@@ -39,10 +40,15 @@ pub struct GDriveStorage {
     dirs: Mutex<HashMap<String, String>>,
 }
 
+/// The safe form of a Drive name (Drive takes `/`, `..` and NUL in names; see [`cloudmux_core::name`]).
+fn safe_name(f: &File) -> Option<String> {
+    encode(&f.name).map(|n| n.into_owned())
+}
+
 fn to_entry(path: String, f: &File) -> Entry {
     Entry {
         id: Some(f.id.clone()),
-        name: f.name.clone(),
+        name: safe_name(f).unwrap_or_default(),
         path,
         size: if f.is_folder() {
             None
@@ -100,8 +106,10 @@ impl GDriveStorage {
         }
     }
 
-    /// The child of folder `parent` named `name`, if any (oldest when there are several).
+    /// The child of folder `parent` named `name` (a safe name, decoded here), if any (oldest when there
+    /// are several).
     pub async fn child(&self, parent_id: &str, name: &str) -> Result<Option<File>> {
+        let name = &*decode(name);
         let mut q = self.list_query(query::child_named(parent_id, name));
         q.order_by = Some("createdTime".into());
         q.page_size = Some(10);
@@ -184,7 +192,7 @@ impl GDriveStorage {
     /// Metadata of a file by id (for `name:id:ID` addresses); its path is its name.
     pub async fn stat_id(&self, id: &str) -> Result<Entry> {
         let f = self.client.get(id).await?;
-        Ok(to_entry(f.name.clone(), &f))
+        Ok(to_entry(safe_name(&f).unwrap_or_default(), &f))
     }
 
     /// Reads a file by id (for `name:id:ID` addresses).
@@ -284,8 +292,16 @@ impl Storage for GDriveStorage {
                         let entries: Vec<Entry> = page
                             .files
                             .iter()
-                            .map(|f| {
-                                let p = join(&norm, &f.name);
+                            .filter_map(|f| {
+                                let Some(name) = safe_name(f) else {
+                                    tracing::warn!(
+                                        "{norm}: skipping {}, whose name is empty (address it as REMOTE:id:{})",
+                                        f.id,
+                                        f.id
+                                    );
+                                    return None;
+                                };
+                                let p = join(&norm, &name);
                                 if f.is_folder() {
                                     self.dirs
                                         .lock()
@@ -293,7 +309,7 @@ impl Storage for GDriveStorage {
                                         .entry(p.clone())
                                         .or_insert_with(|| f.id.clone());
                                 }
-                                to_entry(p, f)
+                                Some(to_entry(p, f))
                             })
                             .collect();
                         let next = match page.next_page_token {
@@ -368,7 +384,7 @@ impl Storage for GDriveStorage {
                             format!("{next}: a file exists with that name"),
                         ));
                     }
-                    None => self.client.create_folder(&cur_id, comp).await?,
+                    None => self.client.create_folder(&cur_id, &decode(comp)).await?,
                 },
             };
             self.dirs.lock().unwrap().insert(next.clone(), f.id.clone());
@@ -399,7 +415,7 @@ impl Storage for GDriveStorage {
                 format!("{to}: a folder exists with that name"),
             ));
         }
-        let f = self.client.copy(&src.id, &parent_id, name).await?;
+        let f = self.client.copy(&src.id, &parent_id, &decode(name)).await?;
         if let Some(o) = old.filter(|o| o.id != src.id) {
             self.client.delete(&o.id).await?;
         }
@@ -423,7 +439,8 @@ impl Storage for GDriveStorage {
                     .with_hint("remove it first or choose another name"),
             );
         }
-        let new_name = (file_name(&to) != src.name).then(|| file_name(&to));
+        let to_name = decode(file_name(&to));
+        let new_name = (*to_name != src.name).then_some(&*to_name);
         let f = if src.parents.contains(&parent_id) {
             match new_name {
                 Some(n) => self.client.rename(&src.id, n).await?,
@@ -517,8 +534,8 @@ impl GDriveStorage {
                 e
             }
         })?;
-        let name = file_name(norm).to_string();
-        match self.child(&parent_id, &name).await? {
+        let name = file_name(norm);
+        match self.child(&parent_id, name).await? {
             Some(f) if f.is_folder() => Err(Error::new(
                 ErrorKind::AlreadyExists,
                 format!("{norm}: a folder exists with that name"),
@@ -526,7 +543,7 @@ impl GDriveStorage {
             Some(f) => Ok(Target::Existing(f.id)),
             None => Ok(Target::New {
                 parent: parent_id,
-                name,
+                name: decode(name).into_owned(),
             }),
         }
     }

@@ -31,7 +31,13 @@ async fn make() -> (Arc<dyn Storage>, KitConfig) {
     };
     let client = DriveClient::new(cfg, Arc::new(StaticToken(Secret::new(token.clone())))).unwrap();
     let s = GDriveStorage::new(client, None).await.unwrap();
-    (Arc::new(s), KitConfig::default())
+    (
+        Arc::new(s),
+        KitConfig {
+            any_name: true,
+            ..KitConfig::default()
+        },
+    )
 }
 
 cloudmux_core::conformance_tests!(make);

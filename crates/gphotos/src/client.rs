@@ -71,6 +71,14 @@ fn date(d: chrono::NaiveDate) -> Value {
     json!({"year": d.year(), "month": d.month(), "day": d.day()})
 }
 
+/// The upload's file name as a header can carry it: control characters (legal in Photos names, never in
+/// a header) become `_`. The header is informational; `batchCreate` sets the real name.
+fn header_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .collect()
+}
+
 impl PhotosClient {
     /// A client using `token`.
     pub fn new(cfg: PhotosConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
@@ -291,7 +299,7 @@ impl PhotosClient {
                                 .header("Content-Type", "application/octet-stream")
                                 .header("X-Goog-Upload-Content-Type", mime)
                                 .header("X-Goog-Upload-Protocol", "raw")
-                                .header("X-Goog-Upload-File-Name", filename)
+                                .header("X-Goog-Upload-File-Name", header_name(filename))
                                 .body(body.clone())
                         },
                         Idempotency::Safe,
@@ -321,7 +329,7 @@ impl PhotosClient {
                         .header("X-Goog-Upload-Command", "start")
                         .header("X-Goog-Upload-Content-Type", mime)
                         .header("X-Goog-Upload-Protocol", "resumable")
-                        .header("X-Goog-Upload-File-Name", filename);
+                        .header("X-Goog-Upload-File-Name", header_name(filename));
                     match size {
                         Some(s) => rb.header("X-Goog-Upload-Raw-Size", s),
                         None => rb,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{Datelike, NaiveDate};
+use cloudmux_core::name::{decode, encode};
 use cloudmux_core::path::{join, normalize};
 use cloudmux_core::{
     About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, PageStream,
@@ -65,15 +66,37 @@ fn unsupported(what: &str, hint: &str) -> Error {
     Error::unsupported(format!("Google Photos cannot {what}"), hint)
 }
 
+/// The safe form ([`cloudmux_core::name`]) of a name Photos returned; `{ID}` for an empty one.
+fn safe(raw: &str, id: &str) -> String {
+    encode(raw)
+        .map(|n| n.into_owned())
+        .unwrap_or_else(|| format!("{{{id}}}"))
+}
+
+/// The shown name of an item: its safe file name, with ` {ID}` before the extension for the second and
+/// later items of one name.
 fn dedup_name(seen: &mut HashMap<String, usize>, it: &MediaItem) -> String {
     let n = seen.entry(it.filename.clone()).or_insert(0);
     *n += 1;
+    let name = safe(&it.filename, &it.id);
     if *n == 1 {
-        return it.filename.clone();
+        return name;
     }
-    match it.filename.rsplit_once('.') {
+    match name.rsplit_once('.') {
         Some((stem, ext)) => format!("{stem} {{{}}}.{ext}", it.id),
-        None => format!("{} {{{}}}", it.filename, it.id),
+        None => format!("{name} {{{}}}", it.id),
+    }
+}
+
+/// The shown name of an album: its safe title, with ` {ID}` for the second and later of one title.
+fn album_name(seen: &mut HashMap<String, usize>, title: &str, id: &str) -> String {
+    let n = seen.entry(title.to_string()).or_insert(0);
+    *n += 1;
+    let name = safe(title, id);
+    if *n == 1 {
+        name
+    } else {
+        format!("{name} {{{id}}}")
     }
 }
 
@@ -133,14 +156,7 @@ impl GPhotosStorage {
     async fn album_id(&self, title: &str) -> Result<Option<String>> {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for a in self.client.all_albums().await? {
-            let n = seen.entry(a.title.clone()).or_insert(0);
-            *n += 1;
-            let shown = if *n == 1 {
-                a.title.clone()
-            } else {
-                format!("{} {{{}}}", a.title, a.id)
-            };
-            if shown == title {
+            if album_name(&mut seen, &a.title, &a.id) == title {
                 return Ok(Some(a.id));
             }
         }
@@ -343,15 +359,9 @@ impl Storage for GPhotosStorage {
                 let albums = self.client.all_albums().await?;
                 Ok(dirs(
                     &dir,
-                    albums.into_iter().map(|a| {
-                        let n = seen.entry(a.title.clone()).or_insert(0);
-                        *n += 1;
-                        if *n == 1 {
-                            a.title
-                        } else {
-                            format!("{} {{{}}}", a.title, a.id)
-                        }
-                    }),
+                    albums
+                        .into_iter()
+                        .map(|a| album_name(&mut seen, &a.title, &a.id)),
                 ))
             })),
             Node::File(..) => Box::pin(futures_util::stream::iter(vec![Err(Error::new(
@@ -427,14 +437,15 @@ impl Storage for GPhotosStorage {
                 counter.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
         }));
+        let raw = decode(&name).into_owned();
         let mime = opts
             .mime
             .clone()
-            .unwrap_or_else(|| cloudmux_core::mime::guess(&name).to_string());
-        let token = self.client.upload(counted, opts.size, &name, &mime).await?;
+            .unwrap_or_else(|| cloudmux_core::mime::guess(&raw).to_string());
+        let token = self.client.upload(counted, opts.size, &raw, &mime).await?;
         let mut results = self
             .client
-            .batch_create(&[(token, name.clone())], album.as_deref())
+            .batch_create(&[(token, raw)], album.as_deref())
             .await?;
         let it = results
             .pop()
@@ -453,7 +464,7 @@ impl Storage for GPhotosStorage {
         match self.node(path)? {
             Node::Album(t) => {
                 if self.album_id(&t).await?.is_none() {
-                    self.client.create_album(&t).await?;
+                    self.client.create_album(&decode(&t)).await?;
                 }
                 Ok(Entry::dir(shown))
             }

@@ -39,9 +39,10 @@ async fn make() -> (Arc<dyn Storage>, KitConfig) {
         Arc::new(GPhotosStorage::new(client, "album").unwrap()),
         KitConfig {
             many_entries: 130,
+            any_name: true,
             ..KitConfig::default()
         },
     )
 }
 
-cloudmux_core::conformance_tests!(@cases make; list_empty, list_many, put_zero, put_small, put_large, put_unknown_size, read_range, stat, about);
+cloudmux_core::conformance_tests!(@cases make; list_empty, list_many, put_zero, put_small, put_large, put_unknown_size, read_range, stat, hostile_names, about);

@@ -1,10 +1,19 @@
 //! The [`Storage`] impl for a folder of the local file system.
+//!
+//! Every file-system call goes through a [`cap_std::fs::Dir`] opened on the root: each one resolves its
+//! path beneath that directory (`openat2` with `RESOLVE_BENEATH` where the kernel has it, a checked walk
+//! otherwise), so a `..`, an absolute symlink or a symlink swapped in between two calls cannot lead out of
+//! the root. Names on disk are passed through [`cloudmux_core::name`], so a file called `a\b` lists as
+//! `a＼b` and writing `a＼b` creates `a\b`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use cap_std::fs::Dir;
 use chrono::{DateTime, Utc};
-use cloudmux_core::path::{file_name, normalize, parent};
+use cloudmux_core::name::{decode_path, encode};
+use cloudmux_core::path::{normalize, parent};
 use cloudmux_core::{
     About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, PageStream,
     Result, Storage, WriteOptions,
@@ -19,6 +28,52 @@ const PART_MARK: &str = ".cloudmux-part-";
 #[derive(Debug, Clone)]
 pub struct LocalStorage {
     root: PathBuf,
+    dir: Arc<Dir>,
+}
+
+/// Runs blocking file-system work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Other, format!("file-system task: {e}")))?
+}
+
+/// The relative path on disk of a storage path (`.` for the root), its names decoded.
+fn disk_path(norm: &str) -> Result<PathBuf> {
+    let raw = decode_path(norm)?;
+    Ok(if raw.is_empty() {
+        PathBuf::from(".")
+    } else {
+        PathBuf::from(raw)
+    })
+}
+
+/// An I/O error on `shown`, with the escape attempts cap-std refuses said plainly.
+fn io_err(shown: &str, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied
+        && e.to_string().contains("outside of the filesystem")
+    {
+        return Error::new(
+            ErrorKind::PermissionDenied,
+            format!("{shown}: resolves outside the root"),
+        )
+        .with_hint("a symlink points out of the local remote's root; cloudmux does not follow it");
+    }
+    Error::from(e).context(shown)
+}
+
+fn entry_of(path: &str, md: &cap_std::fs::Metadata) -> Entry {
+    let modified = md
+        .modified()
+        .ok()
+        .map(|t| DateTime::<Utc>::from(t.into_std()));
+    let mut e = if md.is_dir() {
+        Entry::dir(path)
+    } else {
+        Entry::file(path, md.len())
+    };
+    e.modified = modified;
+    e
 }
 
 impl LocalStorage {
@@ -33,7 +88,12 @@ impl LocalStorage {
                 root.display()
             )));
         }
-        Ok(LocalStorage { root: canon })
+        let dir = Dir::open_ambient_dir(&canon, cap_std::ambient_authority())
+            .map_err(|e| Error::from(e).context(format!("local root {}", root.display())))?;
+        Ok(LocalStorage {
+            root: canon,
+            dir: Arc::new(dir),
+        })
     }
 
     /// The canonical root folder.
@@ -41,51 +101,12 @@ impl LocalStorage {
         &self.root
     }
 
-    /// Maps a remote path to a file-system path inside the root, refusing anything that resolves outside it.
-    fn resolve(&self, path: &str) -> Result<PathBuf> {
+    /// The root and the decoded on-disk path of `path`, normalised.
+    fn at(&self, path: &str) -> Result<(Arc<Dir>, String, PathBuf)> {
         let norm = normalize(path)?;
-        let mut full = self.root.clone();
-        for comp in norm.split('/').filter(|c| !c.is_empty()) {
-            full.push(comp);
-        }
-        self.confine(&full, path)?;
-        Ok(full)
+        let disk = disk_path(&norm)?;
+        Ok((self.dir.clone(), norm, disk))
     }
-
-    /// Checks that the deepest existing ancestor of `full` (the path itself when it exists) is inside the root.
-    fn confine(&self, full: &Path, shown: &str) -> Result<()> {
-        let mut probe = full;
-        loop {
-            match std::fs::canonicalize(probe) {
-                Ok(c) => {
-                    if c.starts_with(&self.root) {
-                        return Ok(());
-                    }
-                    return Err(Error::new(ErrorKind::PermissionDenied, format!("{shown}: resolves outside the root"))
-                        .with_hint("a symlink points out of the local remote's root; cloudmux does not follow it"));
-                }
-                Err(_) => match probe.parent() {
-                    Some(p) if p.starts_with(&self.root) || p == self.root => probe = p,
-                    _ => return Ok(()),
-                },
-            }
-        }
-    }
-
-    fn entry(&self, path: &str, md: &std::fs::Metadata) -> Entry {
-        let modified = md.modified().ok().map(DateTime::<Utc>::from);
-        let mut e = if md.is_dir() {
-            Entry::dir(path)
-        } else {
-            Entry::file(path, md.len())
-        };
-        e.modified = modified;
-        e
-    }
-}
-
-fn not_found(path: &str, e: std::io::Error) -> Error {
-    Error::from(e).context(path)
 }
 
 #[async_trait]
@@ -103,31 +124,34 @@ impl Storage for LocalStorage {
     }
 
     fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
-        Box::pin(async_stream(self, path))
+        Box::pin(pages(self, path))
     }
 
     async fn stat(&self, path: &str) -> Result<Entry> {
-        let norm = normalize(path)?;
-        let full = self.resolve(&norm)?;
-        let md = tokio::fs::metadata(&full)
-            .await
-            .map_err(|e| not_found(path, e))?;
-        Ok(self.entry(&norm, &md))
+        let (dir, norm, disk) = self.at(path)?;
+        blocking(move || {
+            let md = dir.metadata(&disk).map_err(|e| io_err(&norm, e))?;
+            Ok(entry_of(&norm, &md))
+        })
+        .await
     }
 
     async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
-        let full = self.resolve(path)?;
-        let mut f = tokio::fs::File::open(&full)
-            .await
-            .map_err(|e| not_found(path, e))?;
-        let md = f.metadata().await?;
-        if md.is_dir() {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!("{path}: is a folder"),
-            ));
-        }
-        let (start, end) = range.clamp(md.len());
+        let (dir, norm, disk) = self.at(path)?;
+        let (f, len) = blocking(move || {
+            let f = dir.open(&disk).map_err(|e| io_err(&norm, e))?;
+            let md = f.metadata().map_err(|e| io_err(&norm, e))?;
+            if md.is_dir() {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("{norm}: is a folder"),
+                ));
+            }
+            Ok((f.into_std(), md.len()))
+        })
+        .await?;
+        let mut f = tokio::fs::File::from_std(f);
+        let (start, end) = range.clamp(len);
         f.seek(std::io::SeekFrom::Start(start)).await?;
         let reader = f.take(end - start);
         let s = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)
@@ -136,46 +160,57 @@ impl Storage for LocalStorage {
     }
 
     async fn write(&self, path: &str, mut data: ByteStream, opts: WriteOptions) -> Result<Entry> {
-        let norm = normalize(path)?;
+        let (dir, norm, disk) = self.at(path)?;
         if norm.is_empty() {
             return Err(Error::invalid("cannot write to the root folder itself"));
         }
-        let full = self.resolve(&norm)?;
-        let dir = full
-            .parent()
-            .expect("non-root path has a parent")
-            .to_path_buf();
-        match tokio::fs::metadata(&dir).await {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    format!("{}: parent is not a folder", parent(&norm)),
-                ));
-            }
-            Err(e) => {
-                return Err(
-                    not_found(parent(&norm), e).with_hint("create the folder first (mkdir)")
-                );
-            }
-        }
-        if let Ok(m) = tokio::fs::metadata(&full).await
-            && m.is_dir()
-        {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("{norm}: a folder exists with that name"),
-            ));
-        }
-        let tmp = dir.join(format!(
+        let parent_disk = disk.parent().map(Path::to_path_buf).unwrap_or_default();
+        let parent_disk = if parent_disk.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent_disk
+        };
+        let tmp = parent_disk.join(format!(
             ".{}{PART_MARK}{:08x}",
-            file_name(&norm),
+            disk.file_name().and_then(|n| n.to_str()).unwrap_or("part"),
             rand::random::<u32>()
         ));
+        let f = {
+            let (dir, norm, disk, tmp) = (dir.clone(), norm.clone(), disk.clone(), tmp.clone());
+            blocking(move || {
+                match dir.metadata(&parent_disk) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => {
+                        return Err(Error::new(
+                            ErrorKind::Conflict,
+                            format!("{}: parent is not a folder", parent(&norm)),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(
+                            io_err(parent(&norm), e).with_hint("create the folder first (mkdir)")
+                        );
+                    }
+                }
+                if let Ok(m) = dir.metadata(&disk)
+                    && m.is_dir()
+                {
+                    return Err(Error::new(
+                        ErrorKind::AlreadyExists,
+                        format!("{norm}: a folder exists with that name"),
+                    ));
+                }
+                let mut o = cap_std::fs::OpenOptions::new();
+                o.write(true).create_new(true);
+                let f = dir.open_with(&tmp, &o).map_err(|e| io_err(&norm, e))?;
+                Ok(f.into_std())
+            })
+            .await?
+        };
         // Removes the partial file however the write ends, a dropped future (a cancelled transfer) included.
-        let mut guard = PartGuard(Some(tmp.clone()));
+        let mut guard = PartGuard(Some((dir.clone(), tmp.clone())));
         let result = async {
-            let mut f = tokio::fs::File::create(&tmp).await?;
+            let mut f = tokio::fs::File::from_std(f);
             let mut written = 0u64;
             while let Some(chunk) = data.next().await {
                 let chunk = chunk?;
@@ -192,13 +227,16 @@ impl Storage for LocalStorage {
             }
             f.flush().await?;
             let f = f.into_std().await;
-            if let Some(m) = opts.modified {
-                f.set_modified(m.into())?;
-            }
-            f.sync_all()?;
-            drop(f);
-            tokio::fs::rename(&tmp, &full).await?;
-            Ok(())
+            let (dir, tmp, disk, shown) = (dir.clone(), tmp.clone(), disk.clone(), norm.clone());
+            blocking(move || {
+                if let Some(m) = opts.modified {
+                    f.set_modified(m.into())?;
+                }
+                f.sync_all()?;
+                drop(f);
+                dir.rename(&tmp, &dir, &disk).map_err(|e| io_err(&shown, e))
+            })
+            .await
         }
         .await;
         if result.is_ok() {
@@ -210,29 +248,27 @@ impl Storage for LocalStorage {
     }
 
     async fn mkdir(&self, path: &str) -> Result<Entry> {
-        let norm = normalize(path)?;
-        let full = self.resolve(&norm)?;
-        if let Ok(m) = tokio::fs::metadata(&full).await {
-            if m.is_dir() {
-                return Ok(self.entry(&norm, &m));
+        let (dir, norm, disk) = self.at(path)?;
+        blocking(move || {
+            if let Ok(m) = dir.metadata(&disk) {
+                if m.is_dir() {
+                    return Ok(entry_of(&norm, &m));
+                }
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("{norm}: a file exists with that name"),
+                ));
             }
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("{norm}: a file exists with that name"),
-            ));
-        }
-        tokio::fs::create_dir_all(&full)
-            .await
-            .map_err(|e| Error::from(e).context(&norm))?;
-        self.stat(&norm).await
+            dir.create_dir_all(&disk).map_err(|e| io_err(&norm, e))?;
+            let md = dir.metadata(&disk).map_err(|e| io_err(&norm, e))?;
+            Ok(entry_of(&norm, &md))
+        })
+        .await
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<Entry> {
-        let src = self.resolve(from)?;
-        let md = tokio::fs::metadata(&src)
-            .await
-            .map_err(|e| not_found(from, e))?;
-        if md.is_dir() {
+        let src = self.stat(from).await?;
+        if src.is_dir {
             return Err(Error::invalid(format!(
                 "{from}: server-side copy takes files; copy folders with cp -r"
             )));
@@ -240,8 +276,8 @@ impl Storage for LocalStorage {
         let to_norm = normalize(to)?;
         let data = self.read(from, ByteRange::all()).await?;
         let opts = WriteOptions {
-            size: Some(md.len()),
-            modified: md.modified().ok().map(Into::into),
+            size: src.size,
+            modified: src.modified,
             mime: None,
             ..Default::default()
         };
@@ -249,35 +285,47 @@ impl Storage for LocalStorage {
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<Entry> {
-        let src = self.resolve(from)?;
-        let to_norm = normalize(to)?;
-        let dst = self.resolve(&to_norm)?;
-        tokio::fs::symlink_metadata(&src)
-            .await
-            .map_err(|e| not_found(from, e))?;
-        if tokio::fs::symlink_metadata(&dst).await.is_ok() {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("{to_norm}: already exists"),
-            )
-            .with_hint("remove it first or choose another name"));
+        let (dir, from_norm, src) = self.at(from)?;
+        let (_, to_norm, dst) = self.at(to)?;
+        if from_norm.is_empty() || to_norm.is_empty() {
+            return Err(Error::invalid("the root of a local remote cannot be moved"));
         }
-        match tokio::fs::metadata(dst.parent().unwrap()).await {
-            Ok(m) if m.is_dir() => {}
-            _ => {
-                return Err(Error::not_found(parent(&to_norm))
-                    .with_hint("create the destination folder first"));
+        let shown = to_norm.clone();
+        blocking(move || {
+            dir.symlink_metadata(&src)
+                .map_err(|e| io_err(&from_norm, e))?;
+            if dir.symlink_metadata(&dst).is_ok() {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("{to_norm}: already exists"),
+                )
+                .with_hint("remove it first or choose another name"));
             }
-        }
-        if dst.starts_with(&src) {
-            return Err(Error::invalid(format!("cannot move {from} into itself")));
-        }
-        tokio::fs::rename(&src, &dst).await?;
-        self.stat(&to_norm).await
+            let dst_parent = match dst.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            match dir.metadata(&dst_parent) {
+                Ok(m) if m.is_dir() => {}
+                _ => {
+                    return Err(Error::not_found(parent(&to_norm))
+                        .with_hint("create the destination folder first"));
+                }
+            }
+            if dst.starts_with(&src) {
+                return Err(Error::invalid(format!(
+                    "cannot move {from_norm} into itself"
+                )));
+            }
+            dir.rename(&src, &dir, &dst)
+                .map_err(|e| io_err(&from_norm, e))
+        })
+        .await?;
+        self.stat(&shown).await
     }
 
     async fn delete(&self, path: &str, mode: DeleteMode) -> Result<()> {
-        let norm = normalize(path)?;
+        let (dir, norm, disk) = self.at(path)?;
         if mode == DeleteMode::Trash {
             return Err(Error::unsupported(
                 format!("{norm}: the local disk has no trash"),
@@ -289,92 +337,119 @@ impl Storage for LocalStorage {
                 "refusing to delete the root of a local remote",
             ));
         }
-        let full = self.resolve(&norm)?;
-        let md = tokio::fs::symlink_metadata(&full)
-            .await
-            .map_err(|e| not_found(&norm, e))?;
-        if md.is_dir() {
-            tokio::fs::remove_dir_all(&full).await?;
-        } else {
-            tokio::fs::remove_file(&full).await?;
-        }
-        Ok(())
+        blocking(move || {
+            let md = dir.symlink_metadata(&disk).map_err(|e| io_err(&norm, e))?;
+            if md.is_dir() {
+                dir.remove_dir_all(&disk)
+            } else {
+                dir.remove_file(&disk)
+            }
+            .map_err(|e| io_err(&norm, e))
+        })
+        .await
     }
 
     async fn about(&self) -> Result<About> {
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || statvfs(&root))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?
+        blocking(move || statvfs(&root)).await
     }
 }
 
-/// Reads a folder page by page; symlinks resolving outside the root and our own partial files are left out.
-fn async_stream<'a>(
+/// One page of a folder: up to [`PAGE`] entries from `rd`, its names encoded; symlinks resolving outside
+/// the root, names no path can hold and our own partial files are left out.
+fn read_page(
+    dir: &Dir,
+    norm: &str,
+    disk: &Path,
+    rd: &mut cap_std::fs::ReadDir,
+) -> Result<Vec<Entry>> {
+    let mut page = Vec::new();
+    for de in rd.by_ref() {
+        let de = de?;
+        let os = de.file_name();
+        let Some(raw) = os.to_str() else {
+            tracing::warn!("{norm}: skipping a name that is not UTF-8: {os:?}");
+            continue;
+        };
+        if raw.contains(PART_MARK) {
+            continue;
+        }
+        let Some(name) = encode(raw) else { continue };
+        let child = cloudmux_core::path::join(norm, &name);
+        let Ok(md) = dir.metadata(disk.join(raw)) else {
+            continue;
+        };
+        page.push(entry_of(&child, &md));
+        if page.len() >= PAGE {
+            break;
+        }
+    }
+    Ok(page)
+}
+
+/// Reads a folder page by page.
+fn pages<'a>(
     s: &'a LocalStorage,
     path: &'a str,
 ) -> impl futures_util::Stream<Item = Result<Vec<Entry>>> + 'a {
+    struct Open {
+        dir: Arc<Dir>,
+        norm: String,
+        disk: PathBuf,
+        rd: cap_std::fs::ReadDir,
+    }
     enum St {
         Start,
-        Reading(String, tokio::fs::ReadDir),
+        Reading(Box<Open>),
         Done,
     }
     futures_util::stream::unfold(St::Start, move |st| async move {
-        let (norm, mut rd) = match st {
+        let open = match st {
             St::Done => return None,
             St::Start => {
                 let opened = async {
-                    let norm = normalize(path)?;
-                    let full = s.resolve(&norm)?;
-                    let md = tokio::fs::metadata(&full)
-                        .await
-                        .map_err(|e| not_found(path, e))?;
-                    if !md.is_dir() {
-                        return Err(Error::new(
-                            ErrorKind::Conflict,
-                            format!("{path}: not a folder"),
-                        ));
-                    }
-                    let rd = tokio::fs::read_dir(&full).await?;
-                    Ok((norm, rd))
+                    let (dir, norm, disk) = s.at(path)?;
+                    blocking(move || {
+                        let md = dir.metadata(&disk).map_err(|e| io_err(&norm, e))?;
+                        if !md.is_dir() {
+                            return Err(Error::new(
+                                ErrorKind::Conflict,
+                                format!("{norm}: not a folder"),
+                            ));
+                        }
+                        let rd = dir.read_dir(&disk).map_err(|e| io_err(&norm, e))?;
+                        Ok(Box::new(Open {
+                            dir,
+                            norm,
+                            disk,
+                            rd,
+                        }))
+                    })
+                    .await
                 }
                 .await;
                 match opened {
-                    Ok(x) => x,
+                    Ok(o) => o,
                     Err(e) => return Some((Err(e), St::Done)),
                 }
             }
-            St::Reading(n, rd) => (n, rd),
+            St::Reading(o) => o,
         };
-        let mut page = Vec::new();
-        loop {
-            match rd.next_entry().await {
-                Ok(Some(de)) => {
-                    let name = de.file_name().to_string_lossy().into_owned();
-                    if name.contains(PART_MARK) {
-                        continue;
-                    }
-                    let child = cloudmux_core::path::join(&norm, &name);
-                    if s.confine(&de.path(), &child).is_err() {
-                        continue;
-                    }
-                    let Ok(md) = tokio::fs::metadata(de.path()).await else {
-                        continue;
-                    };
-                    page.push(s.entry(&child, &md));
-                    if page.len() >= PAGE {
-                        return Some((Ok(page), St::Reading(norm, rd)));
-                    }
-                }
-                Ok(None) => {
-                    return if page.is_empty() {
-                        None
-                    } else {
-                        Some((Ok(page), St::Done))
-                    };
-                }
-                Err(e) => return Some((Err(e.into()), St::Done)),
+        let r = blocking(move || {
+            let mut o = open;
+            let page = read_page(&o.dir, &o.norm, &o.disk, &mut o.rd);
+            Ok((page, o))
+        })
+        .await;
+        match r {
+            Err(e) => Some((Err(e), St::Done)),
+            Ok((Err(e), _)) => Some((Err(e), St::Done)),
+            Ok((Ok(page), _)) if page.is_empty() => None,
+            Ok((Ok(page), o)) if page.len() < PAGE => {
+                drop(o);
+                Some((Ok(page), St::Done))
             }
+            Ok((Ok(page), o)) => Some((Ok(page), St::Reading(o))),
         }
     })
 }
@@ -404,12 +479,12 @@ fn statvfs(root: &Path) -> Result<About> {
 }
 
 /// Deletes a partial file when dropped, unless disarmed.
-struct PartGuard(Option<std::path::PathBuf>);
+struct PartGuard(Option<(Arc<Dir>, PathBuf)>);
 
 impl Drop for PartGuard {
     fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
+        if let Some((dir, p)) = self.0.take() {
+            let _ = dir.remove_file(p);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -304,24 +304,6 @@ fn parse_range(h: &str, size: u64) -> Option<std::result::Result<(u64, u64), ()>
     Some(Ok(r))
 }
 
-fn content_disposition(name: &str) -> HeaderValue {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-    HeaderValue::from_str(&format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
-}
-
 async fn download(
     State(st): State<Arc<AppState>>,
     a: Authed,
@@ -404,7 +386,8 @@ async fn ticket_download(
     send_file(&st, &full, &shown, &method, &headers, q.inline).await
 }
 
-/// Streams a file (Range, HEAD), as an attachment unless `inline` (only images are ever shown inline).
+/// Streams a file (Range, HEAD), as an attachment unless `inline` is asked and the type is inert
+/// ([`crate::body`]).
 async fn send_file(
     st: &AppState,
     full: &str,
@@ -423,21 +406,10 @@ async fn send_file(
         .mime
         .clone()
         .unwrap_or_else(|| cloudmux_core::mime::guess(&e.name).to_string());
-    let image = mime.starts_with("image/") && mime != "image/svg+xml";
-    let disposition = if inline && image {
-        HeaderValue::from_static("inline")
-    } else {
-        content_disposition(&e.name)
-    };
-    let mut resp = Response::builder()
-        .header(header::CONTENT_TYPE, mime)
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_DISPOSITION, disposition)
-        .header("X-Content-Type-Options", "nosniff")
-        .header(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; sandbox",
-        );
+    let mut resp = Response::builder().header(header::ACCEPT_RANGES, "bytes");
+    if let Some(h) = resp.headers_mut() {
+        crate::body::set_headers(h, &e.name, &mime, inline);
+    }
     if let Some(m) = e.modified {
         resp = resp.header(
             header::LAST_MODIFIED,
@@ -743,13 +715,5 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
         assert_eq!(parse_range("items=0-1", 100), None);
         assert_eq!(parse_range("bytes=5-1", 100), None);
-    }
-
-    #[test]
-    fn dispositions_are_safe() {
-        let v = content_disposition("a\"b\r\n<é>.txt");
-        let s = v.to_str().unwrap();
-        assert!(!s.contains('\r') && !s.contains('\n'));
-        assert!(s.contains("filename*=UTF-8''a%22b%0D%0A%3C%C3%A9%3E%2Etxt"));
     }
 }

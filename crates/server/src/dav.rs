@@ -45,7 +45,7 @@ fn fs_err(e: Error) -> FsError {
 }
 
 /// The tree path of a WebDAV path for `user`.
-fn tree_path(path: &DavPath, user: &User) -> FsResult<String> {
+pub(crate) fn tree_path(path: &DavPath, user: &User) -> FsResult<String> {
     let raw = std::str::from_utf8(path.as_bytes()).map_err(|_| FsError::Forbidden)?;
     let c = clean(raw).map_err(|_| FsError::Forbidden)?;
     Ok(under(&user.base_path, &c))
@@ -627,6 +627,21 @@ async fn user_of(
     }
 }
 
+/// Whether `user` may lock the tree path `p`: writers only, inside a writable mount (not a mount point or a
+/// folder of mount points), never their own top folder.
+fn may_lock(st: &AppState, user: &User, p: &str) -> bool {
+    user.can_write
+        && p != user.base_path
+        && st
+            .tree
+            .locate_writable(p)
+            .is_ok_and(|(_, inner)| !inner.is_empty())
+}
+
+fn forbidden(why: &'static str) -> Response {
+    (StatusCode::FORBIDDEN, why).into_response()
+}
+
 /// Handles a request under [`PREFIX`].
 pub async fn handle(
     State(st): State<Arc<AppState>>,
@@ -642,7 +657,8 @@ pub async fn handle(
         Ok(u) => u,
         Err(r) => return r,
     };
-    if req.method().as_str() == "PROPFIND"
+    let method = req.method().clone();
+    if method.as_str() == "PROPFIND"
         && req
             .headers()
             .get("depth")
@@ -657,19 +673,73 @@ pub async fn handle(
         )
             .into_response();
     }
+    // The path as dav-server will see it, for the checks and headers below.
+    let rel = req
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .unwrap_or_default()
+        .to_string();
+    let target = DavPath::new(if rel.is_empty() { "/" } else { &rel })
+        .ok()
+        .and_then(|p| tree_path(&p, &user).ok());
+    if method.as_str() == "LOCK" && !target.as_deref().is_some_and(|p| may_lock(&st, &user, p)) {
+        return forbidden(
+            "locks are for users who may write, inside a mounted remote, below their top folder",
+        );
+    }
     let (parts, body) = req.into_parts();
     let req = http::Request::from_parts(parts, body);
-    let resp = st.dav.handle_guarded(req, user.name.clone(), user).await;
-    let (parts, body) = resp.into_parts();
+    let resp = st
+        .dav
+        .handler_for(&user)
+        .handle_guarded(req, user.name.clone(), user)
+        .await;
+    let (mut parts, body) = resp.into_parts();
+    if (method == http::Method::GET || method == http::Method::HEAD) && parts.status.is_success() {
+        let name = target
+            .as_deref()
+            .and_then(|p| p.rsplit('/').next())
+            .unwrap_or_default()
+            .to_string();
+        let mime = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| cloudmux_core::mime::guess(&name).to_string());
+        crate::body::set_headers(&mut parts.headers, &name, &mime, true);
+    }
     Response::from_parts(parts, Body::new(body))
 }
 
-/// The handler configuration: the file system over `tree`, in-memory locks (Windows and macOS clients
-/// need them), paths under [`PREFIX`].
-pub fn handler(tree: Arc<Tree>, db: Db) -> dav_server::DavHandler<User> {
-    dav_server::DavHandler::builder()
-        .filesystem(Box::new(CloudFs::new(tree, db)))
-        .locksystem(dav_server::memls::MemLs::new())
-        .strip_prefix(PREFIX)
-        .build_handler()
+/// WebDAV over the tree: the file system and the locks, from which a handler is made for each signed-in
+/// user (the locks it sees are that user's view, [`crate::locks::UserLocks`]).
+pub struct Dav {
+    fs: CloudFs,
+    /// Every lock.
+    pub locks: Arc<crate::locks::Locks>,
+}
+
+impl Dav {
+    /// Over `tree`, dead properties in `db`.
+    pub fn new(tree: Arc<Tree>, db: Db) -> Self {
+        Dav {
+            fs: CloudFs::new(tree, db),
+            locks: Default::default(),
+        }
+    }
+
+    /// The handler for one request of `user`: paths under [`PREFIX`], locks as `user` sees them (Windows
+    /// and macOS clients need locks).
+    pub fn handler_for(&self, user: &User) -> dav_server::DavHandler<User> {
+        dav_server::DavHandler::builder()
+            .filesystem(Box::new(self.fs.clone()))
+            .locksystem(Box::new(crate::locks::UserLocks::new(
+                self.locks.clone(),
+                user.clone(),
+            )))
+            .strip_prefix(PREFIX)
+            .build_handler()
+    }
 }

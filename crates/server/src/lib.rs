@@ -39,9 +39,11 @@ use axum::http::{HeaderValue, header};
 
 pub mod admin;
 pub mod api;
+pub mod body;
 pub mod dav;
 pub mod db;
 pub mod error;
+pub mod locks;
 pub mod mount;
 pub mod openapi;
 pub mod signin;
@@ -60,8 +62,8 @@ pub struct AppState {
     pub tasks: tasks::Tasks,
     /// The remotes admins can mount (none: mounts are fixed at start).
     pub remotes: Option<Arc<dyn admin::Remotes>>,
-    /// The WebDAV handler over the tree.
-    pub dav: dav_server::DavHandler<users::User>,
+    /// WebDAV over the tree, and its locks.
+    pub dav: dav::Dav,
     /// The saved mounts this process has mounted, by path (to follow changes made by other processes).
     pub active: std::sync::Mutex<std::collections::HashMap<String, db::MountRow>>,
     /// Remote sign-ins in progress.
@@ -102,7 +104,7 @@ impl AppState {
     ) -> Arc<Self> {
         let tree = Arc::new(mount::Tree::new(cache_ttl));
         Arc::new(AppState {
-            dav: dav::handler(tree.clone(), db.clone()),
+            dav: dav::Dav::new(tree.clone(), db.clone()),
             tree,
             users: users::Users::new(db, Duration::from_secs(24 * 3600)),
             tasks: tasks::Tasks::default(),

@@ -250,9 +250,15 @@ impl Tree {
                 match list_all(&*m.storage, &inner).await {
                     Ok(es) => Ok(Arc::new(
                         es.into_iter()
-                            .map(|mut e| {
+                            .filter_map(|mut e| {
+                                // Backends encode what a remote returns; a name that still cannot
+                                // be joined into a path is never joined.
+                                if !cloudmux_core::name::is_valid(&e.name) {
+                                    tracing::warn!("{path}: skipping the entry named {:?}", e.name);
+                                    return None;
+                                }
                                 e.path = under(path, &format!("/{}", e.name));
-                                e
+                                Some(e)
                             })
                             .collect(),
                     )),

@@ -1,5 +1,5 @@
 //! litmus (the WebDAV conformance suite, from Debian's `litmus` package) against `/dav` over a local mount:
-//! the `basic`, `copymove` and `props` suites must pass with no failure. `./scripts/test.sh` installs it.
+//! all five suites (`basic`, `copymove`, `props`, `locks`, `http`: 104 tests) must pass with no failure. `./scripts/test.sh` installs it.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use cloudmux_server::db::Db;
 use cloudmux_server::mount::Mount;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn litmus_basic_copymove_props() {
+async fn litmus_all_suites() {
     let litmus = std::process::Command::new("litmus")
         .arg("--version")
         .output();
@@ -43,7 +43,7 @@ async fn litmus_basic_copymove_props() {
     tokio::spawn(cloudmux_server::serve(l, state));
     let out = tokio::process::Command::new("litmus")
         .args([&url, "litmus", "litmus-password"])
-        .env("TESTS", "basic copymove props")
+        .env("TESTS", "basic copymove props locks http")
         .current_dir(d.path())
         .output()
         .await
@@ -54,7 +54,7 @@ async fn litmus_basic_copymove_props() {
         .lines()
         .filter(|l| l.contains("<- summary for"))
         .collect();
-    assert_eq!(summaries.len(), 3, "three suites ran:\n{text}");
+    assert_eq!(summaries.len(), 5, "five suites ran:\n{text}");
     for s in &summaries {
         assert!(s.contains(" passed, 0 failed."), "{s}\n{text}");
     }

@@ -219,6 +219,14 @@ async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<(Opti
         for r in listed {
             let (rel, entries) = r?;
             for e in entries {
+                if !cloudmux_core::name::is_valid(&e.name) {
+                    tracing::warn!(
+                        "{}: skipping the entry named {:?}",
+                        join(root, &rel),
+                        e.name
+                    );
+                    continue;
+                }
                 let child = join(&rel, &e.name);
                 if e.is_dir {
                     level.push(child.clone());

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use cloudmux_core::name::{decode_path, encode};
 use cloudmux_core::path::{join, normalize};
 use cloudmux_core::{
     About, ByteRange, ByteStream, Capabilities, DeleteMode, Entry, Error, ErrorKind, Hashes,
@@ -46,9 +47,10 @@ impl YadiskStorage {
         &self.client
     }
 
-    /// The full Yandex path of a storage path.
+    /// The full Yandex path of a storage path, its names decoded ([`cloudmux_core::name`]): a name that
+    /// would be `.`, `..` or hold `/` on Yandex Disk is refused, never sent.
     pub fn full(&self, path: &str) -> Result<String> {
-        let p = normalize(path)?;
+        let p = decode_path(&normalize(path)?)?;
         Ok(if p.is_empty() {
             self.root.clone()
         } else if self.root.ends_with('/') {
@@ -71,7 +73,7 @@ impl YadiskStorage {
             name: if path.is_empty() {
                 String::new()
             } else {
-                r.name.clone()
+                encode(&r.name).unwrap_or_default().into_owned()
             },
             path,
             size: if r.is_dir() {
@@ -143,7 +145,13 @@ impl Storage for YadiskStorage {
                         let got = items.len() as u64;
                         let entries: Vec<Entry> = items
                             .iter()
-                            .map(|r| self.entry(join(&norm, &r.name), r))
+                            .filter_map(|r| {
+                                let Some(name) = encode(&r.name) else {
+                                    tracing::warn!("{norm}: skipping an entry with an empty name");
+                                    return None;
+                                };
+                                Some(self.entry(join(&norm, &name), r))
+                            })
                             .collect();
                         let next = if got == 0 {
                             St::Done
