@@ -37,6 +37,26 @@ pub struct Serve {
     /// in to each, and mount them with ./demo-data.
     #[arg(long)]
     pub demo: bool,
+    /// A base URL that remotes added from the web may use as their endpoint (repeatable; by default
+    /// none: such remotes talk to the real services).
+    #[arg(long = "allow-endpoint", value_name = "URL")]
+    pub allow_endpoints: Vec<String>,
+    /// A folder under which remotes added from the web may serve the local disk (repeatable; by default
+    /// none). The server's data and configuration folders are refused whatever this says.
+    #[arg(long = "local-root", value_name = "DIR")]
+    pub local_roots: Vec<PathBuf>,
+}
+
+impl Serve {
+    /// What remotes added through the admin API may point at: what the operator allowed, never the
+    /// server's own folders.
+    fn policy(&self, cfg: &Config, data: &Path) -> cloudmux_server::admin::RemotePolicy {
+        cloudmux_server::admin::RemotePolicy {
+            endpoints: self.allow_endpoints.clone(),
+            local_roots: self.local_roots.clone(),
+            private: vec![data.to_path_buf(), cfg.dir()],
+        }
+    }
 }
 
 /// The demo's sign-in.
@@ -171,10 +191,11 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
         cfg.remote(&row.remote)?;
         db.put_mount(&row).await?;
     }
-    let state = AppState::with_remotes(
+    let state = AppState::with_policy(
         db.clone(),
         Duration::from_secs(s.cache_ttl),
         Some(Arc::new(ConfigRemotes::new(cfg))),
+        s.policy(cfg, &data),
     );
     for (path, e) in state.sync_mounts().await? {
         eprintln!("warning: {path} is not mounted: {e}");
@@ -450,10 +471,15 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
     }
 
     let db = Db::open(&db_url(&s, &data)).await?;
-    let state = AppState::with_remotes(
+    // The demo's own emulator and folder are what its admin page may add remotes on.
+    let mut policy = s.policy(&cfg, &data);
+    policy.endpoints.push(base.clone());
+    policy.local_roots.push(local.clone());
+    let state = AppState::with_policy(
         db.clone(),
         Duration::from_secs(s.cache_ttl),
         Some(Arc::new(ConfigRemotes::new(&cfg))),
+        policy,
     );
     for (path, name) in [
         ("/gdrive", "gdrive"),

@@ -1013,6 +1013,15 @@ fn serve_adds_and_signs_in_remotes_from_the_web() {
         serde_json::json!({"name": "gd", "kind": "gdrive", "client_id": "x", "client_secret": "y"}),
     );
     assert_eq!(dup.status(), 409);
+    // Only the endpoints the operator allowed (--allow-endpoint), and no local folders unless allowed.
+    for body in [
+        serde_json::json!({"name": "evil", "kind": "gdrive", "client_id": "x", "client_secret": "y",
+            "endpoint": "http://169.254.169.254"}),
+        serde_json::json!({"name": "root", "kind": "local", "path": "/"}),
+    ] {
+        let r = post("/api/admin/remotes", body);
+        assert_eq!(r.status(), 403, "{:?}", r.text());
+    }
     // Google: the consent page (approved at once by the emulator) sends the browser to the server's callback.
     let g: serde_json::Value = post("/api/admin/remotes/gd/signin", serde_json::json!({}))
         .json()
@@ -1094,7 +1103,8 @@ fn spawn_server(
 ) -> (std::process::Child, String, Option<String>) {
     let mut cmd = env.cmd();
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(env.dir.path().join(data));
+        .arg(env.dir.path().join(data))
+        .args(["--allow-endpoint", &env.base]);
     if let Some(db) = db {
         cmd.args(["--db", db]);
     }

@@ -364,9 +364,20 @@ pub fn transport_error(e: reqwest::Error) -> Error {
         .with_hint("check the network and the remote's endpoint; cloudmux retried")
 }
 
-/// A generic parser: the status decides the kind, the body (redacted, shortened) is the message.
+/// How much of an answer the service did not explain a generic error quotes.
+const QUOTED: usize = 200;
+
+/// A generic parser: the status decides the kind; the message quotes the start of the body (redacted,
+/// control characters dropped, at most [`QUOTED`] characters), since it may be a page of something that
+/// is not the service at all.
 pub fn generic_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
-    let text = redact(&String::from_utf8_lossy(&body[..body.len().min(500)]));
+    let text: String = redact(&String::from_utf8_lossy(
+        &body[..body.len().min(4 * QUOTED)],
+    ))
+    .chars()
+    .filter(|c| !c.is_control() || *c == ' ')
+    .take(QUOTED)
+    .collect();
     Error::new(
         kind_for_status(status),
         format!("HTTP {}: {}", status.as_u16(), text.trim()),

@@ -28,6 +28,66 @@ pub struct RemoteInfo {
     pub kind: String,
 }
 
+/// What remotes added through the admin API may point at, decided by the server's operator (`cloudmux
+/// serve --allow-endpoint URL --local-root DIR`). By default nothing: an administrator of the web page is
+/// not the operator of the machine, and an endpoint is where the server sends its users' OAuth tokens and
+/// from where it relays answers, and a local folder is read and written with the server's own rights.
+#[derive(Debug, Clone, Default)]
+pub struct RemotePolicy {
+    /// Base URLs an `endpoint` may be (or lie below).
+    pub endpoints: Vec<String>,
+    /// Folders under which a local remote may be rooted.
+    pub local_roots: Vec<std::path::PathBuf>,
+    /// Folders a local remote may never reach, nor contain: the server's data and configuration.
+    pub private: Vec<std::path::PathBuf>,
+}
+
+impl RemotePolicy {
+    /// Refuses `r` unless its endpoint and local folder are ones the operator allowed.
+    pub fn check(&self, r: &crate::signin::NewRemote) -> Result<()> {
+        if let Some(ep) = r.endpoint.as_deref().filter(|e| !e.is_empty()) {
+            let ep = ep.trim_end_matches('/');
+            let ok = self.endpoints.iter().any(|a| {
+                let a = a.trim_end_matches('/');
+                ep == a || ep.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
+            });
+            if !ok {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    "this server does not allow that endpoint",
+                )
+                .with_hint(
+                    "leave the endpoint empty for the real service, or ask the server's operator to                      start it with --allow-endpoint URL",
+                ));
+            }
+        }
+        if r.kind == "local" {
+            let refuse = |why: &str| {
+                Error::new(ErrorKind::PermissionDenied, format!("local folder refused: {why}"))
+                    .with_hint(
+                        "local remotes added from the web must lie in a folder the operator allowed                          with --local-root DIR, away from the server's own data",
+                    )
+            };
+            let path = r.path.as_deref().unwrap_or_default();
+            let canon = std::fs::canonicalize(path)
+                .map_err(|_| refuse("it does not exist or cannot be read"))?;
+            let under = |dir: &std::path::Path| {
+                std::fs::canonicalize(dir).is_ok_and(|d| canon.starts_with(d))
+            };
+            if !self.local_roots.iter().any(|d| under(d)) {
+                return Err(refuse("it is not in a folder the operator allowed"));
+            }
+            for p in &self.private {
+                let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                if canon.starts_with(&p) || p.starts_with(&canon) {
+                    return Err(refuse("it holds or lies in the server's own data"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where the server finds remotes to mount (the CLI's configuration, for `cloudmux serve`).
 #[async_trait]
 pub trait Remotes: Send + Sync {
@@ -123,6 +183,9 @@ async fn add_user(
 #[derive(Deserialize)]
 struct EditUser {
     password: Option<String>,
+    /// With a new password, keep the user's API tokens (they are revoked otherwise).
+    #[serde(default)]
+    keep_tokens: bool,
     base_path: Option<String>,
     can_write: Option<bool>,
     is_admin: Option<bool>,
@@ -148,6 +211,7 @@ async fn edit_user(
             b.base_path.as_deref(),
             b.can_write,
             b.is_admin,
+            b.keep_tokens,
         )
         .await?;
     Ok(Json(json!({"user": u})))
@@ -162,7 +226,9 @@ async fn remove_user(
     if name == a.0.name {
         return Err(Error::invalid("you cannot remove yourself").into());
     }
-    if st.users.db().remove_user(&name).await? {
+    if st.users.remove(&name).await? {
+        st.dav.locks.drop_user(&name);
+        st.tickets.drop_user(&name);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found(format!("user {name}")).into())
@@ -259,6 +325,7 @@ async fn add_remote(
         .remotes
         .as_ref()
         .ok_or_else(|| Error::new(ErrorKind::Unsupported, "this server has no remotes"))?;
+    st.policy.check(&r)?;
     remotes.add(&r)?;
     Ok((
         StatusCode::CREATED,

@@ -44,7 +44,12 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         else {
             return Err(unauthorized("no bearer token"));
         };
-        match st.users.authenticate(&token).await {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        match st.users.authenticate(ip, &token).await {
             Ok(Some(u)) => Ok(Authed(u, token)),
             Ok(None) => Err(unauthorized("the token is unknown or expired")),
             Err(e) => Err(ApiError(e).into_response()),
@@ -159,6 +164,9 @@ async fn me(a: Authed) -> Json<Value> {
     Json(json!({"user": a.0}))
 }
 
+/// API tokens one user may hold.
+pub const MAX_API_TOKENS: usize = 50;
+
 #[derive(Deserialize)]
 struct NewToken {
     #[serde(default)]
@@ -170,7 +178,19 @@ async fn new_token(
     a: Authed,
     Json(b): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let label = if b.label.is_empty() { "api" } else { &b.label };
+    let label: String = if b.label.is_empty() { "api" } else { &b.label }
+        .chars()
+        .take(100)
+        .collect();
+    let label = label.as_str();
+    if st.users.db().tokens_of(&a.0.name, "api").await?.len() >= MAX_API_TOKENS {
+        return Err(Error::new(
+            ErrorKind::RateLimited,
+            format!("{} has {MAX_API_TOKENS} API tokens already", a.0.name),
+        )
+        .with_hint("revoke one you no longer use (DELETE /api/auth/tokens/ID)")
+        .into());
+    }
     let token = st.users.issue(&a.0.name, "api", label, 0).await?;
     let id = crate::users::token_hash(&token);
     Ok((
@@ -315,11 +335,9 @@ async fn download(
     send_file(&st, &full, &a.shown(&full), &method, &headers, false).await
 }
 
-/// How long a download ticket works.
-const TICKET_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// A download link that needs no header (for the browser's own downloads and `<img>` previews): the
-/// ticket names one file of one user, works for five minutes, and is not the user's token.
+/// A download link that needs no header (for the browser's own downloads and `<img>`, `<video>` and
+/// `<audio>` elements): the ticket names one file, is bound to this session and is not the user's token
+/// ([`crate::tickets`]).
 async fn ticket(
     State(st): State<Arc<AppState>>,
     a: Authed,
@@ -330,16 +348,15 @@ async fn ticket(
     if e.is_dir {
         return Err(Error::invalid(format!("{} is a folder", a.shown(&full))).into());
     }
-    let t = cloudmux_auth::oauth::random_token(24);
-    let mut all = st.tickets.lock().unwrap();
-    all.retain(|_, (_, at)| at.elapsed() < TICKET_TTL);
-    all.insert(t.clone(), (full, std::time::Instant::now()));
+    let t = st
+        .tickets
+        .issue(&a.0, &crate::users::token_hash(&a.1), &full)?;
     let name: String =
         percent_encoding::utf8_percent_encode(&e.name, percent_encoding::NON_ALPHANUMERIC)
             .to_string();
     Ok(Json(json!({
         "url": format!("/api/fs/dl/{t}/{name}"),
-        "expires_in": TICKET_TTL.as_secs(),
+        "expires_in": crate::tickets::IDLE.as_secs(),
     })))
 }
 
@@ -347,7 +364,8 @@ async fn ticket(
 struct DlQ {
     #[serde(default)]
     inline: bool,
-    /// A thumbnail no wider or higher than this many pixels (images only).
+    /// A thumbnail no wider or higher than this many pixels (images only; rounded up to one of
+    /// [`crate::thumbs::EDGES`]).
     #[serde(default)]
     thumb: Option<u32>,
 }
@@ -359,29 +377,14 @@ async fn ticket_download(
     Path((t, _name)): Path<(String, String)>,
     Query(q): Query<DlQ>,
 ) -> ApiResult<Response> {
-    let full = {
-        let all = st.tickets.lock().unwrap();
-        match all.get(&t) {
-            Some((p, at)) if at.elapsed() < TICKET_TTL => p.clone(),
-            _ => {
-                return Err(Error::not_found("download link")
-                    .with_hint("the link expired (they last five minutes): ask for a new one")
-                    .into());
-            }
-        }
-    };
+    let full = st.tickets.redeem(&st.users, &t).await?;
     let shown = full.rsplit('/').next().unwrap_or_default().to_string();
     if let Some(edge) = q.thumb {
         let e = st.tree.stat(&full).await?;
         let jpeg = st.thumbs.get(&st.tree, &full, &e, edge).await?;
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "image/jpeg"),
-                (header::CACHE_CONTROL, "private, max-age=300"),
-            ],
-            jpeg,
-        )
-            .into_response());
+        let mut r = ([(header::CACHE_CONTROL, "private, max-age=300")], jpeg).into_response();
+        crate::body::set_headers(r.headers_mut(), &shown, "image/jpeg", true);
+        return Ok(r);
     }
     send_file(&st, &full, &shown, &method, &headers, q.inline).await
 }
@@ -590,7 +593,11 @@ struct SearchQ {
 }
 
 /// Folders visited by one search at most (a search is a walk; this bounds its cost).
-const SEARCH_MAX_FOLDERS: usize = 2000;
+const SEARCH_MAX_FOLDERS: u32 = 2000;
+/// Folders a user's searches may list per [`SEARCH_WINDOW`] (each may cost a request at the remote).
+pub const SEARCH_FOLDERS_PER_WINDOW: u32 = 4000;
+/// The window of the search budget.
+pub const SEARCH_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 async fn search(
     State(st): State<Arc<AppState>>,
@@ -603,12 +610,19 @@ async fn search(
         return Err(Error::invalid("empty search").into());
     }
     let limit = q.limit.clamp(1, 1000);
+    let budget = st.search_budget.take(&a.0.name, SEARCH_MAX_FOLDERS);
+    if budget == 0 {
+        let wait = st.search_budget.wait(&a.0.name);
+        return Err(Error::new(ErrorKind::RateLimited, "too many searches")
+            .with_hint(format!("wait {} seconds", wait.as_secs() + 1))
+            .into());
+    }
     let mut found = Vec::new();
     let mut queue = std::collections::VecDeque::from([root.clone()]);
     let mut visited = 0;
     let mut complete = true;
     while let Some(dir) = queue.pop_front() {
-        if visited >= SEARCH_MAX_FOLDERS || found.len() >= limit {
+        if visited >= budget || found.len() >= limit {
             complete = false;
             break;
         }
@@ -625,6 +639,8 @@ async fn search(
             }
         }
     }
+    // Unused budget goes back to the user.
+    st.search_budget.give_back(&a.0.name, budget - visited);
     Ok(Json(json!({
         "path": a.shown(&root), "q": q.q, "results": found,
         "complete": complete && queue.is_empty(),

@@ -29,6 +29,10 @@ use crate::users::User;
 
 /// Where WebDAV is served.
 pub const PREFIX: &str = "/dav";
+/// The largest dead property kept, in bytes of XML (a larger one answers 507).
+pub const MAX_PROP_XML: usize = 8 * 1024;
+/// Dead properties kept per resource.
+pub const MAX_PROPS: usize = 64;
 
 fn fs_err(e: Error) -> FsError {
     match e.kind() {
@@ -467,10 +471,22 @@ impl GuardedFileSystem<User> for CloudFs {
             let p = writable(path, user)?;
             self.tree.stat(&p).await.map_err(fs_err)?;
             let mut out = Vec::new();
+            let mut have = self.db.props(&p).await.map_err(fs_err)?;
             for (set, prop) in patch {
                 let row = prop_row(&p, &prop);
                 if set {
+                    let known = have.iter().any(|r| r.ns == row.ns && r.name == row.name);
+                    if row.xml.len() > MAX_PROP_XML || (!known && have.len() >= MAX_PROPS) {
+                        out.push((
+                            StatusCode::INSUFFICIENT_STORAGE,
+                            DavProp { xml: None, ..prop },
+                        ));
+                        continue;
+                    }
                     self.db.set_prop(&row).await.map_err(fs_err)?;
+                    if !known {
+                        have.push(row);
+                    }
                 } else {
                     self.db
                         .remove_prop(&p, &row.ns, &row.name)
@@ -600,8 +616,11 @@ async fn user_of(
         return Err(challenge());
     };
     if let Some(t) = h.strip_prefix("Bearer ") {
-        return match st.users.authenticate(t.trim()).await {
+        return match st.users.authenticate(ip, t.trim()).await {
             Ok(Some(u)) => Ok(u),
+            Err(e) if e.kind() == ErrorKind::RateLimited => {
+                Err(crate::error::ApiError(e).into_response())
+            }
             _ => Err(challenge()),
         };
     }

@@ -43,12 +43,14 @@ pub mod body;
 pub mod dav;
 pub mod db;
 pub mod error;
+pub mod limits;
 pub mod locks;
 pub mod mount;
 pub mod openapi;
 pub mod signin;
 pub mod tasks;
 pub mod thumbs;
+pub mod tickets;
 pub mod users;
 pub mod web;
 
@@ -62,6 +64,8 @@ pub struct AppState {
     pub tasks: tasks::Tasks,
     /// The remotes admins can mount (none: mounts are fixed at start).
     pub remotes: Option<Arc<dyn admin::Remotes>>,
+    /// What remotes added through the admin API may point at.
+    pub policy: admin::RemotePolicy,
     /// WebDAV over the tree, and its locks.
     pub dav: dav::Dav,
     /// The saved mounts this process has mounted, by path (to follow changes made by other processes).
@@ -70,8 +74,10 @@ pub struct AppState {
     pub signins: signin::SignIns,
     /// Thumbnails made recently.
     pub thumbs: thumbs::Thumbs,
-    /// Download tickets: tree path and when each was made.
-    pub tickets: std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
+    /// Download tickets.
+    pub tickets: tickets::Tickets,
+    /// Folders each user's searches may still list.
+    pub search_budget: limits::Buckets,
 }
 
 impl std::fmt::Debug for AppState {
@@ -96,11 +102,22 @@ impl AppState {
         Self::with_remotes(db, cache_ttl, None)
     }
 
-    /// Like [`AppState::new`], with remotes admins can mount through the API.
+    /// Like [`AppState::new`], with remotes admins can mount through the API (and add none of their own
+    /// endpoints or local folders: see [`AppState::with_policy`]).
     pub fn with_remotes(
         db: db::Db,
         cache_ttl: Duration,
         remotes: Option<Arc<dyn admin::Remotes>>,
+    ) -> Arc<Self> {
+        Self::with_policy(db, cache_ttl, remotes, admin::RemotePolicy::default())
+    }
+
+    /// Like [`AppState::with_remotes`], with what remotes added through the admin API may point at.
+    pub fn with_policy(
+        db: db::Db,
+        cache_ttl: Duration,
+        remotes: Option<Arc<dyn admin::Remotes>>,
+        policy: admin::RemotePolicy,
     ) -> Arc<Self> {
         let tree = Arc::new(mount::Tree::new(cache_ttl));
         Arc::new(AppState {
@@ -109,8 +126,10 @@ impl AppState {
             users: users::Users::new(db, Duration::from_secs(24 * 3600)),
             tasks: tasks::Tasks::default(),
             remotes,
+            policy,
             active: Default::default(),
             tickets: Default::default(),
+            search_budget: limits::Buckets::new(api::SEARCH_FOLDERS_PER_WINDOW, api::SEARCH_WINDOW),
             signins: Default::default(),
             thumbs: Default::default(),
         })

@@ -3,10 +3,12 @@
 //!
 //! Every path from outside goes through [`clean`] first: percent-decoded by the caller, then refused when a
 //! segment is `..`, holds a backslash or a NUL, so nothing can climb out of a mount or a user's base path.
-//! Listings are cached per folder for a TTL; concurrent identical listings share one fetch; every write
-//! through the tree drops the listings it changed.
+//! Listings are cached per folder for a TTL, within a budget of bytes (least recently used listings go
+//! first); concurrent identical listings share one fetch; every write through the tree drops the listings
+//! it changed.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -95,13 +97,68 @@ type Listed = std::result::Result<Arc<Vec<Entry>>, (ErrorKind, String)>;
 struct Slot {
     at: Instant,
     cell: tokio::sync::OnceCell<Listed>,
+    /// What the listing costs in memory, once fetched.
+    bytes: AtomicUsize,
+    /// When it was last used, in ticks of [`Cache::tick`].
+    used: AtomicU64,
 }
+
+/// The listing cache: slots by tree path, and the bytes their listings hold.
+#[derive(Default)]
+struct Cache {
+    slots: HashMap<String, Arc<Slot>>,
+    bytes: usize,
+    tick: u64,
+}
+
+impl Cache {
+    fn remove(&mut self, path: &str) {
+        if let Some(s) = self.slots.remove(path) {
+            self.bytes = self.bytes.saturating_sub(s.bytes.load(Ordering::Relaxed));
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&str, &Slot) -> bool) {
+        let gone: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(k, s)| !keep(k, s))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            self.remove(&k);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.bytes = 0;
+    }
+}
+
+/// Roughly what an entry holds in memory.
+fn entry_bytes(e: &Entry) -> usize {
+    const FIXED: usize = std::mem::size_of::<Entry>() + 32;
+    FIXED
+        + e.name.len()
+        + e.path.len()
+        + e.id.as_ref().map_or(0, String::len)
+        + e.mime.as_ref().map_or(0, String::len)
+        + [&e.hashes.md5, &e.hashes.sha1, &e.hashes.sha256]
+            .iter()
+            .map(|h| h.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+}
+
+/// The default budget of the listing cache.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The mounted remotes and the listing cache.
 pub struct Tree {
     mounts: RwLock<Vec<Arc<Mount>>>,
     ttl: Duration,
-    cache: Mutex<HashMap<String, Arc<Slot>>>,
+    budget: usize,
+    cache: Mutex<Cache>,
     fetches: std::sync::atomic::AtomicU64,
 }
 
@@ -115,13 +172,59 @@ impl std::fmt::Debug for Tree {
 }
 
 impl Tree {
-    /// An empty tree whose listings stay cached for `ttl` (zero: no cache, concurrent fetches still shared).
+    /// An empty tree whose listings stay cached for `ttl` (zero: no cache, concurrent fetches still shared),
+    /// within [`CACHE_BYTES`].
     pub fn new(ttl: Duration) -> Self {
+        Self::with_budget(ttl, CACHE_BYTES)
+    }
+
+    /// Like [`Tree::new`], the cache holding at most `budget` bytes of listings.
+    pub fn with_budget(ttl: Duration, budget: usize) -> Self {
         Tree {
             mounts: RwLock::new(Vec::new()),
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            budget,
+            cache: Mutex::new(Cache::default()),
             fetches: Default::default(),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The bytes of listings cached now.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache().bytes
+    }
+
+    /// Accounts a fetched listing of `path` and drops expired and least recently used listings until
+    /// the cache is within its budget.
+    fn account(&self, path: &str, slot: &Arc<Slot>, listing: &[Entry]) {
+        let size =
+            std::mem::size_of::<Vec<Entry>>() + listing.iter().map(entry_bytes).sum::<usize>();
+        let mut c = self.cache();
+        if !c.slots.get(path).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            return;
+        }
+        slot.bytes.store(size, Ordering::Relaxed);
+        c.bytes += size;
+        if c.bytes <= self.budget {
+            return;
+        }
+        let ttl = self.ttl;
+        c.retain(|_, s| s.at.elapsed() < ttl || !s.cell.initialized());
+        while c.bytes > self.budget {
+            let victim = c
+                .slots
+                .iter()
+                .filter(|(_, s)| s.cell.initialized())
+                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+                .map(|(k, _)| k.clone());
+            match victim {
+                Some(k) => c.remove(&k),
+                None => break,
+            }
         }
     }
 
@@ -138,7 +241,7 @@ impl Tree {
         // Longest prefix first.
         ms.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then(a.path.cmp(&b.path)));
         drop(ms);
-        self.cache.lock().unwrap().clear();
+        self.cache().clear();
         Ok(())
     }
 
@@ -150,7 +253,7 @@ impl Tree {
         ms.retain(|x| x.path != p);
         let gone = ms.len() != before;
         drop(ms);
-        self.cache.lock().unwrap().clear();
+        self.cache().clear();
         gone
     }
 
@@ -229,22 +332,31 @@ impl Tree {
             Resolved::Inside(m, p) => (m, p),
         };
         let slot = {
-            let mut c = self.cache.lock().unwrap();
-            match c.get(path) {
+            let mut c = self.cache();
+            c.tick += 1;
+            let tick = c.tick;
+            let s = match c.slots.get(path) {
                 Some(s) if s.at.elapsed() < self.ttl || !s.cell.initialized() => s.clone(),
                 _ => {
+                    c.remove(path);
                     let s = Arc::new(Slot {
                         at: Instant::now(),
                         cell: tokio::sync::OnceCell::new(),
+                        bytes: AtomicUsize::new(0),
+                        used: AtomicU64::new(tick),
                     });
-                    c.insert(path.to_string(), s.clone());
+                    c.slots.insert(path.to_string(), s.clone());
                     s
                 }
-            }
+            };
+            s.used.store(tick, Ordering::Relaxed);
+            s
         };
+        let mut fetched = false;
         let got = slot
             .cell
             .get_or_init(|| async {
+                fetched = true;
                 self.fetches
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match list_all(&*m.storage, &inner).await {
@@ -268,10 +380,12 @@ impl Tree {
             .await
             .clone();
         if got.is_err() || self.ttl.is_zero() {
-            let mut c = self.cache.lock().unwrap();
-            if c.get(path).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+            let mut c = self.cache();
+            if c.slots.get(path).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
                 c.remove(path);
             }
+        } else if let (true, Ok(listing)) = (fetched, &got) {
+            self.account(path, &slot, listing);
         }
         got.map_err(|(k, msg)| Error::new(k, msg))
     }
@@ -279,9 +393,7 @@ impl Tree {
     /// Drops cached listings of `path` and everything below it.
     pub fn invalidate(&self, path: &str) {
         let below = format!("{}/", path.trim_end_matches('/'));
-        self.cache
-            .lock()
-            .unwrap()
+        self.cache()
             .retain(|k, _| k != path && !k.starts_with(&below));
     }
 
@@ -513,5 +625,48 @@ mod tests {
         assert_eq!(after.len(), 1, "the write dropped the cached listing");
         assert_eq!(after[0].path, "/l/new.txt");
         assert_eq!(t.fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_cache_keeps_to_its_budget_dropping_the_least_recently_used() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..6 {
+            let f = d.path().join(format!("d{i}"));
+            std::fs::create_dir_all(&f).unwrap();
+            for j in 0..200 {
+                std::fs::write(f.join(format!("file-{j:04}.txt")), b"x").unwrap();
+            }
+        }
+        let t = Tree::with_budget(Duration::from_secs(60), 200 * 1024);
+        t.mount(Mount {
+            path: "/l".into(),
+            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
+            read_only: false,
+        })
+        .unwrap();
+        let one = t.list("/l/d0").await.unwrap();
+        let per = std::mem::size_of::<Vec<Entry>>() + one.iter().map(entry_bytes).sum::<usize>();
+        assert!(
+            per * 6 > 200 * 1024 && per < 100 * 1024,
+            "a listing costs {per} bytes"
+        );
+        for i in 1..6 {
+            t.list("/l/d0").await.unwrap(); // d0 stays the most recently used
+            t.list(&format!("/l/d{i}")).await.unwrap();
+            assert!(
+                t.cached_bytes() <= 200 * 1024,
+                "{} bytes cached",
+                t.cached_bytes()
+            );
+        }
+        let before = t.fetches();
+        t.list("/l/d0").await.unwrap();
+        assert_eq!(
+            t.fetches(),
+            before,
+            "the most recently used listing was kept"
+        );
+        t.list("/l/d1").await.unwrap();
+        assert_eq!(t.fetches(), before + 1, "an old one was dropped");
     }
 }

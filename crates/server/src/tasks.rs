@@ -1,5 +1,6 @@
 //! Background transfers (copies and moves between remotes) run by the transfer engine, with progress, listed
-//! per user and cancellable.
+//! per user and cancellable. A user runs at most [`MAX_RUNNING`] at once; finished ones are kept
+//! [`KEEP_FINISHED`] for the user to read, at most [`MAX_FINISHED`] of them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,10 +19,21 @@ struct Progress {
     bytes_done: u64,
 }
 
+/// Tasks one user may run at once.
+pub const MAX_RUNNING: usize = 8;
+/// How long a finished task stays listed.
+pub const KEEP_FINISHED: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Finished tasks kept per user.
+pub const MAX_FINISHED: usize = 50;
+/// Failures a task keeps (the first ones).
+const MAX_ERRORS: usize = 100;
+
 struct Task {
     user: String,
     info: Value,
     state: &'static str,
+    /// When it ended (running: none).
+    ended: Option<std::time::Instant>,
     progress: Arc<Mutex<Progress>>,
     errors: Vec<(String, String)>,
     abort: Option<tokio::task::AbortHandle>,
@@ -52,6 +64,7 @@ impl Tasks {
         from: String,
         to: String,
     ) -> cloudmux_core::Result<String> {
+        self.prune(user)?;
         let (src, src_path) = tree.locate(&from)?;
         let (dst, dst_path) = tree.locate_writable(&to)?;
         let src = (src.storage.clone(), src_path);
@@ -85,6 +98,7 @@ impl Tasks {
                     "to": shown.1,
                 }),
                 state: "running",
+                ended: None,
                 progress,
                 errors: Vec::new(),
                 abort: None,
@@ -100,10 +114,12 @@ impl Tasks {
             }
             let mut all = all.lock().unwrap();
             if let Some(t) = all.get_mut(&id2) {
+                t.ended = Some(std::time::Instant::now());
                 match r {
                     Ok(stats) if stats.errors.is_empty() => t.state = "done",
-                    Ok(stats) => {
+                    Ok(mut stats) => {
                         t.state = "failed";
+                        stats.errors.truncate(MAX_ERRORS);
                         t.errors = stats.errors;
                     }
                     Err(e) => {
@@ -117,6 +133,36 @@ impl Tasks {
             t.abort = Some(handle.abort_handle());
         }
         Ok(id)
+    }
+
+    /// Forgets finished tasks past their time or number, and refuses a new one for `user` when they run
+    /// [`MAX_RUNNING`] already.
+    fn prune(&self, user: &str) -> cloudmux_core::Result<()> {
+        let mut all = self.all.lock().unwrap();
+        all.retain(|_, t| t.ended.is_none_or(|e| e.elapsed() < KEEP_FINISHED));
+        let mut finished: Vec<(std::time::Instant, String)> = all
+            .iter()
+            .filter(|(_, t)| t.user == user)
+            .filter_map(|(id, t)| t.ended.map(|e| (e, id.clone())))
+            .collect();
+        if finished.len() >= MAX_FINISHED {
+            finished.sort();
+            for (_, id) in &finished[..=finished.len() - MAX_FINISHED] {
+                all.remove(id);
+            }
+        }
+        let running = all
+            .values()
+            .filter(|t| t.user == user && t.state == "running")
+            .count();
+        if running >= MAX_RUNNING {
+            return Err(cloudmux_core::Error::new(
+                cloudmux_core::ErrorKind::RateLimited,
+                format!("{user} runs {running} transfers already"),
+            )
+            .with_hint("wait for one to finish, or cancel one (DELETE /api/tasks/ID)"));
+        }
+        Ok(())
     }
 
     fn render(t: &Task) -> Value {
@@ -157,6 +203,7 @@ impl Tasks {
                         a.abort();
                     }
                     t.state = "cancelled";
+                    t.ended = Some(std::time::Instant::now());
                 }
                 true
             }

@@ -1,5 +1,12 @@
 //! Users: argon2 password hashes, bearer tokens (sessions that expire, long-lived API tokens — only their
-//! SHA-256 is stored), and a per-client login throttle.
+//! SHA-256 is stored), and the login throttle.
+//!
+//! The throttle counts failures per source address (IPv6 grouped by /64, so one host cannot rotate through
+//! its addresses) and per account, and an attempt is reserved before its password is checked, so a burst of
+//! concurrent guesses gets no more tries than a sequence of them. A success gives back only its own
+//! reservation: it never clears failures, neither the account's nor the address's, so logging in as
+//! oneself between guesses at another account does not help. argon2 runs on blocking threads behind a
+//! small semaphore, so a burst of logins cannot starve the server's other requests.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -45,6 +52,34 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| Error::new(ErrorKind::Other, format!("hashing the password: {e}")))
 }
 
+/// How many argon2 computations run at once (each takes ~20 MiB and a core for ~50 ms).
+const ARGON2_AT_ONCE: usize = 2;
+
+static ARGON2: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ARGON2_AT_ONCE);
+
+/// Runs argon2 work on a blocking thread, at most [`ARGON2_AT_ONCE`] at a time.
+async fn argon2_off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = ARGON2
+        .acquire()
+        .await
+        .map_err(|_| Error::new(ErrorKind::Other, "the password checker is shut down"))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Other, format!("password check: {e}")))
+}
+
+/// [`hash_password`] off the async threads.
+pub async fn hash_password_async(password: &str) -> Result<String> {
+    let p = password.to_string();
+    argon2_off_thread(move || hash_password(&p)).await?
+}
+
+/// [`verify_password`] off the async threads.
+pub async fn verify_password_async(password: &str, phc: &str) -> Result<bool> {
+    let (p, h) = (password.to_string(), phc.to_string());
+    argon2_off_thread(move || verify_password(&p, &h)).await
+}
+
 /// Whether `password` matches a PHC string (constant-time inside argon2).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
@@ -73,24 +108,129 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Failed logins allowed per client in [`THROTTLE_WINDOW`] before it must wait.
+/// Failed logins allowed per source address (IPv6: per /64) in [`THROTTLE_WINDOW`].
 pub const THROTTLE_FAILURES: u32 = 5;
+/// Failed logins allowed per account in [`THROTTLE_WINDOW`], from all sources together.
+pub const ACCOUNT_FAILURES: u32 = 20;
+/// Unknown bearer tokens allowed per source address in [`THROTTLE_WINDOW`].
+pub const TOKEN_FAILURES: u32 = 50;
 /// The window of the login throttle.
 pub const THROTTLE_WINDOW: Duration = Duration::from_secs(300);
+/// Counters kept at most (the oldest go first when full).
+const THROTTLE_KEYS: usize = 100_000;
+
+/// What a throttle counter counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    /// Password failures from a source.
+    Source(IpAddr),
+    /// Password failures on an account.
+    Account(String),
+    /// Unknown bearer tokens from a source.
+    Token(IpAddr),
+}
+
+/// The address a throttle counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64.
+pub fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Failure counters over a window.
+#[derive(Debug, Default)]
+struct Throttle {
+    counts: HashMap<Key, (u32, Instant)>,
+}
+
+impl Throttle {
+    fn limit(k: &Key) -> u32 {
+        match k {
+            Key::Source(_) => THROTTLE_FAILURES,
+            Key::Account(_) => ACCOUNT_FAILURES,
+            Key::Token(_) => TOKEN_FAILURES,
+        }
+    }
+
+    /// How long `k` must still wait, when it is at its limit.
+    fn wait(&self, k: &Key) -> Option<Duration> {
+        match self.counts.get(k) {
+            Some((n, since)) if *n >= Self::limit(k) && since.elapsed() < THROTTLE_WINDOW => {
+                Some(THROTTLE_WINDOW - since.elapsed())
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts one attempt against every key, unless one of them is at its limit (then how long to wait).
+    fn reserve(&mut self, keys: &[Key]) -> std::result::Result<(), Duration> {
+        if let Some(w) = keys.iter().filter_map(|k| self.wait(k)).max() {
+            return Err(w);
+        }
+        if self.counts.len() >= THROTTLE_KEYS {
+            self.counts
+                .retain(|_, (_, since)| since.elapsed() < THROTTLE_WINDOW);
+            while self.counts.len() >= THROTTLE_KEYS {
+                let oldest = self
+                    .counts
+                    .iter()
+                    .min_by_key(|(_, (_, since))| *since)
+                    .map(|(k, _)| k.clone());
+                match oldest {
+                    Some(k) => self.counts.remove(&k),
+                    None => break,
+                };
+            }
+        }
+        for k in keys {
+            let e = self.counts.entry(k.clone()).or_insert((0, Instant::now()));
+            if e.1.elapsed() >= THROTTLE_WINDOW {
+                *e = (0, Instant::now());
+            }
+            e.0 += 1;
+        }
+        Ok(())
+    }
+
+    /// Gives back one reserved attempt of each key (the attempt succeeded).
+    fn release(&mut self, keys: &[Key]) {
+        for k in keys {
+            if let Some(e) = self.counts.get_mut(k) {
+                e.0 = e.0.saturating_sub(1);
+            }
+        }
+    }
+}
+
+fn throttled_error(wait: Duration) -> Error {
+    Error::new(ErrorKind::RateLimited, "too many failed sign-ins")
+        .with_hint(format!("wait {} seconds", wait.as_secs() + 1))
+}
 
 /// Users, tokens and the login throttle.
 #[derive(Debug)]
 pub struct Users {
     db: Db,
     session_ttl: Duration,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-    /// Recently verified Basic credentials (SHA-256 of `name:password`), so WebDAV clients, which send
-    /// them with every request, pay the argon2 work once a minute rather than on each request.
-    verified: Mutex<HashMap<String, (User, Instant)>>,
+    throttle: Mutex<Throttle>,
+    /// Recently verified Basic credentials: SHA-256 of `name:password` → the password hash they matched
+    /// and when. WebDAV clients send them with every request; the argon2 work is paid once a minute, while
+    /// the user's row is read on every request, so a removed user or a changed password counts at once
+    /// (in every server process sharing the database).
+    verified: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 /// How long verified Basic credentials are trusted without checking the hash again.
 const VERIFIED_TTL: Duration = Duration::from_secs(60);
+/// Verified credentials kept at most.
+const VERIFIED_MAX: usize = 10_000;
 
 impl Users {
     /// Over `db`; sessions live `session_ttl`.
@@ -98,7 +238,7 @@ impl Users {
         Users {
             db,
             session_ttl,
-            failures: Mutex::new(HashMap::new()),
+            throttle: Mutex::new(Throttle::default()),
             verified: Mutex::new(HashMap::new()),
         }
     }
@@ -121,7 +261,7 @@ impl Users {
         check_password(password)?;
         let row = UserRow {
             name: name.to_string(),
-            password_hash: hash_password(password)?,
+            password_hash: hash_password_async(password).await?,
             base_path: crate::mount::clean(base_path)?,
             can_write,
             is_admin,
@@ -131,7 +271,7 @@ impl Users {
         Ok(User::from(&row))
     }
 
-    /// Changes a user; a new password ends the user's sessions (API tokens stay).
+    /// Changes a user. A new password ends the user's sessions and, unless `keep_tokens`, their API tokens.
     pub async fn edit(
         &self,
         name: &str,
@@ -139,6 +279,7 @@ impl Users {
         base_path: Option<&str>,
         can_write: Option<bool>,
         is_admin: Option<bool>,
+        keep_tokens: bool,
     ) -> Result<User> {
         let mut row = self
             .db
@@ -147,7 +288,7 @@ impl Users {
             .ok_or_else(|| Error::not_found(format!("user {name}")))?;
         if let Some(p) = password {
             check_password(p)?;
-            row.password_hash = hash_password(p)?;
+            row.password_hash = hash_password_async(p).await?;
         }
         if let Some(b) = base_path {
             row.base_path = crate::mount::clean(b)?;
@@ -159,51 +300,55 @@ impl Users {
             row.is_admin = a;
         }
         self.db.update_user(&row).await?;
-        // Rights or password changed: nothing verified before counts any more.
-        self.verified.lock().unwrap().clear();
         if password.is_some() {
             self.db.remove_tokens(name, "session").await?;
+            if !keep_tokens {
+                self.db.remove_tokens(name, "api").await?;
+            }
         }
         Ok(User::from(&row))
     }
 
-    /// How long `ip` must still wait before trying again, if it is throttled.
+    /// Removes a user with their sessions and tokens; whether there was one.
+    pub async fn remove(&self, name: &str) -> Result<bool> {
+        self.db.remove_user(name).await
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long `ip` must still wait before trying a password again, if it is throttled.
     pub fn throttled(&self, ip: IpAddr) -> Option<Duration> {
-        let f = self.failures.lock().unwrap();
-        match f.get(&ip) {
-            Some((n, since)) if *n >= THROTTLE_FAILURES && since.elapsed() < THROTTLE_WINDOW => {
-                Some(THROTTLE_WINDOW - since.elapsed())
-            }
-            _ => None,
-        }
+        self.throttle().wait(&Key::Source(source_key(ip)))
     }
 
-    fn failed(&self, ip: IpAddr) {
-        let mut f = self.failures.lock().unwrap();
-        let e = f.entry(ip).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= THROTTLE_WINDOW {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
-        if f.len() > 100_000 {
-            f.retain(|_, (_, since)| since.elapsed() < THROTTLE_WINDOW);
-        }
-    }
-
-    /// Checks a user's password (throttled per client like [`Users::login`]) without opening a session: the
-    /// check of HTTP Basic credentials.
+    /// Checks a user's password (throttled like [`Users::login`]) without opening a session: the check of
+    /// HTTP Basic credentials.
     pub async fn check_password(&self, ip: IpAddr, name: &str, password: &str) -> Result<User> {
         let key = token_hash(&format!("{name}:{password}"));
-        if let Some((u, at)) = self.verified.lock().unwrap().get(&key)
-            && at.elapsed() < VERIFIED_TTL
+        let cached = {
+            let v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            v.get(&key)
+                .filter(|(_, at)| at.elapsed() < VERIFIED_TTL)
+                .map(|(phc, _)| phc.clone())
+        };
+        if let Some(phc) = cached
+            && let Some(row) = self.db.get_user(name).await?
+            && ct_eq(row.password_hash.as_bytes(), phc.as_bytes())
         {
-            return Ok(u.clone());
+            return Ok(User::from(&row));
         }
-        let u = self.verify(ip, name, password).await?;
-        let mut v = self.verified.lock().unwrap();
-        v.retain(|_, (_, at)| at.elapsed() < VERIFIED_TTL);
-        v.insert(key, (u.clone(), Instant::now()));
-        Ok(u)
+        let row = self.verify(ip, name, password).await?;
+        let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if v.len() >= VERIFIED_MAX {
+            v.retain(|_, (_, at)| at.elapsed() < VERIFIED_TTL);
+            if v.len() >= VERIFIED_MAX {
+                v.clear();
+            }
+        }
+        v.insert(key, (row.password_hash.clone(), Instant::now()));
+        Ok(User::from(&row))
     }
 
     /// Checks a password and opens a session: the token (shown once) and its expiry.
@@ -213,38 +358,33 @@ impl Users {
         name: &str,
         password: &str,
     ) -> Result<(String, i64, User)> {
-        let user = self.verify(ip, name, password).await?;
+        let user = User::from(&self.verify(ip, name, password).await?);
         let expires = now() + self.session_ttl.as_secs() as i64;
         let token = self.issue(&user.name, "session", "login", expires).await?;
         Ok((token, expires, user))
     }
 
-    async fn verify(&self, ip: IpAddr, name: &str, password: &str) -> Result<User> {
-        if let Some(wait) = self.throttled(ip) {
-            return Err(Error::new(
-                ErrorKind::RateLimited,
-                "too many failed logins from this address",
-            )
-            .with_hint(format!("wait {} seconds", wait.as_secs() + 1)));
-        }
+    async fn verify(&self, ip: IpAddr, name: &str, password: &str) -> Result<UserRow> {
+        let account: String = name.chars().take(64).collect::<String>().to_lowercase();
+        let keys = [Key::Source(source_key(ip)), Key::Account(account)];
+        self.throttle().reserve(&keys).map_err(throttled_error)?;
         let row = self.db.get_user(name).await?;
         // A missing user costs the same argon2 work as a wrong password.
-        let ok = match &row {
-            Some(r) => verify_password(password, &r.password_hash),
-            None => {
-                let _ = verify_password(password, DUMMY_PHC);
-                false
+        let phc = row
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_PHC.to_string());
+        let ok = verify_password_async(password, &phc).await? && row.is_some();
+        match row.filter(|_| ok) {
+            Some(row) => {
+                self.throttle().release(&keys);
+                Ok(row)
             }
-        };
-        let Some(row) = row.filter(|_| ok) else {
-            self.failed(ip);
-            return Err(Error::new(
+            None => Err(Error::new(
                 ErrorKind::PermissionDenied,
                 "wrong user name or password",
-            ));
-        };
-        self.failures.lock().unwrap().remove(&ip);
-        Ok(User::from(&row))
+            )),
+        }
     }
 
     /// Issues a token of `kind` for `user` (expires 0: never).
@@ -263,13 +403,27 @@ impl Users {
         Ok(token)
     }
 
-    /// The user a bearer token belongs to, when it is valid.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<User>> {
-        let h = token_hash(token);
-        let Some(t) = self.db.get_token(&h).await? else {
+    /// The user a bearer token belongs to, when it is valid. Unknown tokens count against `ip`; past
+    /// [`TOKEN_FAILURES`] in the window the source is refused (RateLimited) before any lookup.
+    pub async fn authenticate(&self, ip: IpAddr, token: &str) -> Result<Option<User>> {
+        let key = [Key::Token(source_key(ip))];
+        if let Some(w) = self.throttle().wait(&key[0]) {
+            return Err(throttled_error(w));
+        }
+        let found = self.token_user(&token_hash(token)).await?;
+        if found.is_none() {
+            let _ = self.throttle().reserve(&key);
+        }
+        Ok(found.map(|(u, _)| u))
+    }
+
+    /// The user and row of a token by its hash, when it is valid (not expired, its user still there).
+    pub async fn token_user(&self, hash: &str) -> Result<Option<(User, TokenRow)>> {
+        let Some(t) = self.db.get_token(hash).await? else {
             return Ok(None);
         };
-        if !ct_eq(t.token_hash.as_bytes(), h.as_bytes()) || (t.expires > 0 && t.expires < now()) {
+        if !ct_eq(t.token_hash.as_bytes(), hash.as_bytes()) || (t.expires > 0 && t.expires < now())
+        {
             return Ok(None);
         }
         Ok(self
@@ -277,7 +431,7 @@ impl Users {
             .get_user(&t.user_name)
             .await?
             .as_ref()
-            .map(User::from))
+            .map(|u| (User::from(u), t)))
     }
 
     /// Ends the session or revokes the API token `token`.
@@ -318,6 +472,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sources_are_grouped() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(source_key(a), source_key(b), "one /64");
+        assert_ne!(source_key(a), source_key(c));
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(source_key(mapped), "10.1.2.3".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
     fn passwords_and_tokens() {
         let h = hash_password("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$"));
@@ -351,10 +516,13 @@ mod tests {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let (tok, _, user) = u.login(ip, "ann", "password1").await.unwrap();
         assert_eq!(user.name, "ann");
-        assert_eq!(u.authenticate(&tok).await.unwrap().unwrap().name, "ann");
-        assert!(u.authenticate("cmx_forged").await.unwrap().is_none());
+        assert_eq!(u.authenticate(ip, &tok).await.unwrap().unwrap().name, "ann");
+        assert!(u.authenticate(ip, "cmx_forged").await.unwrap().is_none());
         assert!(u.logout("ann", &tok).await.unwrap());
-        assert!(u.authenticate(&tok).await.unwrap().is_none(), "logged out");
+        assert!(
+            u.authenticate(ip, &tok).await.unwrap().is_none(),
+            "logged out"
+        );
         for _ in 0..THROTTLE_FAILURES {
             let e = u.login(ip, "ann", "nope").await.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::PermissionDenied);
@@ -386,12 +554,12 @@ mod tests {
             .unwrap();
         let ip: IpAddr = "10.0.0.3".parse().unwrap();
         let (tok, _, _) = u.login(ip, "ann", "password1").await.unwrap();
-        assert!(u.authenticate(&tok).await.unwrap().is_some());
+        assert!(u.authenticate(ip, &tok).await.unwrap().is_some());
         tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert!(u.authenticate(&tok).await.unwrap().is_none(), "expired");
+        assert!(u.authenticate(ip, &tok).await.unwrap().is_none(), "expired");
         let api = u.issue("ann", "api", "script", 0).await.unwrap();
         assert!(
-            u.authenticate(&api).await.unwrap().is_some(),
+            u.authenticate(ip, &api).await.unwrap().is_some(),
             "API tokens do not expire"
         );
     }
