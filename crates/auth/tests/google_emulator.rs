@@ -301,7 +301,11 @@ async fn consent_page_with_a_permission_unticked() {
     assert_eq!(drive.status(), 403);
     let err = cloudmux_http::read_error_body(drive, |s, h, b| {
         // The Drive client's parser is in cloudmux-gdrive; here the raw body is enough.
-        cloudmux_http::generic_error(s, h, b).with_hint(
+        cloudmux_core::Error::new(
+            cloudmux_http::api_kind(s),
+            String::from_utf8_lossy(b).into_owned(),
+        )
+        .with_hint(
             h.get("www-authenticate")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")

@@ -192,3 +192,32 @@ mod tests {
         assert_eq!(decode_path("a‛／b").unwrap(), "a／b");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_name_round_trips_through_a_valid_one(raw in "\\PC*|[./\\x00‛／．␀]{0,6}") {
+            match encode(&raw) {
+                None => prop_assert!(raw.is_empty()),
+                Some(safe) => {
+                    prop_assert!(is_valid(&safe), "{:?} -> {:?}", raw, safe);
+                    prop_assert_eq!(decode(&safe), raw.as_str());
+                }
+            }
+        }
+
+        #[test]
+        fn decoding_anything_never_panics(s in "\\PC*|[./\\x00‛／．␀a]{0,8}") {
+            let _ = decode(&s);
+            if let Ok(p) = decode_path(&s) {
+                prop_assert!(!p.split('/').any(|c| c == ".." || c == "."));
+            }
+        }
+    }
+}

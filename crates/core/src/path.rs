@@ -200,3 +200,30 @@ mod tests {
         assert_eq!(file_name("c"), "c");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn normalised_paths_never_climb(p in "[a./\\\\\\x00 :]{0,24}|\\PC{0,40}") {
+            if let Ok(n) = normalize(&p) {
+                prop_assert!(!n.starts_with('/') && !n.ends_with('/'));
+                for c in n.split('/').filter(|c| !n.is_empty() || !c.is_empty()) {
+                    prop_assert!(c != ".." && c != "." && !c.is_empty(), "{:?} -> {:?}", p, n);
+                }
+            }
+        }
+
+        #[test]
+        fn addresses_parse_without_panicking(s in "[a-z]{0,3}:?(id:)?[a./:\\x00]{0,12}|\\PC{0,40}") {
+            if let Ok(RemotePath::Remote { path, .. }) = RemotePath::parse(&s) {
+                prop_assert!(!path.split('/').any(|c| c == ".."));
+            }
+        }
+    }
+}

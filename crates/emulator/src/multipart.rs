@@ -237,3 +237,62 @@ mod tests {
         assert!(boundary("application/json").is_none());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads everything a body holds, as the upload handler does, whatever the body is.
+    async fn drain(body: Vec<u8>, chunk: usize, b: &str) {
+        let chunks: Vec<Result<Bytes, std::convert::Infallible>> = body
+            .chunks(chunk.max(1))
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let mut r = Related::new(futures_util::stream::iter(chunks), b);
+        for _ in 0..4 {
+            match r.next_part().await {
+                Ok(Some(_)) => {
+                    if r.read_part(1 << 16).await.is_err() {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+        let mut s = std::pin::pin!(r.stream_part());
+        while let Some(c) = s.next().await {
+            if c.is_err() {
+                break;
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+
+        #[test]
+        fn any_body_is_read_without_panicking(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(b"--BB".to_vec()), Just(b"--BB--".to_vec()), Just(b"\r\n".to_vec()),
+                    Just(b"\n".to_vec()), Just(b"Content-Type: a/b\r\n".to_vec()),
+                    proptest::collection::vec(any::<u8>(), 0..40),
+                ],
+                0..16,
+            ),
+            chunk in 1usize..64,
+        ) {
+            let body: Vec<u8> = parts.concat();
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(drain(body, chunk, "BB"));
+        }
+
+        #[test]
+        fn any_content_type_gives_a_boundary_or_none(ct in "\\PC{0,60}|multipart/[a-z]{0,8}; ?boundary=\"?[^\"]{0,10}\"?") {
+            let _ = boundary(&ct);
+        }
+    }
+}

@@ -131,6 +131,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(mounts).post(add_mount).delete(remove_mount),
         )
         .route("/api/admin/remotes", get(remotes).post(add_remote))
+        .route("/api/admin/locks", get(locks))
+        .route(
+            "/api/admin/locks/{token}",
+            axum::routing::delete(break_lock),
+        )
 }
 
 /// Refuses users who are not administrators.
@@ -306,6 +311,24 @@ async fn remove_mount(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found(format!("mount {p}")).into())
+    }
+}
+
+async fn locks(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
+    require_admin(&a)?;
+    Ok(Json(json!({"locks": st.dav.locks.list()})))
+}
+
+async fn break_lock(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Path(token): Path<String>,
+) -> ApiResult<StatusCode> {
+    require_admin(&a)?;
+    if st.dav.locks.remove(&token) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::not_found(format!("lock {token}")).into())
     }
 }
 

@@ -733,3 +733,23 @@ mod tests {
         assert_eq!(parse_range("bytes=5-1", 100), None);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn ranges_are_within_the_file_or_refused(
+            h in "(bytes|items)=[-0-9, ]{0,12}|\\PC{0,24}",
+            size in prop_oneof![Just(0u64), Just(1), Just(100), any::<u64>()],
+        ) {
+            if let Some(Ok((a, b))) = parse_range(&h, size) {
+                prop_assert!(a <= b && b < size, "{} of {}: {}-{}", h, size, a, b);
+            }
+        }
+    }
+}

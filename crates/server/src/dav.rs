@@ -661,6 +661,57 @@ fn forbidden(why: &'static str) -> Response {
     (StatusCode::FORBIDDEN, why).into_response()
 }
 
+/// Whether dav-server can read this `If` header without panicking: its tokenizer indexes past the end of a
+/// `<…` or `[…` token that is never closed (dav-server 0.11, `davheaders::scan_until`). This walks the
+/// header the way that tokenizer does, with bounds checks; a header it would fail on, as opposed to
+/// refuse, is answered 400 here instead.
+pub fn if_header_is_readable(v: &[u8]) -> bool {
+    let ws = |c: u8| b" \t\r\n".contains(&c);
+    let mut i = 0;
+    while i < v.len() {
+        if ws(v[i]) {
+            i += 1;
+            continue;
+        }
+        match v[i] {
+            b'(' | b')' => i += 1,
+            b'N' if v[i..].starts_with(b"Not") => i += 3,
+            open @ (b'<' | b'[') => {
+                let close = if open == b'<' { b'>' } else { b']' };
+                let mut j = i + 1;
+                let mut quote = false;
+                loop {
+                    let Some(&c) = v.get(j) else {
+                        return false;
+                    };
+                    if !quote && c == close {
+                        break;
+                    }
+                    if ws(c) {
+                        // dav-server refuses the header here: no harm.
+                        return true;
+                    }
+                    if c == b'"' {
+                        quote = !quote;
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+            }
+            _ => {
+                let start = i;
+                while i < v.len() && !ws(v[i]) && !b"<>()[]".contains(&v[i]) && v[i] >= 32 {
+                    i += 1;
+                }
+                if i == start {
+                    return true;
+                }
+            }
+        }
+    }
+    true
+}
+
 /// Handles a request under [`PREFIX`].
 pub async fn handle(
     State(st): State<Arc<AppState>>,
@@ -707,13 +758,31 @@ pub async fn handle(
             "locks are for users who may write, inside a mounted remote, below their top folder",
         );
     }
+    if req
+        .headers()
+        .get_all("if")
+        .iter()
+        .any(|v| !if_header_is_readable(v.as_bytes()))
+    {
+        return (StatusCode::BAD_REQUEST, "malformed If header").into_response();
+    }
     let (parts, body) = req.into_parts();
     let req = http::Request::from_parts(parts, body);
-    let resp = st
-        .dav
-        .handler_for(&user)
-        .handle_guarded(req, user.name.clone(), user)
-        .await;
+    // dav-server parses what clients send; should it still panic on some input, the request fails alone.
+    let handled = std::panic::AssertUnwindSafe(st.dav.handler_for(&user).handle_guarded(
+        req,
+        user.name.clone(),
+        user,
+    ))
+    .catch_unwind()
+    .await;
+    let resp = match handled {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!("webdav: {method} {rel}: the handler panicked");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
     let (mut parts, body) = resp.into_parts();
     if (method == http::Method::GET || method == http::Method::HEAD) && parts.status.is_success() {
         let name = target
@@ -760,5 +829,34 @@ impl Dav {
             )))
             .strip_prefix(PREFIX)
             .build_handler()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unclosed_if_tokens_are_caught() {
+        for bad in [&b"<urn:x"[..], b"[etag", b"(<a> [\"q]", b"<"] {
+            assert!(
+                !if_header_is_readable(bad),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        for ok in [
+            &b"(<urn:uuid:1>)"[..],
+            b"</dav/a> (<x> [\"e\"])",
+            b"(Not <x>)",
+            b"",
+            b"< x",
+        ] {
+            assert!(
+                if_header_is_readable(ok),
+                "{:?}",
+                String::from_utf8_lossy(ok)
+            );
+        }
     }
 }

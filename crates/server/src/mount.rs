@@ -670,3 +670,28 @@ mod tests {
         assert_eq!(t.fetches(), before + 1, "an old one was dropped");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn clean_paths_stay_under_any_base(
+            p in "[a./\\\\%\\x00\\x7f ]{0,24}|\\PC{0,40}",
+            base in prop_oneof![Just("/"), Just("/m/alice")],
+        ) {
+            if let Ok(c) = clean(&p) {
+                prop_assert!(c.starts_with('/'));
+                prop_assert!(!c.split('/').any(|s| s == ".." || s == "."));
+                prop_assert!(!c.contains('\\') && !c.chars().any(char::is_control));
+                let full = under(base, &c);
+                let below = format!("{}/", base);
+                prop_assert!(full == base || base == "/" || full.starts_with(&below));
+            }
+        }
+    }
+}

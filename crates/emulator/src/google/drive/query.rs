@@ -453,3 +453,20 @@ mod tests {
         assert!(parse("trashed = 'yes'").is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn any_query_parses_or_is_refused(
+            q in "(('[^']{0,6}'|name|parents|trashed|mimeType|modifiedTime|in|and|or|not|contains|=|!=|<|>|<=|>=|\\(|\\)|true|false|[0-9]{1,3}| |\\\\'){0,12})|\\PC{0,40}"
+        ) {
+            let _ = parse(&q);
+        }
+    }
+}
