@@ -25,17 +25,18 @@ ENTRIES = int(os.environ.get("BENCH_ENTRIES", "50000"))
 
 
 def measured(args, env):
-    """Runs a command; returns (seconds, its own peak RSS in MiB, stdout). The peak is read from
-    /proc/PID/status (VmHWM) while it runs: getrusage's ru_maxrss would count the Python parent's memory,
-    which a forked child carries until exec."""
+    """Runs a command; returns (seconds, its own peak RSS in MiB, stdout, its CPU seconds). The peak is read
+    from /proc/PID/status (VmHWM) while it runs: getrusage's ru_maxrss would count the Python parent's
+    memory, which a forked child carries until exec. The CPU time (user + system) comes from wait4."""
     import threading
     t0 = time.monotonic()
     quiet = subprocess.DEVNULL if not os.environ.get("BENCH_DEBUG") else None
     p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=quiet)
     peak = [0]
+    done = threading.Event()
 
     def watch():
-        while p.poll() is None:
+        while not done.is_set():
             try:
                 with open(f"/proc/{p.pid}/status") as f:
                     for line in f:
@@ -48,12 +49,14 @@ def measured(args, env):
     w = threading.Thread(target=watch)
     w.start()
     out = p.stdout.read()
-    status = p.wait()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    done.set()
     w.join()
     elapsed = time.monotonic() - t0
-    if status != 0:
-        sys.exit(f"{' '.join(args)} failed (status {status})")
-    return elapsed, peak[0] / 1024, out
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed (status {p.returncode})")
+    return elapsed, peak[0] / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def md5_file(p):
@@ -90,10 +93,10 @@ def main():
                 f.write(block[i % 256:] + block[:i % 256])
         size = src.stat().st_size
         rows = []
-        t, rss, _ = measured([bin_, "--no-progress", "put", str(src), "gd:"], env)
+        t, rss, _, _ = measured([bin_, "--no-progress", "put", str(src), "gd:"], env)
         rows.append((f"put {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
         back = work / "back.bin"
-        t, rss, _ = measured([bin_, "--no-progress", "get", "gd:big.bin", str(back)], env)
+        t, rss, _, _ = measured([bin_, "--no-progress", "get", "gd:big.bin", str(back)], env)
         rows.append((f"get {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
         same = md5_file(src) == md5_file(back)
         back.unlink()
@@ -102,16 +105,16 @@ def main():
                                      headers={"Content-Type": "application/json"})
         print(f"seeding {ENTRIES} entries…", file=sys.stderr)
         urllib.request.urlopen(req, timeout=600).read()
-        t, rss, out = measured([bin_, "lsjson", "gd:many"], env)
+        t, rss, out, _ = measured([bin_, "lsjson", "gd:many"], env)
         listed = len(json.loads(out))
         rows.append((f"list {ENTRIES} entries", t, listed / t, rss))
 
         subprocess.run([bin_, "remote", "add", "yd", "--type", "yadisk", "--client-id", cid, "--client-secret", secret,
                         "--endpoint", base], env=env, check=True, capture_output=True)
         subprocess.run([bin_, "auth", "login", "yd"], env=env, check=True, capture_output=True)
-        t, rss, _ = measured([bin_, "--no-progress", "put", str(src), "yd:"], env)
+        t, rss, _, _ = measured([bin_, "--no-progress", "put", str(src), "yd:"], env)
         rows.append((f"yandex put {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
-        t, rss, _ = measured([bin_, "--no-progress", "get", "yd:big.bin", str(back)], env)
+        t, rss, _, _ = measured([bin_, "--no-progress", "get", "yd:big.bin", str(back)], env)
         rows.append((f"yandex get {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
         same = same and md5_file(src) == md5_file(back)
 

@@ -7,9 +7,17 @@ Host header, with a certificate from a throw-away CA made here; the Google and Y
 machine's /etc/hosts is never touched. Both tools run inside that namespace, reach the emulator by the real
 host names over TLS and trust the CA (`rclone --ca-cert`, cloudmux's `ca_cert`), with their default settings.
 
+Modes (first argument, default `default`):
+  default  both tools with their default settings, the emulator without quotas;
+  quota    both with their defaults against `emulate --quota realistic` (the services' published limits):
+           what a user meets in production; prints each tool's requests and the share the quota refused;
+  raw      no quotas, rclone's Drive pacer off (--drive-pacer-min-sleep 1ms --drive-pacer-burst 100000) and
+           --transfers 8 for both: client efficiency alone.
+
 Work (Drive and Yandex Disk): upload of 2,000 files of 16 KiB, upload and download of one 1 GiB file,
-listing of a 50,000-entry folder (Drive). Figures: seconds per tool, the ratio cloudmux / rclone with its
-target, and each tool's peak RSS. Sizes: BENCH_FILE_MIB (1024), BENCH_FILES (2000), BENCH_ENTRIES (50000).
+listing of a 50,000-entry folder (Drive; not in quota mode). Figures: seconds per tool, the ratio
+cloudmux / rclone with its target, each tool's peak RSS and CPU seconds, and the emulator's CPU seconds
+during each tool's run. Sizes: BENCH_FILE_MIB (1024), BENCH_FILES (2000), BENCH_ENTRIES (50000).
 
 Needs root (port 443, mount namespace); installs rclone and openssl from Debian packages when missing.
 """
@@ -92,7 +100,21 @@ def rclone_token(t):
                        "refresh_token": t.get("refresh_token", ""), "expiry": expiry.isoformat()})
 
 
+MODES = {
+    # mode: (emulator flags, cloudmux flags for folder copies, rclone flags, targets)
+    "default": ([], [], [], {"small": 0.5, "up": 0.8, "down": 0.8, "list": 1.0}),
+    "quota": (["--quota", "realistic"], [], [], {"small": 0.6, "up": 0.8, "down": 0.8}),
+    "raw": ([], ["--transfers", "8"],
+            ["--transfers", "8", "--drive-pacer-min-sleep", "1ms", "--drive-pacer-burst", "100000"],
+            {"small": 0.6, "up": 0.8, "down": 0.5, "list": 0.6}),
+}
+
+
 def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "default"
+    if mode not in MODES:
+        sys.exit(f"unknown mode {mode!r}: use {', '.join(MODES)}")
+    emu_flags, cm_flags, rc_flags, targets = MODES[mode]
     if os.geteuid() != 0:
         sys.exit("run as root: the emulator listens on port 443 and rclone runs in a private mount namespace")
     need("rclone", "rclone")
@@ -109,7 +131,7 @@ def main():
     env["RCLONE_CONFIG"] = str(work / "rclone.conf")
     emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--yandex-poll-interval",
                             "1", "--tls-listen", TLS_ADDR, "--tls-cert", str(work / "server.pem"),
-                            "--tls-key", str(work / "server.key")],
+                            "--tls-key", str(work / "server.key"), *emu_flags],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         base = re.match(r"listening on (\S+)", emu.stdout.readline()).group(1)
@@ -142,7 +164,11 @@ def main():
 
         def rclone(*args):
             debug = ["-vv", "--dump", "headers"] if os.environ.get("BENCH_DEBUG") else []
-            return measured(in_namespace(hosts_file, ["rclone", "--ca-cert", ca, *debug, *args]), env)
+            return measured(in_namespace(hosts_file, ["rclone", "--ca-cert", ca, *debug, *rc_flags, *args]), env)
+
+        def quota_counts():
+            with urllib.request.urlopen(f"{base}/__admin/quota") as r:
+                return json.load(r)["counts"]
 
         small = work / "small"
         small.mkdir()
@@ -155,41 +181,50 @@ def main():
             for i in range(FILE_MIB):
                 f.write(block[i % 256:] + block[:i % 256])
         want = md5_file(big)
-        req = urllib.request.Request(f"{base}/__admin/drive/seed",
-                                     data=json.dumps({"folder": "many", "count": ENTRIES}).encode(),
-                                     headers={"Content-Type": "application/json"})
-        print(f"seeding {ENTRIES} Drive entries…", file=sys.stderr)
-        urllib.request.urlopen(req, timeout=600).read()
+        if "list" in targets:
+            req = urllib.request.Request(f"{base}/__admin/drive/seed",
+                                         data=json.dumps({"folder": "many", "count": ENTRIES}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            print(f"seeding {ENTRIES} Drive entries…", file=sys.stderr)
+            urllib.request.urlopen(req, timeout=600).read()
 
         rows = []
         problems = []
+        refused = []
 
         def emu_cpu():
             fields = Path(f"/proc/{emu.pid}/stat").read_text().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-        def both(label, target, cm_args, rc_args, check=None):
+        def both(label, target, cm_args, rc_args, check=None, svc=None):
             print(f"{label}…", file=sys.stderr)
-            e0 = emu_cpu()
+            q0, e0 = quota_counts(), emu_cpu()
             c = cloudmux(*cm_args)
-            e1 = emu_cpu()
+            q1, e1 = quota_counts(), emu_cpu()
             r = rclone(*rc_args)
-            e2 = emu_cpu()
-            rows.append((label, c[0], r[0], target, c[1], r[1], e1 - e0, e2 - e1))
+            q2, e2 = quota_counts(), emu_cpu()
+            rows.append((label, c[0], r[0], target, c[1], r[1], c[3], r[3], e1 - e0, e2 - e1))
+            if svc and mode == "quota":
+                def delta(a, b):
+                    x, y = a.get(svc, {}), b.get(svc, {})
+                    return (y.get("requests", 0) - x.get("requests", 0), y.get("rejected", 0) - x.get("rejected", 0))
+                refused.append((label, delta(q0, q1), delta(q1, q2)))
             if check:
                 problems.extend(check(c, r))
 
-        for svc, cm, rc in [("Drive", "gd", "rgd"), ("Yandex", "yd", "ryd")]:
+        for svc, cm, rc, qsvc in [("Drive", "gd", "rgd", "drive"), ("Yandex", "yd", "ryd", "yandex")]:
             def uploaded(cm=cm, rc=rc):
                 def count(_c, _r):
                     n_cm = len(json.loads(cloudmux("lsjson", f"{cm}:small-cloudmux")[2]))
                     n_rc = len(rclone("lsf", f"{rc}:small-rclone")[2].splitlines())
-                    return [f"{cm}: {n} of {FILES} small files" for n in (n_cm, n_rc) if n != FILES]
+                    return [f"{who}: {n} of {FILES} small files" for who, n in (("cloudmux", n_cm), ("rclone", n_rc))
+                            if n != FILES]
                 return count
-            both(f"{svc}: upload {FILES} × 16 KiB", 0.5, ["cp", str(small), f"{cm}:small-cloudmux"],
-                 ["copy", str(small), f"{rc}:small-rclone"], uploaded())
-            both(f"{svc}: upload {FILE_MIB} MiB", 0.8, ["put", str(big), f"{cm}:big-cloudmux.bin"],
-                 ["copyto", str(big), f"{rc}:big-rclone.bin"])
+            both(f"{svc}: upload {FILES} × 16 KiB", targets["small"],
+                 ["cp", *cm_flags, str(small), f"{cm}:small-cloudmux"],
+                 ["copy", str(small), f"{rc}:small-rclone"], uploaded(), qsvc)
+            both(f"{svc}: upload {FILE_MIB} MiB", targets["up"], ["put", str(big), f"{cm}:big-cloudmux.bin"],
+                 ["copyto", str(big), f"{rc}:big-rclone.bin"], None, qsvc)
             back_c, back_r = work / "back-cloudmux.bin", work / "back-rclone.bin"
 
             def downloaded(_c, _r, back_c=back_c, back_r=back_r, svc=svc):
@@ -197,23 +232,36 @@ def main():
                 back_c.unlink()
                 back_r.unlink()
                 return out
-            both(f"{svc}: download {FILE_MIB} MiB", 0.8, ["get", f"{cm}:big-cloudmux.bin", str(back_c)],
-                 ["copyto", f"{rc}:big-rclone.bin", str(back_r)], downloaded)
-        both(f"Drive: list {ENTRIES} entries", 1.0, ["lsjson", "gd:many"], ["lsjson", "rgd:many"],
-             lambda c, r: [f"listing gave {n} of {ENTRIES}" for n in (len(json.loads(c[2])), len(json.loads(r[2])))
-                           if n != ENTRIES])
+            both(f"{svc}: download {FILE_MIB} MiB", targets["down"], ["get", f"{cm}:big-cloudmux.bin", str(back_c)],
+                 ["copyto", f"{rc}:big-rclone.bin", str(back_r)], downloaded, qsvc)
+        if "list" in targets:
+            both(f"Drive: list {ENTRIES} entries", targets["list"], ["lsjson", "gd:many"], ["lsjson", "rgd:many"],
+                 lambda c, r: [f"listing gave {n} of {ENTRIES}" for n in (len(json.loads(c[2])),
+                                                                          len(json.loads(r[2]))) if n != ENTRIES])
 
         rc_version = subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout.splitlines()[0]
         cm_version = subprocess.run([bin_, "--version"], capture_output=True, text=True).stdout.strip()
+        settings = {"default": "default settings of both tools", "quota": "default settings, emulator with "
+                    "--quota realistic", "raw": "no quotas, rclone's pacer off, --transfers 8 for both"}[mode]
         print(f"\n{cm_version} vs {rc_version}, one emulator over TLS on {TLS_ADDR} ({os.cpu_count()} cores), "
-              "default settings of both tools\n")
-        print("| work | cloudmux s | rclone s | ratio | target | cloudmux RSS MiB | rclone RSS MiB | emulator CPU s |")
+              f"mode {mode}: {settings}\n")
+        print("| work | cloudmux s | rclone s | ratio | target | RSS MiB cloudmux / rclone "
+              "| CPU s cloudmux / rclone | emulator CPU s |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for label, c, r, target, crss, rrss, ecm, erc in rows:
+        for label, c, r, target, crss, rrss, ccpu, rcpu, ecm, erc in rows:
             ratio = c / r
             mark = "" if ratio <= target else " ✗"
-            print(f"| {label} | {c:.2f} | {r:.2f} | {ratio:.2f}{mark} | ≤ {target} | {crss:.1f} | {rrss:.1f} "
-                  f"| {ecm:.1f} / {erc:.1f} |")
+            print(f"| {label} | {c:.2f} | {r:.2f} | {ratio:.2f}{mark} | ≤ {target} | {crss:.1f} / {rrss:.1f} "
+                  f"| {ccpu:.1f} / {rcpu:.1f} | {ecm:.1f} / {erc:.1f} |")
+        if refused:
+            print("\n| work | cloudmux requests | refused | rclone requests | refused |")
+            print("|---|---:|---:|---:|---:|")
+            for label, (cn, cr), (rn, rr) in refused:
+                pc = 100 * cr / cn if cn else 0
+                pr = 100 * rr / rn if rn else 0
+                print(f"| {label} | {cn} | {cr} ({pc:.1f} %) | {rn} | {rr} ({pr:.1f} %) |")
+                if cn and pc > 5:
+                    problems.append(f"{label}: the quota refused {pc:.1f} % of cloudmux's requests (target ≤ 5 %)")
         print("\nall transfers verified (counts, MD5 of downloads)" if not problems else "\nPROBLEMS:\n" +
               "\n".join(problems))
         if problems:

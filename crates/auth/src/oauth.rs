@@ -72,6 +72,11 @@ pub fn oauth_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
         error_description: String,
     }
     let Ok(e) = serde_json::from_slice::<E>(body) else {
+        // Google's front end answers rate limits and outages with its API error body
+        // (`{"error": {"code", "errors": [{"reason"}]}}`) even on the token endpoint.
+        if serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v["error"].is_object()) {
+            return cloudmux_http::google::parse_error(status, _h, body);
+        }
         return cloudmux_http::generic_error(status, _h, body);
     };
     let desc = redact(&e.error_description);
@@ -81,6 +86,14 @@ pub fn oauth_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
         format!("{}: {desc}", e.error)
     };
     let (kind, hint) = match e.error.as_str() {
+        _ if status == StatusCode::TOO_MANY_REQUESTS => (
+            ErrorKind::RateLimited,
+            "the sign-in server asks to slow down; cloudmux retries",
+        ),
+        _ if status.is_server_error() => (
+            ErrorKind::Transient,
+            "the sign-in server failed for a moment; cloudmux retries",
+        ),
         "bad_verification_code" => (
             ErrorKind::InvalidInput,
             "the code is wrong, expired or was already used: start the sign-in again",

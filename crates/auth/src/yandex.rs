@@ -119,7 +119,15 @@ pub async fn token_from_device_code(
         ("client_id", client_id.to_string()),
         ("client_secret", client_secret.expose().to_string()),
     ];
-    token_request(api, &format!("{}/token", ep.base), form, Idempotency::Once).await
+    // Not repeated once Yandex may have acted (a code is single-use, a refresh token rotates), but
+    // repeated after a refusal that says it did not (429, a connection never made).
+    token_request(
+        api,
+        &format!("{}/token", ep.base),
+        form,
+        Idempotency::Unsafe,
+    )
+    .await
 }
 
 /// Polls until the person approves: every `interval` seconds, backing off by 5 s on `slow_down`, stopping on
@@ -210,7 +218,15 @@ pub async fn exchange_code(
     if let Some(v) = verifier {
         form.push(("code_verifier", v.expose().to_string()));
     }
-    token_request(api, &format!("{}/token", ep.base), form, Idempotency::Once).await
+    // Not repeated once Yandex may have acted (a code is single-use, a refresh token rotates), but
+    // repeated after a refusal that says it did not (429, a connection never made).
+    token_request(
+        api,
+        &format!("{}/token", ep.base),
+        form,
+        Idempotency::Unsafe,
+    )
+    .await
 }
 
 /// Renews tokens (RefreshToken). Yandex answers with a new refresh token: store it, the old one may stop working.
@@ -227,5 +243,13 @@ pub async fn refresh(
         ("client_id", client_id.to_string()),
         ("client_secret", client_secret.expose().to_string()),
     ];
-    token_request(api, &format!("{}/token", ep.base), form, Idempotency::Once).await
+    // Not repeated once Yandex may have acted (a code is single-use, a refresh token rotates), but
+    // repeated after a refusal that says it did not (429, a connection never made).
+    token_request(
+        api,
+        &format!("{}/token", ep.base),
+        form,
+        Idempotency::Unsafe,
+    )
+    .await
 }

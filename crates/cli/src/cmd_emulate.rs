@@ -1,4 +1,5 @@
-//! `emulate`: the local emulators of Google Drive and Google OAuth, on one listener.
+//! `emulate`: the local emulators of Google Drive, Google Photos (Library and Picker), Yandex Disk and the
+//! Google and Yandex OAuth servers, on one listener, with fault injection and the services' quotas.
 
 use std::path::PathBuf;
 
@@ -55,6 +56,21 @@ pub struct Emulate {
     /// Latency added to every API request, milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// The services' request limits: `off`, or `realistic` (the published figures; see the README).
+    #[arg(long, default_value = "off")]
+    quota: String,
+    /// Drive requests per minute per user (overrides --quota).
+    #[arg(long)]
+    quota_drive_per_minute: Option<u32>,
+    /// Drive write requests per second per user, sustained (overrides --quota).
+    #[arg(long)]
+    quota_drive_writes_per_second: Option<f64>,
+    /// Photos Library requests per day per project (overrides --quota).
+    #[arg(long)]
+    quota_photos_per_day: Option<u32>,
+    /// Yandex Disk requests per second per user (overrides --quota).
+    #[arg(long)]
+    quota_yandex_per_second: Option<f64>,
     /// Also serve over TLS on this address (needs --tls-cert and --tls-key).
     #[arg(long)]
     tls_listen: Option<String>,
@@ -93,6 +109,23 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
     if !kinds.is_empty() {
         faults.kinds = kinds;
     }
+    let mut quota = cloudmux_emulator::QuotaConfig::named(&e.quota)
+        .map_err(|m| Error::invalid(m).with_hint("--quota off or --quota realistic"))?;
+    if let Some(n) = e.quota_drive_per_minute {
+        quota.drive_per_user_minute = n;
+        quota.drive_per_project_minute = quota.drive_per_project_minute.max(n);
+    }
+    if let Some(n) = e.quota_drive_writes_per_second {
+        quota.drive_writes_per_second = n;
+        quota.drive_write_burst = quota.drive_write_burst.max(1);
+    }
+    if let Some(n) = e.quota_photos_per_day {
+        quota.photos_per_day = n;
+    }
+    if let Some(n) = e.quota_yandex_per_second {
+        quota.yandex_per_second = n;
+        quota.yandex_burst = quota.yandex_burst.max(1);
+    }
     let mut service_accounts = Vec::new();
     for p in &e.service_accounts {
         service_accounts.push(
@@ -118,6 +151,7 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
         clients,
         state_dir: e.state_dir.clone(),
         faults,
+        quota,
         service_accounts,
     };
     let listener = tokio::net::TcpListener::bind(&e.listen)

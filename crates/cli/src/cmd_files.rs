@@ -480,6 +480,7 @@ async fn copy_file(
                 modified: se.modified,
                 mime: se.mime.clone(),
                 resume: Some(resume),
+                ..Default::default()
             },
         )
         .await

@@ -35,6 +35,12 @@ pub fn http_config(rc: Option<&RemoteConfig>, ca: Option<&Path>) -> Result<HttpC
     Ok(h)
 }
 
+/// `h` with a pacer named after the remote, which every request to it goes through.
+fn paced(mut h: HttpConfig, name: &str) -> HttpConfig {
+    h.pacer = Some(Arc::new(cloudmux_http::Pacer::new(name)));
+    h
+}
+
 /// The Google scopes a remote signs in for.
 pub fn google_scopes(rc: &RemoteConfig) -> Result<Vec<String>> {
     let mut services = Vec::new();
@@ -128,7 +134,7 @@ pub fn drive_client(cfg: &Config, name: &str) -> Result<DriveClient> {
     let token = google_token_source(cfg, name, rc)?;
     let dc = DriveConfig {
         endpoint: rc.endpoint.clone(),
-        http: http_config(Some(rc), None)?,
+        http: paced(http_config(Some(rc), None)?, name),
         ..DriveConfig::default()
     };
     DriveClient::new(dc, token)
@@ -146,7 +152,7 @@ pub fn photos_client(cfg: &Config, name: &str) -> Result<cloudmux_gphotos::Photo
     let token = google_token_source(cfg, name, rc)?;
     let pc = cloudmux_gphotos::PhotosConfig {
         endpoint: rc.endpoint.clone(),
-        http: http_config(Some(rc), None)?,
+        http: paced(http_config(Some(rc), None)?, name),
         ..Default::default()
     };
     cloudmux_gphotos::PhotosClient::new(pc, token)
@@ -184,7 +190,7 @@ pub fn yadisk_client(cfg: &Config, name: &str) -> Result<cloudmux_yadisk::Yadisk
     let token = yandex_token_source(cfg, name, rc)?;
     let yc = cloudmux_yadisk::YadiskConfig {
         endpoint: rc.endpoint.clone(),
-        http: http_config(Some(rc), None)?,
+        http: paced(http_config(Some(rc), None)?, name),
         ..Default::default()
     };
     cloudmux_yadisk::YadiskClient::new(yc, token)

@@ -87,6 +87,9 @@ pub struct WriteOptions {
     /// Keep the upload's session so a later write of the same source can resume it (backends without
     /// resumable sessions ignore this).
     pub resume: Option<crate::resume::Resume>,
+    /// The caller knows nothing is at the path (it has just listed the folder), so the backend need not
+    /// look before creating (Drive then spends one request on a small file instead of two).
+    pub new_file: bool,
 }
 
 /// What a backend can do, so generic code (and the conformance kit) can choose.

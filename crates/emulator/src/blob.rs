@@ -1,6 +1,9 @@
 //! Blob storage: file contents live in files under a directory (a temp dir by default), never in memory.
 //!
-//! Bytes are hashed (MD5, SHA-1, SHA-256) as they stream in, so a multi-GiB upload costs a few buffers of RAM.
+//! Bytes are hashed with MD5 as they stream in (every upload's answer carries it), so a multi-GiB upload
+//! costs a few buffers of RAM. SHA-1 and SHA-256, which only some answers ask for, are computed later and
+//! only when asked ([`extra_hashes`]): off the upload's path, in a blocking thread, once per blob; until
+//! they are ready the answers leave them out, as Drive does ("if available").
 
 use std::path::{Path, PathBuf};
 
@@ -9,25 +12,75 @@ use futures_util::{Stream, StreamExt};
 use md5::Digest;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-/// Checksums of a stored blob, lower-case hex.
+/// Checksums of a stored blob, lower-case hex (SHA-1 and SHA-256 empty until [`extra_hashes`] made them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlobHashes {
     /// MD5.
     pub md5: String,
     /// SHA-1.
+    #[serde(default)]
     pub sha1: String,
     /// SHA-256.
+    #[serde(default)]
     pub sha256: String,
 }
 
-/// Running hashes of a byte stream.
+/// The running MD5 of a byte stream.
 #[derive(Clone, Default)]
 pub struct Hasher {
     md5: md5::Md5,
-    sha1: sha1::Sha1,
-    sha256: sha2::Sha256,
     /// Bytes hashed so far.
     pub len: u64,
+}
+
+enum Extra {
+    Computing,
+    Done(String, String),
+}
+
+fn extras() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, Extra>> {
+    static M: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Extra>>> =
+        std::sync::OnceLock::new();
+    M.get_or_init(Default::default)
+}
+
+/// SHA-1 and SHA-256 of the blob file at `path`, when known; the first ask starts computing them in a
+/// blocking thread (answers given meanwhile leave them out).
+pub fn extra_hashes(path: &Path) -> Option<(String, String)> {
+    let mut m = extras().lock().unwrap_or_else(|p| p.into_inner());
+    match m.get(path) {
+        Some(Extra::Done(a, b)) => return Some((a.clone(), b.clone())),
+        Some(Extra::Computing) => return None,
+        None => {}
+    }
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return None;
+    };
+    m.insert(path.to_path_buf(), Extra::Computing);
+    let p = path.to_path_buf();
+    rt.spawn_blocking(move || {
+        use std::io::Read;
+        let done = (|| {
+            let mut f = std::fs::File::open(&p).ok()?;
+            let (mut s1, mut s2) = (sha1::Sha1::new(), sha2::Sha256::new());
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).ok()?;
+                if n == 0 {
+                    break;
+                }
+                s1.update(&buf[..n]);
+                s2.update(&buf[..n]);
+            }
+            Some((hex::encode(s1.finalize()), hex::encode(s2.finalize())))
+        })();
+        let mut m = extras().lock().unwrap_or_else(|p| p.into_inner());
+        match done {
+            Some((a, b)) => m.insert(p, Extra::Done(a, b)),
+            None => m.remove(&p),
+        };
+    });
+    None
 }
 
 impl std::fmt::Debug for Hasher {
@@ -40,17 +93,14 @@ impl Hasher {
     /// Feeds bytes.
     pub fn update(&mut self, b: &[u8]) {
         self.md5.update(b);
-        self.sha1.update(b);
-        self.sha256.update(b);
         self.len += b.len() as u64;
     }
 
-    /// The hashes of everything fed.
+    /// The MD5 of everything fed (SHA-1 and SHA-256 are made later, on demand).
     pub fn finish(self) -> BlobHashes {
         BlobHashes {
             md5: hex::encode(self.md5.finalize()),
-            sha1: hex::encode(self.sha1.finalize()),
-            sha256: hex::encode(self.sha256.finalize()),
+            ..Default::default()
         }
     }
 }

@@ -73,6 +73,8 @@ pub struct Faults {
     rng: StdRng,
     /// How many faults were injected.
     pub injected: u64,
+    /// Requests seen, by emulated host (tests count what a transfer costs with it).
+    pub requests: std::collections::HashMap<String, u64>,
 }
 
 impl Faults {
@@ -83,6 +85,7 @@ impl Faults {
             cfg,
             rng,
             injected: 0,
+            requests: Default::default(),
         }
     }
 
@@ -126,13 +129,148 @@ pub fn broken_response() -> Response {
     Response::new(Body::from_stream(s))
 }
 
+/// Which service a path belongs to, so an injected failure reads as that service's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// Google's JSON APIs (Drive, Photos Library, Picker).
+    GoogleApi,
+    /// Google's OAuth server.
+    GoogleOAuth,
+    /// Yandex Disk (API, upload and download hosts).
+    YandexDisk,
+    /// Yandex's OAuth server.
+    YandexOAuth,
+    /// Anything else (public links, media hosts): bare statuses.
+    Plain,
+}
+
+impl Family {
+    fn of(path: &str) -> Family {
+        let host = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        match host {
+            "www.googleapis.com"
+            | "photoslibrary.googleapis.com"
+            | "photospicker.googleapis.com" => Family::GoogleApi,
+            "oauth2.googleapis.com" | "accounts.google.com" => Family::GoogleOAuth,
+            "cloud-api.yandex.net"
+            | "cloud-api.yandex.com"
+            | "uploader.disk.yandex.net"
+            | "downloader.disk.yandex.ru" => Family::YandexDisk,
+            "oauth.yandex.ru" | "oauth.yandex.com" => Family::YandexOAuth,
+            _ => Family::Plain,
+        }
+    }
+}
+
+fn oauth_body(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+/// A refusal before the request is handled, as the service would send it: Google's APIs answer rate limits
+/// with 429 `rateLimitExceeded` or 403 `userRateLimitExceeded`; OAuth servers and Yandex Disk have no
+/// 403 rate limit and answer 429 (`TooManyRequestsError` on Yandex Disk).
+fn refusal(kind: FaultKind, family: Family) -> Response {
+    use crate::yandex::YError;
+    match (family, kind) {
+        (Family::GoogleApi, FaultKind::TooMany) => GError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "usageLimits",
+            "rateLimitExceeded",
+            "Rate Limit Exceeded",
+        )
+        .into_response(),
+        (Family::GoogleApi, FaultKind::RateLimit403) => GError::forbidden(
+            "usageLimits",
+            "userRateLimitExceeded",
+            "User rate limit exceeded.",
+        )
+        .into_response(),
+        (Family::GoogleApi, _) => GError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "global",
+            "backendError",
+            "Backend Error",
+        )
+        .into_response(),
+        (Family::GoogleOAuth | Family::YandexOAuth, FaultKind::Unavailable) => oauth_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The service is temporarily unavailable.",
+        ),
+        (Family::GoogleOAuth | Family::YandexOAuth, _) => oauth_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "Too many requests.",
+        ),
+        (Family::YandexDisk, FaultKind::Unavailable) => YError::new(
+            503,
+            "DiskServiceUnavailableError",
+            "Сервис временно недоступен.",
+            "Service temporarily unavailable.",
+        )
+        .into_response(),
+        (Family::YandexDisk, _) => YError::new(
+            429,
+            "TooManyRequestsError",
+            "Слишком много запросов.",
+            "Too Many Requests.",
+        )
+        .into_response(),
+        (Family::Plain, FaultKind::Unavailable) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        (Family::Plain, _) => StatusCode::TOO_MANY_REQUESTS.into_response(),
+    }
+}
+
+/// A failure after the request was handled (its effect stays), as the service would send it.
+fn failure(family: Family) -> Response {
+    match family {
+        Family::GoogleApi => GError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "global",
+            "internalError",
+            "Internal Error",
+        )
+        .into_response(),
+        Family::GoogleOAuth | Family::YandexOAuth => oauth_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Internal error.",
+        ),
+        Family::YandexDisk => crate::yandex::YError::new(
+            500,
+            "InternalServerError",
+            "Внутренняя ошибка сервера.",
+            "Internal server error.",
+        )
+        .into_response(),
+        Family::Plain => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 /// The middleware.
 pub async fn inject(State(emu): State<std::sync::Arc<Emu>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if path.starts_with("/__admin") || path == "/" {
         return next.run(req).await;
     }
-    let (fault, latency, frac) = lock(&emu.faults).draw(&path);
+    let (fault, latency, frac) = {
+        let mut f = lock(&emu.faults);
+        let host = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        *f.requests.entry(host.to_string()).or_default() += 1;
+        f.draw(&path)
+    };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -147,35 +285,13 @@ pub async fn inject(State(emu): State<std::sync::Arc<Emu>>, req: Request, next: 
         .is_some_and(|v| v != "0")
         || req.headers().contains_key("transfer-encoding");
     match fault {
-        FaultKind::TooMany => GError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "usageLimits",
-            "rateLimitExceeded",
-            "Rate Limit Exceeded",
-        )
-        .into_response(),
-        FaultKind::RateLimit403 => GError::forbidden(
-            "usageLimits",
-            "userRateLimitExceeded",
-            "User rate limit exceeded.",
-        )
-        .into_response(),
-        FaultKind::Unavailable => GError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "global",
-            "backendError",
-            "Backend Error",
-        )
-        .into_response(),
+        FaultKind::TooMany | FaultKind::RateLimit403 | FaultKind::Unavailable => {
+            refusal(fault, Family::of(&path))
+        }
         FaultKind::FailAfter => {
+            let family = Family::of(&path);
             let _ = next.run(req).await;
-            GError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "global",
-                "internalError",
-                "Internal Error",
-            )
-            .into_response()
+            failure(family)
         }
         FaultKind::Reset if has_body => broken_response(),
         FaultKind::Reset => {

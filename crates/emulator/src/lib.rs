@@ -11,7 +11,8 @@
 //!   JWT bearer for service accounts), revoke; scopes recorded per token and enforced per method.
 //! - Google Drive v3: files (the `q` grammar, `fields`, paging, orderBy), multipart and resumable uploads, Range
 //!   downloads, export, trash, copy, permissions, comments, changes, generateIds, shared drives, about and quota.
-//! - Fault injection ([`faults`]) and an admin API under `/__admin`.
+//! - Fault injection ([`faults`]), the services' request quotas ([`quota`]: off, the published figures, or
+//!   any), and an admin API under `/__admin`.
 //!
 //! State is in memory; file contents are spilled to a directory ([`blob`]), so a multi-GiB file costs no RAM.
 //!
@@ -31,6 +32,7 @@ pub mod faults;
 pub mod google;
 mod hosts;
 pub mod multipart;
+pub mod quota;
 pub mod serve;
 mod tls;
 pub mod yandex;
@@ -48,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 pub use faults::{FaultConfig, FaultKind};
 pub use hosts::{Base, KNOWN_HOSTS};
+pub use quota::QuotaConfig;
 pub use tls::serve_tls;
 
 use crate::faults::lock;
@@ -110,6 +113,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// Initial fault injection.
     pub faults: FaultConfig,
+    /// The services' request limits (none by default).
+    pub quota: QuotaConfig,
     /// Service-account key files (Google JSON) whose JWT grants are accepted.
     pub service_accounts: Vec<serde_json::Value>,
 }
@@ -135,6 +140,8 @@ pub struct State {
     pub blobs: blob::BlobStore,
     /// Fault injection.
     pub faults: Mutex<faults::Faults>,
+    /// Request limits and their counts.
+    pub quotas: quota::QuotaState,
     state_dir: Option<PathBuf>,
 }
 
@@ -168,7 +175,7 @@ impl State {
             }
             _ => None,
         };
-        let (mut auth, drive, mut yauth, disk, photos_restored) = match restored {
+        let (mut auth, mut drive, mut yauth, mut disk, photos_restored) = match restored {
             Some(s) => (
                 s.google_auth,
                 google::drive::DriveState::from_snapshot(s.drive),
@@ -184,6 +191,8 @@ impl State {
                 None,
             ),
         };
+        drive.blob_dir = Some(blobs.dir().to_path_buf());
+        disk.blob_dir = Some(blobs.dir().to_path_buf());
         let mut photos = google::photos::PhotosState::default();
         let mut seeds = Vec::new();
         for i in 0..6u8 {
@@ -222,6 +231,7 @@ impl State {
             disk: Mutex::new(disk),
             blobs,
             faults: Mutex::new(faults::Faults::new(cfg.faults.clone())),
+            quotas: Mutex::new(quota::Quotas::new(cfg.quota.clone())),
             state_dir: cfg.state_dir.clone(),
         }))
     }
@@ -315,6 +325,10 @@ pub fn app(state: Arc<State>) -> Router {
         .fallback_service(inner)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            quota::enforce,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             faults::inject,
         ))
         .layer(axum::middleware::from_fn(hosts::route_by_host))
@@ -342,6 +356,17 @@ fn admin_routes() -> Router<Arc<State>> {
             })
             .post(|AxState(s): AxState<Arc<State>>, Json(cfg): Json<FaultConfig>| async move {
                 lock(&s.faults).set(cfg);
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/quota",
+            get(|AxState(s): AxState<Arc<State>>| async move {
+                let q = quota::quotas(&s);
+                Json(serde_json::json!({"config": q.config(), "counts": q.counts}))
+            })
+            .post(|AxState(s): AxState<Arc<State>>, Json(cfg): Json<QuotaConfig>| async move {
+                quota::quotas(&s).set(cfg);
                 axum::http::StatusCode::NO_CONTENT
             }),
         )
@@ -386,7 +411,7 @@ fn admin_routes() -> Router<Arc<State>> {
             get(|AxState(s): AxState<Arc<State>>| async move {
                 let d = lock(&s.drive);
                 Json(serde_json::json!({"drive_files": d.file_count(), "drive_sessions": d.session_count(), "drive_resumable_bytes": d.resumable_bytes, "yandex_upload_bytes": lock(&s.disk).upload_bytes,
-                    "faults_injected": lock(&s.faults).injected}))
+                    "faults_injected": lock(&s.faults).injected, "requests": lock(&s.faults).requests}))
             }),
         )
 }

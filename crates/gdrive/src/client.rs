@@ -21,6 +21,10 @@ pub const LIST_FIELDS: &str = "id,name,mimeType,size,md5Checksum,modifiedTime,sh
 /// The file fields cloudmux asks for.
 pub const FILE_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,sha1Checksum,sha256Checksum,modifiedTime,createdTime,trashed,driveId,webViewLink,webContentLink,description,starred,shortcutDetails";
 
+/// The fields of an upload's answer: what the check of the upload needs (MD5), not the SHA-1 and SHA-256
+/// Drive may still be computing for a large file.
+pub const UPLOAD_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,modifiedTime,createdTime,trashed,driveId,shortcutDetails";
+
 /// Where and how to reach Drive.
 #[derive(Debug, Clone)]
 pub struct DriveConfig {
@@ -138,7 +142,10 @@ impl DriveClient {
     }
 
     /// A client using `token` for credentials.
-    pub fn new(cfg: DriveConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
+    pub fn new(mut cfg: DriveConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
+        cfg.http
+            .pacer
+            .get_or_insert_with(|| Arc::new(cloudmux_http::Pacer::new("gdrive")));
         let api = Api::new(cfg.http.clone(), Some(token), parse_error)?;
         let (base, upload_base) = match &cfg.endpoint {
             Some(e) => {
@@ -420,7 +427,9 @@ impl DriveClient {
     /// `files.copy`.
     pub async fn copy(&self, id: &str, parent: &str, name: &str) -> Result<File> {
         let url = self.url(&format!("files/{}/copy", enc(id)));
-        let body = json!({"name": name, "parents": [parent]});
+        // A generated id makes the copy safe to send again: a second one is refused as a duplicate.
+        let new_id = self.generated_id().await?;
+        let body = json!({"id": new_id, "name": name, "parents": [parent]});
         let resp = self
             .api
             .send(
@@ -429,10 +438,14 @@ impl DriveClient {
                         .query(&[("fields", FILE_FIELDS), ("supportsAllDrives", "true")])
                         .json(&body)
                 },
-                Idempotency::Unsafe,
+                Idempotency::Safe,
             )
-            .await?;
-        json_of(resp).await
+            .await;
+        match resp {
+            Ok(r) => json_of(r).await,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => self.get(&new_id).await,
+            Err(e) => Err(e),
+        }
     }
 
     /// Moves to the trash.
@@ -724,7 +737,7 @@ impl DriveClient {
                     c.request(method.clone(), url)
                         .query(&[
                             ("uploadType", "multipart"),
-                            ("fields", FILE_FIELDS),
+                            ("fields", UPLOAD_FIELDS),
                             ("supportsAllDrives", "true"),
                         ])
                         .header(reqwest::header::CONTENT_TYPE, &ct)

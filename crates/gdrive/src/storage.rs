@@ -350,9 +350,11 @@ impl Storage for GDriveStorage {
         if let (Some(r), Some(size)) = (&opts.resume, opts.size)
             && size > self.client.config().multipart_max
         {
-            return self.write_resumable(&norm, data, size, &uo, r).await;
+            return self
+                .write_resumable(&norm, data, size, &uo, r, opts.new_file)
+                .await;
         }
-        let target = self.target_for(&norm).await?;
+        let target = self.target_for(&norm, opts.new_file).await?;
         let f = self
             .client
             .upload(target, data, opts.size, &uo)
@@ -525,8 +527,10 @@ async fn hash_prefix(mut data: ByteStream, n: u64, md5: &mut md5::Md5) -> Result
 }
 
 impl GDriveStorage {
-    /// Where `norm` goes: the existing file of that name (updated in place) or a new one.
-    async fn target_for(&self, norm: &str) -> Result<Target> {
+    /// Where `norm` goes: the existing file of that name (updated in place) or a new one. With `new_file`
+    /// the caller knows there is none: no request is spent looking (the folder's id is cached by the
+    /// listing or the mkdir that came before).
+    async fn target_for(&self, norm: &str, new_file: bool) -> Result<Target> {
         let parent_id = self.dir_id(parent(norm)).await.map_err(|e| {
             if e.kind() == ErrorKind::NotFound {
                 e.with_hint("create the folder first (mkdir)")
@@ -535,6 +539,12 @@ impl GDriveStorage {
             }
         })?;
         let name = file_name(norm);
+        if new_file {
+            return Ok(Target::New {
+                parent: parent_id,
+                name: decode(name).into_owned(),
+            });
+        }
         match self.child(&parent_id, name).await? {
             Some(f) if f.is_folder() => Err(Error::new(
                 ErrorKind::AlreadyExists,
@@ -559,6 +569,7 @@ impl GDriveStorage {
         size: u64,
         uo: &UploadOptions,
         r: &Resume,
+        new_file: bool,
     ) -> Result<Entry> {
         use crate::upload::{ResumableUpload, SessionStatus};
         use md5::Digest;
@@ -602,7 +613,7 @@ impl GDriveStorage {
                 }
             }
         }
-        let target = self.target_for(norm).await?;
+        let target = self.target_for(norm, new_file).await?;
         let up = ResumableUpload::start(&self.client, &target, Some(size), uo).await?;
         let saved = SavedSession {
             uri: up.uri.clone(),

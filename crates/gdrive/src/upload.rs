@@ -12,7 +12,7 @@ use md5::Digest;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::client::{DriveClient, FILE_FIELDS, enc};
+use crate::client::{DriveClient, UPLOAD_FIELDS, enc};
 use crate::model::File;
 
 /// What to upload to.
@@ -220,7 +220,7 @@ impl ResumableUpload {
                         .request(method.clone(), &url)
                         .query(&[
                             ("uploadType", "resumable"),
-                            ("fields", FILE_FIELDS),
+                            ("fields", UPLOAD_FIELDS),
                             ("supportsAllDrives", "true"),
                         ])
                         .header("X-Upload-Content-Type", &mime)
@@ -411,9 +411,10 @@ impl ResumableUpload {
                     tracing::warn!(
                         "upload chunk at {from} failed ({e}); asking the session where it stands"
                     );
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        100 * (1 << failures.min(6)),
-                    ))
+                    let r = &self.client.cfg.http.retry;
+                    tokio::time::sleep(e.retry_after().unwrap_or_else(|| {
+                        cloudmux_http::full_jitter(failures - 1, r.min_delay, r.max_delay)
+                    }))
                     .await;
                     match self.status().await {
                         Ok(SessionStatus::Done(f)) => return Ok(Some(*f)),

@@ -81,7 +81,10 @@ fn header_name(name: &str) -> String {
 
 impl PhotosClient {
     /// A client using `token`.
-    pub fn new(cfg: PhotosConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
+    pub fn new(mut cfg: PhotosConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
+        cfg.http
+            .pacer
+            .get_or_insert_with(|| Arc::new(cloudmux_http::Pacer::new("gphotos")));
         let client = cloudmux_http::build_client(&cfg.http)?;
         let api = Api::with_client(
             client.clone(),
@@ -404,8 +407,11 @@ impl PhotosClient {
                 Ok(_) => return Ok(None),
                 Err(e) if e.is_temporary() && failures < 8 => {
                     failures += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << failures.min(6)))
-                        .await;
+                    let r = &self.cfg.http.retry;
+                    tokio::time::sleep(e.retry_after().unwrap_or_else(|| {
+                        cloudmux_http::full_jitter(failures - 1, r.min_delay, r.max_delay)
+                    }))
+                    .await;
                     let q = self
                         .api
                         .send(

@@ -11,7 +11,7 @@
 //!   items and their bytes, session deletion — the way to a user's existing library.
 //! - [`GPhotosStorage`]: a browsable tree like rclone's: `media/all`, `media/by-year/YYYY`,
 //!   `media/by-month/YYYY/YYYY-MM`, `album/TITLE` (mkdir creates an album; a file written into it is uploaded
-//!   and added), `upload/`. Duplicate names get the item id appended, the same way every time. What the API
+//!   and added), `upload/`. Writes that finish their upload together share one `batchCreate`. Duplicate names get the item id appended, the same way every time. What the API
 //!   cannot do (delete a media item, rename) answers Unsupported with a hint. Listings page through the
 //!   library, never load it whole.
 //!
@@ -24,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod batch;
 mod client;
 pub mod model;
 pub mod picker;

@@ -33,7 +33,16 @@ use crate::model::MediaItem;
 pub struct GPhotosStorage {
     client: PhotosClient,
     prefix: String,
+    batcher: crate::batch::Batcher,
+    /// The albums by shown name, and when they were listed.
+    albums: std::sync::Mutex<Option<AlbumList>>,
 }
+
+/// When the albums were listed, and their (shown name, id).
+type AlbumList = (std::time::Instant, Vec<(String, String)>);
+
+/// How long a listing of the albums is trusted.
+const ALBUMS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
@@ -108,7 +117,12 @@ impl GPhotosStorage {
         } else {
             normalize(root)?
         };
-        Ok(GPhotosStorage { client, prefix })
+        Ok(GPhotosStorage {
+            client,
+            prefix,
+            batcher: Default::default(),
+            albums: Default::default(),
+        })
     }
 
     /// The client.
@@ -152,15 +166,33 @@ impl GPhotosStorage {
         })
     }
 
-    /// The album shown under `album/TITLE` (duplicate titles carry ` {ID}`).
+    /// The album shown under `album/TITLE` (duplicate titles carry ` {ID}`). The albums are listed once
+    /// and remembered for [`ALBUMS_TTL`] (listed again when a title is not among them), so writing many
+    /// files into one album does not list the albums for each.
     async fn album_id(&self, title: &str) -> Result<Option<String>> {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for a in self.client.all_albums().await? {
-            if album_name(&mut seen, &a.title, &a.id) == title {
-                return Ok(Some(a.id));
-            }
+        let fresh = |c: &Option<AlbumList>| {
+            c.as_ref()
+                .filter(|(at, _)| at.elapsed() < ALBUMS_TTL)
+                .and_then(|(_, all)| {
+                    all.iter()
+                        .find(|(n, _)| n == title)
+                        .map(|(_, id)| id.clone())
+                })
+        };
+        if let Some(id) = fresh(&self.albums.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(Some(id));
         }
-        Ok(None)
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let all: Vec<(String, String)> = self
+            .client
+            .all_albums()
+            .await?
+            .into_iter()
+            .map(|a| (album_name(&mut seen, &a.title, &a.id), a.id))
+            .collect();
+        let mut c = self.albums.lock().unwrap_or_else(|p| p.into_inner());
+        *c = Some((std::time::Instant::now(), all));
+        Ok(fresh(&c))
     }
 
     /// Pages of (shown name, item) of a folder of items, deduplicating names across pages.
@@ -443,13 +475,7 @@ impl Storage for GPhotosStorage {
             .clone()
             .unwrap_or_else(|| cloudmux_core::mime::guess(&raw).to_string());
         let token = self.client.upload(counted, opts.size, &raw, &mime).await?;
-        let mut results = self
-            .client
-            .batch_create(&[(token, raw)], album.as_deref())
-            .await?;
-        let it = results
-            .pop()
-            .ok_or_else(|| Error::new(ErrorKind::Other, "batchCreate returned no result"))??;
+        let it = self.batcher.create(&self.client, token, raw, album).await?;
         let dir = cloudmux_core::path::parent(&shown).to_string();
         Ok(self.entry(
             &dir,
@@ -465,6 +491,7 @@ impl Storage for GPhotosStorage {
             Node::Album(t) => {
                 if self.album_id(&t).await?.is_none() {
                     self.client.create_album(&decode(&t)).await?;
+                    *self.albums.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 }
                 Ok(Entry::dir(shown))
             }

@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use bytes::Bytes;
 use cloudmux_core::{ByteStream, Error, ErrorKind, Result};
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 
+use crate::pacer::{FullJitter, Pacer};
 use crate::redact::redact;
 use crate::token::TokenSource;
 
@@ -61,8 +62,9 @@ pub struct HttpConfig {
     pub read_timeout: Duration,
     /// `Authorization` scheme for the token: `Bearer` (Google) or `OAuth` (Yandex).
     pub auth_scheme: &'static str,
-    /// Minimum spacing between request starts, for services with strict per-user rates.
-    pub min_interval: Option<Duration>,
+    /// The pacer every request to this remote goes through (service clients make one when none is given;
+    /// share one to pace several clients of one account together).
+    pub pacer: Option<Arc<Pacer>>,
     /// Extra root certificates (PEM) to trust, e.g. an emulator's test CA.
     pub extra_root_pem: Option<Vec<u8>>,
 }
@@ -74,36 +76,9 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(20),
             read_timeout: Duration::from_secs(120),
             auth_scheme: "Bearer",
-            min_interval: None,
+            pacer: None,
             extra_root_pem: None,
         }
-    }
-}
-
-/// Spaces request starts at least `min_interval` apart.
-#[derive(Debug)]
-pub struct RateLimiter {
-    min_interval: Duration,
-    next: tokio::sync::Mutex<Instant>,
-}
-
-impl RateLimiter {
-    /// A limiter allowing one request start every `min_interval`.
-    pub fn new(min_interval: Duration) -> Self {
-        RateLimiter {
-            min_interval,
-            next: tokio::sync::Mutex::new(Instant::now()),
-        }
-    }
-
-    /// Waits for this request's turn.
-    pub async fn acquire(&self) {
-        let mut next = self.next.lock().await;
-        let now = Instant::now();
-        if *next > now {
-            tokio::time::sleep(*next - now).await;
-        }
-        *next = Instant::now().max(*next) + self.min_interval;
     }
 }
 
@@ -114,7 +89,7 @@ pub struct Api {
     auth: Option<Arc<dyn TokenSource>>,
     cfg: Arc<HttpConfig>,
     parse: ErrorParser,
-    limiter: Option<Arc<RateLimiter>>,
+    pacer: Option<Arc<Pacer>>,
 }
 
 impl std::fmt::Debug for Api {
@@ -161,13 +136,12 @@ impl Api {
         auth: Option<Arc<dyn TokenSource>>,
         parse: ErrorParser,
     ) -> Self {
-        let limiter = cfg.min_interval.map(|d| Arc::new(RateLimiter::new(d)));
         Api {
             client,
             auth,
+            pacer: cfg.pacer.clone(),
             cfg: Arc::new(cfg),
             parse,
-            limiter,
         }
     }
 
@@ -204,11 +178,11 @@ impl Api {
         } else {
             self.cfg.retry.max_attempts.max(1)
         };
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.cfg.retry.min_delay)
-            .with_max_delay(self.cfg.retry.max_delay)
-            .with_max_times(attempts - 1)
-            .with_jitter();
+        let backoff = FullJitter::new(
+            self.cfg.retry.min_delay,
+            self.cfg.retry.max_delay,
+            attempts - 1,
+        );
         let max_delay = self.cfg.retry.max_delay;
         let res = (|| self.attempt(&mk, &accept, &refreshed, idem))
             .retry(backoff)
@@ -216,7 +190,10 @@ impl Api {
             .when(|f: &Failure| f.retry)
             .adjust(move |f: &Failure, d| match (f.err.retry_after(), d) {
                 (_, None) => None,
-                (Some(ra), Some(_)) => Some(ra.min(max_delay)),
+                // At least what the service asked, spread a little so waiters do not return together.
+                (Some(ra), Some(_)) => {
+                    Some(ra.min(max_delay).mul_f64(1.0 + rand::random::<f64>() / 5.0))
+                }
                 (None, d) => d,
             })
             .notify(|f: &Failure, d| tracing::warn!("retrying in {d:?} after: {}", f.err))
@@ -232,8 +209,8 @@ impl Api {
         idem: Idempotency,
     ) -> std::result::Result<Response, Failure> {
         loop {
-            if let Some(l) = &self.limiter {
-                l.acquire().await;
+            if let Some(p) = &self.pacer {
+                p.acquire().await;
             }
             let mut rb = mk(&self.client);
             let token = match &self.auth {
@@ -278,6 +255,9 @@ impl Api {
                 started.elapsed()
             );
             if accept(status) {
+                if let Some(p) = &self.pacer {
+                    p.success();
+                }
                 return Ok(resp);
             }
             if status == StatusCode::UNAUTHORIZED
@@ -290,6 +270,11 @@ impl Api {
                 continue;
             }
             let err = read_error_body(resp, self.parse).await;
+            if err.kind() == ErrorKind::RateLimited
+                && let Some(p) = &self.pacer
+            {
+                p.limited(err.retry_after());
+            }
             let retry = match idem {
                 Idempotency::Safe => err.is_temporary(),
                 Idempotency::Unsafe => err.kind() == ErrorKind::RateLimited,
@@ -420,6 +405,7 @@ pub fn body_stream(resp: Response) -> ByteStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use std::sync::atomic::AtomicUsize;
 
     async fn serve(app: axum::Router) -> String {
@@ -477,6 +463,54 @@ mod tests {
                 "status {status} {idem:?}"
             );
         }
+    }
+
+    /// Two requests failing together retry at different times (full jitter from an OS-seeded generator:
+    /// backon's own jitter had a fixed seed, so every transfer retried in lock step).
+    #[tokio::test]
+    async fn two_failing_requests_back_off_differently() {
+        let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let s2 = seen.clone();
+        let app = axum::Router::new().route(
+            "/{who}",
+            axum::routing::get(
+                move |axum::extract::Path(who): axum::extract::Path<String>| {
+                    let s2 = s2.clone();
+                    async move {
+                        s2.lock().unwrap().push((who, Instant::now()));
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                },
+            ),
+        );
+        let base = serve(app).await;
+        let mut cfg = fast();
+        cfg.retry.min_delay = Duration::from_millis(20);
+        cfg.retry.max_delay = Duration::from_millis(400);
+        let api = Api::new(cfg, None, generic_error).unwrap();
+        let (a, b) = tokio::join!(
+            api.send(|c| c.get(format!("{base}/a")), Idempotency::Safe),
+            api.send(|c| c.get(format!("{base}/b")), Idempotency::Safe)
+        );
+        assert!(a.is_err() && b.is_err());
+        let gaps = |who: &str| -> Vec<Duration> {
+            let v: Vec<Instant> = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(w, _)| w == who)
+                .map(|(_, t)| *t)
+                .collect();
+            v.windows(2).map(|w| w[1] - w[0]).collect()
+        };
+        let (ga, gb) = (gaps("a"), gaps("b"));
+        assert_eq!(ga.len(), 3);
+        let close = ga
+            .iter()
+            .zip(&gb)
+            .filter(|(x, y)| x.abs_diff(**y) < Duration::from_millis(2))
+            .count();
+        assert!(close < 3, "the two retried in lock step: {ga:?} {gb:?}");
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@
 //! - [`token`]: a token source that refreshes shortly before expiry, once for all concurrent waiters.
 //! - [`redact`]: scrubs access and refresh tokens, codes and client secrets from any text before it is logged or
 //!   put into an error. [`Secret`] is a string whose `Debug` and `Display` never show it.
-//! - [`RateLimiter`]: a token bucket, to stay under a service's per-user quota.
+//! - [`Pacer`]: paces one remote's requests once it answers "too many requests" (additive increase,
+//!   multiplicative decrease, `Retry-After` honoured); [`full_jitter`] spreads retries apart.
 //!
 //! ```no_run
 //! # async fn demo() -> cloudmux_core::Result<()> {
@@ -24,13 +25,15 @@
 
 mod api;
 pub mod google;
+mod pacer;
 mod redact;
 pub mod token;
 
 pub use api::{
-    Api, ErrorParser, HttpConfig, Idempotency, RateLimiter, RetryPolicy, api_kind, body_stream,
-    build_client, generic_error, parse_retry_after, read_error_body, transport_error,
+    Api, ErrorParser, HttpConfig, Idempotency, RetryPolicy, api_kind, body_stream, build_client,
+    generic_error, parse_retry_after, read_error_body, transport_error,
 };
+pub use pacer::{FullJitter, Pacer, full_jitter};
 pub use redact::{Secret, redact};
 pub use token::{AccessToken, Refresher, StaticToken, TokenCache, TokenSource};
 

@@ -509,7 +509,7 @@ async fn upload(
                 size,
                 modified: q.modified,
                 mime,
-                resume: None,
+                ..Default::default()
             },
         )
         .await?;

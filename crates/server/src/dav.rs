@@ -574,7 +574,7 @@ impl GuardedFileSystem<User> for CloudFs {
                         size: src.size,
                         modified: src.modified,
                         mime: src.mime,
-                        resume: None,
+                        ..Default::default()
                     },
                 )
                 .await

@@ -50,6 +50,9 @@ pub struct Options {
     /// Keep the sessions of resumable uploads so an interrupted run's partial uploads are resumed by the
     /// next run (on backends with resumable sessions).
     pub resume: Option<ResumeScope>,
+    /// The first pause before a file is tried again after a temporary failure (later ones grow, with
+    /// jitter, up to 30 times this).
+    pub retry_pause: std::time::Duration,
 }
 
 /// Where resumable-upload sessions are kept, and a name for the source tree (sessions are keyed by it,
@@ -83,6 +86,7 @@ impl Default for Options {
             streams: 4,
             segment_size: 4 * 1024 * 1024,
             resume: None,
+            retry_pause: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -277,6 +281,7 @@ struct Ctx {
     segment: u64,
     resume: Option<ResumeScope>,
     on: Arc<dyn Fn(Event) + Send + Sync>,
+    retry_pause: std::time::Duration,
 }
 
 /// Creates the destination root (when missing) and the folders `dirs` (relative, parents listed before
@@ -319,9 +324,34 @@ async fn make_dirs(
     failed
 }
 
+/// Attempts of one file when its failures are temporary (each attempt retries its own requests first).
+const FILE_ATTEMPTS: u32 = 4;
+
 impl Ctx {
+    /// [`Ctx::copy_one`], again after a temporary failure (rate limits, outages, broken connections), with a
+    /// jittered pause. Only the first attempt may skip the backend's look for an existing file: a failed
+    /// one may have created it.
+    async fn copy_retrying(&self, rel: &str, src: &Entry, new: bool) -> Result<u64> {
+        let mut attempt = 0;
+        loop {
+            match self.copy_one(rel, src, new && attempt == 0).await {
+                Err(e) if e.is_temporary() && attempt + 1 < FILE_ATTEMPTS => {
+                    let pause = cloudmux_http::full_jitter(
+                        attempt,
+                        self.retry_pause,
+                        self.retry_pause * 30,
+                    );
+                    tracing::warn!("{rel}: {e}; trying the file again in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Copies one file and verifies it; returns the bytes copied. Its folder exists already ([`make_dirs`]).
-    async fn copy_one(&self, rel: &str, src: &Entry) -> Result<u64> {
+    async fn copy_one(&self, rel: &str, src: &Entry, new: bool) -> Result<u64> {
         let from = join(&self.src_root, rel);
         let to = join(&self.dst_root, rel);
         let mut attempt = 0;
@@ -370,6 +400,7 @@ impl Ctx {
                     modified: src.modified,
                     mime: src.mime.clone(),
                     resume,
+                    new_file: new && attempt == 1,
                 };
                 self.dst.write(&to, data, opts).await?
             };
@@ -423,7 +454,8 @@ pub async fn run(
     let mut stats = Stats::default();
     let wanted = |rel: &String, e: &Entry| e.is_dir || o.filter.accepts(rel, e, now);
     let mtimes = dst.0.capabilities().set_modified;
-    let mut todo: Vec<(String, Entry)> = Vec::new();
+    // Each file to copy, and whether the destination has nothing of that name.
+    let mut todo: Vec<(String, Entry, bool)> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
     for (rel, e) in stree.iter().filter(|(r, e)| wanted(r, e)) {
         match (e.is_dir, dtree.get(rel)) {
@@ -432,11 +464,11 @@ pub async fn run(
             (false, Some(d)) if !d.is_dir && same(e, d, o, mtimes) => stats.unchanged += 1,
             (false, Some(d)) if !d.is_dir => {
                 stats.differ.push(rel.clone());
-                todo.push((rel.clone(), e.clone()));
+                todo.push((rel.clone(), e.clone(), false));
             }
-            (false, _) => {
+            (false, other) => {
                 stats.missing.push(rel.clone());
-                todo.push((rel.clone(), e.clone()));
+                todo.push((rel.clone(), e.clone(), other.is_none()));
             }
         }
     }
@@ -456,8 +488,9 @@ pub async fn run(
             .planned
             .extend(dirs.iter().map(|d| format!("mkdir {d}")));
         stats.planned.extend(
-            todo.iter()
-                .map(|(r, _)| format!("{} {r}", if mode == Mode::Move { "move" } else { "copy" })),
+            todo.iter().map(|(r, _, _)| {
+                format!("{} {r}", if mode == Mode::Move { "move" } else { "copy" })
+            }),
         );
         if mode == Mode::Sync {
             stats
@@ -468,7 +501,7 @@ pub async fn run(
     }
     on(Event::Planned {
         files: todo.len(),
-        bytes: todo.iter().map(|(_, e)| e.size.unwrap_or(0)).sum(),
+        bytes: todo.iter().map(|(_, e, _)| e.size.unwrap_or(0)).sum(),
     });
     let cx = Ctx {
         src: src.0.clone(),
@@ -480,6 +513,7 @@ pub async fn run(
         segment: o.segment_size,
         resume: o.resume.clone(),
         on: on.clone(),
+        retry_pause: o.retry_pause,
     };
     let failed = make_dirs(&dst.0, &droot, droot_entry.is_some(), &dirs, o.checkers).await;
     let root_failed = failed.iter().any(|(d, _)| d.is_empty());
@@ -493,7 +527,7 @@ pub async fn run(
             .iter()
             .any(|(d, _)| d.is_empty() || rel.starts_with(&format!("{d}/")))
     };
-    todo.retain(|(rel, _)| {
+    todo.retain(|(rel, _, _)| {
         if blocked(rel) {
             stats
                 .errors
@@ -507,10 +541,10 @@ pub async fn run(
         .errors
         .extend(failed.iter().map(|(d, e)| (d.clone(), e.to_string())));
     let results: Vec<(String, Result<u64>)> = stream::iter(todo)
-        .map(|(rel, e)| {
+        .map(|(rel, e, new)| {
             let cx = &cx;
             async move {
-                let mut r = cx.copy_one(&rel, &e).await;
+                let mut r = cx.copy_retrying(&rel, &e, new).await;
                 if r.is_ok() && mode == Mode::Move {
                     let s = &cx.src;
                     let how = if s.capabilities().trash {

@@ -60,8 +60,8 @@ async fn local_drive_yandex_local() {
     assert!(b.path().join("tree/empty/inner").is_dir());
 }
 
-/// 10 % of requests fail (429, 503, resets mid-body): the sync still finishes with nothing lost, nothing
-/// corrupted, and no duplicate on Drive.
+/// 20 % of requests fail, of all five kinds (429, rate-limit 403, 503, 500 after acting, resets): the sync
+/// still finishes with nothing lost, nothing corrupted, and no duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_through_faults() {
     use cloudmux_emulator::{FaultConfig, FaultKind};
@@ -87,13 +87,20 @@ async fn sync_through_faults() {
     }
     let src: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(a.path()).unwrap());
     e.state().faults.lock().unwrap().set(FaultConfig {
-        rate: 0.1,
-        kinds: vec![FaultKind::TooMany, FaultKind::Unavailable, FaultKind::Reset],
+        rate: 0.2,
+        kinds: vec![
+            FaultKind::TooMany,
+            FaultKind::RateLimit403,
+            FaultKind::Unavailable,
+            FaultKind::FailAfter,
+            FaultKind::Reset,
+        ],
         seed: 11,
         ..FaultConfig::default()
     });
     let o = Options {
         checksum: true,
+        retry_pause: std::time::Duration::from_millis(20),
         ..Options::default()
     };
     for to in [drive.clone(), yandex.clone()] {
@@ -102,7 +109,7 @@ async fn sync_through_faults() {
         assert_eq!(s.copied, 20);
     }
     assert!(
-        e.state().faults.lock().unwrap().injected > 10,
+        e.state().faults.lock().unwrap().injected > 5,
         "faults were injected"
     );
     e.state().faults.lock().unwrap().set(FaultConfig::default());

@@ -68,7 +68,10 @@ fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 impl YadiskClient {
     /// A client using `token`.
-    pub fn new(cfg: YadiskConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
+    pub fn new(mut cfg: YadiskConfig, token: Arc<dyn TokenSource>) -> Result<Self> {
+        cfg.http
+            .pacer
+            .get_or_insert_with(|| Arc::new(cloudmux_http::Pacer::new("yadisk")));
         let mut http = cfg.http.clone();
         http.auth_scheme = "OAuth";
         let client = cloudmux_http::build_client(&http)?;
@@ -339,12 +342,18 @@ impl YadiskClient {
     /// Uploads `data` to `path` and checks the MD5 Yandex reports. Known sizes up to one chunk go in one PUT
     /// (kept in memory so it can be retried); larger or unknown-size files go in Content-Range chunks, each
     /// kept until acknowledged and sent again after a failure.
+    ///
+    /// `props` are custom properties to set once the bytes are stored (the modification time cloudmux
+    /// keeps): the answer to setting them describes the stored file and serves as its check. Without them,
+    /// a file sent in one PUT is not looked up again — Yandex's 201 acknowledged every byte of a body whose
+    /// length HTTP checked — so a small file costs the API's minimum, two requests.
     pub async fn upload(
         &self,
         path: &str,
         mut data: ByteStream,
         size: Option<u64>,
         overwrite: bool,
+        props: Option<&Value>,
     ) -> Result<Resource> {
         let link = self.upload_link(path, overwrite).await?;
         let href = link.href;
@@ -366,7 +375,11 @@ impl YadiskClient {
                 md5.update(&buf);
                 sent = s;
                 let body = buf.freeze();
-                self.put_part(&href, body, None).await?;
+                if let Err(e) = self.put_part(&href, body, None).await {
+                    return self
+                        .after_lost_link(path, e, &hex::encode(md5.finalize()), s, props)
+                        .await;
+                }
             }
             _ => {
                 let chunks = cloudmux_core::chunk::Chunker::new(data, chunk);
@@ -396,7 +409,19 @@ impl YadiskClient {
                                     "bytes {start}-{end}/{}",
                                     total.map(|t| t.to_string()).unwrap_or_else(|| "*".into())
                                 );
-                                self.put_part(href, part, Some(range)).await?;
+                                self.put_part(href, part, Some(range)).await.map_err(|e| {
+                                    if e.kind() == ErrorKind::NotFound {
+                                        Error::new(
+                                            ErrorKind::Transient,
+                                            "the upload link expired mid-upload",
+                                        )
+                                        .with_hint(
+                                            "a new link is needed; cloudmux tries the file again",
+                                        )
+                                    } else {
+                                        e
+                                    }
+                                })?;
                             }
                             Ok(None)
                         }
@@ -405,8 +430,23 @@ impl YadiskClient {
                 .await?;
             }
         }
-        let r = self.meta(path, Some(0), 0, None, None).await?;
         let want = hex::encode(md5.finalize());
+        let single = size.is_some_and(|s| s as usize <= chunk);
+        let r = match props {
+            Some(p) => self.set_properties(path, p).await?,
+            None if single => {
+                return Ok(Resource {
+                    name: cloudmux_core::path::file_name(path).to_string(),
+                    path: path.to_string(),
+                    kind: "file".into(),
+                    size: Some(sent),
+                    md5: Some(want),
+                    modified: Some(chrono::Utc::now().fixed_offset()),
+                    ..Resource::default()
+                });
+            }
+            None => self.meta(path, Some(0), 0, None, None).await?,
+        };
         if r.md5.as_ref().is_some_and(|m| *m != want) || r.size.is_some_and(|s| s != sent) {
             return Err(Error::new(
                 ErrorKind::Corrupt,
@@ -415,6 +455,33 @@ impl YadiskClient {
             .with_hint("the upload was damaged in transit; run the command again"));
         }
         Ok(r)
+    }
+
+    /// An upload link is single-use: a PUT that reached Yandex but whose answer was lost (or a retry of
+    /// one) finds the link gone (404). The file is then looked at: if it holds what was sent, the upload
+    /// succeeded; otherwise the failure is temporary — a new link is needed, and the caller tries again.
+    async fn after_lost_link(
+        &self,
+        path: &str,
+        e: Error,
+        md5: &str,
+        size: u64,
+        props: Option<&Value>,
+    ) -> Result<Resource> {
+        if e.kind() != ErrorKind::NotFound {
+            return Err(e);
+        }
+        match self.meta(path, Some(0), 0, None, None).await {
+            Ok(r) if r.md5.as_deref() == Some(md5) && r.size == Some(size) => match props {
+                Some(p) => self.set_properties(path, p).await,
+                None => Ok(r),
+            },
+            _ => Err(Error::new(
+                ErrorKind::Transient,
+                format!("{path}: the upload link was used up before the upload finished"),
+            )
+            .with_hint("a new link is needed; cloudmux tries the file again")),
+        }
     }
 
     async fn put_part(&self, href: &str, body: Bytes, range: Option<String>) -> Result<()> {

@@ -210,9 +210,12 @@ impl Storage for YadiskStorage {
             return Err(Error::invalid("cannot write to the root folder itself"));
         }
         let full = self.full(&norm)?;
+        let props = opts
+            .modified
+            .map(|t| serde_json::json!({MTIME: t.to_rfc3339()}));
         let r = self
             .client
-            .upload(&full, data, opts.size, true)
+            .upload(&full, data, opts.size, true, props.as_ref())
             .await
             .map_err(|e| {
                 if e.reason() == Some("DiskResourceAlreadyExistsError") {
@@ -224,14 +227,6 @@ impl Storage for YadiskStorage {
                     e
                 }
             })?;
-        let r = match opts.modified {
-            Some(t) => {
-                self.client
-                    .set_properties(&full, &serde_json::json!({MTIME: t.to_rfc3339()}))
-                    .await?
-            }
-            None => r,
-        };
         Ok(self.entry(norm, &r))
     }
 

@@ -99,6 +99,14 @@ pub fn pem_decode(pem: &str) -> Option<Vec<u8>> {
 }
 
 impl AuthState {
+    /// The grant of a live access token.
+    pub fn grant(&self, token: &str) -> Option<TokenGrant> {
+        self.access
+            .get(token)
+            .filter(|g| g.expires > SystemTime::now())
+            .cloned()
+    }
+
     /// Registers an OAuth client.
     pub fn add_client(&mut self, id: &str, secret: &str) {
         self.clients.insert(id.to_string(), secret.to_string());

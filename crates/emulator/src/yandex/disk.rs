@@ -105,6 +105,8 @@ pub struct DiskState {
     revision: u64,
     /// Bytes received by upload PUTs (tests measure re-sent data with it).
     pub upload_bytes: u64,
+    /// Where the blobs are (to find their SHA-256 when asked).
+    pub blob_dir: Option<std::path::PathBuf>,
 }
 
 fn now() -> DateTime<Utc> {
@@ -414,7 +416,12 @@ fn resource_json(st: &DiskState, base: &Base, path: &str, r: &Res, shown_path: &
         v["antivirus_status"] = json!("clean");
         if let Some(h) = &r.hashes {
             v["md5"] = json!(h.md5);
-            v["sha256"] = json!(h.sha256);
+            v["sha256"] = match (&r.blob, &st.blob_dir) {
+                (Some(b), Some(d)) if h.sha256.is_empty() => {
+                    json!({LAZY_SHA256: d.join(b).to_string_lossy()})
+                }
+                _ => json!(h.sha256),
+            };
         }
         if let Some(b) = &r.blob {
             let t = direct_link(
@@ -534,11 +541,36 @@ pub fn select(v: &Value, fields: &str) -> Value {
     }
 }
 
-fn reply(q: &HashMap<String, String>, v: Value) -> Response {
-    match q.get("fields") {
-        Some(f) => axum::Json(select(&v, f)).into_response(),
-        None => axum::Json(v).into_response(),
+/// Marks a SHA-256 not computed yet: [`reply`] fills it in (or leaves it out) only when the answer keeps
+/// it after `fields`, so a field nobody reads costs no hashing.
+const LAZY_SHA256: &str = "$sha256-of";
+
+/// Replaces the lazy SHA-256 markers left in `v` by the hash, when known (see [`crate::blob::extra_hashes`]).
+fn resolve_lazy(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Object(inner)) = m.get("sha256")
+                && let Some(p) = inner.get(LAZY_SHA256).and_then(Value::as_str)
+            {
+                match crate::blob::extra_hashes(std::path::Path::new(p)) {
+                    Some((_, sha256)) => m.insert("sha256".into(), json!(sha256)),
+                    None => m.remove("sha256"),
+                };
+            }
+            m.values_mut().for_each(resolve_lazy);
+        }
+        Value::Array(a) => a.iter_mut().for_each(resolve_lazy),
+        _ => {}
     }
+}
+
+fn reply(q: &HashMap<String, String>, v: Value) -> Response {
+    let mut v = match q.get("fields") {
+        Some(f) => select(&v, f),
+        None => v,
+    };
+    resolve_lazy(&mut v);
+    axum::Json(v).into_response()
 }
 
 fn limit_offset(q: &HashMap<String, String>) -> YResult<(usize, usize)> {

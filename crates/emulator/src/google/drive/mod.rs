@@ -216,6 +216,8 @@ pub struct DriveState {
     /// The last listing's sorted result (query fingerprint, generation, ids), so paging through a large
     /// folder does not filter and sort it again for every page.
     pub list_cache: Option<(String, u64, Arc<Vec<String>>)>,
+    /// Where the blobs are (to find their SHA-1 and SHA-256 when asked).
+    pub blob_dir: Option<std::path::PathBuf>,
 }
 
 /// A new Drive-style id.
@@ -260,6 +262,7 @@ impl DriveState {
             used: 0,
             generation: 0,
             list_cache: None,
+            blob_dir: None,
         };
         s.insert(File {
             id: root_id,
@@ -665,8 +668,20 @@ pub fn file_json_with(
     if let (Some(size), Some(h)) = (f.size, &f.hashes) {
         put!("size", size.to_string());
         put!("md5Checksum", h.md5);
-        put!("sha1Checksum", h.sha1);
-        put!("sha256Checksum", h.sha256);
+        if want("sha1Checksum") || want("sha256Checksum") {
+            let extra = if h.sha256.is_empty() {
+                f.blob
+                    .as_ref()
+                    .zip(st.blob_dir.as_ref())
+                    .and_then(|(k, d)| crate::blob::extra_hashes(&d.join(k)))
+            } else {
+                Some((h.sha1.clone(), h.sha256.clone()))
+            };
+            if let Some((sha1, sha256)) = extra {
+                put!("sha1Checksum", sha1);
+                put!("sha256Checksum", sha256);
+            }
+        }
         put!(
             "webContentLink",
             base.url(
