@@ -90,7 +90,7 @@ impl TokenStore {
     }
 }
 
-pub use cloudmux_core::resume::write_private;
+pub use cloudmux_core::fs::write_private;
 
 #[cfg(test)]
 mod tests {

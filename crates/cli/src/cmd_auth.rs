@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::open::{google_scopes, http_config};
+use crate::open::http_config;
 use crate::out::Out;
+use cloudmux_remote::SignIn;
 
 /// `auth …`.
 #[derive(Subcommand, Debug)]
@@ -191,7 +192,7 @@ fn pending_path(cfg: &Config) -> PathBuf {
 }
 
 fn api(ep: &EndpointArg) -> Result<cloudmux_http::Api> {
-    google::oauth_api(http_config(None, ep.ca_cert.as_deref())?)
+    google::oauth_api(http_config("auth", None, ep.ca_cert.as_deref())?)
 }
 
 fn print_token(out: Out, t: &TokenResponse) {
@@ -223,16 +224,34 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
             port,
             code_flow,
         } => {
-            if cfg.remote(&remote)?.kind == "yadisk" {
-                yandex_login(cfg, out, &remote, code_flow).await?
-            } else {
-                login(cfg, out, &remote, no_browser, port).await?
+            let rc = cfg.remote(&remote)?;
+            match cloudmux_remote::backend(&rc.kind)?.sign_in(rc)? {
+                SignIn::Yandex => yandex_login(cfg, out, &remote, code_flow).await?,
+                SignIn::Google { scopes } => {
+                    login(cfg, out, &remote, &scopes, no_browser, port).await?
+                }
+                SignIn::GoogleServiceAccount { .. } => {
+                    let src = cloudmux_remote::open::token_source(cfg, &remote, rc)?;
+                    if let Some(src) = src {
+                        src.token().await?;
+                    }
+                    out.line(format!("{remote}: the service-account key works"));
+                }
+                SignIn::None => {
+                    return Err(Error::invalid(format!(
+                        "remote {remote} ({}) needs no sign-in",
+                        rc.kind
+                    ))
+                    .into());
+                }
             }
         }
         AuthCmd::Status { remote } => {
             let rc = cfg.remote(&remote)?;
-            if let Some(f) = &rc.service_account_file {
-                out.json(&json!({"remote": remote, "signed_in": true, "service_account": f}));
+            if let SignIn::GoogleServiceAccount { key, .. } =
+                cloudmux_remote::backend(&rc.kind)?.sign_in(rc)?
+            {
+                out.json(&json!({"remote": remote, "signed_in": true, "service_account": key}));
                 return Ok(());
             }
             match cfg.tokens().load(&remote) {
@@ -254,11 +273,15 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
             let rc = cfg.remote(&remote)?;
             if let Ok(t) = cfg.tokens().load(&remote)
                 && let Some(r) = &t.refresh_token
-                && matches!(rc.kind.as_str(), "gdrive" | "gphotos")
+                && let SignIn::Google { .. } = cloudmux_remote::backend(&rc.kind)?.sign_in(rc)?
             {
-                let ep = Endpoints::for_base(rc.endpoint.as_deref());
-                if let Err(e) =
-                    google::revoke(&google::oauth_api(http_config(Some(rc), None)?)?, &ep, r).await
+                let ep = Endpoints::for_base(rc.endpoint());
+                if let Err(e) = google::revoke(
+                    &google::oauth_api(http_config(&remote, Some(rc), None)?)?,
+                    &ep,
+                    r,
+                )
+                .await
                 {
                     out.note(format!(
                         "note: could not revoke the token at Google ({e}); forgetting it anyway"
@@ -278,35 +301,26 @@ pub async fn run(cfg: &Config, out: Out, cmd: AuthCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn login(cfg: &Config, out: Out, remote: &str, no_browser: bool, port: u16) -> Result<()> {
+async fn login(
+    cfg: &Config,
+    out: Out,
+    remote: &str,
+    scopes: &[String],
+    no_browser: bool,
+    port: u16,
+) -> Result<()> {
     let rc = cfg.remote(remote)?;
-    if !matches!(rc.kind.as_str(), "gdrive" | "gphotos") {
-        return Err(Error::invalid(format!(
-            "remote {remote} ({}) needs no sign-in",
-            rc.kind
-        )));
-    }
-    let api = google::oauth_api(http_config(Some(rc), None)?)?;
-    let ep = Endpoints::for_base(rc.endpoint.as_deref());
-    if rc.service_account_file.is_some() {
-        let src = crate::open::google_token_source(cfg, remote, rc)?;
-        src.token().await?;
-        out.line(format!("{remote}: the service-account key works"));
-        return Ok(());
-    }
-    let (Some(id), Some(secret)) = (&rc.client_id, &rc.client_secret) else {
-        return Err(Error::invalid(format!(
-            "remote {remote} has no client id/secret"
-        )));
-    };
-    let scopes = google_scopes(rc)?;
+    let api = google::oauth_api(http_config(remote, Some(rc), None)?)?;
+    let ep = Endpoints::for_base(rc.endpoint());
+    let (id, secret) = cloudmux_remote::open::client_credentials(remote, rc)?;
+    let (id, secret) = (&id, secret.expose().to_string());
     let opts = LoginOptions {
         port,
         accept_paste: true,
         ..Default::default()
     };
     let json = out.json;
-    let t = google::loopback_login(&api, &ep, id, &Secret::new(secret.clone()), &scopes, &opts, |url| {
+    let t = google::loopback_login(&api, &ep, id, &Secret::new(secret.clone()), scopes, &opts, |url| {
         if no_browser || !open_browser(url) {
             if !json {
                 eprintln!("Open this link in a browser, sign in and allow access (or paste the code here):");
@@ -480,14 +494,10 @@ async fn google_cmd(cfg: &Config, out: Out, cmd: GoogleCmd) -> Result<()> {
 async fn yandex_login(cfg: &Config, out: Out, remote: &str, code_flow: bool) -> Result<()> {
     use cloudmux_auth::yandex;
     let rc = cfg.remote(remote)?;
-    let (Some(id), Some(secret)) = (&rc.client_id, &rc.client_secret) else {
-        return Err(Error::invalid(format!(
-            "remote {remote} has no client id/secret"
-        )));
-    };
-    let secret = Secret::new(secret.clone());
-    let api = cloudmux_auth::oauth::oauth_api(http_config(Some(rc), None)?)?;
-    let ep = yandex::Endpoints::for_base(rc.endpoint.as_deref());
+    let (id, secret) = cloudmux_remote::open::client_credentials(remote, rc)?;
+    let id = &id;
+    let api = cloudmux_auth::oauth::oauth_api(http_config(remote, Some(rc), None)?)?;
+    let ep = yandex::Endpoints::for_base(rc.endpoint());
     let (device_id, device_name) = yandex::device_identity(&cfg.dir());
     let t = if code_flow {
         let (url, verifier, _state) =

@@ -4,16 +4,14 @@ use std::sync::Arc;
 
 use clap::Args;
 use cloudmux_core::path::{file_name, join};
-use cloudmux_core::{
-    ByteRange, DeleteMode, Entry, Error, ErrorKind, Result, Storage, WriteOptions, list_all,
-};
+use cloudmux_core::{ByteRange, DeleteMode, Entry, Error, ErrorKind, Result, Storage, list_all};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::Config;
-use crate::open::{Loc, Opened, locate, with_remote};
-use crate::out::{JsonArray, Out, ls_line, metered};
+use crate::open::{Loc, locate, with_remote};
+use crate::out::{JsonArray, Out, ls_line};
 
 /// One address.
 #[derive(Args, Debug)]
@@ -159,8 +157,8 @@ async fn tree_transfer(
     let b2 = bars.clone();
     let stats = cloudmux_vfs::run(
         mode,
-        (s.opened.storage(), s.path.clone()),
-        (d.opened.storage(), d.path.clone()),
+        (s.storage.clone(), s.path.clone()),
+        (d.storage.clone(), d.path.clone()),
         &opts,
         move |ev| b2.event(ev),
     )
@@ -220,13 +218,7 @@ async fn tree_transfer(
 }
 
 async fn is_dir(loc: &Loc) -> bool {
-    loc.id.is_none()
-        && loc
-            .opened
-            .storage()
-            .stat(&loc.path)
-            .await
-            .is_ok_and(|e| e.is_dir)
+    loc.id.is_none() && loc.storage.stat(&loc.path).await.is_ok_and(|e| e.is_dir)
 }
 
 /// `rm`.
@@ -247,17 +239,10 @@ fn ctx(e: Error, loc: &Loc) -> Error {
     }
 }
 
-fn drive(loc: &Loc) -> Option<&cloudmux_gdrive::GDriveStorage> {
-    match &loc.opened {
-        Opened::Drive(d) => Some(d),
-        Opened::Yadisk(_) | Opened::Photos(_) | Opened::Local(_) => None,
-    }
-}
-
 async fn stat_loc(loc: &Loc) -> Result<Entry> {
-    match (&loc.id, drive(loc)) {
-        (Some(id), Some(d)) => d.stat_id(id).await,
-        _ => loc.opened.storage().stat(&loc.path).await,
+    match &loc.id {
+        Some(id) => loc.storage.stat_id(id).await,
+        None => loc.storage.stat(&loc.path).await,
     }
     .map_err(|e| ctx(e, loc))
 }
@@ -269,7 +254,7 @@ fn entry_json(e: &Entry) -> serde_json::Value {
 /// `ls`.
 pub async fn ls(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
-    let s = loc.opened.storage();
+    let s = loc.storage.clone();
     let mut pages = s.list(&loc.path);
     let mut arr = if out.json {
         Some(JsonArray::start()?)
@@ -293,7 +278,7 @@ pub async fn ls(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
 /// `lsjson`: streamed page by page, folder by folder.
 pub async fn lsjson(cfg: &Config, _out: Out, a: LsJson) -> anyhow::Result<()> {
     let loc = locate(cfg, &a.path).await?;
-    let s = loc.opened.storage();
+    let s = loc.storage.clone();
     let mut arr = JsonArray::start()?;
     let mut stack = vec![loc.path.clone()];
     while let Some(dir) = stack.pop() {
@@ -314,7 +299,7 @@ pub async fn lsjson(cfg: &Config, _out: Out, a: LsJson) -> anyhow::Result<()> {
 /// `tree`.
 pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
-    let s = loc.opened.storage();
+    let s = loc.storage.clone();
     let (mut dirs, mut files) = (0, 0);
     out.line(if loc.path.is_empty() {
         addr.to_string()
@@ -397,9 +382,9 @@ pub async fn stat(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
 }
 
 async fn open_read(loc: &Loc, range: ByteRange) -> Result<cloudmux_core::ByteStream> {
-    match (&loc.id, drive(loc)) {
-        (Some(id), Some(d)) => d.read_id(id, range).await,
-        _ => loc.opened.storage().read(&loc.path, range).await,
+    match &loc.id {
+        Some(id) => loc.storage.read_id(id, range).await,
+        None => loc.storage.read(&loc.path, range).await,
     }
     .map_err(|e| ctx(e, loc))
 }
@@ -430,14 +415,14 @@ async fn dest_path(s: &dyn Storage, dst: &Loc, name: &str) -> Result<String> {
 
 /// Names a source for resumable-upload sessions: the remote and path (or id), or the absolute local path.
 fn source_identity(l: &Loc) -> String {
-    match (&l.remote, &l.id, &l.opened) {
+    match (&l.remote, &l.id, &l.local_root) {
         (Some(r), Some(id), _) => format!("{r}:id:{id}"),
         (Some(r), None, _) => format!("{r}:{}", l.path),
-        (None, _, Opened::Local(s)) => {
-            let p = s.root().join(&l.path);
+        (None, _, Some(root)) => {
+            let p = root.join(&l.path);
             std::fs::canonicalize(&p).unwrap_or(p).display().to_string()
         }
-        (None, _, _) => l.shown.clone(),
+        (None, _, None) => l.shown.clone(),
     }
 }
 
@@ -445,55 +430,42 @@ fn same_remote(a: &Loc, b: &Loc) -> bool {
     a.remote.is_some() && a.remote == b.remote
 }
 
-/// Copies one file from `src` to `dst` (server-side on one remote); returns the new entry.
+/// Copies one file from `src` to `dst` through the transfer engine ([`cloudmux_vfs::copy_file`]:
+/// server-side within one remote, otherwise streamed, resumable, retried and verified), with a progress bar.
 async fn copy_file(
     out: Out,
     src: &Loc,
     dst: &Loc,
-    server_side: bool,
     state_dir: &std::path::Path,
 ) -> Result<(Entry, Entry)> {
     let se = stat_loc(src).await?;
     if se.is_dir {
-        return Err(Error::invalid(format!("{} is a folder", src.shown)).with_hint("copy folders file by file for now; recursive copy and sync come with the transfer engine"));
+        return Err(Error::invalid(format!("{} is a folder", src.shown))
+            .with_hint("cp and mv copy folders whole; put and get take files"));
     }
-    let ds = dst.opened.storage();
-    let to = dest_path(&*ds, dst, &se.name).await?;
-    if server_side && src.id.is_none() {
-        let e = ds.copy(&src.path, &to).await.map_err(|e| ctx(e, dst))?;
-        return Ok((se, e));
-    }
-    // Large uploads keep their session (on backends that have them) so a re-run resumes them.
+    let to = dest_path(&*dst.storage, dst, &se.name).await?;
+    let from = match &src.id {
+        Some(id) => cloudmux_vfs::Source::Id(id.clone()),
+        None => cloudmux_vfs::Source::Path(src.path.clone()),
+    };
+    let opts = cloudmux_vfs::Options {
+        resume: Some(cloudmux_vfs::ResumeScope {
+            store: Arc::new(cloudmux_core::DirSessions::new(state_dir)),
+            source: source_identity(src),
+        }),
+        ..cloudmux_vfs::Options::default()
+    };
     let pb = out.bar(se.size, file_name(&to));
-    let data = metered(open_read(src, ByteRange::all()).await?, pb.clone());
-    let resume = cloudmux_core::Resume::of(
-        Arc::new(cloudmux_core::DirSessions::new(state_dir)),
-        &source_identity(src),
-        &se,
-    );
-    let e = ds
-        .write(
-            &to,
-            data,
-            WriteOptions {
-                size: se.size,
-                modified: se.modified,
-                mime: se.mime.clone(),
-                resume: Some(resume),
-                ..Default::default()
-            },
-        )
+    let bar = pb.clone();
+    let (se, e) =
+        cloudmux_vfs::copy_file(&src.storage, &from, &dst.storage, &to, &opts, move |ev| {
+            if let cloudmux_vfs::Event::Bytes { n, .. } = ev {
+                bar.inc(n);
+            }
+        })
         .await
         .map_err(|e| ctx(e, dst))?;
     pb.finish_and_clear();
-    if let (Some(a), Some(b)) = (&se.size, &e.size)
-        && a != b
-    {
-        return Err(Error::new(
-            ErrorKind::Corrupt,
-            format!("{}: wrote {b} bytes, source has {a}", dst.shown),
-        ));
-    }
     Ok((se, e))
 }
 
@@ -521,7 +493,7 @@ pub async fn get(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
             Error::invalid("get downloads to the local disk; use cp between remotes").into(),
         );
     }
-    let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
+    let (_, e) = copy_file(out, &src, &dst, &cfg.upload_state_dir()).await?;
     report_transfer(out, "downloaded", &src, &dst, &e);
     Ok(())
 }
@@ -535,7 +507,7 @@ pub async fn put(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
         );
     }
     let dst = locate(cfg, &t.dst).await?;
-    let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
+    let (_, e) = copy_file(out, &src, &dst, &cfg.upload_state_dir()).await?;
     report_transfer(out, "uploaded", &src, &dst, &e);
     Ok(())
 }
@@ -555,8 +527,7 @@ pub async fn cp(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
         )
         .await;
     }
-    let server = same_remote(&src, &dst);
-    let (_, e) = copy_file(out, &src, &dst, server, &cfg.upload_state_dir()).await?;
+    let (_, e) = copy_file(out, &src, &dst, &cfg.upload_state_dir()).await?;
     report_transfer(out, "copied", &src, &dst, &e);
     Ok(())
 }
@@ -576,22 +547,30 @@ pub async fn mv(cfg: &Config, out: Out, t: Transfer) -> anyhow::Result<()> {
         )
         .await;
     }
-    if same_remote(&src, &dst) && src.id.is_none() {
-        let s = dst.opened.storage();
-        let name = file_name(&src.path).to_string();
-        let to = dest_path(&*s, &dst, &name).await?;
-        let e = s.rename(&src.path, &to).await.map_err(|e| ctx(e, &dst))?;
-        report_transfer(out, "moved", &src, &dst, &e);
-        return Ok(());
+    if src.id.is_some() {
+        return Err(Error::invalid("mv takes a path, not an id")
+            .with_hint("copy by id (cp REMOTE:id:ID DEST), then delete with rm REMOTE:id:ID")
+            .into());
     }
-    let (_, e) = copy_file(out, &src, &dst, false, &cfg.upload_state_dir()).await?;
-    let ss = src.opened.storage();
-    let mode = if ss.capabilities().trash {
-        DeleteMode::Trash
-    } else {
-        DeleteMode::Permanent
-    };
-    ss.delete(&src.path, mode).await.map_err(|e| ctx(e, &src))?;
+    let name = file_name(&src.path).to_string();
+    let to = dest_path(&*dst.storage, &dst, &name).await?;
+    let pb = out.bar(None, &name);
+    let bar = pb.clone();
+    let (_, e) = cloudmux_vfs::move_file(
+        &src.storage,
+        &src.path,
+        &dst.storage,
+        &to,
+        &cloudmux_vfs::Options::default(),
+        move |ev| {
+            if let cloudmux_vfs::Event::Bytes { n, .. } = ev {
+                bar.inc(n);
+            }
+        },
+    )
+    .await
+    .map_err(|e| ctx(e, &dst))?;
+    pb.finish_and_clear();
     report_transfer(out, "moved", &src, &dst, &e);
     Ok(())
 }
@@ -604,12 +583,7 @@ pub async fn mkdir(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     } else {
         loc.path.clone()
     };
-    let e = loc
-        .opened
-        .storage()
-        .mkdir(&path)
-        .await
-        .map_err(|e| ctx(e, &loc))?;
+    let e = loc.storage.mkdir(&path).await.map_err(|e| ctx(e, &loc))?;
     if out.json {
         out.json(&entry_json(&e));
     }
@@ -624,18 +598,11 @@ pub async fn rm(cfg: &Config, out: Out, r: Rm) -> anyhow::Result<()> {
     } else {
         DeleteMode::Trash
     };
-    match (&loc.id, drive(&loc)) {
-        (Some(id), Some(d)) => if r.permanent {
-            d.client().delete(id).await
-        } else {
-            d.client().trash(id).await.map(|_| ())
-        }
-        .map_err(|e| ctx(e, &loc))?,
-        _ => {
-            let s = loc.opened.storage();
-            s.delete(&loc.path, mode).await.map_err(|e| ctx(e, &loc))?
-        }
+    match &loc.id {
+        Some(id) => loc.storage.delete_id(id, mode).await,
+        None => loc.storage.delete(&loc.path, mode).await,
     }
+    .map_err(|e| ctx(e, &loc))?;
     if out.json {
         out.json(&json!({"deleted": r.path, "permanent": r.permanent}));
     } else {
@@ -655,8 +622,7 @@ pub async fn rm(cfg: &Config, out: Out, r: Rm) -> anyhow::Result<()> {
 /// `rmdir`.
 pub async fn rmdir(cfg: &Config, _out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
-    loc.opened
-        .storage()
+    loc.storage
         .rmdir(&loc.path)
         .await
         .map_err(|e| ctx(e, &loc))?;
@@ -666,9 +632,9 @@ pub async fn rmdir(cfg: &Config, _out: Out, addr: &str) -> anyhow::Result<()> {
 /// `link`.
 pub async fn link(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     let loc = locate(cfg, addr).await?;
-    let url = match (&loc.id, drive(&loc)) {
-        (Some(id), Some(d)) => d.client().share_link(id).await,
-        _ => loc.opened.storage().public_link(&loc.path).await,
+    let url = match &loc.id {
+        Some(id) => loc.storage.public_link_id(id).await,
+        None => loc.storage.public_link(&loc.path).await,
     }
     .map_err(|e| ctx(e, &loc))?;
     if out.json {
@@ -683,12 +649,7 @@ pub async fn link(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
 pub async fn about(cfg: &Config, out: Out, remote: &str) -> anyhow::Result<()> {
     let name = remote.trim_end_matches(':');
     let loc = locate(cfg, &format!("{name}:")).await?;
-    let a = loc
-        .opened
-        .storage()
-        .about()
-        .await
-        .map_err(|e| ctx(e, &loc))?;
+    let a = loc.storage.about().await.map_err(|e| ctx(e, &loc))?;
     if out.json {
         out.json(&serde_json::to_value(&a)?);
     } else {

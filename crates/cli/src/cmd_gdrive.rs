@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::Config;
-use crate::open::{Opened, drive_client, open, with_remote};
+use crate::open::{drive_client, drive_storage, with_remote};
 use crate::out::Out;
 
 /// `gdrive …`.
@@ -157,15 +157,11 @@ pub enum DrivesCmd {
 async fn file_of(cfg: &Config, addr: &str) -> Result<(DriveClient, String, String)> {
     match RemotePath::parse(addr)? {
         RemotePath::Id { remote, id } => Ok((drive_client(cfg, &remote)?, id, remote)),
-        RemotePath::Remote { remote, path } => match open(cfg, &remote).await? {
-            Opened::Drive(d) => {
-                let f = d.resolve(&path).await.map_err(|e| e.context(addr))?;
-                Ok((d.client().clone(), f.id, remote))
-            }
-            Opened::Local(_) | Opened::Yadisk(_) | Opened::Photos(_) => {
-                Err(Error::invalid(format!("{remote} is not a gdrive remote")))
-            }
-        },
+        RemotePath::Remote { remote, path } => {
+            let d = drive_storage(cfg, &remote).await?;
+            let f = d.resolve(&path).await.map_err(|e| e.context(addr))?;
+            Ok((d.client().clone(), f.id, remote))
+        }
         RemotePath::Local(_) => Err(Error::invalid(
             "give a Drive address: REMOTE:path or REMOTE:id:ID",
         )),

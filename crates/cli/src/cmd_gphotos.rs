@@ -183,21 +183,9 @@ pub async fn run(cfg: &Config, out: Out, cmd: GphotosCmd) -> anyhow::Result<()> 
 }
 
 async fn pick(cfg: &Config, out: Out, remote: &str, dest: &str, max: Option<u64>) -> Result<()> {
-    let rc = cfg.remote(remote)?;
-    if rc.kind != "gphotos" {
-        return Err(Error::invalid(format!(
-            "remote {remote} is of type {}, not gphotos",
-            rc.kind
-        )));
-    }
-    let token = crate::open::google_token_source(cfg, remote, rc)?;
-    let picker = cloudmux_gphotos::PickerClient::new(
-        rc.endpoint.as_deref(),
-        crate::open::http_config(Some(rc), None)?,
-        token,
-    )?;
+    let picker = crate::open::picker_client(cfg, remote)?;
     let target = crate::open::locate(cfg, dest).await?;
-    let storage = target.opened.storage();
+    let storage = target.storage.clone();
     let dir = if target.remote.is_none() && !target.path.is_empty() {
         return Err(Error::invalid(format!("{dest} is not a folder"))
             .with_hint("give an existing folder or REMOTE:path"));

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use clap::Args;
 use cloudmux_core::{Error, ErrorKind, Result, Storage, WriteOptions, bytes_stream};
-use cloudmux_http::Secret;
 use cloudmux_server::db::{Db, MountRow};
 use cloudmux_server::{AppState, serve};
 
-use crate::config::{Config, RemoteConfig};
+use crate::config::Config;
 use crate::out::Out;
 
 /// `serve`.
@@ -82,99 +81,6 @@ fn parse_mount(s: &str) -> Result<MountRow> {
     })
 }
 
-/// Remote `name`, or its folder `root` when not empty (mounts of a remote's sub-folder).
-async fn mount_storage(cfg: &Config, name: &str, root: &str) -> Result<Arc<dyn Storage>> {
-    let s = crate::open::open(cfg, name).await?.storage();
-    if root.is_empty() {
-        return Ok(s);
-    }
-    Ok(Arc::new(cloudmux_core::SubTree::new(
-        s,
-        cloudmux_core::path::normalize(root)?,
-    )))
-}
-
-/// The configured remotes, for mounts made through the admin API.
-struct ConfigRemotes(std::sync::Mutex<Config>);
-
-impl ConfigRemotes {
-    fn new(cfg: &Config) -> Self {
-        ConfigRemotes(std::sync::Mutex::new(cfg.clone()))
-    }
-
-    fn config(&self) -> Config {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl cloudmux_server::admin::Remotes for ConfigRemotes {
-    fn list(&self) -> Vec<cloudmux_server::admin::RemoteInfo> {
-        self.0
-            .lock()
-            .unwrap()
-            .remotes
-            .iter()
-            .map(|(name, r)| cloudmux_server::admin::RemoteInfo {
-                name: name.clone(),
-                kind: r.kind.clone(),
-            })
-            .collect()
-    }
-
-    async fn open(&self, name: &str, root: &str) -> Result<Arc<dyn Storage>> {
-        mount_storage(&self.config(), name, root).await
-    }
-
-    fn add(&self, r: &cloudmux_server::signin::NewRemote) -> Result<()> {
-        // The same checks as `cloudmux remote add`.
-        let rc = crate::config::RemoteAdd {
-            name: r.name.clone(),
-            kind: r.kind.clone(),
-            client_id: r.client_id.clone().filter(|v| !v.is_empty()),
-            client_secret: r.client_secret.clone().filter(|v| !v.is_empty()),
-            endpoint: r.endpoint.clone().filter(|v| !v.is_empty()),
-            path: r.path.as_ref().map(PathBuf::from),
-            ..Default::default()
-        }
-        .build()?;
-        let mut cfg = self.0.lock().unwrap();
-        if cfg.remotes.contains_key(&r.name) {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("a remote named {} exists", r.name),
-            ));
-        }
-        cfg.remotes.insert(r.name.clone(), rc);
-        cfg.save()
-    }
-
-    fn oauth(&self, name: &str) -> Result<cloudmux_server::signin::RemoteOAuth> {
-        let cfg = self.config();
-        let rc = cfg.remote(name)?;
-        let (Some(id), Some(secret)) = (&rc.client_id, &rc.client_secret) else {
-            return Err(Error::invalid(format!("remote {name} has no OAuth client")));
-        };
-        let scopes = if rc.kind == "yadisk" {
-            vec![]
-        } else {
-            crate::open::google_scopes(rc)?
-        };
-        Ok(cloudmux_server::signin::RemoteOAuth {
-            kind: rc.kind.clone(),
-            client_id: id.clone(),
-            client_secret: Secret::new(secret.clone()),
-            endpoint: rc.endpoint.clone(),
-            scopes,
-            device: Some(cloudmux_auth::yandex::device_identity(&cfg.dir())),
-        })
-    }
-
-    fn save_token(&self, name: &str, t: cloudmux_auth::StoredToken) -> Result<()> {
-        self.config().tokens().save(name, &t).map(|_| ())
-    }
-}
-
 /// `serve`.
 pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
     if s.demo {
@@ -194,7 +100,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
     let state = AppState::with_policy(
         db.clone(),
         Duration::from_secs(s.cache_ttl),
-        Some(Arc::new(ConfigRemotes::new(cfg))),
+        Some(Arc::new(cloudmux_remote::ConfigRemotes::new(cfg))),
         s.policy(cfg, &data),
     );
     for (path, e) in state.sync_mounts().await? {
@@ -246,30 +152,22 @@ async fn google_sign_in(cfg: &Config, name: &str, scopes: &[String]) -> Result<(
     use cloudmux_auth::google;
     let rc = cfg.remote(name)?;
     let api = google::oauth_api(cloudmux_http::HttpConfig::default())?;
-    let ep = google::Endpoints::for_base(rc.endpoint.as_deref());
-    let secret = Secret::new(rc.client_secret.clone().unwrap_or_default());
+    let ep = google::Endpoints::for_base(rc.endpoint());
+    let (id, secret) = cloudmux_remote::open::client_credentials(name, rc)?;
     let opts = google::LoginOptions {
         accept_paste: false,
         timeout: Duration::from_secs(30),
         ..Default::default()
     };
-    let t = google::loopback_login(
-        &api,
-        &ep,
-        rc.client_id.as_deref().unwrap_or_default(),
-        &secret,
-        scopes,
-        &opts,
-        |url| {
-            let url = url.to_string();
-            tokio::spawn(async move {
-                // The browser's part: open the consent page and follow its redirect to the loopback.
-                if let Ok(c) = cloudmux_http::build_client(&cloudmux_http::HttpConfig::default()) {
-                    let _ = c.get(url).send().await;
-                }
-            });
-        },
-    )
+    let t = google::loopback_login(&api, &ep, &id, &secret, scopes, &opts, |url| {
+        let url = url.to_string();
+        tokio::spawn(async move {
+            // The browser's part: open the consent page and follow its redirect to the loopback.
+            if let Ok(c) = cloudmux_http::build_client(&cloudmux_http::HttpConfig::default()) {
+                let _ = c.get(url).send().await;
+            }
+        });
+    })
     .await?;
     cfg.tokens().save(name, &t.into_stored(None))?;
     Ok(())
@@ -280,9 +178,8 @@ async fn yandex_sign_in(cfg: &Config, name: &str) -> Result<()> {
     use cloudmux_auth::yandex;
     let rc = cfg.remote(name)?;
     let api = cloudmux_auth::oauth::oauth_api(cloudmux_http::HttpConfig::default())?;
-    let ep = yandex::Endpoints::for_base(rc.endpoint.as_deref());
-    let id = rc.client_id.clone().unwrap_or_default();
-    let secret = Secret::new(rc.client_secret.clone().unwrap_or_default());
+    let ep = yandex::Endpoints::for_base(rc.endpoint());
+    let (id, secret) = cloudmux_remote::open::client_credentials(name, rc)?;
     let (device_id, device_name) = yandex::device_identity(&cfg.dir());
     let dc = yandex::device_code(&api, &ep, &id, Some((&device_id, &device_name)), None).await?;
     let t = yandex::wait_for_token(&api, &ep, &id, &secret, &dc, |_| {}).await?;
@@ -400,47 +297,49 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
     .await?;
     let base = emu.base_url();
     let mut cfg = Config::load(&data.join("config.toml"))?;
-    let remote = |kind: &str, services: Vec<String>| RemoteConfig {
-        kind: kind.to_string(),
-        client_id: Some(cloudmux_emulator::DEMO_CLIENT_ID.to_string()),
-        client_secret: Some(cloudmux_emulator::DEMO_CLIENT_SECRET.to_string()),
-        endpoint: Some(base.clone()),
-        services,
-        ..Default::default()
+    let client = |extra: &[(&str, String)]| {
+        let mut o: std::collections::BTreeMap<String, String> = [
+            ("client_id", cloudmux_emulator::DEMO_CLIENT_ID.to_string()),
+            (
+                "client_secret",
+                cloudmux_emulator::DEMO_CLIENT_SECRET.to_string(),
+            ),
+            ("endpoint", base.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        o.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        o
     };
-    cfg.remotes
-        .insert("gdrive".into(), remote("gdrive", vec!["drive".into()]));
-    cfg.remotes
-        .insert("gphotos".into(), remote("gphotos", vec!["photos".into()]));
-    cfg.remotes
-        .insert("yadisk".into(), remote("yadisk", vec![]));
-    cfg.remotes.insert(
-        "local".into(),
-        RemoteConfig {
-            kind: "local".into(),
-            path: Some(local.clone()),
-            ..Default::default()
-        },
-    );
+    for (name, options) in [
+        ("gdrive", client(&[])),
+        ("gphotos", client(&[])),
+        ("yadisk", client(&[])),
+        (
+            "local",
+            [("path".to_string(), local.to_string_lossy().into_owned())].into(),
+        ),
+    ] {
+        let kind = if name == "local" { "local" } else { name };
+        cfg.remotes
+            .insert(name.into(), cloudmux_remote::build(name, kind, &options)?);
+    }
     cfg.save()?;
     out.note(
         "signing in to each service (Google consent + loopback redirect, Yandex device flow)…",
     );
-    google_sign_in(
-        &cfg,
-        "gdrive",
-        &crate::open::google_scopes(cfg.remote("gdrive")?)?,
-    )
-    .await?;
-    google_sign_in(
-        &cfg,
-        "gphotos",
-        &crate::open::google_scopes(cfg.remote("gphotos")?)?,
-    )
-    .await?;
+    for name in ["gdrive", "gphotos"] {
+        let rc = cfg.remote(name)?;
+        if let cloudmux_remote::SignIn::Google { scopes } =
+            cloudmux_remote::backend(&rc.kind)?.sign_in(rc)?
+        {
+            google_sign_in(&cfg, name, &scopes).await?;
+        }
+    }
     yandex_sign_in(&cfg, "yadisk").await?;
 
-    let drive = crate::open::open(&cfg, "gdrive").await?.storage();
+    let drive = crate::open::open(&cfg, "gdrive").await?;
     put_if_missing(
         &*drive,
         "Welcome to cloudmux.txt",
@@ -453,14 +352,14 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
         b"# Plan\n\n1. mount\n2. serve\n".to_vec(),
     )
     .await?;
-    let yandex = crate::open::open(&cfg, "yadisk").await?.storage();
+    let yandex = crate::open::open(&cfg, "yadisk").await?;
     put_if_missing(
         &*yandex,
         "Hello from Yandex Disk.txt",
         b"This file lives in the emulated Yandex Disk.\n".to_vec(),
     )
     .await?;
-    let photos = crate::open::open(&cfg, "gphotos").await?.storage();
+    let photos = crate::open::open(&cfg, "gphotos").await?;
     if cloudmux_core::list_all(&*photos, "media/all")
         .await?
         .is_empty()
@@ -478,7 +377,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
     let state = AppState::with_policy(
         db.clone(),
         Duration::from_secs(s.cache_ttl),
-        Some(Arc::new(ConfigRemotes::new(&cfg))),
+        Some(Arc::new(cloudmux_remote::ConfigRemotes::new(&cfg))),
         policy,
     );
     for (path, name) in [

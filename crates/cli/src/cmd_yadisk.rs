@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::Config;
-use crate::open::{Opened, open, with_remote, yadisk_client};
+use crate::open::{with_remote, yadisk_client, yadisk_storage};
 use crate::out::Out;
 
 /// `yadisk …`.
@@ -140,10 +140,10 @@ fn client(cfg: &Config, remote: &str) -> Result<YadiskClient> {
 /// A remote address as (client, full Yandex path).
 async fn full_path(cfg: &Config, addr: &str) -> Result<(YadiskClient, String)> {
     match RemotePath::parse(addr)? {
-        RemotePath::Remote { remote, path } => match open(cfg, &remote).await? {
-            Opened::Yadisk(y) => Ok((y.client().clone(), y.full(&path)?)),
-            _ => Err(Error::invalid(format!("{remote} is not a yadisk remote"))),
-        },
+        RemotePath::Remote { remote, path } => {
+            let y = yadisk_storage(cfg, &remote)?;
+            Ok((y.client().clone(), y.full(&path)?))
+        }
         _ => Err(Error::invalid("give a Yandex Disk address: REMOTE:path")),
     }
 }

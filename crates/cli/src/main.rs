@@ -27,11 +27,12 @@ const EXIT_CODES: &str = "EXIT CODES:
 
 ADDRESSES:
   REMOTE:path/to/file   a file or folder in a configured remote
-  REMOTE:id:FILEID      a Drive file by id (works even when names are duplicated)
+  REMOTE:id:FILEID      a file by id, on remotes with ids (Drive, Photos): works even when names repeat
   ./file, /abs/path     the local disk";
 
-/// cloudmux: Google Drive and Yandex Disk (Google Photos soon) from the command line, plus local emulators
-/// of those services for tests.
+/// cloudmux: Google Drive, Google Photos, Yandex Disk and the local disk from the command line — files,
+/// copies and syncs between any two, each service's own commands — plus `serve` (every remote in one tree:
+/// JSON API, WebDAV, a web page) and `emulate` (local emulators of the services and their OAuth servers).
 #[derive(Parser, Debug)]
 #[command(name = "cloudmux", version, after_help = EXIT_CODES, arg_required_else_help = true)]
 struct Cli {
@@ -107,16 +108,18 @@ enum Cmd {
     /// Yandex Disk commands: info, publish, public resources, upload by URL, trash, operations.
     #[command(subcommand)]
     Yadisk(cmd_yadisk::YadiskCmd),
-    /// Run the local emulators of Google Drive, Yandex Disk and their OAuth servers.
+    /// Run the local emulators of Google Drive, Google Photos (Library and Picker), Yandex Disk and the
+    /// Google and Yandex OAuth servers, with fault injection and the services' quotas.
     Emulate(cmd_emulate::Emulate),
-    /// Serve every mounted remote as one tree: JSON API with users (`--demo`: emulated drives and a local
-    /// folder, signed in and mounted).
+    /// Serve every mounted remote as one tree to signed-in users: a JSON API, WebDAV and a web page
+    /// (`--demo`: emulated drives and a local folder, signed in and mounted).
     Serve(cmd_serve::Serve),
 }
 
 #[derive(Subcommand, Debug)]
 enum RemoteCmd {
-    /// Add a remote, e.g. `remote add gd --type gdrive --client-id ID --client-secret S`.
+    /// Add a remote, e.g. `remote add gd --type gdrive --client-id ID --client-secret S` (the options of
+    /// every kind are listed below, each with the kinds that take it).
     Add(Box<config::RemoteAdd>),
     /// List remotes.
     List,
@@ -137,7 +140,10 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
         RemoteCmd::Add(a) => {
             let name = a.name.clone();
             let rc = a.build()?;
-            let needs_login = rc.kind != "local" && rc.service_account_file.is_none();
+            let needs_login = matches!(
+                cloudmux_remote::backend(&rc.kind)?.sign_in(&rc)?,
+                cloudmux_remote::SignIn::Google { .. } | cloudmux_remote::SignIn::Yandex
+            );
             let existed = cfg.remotes.insert(name.clone(), rc).is_some();
             cfg.save()?;
             if out.json {
@@ -168,13 +174,19 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
         }
         RemoteCmd::Show { name } => {
             let rc = cfg.remote(&name)?;
+            let b = cloudmux_remote::backend(&rc.kind)?;
             let mut v = serde_json::to_value(rc).map_err(|e| Error::invalid(e.to_string()))?;
-            if v.get("client_secret").is_some() {
-                v["client_secret"] = serde_json::json!("***");
+            for o in b.options() {
+                if o.kind == cloudmux_remote::OptionKind::Secret && v.get(o.name).is_some() {
+                    v[o.name] = serde_json::json!("***");
+                }
             }
-            v["signed_in"] = serde_json::json!(
-                cfg.tokens().load(&name).is_ok() || rc.service_account_file.is_some()
-            );
+            let sign_in = b.sign_in(rc)?;
+            v["signed_in"] = serde_json::json!(match sign_in {
+                cloudmux_remote::SignIn::None
+                | cloudmux_remote::SignIn::GoogleServiceAccount { .. } => true,
+                _ => cfg.tokens().load(&name).is_ok(),
+            });
             v["name"] = serde_json::json!(name);
             out.json(&v);
         }
@@ -207,6 +219,8 @@ fn init_logging(verbose: u8) {
         "cloudmux_vfs",
         "cloudmux_local",
         "cloudmux_emulator",
+        "cloudmux_remote",
+        "cloudmux_server",
     ];
     let directives = std::iter::once("warn".to_string())
         .chain(ours.iter().map(|c| format!("{c}={level}")))
@@ -306,8 +320,25 @@ fn report(e: &anyhow::Error, json: bool) -> i32 {
     kind.exit_code()
 }
 
+/// The command line, with the kinds of remote the registry knows listed in its help.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let kinds: Vec<String> = cloudmux_remote::BACKENDS
+        .iter()
+        .map(|b| format!("  {:<9} {}", b.kind(), b.about()))
+        .collect();
+    Cli::command().after_help(format!(
+        "{EXIT_CODES}\n\nKINDS OF REMOTE:\n{}",
+        kinds.join("\n")
+    ))
+}
+
 fn main() {
-    let cli = Cli::parse();
+    use clap::FromArgMatches;
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     init_logging(cli.verbose);
     let json = cli.json;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -2,8 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use cloudmux_core::{ByteStream, Entry};
-use futures_util::StreamExt;
+use cloudmux_core::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -204,15 +203,6 @@ impl JsonArray {
         self.out.write_all(b"\n]\n")?;
         self.out.flush()
     }
-}
-
-/// Counts bytes through a progress bar.
-pub fn metered(s: ByteStream, pb: ProgressBar) -> ByteStream {
-    Box::pin(s.inspect(move |c| {
-        if let Ok(b) = c {
-            pb.inc(b.len() as u64);
-        }
-    }))
 }
 
 /// `ls`-style line of an entry.

@@ -1240,3 +1240,34 @@ fn two_server_processes_share_one_database() {
         c.wait().unwrap();
     }
 }
+
+/// `cloudmux --help` lists every kind of remote the registry has, and `remote add --help` every option.
+#[test]
+fn help_names_every_kind_and_option() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloudmux"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for b in cloudmux_remote::BACKENDS {
+        assert!(
+            text.contains(b.kind()) && text.contains(b.about()),
+            "{} missing:\n{text}",
+            b.kind()
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloudmux"))
+        .args(["remote", "add", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for b in cloudmux_remote::BACKENDS {
+        for o in b.options() {
+            assert!(
+                text.contains(&format!("--{}", o.name.replace('_', "-"))),
+                "--{} missing:\n{text}",
+                o.name
+            );
+        }
+    }
+}

@@ -26,6 +26,8 @@
 pub mod chunk;
 pub mod entry;
 pub mod error;
+pub mod fs;
+pub mod memory;
 pub mod mime;
 pub mod name;
 pub mod path;

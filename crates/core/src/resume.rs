@@ -7,10 +7,11 @@
 //! first on the next write, and removes it when the upload completes.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::fs::write_private;
 
 /// Where the sessions of unfinished uploads are kept (keys are lowercase hex, values small JSON texts).
 pub trait SessionStore: Send + Sync {
@@ -91,36 +92,6 @@ impl SessionStore for DirSessions {
             let _ = std::fs::remove_file(p);
         }
     }
-}
-
-/// Writes `data` to `path` readable by the owner only (0600; folder 0700), via a temp file renamed into place.
-pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::invalid(format!("{} has no folder", path.display())))?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -208,6 +208,40 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Account and quota information.
     async fn about(&self) -> Result<About>;
+
+    /// Metadata of an entry by the service's id (`name:id:ID` addresses); its path is its name.
+    /// Unsupported unless [`Capabilities::ids`].
+    async fn stat_id(&self, id: &str) -> Result<Entry> {
+        Err(Error::unsupported(
+            format!("{}: this backend has no ids ({id})", self.kind()),
+            "use a path: REMOTE:path/to/file",
+        ))
+    }
+
+    /// Deletes an entry by the service's id. Unsupported unless [`Capabilities::ids`].
+    async fn delete_id(&self, id: &str, _mode: DeleteMode) -> Result<()> {
+        Err(Error::unsupported(
+            format!("{}: this backend has no ids ({id})", self.kind()),
+            "use a path: REMOTE:path/to/file",
+        ))
+    }
+
+    /// A public link to an entry by the service's id. Unsupported unless [`Capabilities::ids`] and
+    /// [`Capabilities::public_link`].
+    async fn public_link_id(&self, id: &str) -> Result<String> {
+        Err(Error::unsupported(
+            format!("{}: no public links by id ({id})", self.kind()),
+            "use a path: REMOTE:path/to/file",
+        ))
+    }
+
+    /// Reads a file by the service's id. Unsupported unless [`Capabilities::ids`].
+    async fn read_id(&self, id: &str, _range: ByteRange) -> Result<ByteStream> {
+        Err(Error::unsupported(
+            format!("{}: this backend has no ids ({id})", self.kind()),
+            "use a path: REMOTE:path/to/file",
+        ))
+    }
 }
 
 /// Collects every page of a listing into one vector (for small folders and tests).

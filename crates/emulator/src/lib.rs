@@ -252,21 +252,9 @@ impl State {
         let photos = lock(&self.photos).snapshot();
         let all = serde_json::json!({"google_auth": google_auth, "drive": drive, "yandex_auth": yandex_auth, "disk": disk, "photos": photos});
         let data = serde_json::to_vec(&all).map_err(std::io::Error::other)?;
-        std::fs::create_dir_all(dir)?;
         // It holds the emulated OAuth tokens: owner-only, like every token file.
-        let tmp = dir.join("state.json.tmp");
-        {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&data)?;
-        }
-        std::fs::rename(&tmp, dir.join("state.json"))?;
+        cloudmux_core::fs::write_private(&dir.join("state.json"), &data)
+            .map_err(std::io::Error::other)?;
         Ok(generation)
     }
 

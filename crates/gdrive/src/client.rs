@@ -18,8 +18,9 @@ use crate::model::{
 /// fifty pages; every field costs bytes on each).
 pub const LIST_FIELDS: &str = "id,name,mimeType,size,md5Checksum,modifiedTime,shortcutDetails";
 
-/// The file fields cloudmux asks for.
-pub const FILE_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,sha1Checksum,sha256Checksum,modifiedTime,createdTime,trashed,driveId,webViewLink,webContentLink,description,starred,shortcutDetails";
+/// The file fields cloudmux asks for. Not the SHA-1 and SHA-256: cloudmux compares and verifies with the MD5,
+/// and Drive computes the others after an upload (they may be missing for a while).
+pub const FILE_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,modifiedTime,createdTime,trashed,driveId,webViewLink,webContentLink,description,starred,shortcutDetails";
 
 /// The fields of an upload's answer: what the check of the upload needs (MD5), not the SHA-1 and SHA-256
 /// Drive may still be computing for a large file.

@@ -189,18 +189,6 @@ impl GDriveStorage {
             .retain(|k, _| k != path && !k.starts_with(&prefix));
     }
 
-    /// Metadata of a file by id (for `name:id:ID` addresses); its path is its name.
-    pub async fn stat_id(&self, id: &str) -> Result<Entry> {
-        let f = self.client.get(id).await?;
-        Ok(to_entry(safe_name(&f).unwrap_or_default(), &f))
-    }
-
-    /// Reads a file by id (for `name:id:ID` addresses).
-    pub async fn read_id(&self, id: &str, range: ByteRange) -> Result<ByteStream> {
-        let f = self.client.get(id).await?;
-        self.read_file(&f, range)
-    }
-
     fn read_file(&self, f: &File, range: ByteRange) -> Result<ByteStream> {
         if f.is_folder() {
             return Err(Error::new(
@@ -476,6 +464,27 @@ impl Storage for GDriveStorage {
     async fn public_link(&self, path: &str) -> Result<String> {
         let f = self.resolve(path).await?;
         self.client.share_link(&f.id).await
+    }
+
+    async fn stat_id(&self, id: &str) -> Result<Entry> {
+        let f = self.client.get(id).await?;
+        Ok(to_entry(safe_name(&f).unwrap_or_default(), &f))
+    }
+
+    async fn read_id(&self, id: &str, range: ByteRange) -> Result<ByteStream> {
+        let f = self.client.get(id).await?;
+        self.read_file(&f, range)
+    }
+
+    async fn delete_id(&self, id: &str, mode: DeleteMode) -> Result<()> {
+        match mode {
+            DeleteMode::Trash => self.client.trash(id).await.map(|_| ()),
+            DeleteMode::Permanent => self.client.delete(id).await,
+        }
+    }
+
+    async fn public_link_id(&self, id: &str) -> Result<String> {
+        self.client.share_link(id).await
     }
 
     async fn about(&self) -> Result<About> {

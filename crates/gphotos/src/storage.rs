@@ -536,4 +536,16 @@ impl Storage for GPhotosStorage {
     async fn about(&self) -> Result<About> {
         Ok(About::default())
     }
+
+    async fn stat_id(&self, id: &str) -> Result<Entry> {
+        let it = self.client.media_item(id).await?;
+        let name = safe(&it.filename, &it.id);
+        let size = self.client.size_of(&it).await?;
+        Ok(self.entry("", &name, &it, size))
+    }
+
+    async fn read_id(&self, id: &str, range: ByteRange) -> Result<ByteStream> {
+        let it = self.client.media_item(id).await?;
+        self.client.download(&it, range).await
+    }
 }

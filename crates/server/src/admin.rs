@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
-use cloudmux_core::{Error, ErrorKind, Result, Storage};
+use cloudmux_core::{Error, ErrorKind, Result};
+use cloudmux_remote::NewRemote;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,15 +18,6 @@ use crate::error::ApiError;
 use crate::mount::{Mount, clean};
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
-
-/// A remote the server can mount.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RemoteInfo {
-    /// Its name.
-    pub name: String,
-    /// `gdrive`, `gphotos`, `yadisk` or `local`.
-    pub kind: String,
-}
 
 /// What remotes added through the admin API may point at, decided by the server's operator (`cloudmux
 /// serve --allow-endpoint URL --local-root DIR`). By default nothing: an administrator of the web page is
@@ -44,8 +35,8 @@ pub struct RemotePolicy {
 
 impl RemotePolicy {
     /// Refuses `r` unless its endpoint and local folder are ones the operator allowed.
-    pub fn check(&self, r: &crate::signin::NewRemote) -> Result<()> {
-        if let Some(ep) = r.endpoint.as_deref().filter(|e| !e.is_empty()) {
+    pub fn check(&self, r: &NewRemote) -> Result<()> {
+        if let Some(ep) = r.get("endpoint") {
             let ep = ep.trim_end_matches('/');
             let ok = self.endpoints.iter().any(|a| {
                 let a = a.trim_end_matches('/');
@@ -68,7 +59,7 @@ impl RemotePolicy {
                         "local remotes added from the web must lie in a folder the operator allowed                          with --local-root DIR, away from the server's own data",
                     )
             };
-            let path = r.path.as_deref().unwrap_or_default();
+            let path = r.get("path").unwrap_or_default();
             let canon = std::fs::canonicalize(path)
                 .map_err(|_| refuse("it does not exist or cannot be read"))?;
             let under = |dir: &std::path::Path| {
@@ -88,36 +79,6 @@ impl RemotePolicy {
     }
 }
 
-/// Where the server finds remotes to mount (the CLI's configuration, for `cloudmux serve`).
-#[async_trait]
-pub trait Remotes: Send + Sync {
-    /// The remotes there are.
-    fn list(&self) -> Vec<RemoteInfo>;
-    /// Opens one, rooted at `root` (empty: its root).
-    async fn open(&self, name: &str, root: &str) -> Result<Arc<dyn Storage>>;
-    /// Adds a remote (AlreadyExists when the name is taken).
-    fn add(&self, _r: &crate::signin::NewRemote) -> Result<()> {
-        Err(Error::new(
-            ErrorKind::Unsupported,
-            "remotes cannot be added to this server",
-        ))
-    }
-    /// What signing `name` in needs.
-    fn oauth(&self, name: &str) -> Result<crate::signin::RemoteOAuth> {
-        Err(Error::new(
-            ErrorKind::Unsupported,
-            format!("{name} cannot be signed in from this server"),
-        ))
-    }
-    /// Keeps the tokens of `name` (0600).
-    fn save_token(&self, name: &str, _t: cloudmux_auth::StoredToken) -> Result<()> {
-        Err(Error::new(
-            ErrorKind::Unsupported,
-            format!("tokens of {name} cannot be kept by this server"),
-        ))
-    }
-}
-
 /// The routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -131,6 +92,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(mounts).post(add_mount).delete(remove_mount),
         )
         .route("/api/admin/remotes", get(remotes).post(add_remote))
+        .route("/api/admin/backends", get(backends))
         .route("/api/admin/locks", get(locks))
         .route(
             "/api/admin/locks/{token}",
@@ -338,10 +300,26 @@ async fn remotes(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<V
     Ok(Json(json!({"remotes": list})))
 }
 
+/// The kinds of remote, their options and sign-in style (the admin page's form is made from them).
+async fn backends(a: Authed) -> ApiResult<Json<Value>> {
+    require_admin(&a)?;
+    let list: Vec<Value> = cloudmux_remote::BACKENDS
+        .iter()
+        .map(|b| {
+            let sign_in = b
+                .sign_in(&cloudmux_remote::RemoteConfig::new(b.kind()))
+                .map(|s| s.style())
+                .unwrap_or("none");
+            json!({"kind": b.kind(), "about": b.about(), "sign_in": sign_in, "options": b.options()})
+        })
+        .collect();
+    Ok(Json(json!({"backends": list})))
+}
+
 async fn add_remote(
     State(st): State<Arc<AppState>>,
     a: Authed,
-    Json(r): Json<crate::signin::NewRemote>,
+    Json(r): Json<NewRemote>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     require_admin(&a)?;
     let remotes = st

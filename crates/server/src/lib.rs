@@ -63,7 +63,7 @@ pub struct AppState {
     /// Background transfers.
     pub tasks: tasks::Tasks,
     /// The remotes admins can mount (none: mounts are fixed at start).
-    pub remotes: Option<Arc<dyn admin::Remotes>>,
+    pub remotes: Option<Arc<dyn cloudmux_remote::Remotes>>,
     /// What remotes added through the admin API may point at.
     pub policy: admin::RemotePolicy,
     /// WebDAV over the tree, and its locks.
@@ -90,12 +90,6 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-impl std::fmt::Debug for dyn admin::Remotes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.list()).finish()
-    }
-}
-
 impl AppState {
     /// A server over `db` whose listings stay cached for `cache_ttl`; sessions last a day.
     pub fn new(db: db::Db, cache_ttl: Duration) -> Arc<Self> {
@@ -107,7 +101,7 @@ impl AppState {
     pub fn with_remotes(
         db: db::Db,
         cache_ttl: Duration,
-        remotes: Option<Arc<dyn admin::Remotes>>,
+        remotes: Option<Arc<dyn cloudmux_remote::Remotes>>,
     ) -> Arc<Self> {
         Self::with_policy(db, cache_ttl, remotes, admin::RemotePolicy::default())
     }
@@ -116,7 +110,7 @@ impl AppState {
     pub fn with_policy(
         db: db::Db,
         cache_ttl: Duration,
-        remotes: Option<Arc<dyn admin::Remotes>>,
+        remotes: Option<Arc<dyn cloudmux_remote::Remotes>>,
         policy: admin::RemotePolicy,
     ) -> Arc<Self> {
         let tree = Arc::new(mount::Tree::new(cache_ttl));

@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use cloudmux_auth::StoredToken;
 use cloudmux_core::{Error, ErrorKind, Result};
 use cloudmux_http::Secret;
+use cloudmux_remote::SignIn;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -27,44 +28,6 @@ use crate::api::Authed;
 use crate::error::ApiError;
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
-
-/// What signing a remote in needs to know about it.
-#[derive(Debug, Clone)]
-pub struct RemoteOAuth {
-    /// `gdrive`, `gphotos` or `yadisk`.
-    pub kind: String,
-    /// OAuth client id.
-    pub client_id: String,
-    /// OAuth client secret.
-    pub client_secret: Secret,
-    /// Alternative base URL of the OAuth server (the emulator), if any.
-    pub endpoint: Option<String>,
-    /// Google scopes to ask for (empty for Yandex).
-    pub scopes: Vec<String>,
-    /// Yandex `device_id` and `device_name`.
-    pub device: Option<(String, String)>,
-}
-
-/// A remote to add.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct NewRemote {
-    /// Its name.
-    pub name: String,
-    /// `gdrive`, `gphotos`, `yadisk` or `local`.
-    pub kind: String,
-    /// OAuth client id (cloud remotes).
-    #[serde(default)]
-    pub client_id: Option<String>,
-    /// OAuth client secret (cloud remotes).
-    #[serde(default)]
-    pub client_secret: Option<String>,
-    /// Alternative API and OAuth base URL (an emulator).
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    /// Local: the folder.
-    #[serde(default)]
-    pub path: Option<String>,
-}
 
 /// A sign-in in progress.
 enum Pending {
@@ -100,7 +63,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/oauth/google/callback", get(callback))
 }
 
-fn remotes(st: &AppState) -> Result<&Arc<dyn crate::admin::Remotes>> {
+fn remotes(st: &AppState) -> Result<&Arc<dyn cloudmux_remote::Remotes>> {
     st.remotes
         .as_ref()
         .ok_or_else(|| Error::new(ErrorKind::Unsupported, "this server has no remotes"))
@@ -138,12 +101,12 @@ async fn start(
     st.signins.0.lock().unwrap().retain(|_, p| match p {
         Pending::Google { at, .. } | Pending::Yandex { at, .. } => at.elapsed() < PENDING_TTL,
     });
-    match o.kind.as_str() {
-        "gdrive" | "gphotos" => {
+    match &o.sign_in {
+        SignIn::Google { scopes } => {
             use cloudmux_auth::google;
             let ep = google::Endpoints::for_base(o.endpoint.as_deref());
             let redirect = format!("{}/api/oauth/google/callback", origin(&headers)?);
-            let link = google::consent_url_for_scopes(&ep, &o.client_id, &o.scopes, &redirect);
+            let link = google::consent_url_for_scopes(&ep, &o.client_id, scopes, &redirect);
             st.signins.0.lock().unwrap().insert(
                 link.state.clone(),
                 Pending::Google {
@@ -157,7 +120,7 @@ async fn start(
                 "kind": "google", "url": link.url, "redirect_uri": link.redirect_uri,
             })))
         }
-        "yadisk" => {
+        SignIn::Yandex => {
             use cloudmux_auth::yandex;
             let api = cloudmux_auth::oauth::oauth_api(cloudmux_http::HttpConfig::default())?;
             let ep = yandex::Endpoints::for_base(o.endpoint.as_deref());
@@ -201,7 +164,9 @@ async fn start(
             });
             Ok(Json(shown))
         }
-        other => Err(Error::invalid(format!("a {other} remote needs no sign-in")).into()),
+        SignIn::None | SignIn::GoogleServiceAccount { .. } => {
+            Err(Error::invalid(format!("{name} needs no sign-in")).into())
+        }
     }
 }
 

@@ -601,11 +601,11 @@ async fn nothing_outside_the_base_path_on(url: &str) {
 struct Folders(Vec<(String, std::path::PathBuf)>);
 
 #[async_trait::async_trait]
-impl cloudmux_server::admin::Remotes for Folders {
-    fn list(&self) -> Vec<cloudmux_server::admin::RemoteInfo> {
+impl cloudmux_remote::Remotes for Folders {
+    fn list(&self) -> Vec<cloudmux_remote::RemoteInfo> {
         self.0
             .iter()
-            .map(|(n, _)| cloudmux_server::admin::RemoteInfo {
+            .map(|(n, _)| cloudmux_remote::RemoteInfo {
                 name: n.clone(),
                 kind: "local".into(),
             })
@@ -641,7 +641,7 @@ async fn administration_on(db_url: &str) {
     std::fs::create_dir_all(d.path().join("files/inner")).unwrap();
     std::fs::write(d.path().join("files/inner/x.txt"), "x").unwrap();
     let db_url = db_url.to_string();
-    let remotes: Arc<dyn cloudmux_server::admin::Remotes> =
+    let remotes: Arc<dyn cloudmux_remote::Remotes> =
         Arc::new(Folders(vec![("files".into(), d.path().join("files"))]));
     let state = AppState::with_remotes(
         Db::open(&db_url).await.unwrap(),
@@ -923,7 +923,7 @@ async fn two_servers_on(db_url: &str) {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(d.path().join("shared")).unwrap();
     std::fs::write(d.path().join("shared/hello.txt"), "hello").unwrap();
-    let remotes: Arc<dyn cloudmux_server::admin::Remotes> =
+    let remotes: Arc<dyn cloudmux_remote::Remotes> =
         Arc::new(Folders(vec![("shared".into(), d.path().join("shared"))]));
     let mut servers = Vec::new();
     for _ in 0..2 {

@@ -36,7 +36,7 @@ async fn server() -> Srv {
     server_with(None).await
 }
 
-async fn server_with(remotes: Option<Arc<dyn cloudmux_server::admin::Remotes>>) -> Srv {
+async fn server_with(remotes: Option<Arc<dyn cloudmux_remote::Remotes>>) -> Srv {
     cloudmux_http::install_crypto_provider();
     let files = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -709,14 +709,14 @@ async fn removal_and_new_passwords_end_access_at_once() {
 struct AcceptAll(std::sync::Mutex<Vec<String>>);
 
 #[async_trait::async_trait]
-impl cloudmux_server::admin::Remotes for AcceptAll {
-    fn list(&self) -> Vec<cloudmux_server::admin::RemoteInfo> {
+impl cloudmux_remote::Remotes for AcceptAll {
+    fn list(&self) -> Vec<cloudmux_remote::RemoteInfo> {
         Vec::new()
     }
     async fn open(&self, name: &str, _root: &str) -> cloudmux_core::Result<Arc<dyn Storage>> {
         Err(cloudmux_core::Error::not_found(name))
     }
-    fn add(&self, r: &cloudmux_server::signin::NewRemote) -> cloudmux_core::Result<()> {
+    fn add(&self, r: &cloudmux_remote::NewRemote) -> cloudmux_core::Result<()> {
         self.0.lock().unwrap().push(r.name.clone());
         Ok(())
     }

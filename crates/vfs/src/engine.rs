@@ -327,21 +327,40 @@ async fn make_dirs(
 /// Attempts of one file when its failures are temporary (each attempt retries its own requests first).
 const FILE_ATTEMPTS: u32 = 4;
 
+/// What a copy reads: a path, or an id (`name:id:ID` addresses, on backends with ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A path in the source storage.
+    Path(String),
+    /// An id in the source storage.
+    Id(String),
+}
+
 impl Ctx {
     /// [`Ctx::copy_one`], again after a temporary failure (rate limits, outages, broken connections), with a
     /// jittered pause. Only the first attempt may skip the backend's look for an existing file: a failed
-    /// one may have created it.
-    async fn copy_retrying(&self, rel: &str, src: &Entry, new: bool) -> Result<u64> {
+    /// one may have created it. `label` names the file in events.
+    async fn copy_retrying(
+        &self,
+        label: &str,
+        from: &Source,
+        to: &str,
+        src: &Entry,
+        new: bool,
+    ) -> Result<Entry> {
         let mut attempt = 0;
         loop {
-            match self.copy_one(rel, src, new && attempt == 0).await {
+            match self
+                .copy_one(label, from, to, src, new && attempt == 0)
+                .await
+            {
                 Err(e) if e.is_temporary() && attempt + 1 < FILE_ATTEMPTS => {
                     let pause = cloudmux_http::full_jitter(
                         attempt,
                         self.retry_pause,
                         self.retry_pause * 30,
                     );
-                    tracing::warn!("{rel}: {e}; trying the file again in {pause:?}");
+                    tracing::warn!("{label}: {e}; trying the file again in {pause:?}");
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
@@ -350,59 +369,71 @@ impl Ctx {
         }
     }
 
-    /// Copies one file and verifies it; returns the bytes copied. Its folder exists already ([`make_dirs`]).
-    async fn copy_one(&self, rel: &str, src: &Entry, new: bool) -> Result<u64> {
-        let from = join(&self.src_root, rel);
-        let to = join(&self.dst_root, rel);
+    /// Copies one file and verifies it; returns what the destination stored. Its folder exists already.
+    async fn copy_one(
+        &self,
+        label: &str,
+        from: &Source,
+        to: &str,
+        src: &Entry,
+        new: bool,
+    ) -> Result<Entry> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             (self.on)(Event::Started {
-                path: rel.to_string(),
+                path: label.to_string(),
                 size: src.size,
             });
-            let written = if same_storage(&self.src, &self.dst) && self.src.capabilities().copy {
-                let e = self.dst.copy(&from, &to).await?;
-                (self.on)(Event::Bytes {
-                    path: rel.to_string(),
-                    n: e.size.unwrap_or(0),
-                });
-                e
-            } else {
-                let data = match src.size {
-                    Some(n) if n >= self.cutoff && self.src.capabilities().range_read => {
-                        multi_stream_read(
-                            self.src.clone(),
-                            from.clone(),
-                            n,
-                            self.streams,
-                            self.segment,
-                        )
-                    }
-                    _ => self.src.read(&from, ByteRange::all()).await?,
-                };
-                let on = self.on.clone();
-                let path = rel.to_string();
-                let data: ByteStream = Box::pin(data.inspect(move |c| {
-                    if let Ok(b) = c {
-                        on(Event::Bytes {
-                            path: path.clone(),
-                            n: b.len() as u64,
-                        });
-                    }
-                }));
-                let resume = self
-                    .resume
-                    .as_ref()
-                    .map(|r| Resume::of(r.store.clone(), &format!("{}|{rel}", r.source), src));
-                let opts = WriteOptions {
-                    size: src.size,
-                    modified: src.modified,
-                    mime: src.mime.clone(),
-                    resume,
-                    new_file: new && attempt == 1,
-                };
-                self.dst.write(&to, data, opts).await?
+            let written = match from {
+                Source::Path(from)
+                    if same_storage(&self.src, &self.dst) && self.src.capabilities().copy =>
+                {
+                    let e = self.dst.copy(from, to).await?;
+                    (self.on)(Event::Bytes {
+                        path: label.to_string(),
+                        n: e.size.unwrap_or(0),
+                    });
+                    e
+                }
+                _ => {
+                    let data = match (from, src.size) {
+                        (Source::Path(from), Some(n))
+                            if n >= self.cutoff && self.src.capabilities().range_read =>
+                        {
+                            multi_stream_read(
+                                self.src.clone(),
+                                from.clone(),
+                                n,
+                                self.streams,
+                                self.segment,
+                            )
+                        }
+                        (Source::Path(from), _) => self.src.read(from, ByteRange::all()).await?,
+                        (Source::Id(id), _) => self.src.read_id(id, ByteRange::all()).await?,
+                    };
+                    let on = self.on.clone();
+                    let path = label.to_string();
+                    let data: ByteStream = Box::pin(data.inspect(move |c| {
+                        if let Ok(b) = c {
+                            on(Event::Bytes {
+                                path: path.clone(),
+                                n: b.len() as u64,
+                            });
+                        }
+                    }));
+                    let resume = self.resume.as_ref().map(|r| {
+                        Resume::of(r.store.clone(), &format!("{}|{label}", r.source), src)
+                    });
+                    let opts = WriteOptions {
+                        size: src.size,
+                        modified: src.modified,
+                        mime: src.mime.clone(),
+                        resume,
+                        new_file: new && attempt == 1,
+                    };
+                    self.dst.write(to, data, opts).await?
+                }
             };
             let size_ok = match (src.size, written.size) {
                 (Some(a), Some(b)) => a == b,
@@ -416,16 +447,16 @@ impl Ctx {
             .find_map(|(x, y)| x.as_ref().zip(y.as_ref()))
             .is_none_or(|(x, y)| x.eq_ignore_ascii_case(y));
             if size_ok && hash_ok {
-                return Ok(written.size.or(src.size).unwrap_or(0));
+                return Ok(written);
             }
             if attempt >= 2 {
                 return Err(Error::new(
                     ErrorKind::Corrupt,
-                    format!("{rel}: the copy does not match the source (size or hash)"),
+                    format!("{label}: the copy does not match the source (size or hash)"),
                 )
                 .with_hint("the transfer was damaged twice; check the network and run again"));
             }
-            tracing::warn!("{rel}: copy differs from the source; copying again");
+            tracing::warn!("{label}: copy differs from the source; copying again");
         }
     }
 }
@@ -544,7 +575,12 @@ pub async fn run(
         .map(|(rel, e, new)| {
             let cx = &cx;
             async move {
-                let mut r = cx.copy_retrying(&rel, &e, new).await;
+                let from = Source::Path(join(&cx.src_root, &rel));
+                let to = join(&cx.dst_root, &rel);
+                let mut r = cx
+                    .copy_retrying(&rel, &from, &to, &e, new)
+                    .await
+                    .map(|w| w.size.or(e.size).unwrap_or(0));
                 if r.is_ok() && mode == Mode::Move {
                     let s = &cx.src;
                     let how = if s.capabilities().trash {
@@ -603,4 +639,67 @@ pub async fn run(
         );
     }
     Ok(stats)
+}
+
+/// Copies one file from `src` to `dst` at `to` (whose folder must exist) the way the tree engine copies
+/// each file: server-side within one storage that can copy, otherwise streamed (several ranged streams past
+/// [`Options::multi_stream_cutoff`]), resumable when [`Options::resume`] is set, retried after temporary
+/// failures, and verified against what the destination reports (size, and a hash both sides know). Returns
+/// the source's entry and the written one.
+pub async fn copy_file(
+    src: &Arc<dyn Storage>,
+    from: &Source,
+    dst: &Arc<dyn Storage>,
+    to: &str,
+    o: &Options,
+    on: impl Fn(Event) + Send + Sync + 'static,
+) -> Result<(Entry, Entry)> {
+    let se = match from {
+        Source::Path(p) => src.stat(p).await?,
+        Source::Id(id) => src.stat_id(id).await?,
+    };
+    if se.is_dir {
+        return Err(Error::invalid(format!("{} is a folder", se.name))
+            .with_hint("copy folders with cp (it copies the whole tree) or sync"));
+    }
+    let cx = Ctx {
+        src: src.clone(),
+        src_root: String::new(),
+        dst: dst.clone(),
+        dst_root: String::new(),
+        cutoff: o.multi_stream_cutoff,
+        streams: o.streams,
+        segment: o.segment_size,
+        resume: o.resume.clone(),
+        on: Arc::new(on),
+        retry_pause: o.retry_pause,
+    };
+    let label = cloudmux_core::path::file_name(to).to_string();
+    let written = cx.copy_retrying(&label, from, to, &se, false).await?;
+    Ok((se, written))
+}
+
+/// Moves one file: a rename within one storage that can rename, otherwise [`copy_file`] and, once the copy
+/// is verified, the source deleted (to the trash where the source has one).
+pub async fn move_file(
+    src: &Arc<dyn Storage>,
+    from: &str,
+    dst: &Arc<dyn Storage>,
+    to: &str,
+    o: &Options,
+    on: impl Fn(Event) + Send + Sync + 'static,
+) -> Result<(Entry, Entry)> {
+    if same_storage(src, dst) && src.capabilities().rename {
+        let se = src.stat(from).await?;
+        let e = src.rename(from, to).await?;
+        return Ok((se, e));
+    }
+    let (se, e) = copy_file(src, &Source::Path(from.to_string()), dst, to, o, on).await?;
+    let how = if src.capabilities().trash {
+        DeleteMode::Trash
+    } else {
+        DeleteMode::Permanent
+    };
+    src.delete(from, how).await?;
+    Ok((se, e))
 }

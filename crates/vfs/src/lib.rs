@@ -10,6 +10,9 @@
 //! removes what the destination has beyond the source only after every copy succeeded; `move` deletes a
 //! source file only after its copy was verified. `check` reports missing, extra and differing files.
 //!
+//! [`copy_file`] and [`move_file`] are the same copy for one file (the CLI's `cp`, `mv`, `get` and `put`
+//! of a file, the server's copies between mounts): one place where transfers get better.
+//!
 //! ```no_run
 //! # async fn demo(a: std::sync::Arc<dyn cloudmux_core::Storage>, b: std::sync::Arc<dyn cloudmux_core::Storage>) -> cloudmux_core::Result<()> {
 //! use cloudmux_vfs::{Mode, Options, run};
@@ -22,5 +25,7 @@
 mod engine;
 mod filter;
 
-pub use engine::{Event, Mode, Options, ResumeScope, Stats, multi_stream_read, run};
+pub use engine::{
+    Event, Mode, Options, ResumeScope, Source, Stats, copy_file, move_file, multi_stream_read, run,
+};
 pub use filter::{Filter, glob_match, parse_age};

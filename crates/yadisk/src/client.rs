@@ -39,6 +39,9 @@ impl Default for YadiskConfig {
     }
 }
 
+/// The fields of a resource cloudmux reads (not the SHA-256, which it never uses: MD5 is what it compares).
+pub const RESOURCE_FIELDS: &str = "name,path,type,size,md5,modified,created,mime_type,media_type,resource_id,custom_properties,public_key,public_url";
+
 /// A Yandex Disk client.
 #[derive(Debug, Clone)]
 pub struct YadiskClient {
@@ -145,8 +148,28 @@ impl YadiskClient {
         offset: u64,
         sort: Option<&str>,
     ) -> Result<(Vec<Resource>, u64)> {
+        let mut fields: Vec<String> = RESOURCE_FIELDS
+            .split(',')
+            .map(|f| format!("_embedded.items.{f}"))
+            .collect();
+        fields.extend(
+            [
+                "type",
+                "path",
+                "_embedded.total",
+                "_embedded.offset",
+                "_embedded.limit",
+            ]
+            .map(String::from),
+        );
         let r = self
-            .meta(path, Some(self.cfg.page_limit), offset, sort, None)
+            .meta(
+                path,
+                Some(self.cfg.page_limit),
+                offset,
+                sort,
+                Some(&fields.join(",")),
+            )
             .await?;
         if !r.is_dir() {
             return Err(Error::new(
@@ -287,7 +310,7 @@ impl YadiskClient {
     /// `PATCH /resources`: sets (or with `null`, removes) custom properties.
     pub async fn set_properties(&self, path: &str, props: &Value) -> Result<Resource> {
         let url = self.url("/resources");
-        let p = q(&[("path", path)]);
+        let p = q(&[("path", path), ("fields", RESOURCE_FIELDS)]);
         let body = serde_json::json!({"custom_properties": props});
         json_of(
             self.api
@@ -445,7 +468,10 @@ impl YadiskClient {
                     ..Resource::default()
                 });
             }
-            None => self.meta(path, Some(0), 0, None, None).await?,
+            None => {
+                self.meta(path, Some(0), 0, None, Some(RESOURCE_FIELDS))
+                    .await?
+            }
         };
         if r.md5.as_ref().is_some_and(|m| *m != want) || r.size.is_some_and(|s| s != sent) {
             return Err(Error::new(
@@ -471,7 +497,10 @@ impl YadiskClient {
         if e.kind() != ErrorKind::NotFound {
             return Err(e);
         }
-        match self.meta(path, Some(0), 0, None, None).await {
+        match self
+            .meta(path, Some(0), 0, None, Some(RESOURCE_FIELDS))
+            .await
+        {
             Ok(r) if r.md5.as_deref() == Some(md5) && r.size == Some(size) => match props {
                 Some(p) => self.set_properties(path, p).await,
                 None => Ok(r),
@@ -525,7 +554,8 @@ impl YadiskClient {
             .send(|c| c.put(&url).query(&p), Idempotency::Safe)
             .await
             .map_err(|e| e.context(path))?;
-        self.meta(path, Some(0), 0, None, None).await
+        self.meta(path, Some(0), 0, None, Some(RESOURCE_FIELDS))
+            .await
     }
 
     /// Unpublishes a resource.

@@ -169,7 +169,13 @@ impl Storage for YadiskStorage {
         let norm = normalize(path)?;
         let r = self
             .client
-            .meta(&self.full(&norm)?, Some(0), 0, None, None)
+            .meta(
+                &self.full(&norm)?,
+                Some(0),
+                0,
+                None,
+                Some(crate::client::RESOURCE_FIELDS),
+            )
             .await?;
         Ok(self.entry(norm, &r))
     }

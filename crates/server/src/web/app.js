@@ -11,6 +11,7 @@ let page = 1;
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
+    if (v === undefined) continue;
     if (k === "text") e.textContent = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v);
@@ -222,9 +223,15 @@ async function renderAdmin() {
   crumbs("/");
   $("admin-error").textContent = "";
   try {
-    const [users, mounts, remotes] = await Promise.all([
+    const [users, mounts, remotes, kinds] = await Promise.all([
       api("GET", "/api/admin/users"), api("GET", "/api/admin/mounts"), api("GET", "/api/admin/remotes"),
+      api("GET", "/api/admin/backends"),
     ]);
+    backends = kinds.backends;
+    const chosen = $("kind-select").value;
+    $("kind-select").replaceChildren(...backends.map((b) => el("option", { value: b.kind, text: `${b.kind}: ${b.about}` })));
+    if (chosen) $("kind-select").value = chosen;
+    remoteOptions();
     const yes = (b) => (b ? "yes" : "");
     $("users").tBodies[0].replaceChildren(...users.users.map((u) => el("tr", {},
       el("td", { text: u.name }), el("td", { text: u.base_path }), el("td", { text: yes(u.can_write) }), el("td", { text: yes(u.is_admin) }),
@@ -244,11 +251,28 @@ async function renderAdmin() {
       }) })))));
     $("remotes").tBodies[0].replaceChildren(...remotes.remotes.map((r) => el("tr", { "data-name": r.name },
       el("td", { text: r.name }), el("td", { text: r.kind }),
-      el("td", { class: "actions" }, r.kind === "local" ? "" : el("button", { text: "Sign in", onclick: () => signIn(r.name) })))));
+      el("td", { class: "actions" }, signInStyle(r.kind) === "none" ? "" : el("button", { text: "Sign in", onclick: () => signIn(r.name) })))));
     $("remote-select").replaceChildren(...remotes.remotes.map((r) => el("option", { value: r.name, text: `${r.name} (${r.kind})` })));
   } catch (e) {
     $("admin-error").textContent = e.message;
   }
+}
+
+// The kinds of remote the server knows (GET /api/admin/backends): their options and sign-in style.
+let backends = [];
+
+function signInStyle(kind) {
+  const b = backends.find((x) => x.kind === kind);
+  return b ? b.sign_in : "none";
+}
+
+// The add-remote form's fields: the options of the chosen kind, each with its help as placeholder.
+function remoteOptions() {
+  const b = backends.find((x) => x.kind === $("kind-select").value);
+  $("remote-options").replaceChildren(...(b ? b.options : []).map((o) => el("input", {
+    name: o.name, placeholder: o.help, "aria-label": o.name, title: o.help,
+    type: o.kind === "secret" ? "password" : "text", required: o.required ? "" : undefined,
+  })));
 }
 
 // Google: open the consent page (it comes back to the server's callback); Yandex: show the code, and ask the
@@ -322,13 +346,13 @@ async function start() {
       ev.target.reset();
     });
   });
+  $("kind-select").addEventListener("change", remoteOptions);
   $("remote-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const f = new FormData(ev.target);
-    const opt = (k) => f.get(k) || undefined;
+    const body = {};
+    for (const [k, v] of new FormData(ev.target)) if (v) body[k] = v;
     adminDo(async () => {
-      await api("POST", "/api/admin/remotes", { name: f.get("name"), kind: f.get("kind"), client_id: opt("client_id"),
-        client_secret: opt("client_secret"), endpoint: opt("endpoint"), path: opt("path") });
+      await api("POST", "/api/admin/remotes", body);
       ev.target.reset();
     });
   });
