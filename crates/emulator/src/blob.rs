@@ -2,8 +2,8 @@
 //!
 //! Bytes are hashed with MD5 as they stream in (every upload's answer carries it), so a multi-GiB upload
 //! costs a few buffers of RAM. SHA-1 and SHA-256, which only some answers ask for, are computed later and
-//! only when asked ([`extra_hashes`]): off the upload's path, in a blocking thread, once per blob; until
-//! they are ready the answers leave them out, as Drive does ("if available").
+//! only when asked ([`extra_hashes`]), once per blob: on the spot for a small blob, in a blocking thread
+//! for a large one (until they are ready the answers leave them out, as Drive's "if available" allows).
 
 use std::path::{Path, PathBuf};
 
@@ -44,36 +44,41 @@ fn extras() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, Extr
     M.get_or_init(Default::default)
 }
 
-/// SHA-1 and SHA-256 of the blob file at `path`, when known; the first ask starts computing them in a
-/// blocking thread (answers given meanwhile leave them out).
+/// Blobs up to this size get their SHA-1 and SHA-256 computed in the asking request (a few tens of
+/// milliseconds); larger ones in a blocking thread, the answers leaving them out until they are ready.
+pub const SYNC_HASH_LIMIT: u64 = 16 << 20;
+
+/// SHA-1 and SHA-256 of the blob file at `path`: computed on the spot for a blob of at most
+/// [`SYNC_HASH_LIMIT`] bytes; for a larger one the first ask starts computing them in a blocking thread and
+/// answers given meanwhile leave them out.
 pub fn extra_hashes(path: &Path) -> Option<(String, String)> {
-    let mut m = extras().lock().unwrap_or_else(|p| p.into_inner());
-    match m.get(path) {
-        Some(Extra::Done(a, b)) => return Some((a.clone(), b.clone())),
-        Some(Extra::Computing) => return None,
-        None => {}
+    {
+        let m = extras().lock().unwrap_or_else(|p| p.into_inner());
+        match m.get(path) {
+            Some(Extra::Done(a, b)) => return Some((a.clone(), b.clone())),
+            Some(Extra::Computing) => return None,
+            None => {}
+        }
     }
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= SYNC_HASH_LIMIT);
+    let rt = tokio::runtime::Handle::try_current().ok();
+    if small || rt.is_none() {
+        let done = sha1_sha256(path)?;
+        let mut m = extras().lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(
+            path.to_path_buf(),
+            Extra::Done(done.0.clone(), done.1.clone()),
+        );
+        return Some(done);
+    }
+    let mut m = extras().lock().unwrap_or_else(|p| p.into_inner());
+    if m.contains_key(path) {
         return None;
-    };
+    }
     m.insert(path.to_path_buf(), Extra::Computing);
     let p = path.to_path_buf();
-    rt.spawn_blocking(move || {
-        use std::io::Read;
-        let done = (|| {
-            let mut f = std::fs::File::open(&p).ok()?;
-            let (mut s1, mut s2) = (sha1::Sha1::new(), sha2::Sha256::new());
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf).ok()?;
-                if n == 0 {
-                    break;
-                }
-                s1.update(&buf[..n]);
-                s2.update(&buf[..n]);
-            }
-            Some((hex::encode(s1.finalize()), hex::encode(s2.finalize())))
-        })();
+    rt?.spawn_blocking(move || {
+        let done = sha1_sha256(&p);
         let mut m = extras().lock().unwrap_or_else(|p| p.into_inner());
         match done {
             Some((a, b)) => m.insert(p, Extra::Done(a, b)),
@@ -81,6 +86,31 @@ pub fn extra_hashes(path: &Path) -> Option<(String, String)> {
         };
     });
     None
+}
+
+/// Forgets the hashes of a removed blob.
+pub fn forget_extra_hashes(path: &Path) {
+    extras()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(path);
+}
+
+/// SHA-1 and SHA-256 of the file at `path`, read in 1 MiB pieces.
+fn sha1_sha256(path: &Path) -> Option<(String, String)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let (mut s1, mut s2) = (sha1::Sha1::new(), sha2::Sha256::new());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        s1.update(&buf[..n]);
+        s2.update(&buf[..n]);
+    }
+    Some((hex::encode(s1.finalize()), hex::encode(s2.finalize())))
 }
 
 impl std::fmt::Debug for Hasher {
@@ -262,7 +292,9 @@ impl BlobStore {
 
     /// Deletes a blob (missing is fine).
     pub async fn remove(&self, key: &str) {
-        let _ = tokio::fs::remove_file(self.path(key)).await;
+        let path = self.path(key);
+        forget_extra_hashes(&path);
+        let _ = tokio::fs::remove_file(path).await;
     }
 
     /// The directory.

@@ -11,6 +11,14 @@
 //!   JWT bearer for service accounts), revoke; scopes recorded per token and enforced per method.
 //! - Google Drive v3: files (the `q` grammar, `fields`, paging, orderBy), multipart and resumable uploads, Range
 //!   downloads, export, trash, copy, permissions, comments, changes, generateIds, shared drives, about and quota.
+//!   Each route declares its method and scopes ([`google::oauth::Method`]); handlers take the checked
+//!   [`google::oauth::Caller`].
+//! - Google Photos: the Library API (albums, media items, search, uploads, batchCreate, shared albums; its
+//!   discovery document at `/photoslibrary.googleapis.com/$discovery/rest`) and the Picker API (sessions,
+//!   picked media items, the picking page).
+//! - Yandex Disk REST v1 and Yandex OAuth: resources (meta, listing, flat list, last uploaded, PATCH of
+//!   properties), upload and download links, copy/move/delete with async operations, trash, public resources,
+//!   one module each under [`yandex`].
 //! - Fault injection ([`faults`]), the services' request quotas ([`quota`]: off, the published figures, or
 //!   any), and an admin API under `/__admin`.
 //!

@@ -170,6 +170,77 @@ impl AuthState {
     }
 }
 
+/// What a Google API method asks of its caller: the API (service name and title, for `SERVICE_DISABLED`),
+/// the method's full name (for error details) and the scopes any one of which suffices. A route declares it
+/// with [`Method::on`], and the handler takes a [`Caller`].
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// Service name and title.
+    pub api: (&'static str, &'static str),
+    /// The method's full name (`google.apps.drive.v3.DriveFiles.Get`).
+    pub name: &'static str,
+    /// Scope suffixes (after `https://www.googleapis.com/auth/`).
+    pub scopes: &'static [&'static str],
+}
+
+impl Method {
+    /// A method of `api`.
+    pub const fn new(
+        api: (&'static str, &'static str),
+        name: &'static str,
+        scopes: &'static [&'static str],
+    ) -> Self {
+        Method { api, name, scopes }
+    }
+
+    /// `handler`, its caller checked against this method.
+    pub fn on<H, T>(
+        self,
+        handler: H,
+    ) -> axum::handler::Layered<axum::Extension<Method>, H, T, Arc<Emu>>
+    where
+        H: axum::handler::Handler<T, Arc<Emu>>,
+        T: 'static,
+    {
+        axum::handler::Handler::layer(handler, axum::Extension(self))
+    }
+}
+
+/// The caller of a Google API method: the grant of its bearer token (or `access_token` parameter), checked
+/// against the [`Method`] its route declares — expiry, the API enabled, a scope of the method granted.
+pub struct Caller(pub TokenGrant);
+
+impl axum::extract::FromRequestParts<Arc<Emu>> for Caller {
+    type Rejection = GError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        emu: &Arc<Emu>,
+    ) -> Result<Self, Self::Rejection> {
+        let m = parts.extensions.get::<Method>().copied().ok_or_else(|| {
+            GError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "global",
+                "internalError",
+                "the route declares no method",
+            )
+        })?;
+        let token: Option<String> = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+        });
+        authorize(
+            emu,
+            &parts.headers,
+            token.as_deref(),
+            m.api,
+            m.name,
+            m.scopes,
+        )
+        .map(Caller)
+    }
+}
+
 /// The token grant behind a request's `Authorization: Bearer` header (or `access_token` parameter), checked for
 /// expiry, the API being enabled, and one of `scopes` being granted.
 pub fn authorize(

@@ -24,6 +24,7 @@ use crate::State as Emu;
 use crate::faults::lock;
 use crate::google::error::{GError, GResult};
 use crate::google::oauth::authorize;
+use crate::google::oauth::{Caller, Method};
 use crate::hosts::Base;
 
 const API: (&str, &str) = ("photoslibrary.googleapis.com", "Photos Library API");
@@ -124,15 +125,97 @@ pub fn routes() -> Router<Arc<Emu>> {
     let p = |s: &str| format!("/{HOST}/v1{s}");
     Router::new()
         .route(&p("/uploads"), post(upload))
-        .route(&p("/mediaItems:batchCreate"), post(batch_create))
-        .route(&p("/mediaItems"), get(media_list))
-        .route(&p("/mediaItems:search"), post(media_search))
-        .route(&p("/mediaItems:batchGet"), get(media_batch_get))
-        .route(&p("/mediaItems/{id}"), get(media_get).patch(media_patch))
-        .route(&p("/albums"), get(album_list).post(album_create))
+        .route(
+            &p("/mediaItems:batchCreate"),
+            post(
+                Method::new(
+                    API,
+                    "google.photos.library.v1.PhotosLibrary.BatchCreateMediaItems",
+                    &[APPEND],
+                )
+                .on(batch_create),
+            ),
+        )
+        .route(
+            &p("/mediaItems"),
+            get(Method::new(
+                API,
+                "google.photos.library.v1.PhotosLibrary.ListMediaItems",
+                &[READ, EDIT],
+            )
+            .on(media_list)),
+        )
+        .route(
+            &p("/mediaItems:search"),
+            post(
+                Method::new(
+                    API,
+                    "google.photos.library.v1.PhotosLibrary.SearchMediaItems",
+                    &[READ, EDIT],
+                )
+                .on(media_search),
+            ),
+        )
+        .route(
+            &p("/mediaItems:batchGet"),
+            get(Method::new(
+                API,
+                "google.photos.library.v1.PhotosLibrary.BatchGetMediaItems",
+                &[READ, EDIT],
+            )
+            .on(media_batch_get)),
+        )
+        .route(
+            &p("/mediaItems/{id}"),
+            get(Method::new(
+                API,
+                "google.photos.library.v1.PhotosLibrary.GetMediaItem",
+                &[READ, EDIT],
+            )
+            .on(media_get))
+            .patch(
+                Method::new(
+                    API,
+                    "google.photos.library.v1.PhotosLibrary.UpdateMediaItem",
+                    &[EDIT],
+                )
+                .on(media_patch),
+            ),
+        )
+        .route(
+            &p("/albums"),
+            get(Method::new(
+                API,
+                "google.photos.library.v1.PhotosLibrary.ListAlbums",
+                &[READ, EDIT],
+            )
+            .on(album_list))
+            .post(
+                Method::new(
+                    API,
+                    "google.photos.library.v1.PhotosLibrary.CreateAlbum",
+                    &[APPEND, EDIT],
+                )
+                .on(album_create),
+            ),
+        )
         .route(
             &p("/albums/{id}"),
-            get(album_get).patch(album_patch).post(album_action),
+            get(Method::new(
+                API,
+                "google.photos.library.v1.PhotosLibrary.GetAlbum",
+                &[READ, EDIT],
+            )
+            .on(album_get))
+            .patch(
+                Method::new(
+                    API,
+                    "google.photos.library.v1.PhotosLibrary.UpdateAlbum",
+                    &[EDIT],
+                )
+                .on(album_patch),
+            )
+            .post(album_action),
         )
         .route(&p("/sharedAlbums"), get(sharing_gone))
         .route(
@@ -461,16 +544,11 @@ async fn upload(
 async fn batch_create(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     body: axum::body::Bytes,
 ) -> Response {
     let r = (|| -> GResult<(StatusCode, Value)> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.BatchCreateMediaItems",
-            &[APPEND],
-        )?;
+        let client = grant.client_id;
         let b: Value = serde_json::from_slice(&body)
             .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?;
         let new = b["newMediaItems"].as_array().cloned().unwrap_or_default();
@@ -590,28 +668,20 @@ fn visible(st: &PhotosState, client: &str) -> Vec<Item> {
 async fn media_list(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Query(q): Q,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.ListMediaItems",
-            &[READ, EDIT],
-        )?;
-        let mut st = lock(&emu.photos);
-        let all = visible(&st, &client);
-        let qj = query_json(&q);
-        let (items, next) = page(&all, qj.get("pageSize"), qj.get("pageToken"), 25, 100)?;
-        let items: Vec<Value> = items.iter().map(|i| item_json(&mut st, &base, i)).collect();
-        let mut v = json!({"mediaItems": items});
-        if let Some(n) = next {
-            v["nextPageToken"] = json!(n);
-        }
-        Ok(v)
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let mut st = lock(&emu.photos);
+    let all = visible(&st, &client);
+    let qj = query_json(&q);
+    let (items, next) = page(&all, qj.get("pageSize"), qj.get("pageToken"), 25, 100)?;
+    let items: Vec<Value> = items.iter().map(|i| item_json(&mut st, &base, i)).collect();
+    let mut v = json!({"mediaItems": items});
+    if let Some(n) = next {
+        v["nextPageToken"] = json!(n);
+    }
+    Ok(axum::Json(v))
 }
 
 fn in_date(it: &Item, f: &Value) -> bool {
@@ -644,300 +714,236 @@ fn in_date(it: &Item, f: &Value) -> bool {
 async fn media_search(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     body: axum::body::Bytes,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.SearchMediaItems",
-            &[READ, EDIT],
-        )?;
-        let b: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?
-        };
-        if b.get("albumId").is_some() && b.get("filters").is_some() {
-            return Err(bad("albumId and filters cannot both be set."));
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let b: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?
+    };
+    if b.get("albumId").is_some() && b.get("filters").is_some() {
+        return Err(bad("albumId and filters cannot both be set."));
+    }
+    if b.get("orderBy").is_some() && b["filters"].get("dateFilter").is_none() {
+        return Err(bad("orderBy can only be used with a dateFilter."));
+    }
+    let mut st = lock(&emu.photos);
+    let mut all = match b["albumId"].as_str() {
+        Some(a) => {
+            let al = st
+                .albums
+                .get(a)
+                .filter(|al| al.owner == client)
+                .ok_or_else(|| not_found("album"))?;
+            al.items
+                .iter()
+                .filter_map(|i| st.items.get(i).cloned())
+                .collect()
         }
-        if b.get("orderBy").is_some() && b["filters"].get("dateFilter").is_none() {
-            return Err(bad("orderBy can only be used with a dateFilter."));
+        None => visible(&st, &client),
+    };
+    let f = &b["filters"];
+    if let Some(df) = f.get("dateFilter") {
+        all.retain(|i| in_date(i, df));
+    }
+    if let Some(types) = f["mediaTypeFilter"]["mediaTypes"].as_array() {
+        let t: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
+        if !t.contains(&"ALL_MEDIA") {
+            all.retain(|i| {
+                if i.is_video() {
+                    t.contains(&"VIDEO")
+                } else {
+                    t.contains(&"PHOTO")
+                }
+            });
         }
-        let mut st = lock(&emu.photos);
-        let mut all = match b["albumId"].as_str() {
-            Some(a) => {
-                let al = st
-                    .albums
-                    .get(a)
-                    .filter(|al| al.owner == client)
-                    .ok_or_else(|| not_found("album"))?;
-                al.items
-                    .iter()
-                    .filter_map(|i| st.items.get(i).cloned())
-                    .collect()
-            }
-            None => visible(&st, &client),
-        };
-        let f = &b["filters"];
-        if let Some(df) = f.get("dateFilter") {
-            all.retain(|i| in_date(i, df));
-        }
-        if let Some(types) = f["mediaTypeFilter"]["mediaTypes"].as_array() {
-            let t: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
-            if !t.contains(&"ALL_MEDIA") {
-                all.retain(|i| {
-                    if i.is_video() {
-                        t.contains(&"VIDEO")
-                    } else {
-                        t.contains(&"PHOTO")
-                    }
-                });
-            }
-        }
-        if b["orderBy"].as_str() == Some("MediaMetadata.creation_time") {
-            all.sort_by_key(|i| (i.created, i.seq));
-        }
-        let (items, next) = page(&all, b.get("pageSize"), b.get("pageToken"), 25, 100)?;
-        let items: Vec<Value> = items.iter().map(|i| item_json(&mut st, &base, i)).collect();
-        let mut v = json!({"mediaItems": items});
-        if let Some(n) = next {
-            v["nextPageToken"] = json!(n);
-        }
-        Ok(v)
-    })();
-    r.map(axum::Json).into_response()
+    }
+    if b["orderBy"].as_str() == Some("MediaMetadata.creation_time") {
+        all.sort_by_key(|i| (i.created, i.seq));
+    }
+    let (items, next) = page(&all, b.get("pageSize"), b.get("pageToken"), 25, 100)?;
+    let items: Vec<Value> = items.iter().map(|i| item_json(&mut st, &base, i)).collect();
+    let mut v = json!({"mediaItems": items});
+    if let Some(n) = next {
+        v["nextPageToken"] = json!(n);
+    }
+    Ok(axum::Json(v))
 }
 
 async fn media_get(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Path(id): Path<String>,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.GetMediaItem",
-            &[READ, EDIT],
-        )?;
-        let mut st = lock(&emu.photos);
-        let it = st
-            .items
-            .get(&id)
-            .filter(|i| i.owner.as_deref() == Some(client.as_str()))
-            .cloned()
-            .ok_or_else(|| not_found("media item"))?;
-        Ok(item_json(&mut st, &base, &it))
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let mut st = lock(&emu.photos);
+    let it = st
+        .items
+        .get(&id)
+        .filter(|i| i.owner.as_deref() == Some(client.as_str()))
+        .cloned()
+        .ok_or_else(|| not_found("media item"))?;
+    Ok(axum::Json(item_json(&mut st, &base, &it)))
 }
 
 async fn media_batch_get(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     uri: axum::http::Uri,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.BatchGetMediaItems",
-            &[READ, EDIT],
-        )?;
-        let ids: Vec<String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .filter(|(k, _)| k == "mediaItemIds")
-            .map(|(_, v)| v.into_owned())
-            .collect();
-        if ids.is_empty() || ids.len() > 50 {
-            return Err(bad("Request must contain between 1 and 50 mediaItemIds."));
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let ids: Vec<String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "mediaItemIds")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if ids.is_empty() || ids.len() > 50 {
+        return Err(bad("Request must contain between 1 and 50 mediaItemIds."));
+    }
+    let mut st = lock(&emu.photos);
+    let mut out = Vec::new();
+    for id in ids {
+        match st
+            .items
+            .get(&id)
+            .filter(|i| i.owner.as_deref() == Some(client.as_str()))
+            .cloned()
+        {
+            Some(it) => out.push(json!({"mediaItem": item_json(&mut st, &base, &it)})),
+            None => out.push(json!({"status": {"code": 5, "message": "NOT_FOUND"}})),
         }
-        let mut st = lock(&emu.photos);
-        let mut out = Vec::new();
-        for id in ids {
-            match st
-                .items
-                .get(&id)
-                .filter(|i| i.owner.as_deref() == Some(client.as_str()))
-                .cloned()
-            {
-                Some(it) => out.push(json!({"mediaItem": item_json(&mut st, &base, &it)})),
-                None => out.push(json!({"status": {"code": 5, "message": "NOT_FOUND"}})),
-            }
-        }
-        Ok(json!({"mediaItemResults": out}))
-    })();
-    r.map(axum::Json).into_response()
+    }
+    Ok(axum::Json(json!({"mediaItemResults": out})))
 }
 
 async fn media_patch(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Path(id): Path<String>,
     Query(q): Q,
     body: axum::body::Bytes,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.UpdateMediaItem",
-            &[EDIT],
-        )?;
-        if q.get("updateMask").map(String::as_str) != Some("description") {
-            return Err(bad("updateMask must be description."));
-        }
-        let b: Value = serde_json::from_slice(&body)
-            .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?;
-        let mut st = lock(&emu.photos);
-        let it = st
-            .items
-            .get_mut(&id)
-            .filter(|i| i.owner.as_deref() == Some(client.as_str()))
-            .ok_or_else(|| not_found("media item"))?;
-        it.description = b["description"].as_str().map(str::to_string);
-        let it = it.clone();
-        Ok(item_json(&mut st, &base, &it))
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    if q.get("updateMask").map(String::as_str) != Some("description") {
+        return Err(bad("updateMask must be description."));
+    }
+    let b: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?;
+    let mut st = lock(&emu.photos);
+    let it = st
+        .items
+        .get_mut(&id)
+        .filter(|i| i.owner.as_deref() == Some(client.as_str()))
+        .ok_or_else(|| not_found("media item"))?;
+    it.description = b["description"].as_str().map(str::to_string);
+    let it = it.clone();
+    Ok(axum::Json(item_json(&mut st, &base, &it)))
 }
 
 async fn album_list(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Query(q): Q,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.ListAlbums",
-            &[READ, EDIT],
-        )?;
-        let mut st = lock(&emu.photos);
-        let all: Vec<Album> = st
-            .albums
-            .values()
-            .filter(|a| a.owner == client)
-            .cloned()
-            .collect();
-        let qj = query_json(&q);
-        let (albums, next) = page(&all, qj.get("pageSize"), qj.get("pageToken"), 20, 50)?;
-        let albums: Vec<Value> = albums
-            .iter()
-            .map(|a| album_json(&mut st, &base, a))
-            .collect();
-        let mut v = json!({"albums": albums});
-        if let Some(n) = next {
-            v["nextPageToken"] = json!(n);
-        }
-        Ok(v)
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let mut st = lock(&emu.photos);
+    let all: Vec<Album> = st
+        .albums
+        .values()
+        .filter(|a| a.owner == client)
+        .cloned()
+        .collect();
+    let qj = query_json(&q);
+    let (albums, next) = page(&all, qj.get("pageSize"), qj.get("pageToken"), 20, 50)?;
+    let albums: Vec<Value> = albums
+        .iter()
+        .map(|a| album_json(&mut st, &base, a))
+        .collect();
+    let mut v = json!({"albums": albums});
+    if let Some(n) = next {
+        v["nextPageToken"] = json!(n);
+    }
+    Ok(axum::Json(v))
 }
 
 async fn album_create(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     body: axum::body::Bytes,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.CreateAlbum",
-            &[APPEND, EDIT],
-        )?;
-        let b: Value = serde_json::from_slice(&body)
-            .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?;
-        let title = b["album"]["title"].as_str().unwrap_or("").to_string();
-        if title.is_empty() || title.chars().count() > 500 {
-            return Err(bad("The album title must be 1 to 500 characters long."));
-        }
-        let mut st = lock(&emu.photos);
-        let a = Album {
-            id: rid("AA"),
-            owner: client,
-            title,
-            items: vec![],
-            cover: None,
-        };
-        st.albums.insert(a.id.clone(), a.clone());
-        Ok(album_json(&mut st, &base, &a))
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let b: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?;
+    let title = b["album"]["title"].as_str().unwrap_or("").to_string();
+    if title.is_empty() || title.chars().count() > 500 {
+        return Err(bad("The album title must be 1 to 500 characters long."));
+    }
+    let mut st = lock(&emu.photos);
+    let a = Album {
+        id: rid("AA"),
+        owner: client,
+        title,
+        items: vec![],
+        cover: None,
+    };
+    st.albums.insert(a.id.clone(), a.clone());
+    Ok(axum::Json(album_json(&mut st, &base, &a)))
 }
 
 async fn album_get(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Path(id): Path<String>,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.GetAlbum",
-            &[READ, EDIT],
-        )?;
-        let mut st = lock(&emu.photos);
-        let a = st
-            .albums
-            .get(&id)
-            .filter(|a| a.owner == client)
-            .cloned()
-            .ok_or_else(|| not_found("album"))?;
-        Ok(album_json(&mut st, &base, &a))
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let mut st = lock(&emu.photos);
+    let a = st
+        .albums
+        .get(&id)
+        .filter(|a| a.owner == client)
+        .cloned()
+        .ok_or_else(|| not_found("album"))?;
+    Ok(axum::Json(album_json(&mut st, &base, &a)))
 }
 
 async fn album_patch(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Path(id): Path<String>,
     Query(q): Q,
     body: axum::body::Bytes,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = auth(
-            &emu,
-            &headers,
-            "google.photos.library.v1.PhotosLibrary.UpdateAlbum",
-            &[EDIT],
-        )?;
-        let b: Value = serde_json::from_slice(&body)
-            .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?;
-        let mask = q.get("updateMask").cloned().unwrap_or_default();
-        let mut st = lock(&emu.photos);
-        let a = st
-            .albums
-            .get_mut(&id)
-            .filter(|a| a.owner == client)
-            .ok_or_else(|| not_found("album"))?;
-        for f in mask.split(',') {
-            match f.trim() {
-                "title" => a.title = b["title"].as_str().unwrap_or(&a.title).to_string(),
-                "coverPhotoMediaItemId" => {
-                    a.cover = b["coverPhotoMediaItemId"].as_str().map(str::to_string)
-                }
-                "" => {}
-                other => return Err(bad(format!("Invalid updateMask field: {other}"))),
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let b: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("Invalid JSON payload received. {e}")))?;
+    let mask = q.get("updateMask").cloned().unwrap_or_default();
+    let mut st = lock(&emu.photos);
+    let a = st
+        .albums
+        .get_mut(&id)
+        .filter(|a| a.owner == client)
+        .ok_or_else(|| not_found("album"))?;
+    for f in mask.split(',') {
+        match f.trim() {
+            "title" => a.title = b["title"].as_str().unwrap_or(&a.title).to_string(),
+            "coverPhotoMediaItemId" => {
+                a.cover = b["coverPhotoMediaItemId"].as_str().map(str::to_string)
             }
+            "" => {}
+            other => return Err(bad(format!("Invalid updateMask field: {other}"))),
         }
-        let a = a.clone();
-        Ok(album_json(&mut st, &base, &a))
-    })();
-    r.map(axum::Json).into_response()
+    }
+    let a = a.clone();
+    Ok(axum::Json(album_json(&mut st, &base, &a)))
 }
 
 /// `albums/{id}:batchAddMediaItems`, `:batchRemoveMediaItems`, `:share`, `:unshare`, `:addEnrichment`.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::{Duration as CDuration, SecondsFormat, Utc};
@@ -18,7 +18,8 @@ use super::photos::Item;
 use crate::State as Emu;
 use crate::faults::lock;
 use crate::google::error::{GError, GResult};
-use crate::google::oauth::{authorize, html_escape};
+use crate::google::oauth::html_escape;
+use crate::google::oauth::{Caller, Method};
 use crate::hosts::Base;
 
 const API: (&str, &str) = ("photospicker.googleapis.com", "Google Photos Picker API");
@@ -46,15 +47,40 @@ pub fn routes() -> Router<Arc<Emu>> {
     Router::new()
         .route(
             "/photospicker.googleapis.com/v1/sessions",
-            axum::routing::post(create),
+            axum::routing::post(
+                Method::new(
+                    API,
+                    "google.photos.picker.v1.PickingService.CreateSession",
+                    &[SCOPE],
+                )
+                .on(create),
+            ),
         )
         .route(
             "/photospicker.googleapis.com/v1/sessions/{id}",
-            get(get_session).delete(delete_session),
+            get(Method::new(
+                API,
+                "google.photos.picker.v1.PickingService.GetSession",
+                &[SCOPE],
+            )
+            .on(get_session))
+            .delete(
+                Method::new(
+                    API,
+                    "google.photos.picker.v1.PickingService.DeleteSession",
+                    &[SCOPE],
+                )
+                .on(delete_session),
+            ),
         )
         .route(
             "/photospicker.googleapis.com/v1/mediaItems",
-            get(list_items),
+            get(Method::new(
+                API,
+                "google.photos.picker.v1.MediaItemsService.ListMediaItems",
+                &[SCOPE],
+            )
+            .on(list_items)),
         )
         .route("/photos.google.com/picker/{id}", get(page).post(pick))
         .route(
@@ -79,54 +105,43 @@ fn session_json(base: &Base, s: &PickSession) -> Value {
     v
 }
 
-fn client_of(emu: &Emu, h: &HeaderMap, method: &str) -> GResult<String> {
-    Ok(authorize(emu, h, None, API, method, &[SCOPE])?.client_id)
-}
-
 async fn create(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     body: axum::body::Bytes,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = client_of(
-            &emu,
-            &headers,
-            "google.photos.picker.v1.PickingService.CreateSession",
-        )?;
-        let b: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
-        };
-        let mut st = lock(&emu.picker);
-        if st.sessions.values().filter(|s| s.client == client).count() >= MAX_SESSIONS {
-            return Err(GError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "global",
-                "rateLimitExceeded",
-                "Too many open picking sessions; delete finished sessions first.",
-            ));
-        }
-        let max_items = b["pickingConfig"]["maxItemCount"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .or(b["pickingConfig"]["maxItemCount"].as_u64());
-        let id = uuidish();
-        let s = PickSession {
-            id: id.clone(),
-            client,
-            created: Utc::now(),
-            max_items,
-            picked: None,
-        };
-        let v = session_json(&base, &s);
-        st.sessions.insert(id, s);
-        Ok(v)
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let b: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| GError::bad_request(format!("Invalid JSON payload received. {e}")))?
+    };
+    let mut st = lock(&emu.picker);
+    if st.sessions.values().filter(|s| s.client == client).count() >= MAX_SESSIONS {
+        return Err(GError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "global",
+            "rateLimitExceeded",
+            "Too many open picking sessions; delete finished sessions first.",
+        ));
+    }
+    let max_items = b["pickingConfig"]["maxItemCount"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or(b["pickingConfig"]["maxItemCount"].as_u64());
+    let id = uuidish();
+    let s = PickSession {
+        id: id.clone(),
+        client,
+        created: Utc::now(),
+        max_items,
+        picked: None,
+    };
+    let v = session_json(&base, &s);
+    st.sessions.insert(id, s);
+    Ok(axum::Json(v))
 }
 
 fn uuidish() -> String {
@@ -159,107 +174,86 @@ fn own<'a>(st: &'a PickerState, id: &str, client: &str) -> GResult<&'a PickSessi
 async fn get_session(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Path(id): Path<String>,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = client_of(
-            &emu,
-            &headers,
-            "google.photos.picker.v1.PickingService.GetSession",
-        )?;
-        let st = lock(&emu.picker);
-        Ok(session_json(&base, own(&st, &id, &client)?))
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let st = lock(&emu.picker);
+    Ok(axum::Json(session_json(&base, own(&st, &id, &client)?)))
 }
 
 async fn delete_session(
     State(emu): State<Arc<Emu>>,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Path(id): Path<String>,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = client_of(
-            &emu,
-            &headers,
-            "google.photos.picker.v1.PickingService.DeleteSession",
-        )?;
-        let mut st = lock(&emu.picker);
-        own(&st, &id, &client)?;
-        st.sessions.remove(&id);
-        Ok(json!({}))
-    })();
-    r.map(axum::Json).into_response()
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let mut st = lock(&emu.picker);
+    own(&st, &id, &client)?;
+    st.sessions.remove(&id);
+    Ok(axum::Json(json!({})))
 }
 
 async fn list_items(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    Caller(grant): Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let r = (|| -> GResult<Value> {
-        let client = client_of(
-            &emu,
-            &headers,
-            "google.photos.picker.v1.MediaItemsService.ListMediaItems",
-        )?;
-        let Some(sid) = q.get("sessionId") else {
-            return Err(GError::required("sessionId"));
-        };
-        let picked = {
-            let st = lock(&emu.picker);
-            own(&st, sid, &client)?.picked.clone()
-        };
-        let Some(picked) = picked else {
-            return Err(GError::new(
-                StatusCode::BAD_REQUEST,
-                "global",
-                "failedPrecondition",
-                "The user has not finished picking media items in this session yet.",
-            )
-            .with_status_text("FAILED_PRECONDITION"));
-        };
-        let size = match q.get("pageSize").map(|s| s.parse::<i64>()) {
-            None | Some(Ok(0)) => 50,
-            Some(Ok(n)) if n > 0 => (n as usize).min(100),
-            _ => {
-                return Err(GError::invalid_param(
-                    "pageSize",
-                    "pageSize must not be negative",
-                ));
-            }
-        };
-        let offset: usize = q
-            .get("pageToken")
-            .and_then(|t| t.strip_prefix('p')?.parse().ok())
-            .unwrap_or(0);
-        let mut photos = lock(&emu.photos);
-        let items: Vec<Item> = picked
-            .iter()
-            .filter_map(|i| photos.items.get(i).cloned())
-            .collect();
-        let end = (offset + size).min(items.len());
-        let page: Vec<Value> = items
-            .get(offset..end)
-            .unwrap_or(&[])
-            .iter()
-            .map(|it| {
-                let url = photos.issue_base_url(&base, &it.id);
-                json!({"id": it.id, "createTime": it.created.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    "type": if it.mime.starts_with("video/") { "VIDEO" } else { "PHOTO" },
-                    "mediaFile": {"baseUrl": url, "mimeType": it.mime, "filename": it.filename,
-                        "mediaFileMetadata": {"width": 1024, "height": 768}}})
-            })
-            .collect();
-        let mut v = json!({"mediaItems": page});
-        if end < items.len() {
-            v["nextPageToken"] = json!(format!("p{end}"));
+) -> GResult<axum::Json<Value>> {
+    let client = grant.client_id;
+    let Some(sid) = q.get("sessionId") else {
+        return Err(GError::required("sessionId"));
+    };
+    let picked = {
+        let st = lock(&emu.picker);
+        own(&st, sid, &client)?.picked.clone()
+    };
+    let Some(picked) = picked else {
+        return Err(GError::new(
+            StatusCode::BAD_REQUEST,
+            "global",
+            "failedPrecondition",
+            "The user has not finished picking media items in this session yet.",
+        )
+        .with_status_text("FAILED_PRECONDITION"));
+    };
+    let size = match q.get("pageSize").map(|s| s.parse::<i64>()) {
+        None | Some(Ok(0)) => 50,
+        Some(Ok(n)) if n > 0 => (n as usize).min(100),
+        _ => {
+            return Err(GError::invalid_param(
+                "pageSize",
+                "pageSize must not be negative",
+            ));
         }
-        Ok(v)
-    })();
-    r.map(axum::Json).into_response()
+    };
+    let offset: usize = q
+        .get("pageToken")
+        .and_then(|t| t.strip_prefix('p')?.parse().ok())
+        .unwrap_or(0);
+    let mut photos = lock(&emu.photos);
+    let items: Vec<Item> = picked
+        .iter()
+        .filter_map(|i| photos.items.get(i).cloned())
+        .collect();
+    let end = (offset + size).min(items.len());
+    let page: Vec<Value> = items
+        .get(offset..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|it| {
+            let url = photos.issue_base_url(&base, &it.id);
+            json!({"id": it.id, "createTime": it.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "type": if it.mime.starts_with("video/") { "VIDEO" } else { "PHOTO" },
+                "mediaFile": {"baseUrl": url, "mimeType": it.mime, "filename": it.filename,
+                    "mediaFileMetadata": {"width": 1024, "height": 768}}})
+        })
+        .collect();
+    let mut v = json!({"mediaItems": page});
+    if end < items.len() {
+        v["nextPageToken"] = json!(format!("p{end}"));
+    }
+    Ok(axum::Json(v))
 }
 
 async fn page(State(emu): State<Arc<Emu>>, base: Base, Path(id): Path<String>) -> Response {

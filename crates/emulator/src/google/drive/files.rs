@@ -17,34 +17,70 @@ use serde_json::{Value, json};
 use super::fields::{Mask, validate_file_mask};
 use super::query::{self, Expr};
 use super::{
-    CONTENT_SCOPES, DriveState, FOLDER, File, GOOGLE_APPS, READ_SCOPES, WRITE_SCOPES, all_drives,
-    auth, export_formats, json_body, new_id, owner_permission, qbool,
+    API, CONTENT_SCOPES, DriveState, FOLDER, File, GOOGLE_APPS, READ_SCOPES, WRITE_SCOPES,
+    all_drives, auth, export_formats, json_body, new_id, owner_permission, qbool,
 };
 use crate::State as Emu;
 use crate::blob::BlobHashes;
 use crate::faults::lock;
 use crate::google::error::{GError, GResult};
+use crate::google::oauth::{Caller, Method};
 use crate::hosts::Base;
 
 pub(super) fn routes() -> Router<Arc<Emu>> {
     Router::new()
-        .route("/www.googleapis.com/drive/v3/files", get(list).post(create))
+        .route(
+            "/www.googleapis.com/drive/v3/files",
+            get(Method::new(API, "google.apps.drive.v3.DriveFiles.List", READ_SCOPES).on(list))
+                .post(
+                    Method::new(API, "google.apps.drive.v3.DriveFiles.Create", WRITE_SCOPES)
+                        .on(create),
+                ),
+        )
         .route(
             "/www.googleapis.com/drive/v3/files/generateIds",
-            get(generate_ids),
+            get(Method::new(
+                API,
+                "google.apps.drive.v3.DriveFiles.GenerateIds",
+                WRITE_SCOPES,
+            )
+            .on(generate_ids)),
         )
         .route(
             "/www.googleapis.com/drive/v3/files/trash",
-            delete(empty_trash),
+            delete(
+                Method::new(
+                    API,
+                    "google.apps.drive.v3.DriveFiles.EmptyTrash",
+                    &["drive"],
+                )
+                .on(empty_trash),
+            ),
         )
         .route(
             "/www.googleapis.com/drive/v3/files/{id}",
-            get(get_file).patch(update).delete(delete_file),
+            get(get_file)
+                .patch(
+                    Method::new(API, "google.apps.drive.v3.DriveFiles.Update", WRITE_SCOPES)
+                        .on(update),
+                )
+                .delete(
+                    Method::new(API, "google.apps.drive.v3.DriveFiles.Delete", WRITE_SCOPES)
+                        .on(delete_file),
+                ),
         )
-        .route("/www.googleapis.com/drive/v3/files/{id}/copy", post(copy))
+        .route(
+            "/www.googleapis.com/drive/v3/files/{id}/copy",
+            post(Method::new(API, "google.apps.drive.v3.DriveFiles.Copy", WRITE_SCOPES).on(copy)),
+        )
         .route(
             "/www.googleapis.com/drive/v3/files/{id}/export",
-            get(export),
+            get(Method::new(
+                API,
+                "google.apps.drive.v3.DriveFiles.Export",
+                CONTENT_SCOPES,
+            )
+            .on(export)),
         )
         .route("/drive.google.com/uc", get(public_download))
         .route("/__admin/drive/abusive/{id}", post(mark_abusive))
@@ -487,95 +523,149 @@ fn fingerprint(parts: &[Option<&String>]) -> String {
 async fn list(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    _caller: Caller,
     Query(q): Q,
-) -> Response {
-    (|| -> GResult<Value> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.List", READ_SCOPES)?;
-        let expr: Option<Expr> = match q.get("q") {
-            Some(s) if !s.trim().is_empty() => Some(query::parse(s).map_err(|_| {
-                GError::new(StatusCode::BAD_REQUEST, "global", "invalid", "Invalid Value").at("q", "parameter")
-            })?),
-            _ => None,
-        };
-        let size = page_size(&q, 100, 1000)?;
-        let keys = order_key(q.get("orderBy").map(String::as_str).unwrap_or(""))?;
-        let fp = fingerprint(&[q.get("q"), q.get("orderBy"), q.get("corpora"), q.get("driveId"), q.get("includeItemsFromAllDrives")]);
-        let offset = page_offset(&q, &fp)?;
-        let mask = match q.get("fields") {
-            Some(s) if !s.is_empty() => {
-                let m = Mask::parse(s).map_err(|t| GError::invalid_param("fields", format!("Invalid field selection {t}")))?;
-                validate_file_mask(&m, "files").map_err(|t| GError::invalid_param("fields", format!("Invalid field selection {t}")))?;
-                m
-            }
-            _ => Mask::parse("kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)").expect("static"),
-        };
-        let all_drives = all_drives(&q);
-        let include_all = qbool(&q, "includeItemsFromAllDrives") || qbool(&q, "includeTeamDriveItems");
-        let corpora = q.get("corpora").map(String::as_str).unwrap_or("user");
-        let drive_filter = match (corpora, q.get("driveId")) {
-            ("drive", Some(d)) => {
-                if !include_all || !all_drives {
-                    return Err(GError::invalid_param("includeItemsFromAllDrives", "The includeItemsFromAllDrives parameter must be set to true when driveId is specified."));
-                }
-                Some(d.clone())
-            }
-            ("drive", None) => return Err(GError::required("driveId")),
-            (_, Some(_)) => return Err(GError::invalid_param("corpora", "The corpora parameter must be set to 'drive' when driveId is specified.")),
-            ("user" | "allDrives" | "domain", None) => None,
-            (c, _) => return Err(GError::invalid_param("corpora", format!("Invalid Value: {c}"))),
-        };
-        let mut st = lock(&emu.drive);
-        if let Some(d) = &drive_filter
-            && !st.drives.contains_key(d)
-        {
-            return Err(GError::not_found("Shared drive", d));
+) -> GResult<axum::Json<Value>> {
+    let expr: Option<Expr> = match q.get("q") {
+        Some(s) if !s.trim().is_empty() => Some(query::parse(s).map_err(|_| {
+            GError::new(
+                StatusCode::BAD_REQUEST,
+                "global",
+                "invalid",
+                "Invalid Value",
+            )
+            .at("q", "parameter")
+        })?),
+        _ => None,
+    };
+    let size = page_size(&q, 100, 1000)?;
+    let keys = order_key(q.get("orderBy").map(String::as_str).unwrap_or(""))?;
+    let fp = fingerprint(&[
+        q.get("q"),
+        q.get("orderBy"),
+        q.get("corpora"),
+        q.get("driveId"),
+        q.get("includeItemsFromAllDrives"),
+    ]);
+    let offset = page_offset(&q, &fp)?;
+    let mask = match q.get("fields") {
+        Some(s) if !s.is_empty() => {
+            let m = Mask::parse(s).map_err(|t| {
+                GError::invalid_param("fields", format!("Invalid field selection {t}"))
+            })?;
+            validate_file_mask(&m, "files").map_err(|t| {
+                GError::invalid_param("fields", format!("Invalid field selection {t}"))
+            })?;
+            m
         }
-        let cache_key = format!("{fp}|{corpora}|{include_all}|{all_drives}");
-        let ids = match &st.list_cache {
-            Some((k, g, ids)) if *k == cache_key && *g == st.generation => ids.clone(),
-            _ => {
-                // A query inside one folder looks only at its children.
-                let parent = expr.as_ref().and_then(query::required_parent).map(|p| st.real_id(p).to_string());
-                let candidates: Box<dyn Iterator<Item = &File>> = match &parent {
-                    Some(p) => Box::new(st.children.get(p).into_iter().flatten().filter_map(|id| st.files.get(id))),
-                    None => Box::new(st.files.values()),
-                };
-                let mut hits: Vec<&File> = candidates
-                    .filter(|f| f.id != st.root_id && !st.drives.contains_key(&f.id))
-                    .filter(|f| match (&drive_filter, &f.drive_id) {
-                        (Some(d), Some(fd)) => d == fd,
-                        (Some(_), None) => false,
-                        (None, Some(_)) => include_all && corpora == "allDrives",
-                        (None, None) => true,
-                    })
-                    .filter(|f| expr.as_ref().is_none_or(|e| query::matches(e, f, &st)))
-                    .collect();
-                hits.sort_by(|a, b| compare(a, b, &keys));
-                let ids = Arc::new(hits.into_iter().map(|f| f.id.clone()).collect::<Vec<_>>());
-                st.list_cache = Some((cache_key, st.generation, ids.clone()));
-                ids
+        _ => Mask::parse("kind,nextPageToken,incompleteSearch,files(kind,id,name,mimeType)")
+            .expect("static"),
+    };
+    let all_drives = all_drives(&q);
+    let include_all = qbool(&q, "includeItemsFromAllDrives") || qbool(&q, "includeTeamDriveItems");
+    let corpora = q.get("corpora").map(String::as_str).unwrap_or("user");
+    let drive_filter = match (corpora, q.get("driveId")) {
+        ("drive", Some(d)) => {
+            if !include_all || !all_drives {
+                return Err(GError::invalid_param(
+                    "includeItemsFromAllDrives",
+                    "The includeItemsFromAllDrives parameter must be set to true when driveId is specified.",
+                ));
             }
-        };
-        let end = (offset + size).min(ids.len());
-        let page = if offset < ids.len() { &ids[offset..end] } else { &[][..] };
-        let file_mask = mask.0.get("files").cloned().flatten();
-        let want = |k: &str| file_mask.as_ref().is_none_or(|m| m.0.contains_key(k) || m.0.contains_key("*"));
-        let files: Vec<Value> = page.iter().filter_map(|id| st.files.get(id)).map(|f| {
+            Some(d.clone())
+        }
+        ("drive", None) => return Err(GError::required("driveId")),
+        (_, Some(_)) => {
+            return Err(GError::invalid_param(
+                "corpora",
+                "The corpora parameter must be set to 'drive' when driveId is specified.",
+            ));
+        }
+        ("user" | "allDrives" | "domain", None) => None,
+        (c, _) => {
+            return Err(GError::invalid_param(
+                "corpora",
+                format!("Invalid Value: {c}"),
+            ));
+        }
+    };
+    let mut st = lock(&emu.drive);
+    if let Some(d) = &drive_filter
+        && !st.drives.contains_key(d)
+    {
+        return Err(GError::not_found("Shared drive", d));
+    }
+    let cache_key = format!("{fp}|{corpora}|{include_all}|{all_drives}");
+    let ids = match &st.list_cache {
+        Some((k, g, ids)) if *k == cache_key && *g == st.generation => ids.clone(),
+        _ => {
+            // A query inside one folder looks only at its children.
+            let parent = expr
+                .as_ref()
+                .and_then(query::required_parent)
+                .map(|p| st.real_id(p).to_string());
+            let candidates: Box<dyn Iterator<Item = &File>> = match &parent {
+                Some(p) => Box::new(
+                    st.children
+                        .get(p)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| st.files.get(id)),
+                ),
+                None => Box::new(st.files.values()),
+            };
+            let mut hits: Vec<&File> = candidates
+                .filter(|f| f.id != st.root_id && !st.drives.contains_key(&f.id))
+                .filter(|f| match (&drive_filter, &f.drive_id) {
+                    (Some(d), Some(fd)) => d == fd,
+                    (Some(_), None) => false,
+                    (None, Some(_)) => include_all && corpora == "allDrives",
+                    (None, None) => true,
+                })
+                .filter(|f| expr.as_ref().is_none_or(|e| query::matches(e, f, &st)))
+                .collect();
+            hits.sort_by(|a, b| compare(a, b, &keys));
+            let ids = Arc::new(hits.into_iter().map(|f| f.id.clone()).collect::<Vec<_>>());
+            st.list_cache = Some((cache_key, st.generation, ids.clone()));
+            ids
+        }
+    };
+    let end = (offset + size).min(ids.len());
+    let page = if offset < ids.len() {
+        &ids[offset..end]
+    } else {
+        &[][..]
+    };
+    let file_mask = mask.0.get("files").cloned().flatten();
+    let want = |k: &str| {
+        file_mask
+            .as_ref()
+            .is_none_or(|m| m.0.contains_key(k) || m.0.contains_key("*"))
+    };
+    let files: Vec<Value> = page
+        .iter()
+        .filter_map(|id| st.files.get(id))
+        .map(|f| {
             let mut v = super::file_json_with(&st, f, &base, &want);
-            if file_mask.as_ref().is_some_and(|m| m.0.contains_key("permissions")) {
-                v["permissions"] = json!(f.permissions.iter().map(super::permission_json).collect::<Vec<_>>());
+            if file_mask
+                .as_ref()
+                .is_some_and(|m| m.0.contains_key("permissions"))
+            {
+                v["permissions"] = json!(
+                    f.permissions
+                        .iter()
+                        .map(super::permission_json)
+                        .collect::<Vec<_>>()
+                );
             }
             v
-        }).collect();
-        let mut body = json!({"kind": "drive#fileList", "incompleteSearch": false, "files": files});
-        if end < ids.len() {
-            body["nextPageToken"] = json!(page_token(end, &fp));
-        }
-        Ok(mask.apply(&body))
-    })()
-    .map(axum::Json)
-    .into_response()
+        })
+        .collect();
+    let mut body = json!({"kind": "drive#fileList", "incompleteSearch": false, "files": files});
+    if end < ids.len() {
+        body["nextPageToken"] = json!(page_token(end, &fp));
+    }
+    Ok(axum::Json(mask.apply(&body)))
 }
 
 /// Streams a blob with Range support (and Drive's `x-goog-hash`).
@@ -655,18 +745,11 @@ async fn get_file(
 async fn create(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    _caller: Caller,
     Query(q): Q,
     body: Bytes,
 ) -> Response {
     (|| -> GResult<Value> {
-        auth(
-            &emu,
-            &headers,
-            &q,
-            "google.apps.drive.v3.DriveFiles.Create",
-            WRITE_SCOPES,
-        )?;
         let meta = json_body(&body)?;
         let all = all_drives(&q);
         let mut st = lock(&emu.drive);
@@ -680,19 +763,12 @@ async fn create(
 async fn update(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     Query(q): Q,
     body: Bytes,
 ) -> Response {
     (|| -> GResult<Value> {
-        auth(
-            &emu,
-            &headers,
-            &q,
-            "google.apps.drive.v3.DriveFiles.Update",
-            WRITE_SCOPES,
-        )?;
         let meta = json_body(&body)?;
         let all = all_drives(&q);
         let mut st = lock(&emu.drive);
@@ -707,19 +783,12 @@ async fn update(
 async fn copy(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     Query(q): Q,
     body: Bytes,
 ) -> Response {
     let prep = (|| -> GResult<(Value, Option<String>, File)> {
-        auth(
-            &emu,
-            &headers,
-            &q,
-            "google.apps.drive.v3.DriveFiles.Copy",
-            WRITE_SCOPES,
-        )?;
         let meta = json_body(&body)?;
         let all = qbool(&q, "supportsAllDrives");
         let st = lock(&emu.drive);
@@ -801,18 +870,11 @@ fn purge(st: &mut DriveState, ids: Vec<String>) -> Vec<String> {
 
 async fn delete_file(
     State(emu): State<Arc<Emu>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Response {
     let r = (|| -> GResult<Vec<String>> {
-        auth(
-            &emu,
-            &headers,
-            &q,
-            "google.apps.drive.v3.DriveFiles.Delete",
-            WRITE_SCOPES,
-        )?;
         let all = qbool(&q, "supportsAllDrives");
         let mut st = lock(&emu.drive);
         let f = st.get(&id, all)?;
@@ -837,15 +899,8 @@ async fn delete_file(
     }
 }
 
-async fn empty_trash(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(q): Q) -> Response {
-    let r = (|| -> GResult<Vec<String>> {
-        auth(
-            &emu,
-            &headers,
-            &q,
-            "google.apps.drive.v3.DriveFiles.EmptyTrash",
-            &["drive"],
-        )?;
+async fn empty_trash(State(emu): State<Arc<Emu>>, _caller: Caller, Query(q): Q) -> Response {
+    let blobs = {
         let mut st = lock(&emu.drive);
         let drive = q.get("driveId").cloned();
         let ids: Vec<String> = st
@@ -854,48 +909,38 @@ async fn empty_trash(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(q): 
             .filter(|f| f.explicitly_trashed && f.drive_id == drive)
             .map(|f| f.id.clone())
             .collect();
-        Ok(purge(&mut st, ids))
-    })();
-    match r {
-        Ok(blobs) => {
-            for b in blobs {
-                emu.blobs.remove(&b).await;
-            }
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => e.into_response(),
+        purge(&mut st, ids)
+    };
+    for b in blobs {
+        emu.blobs.remove(&b).await;
     }
+    StatusCode::NO_CONTENT.into_response()
 }
 
-async fn generate_ids(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(q): Q) -> Response {
-    (|| -> GResult<Value> {
-        auth(
-            &emu,
-            &headers,
-            &q,
-            "google.apps.drive.v3.DriveFiles.GenerateIds",
-            WRITE_SCOPES,
-        )?;
-        let count: usize = match q.get("count") {
-            None => 10,
-            Some(c) => match c.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => n,
-                _ => {
-                    return Err(GError::invalid_param(
-                        "count",
-                        format!("Invalid value '{c}'. Values must be within the range: [1, 1000]"),
-                    ));
-                }
-            },
-        };
-        let space = q.get("space").cloned().unwrap_or_else(|| "drive".into());
-        let mut st = lock(&emu.drive);
-        let ids: Vec<String> = (0..count).map(|_| new_id()).collect();
-        st.generated.extend(ids.iter().cloned());
-        Ok(json!({"kind": "drive#generatedIds", "space": space, "ids": ids}))
-    })()
-    .map(axum::Json)
-    .into_response()
+async fn generate_ids(
+    State(emu): State<Arc<Emu>>,
+    _caller: Caller,
+    Query(q): Q,
+) -> GResult<axum::Json<Value>> {
+    let count: usize = match q.get("count") {
+        None => 10,
+        Some(c) => match c.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(GError::invalid_param(
+                    "count",
+                    format!("Invalid value '{c}'. Values must be within the range: [1, 1000]"),
+                ));
+            }
+        },
+    };
+    let space = q.get("space").cloned().unwrap_or_else(|| "drive".into());
+    let mut st = lock(&emu.drive);
+    let ids: Vec<String> = (0..count).map(|_| new_id()).collect();
+    st.generated.extend(ids.iter().cloned());
+    Ok(axum::Json(
+        json!({"kind": "drive#generatedIds", "space": space, "ids": ids}),
+    ))
 }
 
 fn render_export(f: &File, mime: &str) -> Option<Vec<u8>> {
@@ -992,32 +1037,47 @@ fn minimal_pdf(text: &str) -> Vec<u8> {
 
 async fn export(
     State(emu): State<Arc<Emu>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     Query(q): Q,
-) -> Response {
-    (|| -> GResult<Response> {
-        auth(&emu, &headers, &q, "google.apps.drive.v3.DriveFiles.Export", CONTENT_SCOPES)?;
-        let Some(mime) = q.get("mimeType") else { return Err(GError::required("mimeType")) };
-        let st = lock(&emu.drive);
-        let f = st.get(&id, true)?;
-        let formats = export_formats();
-        let Some((_, allowed)) = formats.iter().find(|(k, _)| *k == f.mime) else {
-            return Err(GError::forbidden("global", "fileNotExportable", "Export only supports Docs Editors files."));
-        };
-        if !allowed.contains(&mime.as_str()) {
-            return Err(GError::invalid_param("mimeType", "The requested conversion is not supported."));
-        }
-        let Some(bytes) = render_export(f, mime) else {
-            return Err(GError::new(StatusCode::NOT_IMPLEMENTED, "global", "notImplemented",
-                format!("The emulator renders text, markdown, html, csv, tsv, rtf, pdf and script exports; {mime} is not emulated.")));
-        };
-        if bytes.len() > 10 * 1024 * 1024 {
-            return Err(GError::forbidden("global", "exportSizeLimitExceeded", "This file is too large to be exported."));
-        }
-        Ok(([(header::CONTENT_TYPE, mime.clone())], bytes).into_response())
-    })()
-    .unwrap_or_else(IntoResponse::into_response)
+) -> GResult<Response> {
+    let Some(mime) = q.get("mimeType") else {
+        return Err(GError::required("mimeType"));
+    };
+    let st = lock(&emu.drive);
+    let f = st.get(&id, true)?;
+    let formats = export_formats();
+    let Some((_, allowed)) = formats.iter().find(|(k, _)| *k == f.mime) else {
+        return Err(GError::forbidden(
+            "global",
+            "fileNotExportable",
+            "Export only supports Docs Editors files.",
+        ));
+    };
+    if !allowed.contains(&mime.as_str()) {
+        return Err(GError::invalid_param(
+            "mimeType",
+            "The requested conversion is not supported.",
+        ));
+    }
+    let Some(bytes) = render_export(f, mime) else {
+        return Err(GError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "global",
+            "notImplemented",
+            format!(
+                "The emulator renders text, markdown, html, csv, tsv, rtf, pdf and script exports; {mime} is not emulated."
+            ),
+        ));
+    };
+    if bytes.len() > 10 * 1024 * 1024 {
+        return Err(GError::forbidden(
+            "global",
+            "exportSizeLimitExceeded",
+            "This file is too large to be exported.",
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, mime.clone())], bytes).into_response())
 }
 
 async fn public_download(State(emu): State<Arc<Emu>>, headers: HeaderMap, Query(q): Q) -> Response {

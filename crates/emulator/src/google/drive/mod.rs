@@ -29,7 +29,7 @@ use crate::{DEMO_USER, State as Emu};
 pub const FOLDER: &str = "application/vnd.google-apps.folder";
 /// Prefix of Google Workspace types.
 pub const GOOGLE_APPS: &str = "application/vnd.google-apps.";
-const API: (&str, &str) = ("drive.googleapis.com", "Google Drive API");
+pub(super) const API: (&str, &str) = ("drive.googleapis.com", "Google Drive API");
 
 /// Scopes that may read.
 pub const READ_SCOPES: &[&str] = &[
