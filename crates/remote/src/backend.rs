@@ -88,11 +88,12 @@ pub enum SignIn {
 }
 
 impl SignIn {
-    /// A short name for web forms: `google`, `yandex` or `none` (service accounts need no person).
+    /// A short name for web forms: `consent` (a consent page that comes back to the server), `device` (a
+    /// code the person enters on the service's page) or `none` (service accounts need no person).
     pub fn style(&self) -> &'static str {
         match self {
-            SignIn::Google { .. } => "google",
-            SignIn::Yandex => "yandex",
+            SignIn::Google { .. } => "consent",
+            SignIn::Yandex => "device",
             SignIn::None | SignIn::GoogleServiceAccount { .. } => "none",
         }
     }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use cloudmux_core::{Error, ErrorKind, Result};
-use cloudmux_remote::NewRemote;
+use cloudmux_remote::{NewRemote, OptionKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -34,45 +34,66 @@ pub struct RemotePolicy {
 }
 
 impl RemotePolicy {
-    /// Refuses `r` unless its endpoint and local folder are ones the operator allowed.
+    /// Refuses `r` unless every URL option of its kind (an endpoint) and every path option (a local
+    /// folder, a CA file) is one the operator allowed. Which options those are comes from the registry, so
+    /// a new kind of remote is covered without a change here.
     pub fn check(&self, r: &NewRemote) -> Result<()> {
-        if let Some(ep) = r.get("endpoint") {
-            let ep = ep.trim_end_matches('/');
-            let ok = self.endpoints.iter().any(|a| {
-                let a = a.trim_end_matches('/');
-                ep == a || ep.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
-            });
-            if !ok {
-                return Err(Error::new(
-                    ErrorKind::PermissionDenied,
-                    "this server does not allow that endpoint",
-                )
-                .with_hint(
-                    "leave the endpoint empty for the real service, or ask the server's operator to                      start it with --allow-endpoint URL",
-                ));
+        let backend = cloudmux_remote::backend(&r.kind)?;
+        for spec in backend.options() {
+            let Some(value) = r.get(spec.name) else {
+                continue;
+            };
+            match spec.kind {
+                OptionKind::Url => self.check_url(spec.name, value)?,
+                OptionKind::Path => self.check_path(spec.name, value)?,
+                OptionKind::Text | OptionKind::Secret | OptionKind::List => {}
             }
         }
-        if r.kind == "local" {
-            let refuse = |why: &str| {
-                Error::new(ErrorKind::PermissionDenied, format!("local folder refused: {why}"))
-                    .with_hint(
-                        "local remotes added from the web must lie in a folder the operator allowed                          with --local-root DIR, away from the server's own data",
-                    )
-            };
-            let path = r.get("path").unwrap_or_default();
-            let canon = std::fs::canonicalize(path)
-                .map_err(|_| refuse("it does not exist or cannot be read"))?;
-            let under = |dir: &std::path::Path| {
-                std::fs::canonicalize(dir).is_ok_and(|d| canon.starts_with(d))
-            };
-            if !self.local_roots.iter().any(|d| under(d)) {
-                return Err(refuse("it is not in a folder the operator allowed"));
-            }
-            for p in &self.private {
-                let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-                if canon.starts_with(&p) || p.starts_with(&canon) {
-                    return Err(refuse("it holds or lies in the server's own data"));
-                }
+        Ok(())
+    }
+
+    fn check_url(&self, option: &str, url: &str) -> Result<()> {
+        let url = url.trim_end_matches('/');
+        let ok = self.endpoints.iter().any(|a| {
+            let a = a.trim_end_matches('/');
+            url == a || url.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
+        });
+        if ok {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("this server does not allow that {option}"),
+        )
+        .with_hint(format!(
+            "leave {option} empty for the real service, or ask the server's operator to start it with \
+             --allow-endpoint URL"
+        )))
+    }
+
+    fn check_path(&self, option: &str, path: &str) -> Result<()> {
+        let refuse = |why: &str| {
+            Error::new(
+                ErrorKind::PermissionDenied,
+                format!("{option} refused: {why}"),
+            )
+            .with_hint(
+                "paths of remotes added from the web must lie in a folder the operator allowed with \
+                 --local-root DIR, away from the server's own data",
+            )
+        };
+        let canon =
+            std::fs::canonicalize(path).map_err(|_| refuse("it does not exist or cannot be read"))?;
+        let under = |dir: &std::path::Path| {
+            std::fs::canonicalize(dir).is_ok_and(|d| canon.starts_with(d))
+        };
+        if !self.local_roots.iter().any(|d| under(d)) {
+            return Err(refuse("it is not in a folder the operator allowed"));
+        }
+        for p in &self.private {
+            let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            if canon.starts_with(&p) || p.starts_with(&canon) {
+                return Err(refuse("it holds or lies in the server's own data"));
             }
         }
         Ok(())

@@ -117,7 +117,7 @@ async fn start(
                 },
             );
             Ok(Json(json!({
-                "kind": "google", "url": link.url, "redirect_uri": link.redirect_uri,
+                "flow": "consent", "url": link.url, "redirect_uri": link.redirect_uri,
             })))
         }
         SignIn::Yandex => {
@@ -128,7 +128,7 @@ async fn start(
             let dc = yandex::device_code(&api, &ep, &o.client_id, device, None).await?;
             let key = format!("yandex:{name}");
             let shown = json!({
-                "kind": "yandex", "state": "pending", "verification_url": dc.verification_url,
+                "flow": "device", "state": "pending", "verification_url": dc.verification_url,
                 "user_code": dc.user_code, "expires_in": dc.expires_in,
             });
             st.signins.0.lock().unwrap().insert(
@@ -147,12 +147,12 @@ async fn start(
                     Ok(t) => match remotes(&st2)
                         .and_then(|rs| rs.save_token(&name, t.into_stored(None)))
                     {
-                        Ok(()) => json!({"kind": "yandex", "state": "done"}),
+                        Ok(()) => json!({"flow": "device", "state": "done"}),
                         Err(e) => {
-                            json!({"kind": "yandex", "state": "failed", "error": e.to_string()})
+                            json!({"flow": "device", "state": "failed", "error": e.to_string()})
                         }
                     },
-                    Err(e) => json!({"kind": "yandex", "state": "failed", "error": e.to_string()}),
+                    Err(e) => json!({"flow": "device", "state": "failed", "error": e.to_string()}),
                 };
                 st2.signins.0.lock().unwrap().insert(
                     key,

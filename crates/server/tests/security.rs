@@ -734,6 +734,8 @@ async fn remotes_from_the_web_reach_no_internal_address_or_host_folder() {
                "endpoint": "http://127.0.0.1:5432"}),
         json!({"name": "host", "kind": "local", "path": "/"}),
         json!({"name": "etc", "kind": "local", "path": "/etc"}),
+        json!({"name": "ca", "kind": "gdrive", "client_id": "x", "client_secret": "y",
+               "ca_cert": "/etc/shadow"}),
     ] {
         let r = s
             .api(Method::POST, &root, "/api/admin/remotes")

@@ -275,14 +275,14 @@ function remoteOptions() {
   })));
 }
 
-// Google: open the consent page (it comes back to the server's callback); Yandex: show the code, and ask the
-// server how the sign-in stands until it is done.
+// A consent flow (Google): open the consent page, which comes back to the server's callback; a device flow
+// (Yandex): show the code, and ask the server how the sign-in stands until it is done.
 async function signIn(name) {
   const out = $("signin-status");
   out.textContent = "";
   let r;
   try { r = await api("POST", `/api/admin/remotes/${encodeURIComponent(name)}/signin`); } catch (e) { out.textContent = e.message; return; }
-  if (r.kind === "google") {
+  if (r.flow === "consent") {
     window.open(r.url, "_blank", "noopener");
     out.textContent = `Finish signing ${name} in on the Google page that opened (it comes back to ${r.redirect_uri}).`;
     return;
