@@ -10,7 +10,7 @@ use cloudmux_http::{Api, Idempotency, Secret};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
-use crate::oauth::token_request;
+use crate::oauth::{self, TokenClient, token_request};
 pub use crate::oauth::{TokenResponse, oauth_api, oauth_error};
 
 /// Google's scope prefix.
@@ -37,10 +37,7 @@ impl Endpoints {
     /// The real Google endpoints, or those of an emulator at `base` (`http://127.0.0.1:4444` serves host H
     /// under `/H/`).
     pub fn for_base(base: Option<&str>) -> Self {
-        let at = |host: &str, path: &str| match base {
-            Some(b) => format!("{}/{host}{path}", b.trim_end_matches('/')),
-            None => format!("https://{host}{path}"),
-        };
+        let at = |host: &str, path: &str| cloudmux_http::at_host(base, host, path);
         Endpoints {
             auth: at("accounts.google.com", "/o/oauth2/v2/auth"),
             token: at("oauth2.googleapis.com", "/token"),
@@ -157,17 +154,12 @@ pub async fn exchange_code(
     redirect_uri: &str,
     verifier: Option<&Secret>,
 ) -> Result<TokenResponse> {
-    let mut form = vec![
-        ("grant_type", "authorization_code".to_string()),
-        ("code", code.trim().to_string()),
-        ("redirect_uri", redirect_uri.to_string()),
-        ("client_id", client_id.to_string()),
-        ("client_secret", client_secret.expose().to_string()),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v.expose().to_string()));
-    }
-    token_request(api, &ep.token, form, Idempotency::Unsafe).await
+    let client = TokenClient {
+        url: &ep.token,
+        client_id,
+        client_secret,
+    };
+    oauth::exchange_code(api, client, code, Some(redirect_uri), verifier).await
 }
 
 /// Renews an access token (RefreshToken). Google keeps the refresh token; the answer usually has none.
@@ -178,13 +170,12 @@ pub async fn refresh(
     client_secret: &Secret,
     refresh_token: &Secret,
 ) -> Result<TokenResponse> {
-    let form = vec![
-        ("grant_type", "refresh_token".to_string()),
-        ("refresh_token", refresh_token.expose().to_string()),
-        ("client_id", client_id.to_string()),
-        ("client_secret", client_secret.expose().to_string()),
-    ];
-    token_request(api, &ep.token, form, Idempotency::Safe).await
+    let client = TokenClient {
+        url: &ep.token,
+        client_id,
+        client_secret,
+    };
+    oauth::refresh_token(api, client, refresh_token, Idempotency::Safe).await
 }
 
 /// Revokes a token.

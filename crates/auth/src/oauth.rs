@@ -157,6 +157,59 @@ pub(crate) async fn token_request(
     })
 }
 
+/// The client of a token endpoint: where it is and how the app identifies itself.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenClient<'a> {
+    /// The token endpoint's URL.
+    pub url: &'a str,
+    /// OAuth client id.
+    pub client_id: &'a str,
+    /// OAuth client secret.
+    pub client_secret: &'a Secret,
+}
+
+/// Exchanges an authorization code (RFC 6749 §4.1.3, with the PKCE verifier of RFC 7636 when given). A
+/// code is single-use, so the request is only repeated after a refusal that says the server did not act.
+pub async fn exchange_code(
+    api: &Api,
+    client: TokenClient<'_>,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&Secret>,
+) -> Result<TokenResponse> {
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code.trim().to_string()),
+    ];
+    if let Some(r) = redirect_uri {
+        form.push(("redirect_uri", r.to_string()));
+    }
+    form.push(("client_id", client.client_id.to_string()));
+    form.push(("client_secret", client.client_secret.expose().to_string()));
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v.expose().to_string()));
+    }
+    token_request(api, client.url, form, Idempotency::Unsafe).await
+}
+
+/// Renews an access token with a refresh token (RFC 6749 §6). `idem` says whether the request may be
+/// repeated: yes where the refresh token stays valid (Google), only after a sure refusal where it rotates
+/// (Yandex).
+pub async fn refresh_token(
+    api: &Api,
+    client: TokenClient<'_>,
+    refresh_token: &Secret,
+    idem: Idempotency,
+) -> Result<TokenResponse> {
+    let form = vec![
+        ("grant_type", "refresh_token".to_string()),
+        ("refresh_token", refresh_token.expose().to_string()),
+        ("client_id", client.client_id.to_string()),
+        ("client_secret", client.client_secret.expose().to_string()),
+    ];
+    token_request(api, client.url, form, idem).await
+}
+
 /// A PKCE pair (RFC 7636): a random verifier and its S256 challenge.
 #[derive(Debug, Clone)]
 pub struct Pkce {

@@ -6,49 +6,105 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use cloudmux_core::Result;
-use cloudmux_http::{AccessToken, Api, Refresher, Secret, TokenCache, TokenSource};
+use cloudmux_http::{AccessToken, Api, Idempotency, Refresher, Secret, TokenCache, TokenSource};
 
-use crate::google::{Endpoints, ServiceAccount};
+use crate::google::ServiceAccount;
+use crate::oauth::TokenClient;
 use crate::store::{StoredToken, TokenStore};
 
-/// Renews Google tokens with a refresh token.
+/// Renews tokens with a refresh token at an OAuth token endpoint (Google's or Yandex's) and writes the new
+/// access token back to the store. Where the service rotates refresh tokens (Yandex), the one in the answer
+/// replaces the old in memory and in the store, and a refresh is only repeated after a refusal that says the
+/// service did not act.
 #[derive(Debug)]
-pub struct GoogleRefresher {
+pub struct OAuthRefresher {
     /// OAuth API.
     pub api: Api,
-    /// Endpoints.
-    pub endpoints: Endpoints,
+    /// The token endpoint.
+    pub token_url: String,
     /// Client id.
     pub client_id: String,
     /// Client secret.
     pub client_secret: Secret,
     /// Where to write renewed tokens (store, remote name).
     pub store: Option<(TokenStore, String)>,
-    /// The refresh token.
-    pub refresh_token: Secret,
+    /// The current refresh token.
+    pub refresh_token: std::sync::Mutex<Secret>,
+    /// Whether the service rotates refresh tokens (each use may make the old one stop working).
+    pub rotates: bool,
+}
+
+impl OAuthRefresher {
+    /// Google's: the refresh token stays valid, so a failed refresh may be repeated.
+    pub fn google(
+        api: Api,
+        ep: &crate::google::Endpoints,
+        client_id: String,
+        client_secret: Secret,
+        refresh_token: Secret,
+        store: Option<(TokenStore, String)>,
+    ) -> Self {
+        OAuthRefresher {
+            api,
+            token_url: ep.token.clone(),
+            client_id,
+            client_secret,
+            store,
+            refresh_token: std::sync::Mutex::new(refresh_token),
+            rotates: false,
+        }
+    }
+
+    /// Yandex's: each refresh rotates the refresh token.
+    pub fn yandex(
+        api: Api,
+        ep: &crate::yandex::Endpoints,
+        client_id: String,
+        client_secret: Secret,
+        refresh_token: Secret,
+        store: Option<(TokenStore, String)>,
+    ) -> Self {
+        OAuthRefresher {
+            api,
+            token_url: format!("{}/token", ep.base),
+            client_id,
+            client_secret,
+            store,
+            refresh_token: std::sync::Mutex::new(refresh_token),
+            rotates: true,
+        }
+    }
 }
 
 #[async_trait]
-impl Refresher for GoogleRefresher {
+impl Refresher for OAuthRefresher {
     async fn refresh(&self) -> Result<AccessToken> {
-        let t = crate::google::refresh(
-            &self.api,
-            &self.endpoints,
-            &self.client_id,
-            &self.client_secret,
-            &self.refresh_token,
-        )
-        .await
-        .map_err(|e| match &self.store {
-            Some((_, remote)) if e.kind() == cloudmux_core::ErrorKind::ReauthRequired => e
-                .with_hint(format!(
-                    "the refresh token was revoked or expired: run `cloudmux auth login {remote}`"
-                )),
-            _ => e,
-        })?;
+        let rt = self.refresh_token.lock().unwrap().clone();
+        let client = TokenClient {
+            url: &self.token_url,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+        };
+        let idem = if self.rotates {
+            Idempotency::Unsafe
+        } else {
+            Idempotency::Safe
+        };
+        let t = crate::oauth::refresh_token(&self.api, client, &rt, idem)
+            .await
+            .map_err(|e| match &self.store {
+                Some((_, remote)) if e.kind() == cloudmux_core::ErrorKind::ReauthRequired => e
+                    .with_hint(format!(
+                        "the refresh token was revoked or expired: run `cloudmux auth login {remote}`"
+                    )),
+                _ => e,
+            })?;
         let access = AccessToken::expiring_in(t.access_token.expose(), t.expires_in);
+        if let Some(new) = &t.refresh_token {
+            *self.refresh_token.lock().unwrap() = new.clone();
+        }
         if let Some((store, remote)) = &self.store {
-            let stored = t.into_stored(Some(self.refresh_token.clone()));
+            let stored = t.into_stored(Some(rt));
             if let Err(e) = store.save(remote, &stored) {
                 tracing::warn!("could not save the renewed token of {remote}: {e}");
             }
@@ -101,54 +157,4 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// A token source over a refresher, starting from `initial`.
 pub fn cached<R: Refresher + 'static>(r: R, initial: Option<AccessToken>) -> Arc<dyn TokenSource> {
     Arc::new(TokenCache::new(r, initial, REFRESH_MARGIN))
-}
-
-/// Renews Yandex tokens; the rotated refresh token replaces the old one in memory and in the store.
-#[derive(Debug)]
-pub struct YandexRefresher {
-    /// OAuth API.
-    pub api: Api,
-    /// Endpoints.
-    pub endpoints: crate::yandex::Endpoints,
-    /// Client id.
-    pub client_id: String,
-    /// Client secret.
-    pub client_secret: Secret,
-    /// Where to write renewed tokens (store, remote name).
-    pub store: Option<(TokenStore, String)>,
-    /// The current refresh token.
-    pub refresh_token: std::sync::Mutex<Secret>,
-}
-
-#[async_trait]
-impl Refresher for YandexRefresher {
-    async fn refresh(&self) -> Result<AccessToken> {
-        let rt = self.refresh_token.lock().unwrap().clone();
-        let t = crate::yandex::refresh(
-            &self.api,
-            &self.endpoints,
-            &self.client_id,
-            &self.client_secret,
-            &rt,
-        )
-        .await
-        .map_err(|e| match &self.store {
-            Some((_, remote)) if e.kind() == cloudmux_core::ErrorKind::ReauthRequired => e
-                .with_hint(format!(
-                    "the refresh token was revoked or expired: run `cloudmux auth login {remote}`"
-                )),
-            _ => e,
-        })?;
-        let access = AccessToken::expiring_in(t.access_token.expose(), t.expires_in);
-        if let Some(new) = &t.refresh_token {
-            *self.refresh_token.lock().unwrap() = new.clone();
-        }
-        if let Some((store, remote)) = &self.store {
-            let stored = t.into_stored(Some(rt));
-            if let Err(e) = store.save(remote, &stored) {
-                tracing::warn!("could not save the renewed token of {remote}: {e}");
-            }
-        }
-        Ok(access)
-    }
 }

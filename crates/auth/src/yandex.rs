@@ -9,7 +9,7 @@ use cloudmux_core::{Error, ErrorKind, Result};
 use cloudmux_http::{Api, Idempotency, Secret};
 use serde::Deserialize;
 
-use crate::oauth::{TokenResponse, token_request};
+use crate::oauth::{self, TokenClient, TokenResponse, token_request};
 
 /// The Yandex OAuth base, real or emulated.
 #[derive(Debug, Clone)]
@@ -22,10 +22,7 @@ impl Endpoints {
     /// The real endpoints, or an emulator's at `base`.
     pub fn for_base(base: Option<&str>) -> Self {
         Endpoints {
-            base: match base {
-                Some(b) => format!("{}/oauth.yandex.ru", b.trim_end_matches('/')),
-                None => "https://oauth.yandex.ru".into(),
-            },
+            base: cloudmux_http::at_host(base, "oauth.yandex.ru", ""),
         }
     }
 }
@@ -209,27 +206,18 @@ pub async fn exchange_code(
     code: &str,
     verifier: Option<&Secret>,
 ) -> Result<TokenResponse> {
-    let mut form = vec![
-        ("grant_type", "authorization_code".to_string()),
-        ("code", code.trim().to_string()),
-        ("client_id", client_id.to_string()),
-        ("client_secret", client_secret.expose().to_string()),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v.expose().to_string()));
-    }
-    // Not repeated once Yandex may have acted (a code is single-use, a refresh token rotates), but
-    // repeated after a refusal that says it did not (429, a connection never made).
-    token_request(
-        api,
-        &format!("{}/token", ep.base),
-        form,
-        Idempotency::Unsafe,
-    )
-    .await
+    let url = format!("{}/token", ep.base);
+    let client = TokenClient {
+        url: &url,
+        client_id,
+        client_secret,
+    };
+    oauth::exchange_code(api, client, code, None, verifier).await
 }
 
 /// Renews tokens (RefreshToken). Yandex answers with a new refresh token: store it, the old one may stop working.
+/// Not repeated once Yandex may have acted (the refresh token rotates), but repeated after a refusal that
+/// says it did not (429, a connection never made).
 pub async fn refresh(
     api: &Api,
     ep: &Endpoints,
@@ -237,19 +225,11 @@ pub async fn refresh(
     client_secret: &Secret,
     refresh_token: &Secret,
 ) -> Result<TokenResponse> {
-    let form = vec![
-        ("grant_type", "refresh_token".to_string()),
-        ("refresh_token", refresh_token.expose().to_string()),
-        ("client_id", client_id.to_string()),
-        ("client_secret", client_secret.expose().to_string()),
-    ];
-    // Not repeated once Yandex may have acted (a code is single-use, a refresh token rotates), but
-    // repeated after a refusal that says it did not (429, a connection never made).
-    token_request(
-        api,
-        &format!("{}/token", ep.base),
-        form,
-        Idempotency::Unsafe,
-    )
-    .await
+    let url = format!("{}/token", ep.base);
+    let client = TokenClient {
+        url: &url,
+        client_id,
+        client_secret,
+    };
+    oauth::refresh_token(api, client, refresh_token, Idempotency::Unsafe).await
 }

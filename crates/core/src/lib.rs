@@ -12,6 +12,8 @@
 //! - [`RemotePath`]: the `name:path`, `name:id:FILEID` and plain local addresses users type.
 //! - [`name`]: what a name may be, and the reversible encoding that makes any name a service returns safe
 //!   to join into a path.
+//! - [`paged`]: a paged listing as a stream, from "how to start" and "how to fetch one page".
+//! - [`fs::write_private`]: the one atomic, owner-only file write (tokens, state, configuration).
 //! - `conformance` (feature `conformance`): the suite every backend passes, modelled on rclone's fstests.
 //!
 //! ```
@@ -30,6 +32,7 @@ pub mod fs;
 pub mod memory;
 pub mod mime;
 pub mod name;
+pub mod paged;
 pub mod path;
 pub mod resume;
 pub mod storage;
@@ -40,6 +43,7 @@ pub mod conformance;
 
 pub use entry::{About, Entry, Hashes};
 pub use error::{Error, ErrorKind, Result};
+pub use paged::{Pages, paged};
 pub use path::RemotePath;
 pub use resume::{DirSessions, Resume, SessionStore};
 pub use storage::{

@@ -4,8 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use cloudmux_core::{ByteRange, ByteStream, Error, ErrorKind, Result};
-use cloudmux_http::{Api, HttpConfig, Idempotency, TokenSource, body_stream};
-use reqwest::StatusCode;
+use cloudmux_http::{Api, HttpConfig, Idempotency, TokenSource, at_host, body_stream};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -82,16 +81,6 @@ pub struct DriveClient {
     ids: Arc<Mutex<Vec<String>>>,
 }
 
-async fn json_of<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
-    let b = resp.bytes().await.map_err(cloudmux_http::transport_error)?;
-    serde_json::from_slice(&b).map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("Drive answered unexpected JSON: {e}"),
-        )
-    })
-}
-
 /// One page of a Drive list answer: the items under `key` and the next page token.
 fn page_items<T: DeserializeOwned>(mut v: Value, key: &str) -> Result<(Vec<T>, Option<String>)> {
     let items = serde_json::from_value(
@@ -127,12 +116,14 @@ impl DriveClient {
             if let Some(t) = &token {
                 p.push(("pageToken", t.clone()));
             }
-            let v: Value = json_of(
-                self.api
-                    .send(|c| c.get(url).query(&p), Idempotency::Safe)
-                    .await?,
-            )
-            .await?;
+            let v: Value = self
+                .api
+                .json(
+                    self.api
+                        .send(|c| c.get(url).query(&p), Idempotency::Safe)
+                        .await?,
+                )
+                .await?;
             let (items, next) = page_items(v, key)?;
             out.extend(items);
             match next {
@@ -147,20 +138,10 @@ impl DriveClient {
         cfg.http
             .pacer
             .get_or_insert_with(|| Arc::new(cloudmux_http::Pacer::new("gdrive")));
-        let api = Api::new(cfg.http.clone(), Some(token), parse_error)?;
-        let (base, upload_base) = match &cfg.endpoint {
-            Some(e) => {
-                let e = e.trim_end_matches('/');
-                (
-                    format!("{e}/www.googleapis.com/drive/v3"),
-                    format!("{e}/www.googleapis.com/upload/drive/v3"),
-                )
-            }
-            None => (
-                "https://www.googleapis.com/drive/v3".to_string(),
-                "https://www.googleapis.com/upload/drive/v3".to_string(),
-            ),
-        };
+        let api = Api::new(cfg.http.clone(), Some(token), parse_error)?.named("Drive");
+        let ep = cfg.endpoint.as_deref();
+        let base = at_host(ep, "www.googleapis.com", "/drive/v3");
+        let upload_base = at_host(ep, "www.googleapis.com", "/upload/drive/v3");
         Ok(DriveClient {
             api,
             base,
@@ -222,7 +203,7 @@ impl DriveClient {
             .api
             .send(|c| c.get(&url).query(&params), Idempotency::Safe)
             .await?;
-        json_of(resp).await
+        self.api.json(resp).await
     }
 
     /// `files.get` (metadata).
@@ -239,7 +220,7 @@ impl DriveClient {
             )
             .await
             .map_err(|e| e.context(format!("file {id}")))?;
-        json_of(resp).await
+        self.api.json(resp).await
     }
 
     /// Downloads content (`alt=media`) with an optional range. A file Google flagged as abusive is fetched
@@ -259,29 +240,13 @@ impl DriveClient {
 
     async fn download_once(&self, id: &str, range: ByteRange, ack: bool) -> Result<ByteStream> {
         let url = self.url(&format!("files/{}", enc(id)));
-        let header = range.to_header();
         let mut params = vec![("alt", "media"), ("supportsAllDrives", "true")];
         if ack {
             params.push(("acknowledgeAbuse", "true"));
         }
-        let resp = self
-            .api
-            .send_accepting(
-                |c| {
-                    let rb = c.get(&url).query(&params);
-                    match &header {
-                        Some(h) => rb.header(reqwest::header::RANGE, h),
-                        None => rb,
-                    }
-                },
-                Idempotency::Safe,
-                |s| s.is_success() || s == StatusCode::RANGE_NOT_SATISFIABLE,
-            )
-            .await?;
-        if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE {
-            return Ok(Box::pin(futures_util::stream::empty()));
-        }
-        Ok(body_stream(resp))
+        self.api
+            .get_range(|c| c.get(&url).query(&params), range)
+            .await
     }
 
     /// `files.export`: a Google Doc in another format (at most 10 MB, Google's limit).
@@ -326,7 +291,7 @@ impl DriveClient {
                 Idempotency::Safe,
             )
             .await?;
-        Ok(json_of::<GeneratedIds>(resp).await?.ids)
+        Ok(self.api.json::<GeneratedIds>(resp).await?.ids)
     }
 
     /// `files.create` of metadata only (folders, shortcuts, empty files). `metadata.id` must come from
@@ -346,7 +311,7 @@ impl DriveClient {
             )
             .await;
         match r {
-            Ok(resp) => json_of(resp).await,
+            Ok(resp) => self.api.json(resp).await,
             Err(e) if e.kind() == ErrorKind::AlreadyExists => match metadata["id"].as_str() {
                 Some(id) => self.get(id).await,
                 None => Err(e),
@@ -390,7 +355,7 @@ impl DriveClient {
                 Idempotency::Safe,
             )
             .await?;
-        json_of(resp).await
+        self.api.json(resp).await
     }
 
     /// Renames a file.
@@ -443,7 +408,7 @@ impl DriveClient {
             )
             .await;
         match resp {
-            Ok(r) => json_of(r).await,
+            Ok(r) => self.api.json(r).await,
             Err(e) if e.kind() == ErrorKind::AlreadyExists => self.get(&new_id).await,
             Err(e) => Err(e),
         }
@@ -498,7 +463,7 @@ impl DriveClient {
                 Idempotency::Safe,
             )
             .await?;
-        json_of(resp).await
+        self.api.json(resp).await
     }
 
     /// `permissions.create`.
@@ -518,7 +483,7 @@ impl DriveClient {
                 Idempotency::Safe,
             )
             .await?;
-        json_of(resp).await
+        self.api.json(resp).await
     }
 
     /// `permissions.list`.
@@ -541,7 +506,7 @@ impl DriveClient {
                 Idempotency::Safe,
             )
             .await?;
-        Ok(json_of::<L>(resp).await?.permissions)
+        Ok(self.api.json::<L>(resp).await?.permissions)
     }
 
     /// `permissions.delete`.
@@ -604,39 +569,41 @@ impl DriveClient {
                 Idempotency::Unsafe,
             )
             .await?;
-        json_of(resp).await
+        self.api.json(resp).await
     }
 
     /// `comments.get`.
     pub async fn comment_get(&self, id: &str, comment: &str) -> Result<Comment> {
         let url = self.url(&format!("files/{}/comments/{}", enc(id), enc(comment)));
-        json_of(
-            self.api
-                .send(
-                    |c| c.get(&url).query(&[("fields", Self::COMMENT_FIELDS)]),
-                    Idempotency::Safe,
-                )
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(
+                        |c| c.get(&url).query(&[("fields", Self::COMMENT_FIELDS)]),
+                        Idempotency::Safe,
+                    )
+                    .await?,
+            )
+            .await
     }
 
     /// `comments.update` (content and/or resolved).
     pub async fn comment_update(&self, id: &str, comment: &str, patch: &Value) -> Result<Comment> {
         let url = self.url(&format!("files/{}/comments/{}", enc(id), enc(comment)));
-        json_of(
-            self.api
-                .send(
-                    |c| {
-                        c.patch(&url)
-                            .query(&[("fields", Self::COMMENT_FIELDS)])
-                            .json(patch)
-                    },
-                    Idempotency::Safe,
-                )
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(
+                        |c| {
+                            c.patch(&url)
+                                .query(&[("fields", Self::COMMENT_FIELDS)])
+                                .json(patch)
+                        },
+                        Idempotency::Safe,
+                    )
+                    .await?,
+            )
+            .await
     }
 
     /// `comments.delete`.
@@ -654,15 +621,17 @@ impl DriveClient {
             start_page_token: String,
         }
         let url = self.url("changes/startPageToken");
-        let t: T = json_of(
-            self.api
-                .send(
-                    |c| c.get(&url).query(&[("supportsAllDrives", "true")]),
-                    Idempotency::Safe,
-                )
-                .await?,
-        )
-        .await?;
+        let t: T = self
+            .api
+            .json(
+                self.api
+                    .send(
+                        |c| c.get(&url).query(&[("supportsAllDrives", "true")]),
+                        Idempotency::Safe,
+                    )
+                    .await?,
+            )
+            .await?;
         Ok(t.start_page_token)
     }
 
@@ -679,12 +648,13 @@ impl DriveClient {
             ("supportsAllDrives", "true".into()),
             ("includeItemsFromAllDrives", "true".into()),
         ];
-        json_of(
-            self.api
-                .send(|c| c.get(&url).query(&params), Idempotency::Safe)
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(|c| c.get(&url).query(&params), Idempotency::Safe)
+                    .await?,
+            )
+            .await
     }
 
     /// `drives.list` (all pages).
@@ -700,19 +670,23 @@ impl DriveClient {
     pub async fn drive_create(&self, name: &str, request_id: &str) -> Result<SharedDrive> {
         let url = self.url("drives");
         let body = json!({"name": name});
-        json_of(
-            self.api
-                .send(
-                    |c| {
-                        c.post(&url)
-                            .query(&[("requestId", request_id), ("fields", "id,name,createdTime")])
-                            .json(&body)
-                    },
-                    Idempotency::Safe,
-                )
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(
+                        |c| {
+                            c.post(&url)
+                                .query(&[
+                                    ("requestId", request_id),
+                                    ("fields", "id,name,createdTime"),
+                                ])
+                                .json(&body)
+                        },
+                        Idempotency::Safe,
+                    )
+                    .await?,
+            )
+            .await
     }
 
     /// `drives.delete` (must be empty).
@@ -748,13 +722,9 @@ impl DriveClient {
             )
             .await;
         match resp {
-            Ok(r) => json_of(r).await,
+            Ok(r) => self.api.json(r).await,
             Err(e) => Err(e),
         }
-    }
-
-    pub(crate) async fn parse<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
-        json_of(resp).await
     }
 }
 

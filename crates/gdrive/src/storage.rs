@@ -246,69 +246,43 @@ impl Storage for GDriveStorage {
     }
 
     fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
-        enum St {
-            Start,
-            Page(String, String, String),
-            Done,
-        }
-        Box::pin(futures_util::stream::unfold(
-            St::Start,
-            move |st| async move {
-                let (norm, id, token) = match st {
-                    St::Done => return None,
-                    St::Start => {
-                        let r = async {
-                            let norm = normalize(path)?;
-                            let id = self.dir_id(&norm).await?;
-                            Ok::<_, Error>((norm, id))
-                        }
-                        .await;
-                        match r {
-                            Ok((n, i)) => (n, i, None),
-                            Err(e) => return Some((Err(e), St::Done)),
-                        }
+        let start = async move {
+            let norm = normalize(path)?;
+            let id = self.dir_id(&norm).await?;
+            Ok((norm, id, None::<String>))
+        };
+        cloudmux_core::paged(start, move |(norm, id, token)| async move {
+            let q = ListQuery {
+                fields: Some(crate::client::LIST_FIELDS.to_string()),
+                ..self.list_query(query::children_of(&id))
+            };
+            let page = self.client.list_page(&q, token.as_deref()).await?;
+            let entries: Vec<Entry> = page
+                .files
+                .iter()
+                .filter_map(|f| {
+                    let Some(name) = safe_name(f) else {
+                        tracing::warn!(
+                            "{norm}: skipping {}, whose name is empty (address it as REMOTE:id:{})",
+                            f.id,
+                            f.id
+                        );
+                        return None;
+                    };
+                    let p = join(&norm, &name);
+                    if f.is_folder() {
+                        self.dirs
+                            .lock()
+                            .unwrap()
+                            .entry(p.clone())
+                            .or_insert_with(|| f.id.clone());
                     }
-                    St::Page(n, i, t) => (n, i, Some(t)),
-                };
-                let q = ListQuery {
-                    fields: Some(crate::client::LIST_FIELDS.to_string()),
-                    ..self.list_query(query::children_of(&id))
-                };
-                match self.client.list_page(&q, token.as_deref()).await {
-                    Err(e) => Some((Err(e), St::Done)),
-                    Ok(page) => {
-                        let entries: Vec<Entry> = page
-                            .files
-                            .iter()
-                            .filter_map(|f| {
-                                let Some(name) = safe_name(f) else {
-                                    tracing::warn!(
-                                        "{norm}: skipping {}, whose name is empty (address it as REMOTE:id:{})",
-                                        f.id,
-                                        f.id
-                                    );
-                                    return None;
-                                };
-                                let p = join(&norm, &name);
-                                if f.is_folder() {
-                                    self.dirs
-                                        .lock()
-                                        .unwrap()
-                                        .entry(p.clone())
-                                        .or_insert_with(|| f.id.clone());
-                                }
-                                Some(to_entry(p, f))
-                            })
-                            .collect();
-                        let next = match page.next_page_token {
-                            Some(t) => St::Page(norm, id, t),
-                            None => St::Done,
-                        };
-                        Some((Ok(entries), next))
-                    }
-                }
-            },
-        ))
+                    Some(to_entry(p, f))
+                })
+                .collect();
+            let next = page.next_page_token.map(|t| (norm, id, Some(t)));
+            Ok((entries, next))
+        })
     }
 
     async fn stat(&self, path: &str) -> Result<Entry> {

@@ -303,7 +303,7 @@ impl ResumableUpload {
             return Ok(SessionStatus::Committed(committed));
         }
         Ok(SessionStatus::Done(Box::new(
-            DriveClient::parse::<File>(resp).await?,
+            self.client.api.json::<File>(resp).await?,
         )))
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use cloudmux_core::chunk::Chunker;
 use cloudmux_core::{ByteRange, ByteStream, Error, ErrorKind, Result};
-use cloudmux_http::{Api, HttpConfig, Idempotency, TokenSource, body_stream};
+use cloudmux_http::{Api, HttpConfig, Idempotency, TokenSource, at_host};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -56,16 +56,6 @@ pub struct PhotosClient {
     cfg: Arc<PhotosConfig>,
 }
 
-async fn json_of<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
-    let b = resp.bytes().await.map_err(cloudmux_http::transport_error)?;
-    serde_json::from_slice(&b).map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("Google Photos answered unexpected JSON: {e}"),
-        )
-    })
-}
-
 fn date(d: chrono::NaiveDate) -> Value {
     use chrono::Datelike;
     json!({"year": d.year(), "month": d.month(), "day": d.day()})
@@ -91,20 +81,20 @@ impl PhotosClient {
             cfg.http.clone(),
             Some(token),
             cloudmux_http::google::parse_error,
-        );
+        )
+        .named("Google Photos");
         let links = Api::with_client(
             client,
             cfg.http.clone(),
             None,
             cloudmux_http::google::parse_error,
+        )
+        .named("Google Photos");
+        let base = at_host(
+            cfg.endpoint.as_deref(),
+            "photoslibrary.googleapis.com",
+            "/v1",
         );
-        let base = match &cfg.endpoint {
-            Some(e) => format!(
-                "{}/photoslibrary.googleapis.com/v1",
-                e.trim_end_matches('/')
-            ),
-            None => "https://photoslibrary.googleapis.com/v1".into(),
-        };
         Ok(PhotosClient {
             api,
             links,
@@ -119,12 +109,13 @@ impl PhotosClient {
 
     async fn get<T: DeserializeOwned>(&self, p: &str, q: &[(&str, String)]) -> Result<T> {
         let url = self.url(p);
-        json_of(
-            self.api
-                .send(|c| c.get(&url).query(q), Idempotency::Safe)
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(|c| c.get(&url).query(q), Idempotency::Safe)
+                    .await?,
+            )
+            .await
     }
 
     async fn post<T: DeserializeOwned>(
@@ -134,7 +125,9 @@ impl PhotosClient {
         idem: Idempotency,
     ) -> Result<T> {
         let url = self.url(p);
-        json_of(self.api.send(|c| c.post(&url).json(body), idem).await?).await
+        self.api
+            .json(self.api.send(|c| c.post(&url).json(body), idem).await?)
+            .await
     }
 
     /// One page of the app's albums (at most 50).
@@ -183,15 +176,16 @@ impl PhotosClient {
     pub async fn rename_album(&self, id: &str, title: &str) -> Result<Album> {
         let url = self.url(&format!("/albums/{id}"));
         let body = json!({"title": title});
-        json_of(
-            self.api
-                .send(
-                    |c| c.patch(&url).query(&[("updateMask", "title")]).json(&body),
-                    Idempotency::Safe,
-                )
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(
+                        |c| c.patch(&url).query(&[("updateMask", "title")]).json(&body),
+                        Idempotency::Safe,
+                    )
+                    .await?,
+            )
+            .await
     }
 
     /// `albums.batchAddMediaItems` / `batchRemoveMediaItems`, 50 ids at a time.
@@ -458,7 +452,7 @@ impl PhotosClient {
                     |s| s.is_success() || s == StatusCode::MULTI_STATUS,
                 )
                 .await?;
-            let v: Value = json_of(resp).await?;
+            let v: Value = self.api.json(resp).await?;
             for (r, (_, name)) in v["newMediaItemResults"]
                 .as_array()
                 .into_iter()
@@ -500,22 +494,7 @@ impl PhotosClient {
             item.base_url,
             if item.is_video() { "dv" } else { "d" }
         );
-        let header = range.to_header();
-        let resp = self
-            .links
-            .send_accepting(
-                |c| match &header {
-                    Some(h) => c.get(&url).header(reqwest::header::RANGE, h),
-                    None => c.get(&url),
-                },
-                Idempotency::Safe,
-                |s| s.is_success() || s == StatusCode::RANGE_NOT_SATISFIABLE,
-            )
-            .await?;
-        if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE {
-            return Ok(Box::pin(futures_util::stream::empty()));
-        }
-        Ok(body_stream(resp))
+        self.links.get_range(|c| c.get(&url), range).await
     }
 
     /// The size of an item's original bytes (a HEAD on its baseUrl; the API itself does not report sizes).

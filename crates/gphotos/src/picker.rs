@@ -85,11 +85,9 @@ impl PickerClient {
         http: HttpConfig,
         token: Arc<dyn TokenSource>,
     ) -> Result<Self> {
-        let api = Api::new(http, Some(token), cloudmux_http::google::parse_error)?;
-        let base = match endpoint {
-            Some(e) => format!("{}/photospicker.googleapis.com/v1", e.trim_end_matches('/')),
-            None => "https://photospicker.googleapis.com/v1".into(),
-        };
+        let api = Api::new(http, Some(token), cloudmux_http::google::parse_error)?
+            .named("Google Photos Picker");
+        let base = cloudmux_http::at_host(endpoint, "photospicker.googleapis.com", "/v1");
         Ok(PickerClient { api, base })
     }
 

@@ -200,9 +200,9 @@ impl GPhotosStorage {
         struct St {
             filter: Option<SearchFilter>,
             token: Option<String>,
-            started: bool,
             seen: HashMap<String, usize>,
         }
+        // `None`: a folder with nothing to list (one empty page).
         let first = async move {
             let filter = match &node {
                 Node::All => None,
@@ -240,42 +240,25 @@ impl GPhotosStorage {
             Ok(Some(St {
                 filter,
                 token: None,
-                started: false,
                 seen: HashMap::new(),
             }))
         };
-        Box::pin(futures_util::stream::once(first).flat_map(move |init| {
-            let s: ItemPages<'a> = match init {
-                Err(e) => Box::pin(futures_util::stream::iter(vec![Err(e)])),
-                Ok(None) => Box::pin(futures_util::stream::empty()),
-                Ok(Some(st)) => Box::pin(futures_util::stream::unfold(
-                    Some(st),
-                    move |st| async move {
-                        let mut st = st?;
-                        if st.started && st.token.is_none() {
-                            return None;
-                        }
-                        st.started = true;
-                        let r = match &st.filter {
-                            None => self.client.media(st.token.as_deref()).await,
-                            Some(f) => self.client.search(f, st.token.as_deref()).await,
-                        };
-                        match r {
-                            Err(e) => Some((Err(e), None)),
-                            Ok((items, next)) => {
-                                st.token = next;
-                                let page: Vec<(String, MediaItem)> = items
-                                    .into_iter()
-                                    .map(|it| (dedup_name(&mut st.seen, &it), it))
-                                    .collect();
-                                Some((Ok(page), Some(st)))
-                            }
-                        }
-                    },
-                )),
+        cloudmux_core::paged(first, move |st: Option<St>| async move {
+            let Some(mut st) = st else {
+                return Ok((Vec::new(), None));
             };
-            s
-        }))
+            let (items, next) = match &st.filter {
+                None => self.client.media(st.token.as_deref()).await?,
+                Some(f) => self.client.search(f, st.token.as_deref()).await?,
+            };
+            let page: Vec<(String, MediaItem)> = items
+                .into_iter()
+                .map(|it| (dedup_name(&mut st.seen, &it), it))
+                .collect();
+            st.token = next;
+            let more = st.token.is_some().then_some(Some(st));
+            Ok((page, more))
+        })
     }
 
     async fn resolve(&self, parent: &Node, name: &str) -> Result<MediaItem> {
@@ -328,9 +311,7 @@ impl GPhotosStorage {
 }
 
 /// Pages of (shown name, media item).
-type ItemPages<'a> = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = Result<Vec<(String, MediaItem)>>> + Send + 'a>,
->;
+type ItemPages<'a> = cloudmux_core::Pages<'a, (String, MediaItem)>;
 
 fn ymd(y: i32, m: u32, d: u32) -> Result<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| Error::invalid(format!("bad date {y}-{m}-{d}")))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use backon::Retryable;
 use bytes::Bytes;
-use cloudmux_core::{ByteStream, Error, ErrorKind, Result};
+use cloudmux_core::{ByteRange, ByteStream, Error, ErrorKind, Result};
 use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
@@ -90,6 +90,7 @@ pub struct Api {
     cfg: Arc<HttpConfig>,
     parse: ErrorParser,
     pacer: Option<Arc<Pacer>>,
+    service: &'static str,
 }
 
 impl std::fmt::Debug for Api {
@@ -142,7 +143,49 @@ impl Api {
             pacer: cfg.pacer.clone(),
             cfg: Arc::new(cfg),
             parse,
+            service: "the service",
         }
+    }
+
+    /// The same, naming its service in errors about its answers (`Drive answered unexpected JSON`).
+    pub fn named(mut self, service: &'static str) -> Self {
+        self.service = service;
+        self
+    }
+
+    /// Reads a successful answer's body as JSON of type `T`; a body that is not is an error naming the service.
+    pub async fn json<T: serde::de::DeserializeOwned>(&self, resp: Response) -> Result<T> {
+        let b = resp.bytes().await.map_err(transport_error)?;
+        serde_json::from_slice(&b).map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                format!("{} answered unexpected JSON: {e}", self.service),
+            )
+        })
+    }
+
+    /// GETs `range` of what `mk` asks for (it builds the request without a `Range` header) as a stream. A range
+    /// that starts past the end (416) is an empty stream, as reading past the end of a file is.
+    pub async fn get_range(
+        &self,
+        mk: impl Fn(&Client) -> RequestBuilder,
+        range: ByteRange,
+    ) -> Result<ByteStream> {
+        let header = range.to_header();
+        let resp = self
+            .send_accepting(
+                |c| match &header {
+                    Some(h) => mk(c).header(reqwest::header::RANGE, h),
+                    None => mk(c),
+                },
+                Idempotency::Safe,
+                |s| s.is_success() || s == StatusCode::RANGE_NOT_SATISFIABLE,
+            )
+            .await?;
+        if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+            return Ok(Box::pin(futures_util::stream::empty()));
+        }
+        Ok(body_stream(resp))
     }
 
     /// The underlying client.
@@ -394,6 +437,15 @@ fn kind_for_status(status: StatusCode) -> ErrorKind {
     }
 }
 
+/// The URL of `path` on `host`: `https://{host}{path}`, or, when an `endpoint` replaces every host of the
+/// service (an emulator serves host H under `/H/`), `{endpoint}/{host}{path}`.
+pub fn at_host(endpoint: Option<&str>, host: &str, path: &str) -> String {
+    match endpoint {
+        Some(e) => format!("{}/{host}{path}", e.trim_end_matches('/')),
+        None => format!("https://{host}{path}"),
+    }
+}
+
 /// A response body as a [`ByteStream`]; transport failures mid-body become Transient errors.
 pub fn body_stream(resp: Response) -> ByteStream {
     Box::pin(
@@ -413,6 +465,62 @@ mod tests {
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
         format!("http://{addr}")
+    }
+
+    #[test]
+    fn at_host_rebases_on_an_endpoint() {
+        assert_eq!(
+            at_host(None, "www.googleapis.com", "/drive/v3"),
+            "https://www.googleapis.com/drive/v3"
+        );
+        assert_eq!(
+            at_host(Some("http://127.0.0.1:4444/"), "oauth.yandex.ru", ""),
+            "http://127.0.0.1:4444/oauth.yandex.ru"
+        );
+    }
+
+    #[tokio::test]
+    async fn get_range_reads_a_range_and_past_the_end_nothing() {
+        use axum::http::HeaderMap as H;
+        let app = axum::Router::new().route(
+            "/f",
+            axum::routing::get(|h: H| async move {
+                let data = b"0123456789";
+                match h.get("range").and_then(|v| v.to_str().ok()) {
+                    None => (StatusCode::OK, data.to_vec()),
+                    Some("bytes=12-") => (StatusCode::RANGE_NOT_SATISFIABLE, Vec::new()),
+                    Some(r) => {
+                        let (a, b) = r["bytes=".len()..].split_once('-').unwrap();
+                        let a: usize = a.parse().unwrap();
+                        let b: usize = b.parse().map(|b: usize| b + 1).unwrap_or(data.len());
+                        (StatusCode::PARTIAL_CONTENT, data[a..b].to_vec())
+                    }
+                }
+            }),
+        );
+        let url = format!("{}/f", serve(app).await);
+        let api = Api::new(fast(), None, generic_error).unwrap().named("Test");
+        let read = |r: ByteRange| {
+            let (api, url) = (api.clone(), url.clone());
+            async move {
+                let mut s = api.get_range(|c| c.get(&url), r).await.unwrap();
+                let mut out = Vec::new();
+                while let Some(b) = s.next().await {
+                    out.extend_from_slice(&b.unwrap());
+                }
+                out
+            }
+        };
+        assert_eq!(read(ByteRange::all()).await, b"0123456789");
+        assert_eq!(read(ByteRange::new(3, None)).await, b"3456789");
+        assert_eq!(read(ByteRange::new(2, Some(3))).await, b"234");
+        assert_eq!(read(ByteRange::new(12, None)).await, b"");
+        let resp = api.send(|c| c.get(&url), Idempotency::Safe).await.unwrap();
+        let e = api.json::<serde_json::Value>(resp).await.unwrap_err();
+        assert!(
+            e.to_string().contains("Test answered unexpected JSON"),
+            "{e}"
+        );
     }
 
     fn fast() -> HttpConfig {

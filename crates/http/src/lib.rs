@@ -3,7 +3,9 @@
 //! - [`Api`]: sends requests built by a closure (so each attempt gets a fresh request), adds the credentials of
 //!   a [`TokenSource`], retries temporary failures with exponential backoff and jitter (honouring
 //!   `Retry-After`), refreshes the token and retries once on 401, and turns error answers into
-//!   [`cloudmux_core::Error`] through the service's own [`ErrorParser`].
+//!   [`cloudmux_core::Error`] through the service's own [`ErrorParser`]. [`Api::json`] reads an answer,
+//!   [`Api::get_range`] streams a byte range (past the end: nothing), [`at_host`] rebases a service's URL on
+//!   an emulator.
 //! - [`RetryPolicy`] and [`Idempotency`]: what is retried. A request that is not idempotent is only retried when
 //!   it certainly never reached the service (connect errors, 429, rate-limit 403), so a create is never blindly
 //!   repeated.
@@ -30,8 +32,8 @@ mod redact;
 pub mod token;
 
 pub use api::{
-    Api, ErrorParser, HttpConfig, Idempotency, RetryPolicy, api_kind, body_stream, build_client,
-    generic_error, parse_retry_after, read_error_body, transport_error,
+    Api, ErrorParser, HttpConfig, Idempotency, RetryPolicy, api_kind, at_host, body_stream,
+    build_client, generic_error, parse_retry_after, read_error_body, transport_error,
 };
 pub use pacer::{FullJitter, Pacer, full_jitter};
 pub use redact::{Secret, redact};

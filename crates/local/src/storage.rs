@@ -124,7 +124,7 @@ impl Storage for LocalStorage {
     }
 
     fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
-        Box::pin(pages(self, path))
+        pages(self, path)
     }
 
     async fn stat(&self, path: &str) -> Result<Entry> {
@@ -388,69 +388,39 @@ fn read_page(
 }
 
 /// Reads a folder page by page.
-fn pages<'a>(
-    s: &'a LocalStorage,
-    path: &'a str,
-) -> impl futures_util::Stream<Item = Result<Vec<Entry>>> + 'a {
+fn pages<'a>(s: &'a LocalStorage, path: &'a str) -> cloudmux_core::Pages<'a, Entry> {
     struct Open {
         dir: Arc<Dir>,
         norm: String,
         disk: PathBuf,
         rd: cap_std::fs::ReadDir,
     }
-    enum St {
-        Start,
-        Reading(Box<Open>),
-        Done,
-    }
-    futures_util::stream::unfold(St::Start, move |st| async move {
-        let open = match st {
-            St::Done => return None,
-            St::Start => {
-                let opened = async {
-                    let (dir, norm, disk) = s.at(path)?;
-                    blocking(move || {
-                        let md = dir.metadata(&disk).map_err(|e| io_err(&norm, e))?;
-                        if !md.is_dir() {
-                            return Err(Error::new(
-                                ErrorKind::Conflict,
-                                format!("{norm}: not a folder"),
-                            ));
-                        }
-                        let rd = dir.read_dir(&disk).map_err(|e| io_err(&norm, e))?;
-                        Ok(Box::new(Open {
-                            dir,
-                            norm,
-                            disk,
-                            rd,
-                        }))
-                    })
-                    .await
-                }
-                .await;
-                match opened {
-                    Ok(o) => o,
-                    Err(e) => return Some((Err(e), St::Done)),
-                }
+    let start = async move {
+        let (dir, norm, disk) = s.at(path)?;
+        blocking(move || {
+            let md = dir.metadata(&disk).map_err(|e| io_err(&norm, e))?;
+            if !md.is_dir() {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("{norm}: not a folder"),
+                ));
             }
-            St::Reading(o) => o,
-        };
-        let r = blocking(move || {
-            let mut o = open;
-            let page = read_page(&o.dir, &o.norm, &o.disk, &mut o.rd);
-            Ok((page, o))
+            let rd = dir.read_dir(&disk).map_err(|e| io_err(&norm, e))?;
+            Ok(Box::new(Open {
+                dir,
+                norm,
+                disk,
+                rd,
+            }))
         })
-        .await;
-        match r {
-            Err(e) => Some((Err(e), St::Done)),
-            Ok((Err(e), _)) => Some((Err(e), St::Done)),
-            Ok((Ok(page), _)) if page.is_empty() => None,
-            Ok((Ok(page), o)) if page.len() < PAGE => {
-                drop(o);
-                Some((Ok(page), St::Done))
-            }
-            Ok((Ok(page), o)) => Some((Ok(page), St::Reading(o))),
-        }
+        .await
+    };
+    cloudmux_core::paged(start, |mut o: Box<Open>| {
+        blocking(move || {
+            let page = read_page(&o.dir, &o.norm, &o.disk, &mut o.rd)?;
+            let more = page.len() >= PAGE;
+            Ok((page, more.then_some(o)))
+        })
     })
 }
 

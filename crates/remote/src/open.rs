@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cloudmux_auth::google::{self, Endpoints, ServiceAccount};
-use cloudmux_auth::source::{GoogleRefresher, ServiceAccountRefresher, cached, initial_token};
+use cloudmux_auth::source::{OAuthRefresher, ServiceAccountRefresher, cached, initial_token};
 use cloudmux_core::{Error, ErrorKind, Result, Storage};
 use cloudmux_http::{HttpConfig, Secret, TokenSource};
 
@@ -122,29 +122,27 @@ pub fn token_source(
                 )
                 .with_hint(format!("run: cloudmux auth login {name}"))
             })?;
-            let r = GoogleRefresher {
-                api: google::oauth_api(http)?,
-                endpoints: Endpoints::for_base(rc.endpoint()),
+            let r = OAuthRefresher::google(
+                google::oauth_api(http)?,
+                &Endpoints::for_base(rc.endpoint()),
                 client_id,
                 client_secret,
-                store: Some((cfg.tokens(), name.to_string())),
                 refresh_token,
-            };
+                Some((cfg.tokens(), name.to_string())),
+            );
             Some(cached(r, initial_token(&stored)))
         }
         SignIn::Yandex => {
             let stored = cfg.tokens().load(name)?;
             let (client_id, client_secret) = client_credentials(name, rc)?;
-            let r = cloudmux_auth::source::YandexRefresher {
-                api: cloudmux_auth::oauth::oauth_api(http)?,
-                endpoints: cloudmux_auth::yandex::Endpoints::for_base(rc.endpoint()),
+            let r = OAuthRefresher::yandex(
+                cloudmux_auth::oauth::oauth_api(http)?,
+                &cloudmux_auth::yandex::Endpoints::for_base(rc.endpoint()),
                 client_id,
                 client_secret,
-                store: Some((cfg.tokens(), name.to_string())),
-                refresh_token: std::sync::Mutex::new(
-                    stored.refresh_token.clone().unwrap_or_default(),
-                ),
-            };
+                stored.refresh_token.clone().unwrap_or_default(),
+                Some((cfg.tokens(), name.to_string())),
+            );
             Some(cached(r, initial_token(&stored)))
         }
     })

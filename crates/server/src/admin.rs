@@ -56,7 +56,10 @@ impl RemotePolicy {
         let url = url.trim_end_matches('/');
         let ok = self.endpoints.iter().any(|a| {
             let a = a.trim_end_matches('/');
-            url == a || url.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
+            url == a
+                || url
+                    .strip_prefix(a)
+                    .is_some_and(|rest| rest.starts_with('/'))
         });
         if ok {
             return Ok(());
@@ -82,11 +85,10 @@ impl RemotePolicy {
                  --local-root DIR, away from the server's own data",
             )
         };
-        let canon =
-            std::fs::canonicalize(path).map_err(|_| refuse("it does not exist or cannot be read"))?;
-        let under = |dir: &std::path::Path| {
-            std::fs::canonicalize(dir).is_ok_and(|d| canon.starts_with(d))
-        };
+        let canon = std::fs::canonicalize(path)
+            .map_err(|_| refuse("it does not exist or cannot be read"))?;
+        let under =
+            |dir: &std::path::Path| std::fs::canonicalize(dir).is_ok_and(|d| canon.starts_with(d));
         if !self.local_roots.iter().any(|d| under(d)) {
             return Err(refuse("it is not in a folder the operator allowed"));
         }

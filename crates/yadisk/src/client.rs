@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use cloudmux_core::{ByteRange, ByteStream, Error, ErrorKind, Result};
-use cloudmux_http::{Api, HttpConfig, Idempotency, TokenSource, body_stream};
+use cloudmux_http::{Api, HttpConfig, Idempotency, TokenSource, at_host};
 use futures_util::StreamExt;
 use md5::Digest;
 use reqwest::StatusCode;
@@ -52,16 +52,6 @@ pub struct YadiskClient {
     cfg: Arc<YadiskConfig>,
 }
 
-async fn json_of<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
-    let b = resp.bytes().await.map_err(cloudmux_http::transport_error)?;
-    serde_json::from_slice(&b).map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("Yandex Disk answered unexpected JSON: {e}"),
-        )
-    })
-}
-
 fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -78,12 +68,10 @@ impl YadiskClient {
         let mut http = cfg.http.clone();
         http.auth_scheme = "OAuth";
         let client = cloudmux_http::build_client(&http)?;
-        let api = Api::with_client(client.clone(), http.clone(), Some(token), parse_error);
-        let links = Api::with_client(client, http, None, parse_error);
-        let base = match &cfg.endpoint {
-            Some(e) => format!("{}/cloud-api.yandex.net/v1/disk", e.trim_end_matches('/')),
-            None => "https://cloud-api.yandex.net/v1/disk".into(),
-        };
+        let api = Api::with_client(client.clone(), http.clone(), Some(token), parse_error)
+            .named("Yandex Disk");
+        let links = Api::with_client(client, http, None, parse_error).named("Yandex Disk");
+        let base = at_host(cfg.endpoint.as_deref(), "cloud-api.yandex.net", "/v1/disk");
         Ok(YadiskClient {
             api,
             links,
@@ -103,12 +91,13 @@ impl YadiskClient {
 
     async fn get<T: DeserializeOwned>(&self, p: &str, params: Vec<(String, String)>) -> Result<T> {
         let url = self.url(p);
-        json_of(
-            self.api
-                .send(|c| c.get(&url).query(&params), Idempotency::Safe)
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(|c| c.get(&url).query(&params), Idempotency::Safe)
+                    .await?,
+            )
+            .await
     }
 
     /// `GET /v1/disk`: quota, trash size, user, system folders.
@@ -211,7 +200,7 @@ impl YadiskClient {
     /// Follows a 201/202 answer: a 202's operation is polled until it ends.
     async fn settle(&self, resp: reqwest::Response) -> Result<()> {
         if resp.status() == StatusCode::ACCEPTED {
-            let link: Link = json_of(resp).await?;
+            let link: Link = self.api.json(resp).await?;
             return self.wait_operation(&link.href).await;
         }
         Ok(())
@@ -312,12 +301,13 @@ impl YadiskClient {
         let url = self.url("/resources");
         let p = q(&[("path", path), ("fields", RESOURCE_FIELDS)]);
         let body = serde_json::json!({"custom_properties": props});
-        json_of(
-            self.api
-                .send(|c| c.patch(&url).query(&p).json(&body), Idempotency::Safe)
-                .await?,
-        )
-        .await
+        self.api
+            .json(
+                self.api
+                    .send(|c| c.patch(&url).query(&p).json(&body), Idempotency::Safe)
+                    .await?,
+            )
+            .await
     }
 
     /// The download link of a file.
@@ -331,22 +321,7 @@ impl YadiskClient {
 
     /// Bytes of `href` (a download link) in `range`; an empty stream past the end.
     pub async fn fetch_link(&self, href: &str, range: ByteRange) -> Result<ByteStream> {
-        let header = range.to_header();
-        let resp = self
-            .links
-            .send_accepting(
-                |c| match &header {
-                    Some(h) => c.get(href).header(reqwest::header::RANGE, h),
-                    None => c.get(href),
-                },
-                Idempotency::Safe,
-                |s| s.is_success() || s == StatusCode::RANGE_NOT_SATISFIABLE,
-            )
-            .await?;
-        if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE {
-            return Ok(Box::pin(futures_util::stream::empty()));
-        }
-        Ok(body_stream(resp))
+        self.links.get_range(|c| c.get(href), range).await
     }
 
     /// The upload link for `path`.

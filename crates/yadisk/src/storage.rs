@@ -116,53 +116,27 @@ impl Storage for YadiskStorage {
     }
 
     fn list<'a>(&'a self, path: &'a str) -> PageStream<'a> {
-        enum St {
-            Start,
-            At(String, String, u64, u64),
-            Done,
-        }
-        Box::pin(futures_util::stream::unfold(
-            St::Start,
-            move |st| async move {
-                let (norm, full, offset) = match st {
-                    St::Done => return None,
-                    St::Start => {
-                        match normalize(path).and_then(|n| self.full(&n).map(|f| (n, f))) {
-                            Ok((n, f)) => (n, f, 0),
-                            Err(e) => return Some((Err(e), St::Done)),
-                        }
-                    }
-                    St::At(n, f, o, total) => {
-                        if o >= total {
-                            return None;
-                        }
-                        (n, f, o)
-                    }
-                };
-                match self.client.list_page(&full, offset, Some("name")).await {
-                    Err(e) => Some((Err(e), St::Done)),
-                    Ok((items, total)) => {
-                        let got = items.len() as u64;
-                        let entries: Vec<Entry> = items
-                            .iter()
-                            .filter_map(|r| {
-                                let Some(name) = encode(&r.name) else {
-                                    tracing::warn!("{norm}: skipping an entry with an empty name");
-                                    return None;
-                                };
-                                Some(self.entry(join(&norm, &name), r))
-                            })
-                            .collect();
-                        let next = if got == 0 {
-                            St::Done
-                        } else {
-                            St::At(norm, full, offset + got, total)
-                        };
-                        Some((Ok(entries), next))
-                    }
-                }
-            },
-        ))
+        let start = async move {
+            let norm = normalize(path)?;
+            let full = self.full(&norm)?;
+            Ok((norm, full, 0u64))
+        };
+        cloudmux_core::paged(start, move |(norm, full, offset)| async move {
+            let (items, total) = self.client.list_page(&full, offset, Some("name")).await?;
+            let got = items.len() as u64;
+            let entries: Vec<Entry> = items
+                .iter()
+                .filter_map(|r| {
+                    let Some(name) = encode(&r.name) else {
+                        tracing::warn!("{norm}: skipping an entry with an empty name");
+                        return None;
+                    };
+                    Some(self.entry(join(&norm, &name), r))
+                })
+                .collect();
+            let next = (got > 0 && offset + got < total).then(|| (norm, full, offset + got));
+            Ok((entries, next))
+        })
     }
 
     async fn stat(&self, path: &str) -> Result<Entry> {
