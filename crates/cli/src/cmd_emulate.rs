@@ -180,6 +180,14 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
             }
         });
     }
+    for svc in cloudmux_emulator::SERVICES {
+        let at: Vec<String> = svc
+            .entry_points()
+            .iter()
+            .map(|(what, at)| format!("{what} http://{addr}/{at}"))
+            .collect();
+        out.note(format!("{}: {}", svc.title(), at.join(", ")));
+    }
     out.note(format!("Point a remote at it: cloudmux remote add gd --type gdrive --client-id {DEMO_CLIENT_ID} --client-secret {DEMO_CLIENT_SECRET} --endpoint http://{addr}"));
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -6,6 +6,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::service::Family;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -129,41 +130,14 @@ pub fn broken_response() -> Response {
     Response::new(Body::from_stream(s))
 }
 
-/// Which service a path belongs to, so an injected failure reads as that service's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    /// Google's JSON APIs (Drive, Photos Library, Picker).
-    GoogleApi,
-    /// Google's OAuth server.
-    GoogleOAuth,
-    /// Yandex Disk (API, upload and download hosts).
-    YandexDisk,
-    /// Yandex's OAuth server.
-    YandexOAuth,
-    /// Anything else (public links, media hosts): bare statuses.
-    Plain,
-}
-
-impl Family {
-    fn of(path: &str) -> Family {
-        let host = path
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        match host {
-            "www.googleapis.com"
-            | "photoslibrary.googleapis.com"
-            | "photospicker.googleapis.com" => Family::GoogleApi,
-            "oauth2.googleapis.com" | "accounts.google.com" => Family::GoogleOAuth,
-            "cloud-api.yandex.net"
-            | "cloud-api.yandex.com"
-            | "uploader.disk.yandex.net"
-            | "downloader.disk.yandex.ru" => Family::YandexDisk,
-            "oauth.yandex.ru" | "oauth.yandex.com" => Family::YandexOAuth,
-            _ => Family::Plain,
-        }
-    }
+/// The family of the host a path (`/H/...`) is on, so an injected failure reads as that service's own.
+fn family_of_path(path: &str) -> Family {
+    let host = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    crate::service::family_of(host).unwrap_or(Family::Plain)
 }
 
 fn oauth_body(status: StatusCode, error: &str, description: &str) -> Response {
@@ -286,10 +260,10 @@ pub async fn inject(State(emu): State<std::sync::Arc<Emu>>, req: Request, next: 
         || req.headers().contains_key("transfer-encoding");
     match fault {
         FaultKind::TooMany | FaultKind::RateLimit403 | FaultKind::Unavailable => {
-            refusal(fault, Family::of(&path))
+            refusal(fault, family_of_path(&path))
         }
         FaultKind::FailAfter => {
-            let family = Family::of(&path);
+            let family = family_of_path(&path);
             let _ = next.run(req).await;
             failure(family)
         }

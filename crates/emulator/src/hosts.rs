@@ -6,26 +6,6 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Every host the emulator answers for.
-pub const KNOWN_HOSTS: &[&str] = &[
-    "www.googleapis.com",
-    "oauth2.googleapis.com",
-    "accounts.google.com",
-    "photoslibrary.googleapis.com",
-    "photospicker.googleapis.com",
-    "cloud-api.yandex.net",
-    "cloud-api.yandex.com",
-    "oauth.yandex.ru",
-    "oauth.yandex.com",
-    "uploader.disk.yandex.net",
-    "downloader.disk.yandex.ru",
-    "lh3.googleusercontent.com",
-    "drive.google.com",
-    "docs.google.com",
-    "yadi.sk",
-    "photos.google.com",
-];
-
 /// Marker put on requests that arrived over TLS.
 #[derive(Debug, Clone, Copy)]
 pub struct Tls;
@@ -89,8 +69,8 @@ pub async fn route_by_host(mut req: Request, next: Next) -> Response {
         .to_ascii_lowercase();
     let path = req.uri().path();
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    let prefixed = KNOWN_HOSTS.contains(&first);
-    if !prefixed && KNOWN_HOSTS.contains(&host_only.as_str()) {
+    let prefixed = crate::service::is_known_host(first);
+    if !prefixed && crate::service::is_known_host(&host_only) {
         let pq = req
             .uri()
             .path_and_query()

@@ -19,6 +19,8 @@
 //! - Yandex Disk REST v1 and Yandex OAuth: resources (meta, listing, flat list, last uploaded, PATCH of
 //!   properties), upload and download links, copy/move/delete with async operations, trash, public resources,
 //!   one module each under [`yandex`].
+//! - Each service is a [`Service`] listed in [`SERVICES`]: its hosts, routes, saved state, change mark and the
+//!   lines of the index page at `/`; the shell (host routing, fault injection, `--state-dir`) reads that list.
 //! - Fault injection ([`faults`]), the services' request quotas ([`quota`]: off, the published figures, or
 //!   any), and an admin API under `/__admin`.
 //!
@@ -42,6 +44,7 @@ mod hosts;
 pub mod multipart;
 pub mod quota;
 pub mod serve;
+pub mod service;
 mod tls;
 pub mod yandex;
 
@@ -57,8 +60,9 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
 pub use faults::{FaultConfig, FaultKind};
-pub use hosts::{Base, KNOWN_HOSTS};
+pub use hosts::Base;
 pub use quota::QuotaConfig;
+pub use service::{SERVICES, Service};
 pub use tls::serve_tls;
 
 use crate::faults::lock;
@@ -153,52 +157,25 @@ pub struct State {
     state_dir: Option<PathBuf>,
 }
 
-/// What `--state-dir` keeps in `state.json`.
-#[derive(Serialize, Deserialize)]
-struct Snapshot {
-    google_auth: google::oauth::AuthState,
-    drive: google::drive::DriveSnapshot,
-    #[serde(default)]
-    yandex_auth: yandex::oauth::YandexAuth,
-    #[serde(default)]
-    disk: yandex::disk::DiskSnapshot,
-    #[serde(default)]
-    photos: Option<google::photos::PhotosSnapshot>,
-}
-
 impl State {
     /// A state from a config: restored from `state_dir/state.json` when there is one, else fresh.
     pub fn new(cfg: &Config) -> std::io::Result<Arc<State>> {
         let blobs =
             blob::BlobStore::new(cfg.state_dir.as_deref().map(|d| d.join("blobs")).as_deref())?;
-        let restored: Option<Snapshot> = match cfg.state_dir.as_ref().map(|d| d.join("state.json"))
-        {
-            Some(p) if p.exists() => {
-                Some(serde_json::from_slice(&std::fs::read(&p)?).map_err(|e| {
-                    std::io::Error::other(format!(
-                        "{}: unreadable emulator state ({e}); move it away to start afresh",
-                        p.display()
-                    ))
-                })?)
-            }
-            _ => None,
-        };
-        let (mut auth, mut drive, mut yauth, mut disk, photos_restored) = match restored {
-            Some(s) => (
-                s.google_auth,
-                google::drive::DriveState::from_snapshot(s.drive),
-                s.yandex_auth,
-                yandex::disk::DiskState::from_snapshot(s.disk),
-                s.photos,
-            ),
-            None => (
-                google::oauth::AuthState::default(),
-                google::drive::DriveState::new(),
-                yandex::oauth::YandexAuth::default(),
-                yandex::disk::DiskState::new(),
-                None,
-            ),
-        };
+        let saved: Option<serde_json::Map<String, serde_json::Value>> =
+            match cfg.state_dir.as_ref().map(|d| d.join("state.json")) {
+                Some(p) if p.exists() => {
+                    Some(serde_json::from_slice(&std::fs::read(&p)?).map_err(|e| {
+                        std::io::Error::other(format!(
+                            "{}: unreadable emulator state ({e}); move it away to start afresh",
+                            p.display()
+                        ))
+                    })?)
+                }
+                _ => None,
+            };
+        let mut drive = google::drive::DriveState::new();
+        let mut disk = yandex::disk::DiskState::new();
         drive.blob_dir = Some(blobs.dir().to_path_buf());
         disk.blob_dir = Some(blobs.dir().to_path_buf());
         let mut photos = google::photos::PhotosState::default();
@@ -211,54 +188,62 @@ impl State {
                 .map(|_| (format!("library-{i}"), data.len() as u64))?;
             seeds.push(blob);
         }
-        match photos_restored {
-            Some(p) => photos.restore(p),
-            None => {
-                photos.seed_library(seeds);
-            }
-        }
-        yauth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
-        for (id, secret) in &cfg.clients {
-            yauth.add_client(id, secret);
-        }
-        auth.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
-        for (id, secret) in &cfg.clients {
-            auth.add_client(id, secret);
-        }
-        for sa in &cfg.service_accounts {
-            auth.add_service_account(sa)
-                .map_err(std::io::Error::other)?;
-        }
-        Ok(Arc::new(State {
+        photos.seed_library(seeds);
+        let state = State {
             settings: Mutex::new(cfg.settings.clone()),
-            google_auth: Mutex::new(auth),
+            google_auth: Mutex::new(google::oauth::AuthState::default()),
             drive: Mutex::new(drive),
             photos: Mutex::new(photos),
             picker: Mutex::new(google::picker::PickerState::default()),
-            yandex_auth: Mutex::new(yauth),
+            yandex_auth: Mutex::new(yandex::oauth::YandexAuth::default()),
             disk: Mutex::new(disk),
             blobs,
             faults: Mutex::new(faults::Faults::new(cfg.faults.clone())),
             quotas: Mutex::new(quota::Quotas::new(cfg.quota.clone())),
             state_dir: cfg.state_dir.clone(),
-        }))
+        };
+        for (key, value) in saved.into_iter().flatten() {
+            let Some(svc) = service::SERVICES.iter().find(|s| s.key() == key) else {
+                tracing::warn!("emulator state: ignoring `{key}`, which no service keeps");
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            svc.restore(&state, value).map_err(|e| {
+                std::io::Error::other(format!(
+                    "state.json: the saved state of {key} is unreadable ({e}); move it away to start afresh"
+                ))
+            })?;
+        }
+        {
+            let mut auth = lock(&state.google_auth);
+            let mut yauth = lock(&state.yandex_auth);
+            for (id, secret) in std::iter::once((DEMO_CLIENT_ID, DEMO_CLIENT_SECRET))
+                .chain(cfg.clients.iter().map(|(i, s)| (i.as_str(), s.as_str())))
+            {
+                auth.add_client(id, secret);
+                yauth.add_client(id, secret);
+            }
+            for sa in &cfg.service_accounts {
+                auth.add_service_account(sa)
+                    .map_err(std::io::Error::other)?;
+            }
+        }
+        Ok(Arc::new(state))
     }
 
-    /// Writes `state.json` into the state dir (atomically); does nothing without a state dir. Returns the Drive
-    /// change counter it saved.
+    /// Writes `state.json` into the state dir (atomically): each service's persistent part under its key.
+    /// Does nothing without a state dir. Returns the change mark it saved.
     pub fn save(&self) -> std::io::Result<u64> {
         let Some(dir) = &self.state_dir else {
             return Ok(0);
         };
         let generation = self.change_mark();
-        let drive = lock(&self.drive).snapshot();
-        let google_auth =
-            serde_json::to_value(&*lock(&self.google_auth)).map_err(std::io::Error::other)?;
-        let yandex_auth =
-            serde_json::to_value(&*lock(&self.yandex_auth)).map_err(std::io::Error::other)?;
-        let disk = lock(&self.disk).snapshot();
-        let photos = lock(&self.photos).snapshot();
-        let all = serde_json::json!({"google_auth": google_auth, "drive": drive, "yandex_auth": yandex_auth, "disk": disk, "photos": photos});
+        let all: serde_json::Map<String, serde_json::Value> = service::SERVICES
+            .iter()
+            .filter_map(|s| Some((s.key().to_string(), s.snapshot(self)?)))
+            .collect();
         let data = serde_json::to_vec(&all).map_err(std::io::Error::other)?;
         // It holds the emulated OAuth tokens: owner-only, like every token file.
         cloudmux_core::fs::write_private(&dir.join("state.json"), &data)
@@ -268,13 +253,7 @@ impl State {
 
     /// A number that grows whenever any service's content changes.
     pub fn change_mark(&self) -> u64 {
-        let drive = lock(&self.drive).generation;
-        let disk = lock(&self.disk).revision();
-        let photos = {
-            let p = lock(&self.photos);
-            (p.items.len() + p.albums.len()) as u64
-        };
-        drive + disk + photos
+        service::SERVICES.iter().map(|s| s.change_mark(self)).sum()
     }
 
     /// Saves every `every` when any service changed (and OAuth state with it), until the returned task is
@@ -307,15 +286,14 @@ impl State {
 
 /// The whole emulator as one router (host routing and fault injection included).
 pub fn app(state: Arc<State>) -> Router {
-    let inner = Router::new()
-        .route("/", get(index))
-        .nest("/__admin", admin_routes())
-        .merge(google::oauth::routes())
-        .merge(google::drive::routes())
-        .merge(google::photos::routes())
-        .merge(google::picker::routes())
-        .merge(yandex::oauth::routes())
-        .merge(yandex::disk::routes())
+    let inner = service::SERVICES
+        .iter()
+        .fold(
+            Router::new()
+                .route("/", get(index))
+                .nest("/__admin", admin_routes()),
+            |r, s| r.merge(s.routes()),
+        )
         .with_state(state.clone());
     Router::new()
         .fallback_service(inner)
@@ -331,14 +309,33 @@ pub fn app(state: Arc<State>) -> Router {
 }
 
 async fn index(base: Base) -> Html<String> {
-    let origin = base.origin();
-    Html(format!(
-        "<!doctype html><title>cloudmux emulator</title><h1>cloudmux emulator</h1>\
-         <p>Google Drive: <code>{origin}/www.googleapis.com/drive/v3/</code></p>\
-         <p>Google OAuth: <code>{origin}/accounts.google.com/o/oauth2/v2/auth</code>, \
-         <code>{origin}/oauth2.googleapis.com/token</code></p>\
+    use std::fmt::Write;
+    let esc = google::oauth::html_escape;
+    // The origin comes from the request's Host header: escaped like any outside value.
+    let origin = esc(&base.origin());
+    let mut page = String::from(
+        "<!doctype html><meta charset=utf-8><title>cloudmux emulator</title><h1>cloudmux emulator</h1>\
+         <p>Each real host H is served under <code>/H/</code> (or by <code>Host: H</code>).</p>",
+    );
+    for s in service::SERVICES {
+        let _ = write!(page, "<h2>{}</h2><ul>", esc(s.title()));
+        for (what, at) in s.entry_points() {
+            let _ = write!(
+                page,
+                "<li>{}: <code>{origin}/{}</code></li>",
+                esc(what),
+                esc(at)
+            );
+        }
+        page.push_str("</ul>");
+    }
+    let _ = write!(
+        page,
+        "<h2>Test switches</h2><p><code>{origin}/__admin/</code>: faults, quota, settings, clients, \
+         service-accounts, revoke-all, stats.</p>\
          <p>Demo client: <code>{DEMO_CLIENT_ID}</code> / <code>{DEMO_CLIENT_SECRET}</code></p>"
-    ))
+    );
+    Html(page)
 }
 
 fn admin_routes() -> Router<Arc<State>> {

@@ -3,7 +3,11 @@
 use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
 
 fn token(e: &Emulator) -> String {
-    let scopes = vec!["https://www.googleapis.com/auth/drive".to_string()];
+    let scopes = vec![
+        "https://www.googleapis.com/auth/drive".to_string(),
+        "https://www.googleapis.com/auth/photoslibrary.appendonly".to_string(),
+        "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata".to_string(),
+    ];
     e.state()
         .google_auth
         .lock()
@@ -167,6 +171,17 @@ async fn state_dir_survives_a_restart() {
             .await
             .unwrap();
         assert_eq!(mk.status(), 201);
+        let album = c
+            .post(format!(
+                "{}/photoslibrary.googleapis.com/v1/albums",
+                e.base_url()
+            ))
+            .bearer_auth(&t)
+            .json(&serde_json::json!({"album": {"title": "kept album"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(album.status(), 200);
         e.state().save().unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
@@ -220,6 +235,48 @@ async fn state_dir_survives_a_restart() {
         200,
         "Yandex Disk content and tokens survived too"
     );
+    let albums: serde_json::Value = c
+        .get(format!(
+            "{}/photoslibrary.googleapis.com/v1/albums",
+            e.base_url()
+        ))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        albums["albums"][0]["title"], "kept album",
+        "Photos albums survived: {albums}"
+    );
+}
+
+#[tokio::test]
+async fn the_index_page_lists_every_service_and_escapes_the_host() {
+    let e = Emulator::start(Config::default()).await.unwrap();
+    let page = client()
+        .get(format!("{}/", e.base_url()))
+        .header("host", "<b>evil</b>:1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for s in cloudmux_emulator::SERVICES {
+        assert!(
+            page.contains(s.title().split(' ').next().unwrap()),
+            "{}",
+            s.key()
+        );
+        for (_, at) in s.entry_points() {
+            assert!(page.contains(at), "{at} missing");
+        }
+    }
+    assert!(!page.contains("<b>evil"), "the Host header is escaped");
+    assert!(page.contains("&lt;b&gt;evil"), "{page}");
 }
 
 static YANDEX: std::sync::OnceLock<String> = std::sync::OnceLock::new();

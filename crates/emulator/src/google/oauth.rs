@@ -801,3 +801,35 @@ async fn userinfo(State(emu): State<Arc<Emu>>, headers: HeaderMap) -> Response {
         Err(e) => e.into_response(),
     }
 }
+
+/// Google's OAuth 2.0 server as an emulated service.
+pub struct GoogleOAuth;
+
+impl crate::service::Service for GoogleOAuth {
+    fn key(&self) -> &'static str {
+        "google_auth"
+    }
+    fn title(&self) -> &'static str {
+        "Google OAuth 2.0 (authorization code with PKCE, refresh, service-account JWT, revoke)"
+    }
+    fn hosts(&self) -> &'static [(&'static str, crate::service::Family)] {
+        use crate::service::Family::GoogleOAuth as F;
+        &[("oauth2.googleapis.com", F), ("accounts.google.com", F)]
+    }
+    fn entry_points(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("consent page", "accounts.google.com/o/oauth2/v2/auth"),
+            ("token endpoint", "oauth2.googleapis.com/token"),
+        ]
+    }
+    fn routes(&self) -> Router<Arc<Emu>> {
+        routes()
+    }
+    fn snapshot(&self, st: &Emu) -> Option<serde_json::Value> {
+        crate::service::to_value(&*lock(&st.google_auth))
+    }
+    fn restore(&self, st: &Emu, saved: serde_json::Value) -> Result<(), String> {
+        *lock(&st.google_auth) = crate::service::from_value(saved)?;
+        Ok(())
+    }
+}

@@ -1052,3 +1052,45 @@ async fn base_url_get(
         None => (StatusCode::NOT_FOUND, "unknown base URL").into_response(),
     }
 }
+
+/// The Google Photos Library API as an emulated service.
+pub struct Photos;
+
+impl crate::service::Service for Photos {
+    fn key(&self) -> &'static str {
+        "photos"
+    }
+    fn title(&self) -> &'static str {
+        "Google Photos Library API (app-created items and albums, uploads, batchCreate)"
+    }
+    fn hosts(&self) -> &'static [(&'static str, crate::service::Family)] {
+        use crate::service::Family::{GoogleApi, Plain};
+        &[
+            ("photoslibrary.googleapis.com", GoogleApi),
+            ("lh3.googleusercontent.com", Plain),
+        ]
+    }
+    fn entry_points(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("API", "photoslibrary.googleapis.com/v1/"),
+            (
+                "discovery document",
+                "photoslibrary.googleapis.com/$discovery/rest",
+            ),
+        ]
+    }
+    fn routes(&self) -> Router<Arc<Emu>> {
+        routes()
+    }
+    fn snapshot(&self, st: &Emu) -> Option<Value> {
+        crate::service::to_value(&lock(&st.photos).snapshot())
+    }
+    fn restore(&self, st: &Emu, saved: Value) -> Result<(), String> {
+        lock(&st.photos).restore(crate::service::from_value(saved)?);
+        Ok(())
+    }
+    fn change_mark(&self, st: &Emu) -> u64 {
+        let p = lock(&st.photos);
+        (p.items.len() + p.albums.len()) as u64
+    }
+}

@@ -328,3 +328,28 @@ async fn pick(State(emu): State<Arc<Emu>>, Path(id): Path<String>, body: String)
     Html("<!doctype html><h1>Done</h1><p>You can close this tab and return to the app.</p>")
         .into_response()
 }
+
+/// The Google Photos Picker API as an emulated service (sessions live in memory only).
+pub struct Picker;
+
+impl crate::service::Service for Picker {
+    fn key(&self) -> &'static str {
+        "picker"
+    }
+    fn title(&self) -> &'static str {
+        "Google Photos Picker API (sessions, the picking page, picked items)"
+    }
+    fn hosts(&self) -> &'static [(&'static str, crate::service::Family)] {
+        use crate::service::Family::{GoogleApi, Plain};
+        &[
+            ("photospicker.googleapis.com", GoogleApi),
+            ("photos.google.com", Plain),
+        ]
+    }
+    fn entry_points(&self) -> &'static [(&'static str, &'static str)] {
+        &[("API", "photospicker.googleapis.com/v1/sessions")]
+    }
+    fn routes(&self) -> Router<Arc<Emu>> {
+        routes()
+    }
+}

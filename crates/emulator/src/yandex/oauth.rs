@@ -482,3 +482,36 @@ async fn revoke(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -
         err("invalid_grant", "Token not found")
     }
 }
+
+/// Yandex OAuth as an emulated service.
+pub struct YandexOAuth;
+
+impl crate::service::Service for YandexOAuth {
+    fn key(&self) -> &'static str {
+        "yandex_auth"
+    }
+    fn title(&self) -> &'static str {
+        "Yandex OAuth (device code, authorization code with PKCE, refresh with rotation)"
+    }
+    fn hosts(&self) -> &'static [(&'static str, crate::service::Family)] {
+        use crate::service::Family::YandexOAuth as F;
+        &[("oauth.yandex.ru", F), ("oauth.yandex.com", F)]
+    }
+    fn entry_points(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("device code", "oauth.yandex.ru/device/code"),
+            ("authorize", "oauth.yandex.ru/authorize"),
+            ("token endpoint", "oauth.yandex.ru/token"),
+        ]
+    }
+    fn routes(&self) -> Router<Arc<Emu>> {
+        routes()
+    }
+    fn snapshot(&self, st: &Emu) -> Option<serde_json::Value> {
+        crate::service::to_value(&*lock(&st.yandex_auth))
+    }
+    fn restore(&self, st: &Emu, saved: serde_json::Value) -> Result<(), String> {
+        *lock(&st.yandex_auth) = crate::service::from_value(saved)?;
+        Ok(())
+    }
+}

@@ -20,6 +20,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::blob::BlobHashes;
+use crate::faults::lock;
 use crate::google::error::{GError, GResult};
 use crate::google::oauth::{TokenGrant, authorize};
 use crate::hosts::Base;
@@ -774,4 +775,47 @@ pub fn routes() -> Router<Arc<Emu>> {
     files::routes()
         .merge(upload::routes())
         .merge(extra::routes())
+}
+
+/// Google Drive v3 as an emulated service.
+pub struct Drive;
+
+impl crate::service::Service for Drive {
+    fn key(&self) -> &'static str {
+        "drive"
+    }
+    fn title(&self) -> &'static str {
+        "Google Drive v3"
+    }
+    fn hosts(&self) -> &'static [(&'static str, crate::service::Family)] {
+        use crate::service::Family::{GoogleApi, Plain};
+        &[
+            ("www.googleapis.com", GoogleApi),
+            ("drive.google.com", Plain),
+            ("docs.google.com", Plain),
+        ]
+    }
+    fn entry_points(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("API", "www.googleapis.com/drive/v3/"),
+            ("uploads", "www.googleapis.com/upload/drive/v3/files"),
+        ]
+    }
+    fn routes(&self) -> Router<Arc<Emu>> {
+        routes()
+    }
+    fn snapshot(&self, st: &Emu) -> Option<Value> {
+        crate::service::to_value(&lock(&st.drive).snapshot())
+    }
+    fn restore(&self, st: &Emu, saved: Value) -> Result<(), String> {
+        let snap: DriveSnapshot = crate::service::from_value(saved)?;
+        let mut d = lock(&st.drive);
+        let blob_dir = d.blob_dir.take();
+        *d = DriveState::from_snapshot(snap);
+        d.blob_dir = blob_dir;
+        Ok(())
+    }
+    fn change_mark(&self, st: &Emu) -> u64 {
+        lock(&st.drive).generation
+    }
 }

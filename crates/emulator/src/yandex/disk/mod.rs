@@ -671,6 +671,48 @@ impl DiskState {
     }
 }
 
+/// Yandex Disk REST API v1 as an emulated service.
+pub struct Disk;
+
+impl crate::service::Service for Disk {
+    fn key(&self) -> &'static str {
+        "disk"
+    }
+    fn title(&self) -> &'static str {
+        "Yandex Disk REST API v1"
+    }
+    fn hosts(&self) -> &'static [(&'static str, crate::service::Family)] {
+        use crate::service::Family::{Plain, YandexDisk};
+        &[
+            ("cloud-api.yandex.net", YandexDisk),
+            ("cloud-api.yandex.com", YandexDisk),
+            ("uploader.disk.yandex.net", YandexDisk),
+            ("downloader.disk.yandex.ru", YandexDisk),
+            ("yadi.sk", Plain),
+        ]
+    }
+    fn entry_points(&self) -> &'static [(&'static str, &'static str)] {
+        &[("API", "cloud-api.yandex.net/v1/disk")]
+    }
+    fn routes(&self) -> Router<Arc<Emu>> {
+        routes()
+    }
+    fn snapshot(&self, st: &Emu) -> Option<Value> {
+        crate::service::to_value(&lock(&st.disk).snapshot())
+    }
+    fn restore(&self, st: &Emu, saved: Value) -> Result<(), String> {
+        let snap: DiskSnapshot = crate::service::from_value(saved)?;
+        let mut d = lock(&st.disk);
+        let blob_dir = d.blob_dir.take();
+        *d = DiskState::from_snapshot(snap);
+        d.blob_dir = blob_dir;
+        Ok(())
+    }
+    fn change_mark(&self, st: &Emu) -> u64 {
+        lock(&st.disk).revision()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
