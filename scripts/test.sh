@@ -27,6 +27,7 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 echo "== PostgreSQL (Debian) for the server tests, in a throw-away cluster"
 pg_dir="/tmp/cloudmux-test-pg-$$"

@@ -1,5 +1,5 @@
 //! Addresses (`REMOTE:path`, `REMOTE:id:ID`, local paths) resolved into a storage and a path; opening the
-//! remotes themselves is the registry's ([`cloudmux_remote::open`]).
+//! remotes themselves is the registry's ([`cloudmux_remote::open()`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;

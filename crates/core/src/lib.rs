@@ -12,7 +12,7 @@
 //! - [`RemotePath`]: the `name:path`, `name:id:FILEID` and plain local addresses users type.
 //! - [`name`]: what a name may be, and the reversible encoding that makes any name a service returns safe
 //!   to join into a path.
-//! - [`paged`]: a paged listing as a stream, from "how to start" and "how to fetch one page".
+//! - [`paged()`]: a paged listing as a stream, from "how to start" and "how to fetch one page".
 //! - [`fs::write_private`]: the one atomic, owner-only file write (tokens, state, configuration).
 //! - `conformance` (feature `conformance`): the suite every backend passes, modelled on rclone's fstests.
 //!

@@ -486,6 +486,22 @@ impl Emulator {
     pub fn state(&self) -> &Arc<State> {
         &self.state
     }
+
+    /// A Google access token for the demo client and user, valid an hour, granting `scopes` (full URLs,
+    /// `https://www.googleapis.com/auth/drive`): what a client would hold after signing in.
+    pub fn google_token(&self, scopes: &[&str]) -> String {
+        lock(&self.state.google_auth).issue_access(
+            DEMO_CLIENT_ID,
+            scopes.iter().map(|s| s.to_string()).collect(),
+            3600,
+            DEMO_USER,
+        )
+    }
+
+    /// A Yandex OAuth token for the demo client, valid an hour.
+    pub fn yandex_token(&self) -> String {
+        lock(&self.state.yandex_auth).issue(DEMO_CLIENT_ID, 3600)
+    }
 }
 
 impl Drop for Emulator {

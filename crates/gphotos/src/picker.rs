@@ -85,8 +85,8 @@ impl PickerClient {
         http: HttpConfig,
         token: Arc<dyn TokenSource>,
     ) -> Result<Self> {
-        let api = Api::new(http, Some(token), cloudmux_http::google::parse_error)?
-            .named("Google Photos Picker");
+        let api =
+            Api::new(http, Some(token), crate::error::parse_error)?.named("Google Photos Picker");
         let base = cloudmux_http::at_host(endpoint, "photospicker.googleapis.com", "/v1");
         Ok(PickerClient { api, base })
     }

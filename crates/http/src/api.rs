@@ -396,7 +396,7 @@ pub fn transport_error(e: reqwest::Error) -> Error {
 const QUOTED: usize = 200;
 
 /// A generic parser: the status decides the kind; the message quotes the start of the body (redacted,
-/// control characters dropped, at most [`QUOTED`] characters), since it may be a page of something that
+/// control characters dropped, at most 200 characters), since it may be a page of something that
 /// is not the service at all.
 pub fn generic_error(status: StatusCode, _h: &HeaderMap, body: &[u8]) -> Error {
     let text: String = redact(&String::from_utf8_lossy(

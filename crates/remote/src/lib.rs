@@ -8,7 +8,7 @@
 //! Adding a service is its crate, a module here with its descriptor, and one line in [`BACKENDS`].
 //!
 //! Around the registry: the config file of remotes ([`config`]), opening a remote with its credentials and
-//! HTTP settings ([`open`]), and the [`Remotes`] a server mounts from ([`remotes`]).
+//! HTTP settings ([`open()`]), and the [`Remotes`] a server mounts from ([`remotes`]).
 //!
 //! ```no_run
 //! # async fn demo() -> cloudmux_core::Result<()> {

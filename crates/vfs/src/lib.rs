@@ -1,4 +1,4 @@
-//! The transfer engine: recursive `copy`, `move`, `sync` and `check` between any two [`Storage`]s.
+//! The transfer engine: recursive `copy`, `move`, `sync` and `check` between any two [`Storage`](cloudmux_core::Storage)s.
 //!
 //! Both trees are walked (folders listed concurrently, page by page), filtered ([`Filter`]), and compared:
 //! by size and a hash both sides report (MD5 or SHA-256), else by size and modification time, or only by
