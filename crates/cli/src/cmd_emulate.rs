@@ -191,16 +191,8 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
     out.note(format!("Point a remote at it: cloudmux remote add gd --type gdrive --client-id {DEMO_CLIENT_ID} --client-secret {DEMO_CLIENT_SECRET} --endpoint http://{addr}"));
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(crate::stop_signal())
         .await?;
     if let Some(t) = autosave {
         t.abort();

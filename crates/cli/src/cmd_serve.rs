@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 use cloudmux_core::{Error, ErrorKind, Result, Storage, WriteOptions, bytes_stream};
+use cloudmux_server::AppState;
 use cloudmux_server::db::{Db, MountRow};
-use cloudmux_server::{AppState, serve};
 
 use crate::config::Config;
 use crate::out::Out;
@@ -119,7 +119,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
     out.line(format!(
         "cloudmux server on http://{addr}/ (API: /api/openapi.json, WebDAV: /dav/)"
     ));
-    serve(listener, state).await?;
+    cloudmux_server::run(listener, state, crate::stop_signal()).await?;
     Ok(())
 }
 
@@ -416,7 +416,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
         local.display()
     ));
     out.line(format!("  data:      {}", data.display()));
-    serve(listener, state).await?;
+    cloudmux_server::run(listener, state, crate::stop_signal()).await?;
     drop(emu);
     Ok(())
 }

@@ -201,6 +201,21 @@ fn remote_cmd(cfg: &mut Config, out: Out, cmd: RemoteCmd) -> cloudmux_core::Resu
     Ok(())
 }
 
+/// Completes on Ctrl-C or SIGTERM: when `serve` and `emulate` stop accepting and finish what is in flight.
+async fn stop_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",

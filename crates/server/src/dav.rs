@@ -564,21 +564,19 @@ impl GuardedFileSystem<User> for CloudFs {
                 r.map_err(fs_err)?;
                 return self.db.move_props(&a, &b, true).await.map_err(fs_err);
             }
-            let src = self.tree.stat(&a).await.map_err(fs_err)?;
-            let data = self.tree.read(&a, ByteRange::all()).await.map_err(fs_err)?;
-            self.tree
-                .write(
-                    &b,
-                    data,
-                    WriteOptions {
-                        size: src.size,
-                        modified: src.modified,
-                        mime: src.mime,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(fs_err)?;
+            // Across mounts (or where the remote cannot copy): through the transfer engine, so the copy is
+            // verified by hash, retried and read in several streams like every other copy.
+            let r = cloudmux_vfs::copy_file(
+                &ma.storage,
+                &cloudmux_vfs::Source::Path(pa),
+                &mb.storage,
+                &pb,
+                &cloudmux_vfs::Options::default(),
+                |_| {},
+            )
+            .await;
+            self.tree.invalidate(parent_of(&b));
+            r.map_err(fs_err)?;
             self.db.move_props(&a, &b, true).await.map_err(fs_err)
         }
         .boxed()

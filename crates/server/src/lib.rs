@@ -3,14 +3,17 @@
 //! - [`mount`]: the tree — remotes mounted at paths, longest-prefix resolution, virtual folders above the
 //!   mount points, a listing cache (TTL, one fetch for concurrent identical listings, dropped by writes),
 //!   read-only mounts, and [`mount::clean`], the one gate every outside path goes through.
-//! - [`api`]: the JSON API under `/api` (list, stat, streamed download with Range and HEAD, streamed
-//!   upload, mkdir, rename, delete, links, search, background copies and moves) described by the OpenAPI
-//!   document at `/api/openapi.json`.
+//! - [`api`]: the JSON API under `/api`, one router per resource ([`api::auth`], [`api::fs`],
+//!   [`api::tickets`], [`api::search`], [`api::tasks`]: list, stat, streamed download with Range and HEAD,
+//!   streamed upload, mkdir, rename, delete, links, search, background copies and moves) described by the
+//!   OpenAPI document at `/api/openapi.json`.
 //! - [`users`] and [`db`]: argon2 password hashes, expiring sessions and long-lived API tokens (only their
 //!   SHA-256 stored), a per-client login throttle; SQLite by default, PostgreSQL for several instances.
 //! - [`admin`]: users, mounts and the remotes they can use, for administrators.
 //! - [`dav`]: WebDAV at `/dav` over the same tree, HTTP Basic with the same users, streamed GET (ranges)
-//!   and PUT, `Depth: infinity` refused.
+//!   and PUT, `Depth: infinity` refused, locks per user ([`locks`]), COPY across mounts through the
+//!   transfer engine.
+//! - [`run`] serves it all until a shutdown future completes, then finishes what is in flight.
 //! - [`web`]: the web page at `/` (embedded; browse, upload with progress, download through short-lived
 //!   tickets, rename, move, delete, share, image previews, admin pages).
 //! - [`signin`]: adding remotes and signing them in from the web (Google through the server's callback,
@@ -25,7 +28,8 @@
 //! state.tree.mount(Mount { path: "/gdrive".into(), storage: s, read_only: false })?;
 //! state.users.create("admin", "a long password", "/", true, true).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:5244").await?;
-//! cloudmux_server::serve(listener, state).await?;
+//! let stop = async { let _ = tokio::signal::ctrl_c().await; };
+//! cloudmux_server::run(listener, state, stop).await?;
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -191,13 +195,23 @@ pub fn app(state: Arc<AppState>) -> Router {
         ))
 }
 
-/// Serves [`app`] on `listener` until the process ends; with remotes to mount, the tree follows the saved
-/// mounts every few seconds (another process may change them).
+/// Serves [`app`] on `listener` until the process ends; see [`run`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
 ) -> cloudmux_core::Result<()> {
-    if state.remotes.is_some() {
+    run(listener, state, std::future::pending()).await
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting, lets requests in flight
+/// finish and returns. With remotes to mount, the tree follows the saved mounts every few seconds
+/// meanwhile (another process may change them).
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> cloudmux_core::Result<()> {
+    let follow = state.remotes.is_some().then(|| {
         let weak = Arc::downgrade(&state);
         tokio::spawn(async move {
             loop {
@@ -212,12 +226,17 @@ pub async fn serve(
                     Err(e) => tracing::warn!("cannot read the saved mounts: {e}"),
                 }
             }
-        });
-    }
-    axum::serve(
+        })
+    });
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await?;
+    .with_graceful_shutdown(shutdown)
+    .await;
+    if let Some(t) = follow {
+        t.abort();
+    }
+    served?;
     Ok(())
 }

@@ -849,6 +849,24 @@ async fn webdav_over_the_tree_on(url: &str) {
         std::fs::read(s.dirs[0].path().join("copied.bin")).unwrap(),
         data
     );
+    let again = dav("COPY", "/two/d/moved.bin")
+        .header("Destination", format!("{}/dav/one/copied.bin", s.base))
+        .header("Overwrite", "F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 412, "Overwrite: F keeps the copy");
+    std::fs::write(s.dirs[0].path().join("copied.bin"), b"stale").unwrap();
+    let over = dav("COPY", "/two/d/moved.bin")
+        .header("Destination", format!("{}/dav/one/copied.bin", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), 204, "an existing copy is replaced");
+    assert_eq!(
+        std::fs::read(s.dirs[0].path().join("copied.bin")).unwrap(),
+        data
+    );
     assert_eq!(dav("DELETE", "/two/d").send().await.unwrap().status(), 204);
     assert!(!s.dirs[1].path().join("d").exists());
     assert_eq!(
@@ -1152,4 +1170,66 @@ async fn background_copies_are_listed_and_cancelled() {
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// `run` stops accepting when its shutdown future completes, lets the request in flight finish, and returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_stops_gracefully_when_told() {
+    cloudmux_http::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .unwrap();
+    let state = AppState::new(db, Duration::from_secs(30));
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; 8 << 20]).unwrap();
+    let s: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(dir.path()).unwrap());
+    state
+        .tree
+        .mount(Mount {
+            path: "/d".into(),
+            storage: s,
+            read_only: false,
+        })
+        .unwrap();
+    state
+        .users
+        .create("u", "a long password", "/", false, false)
+        .await
+        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cloudmux_server::run(l, state, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let t: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "u", "password": "a long password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = t["token"].as_str().unwrap().to_string();
+    let resp = http
+        .get(format!("{base}/api/fs/download?path=/d/big.bin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    stop.send(()).unwrap();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(body.len(), 8 << 20, "the download in flight finished");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("run returned")
+        .unwrap()
+        .unwrap();
+    assert!(
+        http.get(format!("{base}/api/me")).send().await.is_err(),
+        "nothing listens any more"
+    );
 }

@@ -1,0 +1,379 @@
+//! The tree: list, stat, streamed download (Range, HEAD) and upload, mkdir, rename, delete, public links,
+//! copy and move (a move within one mount is a rename; anything else is a background task).
+
+use super::*;
+
+/// The routes.
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/fs/list", get(list))
+        .route("/api/fs/stat", get(stat))
+        .route("/api/fs/download", get(download))
+        .route("/api/fs/upload", put(upload))
+        .route("/api/fs/mkdir", post(mkdir))
+        .route("/api/fs/rename", post(rename))
+        .route("/api/fs/delete", post(remove))
+        .route("/api/fs/link", post(link))
+        .route("/api/fs/copy", post(copy))
+        .route("/api/fs/move", post(move_))
+}
+
+#[derive(Deserialize)]
+struct ListQ {
+    #[serde(default)]
+    path: String,
+    #[serde(default = "one")]
+    page: usize,
+    #[serde(default = "hundred")]
+    per_page: usize,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    order: Option<String>,
+}
+
+async fn list(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Query(q): Query<ListQ>,
+) -> ApiResult<Json<Value>> {
+    let full = a.path(&q.path)?;
+    let all = st.tree.list(&full).await?;
+    let mut idx: Vec<&Entry> = all.iter().collect();
+    let desc = q.order.as_deref() == Some("desc");
+    match q.sort.as_deref().unwrap_or("name") {
+        "name" => idx.sort_by(|x, y| (!x.is_dir, &x.name).cmp(&(!y.is_dir, &y.name))),
+        "size" => idx.sort_by_key(|e| (!e.is_dir, e.size)),
+        "modified" => idx.sort_by_key(|e| (!e.is_dir, e.modified)),
+        other => {
+            return Err(Error::invalid(format!("cannot sort by {other:?}"))
+                .with_hint("sort by name, size or modified")
+                .into());
+        }
+    }
+    if desc {
+        idx.reverse();
+    }
+    let per_page = q.per_page.clamp(1, 1000);
+    let page = q.page.max(1);
+    let items: Vec<Value> = idx
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|e| a.entry(e))
+        .collect();
+    Ok(Json(json!({
+        "path": a.shown(&full),
+        "total": all.len(),
+        "page": page,
+        "per_page": per_page,
+        "entries": items,
+    })))
+}
+
+async fn stat(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Query(q): Query<PathQ>,
+) -> ApiResult<Json<Value>> {
+    let full = a.path(&q.path)?;
+    let e = st.tree.stat(&full).await?;
+    Ok(Json(a.entry(&e)))
+}
+
+/// `bytes=A-B`, `bytes=A-`, `bytes=-N` against a size; `Err` for an unsatisfiable range.
+fn parse_range(h: &str, size: u64) -> Option<std::result::Result<(u64, u64), ()>> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // several ranges: answer with the whole file
+    }
+    let (a, b) = spec.split_once('-')?;
+    let r = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            if n == 0 || size == 0 {
+                return Some(Err(()));
+            }
+            (size.saturating_sub(n), size - 1)
+        }
+        (s, "") => (s.parse().ok()?, size.checked_sub(1)?),
+        (s, e) => {
+            let (s, e): (u64, u64) = (s.parse().ok()?, e.parse().ok()?);
+            if e < s {
+                return None;
+            }
+            (s, e.min(size.saturating_sub(1)))
+        }
+    };
+    if r.0 >= size {
+        return Some(Err(()));
+    }
+    Some(Ok(r))
+}
+
+async fn download(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<PathQ>,
+) -> ApiResult<Response> {
+    let full = a.path(&q.path)?;
+    send_file(&st, &full, &a.shown(&full), &method, &headers, false).await
+}
+
+/// Streams a file (Range, HEAD), as an attachment unless `inline` is asked and the type is inert
+/// ([`crate::body`]).
+pub(super) async fn send_file(
+    st: &AppState,
+    full: &str,
+    shown: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    inline: bool,
+) -> ApiResult<Response> {
+    let e = st.tree.stat(full).await?;
+    if e.is_dir {
+        return Err(Error::invalid(format!("{shown} is a folder"))
+            .with_hint("download files one by one, or list the folder")
+            .into());
+    }
+    let mime = e
+        .mime
+        .clone()
+        .unwrap_or_else(|| cloudmux_core::mime::guess(&e.name).to_string());
+    let mut resp = Response::builder().header(header::ACCEPT_RANGES, "bytes");
+    if let Some(h) = resp.headers_mut() {
+        crate::body::set_headers(h, &e.name, &mime, inline);
+    }
+    if let Some(m) = e.modified {
+        resp = resp.header(
+            header::LAST_MODIFIED,
+            m.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        );
+    }
+    if let Some(md5) = &e.hashes.md5 {
+        resp = resp.header(header::ETAG, format!("\"{md5}\""));
+    }
+    let range = match (
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        e.size,
+    ) {
+        (Some(h), Some(size)) => parse_range(h, size),
+        _ => None,
+    };
+    let (status, br, len) = match (range, e.size) {
+        (Some(Err(())), Some(size)) => {
+            return Ok(Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                .body(Body::empty())
+                .unwrap());
+        }
+        (Some(Ok((s, end))), Some(size)) => {
+            resp = resp.header(header::CONTENT_RANGE, format!("bytes {s}-{end}/{size}"));
+            (
+                StatusCode::PARTIAL_CONTENT,
+                ByteRange::new(s, Some(end - s + 1)),
+                Some(end - s + 1),
+            )
+        }
+        _ => (StatusCode::OK, ByteRange::all(), e.size),
+    };
+    if let Some(n) = len {
+        resp = resp.header(header::CONTENT_LENGTH, n);
+    }
+    if method == Method::HEAD {
+        return Ok(resp.status(status).body(Body::empty()).unwrap());
+    }
+    let data = st.tree.read(full, br).await?;
+    let body = Body::from_stream(data.map_err(std::io::Error::other));
+    Ok(resp.status(status).body(body).unwrap())
+}
+
+#[derive(Deserialize)]
+struct UploadQ {
+    path: String,
+    #[serde(default = "yes")]
+    overwrite: bool,
+    #[serde(default)]
+    modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn upload(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    headers: HeaderMap,
+    Query(q): Query<UploadQ>,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let full = a.write_path(&q.path)?;
+    if !q.overwrite && st.tree.stat(&full).await.is_ok() {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("{} exists", a.shown(&full)),
+        )
+        .with_hint("pass overwrite=true to replace it")
+        .into());
+    }
+    let size = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|m| *m != "application/octet-stream")
+        .map(str::to_string);
+    let data: cloudmux_core::ByteStream = Box::pin(
+        body.into_data_stream()
+            .map_err(|e| Error::new(ErrorKind::Transient, format!("upload body: {e}"))),
+    );
+    let e = st
+        .tree
+        .write(
+            &full,
+            data,
+            WriteOptions {
+                size,
+                modified: q.modified,
+                mime,
+                ..Default::default()
+            },
+        )
+        .await?;
+    if let (Some(want), Some(got)) = (size, e.size)
+        && want != got
+    {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!("stored {got} bytes of the {want} sent"),
+        )
+        .into());
+    }
+    Ok((StatusCode::CREATED, Json(a.entry(&e))))
+}
+
+async fn mkdir(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<PathQ>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let full = a.write_path(&b.path)?;
+    let e = st.tree.mkdir(&full).await?;
+    Ok((StatusCode::CREATED, Json(a.entry(&e))))
+}
+
+#[derive(Deserialize)]
+struct FromTo {
+    from: String,
+    to: String,
+}
+
+async fn rename(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<FromTo>,
+) -> ApiResult<Json<Value>> {
+    let (from, to) = (a.write_path(&b.from)?, a.write_path(&b.to)?);
+    let e = st.tree.rename(&from, &to).await?;
+    Ok(Json(a.entry(&e)))
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    path: String,
+    #[serde(default)]
+    permanent: bool,
+}
+
+async fn remove(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<DeleteBody>,
+) -> ApiResult<StatusCode> {
+    let full = a.write_path(&b.path)?;
+    let mode = if b.permanent {
+        DeleteMode::Permanent
+    } else {
+        DeleteMode::Trash
+    };
+    st.tree.delete(&full, mode).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn link(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<PathQ>,
+) -> ApiResult<Json<Value>> {
+    let full = a.write_path(&b.path)?;
+    let url = st.tree.public_link(&full).await?;
+    Ok(Json(json!({"path": a.shown(&full), "url": url})))
+}
+
+async fn copy(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<FromTo>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (from, to) = (a.path(&b.from)?, a.write_path(&b.to)?);
+    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Copy)
+}
+
+async fn move_(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<FromTo>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    // Within one mount a move is a rename, done at once.
+    let (from, to) = (a.write_path(&b.from)?, a.write_path(&b.to)?);
+    let (ma, _) = st.tree.locate(&from)?;
+    let (mb, _) = st.tree.locate(&to)?;
+    if Arc::ptr_eq(&ma, &mb) {
+        let e = st.tree.rename(&from, &to).await?;
+        return Ok((StatusCode::OK, Json(a.entry(&e))));
+    }
+    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Move)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some(Ok((0, 9))));
+        assert_eq!(parse_range("bytes=90-", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=95-200", 100), Some(Ok((95, 99))));
+        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+        assert_eq!(parse_range("bytes=5-1", 100), None);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn ranges_are_within_the_file_or_refused(
+            h in "(bytes|items)=[-0-9, ]{0,12}|\\PC{0,24}",
+            size in prop_oneof![Just(0u64), Just(1), Just(100), any::<u64>()],
+        ) {
+            if let Some(Ok((a, b))) = parse_range(&h, size) {
+                prop_assert!(a <= b && b < size, "{} of {}: {}-{}", h, size, a, b);
+            }
+        }
+    }
+}
