@@ -52,10 +52,9 @@ def need(tool, package):
     subprocess.run(["apt-get", "install", "-y", "-q", package], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-def known_hosts():
-    src = (ROOT / "crates/emulator/src/hosts.rs").read_text()
-    block = src[src.index("KNOWN_HOSTS"):src.index("];", src.index("KNOWN_HOSTS"))]
-    return re.findall(r'"([a-z0-9.-]+)"', block)
+def known_hosts(bin_):
+    out = subprocess.run([bin_, "emulate", "--print-hosts"], check=True, capture_output=True, text=True).stdout
+    return out.split()
 
 
 def make_ca(work, hosts):
@@ -123,7 +122,7 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
     bin_ = str(ROOT / "target" / "release" / "cloudmux")
     work = Path(tempfile.mkdtemp(prefix="cloudmux-rclone-bench-"))
-    hosts = known_hosts()
+    hosts = known_hosts(bin_)
     make_ca(work, hosts)
     (work / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {h}\n" for h in hosts))
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

@@ -80,10 +80,20 @@ pub struct Emulate {
     /// TLS private key (PEM).
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// Print the real host names the emulator answers for, one per line, and exit (for a hosts file or a
+    /// TLS certificate's names).
+    #[arg(long)]
+    print_hosts: bool,
 }
 
 /// Runs the emulator until Ctrl-C.
 pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
+    if e.print_hosts {
+        for h in cloudmux_emulator::service::known_hosts() {
+            out.line(h);
+        }
+        return Ok(());
+    }
     let mut clients = Vec::new();
     for c in &e.clients {
         let (id, secret) = c
