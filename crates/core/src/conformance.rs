@@ -242,11 +242,18 @@ pub mod cases {
         assert!(get(s, &p).await.is_empty());
     }
 
-    /// A small file, with the reported md5 checked where the backend has one.
+    /// A small file, with the reported md5 checked where the backend has one; a backend that says its
+    /// writes answer with a hash ([`crate::Capabilities::hashes`]) does.
     pub async fn put_small(s: &dyn Storage, base: &str, _: &KitConfig) {
         let p = format!("{base}/small.txt");
         let e = put(s, &p, b"hello, world").await;
         assert_eq!(e.size, Some(12));
+        if s.capabilities().hashes {
+            assert!(
+                e.hashes.md5.is_some() || e.hashes.sha256.is_some(),
+                "the write answered no hash: {e:?}"
+            );
+        }
         assert!(!e.is_dir);
         assert_eq!(e.name, "small.txt");
         assert_eq!(get(s, &p).await, b"hello, world");
@@ -262,6 +269,9 @@ pub mod cases {
         let data = pattern(cfg.large_size, 7);
         let e = put(s, &p, &data).await;
         assert_eq!(e.size, Some(data.len() as u64));
+        if s.capabilities().hashes {
+            assert_eq!(e.hashes.md5.as_deref(), Some(md5_hex(&data).as_str()));
+        }
         let back = get(s, &p).await;
         assert_eq!(back.len(), data.len());
         assert!(back == data, "large file content differs");

@@ -117,6 +117,9 @@ pub struct Capabilities {
     pub overwrite: bool,
     /// Entries have ids and `name:id:ID` addresses work.
     pub ids: bool,
+    /// Writes answer with a hash of what was stored (MD5 or SHA-256), so a copy is checked against the
+    /// remote's own view of it; otherwise the transfer engine hashes the bytes on their way.
+    pub hashes: bool,
 }
 
 impl Default for Capabilities {
@@ -133,6 +136,7 @@ impl Default for Capabilities {
             range_read: true,
             overwrite: true,
             ids: false,
+            hashes: false,
         }
     }
 }

@@ -239,6 +239,7 @@ impl Storage for GDriveStorage {
         Capabilities {
             trash: true,
             public_link: true,
+            hashes: true,
             duplicate_names: true,
             ids: true,
             ..Capabilities::default()

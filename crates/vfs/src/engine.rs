@@ -9,7 +9,7 @@ use cloudmux_core::{
     ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Result, Resume, SessionStore,
     Storage, WriteOptions,
 };
-use futures_util::{StreamExt, stream};
+use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::filter::Filter;
 
@@ -92,7 +92,8 @@ impl Default for Options {
 }
 
 /// Reads `[0, size)` of `path` as `streams` concurrent ranged reads of `segment` bytes, yielded in order:
-/// memory stays at `streams × segment` whatever the file size.
+/// memory stays at `streams × segment` whatever the file size. A segment's chunks are passed on as they
+/// came (no copy into one buffer).
 pub fn multi_stream_read(
     s: Arc<dyn Storage>,
     path: String,
@@ -110,18 +111,78 @@ pub fn multi_stream_read(
                 let start = i * segment;
                 let len = segment.min(size - start);
                 let body = s.read(&path, ByteRange::new(start, Some(len))).await?;
-                let data = cloudmux_core::collect_bytes(body).await?;
-                if data.len() as u64 != len {
+                let chunks: Vec<bytes::Bytes> = body.try_collect().await?;
+                let got: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+                if got != len {
                     return Err(Error::new(
                         ErrorKind::Transient,
                         format!("{path}: segment at {start} came back short"),
                     ));
                 }
-                Ok(bytes::Bytes::from(data))
+                Ok(stream::iter(chunks.into_iter().map(Ok)))
             }
         })
-        .buffered(streams.max(1));
+        .buffered(streams.max(1))
+        .try_flatten();
     Box::pin(parts)
+}
+
+/// A hash of the kind a source reports (MD5, else SHA-256), computed on a blocking thread from the chunks of a
+/// stream as they pass, so hashing runs beside the transfer instead of in its path.
+enum Hashing {
+    Md5(md5::Md5),
+    Sha256(sha2::Sha256),
+}
+
+impl Hashing {
+    fn for_source(src: &Entry) -> Option<Self> {
+        use md5::Digest;
+        if src.hashes.md5.is_some() {
+            Some(Hashing::Md5(md5::Md5::new()))
+        } else if src.hashes.sha256.is_some() {
+            Some(Hashing::Sha256(sha2::Sha256::new()))
+        } else {
+            None
+        }
+    }
+
+    /// `data`, its chunks also fed to this hash; the task answers the hash once the stream has ended.
+    fn tap(
+        mut self,
+        data: ByteStream,
+    ) -> (ByteStream, tokio::task::JoinHandle<cloudmux_core::Hashes>) {
+        use md5::Digest;
+        // A few chunks of slack: the hasher never holds up the transfer for long, nor falls far behind.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+        let task = tokio::task::spawn_blocking(move || {
+            while let Some(b) = rx.blocking_recv() {
+                match &mut self {
+                    Hashing::Md5(h) => h.update(&b),
+                    Hashing::Sha256(h) => h.update(&b),
+                }
+            }
+            match self {
+                Hashing::Md5(h) => cloudmux_core::Hashes {
+                    md5: Some(hex::encode(h.finalize())),
+                    ..Default::default()
+                },
+                Hashing::Sha256(h) => cloudmux_core::Hashes {
+                    sha256: Some(hex::encode(h.finalize())),
+                    ..Default::default()
+                },
+            }
+        });
+        let data = data.then(move |c| {
+            let tx = tx.clone();
+            async move {
+                if let Ok(b) = &c {
+                    let _ = tx.send(b.clone()).await;
+                }
+                c
+            }
+        });
+        (Box::pin(data), task)
+    }
 }
 
 /// Progress events.
@@ -422,6 +483,17 @@ impl Ctx {
                             });
                         }
                     }));
+                    // A destination that answers no hash of what it stored: hash the bytes on their way,
+                    // so they are checked against the source's hash all the same.
+                    let (data, sent) = match Hashing::for_source(src)
+                        .filter(|_| !self.dst.capabilities().hashes)
+                    {
+                        Some(h) => {
+                            let (d, t) = h.tap(data);
+                            (d, Some(t))
+                        }
+                        None => (data, None),
+                    };
                     let resume = self.resume.as_ref().map(|r| {
                         Resume::of(r.store.clone(), &format!("{}|{label}", r.source), src)
                     });
@@ -432,7 +504,15 @@ impl Ctx {
                         resume,
                         new_file: new && attempt == 1,
                     };
-                    self.dst.write(to, data, opts).await?
+                    let mut e = self.dst.write(to, data, opts).await?;
+                    if let Some(t) = sent {
+                        let h = t.await.map_err(|err| {
+                            Error::new(ErrorKind::Other, format!("hashing {label}: {err}"))
+                        })?;
+                        e.hashes.md5 = e.hashes.md5.or(h.md5);
+                        e.hashes.sha256 = e.hashes.sha256.or(h.sha256);
+                    }
+                    e
                 }
             };
             let size_ok = match (src.size, written.size) {

@@ -196,3 +196,130 @@ async fn big_files_download_in_ranged_streams() {
     .unwrap();
     assert!(direct == data);
 }
+
+/// A source that reports the MD5 of its file but hands out damaged bytes for its first `bad` reads.
+#[derive(Debug)]
+struct Damaging {
+    inner: LocalStorage,
+    md5: String,
+    bad: std::sync::atomic::AtomicUsize,
+}
+
+impl Damaging {
+    fn with_hash(&self, mut e: cloudmux_core::Entry) -> cloudmux_core::Entry {
+        if !e.is_dir {
+            e.hashes.md5 = Some(self.md5.clone());
+        }
+        e
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for Damaging {
+    fn kind(&self) -> &'static str {
+        "damaging"
+    }
+    fn capabilities(&self) -> cloudmux_core::Capabilities {
+        self.inner.capabilities()
+    }
+    fn list<'a>(&'a self, path: &'a str) -> cloudmux_core::PageStream<'a> {
+        use futures_util::StreamExt;
+        Box::pin(
+            self.inner
+                .list(path)
+                .map(|p| p.map(|es| es.into_iter().map(|e| self.with_hash(e)).collect())),
+        )
+    }
+    async fn stat(&self, path: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        Ok(self.with_hash(self.inner.stat(path).await?))
+    }
+    async fn read(
+        &self,
+        path: &str,
+        range: cloudmux_core::ByteRange,
+    ) -> cloudmux_core::Result<cloudmux_core::ByteStream> {
+        use futures_util::StreamExt;
+        let s = self.inner.read(path, range).await?;
+        let left = self.bad.load(std::sync::atomic::Ordering::SeqCst);
+        if left == 0 {
+            return Ok(s);
+        }
+        self.bad
+            .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        let mut first = true;
+        Ok(Box::pin(s.map(move |c| {
+            c.map(|b| {
+                if !std::mem::take(&mut first) || b.is_empty() {
+                    return b;
+                }
+                let mut v = b.to_vec();
+                v[0] ^= 0x55;
+                bytes::Bytes::from(v)
+            })
+        })))
+    }
+    async fn write(
+        &self,
+        path: &str,
+        data: cloudmux_core::ByteStream,
+        opts: cloudmux_core::WriteOptions,
+    ) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.inner.write(path, data, opts).await
+    }
+    async fn mkdir(&self, path: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.inner.mkdir(path).await
+    }
+    async fn copy(&self, from: &str, to: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.inner.copy(from, to).await
+    }
+    async fn rename(&self, from: &str, to: &str) -> cloudmux_core::Result<cloudmux_core::Entry> {
+        self.inner.rename(from, to).await
+    }
+    async fn delete(
+        &self,
+        path: &str,
+        mode: cloudmux_core::DeleteMode,
+    ) -> cloudmux_core::Result<()> {
+        self.inner.delete(path, mode).await
+    }
+    async fn about(&self) -> cloudmux_core::Result<cloudmux_core::About> {
+        self.inner.about().await
+    }
+}
+
+/// A destination that reports no hash (the local disk) still gets every copy checked: the bytes are hashed on
+/// their way and compared with the source's MD5, so damaged bytes are copied again, and a source that keeps
+/// damaging them fails the file as corrupt.
+#[tokio::test]
+async fn copies_to_a_destination_without_hashes_are_checked_on_the_way() {
+    use md5::Digest;
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data = cloudmux_core::conformance::pattern(200_000, 3);
+    std::fs::write(a.path().join("f.bin"), &data).unwrap();
+    let md5 = hex::encode(md5::Md5::digest(&data));
+    let src = |bad| -> Arc<dyn Storage> {
+        Arc::new(Damaging {
+            inner: LocalStorage::new(a.path()).unwrap(),
+            md5: md5.clone(),
+            bad: std::sync::atomic::AtomicUsize::new(bad),
+        })
+    };
+    let dst: Arc<dyn Storage> = Arc::new(LocalStorage::new(b.path()).unwrap());
+    let o = Options {
+        retry_pause: std::time::Duration::from_millis(1),
+        ..Options::default()
+    };
+    let from = cloudmux_vfs::Source::Path("f.bin".into());
+    let (_, written) = cloudmux_vfs::copy_file(&src(1), &from, &dst, "f.bin", &o, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(written.hashes.md5.as_deref(), Some(md5.as_str()));
+    assert!(
+        std::fs::read(b.path().join("f.bin")).unwrap() == data,
+        "copied again, right"
+    );
+    let e = cloudmux_vfs::copy_file(&src(100), &from, &dst, "g.bin", &o, |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), cloudmux_core::ErrorKind::Corrupt, "{e}");
+}

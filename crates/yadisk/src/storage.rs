@@ -111,6 +111,7 @@ impl Storage for YadiskStorage {
         Capabilities {
             trash: true,
             public_link: true,
+            hashes: true,
             ..Capabilities::default()
         }
     }
@@ -155,18 +156,24 @@ impl Storage for YadiskStorage {
     }
 
     async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
-        let e = self.stat(path).await?;
-        if e.is_dir {
+        // Only what a read needs (a folder's link would be a zip of it): asking for less spares the
+        // service hashing or listing anything.
+        let full = self.full(&normalize(path)?)?;
+        let r = self
+            .client
+            .meta(&full, Some(0), 0, None, Some("name,path,type,size"))
+            .await?;
+        if r.kind == "dir" {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!("{path}: is a folder"),
             ));
         }
-        let (start, end) = range.clamp(e.size.unwrap_or(0));
+        let (start, end) = range.clamp(r.size.unwrap_or(0));
         if start >= end {
             return Ok(Box::pin(futures_util::stream::empty()));
         }
-        let href = self.client.download_link(&self.full(path)?).await?;
+        let href = self.client.download_link(&full).await?;
         let client = self.client.clone();
         Ok(cloudmux_http::resuming_stream(
             move |off| {
