@@ -195,11 +195,26 @@ def main():
             fields = Path(f"/proc/{emu.pid}/stat").read_text().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+        def settle():
+            """Starts each run from a quiet machine: written data flushed to disk, and the emulator idle (it
+            finishes SHA-1/SHA-256 of a large upload in the background when a client asked for them)."""
+            os.sync()
+            last = emu_cpu()
+            for _ in range(300):
+                time.sleep(0.2)
+                now = emu_cpu()
+                if now - last < 0.02:
+                    return
+                last = now
+
         def both(label, target, cm_args, rc_args, check=None, svc=None):
             print(f"{label}…", file=sys.stderr)
+            settle()
             q0, e0 = quota_counts(), emu_cpu()
             c = cloudmux(*cm_args)
             q1, e1 = quota_counts(), emu_cpu()
+            settle()
+            e1 = emu_cpu()
             r = rclone(*rc_args)
             q2, e2 = quota_counts(), emu_cpu()
             rows.append((label, c[0], r[0], target, c[1], r[1], c[3], r[3], e1 - e0, e2 - e1))

@@ -146,19 +146,24 @@ impl Hashing {
         }
     }
 
-    /// `data`, its chunks also fed to this hash; the task answers the hash once the stream has ended.
-    fn tap(
-        mut self,
-        data: ByteStream,
-    ) -> (ByteStream, tokio::task::JoinHandle<cloudmux_core::Hashes>) {
+    /// `data`, its chunks also fed to this hash, and what answers the hash once the destination has taken
+    /// what it wanted of the stream. Chunks go to the hashing thread in batches of about [`HASH_BATCH`]
+    /// bytes: a wake-up per TLS record (16 KiB) would cost more than the hashing.
+    fn tap(mut self, data: ByteStream) -> (ByteStream, Hashed) {
         use md5::Digest;
-        // A few chunks of slack: the hasher never holds up the transfer for long, nor falls far behind.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+        // A few batches of slack: the hasher never holds up the transfer for long, nor falls far behind.
+        // An empty batch ends the hash (the stream may outlive the write that took from it).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(4);
         let task = tokio::task::spawn_blocking(move || {
-            while let Some(b) = rx.blocking_recv() {
-                match &mut self {
-                    Hashing::Md5(h) => h.update(&b),
-                    Hashing::Sha256(h) => h.update(&b),
+            while let Some(batch) = rx.blocking_recv() {
+                if batch.is_empty() {
+                    break;
+                }
+                for b in batch {
+                    match &mut self {
+                        Hashing::Md5(h) => h.update(&b),
+                        Hashing::Sha256(h) => h.update(&b),
+                    }
                 }
             }
             match self {
@@ -172,18 +177,55 @@ impl Hashing {
                 },
             }
         });
+        let pending: Pending = Default::default();
+        let (p, t) = (pending.clone(), tx.clone());
         let data = data.then(move |c| {
-            let tx = tx.clone();
+            let (p, t) = (p.clone(), t.clone());
             async move {
                 if let Ok(b) = &c {
-                    let _ = tx.send(b.clone()).await;
+                    let full = {
+                        let mut g = p.lock().unwrap();
+                        g.1 += b.len();
+                        g.0.push(b.clone());
+                        (g.1 >= HASH_BATCH).then(|| std::mem::take(&mut *g).0)
+                    };
+                    if let Some(batch) = full {
+                        let _ = t.send(batch).await;
+                    }
                 }
                 c
             }
         });
-        (Box::pin(data), task)
+        (Box::pin(data), Hashed { pending, tx, task })
     }
 }
+
+/// Chunks not yet handed to the hashing thread, and their bytes.
+type Pending = Arc<std::sync::Mutex<(Vec<bytes::Bytes>, usize)>>;
+
+/// The hash of what passed through [`Hashing::tap`], once the destination is done with the stream.
+struct Hashed {
+    pending: Pending,
+    tx: tokio::sync::mpsc::Sender<Vec<bytes::Bytes>>,
+    task: tokio::task::JoinHandle<cloudmux_core::Hashes>,
+}
+
+impl Hashed {
+    /// Hands over the last batch, ends the hash and waits for it.
+    async fn finish(self, label: &str) -> Result<cloudmux_core::Hashes> {
+        let last = std::mem::take(&mut *self.pending.lock().unwrap()).0;
+        if !last.is_empty() {
+            let _ = self.tx.send(last).await;
+        }
+        let _ = self.tx.send(Vec::new()).await;
+        self.task
+            .await
+            .map_err(|err| Error::new(ErrorKind::Other, format!("hashing {label}: {err}")))
+    }
+}
+
+/// Bytes handed to the hashing thread at a time.
+const HASH_BATCH: usize = 1 << 20;
 
 /// Progress events.
 #[derive(Debug, Clone)]
@@ -506,9 +548,7 @@ impl Ctx {
                     };
                     let mut e = self.dst.write(to, data, opts).await?;
                     if let Some(t) = sent {
-                        let h = t.await.map_err(|err| {
-                            Error::new(ErrorKind::Other, format!("hashing {label}: {err}"))
-                        })?;
+                        let h = t.finish(label).await?;
                         e.hashes.md5 = e.hashes.md5.or(h.md5);
                         e.hashes.sha256 = e.hashes.sha256.or(h.sha256);
                     }

@@ -21,7 +21,20 @@ const MTIME: &str = "cloudmux_mtime";
 pub struct YadiskStorage {
     client: YadiskClient,
     root: String,
+    links: Links,
 }
+
+/// Download links handed out lately, by full path: (link, size, when). The ranged reads of one transfer
+/// (several streams, resumed reads, a player seeking) then cost no API request each; writes through this
+/// storage drop the link of what they change, and a link the download host no longer honours is dropped.
+type Links = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<String, (String, u64, std::time::Instant)>>,
+>;
+
+/// How long a download link is reused (Yandex's links live for hours).
+const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Links kept at most.
+const LINKS_MAX: usize = 256;
 
 impl YadiskStorage {
     /// A storage rooted at `root` (`disk:/`, `app:/`, `disk:/Some/Folder`).
@@ -39,6 +52,7 @@ impl YadiskStorage {
         Ok(YadiskStorage {
             client,
             root: format!("{ns}:/{rest}"),
+            links: Default::default(),
         })
     }
 
@@ -90,6 +104,45 @@ impl YadiskStorage {
                 sha256: r.sha256.clone(),
             },
         }
+    }
+
+    /// Forgets the download links of `full` and of everything under it.
+    fn forget_links(&self, full: &str) {
+        let under = format!("{}/", full.trim_end_matches('/'));
+        self.links
+            .lock()
+            .unwrap()
+            .retain(|p, _| p != full && !p.starts_with(&under));
+    }
+
+    /// A download link of the file at `full` and its size: a recent one, or one asked for now.
+    async fn link(&self, path: &str, full: &str) -> Result<(String, u64)> {
+        if let Some((href, size, at)) = self.links.lock().unwrap().get(full)
+            && at.elapsed() < LINK_TTL
+        {
+            return Ok((href.clone(), *size));
+        }
+        // Only what a read needs (a folder's link would be a zip of it): asking for less spares the
+        // service hashing or listing anything.
+        let r = self
+            .client
+            .meta(full, Some(0), 0, None, Some("name,path,type,size"))
+            .await?;
+        if r.kind == "dir" {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{path}: is a folder"),
+            ));
+        }
+        let size = r.size.unwrap_or(0);
+        let href = self.client.download_link(full).await?;
+        let mut links = self.links.lock().unwrap();
+        links.retain(|_, (_, _, at)| at.elapsed() < LINK_TTL);
+        if links.len() >= LINKS_MAX {
+            links.clear();
+        }
+        links.insert(full.to_string(), (href.clone(), size, std::time::Instant::now()));
+        Ok((href, size))
     }
 
     async fn mkdir_one(&self, full: &str) -> Result<()> {
@@ -156,33 +209,27 @@ impl Storage for YadiskStorage {
     }
 
     async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
-        // Only what a read needs (a folder's link would be a zip of it): asking for less spares the
-        // service hashing or listing anything.
         let full = self.full(&normalize(path)?)?;
-        let r = self
-            .client
-            .meta(&full, Some(0), 0, None, Some("name,path,type,size"))
-            .await?;
-        if r.kind == "dir" {
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!("{path}: is a folder"),
-            ));
-        }
-        let (start, end) = range.clamp(r.size.unwrap_or(0));
+        let (href, size) = self.link(path, &full).await?;
+        let (start, end) = range.clamp(size);
         if start >= end {
             return Ok(Box::pin(futures_util::stream::empty()));
         }
-        let href = self.client.download_link(&full).await?;
         let client = self.client.clone();
+        let links = self.links.clone();
         Ok(cloudmux_http::resuming_stream(
             move |off| {
-                let client = client.clone();
-                let href = href.clone();
+                let (client, href, links, full) =
+                    (client.clone(), href.clone(), links.clone(), full.clone());
                 async move {
-                    client
+                    let r = client
                         .fetch_link(&href, ByteRange::new(off, Some(end - off)))
-                        .await
+                        .await;
+                    if r.is_err() {
+                        // The next read asks for a fresh link.
+                        links.lock().unwrap().remove(&full);
+                    }
+                    r
                 }
             },
             start,
@@ -197,6 +244,7 @@ impl Storage for YadiskStorage {
             return Err(Error::invalid("cannot write to the root folder itself"));
         }
         let full = self.full(&norm)?;
+        self.forget_links(&full);
         let props = opts
             .modified
             .map(|t| serde_json::json!({MTIME: t.to_rfc3339()}));
@@ -257,9 +305,9 @@ impl Storage for YadiskStorage {
             )));
         }
         let to = normalize(to)?;
-        self.client
-            .copy(&self.full(from)?, &self.full(&to)?, true)
-            .await?;
+        let dst = self.full(&to)?;
+        self.forget_links(&dst);
+        self.client.copy(&self.full(from)?, &dst, true).await?;
         self.stat(&to).await
     }
 
@@ -268,8 +316,11 @@ impl Storage for YadiskStorage {
         if normalize(from)?.is_empty() {
             return Err(Error::invalid("cannot move the root folder"));
         }
+        let (src, dst) = (self.full(from)?, self.full(&to)?);
+        self.forget_links(&src);
+        self.forget_links(&dst);
         self.client
-            .move_to(&self.full(from)?, &self.full(&to)?, false)
+            .move_to(&src, &dst, false)
             .await
             .map_err(|e| {
                 if e.kind() == ErrorKind::AlreadyExists {
@@ -288,8 +339,10 @@ impl Storage for YadiskStorage {
                 "refusing to delete the remote's root folder",
             ));
         }
+        let full = self.full(&norm)?;
+        self.forget_links(&full);
         self.client
-            .delete(&self.full(&norm)?, mode == DeleteMode::Permanent)
+            .delete(&full, mode == DeleteMode::Permanent)
             .await
     }
 

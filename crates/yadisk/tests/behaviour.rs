@@ -145,3 +145,36 @@ async fn app_folder_root() {
         .unwrap();
     assert_eq!(m.size, Some(8));
 }
+
+/// Ranged reads of one file (several streams of a transfer, a player seeking) reuse its download link: the
+/// API is asked once, not per range; a write through the storage drops the link, so the next read sees the
+/// new bytes.
+#[tokio::test]
+async fn ranged_reads_reuse_the_download_link() {
+    let (e, s) = setup("disk:/", 1024 * 1024).await;
+    let data = pattern(300_000, 4);
+    put(&s, "f.bin", &data).await.unwrap();
+    let api = || {
+        e.state()
+            .faults
+            .lock()
+            .unwrap()
+            .requests
+            .get("cloud-api.yandex.net")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = api();
+    for i in 0..8u64 {
+        let r = ByteRange::new(i * 30_000, Some(30_000));
+        let got = collect_bytes(s.read("f.bin", r).await.unwrap()).await.unwrap();
+        assert!(got == data[(i * 30_000) as usize..((i + 1) * 30_000) as usize]);
+    }
+    assert_eq!(api() - before, 2, "one meta and one link for eight ranges");
+    let new = pattern(1000, 9);
+    put(&s, "f.bin", &new).await.unwrap();
+    let got = collect_bytes(s.read("f.bin", ByteRange::all()).await.unwrap())
+        .await
+        .unwrap();
+    assert!(got == new, "the overwritten file is read afresh");
+}
