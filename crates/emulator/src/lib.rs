@@ -278,6 +278,27 @@ impl State {
         })
     }
 
+    /// A Google access token of `client` for the demo user, valid an hour, granting `scopes` (full URLs, or
+    /// their part after `https://www.googleapis.com/auth/`).
+    pub fn google_token(&self, client: &str, scopes: &[&str]) -> String {
+        let scopes = scopes
+            .iter()
+            .map(|s| {
+                if s.starts_with("https://") {
+                    s.to_string()
+                } else {
+                    format!("https://www.googleapis.com/auth/{s}")
+                }
+            })
+            .collect();
+        lock(&self.google_auth).issue_access(client, scopes, 3600, DEMO_USER)
+    }
+
+    /// A Yandex OAuth token for the demo client, valid an hour.
+    pub fn yandex_token(&self) -> String {
+        lock(&self.yandex_auth).issue(DEMO_CLIENT_ID, 3600)
+    }
+
     /// A copy of the current settings.
     pub fn settings(&self) -> Settings {
         lock(&self.settings).clone()
@@ -488,19 +509,14 @@ impl Emulator {
     }
 
     /// A Google access token for the demo client and user, valid an hour, granting `scopes` (full URLs,
-    /// `https://www.googleapis.com/auth/drive`): what a client would hold after signing in.
+    /// or their part after `https://www.googleapis.com/auth/`): what a client holds after signing in.
     pub fn google_token(&self, scopes: &[&str]) -> String {
-        lock(&self.state.google_auth).issue_access(
-            DEMO_CLIENT_ID,
-            scopes.iter().map(|s| s.to_string()).collect(),
-            3600,
-            DEMO_USER,
-        )
+        self.state.google_token(DEMO_CLIENT_ID, scopes)
     }
 
     /// A Yandex OAuth token for the demo client, valid an hour.
     pub fn yandex_token(&self) -> String {
-        lock(&self.state.yandex_auth).issue(DEMO_CLIENT_ID, 3600)
+        self.state.yandex_token()
     }
 }
 

@@ -3,16 +3,11 @@
 use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
 
 fn token(e: &Emulator) -> String {
-    let scopes = vec![
-        "https://www.googleapis.com/auth/drive".to_string(),
-        "https://www.googleapis.com/auth/photoslibrary.appendonly".to_string(),
-        "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata".to_string(),
-    ];
-    e.state()
-        .google_auth
-        .lock()
-        .unwrap()
-        .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER)
+    e.google_token(&[
+        "https://www.googleapis.com/auth/drive",
+        "https://www.googleapis.com/auth/photoslibrary.appendonly",
+        "https://www.googleapis.com/auth/photoslibrary.readonly.appcreateddata",
+    ])
 }
 
 fn client() -> reqwest::Client {
@@ -80,14 +75,7 @@ async fn tls_by_host_name() {
     .unwrap();
     let (cert, key) = (ck.cert.pem(), ck.signing_key.serialize_pem());
     let state = cloudmux_emulator::State::new(&Config::default()).unwrap();
-    let t = {
-        let scopes = vec!["https://www.googleapis.com/auth/drive".to_string()];
-        state
-            .google_auth
-            .lock()
-            .unwrap()
-            .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER)
-    };
+    let t = { state.google_token(DEMO_CLIENT_ID, &["https://www.googleapis.com/auth/drive"]) };
     let app = cloudmux_emulator::app(state);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -155,12 +143,7 @@ async fn state_dir_survives_a_restart() {
             .json()
             .await
             .unwrap();
-        let y = e
-            .state()
-            .yandex_auth
-            .lock()
-            .unwrap()
-            .issue(DEMO_CLIENT_ID, 3600);
+        let y = e.state().yandex_token();
         let mk = c
             .put(format!(
                 "{}/cloud-api.yandex.net/v1/disk/resources?path=disk:/kept",

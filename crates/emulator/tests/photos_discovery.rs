@@ -1,26 +1,17 @@
 //! The Photos Library discovery document the emulator serves (and the interop tests build their client
 //! from) names only methods the emulator answers, and points clients back at the emulator.
 
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
+use cloudmux_emulator::{Config, Emulator};
 
 #[tokio::test]
 async fn every_method_of_the_discovery_document_is_served() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let e = Emulator::start(Config::default()).await.unwrap();
-    let scopes = [
+    let token = e.google_token(&[
         "photoslibrary.appendonly",
         "photoslibrary.readonly.appcreateddata",
         "photoslibrary.edit.appcreateddata",
-    ]
-    .iter()
-    .map(|s| format!("https://www.googleapis.com/auth/{s}"))
-    .collect();
-    let token =
-        e.state()
-            .google_auth
-            .lock()
-            .unwrap()
-            .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
+    ]);
     let c = reqwest::Client::new();
     let doc: serde_json::Value = c
         .get(format!(

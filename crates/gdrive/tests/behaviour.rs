@@ -7,7 +7,7 @@ use cloudmux_core::conformance::pattern;
 use cloudmux_core::{
     ByteRange, DeleteMode, ErrorKind, Storage, WriteOptions, bytes_stream, collect_bytes, list_all,
 };
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator, FaultConfig, FaultKind};
+use cloudmux_emulator::{Config, DEMO_USER, Emulator, FaultConfig, FaultKind};
 use cloudmux_gdrive::{DriveClient, DriveConfig, GDriveStorage, RootSpec};
 use cloudmux_http::{HttpConfig, RetryPolicy, Secret, StaticToken};
 use serde_json::json;
@@ -16,12 +16,7 @@ const DRIVE: &str = "https://www.googleapis.com/auth/drive";
 
 async fn setup(scopes: &[&str], chunk: usize) -> (Emulator, DriveClient) {
     let e = Emulator::start(Config::default()).await.unwrap();
-    let t = e.state().google_auth.lock().unwrap().issue_access(
-        DEMO_CLIENT_ID,
-        scopes.iter().map(|s| s.to_string()).collect(),
-        3600,
-        DEMO_USER,
-    );
+    let t = e.google_token(scopes);
     let http = HttpConfig {
         retry: RetryPolicy {
             max_attempts: 10,

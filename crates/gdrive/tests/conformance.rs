@@ -3,7 +3,7 @@ use std::sync::{Arc, OnceLock};
 
 use cloudmux_core::Storage;
 use cloudmux_core::conformance::KitConfig;
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
+use cloudmux_emulator::{Config, DEMO_CLIENT_ID, Emulator};
 use cloudmux_gdrive::{DriveClient, DriveConfig, GDriveStorage};
 use cloudmux_http::{Secret, StaticToken};
 
@@ -12,13 +12,7 @@ static EMU: OnceLock<(String, String)> = OnceLock::new();
 async fn make() -> (Arc<dyn Storage>, KitConfig) {
     let (base, token) = EMU.get_or_init(|| {
         let (base, state) = Emulator::start_detached(Config::default()).unwrap();
-        let scopes = vec!["https://www.googleapis.com/auth/drive".to_string()];
-        let t =
-            state
-                .google_auth
-                .lock()
-                .unwrap()
-                .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
+        let t = state.google_token(DEMO_CLIENT_ID, &["https://www.googleapis.com/auth/drive"]);
         (base, t)
     });
     // Small pages and chunks so paging and chunked uploads are exercised.

@@ -8,7 +8,7 @@ use cloudmux_core::conformance::pattern;
 use cloudmux_core::{
     ByteRange, DeleteMode, ErrorKind, Storage, WriteOptions, bytes_stream, collect_bytes, list_all,
 };
-use cloudmux_emulator::{Config, DEMO_USER, Emulator};
+use cloudmux_emulator::{Config, Emulator};
 use cloudmux_gphotos::{GPhotosStorage, PhotosClient, PhotosConfig};
 use cloudmux_http::{Secret, StaticToken};
 
@@ -19,15 +19,7 @@ const PHOTOS: &[&str] = &[
 ];
 
 fn token(e: &Emulator, client: &str, scopes: &[&str]) -> String {
-    let scopes = scopes
-        .iter()
-        .map(|s| format!("https://www.googleapis.com/auth/{s}"))
-        .collect();
-    e.state()
-        .google_auth
-        .lock()
-        .unwrap()
-        .issue_access(client, scopes, 3600, DEMO_USER)
+    e.state().google_token(client, scopes)
 }
 
 fn storage(e: &Emulator, t: String) -> GPhotosStorage {

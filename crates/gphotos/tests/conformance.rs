@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use cloudmux_core::Storage;
 use cloudmux_core::conformance::KitConfig;
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
+use cloudmux_emulator::{Config, DEMO_CLIENT_ID, Emulator};
 use cloudmux_gphotos::{GPhotosStorage, PhotosClient, PhotosConfig};
 use cloudmux_http::{Secret, StaticToken};
 
@@ -13,20 +13,14 @@ static EMU: OnceLock<(String, String)> = OnceLock::new();
 async fn make() -> (Arc<dyn Storage>, KitConfig) {
     let (base, token) = EMU.get_or_init(|| {
         let (base, state) = Emulator::start_detached(Config::default()).unwrap();
-        let scopes = [
-            "photoslibrary.appendonly",
-            "photoslibrary.readonly.appcreateddata",
-            "photoslibrary.edit.appcreateddata",
-        ]
-        .iter()
-        .map(|s| format!("https://www.googleapis.com/auth/{s}"))
-        .collect();
-        let t =
-            state
-                .google_auth
-                .lock()
-                .unwrap()
-                .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
+        let t = state.google_token(
+            DEMO_CLIENT_ID,
+            &[
+                "photoslibrary.appendonly",
+                "photoslibrary.readonly.appcreateddata",
+                "photoslibrary.edit.appcreateddata",
+            ],
+        );
         (base, t)
     });
     let cfg = PhotosConfig {

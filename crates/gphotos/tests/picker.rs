@@ -3,19 +3,12 @@
 use std::sync::Arc;
 
 use cloudmux_core::{ByteRange, ErrorKind, collect_bytes};
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
+use cloudmux_emulator::{Config, Emulator};
 use cloudmux_gphotos::PickerClient;
 use cloudmux_http::{HttpConfig, RetryPolicy, Secret, StaticToken};
 
 fn picker(e: &Emulator) -> PickerClient {
-    let scopes =
-        vec!["https://www.googleapis.com/auth/photospicker.mediaitems.readonly".to_string()];
-    let t =
-        e.state()
-            .google_auth
-            .lock()
-            .unwrap()
-            .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
+    let t = e.google_token(&["https://www.googleapis.com/auth/photospicker.mediaitems.readonly"]);
     let http = HttpConfig {
         retry: RetryPolicy {
             max_attempts: 2,

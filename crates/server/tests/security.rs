@@ -333,17 +333,12 @@ async fn file_bodies_never_run_as_the_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_names_never_lead_out_of_a_base_folder() {
-    use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_USER, Emulator};
+    use cloudmux_emulator::{Config, DEMO_CLIENT_ID, Emulator};
     use cloudmux_gdrive::{DriveClient, DriveConfig, GDriveStorage};
     use cloudmux_http::{Secret, StaticToken};
     cloudmux_http::install_crypto_provider();
     let (emu, st) = Emulator::start_detached(Config::default()).unwrap();
-    let token = st.google_auth.lock().unwrap().issue_access(
-        DEMO_CLIENT_ID,
-        vec!["https://www.googleapis.com/auth/drive".to_string()],
-        3600,
-        DEMO_USER,
-    );
+    let token = st.google_token(DEMO_CLIENT_ID, &["drive"]);
     let client = DriveClient::new(
         DriveConfig {
             endpoint: Some(emu),

@@ -141,7 +141,10 @@ impl YadiskStorage {
         if links.len() >= LINKS_MAX {
             links.clear();
         }
-        links.insert(full.to_string(), (href.clone(), size, std::time::Instant::now()));
+        links.insert(
+            full.to_string(),
+            (href.clone(), size, std::time::Instant::now()),
+        );
         Ok((href, size))
     }
 
@@ -319,16 +322,13 @@ impl Storage for YadiskStorage {
         let (src, dst) = (self.full(from)?, self.full(&to)?);
         self.forget_links(&src);
         self.forget_links(&dst);
-        self.client
-            .move_to(&src, &dst, false)
-            .await
-            .map_err(|e| {
-                if e.kind() == ErrorKind::AlreadyExists {
-                    e.with_hint("remove it first or choose another name")
-                } else {
-                    e
-                }
-            })?;
+        self.client.move_to(&src, &dst, false).await.map_err(|e| {
+            if e.kind() == ErrorKind::AlreadyExists {
+                e.with_hint("remove it first or choose another name")
+            } else {
+                e
+            }
+        })?;
         self.stat(&to).await
     }
 

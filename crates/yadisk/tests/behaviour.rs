@@ -12,12 +12,7 @@ use cloudmux_yadisk::{YadiskClient, YadiskConfig, YadiskStorage};
 
 async fn setup(root: &str, chunk: usize) -> (Emulator, YadiskStorage) {
     let e = Emulator::start(Config::default()).await.unwrap();
-    let t = e
-        .state()
-        .yandex_auth
-        .lock()
-        .unwrap()
-        .issue(DEMO_CLIENT_ID, 3600);
+    let t = e.state().yandex_token();
     let http = HttpConfig {
         retry: RetryPolicy {
             max_attempts: 10,
@@ -167,7 +162,9 @@ async fn ranged_reads_reuse_the_download_link() {
     let before = api();
     for i in 0..8u64 {
         let r = ByteRange::new(i * 30_000, Some(30_000));
-        let got = collect_bytes(s.read("f.bin", r).await.unwrap()).await.unwrap();
+        let got = collect_bytes(s.read("f.bin", r).await.unwrap())
+            .await
+            .unwrap();
         assert!(got == data[(i * 30_000) as usize..((i + 1) * 30_000) as usize]);
     }
     assert_eq!(api() - before, 2, "one meta and one link for eight ranges");

@@ -3,7 +3,7 @@ use std::sync::{Arc, OnceLock};
 
 use cloudmux_core::Storage;
 use cloudmux_core::conformance::KitConfig;
-use cloudmux_emulator::{Config, DEMO_CLIENT_ID, Emulator};
+use cloudmux_emulator::{Config, Emulator};
 use cloudmux_http::{Secret, StaticToken};
 use cloudmux_yadisk::{YadiskClient, YadiskConfig, YadiskStorage};
 
@@ -12,11 +12,7 @@ static EMU: OnceLock<(String, String)> = OnceLock::new();
 async fn make() -> (Arc<dyn Storage>, KitConfig) {
     let (base, token) = EMU.get_or_init(|| {
         let (base, state) = Emulator::start_detached(Config::default()).unwrap();
-        let t = state
-            .yandex_auth
-            .lock()
-            .unwrap()
-            .issue(DEMO_CLIENT_ID, 3600);
+        let t = state.yandex_token();
         (base, t)
     });
     // Small pages and chunks so paging and chunked uploads are exercised.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cloudmux_core::Storage;
 use cloudmux_core::conformance::pattern;
-use cloudmux_emulator::{DEMO_CLIENT_ID, DEMO_USER, Emulator};
+use cloudmux_emulator::Emulator;
 use cloudmux_http::{Secret, StaticToken};
 
 /// Files of [`tree`], relative to its root.
@@ -43,18 +43,8 @@ pub async fn backends(
     http: cloudmux_http::HttpConfig,
     chunk: Option<usize>,
 ) -> (Arc<dyn Storage>, Arc<dyn Storage>) {
-    let gt = e.state().google_auth.lock().unwrap().issue_access(
-        DEMO_CLIENT_ID,
-        vec!["https://www.googleapis.com/auth/drive".into()],
-        3600,
-        DEMO_USER,
-    );
-    let yt = e
-        .state()
-        .yandex_auth
-        .lock()
-        .unwrap()
-        .issue(DEMO_CLIENT_ID, 3600);
+    let gt = e.google_token(&["drive"]);
+    let yt = e.yandex_token();
     let mut gcfg = cloudmux_gdrive::DriveConfig {
         endpoint: Some(e.base_url()),
         http: http.clone(),
@@ -81,20 +71,11 @@ pub async fn backends(
 
 /// Google Photos on the emulator, with the scopes of an app that uploads and reads its own items.
 pub fn photos(e: &Emulator) -> Arc<dyn Storage> {
-    let scopes = [
+    let t = e.google_token(&[
         "photoslibrary.appendonly",
         "photoslibrary.readonly.appcreateddata",
         "photoslibrary.edit.appcreateddata",
-    ]
-    .iter()
-    .map(|s| format!("https://www.googleapis.com/auth/{s}"))
-    .collect();
-    let t =
-        e.state()
-            .google_auth
-            .lock()
-            .unwrap()
-            .issue_access(DEMO_CLIENT_ID, scopes, 3600, DEMO_USER);
+    ]);
     let cfg = cloudmux_gphotos::PhotosConfig {
         endpoint: Some(e.base_url()),
         ..Default::default()
