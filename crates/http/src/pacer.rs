@@ -4,9 +4,11 @@
 //! does not pace at all until the service first answers "too many requests" (429, or Google's 403
 //! `userRateLimitExceeded`): then it paces at half the rate it was sending at, pauses everyone for the
 //! `Retry-After` the service gave, and from there adds about one request per second each second while
-//! requests succeed and halves the rate on each further refusal (additive increase, multiplicative decrease,
-//! as TCP does with its window). The aim is the highest rate the service allows, without spending requests
-//! on refusals.
+//! requests succeed (additive increase, multiplicative decrease, as TCP does with its window). It remembers
+//! the rate it was refused at: after a further refusal it cuts to 70 % of it, climbs back quickly to 90 %,
+//! holds there for [`HOLD`] and only then probes above, by 1 % a second, so that a service with a
+//! sustained limit (Drive's three writes a second) refuses a request every minute or so rather than every
+//! few seconds. The aim is the highest rate the service allows, without spending requests on refusals.
 //!
 //! [`full_jitter`] is the backoff of retries: a random delay between zero and an exponentially growing
 //! ceiling, drawn from the thread's OS-seeded generator, so concurrent transfers that fail together retry
@@ -63,10 +65,12 @@ impl Iterator for FullJitter {
 /// The slowest a pacer goes, in requests per second.
 const MIN_RATE: f64 = 1.0;
 /// Refusals this close together mean the service is really asking to slow down; a lone one (a glitch,
-/// a backend hiccup) is retried without cutting the pace.
+/// a backend hiccup) is retried without starting to pace.
 const REFUSALS_WINDOW: Duration = Duration::from_secs(1);
 /// How far back request starts are counted to know the rate before the first refusal.
 const WINDOW: Duration = Duration::from_secs(2);
+/// How long after a cut the pace stays under 90 % of the rate that was refused before probing above it.
+pub const HOLD: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 struct State {
@@ -77,6 +81,8 @@ struct State {
     paused_until: Option<Instant>,
     last_cut: Option<Instant>,
     last_refusal: Option<Instant>,
+    /// The rate the service last refused.
+    ceiling: Option<f64>,
     /// Recent request starts, while not pacing.
     starts: VecDeque<Instant>,
     logged: f64,
@@ -101,6 +107,7 @@ impl Pacer {
                 paused_until: None,
                 last_cut: None,
                 last_refusal: None,
+                ceiling: None,
                 starts: VecDeque::new(),
                 logged: 0.0,
             }),
@@ -154,11 +161,23 @@ impl Pacer {
         }
     }
 
-    /// A request succeeded: the pace grows by about a tenth (at least one request per second) each second.
+    /// A request succeeded: the pace grows by about a tenth (at least one request per second) each second
+    /// up to 90 % of the rate last refused, stays there for [`HOLD`], then grows by 1 % a second.
     pub fn success(&self) {
         let mut s = self.state();
         if let Some(rate) = s.rate {
-            let next = rate + (rate / 10.0).max(1.0) / rate.max(1.0);
+            let per_success = |per_second: f64| per_second / rate.max(1.0);
+            let next = match s.ceiling {
+                Some(c) if rate >= 0.9 * c => {
+                    if s.last_cut.is_some_and(|t| t.elapsed() < HOLD) {
+                        rate
+                    } else {
+                        rate + per_success(rate / 100.0)
+                    }
+                }
+                Some(c) => (rate + per_success((rate / 10.0).max(1.0))).min(0.9 * c),
+                None => rate + per_success((rate / 10.0).max(1.0)),
+            };
             s.rate = Some(next);
             if next > s.logged * 1.25 {
                 s.logged = next;
@@ -178,7 +197,8 @@ impl Pacer {
                 s.paused_until = Some(until);
             }
         }
-        let lone = s.last_refusal.is_none_or(|t| now - t > REFUSALS_WINDOW);
+        // Once pacing, every refusal says the pace is still too high, however far apart they come.
+        let lone = s.rate.is_none() && s.last_refusal.is_none_or(|t| now - t > REFUSALS_WINDOW);
         s.last_refusal = Some(now);
         if lone {
             return;
@@ -193,7 +213,10 @@ impl Pacer {
         if s.last_cut.is_some_and(|t| now - t < spacing) {
             return;
         }
-        let next = (current / 2.0).max(MIN_RATE);
+        // The first cut halves a pace nobody chose; later ones fall back from a limit found by probing.
+        let factor = if s.ceiling.is_some() { 0.7 } else { 0.5 };
+        let next = (current * factor).max(MIN_RATE);
+        s.ceiling = Some(current);
         s.rate = Some(next);
         s.tokens = 0.0;
         s.refilled = now;
@@ -233,6 +256,37 @@ mod tests {
             "delays spread out: {} distinct of 50",
             many.len()
         );
+    }
+
+    #[tokio::test]
+    async fn remembers_the_rate_refused_and_holds_under_it() {
+        let p = Pacer::new("test");
+        for _ in 0..40 {
+            p.acquire().await;
+        }
+        p.limited(None);
+        p.limited(None);
+        let first = p.rate().unwrap();
+        for _ in 0..500 {
+            p.success();
+        }
+        let held = p.rate().unwrap();
+        assert!(
+            (held - first * 2.0 * 0.9).abs() < 1e-9,
+            "climbs to 90 % of the refused rate and holds: {first} -> {held}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        // While pacing, one refusal is enough: sparse refusals mean a pace just above the limit.
+        p.limited(None);
+        let cut = p.rate().unwrap();
+        assert!(
+            (cut - held * 0.7).abs() < 1e-9,
+            "a later cut is to 70 %: {cut}"
+        );
+        for _ in 0..500 {
+            p.success();
+        }
+        assert!((p.rate().unwrap() - held * 0.9).abs() < 1e-9);
     }
 
     #[tokio::test]
