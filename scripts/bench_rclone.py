@@ -17,7 +17,8 @@ Modes (first argument, default `default`):
 Work (Drive and Yandex Disk): upload of 2,000 files of 16 KiB, upload and download of one 1 GiB file,
 listing of a 50,000-entry folder (Drive; not in quota mode). Figures: seconds per tool, the ratio
 cloudmux / rclone with its target, each tool's peak RSS and CPU seconds, and the emulator's CPU seconds
-during each tool's run. Sizes: BENCH_FILE_MIB (1024), BENCH_FILES (2000), BENCH_ENTRIES (50000).
+during each tool's run. Sizes: BENCH_FILE_MIB (1024), BENCH_FILES (2000), BENCH_ENTRIES (50000). The
+emulator keeps its blobs in RAM (/dev/shm) where there is one (see `bench.blob_dir`).
 
 Needs root (port 443, mount namespace); installs rclone and openssl from Debian packages when missing.
 """
@@ -35,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import md5_file, measured  # noqa: E402
+from bench import blob_dir, md5_file, measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE_MIB = int(os.environ.get("BENCH_FILE_MIB", "1024"))
@@ -128,10 +129,12 @@ def main():
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["CLOUDMUX_CONFIG"] = str(work / "cloudmux" / "config.toml")
     env["RCLONE_CONFIG"] = str(work / "rclone.conf")
+    blobs = blob_dir(work)
     emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--yandex-poll-interval",
                             "1", "--tls-listen", TLS_ADDR, "--tls-cert", str(work / "server.pem"),
                             "--tls-key", str(work / "server.key"), *emu_flags],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           env=dict(env, TMPDIR=str(blobs)))
     try:
         base = re.match(r"listening on (\S+)", emu.stdout.readline()).group(1)
         _, cid, secret = emu.stdout.readline().strip().rsplit(" ", 2)
@@ -284,6 +287,7 @@ def main():
         emu.terminate()
         emu.wait()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(blobs, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -214,9 +214,12 @@ impl Pacer {
             return;
         }
         // The first cut halves a pace nobody chose; later ones fall back from a limit found by probing.
-        let factor = if s.ceiling.is_some() { 0.7 } else { 0.5 };
+        // Only a paced rate is a limit found: the rate counted before pacing is a guess from a burst.
+        let factor = if s.rate.is_some() { 0.7 } else { 0.5 };
         let next = (current * factor).max(MIN_RATE);
-        s.ceiling = Some(current);
+        if s.rate.is_some() {
+            s.ceiling = Some(current);
+        }
         s.rate = Some(next);
         s.tokens = 0.0;
         s.refilled = now;
@@ -267,22 +270,30 @@ mod tests {
         p.limited(None);
         p.limited(None);
         let first = p.rate().unwrap();
-        for _ in 0..500 {
+        for _ in 0..100 {
             p.success();
         }
-        let held = p.rate().unwrap();
+        let grown = p.rate().unwrap();
         assert!(
-            (held - first * 2.0 * 0.9).abs() < 1e-9,
-            "climbs to 90 % of the refused rate and holds: {first} -> {held}"
+            grown > first * 2.0,
+            "the unpaced rate was a guess, not a limit: {first} -> {grown}"
         );
         std::thread::sleep(Duration::from_millis(100));
         // While pacing, one refusal is enough: sparse refusals mean a pace just above the limit.
         p.limited(None);
         let cut = p.rate().unwrap();
+        assert!((cut - grown * 0.7).abs() < 1e-9, "cut to 70 %: {cut}");
+        for _ in 0..500 {
+            p.success();
+        }
+        let held = p.rate().unwrap();
         assert!(
-            (cut - held * 0.7).abs() < 1e-9,
-            "a later cut is to 70 %: {cut}"
+            (held - grown * 0.9).abs() < 1e-9,
+            "climbs to 90 % of the refused rate and holds: {held}"
         );
+        std::thread::sleep(Duration::from_millis(100));
+        p.limited(None);
+        assert!((p.rate().unwrap() - held * 0.7).abs() < 1e-9);
         for _ in 0..500 {
             p.success();
         }
