@@ -6,7 +6,7 @@
 //! `Retry-After` the service gave, and from there adds about one request per second each second while
 //! requests succeed (additive increase, multiplicative decrease, as TCP does with its window). It remembers
 //! the rate it was refused at: after a further refusal it cuts to 70 % of it, climbs back quickly to 90 %,
-//! holds there for [`HOLD`] and only then probes above, by 1 % a second, so that a service with a
+//! holds there for 30 s and only then probes above, by 1 % a second, so that a service with a
 //! sustained limit (Drive's three writes a second) refuses a request every minute or so rather than every
 //! few seconds. The aim is the highest rate the service allows, without spending requests on refusals.
 //!
@@ -70,7 +70,7 @@ const REFUSALS_WINDOW: Duration = Duration::from_secs(1);
 /// How far back request starts are counted to know the rate before the first refusal.
 const WINDOW: Duration = Duration::from_secs(2);
 /// How long after a cut the pace stays under 90 % of the rate that was refused before probing above it.
-pub const HOLD: Duration = Duration::from_secs(30);
+const HOLD: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 struct State {
@@ -162,7 +162,7 @@ impl Pacer {
     }
 
     /// A request succeeded: the pace grows by about a tenth (at least one request per second) each second
-    /// up to 90 % of the rate last refused, stays there for [`HOLD`], then grows by 1 % a second.
+    /// up to 90 % of the rate last refused, stays there for 30 s, then grows by 1 % a second.
     pub fn success(&self) {
         let mut s = self.state();
         if let Some(rate) = s.rate {
