@@ -71,6 +71,8 @@ const REFUSALS_WINDOW: Duration = Duration::from_secs(1);
 const WINDOW: Duration = Duration::from_secs(2);
 /// How long after a cut the pace stays under 90 % of the rate that was refused before probing above it.
 const HOLD: Duration = Duration::from_secs(30);
+/// The longest a `Retry-After` pauses everyone (a single request's retry is capped by its own policy).
+const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 struct State {
@@ -192,7 +194,9 @@ impl Pacer {
         let mut s = self.state();
         let now = Instant::now();
         if let Some(ra) = retry_after {
-            let until = now + ra;
+            // The header is the service's word: a huge one must neither overflow `Instant` nor stop
+            // every transfer of the remote for hours.
+            let until = now + ra.min(MAX_PAUSE);
             if s.paused_until.is_none_or(|t| t < until) {
                 s.paused_until = Some(until);
             }
@@ -259,6 +263,16 @@ mod tests {
             "delays spread out: {} distinct of 50",
             many.len()
         );
+    }
+
+    #[test]
+    fn a_huge_retry_after_pauses_a_minute_at_most() {
+        let p = Pacer::new("test");
+        p.limited(Some(Duration::MAX));
+        p.limited(Some(Duration::from_secs(u64::MAX / 2)));
+        let until = p.state().paused_until.unwrap();
+        assert!(until <= Instant::now() + MAX_PAUSE, "{until:?}");
+        assert!(until > Instant::now() + MAX_PAUSE - Duration::from_secs(5));
     }
 
     #[tokio::test]
