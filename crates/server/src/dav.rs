@@ -287,12 +287,89 @@ impl DavFile for File {
 pub struct CloudFs {
     tree: Arc<Tree>,
     db: Db,
+    /// The dead properties of the children of the folder this request listed, read in one query so that a
+    /// `PROPFIND` of a folder costs one database round trip rather than one per entry. Each request gets a
+    /// fresh, empty one ([`CloudFs::for_request`]): nothing outlives the request, so another instance's
+    /// changes are never hidden.
+    listed: Arc<std::sync::Mutex<Option<ListedProps>>>,
+    /// What this request's `PROPFIND` asked for.
+    mode: PropMode,
+}
+
+/// The largest `PROPFIND` body read, in bytes (a larger one answers 413).
+pub const MAX_PROPFIND_BODY: usize = 64 * 1024;
+
+/// Which properties a `PROPFIND` asks for. dav-server adds every dead property of a resource to its
+/// answer whatever was asked; knowing the question, [`CloudFs`] hands it the dead properties only for
+/// `allprop` (values) and `propname` (names), as RFC 4918 §9.1 wants — a request naming properties gets
+/// those it named, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropMode {
+    /// `allprop` (or an empty body): every property with its value.
+    All,
+    /// `propname`: every property's name.
+    Names,
+    /// `prop`: the properties named in the request.
+    Named,
+}
+
+impl PropMode {
+    /// What the `PROPFIND` body `xml` asks for.
+    pub fn of(xml: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(xml);
+        let element = |local: &str| {
+            text.match_indices(local).any(|(i, _)| {
+                let before = text[..i].chars().next_back();
+                let after = text[i + local.len()..].chars().next();
+                matches!(before, Some('<' | ':'))
+                    && matches!(after, Some('/' | '>' | ' ' | '\t' | '\r' | '\n'))
+            })
+        };
+        if text.trim().is_empty() || element("allprop") {
+            PropMode::All
+        } else if element("propname") {
+            PropMode::Names
+        } else {
+            PropMode::Named
+        }
+    }
+}
+
+/// The dead properties of a folder's children, by tree path.
+struct ListedProps {
+    folder: String,
+    props: std::collections::HashMap<String, Vec<PropRow>>,
 }
 
 impl CloudFs {
     /// Over `tree`, properties in `db`.
     pub fn new(tree: Arc<Tree>, db: Db) -> Self {
-        CloudFs { tree, db }
+        CloudFs {
+            tree,
+            db,
+            listed: Default::default(),
+            mode: PropMode::All,
+        }
+    }
+
+    /// A copy for one request asking for `mode`, with its own (empty) memory of listed properties.
+    fn for_request(&self, mode: PropMode) -> Self {
+        CloudFs {
+            mode,
+            ..CloudFs::new(self.tree.clone(), self.db.clone())
+        }
+    }
+
+    /// The dead properties of `path`: from the listing's read when `path` is a child of the folder this
+    /// request listed, else from the database.
+    async fn props_of(&self, path: &str) -> FsResult<Vec<PropRow>> {
+        {
+            let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(l) = listed.as_ref().filter(|l| parent_of(path) == l.folder) {
+                return Ok(l.props.get(path).cloned().unwrap_or_default());
+            }
+        }
+        self.db.props(path).await.map_err(fs_err)
     }
 }
 
@@ -406,6 +483,14 @@ impl GuardedFileSystem<User> for CloudFs {
         async move {
             let p = tree_path(path, user)?;
             let entries = self.tree.list(&p).await.map_err(fs_err)?;
+            let mut props = std::collections::HashMap::<String, Vec<PropRow>>::new();
+            for r in self.db.child_props(&p).await.map_err(fs_err)? {
+                props.entry(r.path.clone()).or_default().push(r);
+            }
+            *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = Some(ListedProps {
+                folder: p.clone(),
+                props,
+            });
             let items: Vec<FsResult<Box<dyn DavDirEntry>>> = entries
                 .iter()
                 .map(|e| Ok(Box::new(DirEntry(e.clone())) as Box<dyn DavDirEntry>))
@@ -507,9 +592,14 @@ impl GuardedFileSystem<User> for CloudFs {
         user: &'a User,
     ) -> FsFuture<'a, Vec<DavProp>> {
         async move {
+            if self.mode == PropMode::Named {
+                // dav-server has read each named property with `get_prop` already.
+                return Ok(Vec::new());
+            }
             let p = tree_path(path, user)?;
-            let rows = self.db.props(&p).await.map_err(fs_err)?;
-            Ok(rows.into_iter().map(|r| dav_prop(r, do_content)).collect())
+            let rows = self.props_of(&p).await?;
+            let content = do_content && self.mode == PropMode::All;
+            Ok(rows.into_iter().map(|r| dav_prop(r, content)).collect())
         }
         .boxed()
     }
@@ -523,7 +613,7 @@ impl GuardedFileSystem<User> for CloudFs {
         async move {
             let p = tree_path(path, user)?;
             let ns = prop.namespace.unwrap_or_default();
-            let rows = self.db.props(&p).await.map_err(fs_err)?;
+            let rows = self.props_of(&p).await?;
             rows.into_iter()
                 .find(|r| r.ns == ns && r.name == prop.name)
                 .map(|r| r.xml.into_bytes())
@@ -765,9 +855,24 @@ pub async fn handle(
         return (StatusCode::BAD_REQUEST, "malformed If header").into_response();
     }
     let (parts, body) = req.into_parts();
+    let mut props = PropMode::All;
+    let body = if method.as_str() == "PROPFIND" {
+        // Small XML, read whole here (dav-server does the same) to learn which properties are asked for.
+        let Ok(b) = axum::body::to_bytes(body, MAX_PROPFIND_BODY).await else {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the PROPFIND body is too large",
+            )
+                .into_response();
+        };
+        props = PropMode::of(&b);
+        Body::from(b)
+    } else {
+        body
+    };
     let req = http::Request::from_parts(parts, body);
     // dav-server parses what clients send; should it still panic on some input, the request fails alone.
-    let handled = std::panic::AssertUnwindSafe(st.dav.handler_for(&user).handle_guarded(
+    let handled = std::panic::AssertUnwindSafe(st.dav.handler_for(&user, props).handle_guarded(
         req,
         user.name.clone(),
         user,
@@ -817,10 +922,10 @@ impl Dav {
     }
 
     /// The handler for one request of `user`: paths under [`PREFIX`], locks as `user` sees them (Windows
-    /// and macOS clients need locks).
-    pub fn handler_for(&self, user: &User) -> dav_server::DavHandler<User> {
+    /// and macOS clients need locks); `props` is what a `PROPFIND` asks for ([`PropMode::All`] otherwise).
+    pub fn handler_for(&self, user: &User, props: PropMode) -> dav_server::DavHandler<User> {
         dav_server::DavHandler::builder()
-            .filesystem(Box::new(self.fs.clone()))
+            .filesystem(Box::new(self.fs.for_request(props)))
             .locksystem(Box::new(crate::locks::UserLocks::new(
                 self.locks.clone(),
                 user.clone(),
@@ -833,6 +938,36 @@ impl Dav {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn propfind_bodies_are_told_apart() {
+        for (xml, mode) in [
+            ("", PropMode::All),
+            ("  \n", PropMode::All),
+            (
+                r#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#,
+                PropMode::All,
+            ),
+            (
+                r#"<propfind xmlns="DAV:"><allprop /><include><x/></include></propfind>"#,
+                PropMode::All,
+            ),
+            (
+                r#"<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#,
+                PropMode::Names,
+            ),
+            (
+                r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>"#,
+                PropMode::Named,
+            ),
+            (
+                r#"<a:propfind xmlns:a="DAV:"><a:prop><z:allprops xmlns:z="u"/></a:prop></a:propfind>"#,
+                PropMode::Named,
+            ),
+        ] {
+            assert_eq!(PropMode::of(xml.as_bytes()), mode, "{xml}");
+        }
+    }
 
     #[test]
     fn unclosed_if_tokens_are_caught() {

@@ -36,6 +36,16 @@ const SCHEMA: &[&str] = &[
         read_only BIGINT NOT NULL)",
 ];
 
+fn prop_row(r: &sqlx::any::AnyRow) -> Result<PropRow> {
+    Ok(PropRow {
+        path: r.try_get("path").map_err(db_err)?,
+        ns: r.try_get("ns").map_err(db_err)?,
+        name: r.try_get("name").map_err(db_err)?,
+        prefix: r.try_get("prefix").map_err(db_err)?,
+        xml: r.try_get("xml").map_err(db_err)?,
+    })
+}
+
 fn db_err(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -370,17 +380,30 @@ impl Db {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(PropRow {
-                    path: r.try_get("path").map_err(db_err)?,
-                    ns: r.try_get("ns").map_err(db_err)?,
-                    name: r.try_get("name").map_err(db_err)?,
-                    prefix: r.try_get("prefix").map_err(db_err)?,
-                    xml: r.try_get("xml").map_err(db_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(prop_row).collect()
+    }
+
+    /// The dead properties of the direct children of the folder `path`, in one query (a `PROPFIND` of a
+    /// folder reads them all at once).
+    pub async fn child_props(&self, path: &str) -> Result<Vec<PropRow>> {
+        let below = if path.ends_with('/') {
+            path.to_string()
+        } else {
+            format!("{path}/")
+        };
+        // A prefix test, not LIKE on the path: `_` and `%` are ordinary characters in file names.
+        let n = below.chars().count() as i64;
+        let rows = sqlx::query(
+            "SELECT * FROM props WHERE substr(path, 1, CAST($1 AS INTEGER)) = $2 \
+             AND substr(path, CAST($3 AS INTEGER)) NOT LIKE '%/%' ORDER BY path, ns, name",
+        )
+        .bind(n)
+        .bind(&below)
+        .bind(n + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(prop_row).collect()
     }
 
     /// Moves the properties of `from` and everything below it to `to` (after a rename), or copies them

@@ -829,6 +829,70 @@ async fn webdav_over_the_tree_on(url: &str) {
         part.bytes().await.unwrap().as_ref(),
         &data[2_000_000..2_000_100]
     );
+    // Dead properties show in a folder's listing (read there in one query per folder, on both databases),
+    // for the child that has them only, and not for a grandchild's.
+    assert_eq!(dav("MKCOL", "/two/pd").send().await.unwrap().status(), 201);
+    for p in ["/two/pd/a.txt", "/two/pd/b_%25.txt"] {
+        assert_eq!(dav("PUT", p).body("x").send().await.unwrap().status(), 201);
+    }
+    assert_eq!(
+        dav("MKCOL", "/two/pd/sub").send().await.unwrap().status(),
+        201
+    );
+    for (p, v) in [("/two/pd/b_%25.txt", "mine"), ("/two/pd/sub", "folder")] {
+        let r = dav("PROPPATCH", p)
+            .body(format!(
+                r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:tag>{v}</Z:tag></D:prop></D:set></D:propertyupdate>"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 207, "{p}");
+    }
+    let listing = |body: &'static str| {
+        dav("PROPFIND", "/two/pd")
+            .header("Depth", "1")
+            .body(body)
+            .send()
+    };
+    let all =
+        listing(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    let named = listing(
+        r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><Z:tag/></D:prop></D:propfind>"#,
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    for xml in [&all, &named] {
+        assert_eq!(xml.matches(">mine</").count(), 1, "{xml}");
+        assert_eq!(xml.matches(">folder</").count(), 1, "{xml}");
+        let a = xml.find("/two/pd/a.txt").expect("a.txt listed");
+        let b = xml.find("/two/pd/b_%25.txt").expect("b listed");
+        let mine = xml.find(">mine<").unwrap();
+        assert!(
+            mine > b && (a > mine || a < b),
+            "the value sits in b's response: {xml}"
+        );
+    }
+    let names =
+        listing(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    assert_eq!(names.matches("urn:z").count(), 2, "{names}");
+    assert!(
+        !names.contains("mine") && !names.contains("folder"),
+        "{names}"
+    );
     // MKCOL, MOVE inside a mount, COPY across mounts, DELETE.
     assert_eq!(dav("MKCOL", "/two/d").send().await.unwrap().status(), 201);
     assert_eq!(dav("MKCOL", "/two/d").send().await.unwrap().status(), 405);
