@@ -38,7 +38,16 @@ pub struct GDriveStorage {
     root_id: String,
     drive_id: Option<String>,
     dirs: Mutex<HashMap<String, String>>,
+    /// Files read lately, by path: the ranged reads of one transfer (several streams, resumed reads, a
+    /// player seeking through the server) then cost one `files.list` lookup, not one each. Writes, moves,
+    /// copies and deletes through this storage drop what they change; a failed download drops its file.
+    files: std::sync::Arc<Mutex<HashMap<String, (File, std::time::Instant)>>>,
 }
+
+/// How long a looked-up file is reused for reads.
+const FILE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Files kept at most.
+const FILES_MAX: usize = 256;
 
 /// The safe form of a Drive name (Drive takes `/`, `..` and NUL in names; see [`cloudmux_core::name`]).
 fn safe_name(f: &File) -> Option<String> {
@@ -85,6 +94,7 @@ impl GDriveStorage {
             root_id,
             drive_id,
             dirs: Mutex::new(HashMap::new()),
+            files: Default::default(),
         })
     }
 
@@ -187,9 +197,43 @@ impl GDriveStorage {
             .lock()
             .unwrap()
             .retain(|k, _| k != path && !k.starts_with(&prefix));
+        self.files
+            .lock()
+            .unwrap()
+            .retain(|k, _| k != path && !k.starts_with(&prefix));
+    }
+
+    /// Forgets the looked-up file at `path` (it is about to change).
+    fn forget_file(&self, path: &str) {
+        self.files.lock().unwrap().remove(path);
+    }
+
+    /// The file at `path` for a read: a recent lookup, or one made now.
+    async fn file_for_read(&self, path: &str) -> Result<File> {
+        let norm = normalize(path)?;
+        if let Some((f, at)) = self.files.lock().unwrap().get(&norm)
+            && at.elapsed() < FILE_TTL
+        {
+            return Ok(f.clone());
+        }
+        let f = self.resolve(&norm).await?;
+        if !f.is_folder() {
+            let mut files = self.files.lock().unwrap();
+            files.retain(|_, (_, at)| at.elapsed() < FILE_TTL);
+            if files.len() >= FILES_MAX {
+                files.clear();
+            }
+            files.insert(norm, (f.clone(), std::time::Instant::now()));
+        }
+        Ok(f)
     }
 
     fn read_file(&self, f: &File, range: ByteRange) -> Result<ByteStream> {
+        self.read_file_at(f, range, None)
+    }
+
+    /// Reads `f`; a failed download forgets `path` from the read cache, so the next read looks it up again.
+    fn read_file_at(&self, f: &File, range: ByteRange, path: Option<String>) -> Result<ByteStream> {
         if f.is_folder() {
             return Err(Error::new(
                 ErrorKind::Conflict,
@@ -212,14 +256,19 @@ impl GDriveStorage {
         }
         let client = self.client.clone();
         let id = f.id.clone();
+        let files = self.files.clone();
         Ok(cloudmux_http::resuming_stream(
             move |off| {
-                let client = client.clone();
-                let id = id.clone();
+                let (client, id, files, path) =
+                    (client.clone(), id.clone(), files.clone(), path.clone());
                 async move {
-                    client
+                    let r = client
                         .download(&id, ByteRange::new(off, Some(end - off)))
-                        .await
+                        .await;
+                    if let (Err(_), Some(p)) = (&r, path) {
+                        files.lock().unwrap().remove(&p);
+                    }
+                    r
                 }
             },
             start,
@@ -297,8 +346,8 @@ impl Storage for GDriveStorage {
     }
 
     async fn read(&self, path: &str, range: ByteRange) -> Result<ByteStream> {
-        let f = self.resolve(path).await?;
-        self.read_file(&f, range)
+        let f = self.file_for_read(path).await?;
+        self.read_file_at(&f, range, Some(normalize(path)?))
     }
 
     async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
@@ -306,6 +355,7 @@ impl Storage for GDriveStorage {
         if norm.is_empty() {
             return Err(Error::invalid("cannot write to the root folder itself"));
         }
+        self.forget_file(&norm);
         let uo = UploadOptions {
             modified: opts.modified,
             mime: opts.mime.clone(),
@@ -380,6 +430,7 @@ impl Storage for GDriveStorage {
                 format!("{to}: a folder exists with that name"),
             ));
         }
+        self.forget_file(&to);
         let f = self.client.copy(&src.id, &parent_id, &decode(name)).await?;
         if let Some(o) = old.filter(|o| o.id != src.id) {
             self.client.delete(&o.id).await?;
@@ -415,6 +466,7 @@ impl Storage for GDriveStorage {
             self.client.move_to(&src.id, &parent_id, new_name).await?
         };
         self.forget(&from);
+        self.forget(&to);
         Ok(to_entry(to, &f))
     }
 

@@ -367,3 +367,49 @@ async fn drive_only_calls() {
             .contains_key("application/vnd.google-apps.document")
     );
 }
+
+/// Ranged reads of one file (the streams of a transfer, a player seeking through the server) look its path
+/// up once, not once per range; a write through the storage drops the lookup, so the next read sees the
+/// new file.
+#[tokio::test]
+async fn ranged_reads_look_the_path_up_once() {
+    let (e, c) = setup(&[DRIVE], 256 * 1024).await;
+    let s = GDriveStorage::new(c, None).await.unwrap();
+    s.mkdir("d").await.unwrap();
+    let data = pattern(300_000, 4);
+    put(&s, "d/f.bin", &data).await;
+    let api = || {
+        e.state()
+            .faults
+            .lock()
+            .unwrap()
+            .requests
+            .get("www.googleapis.com")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = api();
+    for i in 0..8u64 {
+        let r = ByteRange::new(i * 30_000, Some(30_000));
+        let got = collect_bytes(s.read("d/f.bin", r).await.unwrap())
+            .await
+            .unwrap();
+        assert!(got == data[(i * 30_000) as usize..((i + 1) * 30_000) as usize]);
+    }
+    assert_eq!(api() - before, 9, "one lookup and eight downloads");
+    let new = pattern(1000, 9);
+    put(&s, "d/f.bin", &new).await;
+    let got = collect_bytes(s.read("d/f.bin", ByteRange::all()).await.unwrap())
+        .await
+        .unwrap();
+    assert!(got == new, "the overwritten file is read afresh");
+    s.rename("d/f.bin", "d/g.bin").await.unwrap();
+    assert_eq!(
+        s.read("d/f.bin", ByteRange::all())
+            .await
+            .err()
+            .map(|e| e.kind()),
+        Some(ErrorKind::NotFound),
+        "a moved file is not read at its old path"
+    );
+}
