@@ -65,19 +65,31 @@ pub const DEMO_PASSWORD: &str = "cloudmux-demo";
 
 fn parse_mount(s: &str) -> Result<MountRow> {
     let (path, rest) = s.split_once('=').ok_or_else(|| {
-        Error::invalid(format!("--mount {s:?}: expected PATH=REMOTE[:FOLDER][,ro]"))
-            .with_hint("for example --mount /gdrive=gd or --mount /docs=gd:Documents,ro")
+        Error::invalid(format!(
+            "--mount {s:?}: expected PATH=REMOTE[:FOLDER][,ro][,direct]"
+        ))
+        .with_hint("for example --mount /gdrive=gd or --mount /docs=gd:Documents,ro")
     })?;
-    let (rest, read_only) = match rest.strip_suffix(",ro") {
-        Some(r) => (r, true),
-        None => (rest, false),
-    };
+    let mut opts = rest.split(',');
+    let rest = opts.next().unwrap_or_default();
+    let (mut read_only, mut direct_links) = (false, false);
+    for o in opts {
+        match o {
+            "ro" => read_only = true,
+            "direct" => direct_links = true,
+            _ => {
+                return Err(Error::invalid(format!("--mount {s:?}: unknown option {o:?}"))
+                    .with_hint("the options are ro (read-only) and direct (downloads redirected to the service's own links)"));
+            }
+        }
+    }
     let (remote, root) = rest.split_once(':').unwrap_or((rest, ""));
     Ok(MountRow {
         path: cloudmux_server::mount::clean(path)?,
         remote: remote.to_string(),
         root: root.to_string(),
         read_only,
+        direct_links,
     })
 }
 
@@ -391,6 +403,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
             remote: name.into(),
             root: String::new(),
             read_only: false,
+            direct_links: false,
         };
         cloudmux_server::admin::mount_row(&state, row).await?;
     }
@@ -433,9 +446,13 @@ mod tests {
                 path: "/docs".into(),
                 remote: "gd".into(),
                 root: "Documents".into(),
-                read_only: true
+                read_only: true,
+                direct_links: false,
             }
         );
+        let both = parse_mount("/y=yd:Films,direct,ro").unwrap();
+        assert!(both.read_only && both.direct_links && both.root == "Films");
+        assert!(parse_mount("/y=yd,fast").is_err());
         assert_eq!(parse_mount("gdrive=gd").unwrap().path, "/gdrive");
         assert!(parse_mount("/x").is_err());
         assert!(parse_mount("/../x=gd").is_err());

@@ -210,6 +210,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
         ))
     }
 
+    /// A short-lived address that serves the file's bytes to anyone holding it, without credentials, where
+    /// the service hands one out (Yandex Disk's download links, Google Photos' `baseUrl=d`): a server may
+    /// send clients there instead of relaying the bytes. `None` where there is no such address.
+    async fn download_link(&self, _path: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// Account and quota information.
     async fn about(&self) -> Result<About>;
 

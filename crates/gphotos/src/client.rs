@@ -313,22 +313,24 @@ impl PhotosClient {
         }
     }
 
-    async fn fetch(&self, item: &MediaItem, range: ByteRange) -> Result<ByteStream> {
-        let url = format!(
+    /// The address of an item's original bytes (`=d` images, `=dv` videos); it needs no credentials and
+    /// lives as long as the item's baseUrl (an hour).
+    pub fn download_url(item: &MediaItem) -> String {
+        format!(
             "{}={}",
             item.base_url,
             if item.is_video() { "dv" } else { "d" }
-        );
+        )
+    }
+
+    async fn fetch(&self, item: &MediaItem, range: ByteRange) -> Result<ByteStream> {
+        let url = Self::download_url(item);
         self.links.get_range(|c| c.get(&url), range).await
     }
 
     /// The size of an item's original bytes (a HEAD on its baseUrl; the API itself does not report sizes).
     pub async fn size_of(&self, item: &MediaItem) -> Result<Option<u64>> {
-        let url = format!(
-            "{}={}",
-            item.base_url,
-            if item.is_video() { "dv" } else { "d" }
-        );
+        let url = Self::download_url(item);
         let resp = self.links.send(|c| c.head(&url), Idempotency::Safe).await?;
         Ok(resp
             .headers()

@@ -422,6 +422,17 @@ impl Storage for GPhotosStorage {
         }
     }
 
+    async fn download_link(&self, path: &str) -> Result<Option<String>> {
+        match self.node(path)? {
+            // The item comes from a listing made now, so its baseUrl is fresh.
+            Node::File(parent, name) => {
+                let it = self.resolve(&parent, &name).await?;
+                Ok(Some(crate::client::PhotosClient::download_url(&it)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
         let shown = self.shown(path);
         let Node::File(parent, name) = self.node(path)? else {

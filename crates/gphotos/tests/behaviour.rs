@@ -130,6 +130,17 @@ async fn tree_round_trip_and_duplicates() {
         std::slice::from_ref(&m)
     );
     assert_eq!(names(&s, &format!("media/by-month/{y}/{m}")).await.len(), 3);
+    // The item's own download address serves its bytes to a client without credentials.
+    let link = s
+        .download_link("album/Holiday/beach.jpg")
+        .await
+        .unwrap()
+        .expect("a photo has a download link");
+    assert!(link.ends_with("=d"), "{link}");
+    let direct = reqwest::get(&link).await.unwrap();
+    assert_eq!(direct.status(), 200);
+    assert!(direct.bytes().await.unwrap()[..] == big[..]);
+    assert_eq!(s.download_link("album/Holiday").await.unwrap(), None);
     let back = collect_bytes(
         s.read("album/Holiday/beach.jpg", ByteRange::all())
             .await

@@ -231,6 +231,7 @@ async fn mounts(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Va
     let rows = st.users.db().mounts().await?;
     Ok(Json(json!({"mounts": rows.iter().map(|m| json!({
         "path": m.path, "remote": m.remote, "root": m.root, "read_only": m.read_only,
+        "direct_links": m.direct_links,
         "active": active.contains(&m.path),
     })).collect::<Vec<_>>()})))
 }
@@ -252,6 +253,7 @@ pub async fn mount_now(st: &AppState, m: MountRow) -> Result<()> {
         path: m.path.clone(),
         storage,
         read_only: m.read_only,
+        direct_links: m.direct_links,
     })?;
     st.active.lock().unwrap().insert(m.path.clone(), m);
     Ok(())

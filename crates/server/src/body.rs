@@ -8,7 +8,8 @@
 //! types a browser shows without running anything: raster images (not SVG), audio, video, PDF (inside the
 //! sandbox), and text, which is always sent as `text/plain`.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// The policy sent with every file body.
 pub const SANDBOX: &str = "default-src 'none'; sandbox";
@@ -83,6 +84,18 @@ pub fn set_headers(h: &mut HeaderMap, name: &str, mime: &str, inline: bool) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+}
+
+/// A `302 Found` to `link` (a download link of the service, checked by
+/// [`crate::mount::Tree::direct_link`]); it is never cached, as the link expires.
+pub fn redirect(link: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(link) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 #[cfg(test)]

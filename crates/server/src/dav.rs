@@ -854,6 +854,12 @@ pub async fn handle(
     {
         return (StatusCode::BAD_REQUEST, "malformed If header").into_response();
     }
+    if method == http::Method::GET
+        && let Some(p) = target.as_deref()
+        && let Some(link) = st.tree.direct_link(p).await
+    {
+        return crate::body::redirect(&link);
+    }
     let (parts, body) = req.into_parts();
     let mut props = PropMode::All;
     let body = if method.as_str() == "PROPFIND" {

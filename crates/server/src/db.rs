@@ -36,6 +36,9 @@ const SCHEMA: &[&str] = &[
         read_only BIGINT NOT NULL)",
 ];
 
+/// Columns added to existing tables: (table, column, type and default).
+const COLUMNS: &[(&str, &str, &str)] = &[("mounts", "direct_links", "BIGINT NOT NULL DEFAULT 0")];
+
 fn prop_row(r: &sqlx::any::AnyRow) -> Result<PropRow> {
     Ok(PropRow {
         path: r.try_get("path").map_err(db_err)?,
@@ -122,6 +125,10 @@ pub struct MountRow {
     /// Writes refused.
     #[serde(default)]
     pub read_only: bool,
+    /// Downloads answered with a redirect to the service's own short-lived link where it has one
+    /// ([`crate::mount::Mount::direct_links`]).
+    #[serde(default)]
+    pub direct_links: bool,
 }
 
 /// The connection pool.
@@ -170,6 +177,16 @@ impl Db {
             })?;
         for s in SCHEMA {
             sqlx::query(s).execute(&pool).await.map_err(db_err)?;
+        }
+        // Columns added after a table was first made (SQLite has no ADD COLUMN IF NOT EXISTS).
+        for (table, column, ddl) in COLUMNS {
+            let probe = format!("SELECT {column} FROM {table} WHERE 1 = 0");
+            if sqlx::query(&probe).fetch_all(&pool).await.is_err() {
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+                    .execute(&pool)
+                    .await
+                    .map_err(db_err)?;
+            }
         }
         Ok(Db { pool })
     }
@@ -460,14 +477,18 @@ impl Db {
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        sqlx::query("INSERT INTO mounts (path, remote, root, read_only) VALUES ($1, $2, $3, $4)")
-            .bind(&m.path)
-            .bind(&m.remote)
-            .bind(&m.root)
-            .bind(m.read_only as i64)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO mounts (path, remote, root, read_only, direct_links) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&m.path)
+        .bind(&m.remote)
+        .bind(&m.root)
+        .bind(m.read_only as i64)
+        .bind(m.direct_links as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -484,6 +505,7 @@ impl Db {
                     remote: r.try_get("remote").map_err(db_err)?,
                     root: r.try_get("root").map_err(db_err)?,
                     read_only: r.try_get::<i64, _>("read_only").map_err(db_err)? != 0,
+                    direct_links: r.try_get::<i64, _>("direct_links").map_err(db_err)? != 0,
                 })
             })
             .collect()
@@ -497,5 +519,46 @@ impl Db {
             .await
             .map_err(db_err)?;
         Ok(r.rows_affected() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before a column existed gets it, with its default, and keeps its rows.
+    #[tokio::test]
+    async fn old_databases_gain_new_columns() {
+        let d = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", d.path().join("old.db").display());
+        {
+            let db = Db::open(&url).await.unwrap();
+            sqlx::query("DROP TABLE mounts")
+                .execute(&db.pool)
+                .await
+                .unwrap();
+            sqlx::query(
+                "CREATE TABLE mounts (path TEXT PRIMARY KEY, remote TEXT NOT NULL, \
+                 root TEXT NOT NULL, read_only BIGINT NOT NULL)",
+            )
+            .execute(&db.pool)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO mounts VALUES ('/old', 'gd', '', 1)")
+                .execute(&db.pool)
+                .await
+                .unwrap();
+            db.pool.close().await;
+        }
+        let db = Db::open(&url).await.unwrap();
+        let m = db.mounts().await.unwrap();
+        assert_eq!(m.len(), 1);
+        assert!(m[0].read_only && !m[0].direct_links);
+        let db = Db::open(&url).await.unwrap();
+        assert_eq!(
+            db.mounts().await.unwrap(),
+            m,
+            "opening again changes nothing"
+        );
     }
 }

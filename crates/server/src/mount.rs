@@ -26,6 +26,11 @@ pub struct Mount {
     pub storage: Arc<dyn Storage>,
     /// Writes refused.
     pub read_only: bool,
+    /// Downloads of this mount's files are answered with a redirect (302) to the service's own
+    /// short-lived link where it hands one out ([`Storage::download_link`]), sparing the server the bytes.
+    /// Off by default: the client then talks to the service directly, and the link works for whoever
+    /// holds it until it expires (it carries nothing of the account's token).
+    pub direct_links: bool,
 }
 
 impl std::fmt::Debug for Mount {
@@ -34,6 +39,7 @@ impl std::fmt::Debug for Mount {
             .field("path", &self.path)
             .field("kind", &self.storage.kind())
             .field("read_only", &self.read_only)
+            .field("direct_links", &self.direct_links)
             .finish()
     }
 }
@@ -494,6 +500,31 @@ impl Tree {
         self.inside(path)
     }
 
+    /// Where to send a client for the bytes of the file at `path` instead of relaying them: the service's
+    /// own link, when the mount has [`Mount::direct_links`] on and the service hands one out for this file.
+    /// Only `http(s)` addresses without credentials are given out; anything else (and any error) means
+    /// "relay the bytes".
+    pub async fn direct_link(&self, path: &str) -> Option<String> {
+        let (m, inner) = self.locate(path).ok()?;
+        if !m.direct_links {
+            return None;
+        }
+        let link = match m.storage.download_link(&inner).await {
+            Ok(l) => l?,
+            Err(e) => {
+                tracing::debug!("{path}: no direct link ({e}); relaying the bytes");
+                return None;
+            }
+        };
+        let u = url::Url::parse(&link).ok()?;
+        let fine = matches!(u.scheme(), "https" | "http")
+            && u.host_str().is_some()
+            && u.username().is_empty()
+            && u.password().is_none()
+            && axum::http::HeaderValue::from_str(u.as_str()).is_ok();
+        fine.then(|| u.to_string())
+    }
+
     /// Like [`Tree::locate`], refusing read-only mounts.
     pub fn locate_writable(&self, path: &str) -> Result<(Arc<Mount>, String)> {
         self.writable(path)
@@ -538,18 +569,21 @@ mod tests {
             path: "/a".into(),
             storage: local("one"),
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
         t.mount(Mount {
             path: "/a/x/deep".into(),
             storage: local("two"),
             read_only: true,
+            direct_links: false,
         })
         .unwrap();
         t.mount(Mount {
             path: "/v/w".into(),
             storage: local("two"),
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
         match t.resolve("/a/x/deep/f").unwrap() {
@@ -600,6 +634,7 @@ mod tests {
             path: "/l".into(),
             storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
         let many: Vec<_> = (0..8)
@@ -642,6 +677,7 @@ mod tests {
             path: "/l".into(),
             storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
         let one = t.list("/l/d0").await.unwrap();

@@ -47,6 +47,7 @@ async fn server(db_url: &str) -> Srv {
                 path: path.into(),
                 storage: s,
                 read_only: ro,
+                direct_links: false,
             })
             .unwrap();
     }
@@ -1159,6 +1160,7 @@ async fn background_copies_are_listed_and_cancelled() {
                 cloudmux_local::LocalStorage::new(slow_dir.path()).unwrap(),
             ))),
             read_only: true,
+            direct_links: false,
         })
         .unwrap();
     let t = s.login("admin", "admin-password").await;
@@ -1253,6 +1255,7 @@ async fn run_stops_gracefully_when_told() {
             path: "/d".into(),
             storage: s,
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
     state

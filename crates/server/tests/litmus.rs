@@ -31,6 +31,7 @@ async fn litmus_all_suites() {
             path: "/l".into(),
             storage: s,
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
     state

@@ -56,6 +56,7 @@ async fn server_with(remotes: Option<Arc<dyn cloudmux_remote::Remotes>>) -> Srv 
             path: "/m".into(),
             storage: s,
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
     for (name, base, write, admin) in [
@@ -363,6 +364,7 @@ async fn remote_names_never_lead_out_of_a_base_folder() {
             path: "/gdrive".into(),
             storage: Arc::new(drive),
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
     s.state
@@ -818,6 +820,7 @@ async fn a_symlink_swapped_in_never_leads_out_of_a_local_mount() {
             path: "/race".into(),
             storage: Arc::new(cloudmux_local::LocalStorage::new(&inside).unwrap()),
             read_only: false,
+            direct_links: false,
         })
         .unwrap();
     // Another process swaps the folder `d` for a symlink out and back, again and again.
@@ -921,4 +924,133 @@ async fn random_webdav_headers_get_answers() {
         .await
         .unwrap();
     assert_eq!(pf.status(), 207, "the server still serves");
+}
+
+// 10. Direct links ------------------------------------------------------------------------------------
+
+/// A mount with direct links on answers downloads (API and WebDAV) with a 302 to the service's own link,
+/// which carries nothing of the account's token and serves ranges; only for files the user may read, never
+/// for the page's inline previews; a mount without the option relays the bytes as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_links_are_opt_in_and_carry_no_token() {
+    use cloudmux_emulator::{Config, Emulator};
+    use cloudmux_http::{Secret, StaticToken};
+    use cloudmux_yadisk::{YadiskClient, YadiskConfig, YadiskStorage};
+    cloudmux_http::install_crypto_provider();
+    let (emu, st) = Emulator::start_detached(Config::default()).unwrap();
+    let token = st.yandex_token();
+    let storage = || {
+        let c = YadiskClient::new(
+            YadiskConfig {
+                endpoint: Some(emu.clone()),
+                ..Default::default()
+            },
+            Arc::new(StaticToken(Secret::new(token.clone()))),
+        )
+        .unwrap();
+        Arc::new(YadiskStorage::new(c, "disk:/").unwrap())
+    };
+    let disk = storage();
+    let data = cloudmux_core::conformance::pattern(200_000, 3);
+    disk.mkdir("alice").await.unwrap();
+    disk.mkdir("bob").await.unwrap();
+    cloudmux_core::conformance::put(&*disk, "alice/film.mp4", &data).await;
+    cloudmux_core::conformance::put(&*disk, "bob/secret.mp4", b"bob's").await;
+    let s = server().await;
+    for (path, direct) in [("/yd", true), ("/yd-relay", false)] {
+        s.state
+            .tree
+            .mount(Mount {
+                path: path.into(),
+                storage: storage(),
+                read_only: false,
+                direct_links: direct,
+            })
+            .unwrap();
+    }
+    s.state
+        .users
+        .create("dora", "dora-password", "/yd/alice", true, false)
+        .await
+        .unwrap();
+    let t = s.login("dora").await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let api = plain
+        .get(format!("{}/api/fs/download?path=/film.mp4", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    let dav = plain
+        .get(format!("{}/dav/film.mp4", s.base))
+        .basic_auth("dora", Some("dora-password"))
+        .send()
+        .await
+        .unwrap();
+    for r in [api, dav] {
+        assert_eq!(
+            r.status(),
+            302,
+            "a download of a direct mount is redirected"
+        );
+        assert_eq!(r.headers()[reqwest::header::CACHE_CONTROL], "no-store");
+        let link = r.headers()[reqwest::header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(!link.contains(&token), "the link carries no token: {link}");
+        assert!(link.starts_with("http"), "{link}");
+        // The service serves the link to anyone, ranges included (a player seeking).
+        let part = plain
+            .get(&link)
+            .header("Range", "bytes=1000-1999")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), 206);
+        assert!(part.bytes().await.unwrap()[..] == data[1000..2000]);
+    }
+    // Outside her base there is nothing to redirect to.
+    let out = plain
+        .get(format!("{}/dav/../bob/secret.mp4", s.base))
+        .basic_auth("dora", Some("dora-password"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_client_error(), "{}", out.status());
+    // The page's inline preview (a ticket) stays on this origin.
+    let tk: Value = s
+        .api(Method::POST, &t, "/api/fs/ticket")
+        .json(&json!({"path": "/film.mp4"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let inline = plain
+        .get(format!(
+            "{}{}?inline=true",
+            s.base,
+            tk["url"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inline.status(), 200);
+    // Without the option, the bytes come through the server.
+    let relayed = plain
+        .get(format!(
+            "{}/api/fs/download?path=/yd-relay/alice/film.mp4",
+            s.base
+        ))
+        .bearer_auth(s.login("root").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(relayed.status(), 200);
+    assert!(relayed.bytes().await.unwrap()[..] == data[..]);
 }

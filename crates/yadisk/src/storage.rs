@@ -241,6 +241,11 @@ impl Storage for YadiskStorage {
         ))
     }
 
+    async fn download_link(&self, path: &str) -> Result<Option<String>> {
+        let full = self.full(&normalize(path)?)?;
+        Ok(Some(self.link(path, &full).await?.0))
+    }
+
     async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
         let norm = normalize(path)?;
         if norm.is_empty() {

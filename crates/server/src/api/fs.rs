@@ -138,6 +138,13 @@ pub(super) async fn send_file(
             .with_hint("download files one by one, or list the folder")
             .into());
     }
+    // The page's own previews stay on this origin (its CSP); downloads may go to the service.
+    if !inline
+        && *method == Method::GET
+        && let Some(link) = st.tree.direct_link(full).await
+    {
+        return Ok(crate::body::redirect(&link));
+    }
     let mime = e
         .mime
         .clone()
