@@ -26,8 +26,9 @@ pub struct Serve {
     /// Database URL: `sqlite:///path/cloudmux.db` (default, in the data directory) or `postgres://…`.
     #[arg(long)]
     pub db: Option<String>,
-    /// Mount a remote: `PATH=REMOTE[:FOLDER]`, `,ro` at the end for read-only (repeatable; saved).
-    #[arg(long = "mount", value_name = "PATH=REMOTE[:FOLDER][,ro]")]
+    /// Mount a remote: `PATH=REMOTE[:FOLDER]`, then `,ro` for read-only and `,direct` to answer downloads
+    /// with a redirect to the service's own link where it has one (repeatable; saved).
+    #[arg(long = "mount", value_name = "PATH=REMOTE[:FOLDER][,ro][,direct]")]
     pub mounts: Vec<String>,
     /// Seconds a folder listing stays cached.
     #[arg(long, default_value_t = 10)]
@@ -44,6 +45,10 @@ pub struct Serve {
     /// none). The server's data and configuration folders are refused whatever this says.
     #[arg(long = "local-root", value_name = "DIR")]
     pub local_roots: Vec<PathBuf>,
+    /// Seconds a server process holds a background task without renewing it: when a process dies, its
+    /// tasks are resumed by another process on the same database (or by this one restarted) after this.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub task_lease: u64,
 }
 
 impl Serve {
@@ -115,6 +120,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
         Some(Arc::new(cloudmux_remote::ConfigRemotes::new(cfg))),
         s.policy(cfg, &data),
     );
+    state.tasks.set_lease(Duration::from_secs(s.task_lease));
     for (path, e) in state.sync_mounts().await? {
         eprintln!("warning: {path} is not mounted: {e}");
     }
@@ -392,6 +398,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
         Some(Arc::new(cloudmux_remote::ConfigRemotes::new(&cfg))),
         policy,
     );
+    state.tasks.set_lease(Duration::from_secs(s.task_lease));
     for (path, name) in [
         ("/gdrive", "gdrive"),
         ("/photos", "gphotos"),

@@ -1101,10 +1101,21 @@ fn spawn_server(
     db: Option<&str>,
     data: &str,
 ) -> (std::process::Child, String, Option<String>) {
+    spawn_server_with(env, db, data, &[])
+}
+
+/// [`spawn_server`] with more arguments to `serve`.
+fn spawn_server_with(
+    env: &Env,
+    db: Option<&str>,
+    data: &str,
+    extra: &[&str],
+) -> (std::process::Child, String, Option<String>) {
     let mut cmd = env.cmd();
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(env.dir.path().join(data))
-        .args(["--allow-endpoint", &env.base]);
+        .args(["--allow-endpoint", &env.base])
+        .args(extra);
     if let Some(db) = db {
         cmd.args(["--db", db]);
     }
@@ -1146,14 +1157,12 @@ fn spawn_server(
     (child, base, password)
 }
 
-/// Two `cloudmux serve` processes on one database (PostgreSQL when the suite has one, as in CI) see each
-/// other's users, sessions and mounts.
-#[test]
-fn two_server_processes_share_one_database() {
-    let env = Env::new(3599);
-    let db = match std::env::var("CLOUDMUX_TEST_POSTGRES") {
+/// The database two server processes share in a test: a fresh PostgreSQL database when the suite has
+/// one (as in CI), else one SQLite file.
+fn shared_database(env: &Env, tag: &str) -> String {
+    match std::env::var("CLOUDMUX_TEST_POSTGRES") {
         Ok(base) if !base.is_empty() => {
-            let name = format!("cmx_cli_{}", std::process::id());
+            let name = format!("cmx_cli_{tag}_{}", std::process::id());
             let out = Command::new("psql")
                 .args([
                     base.as_str(),
@@ -1175,9 +1184,20 @@ fn two_server_processes_share_one_database() {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "CI must run this on PostgreSQL: ./scripts/test.sh starts one"
             );
-            format!("sqlite://{}", env.dir.path().join("shared.db").display())
+            format!(
+                "sqlite://{}",
+                env.dir.path().join(format!("{tag}.db")).display()
+            )
         }
-    };
+    }
+}
+
+/// Two `cloudmux serve` processes on one database (PostgreSQL when the suite has one, as in CI) see each
+/// other's users, sessions and mounts.
+#[test]
+fn two_server_processes_share_one_database() {
+    let env = Env::new(3599);
+    let db = shared_database(&env, "two");
     let shared = env.dir.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();
     std::fs::write(shared.join("hello.txt"), "hello").unwrap();
@@ -1270,4 +1290,224 @@ fn help_names_every_kind_and_option() {
             );
         }
     }
+}
+
+/// A background copy survives the death of the server process running it: two `cloudmux serve` on one
+/// database (PostgreSQL in CI), a copy of 60 files to Drive started on A, A killed with SIGKILL mid-way;
+/// B takes the task over when A's lease runs out and finishes it, and every file is on Drive once with
+/// the right bytes.
+#[test]
+fn a_killed_servers_task_is_finished_by_another() {
+    cloudmux_http::install_crypto_provider();
+    let (base, _state) = Emulator::start_detached(Config {
+        settings: Settings {
+            auto_approve: true,
+            ..Settings::default()
+        },
+        // Slow enough that the copy is still running when A dies.
+        faults: cloudmux_emulator::FaultConfig {
+            latency_ms: 60,
+            ..Default::default()
+        },
+        ..Config::default()
+    })
+    .unwrap();
+    let env = Env {
+        base,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    env.login_as("gd", "gdrive");
+    let src = env.dir.path().join("files/src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut want = std::collections::BTreeMap::new();
+    for i in 0..60u8 {
+        let data = vec![i; 100_000 + i as usize * 1000];
+        std::fs::write(src.join(format!("f{i:02}.bin")), &data).unwrap();
+        want.insert(format!("f{i:02}.bin"), data);
+    }
+    env.ok(&[
+        "remote",
+        "add",
+        "files",
+        "--type",
+        "local",
+        "--path",
+        env.dir.path().join("files").to_str().unwrap(),
+    ]);
+    let db = shared_database(&env, "tasks");
+    let lease = ["--task-lease", "2"];
+    let (mut a, base_a, password) = spawn_server_with(&env, Some(&db), "a", &lease);
+    let (mut b, base_b, _) = spawn_server_with(&env, Some(&db), "b", &lease);
+    let http = reqwest::blocking::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base_a}/api/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password.unwrap()}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let t = login["token"].as_str().unwrap().to_string();
+    for (path, remote) in [("/gd", "gd"), ("/files", "files")] {
+        let m = http
+            .post(format!("{base_a}/api/admin/mounts"))
+            .bearer_auth(&t)
+            .json(&serde_json::json!({"path": path, "remote": remote}))
+            .send()
+            .unwrap();
+        assert_eq!(m.status(), 201, "{:?}", m.text());
+    }
+    let get = |base: &str, path: &str| -> serde_json::Value {
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&t)
+            .send()
+            .unwrap();
+        if r.status() == 200 {
+            r.json().unwrap()
+        } else {
+            serde_json::Value::Null
+        }
+    };
+    let t0 = Instant::now();
+    while get(&base_b, "/api/fs/stat?path=/gd").is_null() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "B never mounted /gd"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let started: serde_json::Value = http
+        .post(format!("{base_a}/api/fs/copy"))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"from": "/files/src", "to": "/gd/dst"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = started["id"].as_str().expect("a task id").to_string();
+    let task = format!("/api/tasks/{id}");
+    let t0 = Instant::now();
+    loop {
+        let v = get(&base_a, &task);
+        let done = v["progress"]["files_done"].as_u64().unwrap_or(0);
+        assert_eq!(v["state"], "running", "A is still at it: {v}");
+        if done >= 5 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "A copies nothing: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.kill().unwrap(); // SIGKILL: no goodbye, the lease just stops being renewed.
+    a.wait().unwrap();
+    let t0 = Instant::now();
+    let end = loop {
+        let v = get(&base_b, &task);
+        if v["state"] != "running" {
+            break v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "B never finished it: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(end["state"], "done", "{end}");
+    assert!(end["runs"].as_i64().unwrap() >= 2, "B ran it again: {end}");
+    assert_eq!(end["progress"]["files_failed"], 0, "{end}");
+    let listed = get(&base_b, "/api/fs/list?path=/gd/dst");
+    let mut names: Vec<String> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        want.keys().cloned().collect::<Vec<_>>(),
+        "every file once"
+    );
+    for (name, data) in &want {
+        let got = http
+            .get(format!("{base_b}/api/fs/download"))
+            .query(&[("path", format!("/gd/dst/{name}"))])
+            .bearer_auth(&t)
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        assert!(got[..] == data[..], "{name} has the right bytes");
+    }
+
+    // B is killed in the middle of a large upload and started again: the task goes on, and the upload
+    // resumes from the session saved with the task instead of starting over.
+    let big = env.dir.path().join("files/big");
+    std::fs::create_dir_all(&big).unwrap();
+    let data: Vec<u8> = (0..40 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(big.join("big.bin"), &data).unwrap();
+    let faults = |v: serde_json::Value| {
+        http.post(format!("{}/__admin/faults", env.base))
+            .json(&v)
+            .send()
+            .unwrap();
+    };
+    faults(serde_json::json!({"latency_ms": 400}));
+    let sent = || env.stats()["drive_resumable_bytes"].as_u64().unwrap();
+    let before = sent();
+    let started: serde_json::Value = http
+        .post(format!("{base_b}/api/fs/copy"))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"from": "/files/big", "to": "/gd/bigdst"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let task = format!("/api/tasks/{}", started["id"].as_str().unwrap());
+    let t0 = Instant::now();
+    while sent() - before < 9 * 1024 * 1024 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the upload did not progress"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    b.kill().unwrap();
+    b.wait().unwrap();
+    faults(serde_json::json!({}));
+    let (mut b2, base_b2, _) = spawn_server_with(&env, Some(&db), "b", &lease);
+    let t0 = Instant::now();
+    let end = loop {
+        let v = get(&base_b2, &task);
+        if !v.is_null() && v["state"] != "running" {
+            break v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the restarted B never finished it: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(end["state"], "done", "{end}");
+    let total = sent() - before;
+    assert!(
+        total < (data.len() + 8 * 1024 * 1024) as u64,
+        "the upload resumed instead of starting over: {total} bytes sent for {}",
+        data.len()
+    );
+    let got = http
+        .get(format!("{base_b2}/api/fs/download?path=/gd/bigdst/big.bin"))
+        .bearer_auth(&t)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(
+        got[..] == data[..],
+        "the resumed upload has the right bytes"
+    );
+    b2.kill().unwrap();
+    b2.wait().unwrap();
 }

@@ -294,15 +294,23 @@ pub struct CloudFs {
     listed: Arc<std::sync::Mutex<Option<ListedProps>>>,
     /// What this request's `PROPFIND` asked for.
     mode: PropMode,
+    /// The dead properties already answered by name for a path in this request (dav-server reads each
+    /// named one, then adds all of the resource's dead properties to the answer).
+    served: Arc<std::sync::Mutex<Served>>,
 }
+
+/// A tree path and the (namespace, name) of the dead properties answered by name for it.
+type Served = (String, Vec<(String, String)>);
 
 /// The largest `PROPFIND` body read, in bytes (a larger one answers 413).
 pub const MAX_PROPFIND_BODY: usize = 64 * 1024;
 
 /// Which properties a `PROPFIND` asks for. dav-server adds every dead property of a resource to its
-/// answer whatever was asked; knowing the question, [`CloudFs`] hands it the dead properties only for
-/// `allprop` (values) and `propname` (names), as RFC 4918 §9.1 wants — a request naming properties gets
-/// those it named, once.
+/// answer whatever was asked; knowing the question, [`CloudFs`] hands it values for `allprop`, names only
+/// for `propname`, and for a request naming properties those it named once (not twice, as dav-server
+/// alone would). dav-server reports no 404 for a named property that is missing, and a response with no
+/// property at all confuses clients (neon: "No responses returned"), so the resource's other dead
+/// properties still come along then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PropMode {
     /// `allprop` (or an empty body): every property with its value.
@@ -349,6 +357,7 @@ impl CloudFs {
             db,
             listed: Default::default(),
             mode: PropMode::All,
+            served: Default::default(),
         }
     }
 
@@ -592,12 +601,15 @@ impl GuardedFileSystem<User> for CloudFs {
         user: &'a User,
     ) -> FsFuture<'a, Vec<DavProp>> {
         async move {
-            if self.mode == PropMode::Named {
-                // dav-server has read each named property with `get_prop` already.
-                return Ok(Vec::new());
-            }
             let p = tree_path(path, user)?;
-            let rows = self.props_of(&p).await?;
+            let mut rows = self.props_of(&p).await?;
+            if self.mode == PropMode::Named {
+                // Those dav-server read by name with `get_prop` are in its answer already.
+                let served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+                if served.0 == p {
+                    rows.retain(|r| !served.1.iter().any(|(ns, n)| *ns == r.ns && *n == r.name));
+                }
+            }
             let content = do_content && self.mode == PropMode::All;
             Ok(rows.into_iter().map(|r| dav_prop(r, content)).collect())
         }
@@ -614,6 +626,13 @@ impl GuardedFileSystem<User> for CloudFs {
             let p = tree_path(path, user)?;
             let ns = prop.namespace.unwrap_or_default();
             let rows = self.props_of(&p).await?;
+            {
+                let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+                if served.0 != p {
+                    *served = (p.clone(), Vec::new());
+                }
+                served.1.push((ns.clone(), prop.name.clone()));
+            }
             rows.into_iter()
                 .find(|r| r.ns == ns && r.name == prop.name)
                 .map(|r| r.xml.into_bytes())

@@ -34,6 +34,25 @@ const SCHEMA: &[&str] = &[
         remote TEXT NOT NULL,
         root TEXT NOT NULL,
         read_only BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        shown_from TEXT NOT NULL,
+        shown_to TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        sessions TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        runs BIGINT NOT NULL,
+        created BIGINT NOT NULL,
+        ended BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, lease_until)",
+    "CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_name, state)",
 ];
 
 /// Columns added to existing tables: (table, column, type and default).
@@ -135,6 +154,67 @@ pub struct MountRow {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    postgres: bool,
+}
+
+/// A background transfer as stored ([`crate::tasks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// Random id.
+    pub id: String,
+    /// Whose.
+    pub user_name: String,
+    /// `copy` or `move`.
+    pub kind: String,
+    /// Tree path of the source.
+    pub src: String,
+    /// Tree path of the destination.
+    pub dst: String,
+    /// The source as the user wrote it.
+    pub shown_from: String,
+    /// The destination as the user wrote it.
+    pub shown_to: String,
+    /// `running` (wanted: someone runs it or will), `done`, `failed`, `cancelled`.
+    pub state: String,
+    /// Progress, JSON.
+    pub progress: String,
+    /// Failures, JSON `[{path, error}]`.
+    pub errors: String,
+    /// Sessions of the resumable uploads in flight, JSON object (key → session).
+    pub sessions: String,
+    /// The server process running it (empty: none).
+    pub owner: String,
+    /// Until when the owner holds it, milliseconds since the epoch; any process may take it after.
+    pub lease_until: i64,
+    /// How many times a process started it.
+    pub runs: i64,
+    /// Created, milliseconds since the epoch.
+    pub created: i64,
+    /// Ended, milliseconds since the epoch (0 while running).
+    pub ended: i64,
+}
+
+fn task_row(r: &sqlx::any::AnyRow) -> Result<TaskRow> {
+    let s = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
+    let n = |c: &str| r.try_get::<i64, _>(c).map_err(db_err);
+    Ok(TaskRow {
+        id: s("id")?,
+        user_name: s("user_name")?,
+        kind: s("kind")?,
+        src: s("src")?,
+        dst: s("dst")?,
+        shown_from: s("shown_from")?,
+        shown_to: s("shown_to")?,
+        state: s("state")?,
+        progress: s("progress")?,
+        errors: s("errors")?,
+        sessions: s("sessions")?,
+        owner: s("owner")?,
+        lease_until: n("lease_until")?,
+        runs: n("runs")?,
+        created: n("created")?,
+        ended: n("ended")?,
+    })
 }
 
 impl Db {
@@ -167,6 +247,7 @@ impl Db {
                 ),
             );
         };
+        let postgres = url.starts_with("postgres");
         let pool = AnyPoolOptions::new()
             .max_connections(if url.starts_with("sqlite") { 1 } else { 8 })
             .connect(&url)
@@ -188,7 +269,7 @@ impl Db {
                     .map_err(db_err)?;
             }
         }
-        Ok(Db { pool })
+        Ok(Db { pool, postgres })
     }
 
     fn user(r: &sqlx::any::AnyRow) -> Result<UserRow> {
@@ -468,6 +549,210 @@ impl Db {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    /// Whether this is PostgreSQL (several server processes may share it).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// Stores a new task.
+    pub async fn insert_task(&self, t: &TaskRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tasks (id, user_name, kind, src, dst, shown_from, shown_to, state, progress, \
+             errors, sessions, owner, lease_until, runs, created, ended) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(&t.id)
+        .bind(&t.user_name)
+        .bind(&t.kind)
+        .bind(&t.src)
+        .bind(&t.dst)
+        .bind(&t.shown_from)
+        .bind(&t.shown_to)
+        .bind(&t.state)
+        .bind(&t.progress)
+        .bind(&t.errors)
+        .bind(&t.sessions)
+        .bind(&t.owner)
+        .bind(t.lease_until)
+        .bind(t.runs)
+        .bind(t.created)
+        .bind(t.ended)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// A task of `user` (any user's when `None`).
+    pub async fn task(&self, id: &str, user: Option<&str>) -> Result<Option<TaskRow>> {
+        let r = sqlx::query("SELECT * FROM tasks WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.as_ref()
+            .map(task_row)
+            .transpose()?
+            .filter(|t| user.is_none_or(|u| t.user_name == u)))
+    }
+
+    /// Every task of `user`, newest first.
+    pub async fn tasks_of(&self, user: &str) -> Result<Vec<TaskRow>> {
+        let rows = sqlx::query("SELECT * FROM tasks WHERE user_name = $1 ORDER BY created DESC")
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(task_row).collect()
+    }
+
+    /// Forgets finished tasks that ended before `before` (ms), and a user's finished ones beyond the
+    /// newest `keep`; returns how many tasks of `user` are still running.
+    pub async fn prune_tasks(&self, user: &str, before: i64, keep: usize) -> Result<usize> {
+        sqlx::query("DELETE FROM tasks WHERE state <> 'running' AND ended < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let finished = sqlx::query(
+            "SELECT id FROM tasks WHERE user_name = $1 AND state <> 'running' ORDER BY ended DESC",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for r in finished.iter().skip(keep) {
+            let id: String = r.try_get("id").map_err(db_err)?;
+            sqlx::query("DELETE FROM tasks WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
+        let running =
+            sqlx::query("SELECT id FROM tasks WHERE user_name = $1 AND state = 'running'")
+                .bind(user)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(running.len())
+    }
+
+    /// Takes one running task whose lease ended before `now` (ms) for the process `owner`, leased until
+    /// `until`. On PostgreSQL the row is chosen with `FOR UPDATE SKIP LOCKED`, so processes claiming at
+    /// once take different tasks; on SQLite (one process) a compare-and-set on the lease does the same.
+    pub async fn claim_task(&self, owner: &str, now: i64, until: i64) -> Result<Option<TaskRow>> {
+        if self.postgres {
+            let r = sqlx::query(
+                "UPDATE tasks SET owner = $1, lease_until = $2, runs = runs + 1 WHERE id = \
+                 (SELECT id FROM tasks WHERE state = 'running' AND lease_until < $3 \
+                  ORDER BY created LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
+            )
+            .bind(owner)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+            return r.as_ref().map(task_row).transpose();
+        }
+        let Some(r) = sqlx::query(
+            "SELECT * FROM tasks WHERE state = 'running' AND lease_until < $1 \
+             ORDER BY created LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        else {
+            return Ok(None);
+        };
+        let t = task_row(&r)?;
+        let taken = sqlx::query(
+            "UPDATE tasks SET owner = $1, lease_until = $2, runs = runs + 1 \
+             WHERE id = $3 AND state = 'running' AND lease_until = $4",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(&t.id)
+        .bind(t.lease_until)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok((taken.rows_affected() == 1).then(|| TaskRow {
+            owner: owner.to_string(),
+            lease_until: until,
+            runs: t.runs + 1,
+            ..t
+        }))
+    }
+
+    /// Extends `owner`'s lease of a running task and saves its progress and sessions; false when the
+    /// task is no longer `owner`'s to run (cancelled, or taken over after the lease ran out).
+    pub async fn renew_task(
+        &self,
+        id: &str,
+        owner: &str,
+        until: i64,
+        progress: &str,
+        sessions: &str,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE tasks SET lease_until = $1, progress = $2, sessions = $3 \
+             WHERE id = $4 AND owner = $5 AND state = 'running'",
+        )
+        .bind(until)
+        .bind(progress)
+        .bind(sessions)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records how `owner`'s run of a task ended (nothing changes if it is no longer theirs).
+    pub async fn finish_task(
+        &self,
+        id: &str,
+        owner: &str,
+        state: &str,
+        progress: &str,
+        errors: &str,
+        ended: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE tasks SET state = $1, progress = $2, errors = $3, ended = $4, sessions = '{}', \
+             lease_until = 0 WHERE id = $5 AND owner = $6 AND state = 'running'",
+        )
+        .bind(state)
+        .bind(progress)
+        .bind(errors)
+        .bind(ended)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Cancels a running task of `user`; whether the task exists (running or not).
+    pub async fn cancel_task(&self, id: &str, user: &str, ended: i64) -> Result<bool> {
+        sqlx::query(
+            "UPDATE tasks SET state = 'cancelled', ended = $1, sessions = '{}' \
+             WHERE id = $2 AND user_name = $3 AND state = 'running'",
+        )
+        .bind(ended)
+        .bind(id)
+        .bind(user)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(self.task(id, Some(user)).await?.is_some())
     }
 
     /// Adds or replaces a mount.

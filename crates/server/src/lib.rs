@@ -120,9 +120,9 @@ impl AppState {
         let tree = Arc::new(mount::Tree::new(cache_ttl));
         Arc::new(AppState {
             dav: dav::Dav::new(tree.clone(), db.clone()),
+            tasks: tasks::Tasks::new(db.clone(), tree.clone()),
             tree,
             users: users::Users::new(db, Duration::from_secs(24 * 3600)),
-            tasks: tasks::Tasks::default(),
             remotes,
             policy,
             active: Default::default(),
@@ -228,6 +228,8 @@ pub async fn run(
             }
         })
     });
+    let upkeep = tasks::Tasks::spawn_upkeep(Arc::downgrade(&state));
+    let st = state.clone();
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -237,6 +239,9 @@ pub async fn run(
     if let Some(t) = follow {
         t.abort();
     }
+    upkeep.abort();
+    // Runs in flight stop here; their leases run out and this or another process resumes them.
+    st.tasks.abandon();
     served?;
     Ok(())
 }

@@ -1,16 +1,31 @@
 //! Background transfers (copies and moves between remotes) run by the transfer engine, with progress, listed
-//! per user and cancellable. A user runs at most [`MAX_RUNNING`] at once; finished ones are kept
-//! [`KEEP_FINISHED`] for the user to read, at most [`MAX_FINISHED`] of them.
+//! per user and cancellable — and durable: every task lives in the database ([`crate::db::TaskRow`]).
+//!
+//! A task is run by one server process at a time, the one holding its *lease*: the process that takes the
+//! request starts it at once, and renews the lease every third of [`Tasks::lease`] while saving its
+//! progress and the sessions of the resumable uploads in flight. When a process dies (or restarts), its
+//! leases run out and any process on the same database claims the task ([`crate::db::Db::claim_task`]:
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL) and runs it again: the engine copies only what is missing or
+//! different, so it continues with the files not done, and a large upload resumes from its saved session.
+//! A process that finds its lease gone (cancelled, or taken over) stops its run.
+//!
+//! A user runs at most [`MAX_RUNNING`] at once; finished ones are kept [`KEEP_FINISHED`] for the user to
+//! read, at most [`MAX_FINISHED`] of them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use cloudmux_vfs::{Event, Mode, Options};
+use cloudmux_core::{Error, ErrorKind, Result, SessionStore};
+use cloudmux_vfs::{Event, Mode, Options, ResumeScope};
 use serde_json::{Value, json};
 
+use crate::db::{Db, TaskRow};
 use crate::mount::Tree;
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+/// Progress of a task, as stored and shown.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 struct Progress {
     files_planned: usize,
     files_done: usize,
@@ -21,63 +36,206 @@ struct Progress {
 
 /// Tasks one user may run at once.
 pub const MAX_RUNNING: usize = 8;
+/// Tasks one server process runs at once (more wait for a process with room).
+pub const MAX_PER_PROCESS: usize = 32;
 /// How long a finished task stays listed.
-pub const KEEP_FINISHED: std::time::Duration = std::time::Duration::from_secs(3600);
+pub const KEEP_FINISHED: Duration = Duration::from_secs(3600);
 /// Finished tasks kept per user.
 pub const MAX_FINISHED: usize = 50;
+/// The default lease: how long a task whose process died waits before another takes it.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// Failures a task keeps (the first ones).
 const MAX_ERRORS: usize = 100;
+/// Upload sessions a task keeps (one per file in flight is what the engine needs).
+const MAX_SESSIONS: usize = 64;
 
-struct Task {
-    user: String,
-    info: Value,
-    state: &'static str,
-    /// When it ended (running: none).
-    ended: Option<std::time::Instant>,
-    progress: Arc<Mutex<Progress>>,
-    errors: Vec<(String, String)>,
-    abort: Option<tokio::task::AbortHandle>,
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
-/// The tasks of every user.
-#[derive(Default)]
+/// A run of a task in this process.
+struct Local {
+    progress: Arc<Mutex<Progress>>,
+    sessions: Arc<TaskSessions>,
+    abort: tokio::task::AbortHandle,
+}
+
+/// The background tasks: stored in the database, run by this process where it holds their lease.
 pub struct Tasks {
-    all: Arc<Mutex<HashMap<String, Task>>>,
+    db: Db,
+    tree: Arc<Tree>,
+    /// This process, as the owner of leases.
+    me: String,
+    lease_ms: std::sync::atomic::AtomicU64,
+    running: Arc<Mutex<HashMap<String, Local>>>,
 }
 
 impl std::fmt::Debug for Tasks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tasks").finish_non_exhaustive()
+        f.debug_struct("Tasks")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sessions of one task's resumable uploads: kept in memory, saved with the task's lease (and at once
+/// when one is added), so the process that takes the task over resumes them.
+#[derive(Default)]
+pub struct TaskSessions {
+    map: Mutex<BTreeMap<String, String>>,
+    /// Called with the whole map after a change.
+    on_change: Mutex<Option<OnChange>>,
+}
+
+/// What a change of the sessions calls, with the whole map as JSON.
+type OnChange = Box<dyn Fn(String) + Send + Sync>;
+
+impl TaskSessions {
+    fn from_json(s: &str) -> Self {
+        TaskSessions {
+            map: Mutex::new(serde_json::from_str(s).unwrap_or_default()),
+            on_change: Default::default(),
+        }
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(&*self.map.lock().unwrap()).unwrap_or_else(|_| "{}".into())
+    }
+
+    fn changed(&self) {
+        let json = self.to_json();
+        if let Some(f) = self.on_change.lock().unwrap().as_ref() {
+            f(json);
+        }
+    }
+}
+
+impl SessionStore for TaskSessions {
+    fn load(&self, key: &str) -> Option<String> {
+        self.map.lock().unwrap().get(key).cloned()
+    }
+
+    fn save(&self, key: &str, value: &str) -> Result<()> {
+        {
+            let mut m = self.map.lock().unwrap();
+            if m.len() >= MAX_SESSIONS && !m.contains_key(key) {
+                return Err(Error::new(
+                    ErrorKind::Other,
+                    "too many unfinished uploads in one task",
+                ));
+            }
+            m.insert(key.to_string(), value.to_string());
+        }
+        self.changed();
+        Ok(())
+    }
+
+    fn remove(&self, key: &str) {
+        let was = self.map.lock().unwrap().remove(key).is_some();
+        if was {
+            self.changed();
+        }
     }
 }
 
 impl Tasks {
+    /// Tasks stored in `db`, run over `tree`.
+    pub fn new(db: Db, tree: Arc<Tree>) -> Self {
+        Tasks {
+            db,
+            tree,
+            me: cloudmux_auth::oauth::random_token(12),
+            lease_ms: (DEFAULT_LEASE.as_millis() as u64).into(),
+            running: Default::default(),
+        }
+    }
+
+    /// How long a lease lasts.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Sets how long a lease lasts (at least a second): a dead process's tasks are taken over after it.
+    pub fn set_lease(&self, d: Duration) {
+        let ms = d.max(Duration::from_secs(1)).as_millis() as u64;
+        self.lease_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Starts `mode` from tree path `from` to tree path `to` for `user`; returns the task id. `shown` are
     /// the paths as the user gave them. The listings the task changes are dropped from the tree's cache
     /// when it ends.
-    pub fn start(
+    pub async fn start(
         &self,
         user: &str,
         mode: Mode,
         shown: (String, String),
-        tree: Arc<Tree>,
         from: String,
         to: String,
-    ) -> cloudmux_core::Result<String> {
-        self.prune(user)?;
-        let (src, src_path) = tree.locate(&from)?;
-        let (dst, dst_path) = tree.locate_writable(&to)?;
-        let src = (src.storage.clone(), src_path);
-        let dst = (dst.storage.clone(), dst_path);
-        let id = cloudmux_auth::oauth::random_token(12);
-        let progress = Arc::new(Mutex::new(Progress::default()));
+    ) -> Result<String> {
+        // Both ends must be there now (a mistake is told at once, not in the task).
+        self.tree.locate(&from)?;
+        self.tree.locate_writable(&to)?;
+        let now = now_ms();
+        let running = self
+            .db
+            .prune_tasks(
+                user,
+                now - KEEP_FINISHED.as_millis() as i64,
+                MAX_FINISHED - 1,
+            )
+            .await?;
+        if running >= MAX_RUNNING {
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                format!("{user} runs {running} transfers already"),
+            )
+            .with_hint("wait for one to finish, or cancel one (DELETE /api/tasks/ID)"));
+        }
+        let row = TaskRow {
+            id: cloudmux_auth::oauth::random_token(12),
+            user_name: user.to_string(),
+            kind: if mode == Mode::Move { "move" } else { "copy" }.into(),
+            src: from,
+            dst: to,
+            shown_from: shown.0,
+            shown_to: shown.1,
+            state: "running".into(),
+            progress: json!(Progress::default()).to_string(),
+            errors: "[]".into(),
+            sessions: "{}".into(),
+            owner: self.me.clone(),
+            lease_until: now + self.lease().as_millis() as i64,
+            runs: 1,
+            created: now,
+            ended: 0,
+        };
+        self.db.insert_task(&row).await?;
+        let id = row.id.clone();
+        self.launch(row);
+        Ok(id)
+    }
+
+    /// Runs a task this process holds the lease of.
+    fn launch(&self, t: TaskRow) {
+        let mode = if t.kind == "move" {
+            Mode::Move
+        } else {
+            Mode::Copy
+        };
+        let before: Progress = serde_json::from_str(&t.progress).unwrap_or_default();
+        let progress = Arc::new(Mutex::new(before.clone()));
         let p2 = progress.clone();
         let on = move |ev: Event| {
             let mut p = p2.lock().unwrap();
             match ev {
+                // A resumed run plans what is left; what the earlier runs did counts too.
                 Event::Planned { files, bytes } => {
-                    p.files_planned = files;
-                    p.bytes_planned = bytes;
+                    p.files_planned = before.files_done + files;
+                    p.bytes_planned = before.bytes_done + bytes;
                 }
                 Event::Bytes { n, .. } => p.bytes_done += n,
                 Event::Copied(_) => p.files_done += 1,
@@ -85,129 +243,279 @@ impl Tasks {
                 Event::Started { .. } | Event::Deleted(_) => {}
             }
         };
-        let all = self.all.clone();
-        let id2 = id.clone();
-        self.all.lock().unwrap().insert(
-            id.clone(),
-            Task {
-                user: user.to_string(),
-                info: json!({
-                    "id": id,
-                    "kind": if mode == Mode::Move { "move" } else { "copy" },
-                    "from": shown.0,
-                    "to": shown.1,
-                }),
-                state: "running",
-                ended: None,
+        let sessions = Arc::new(TaskSessions::from_json(&t.sessions));
+        {
+            // A session is saved at once, so a takeover finds even an upload begun a moment ago.
+            let (db, id, me, lease, p) = (
+                self.db.clone(),
+                t.id.clone(),
+                self.me.clone(),
+                self.lease(),
+                progress.clone(),
+            );
+            *sessions.on_change.lock().unwrap() = Some(Box::new(move |json| {
+                let (db, id, me, p) = (db.clone(), id.clone(), me.clone(), p.clone());
+                if let Ok(h) = tokio::runtime::Handle::try_current() {
+                    h.spawn(async move {
+                        let progress = json!(*p.lock().unwrap()).to_string();
+                        let until = now_ms() + lease.as_millis() as i64;
+                        let _ = db.renew_task(&id, &me, until, &progress, &json).await;
+                    });
+                }
+            }));
+        }
+        let options = Options {
+            resume: Some(ResumeScope {
+                store: sessions.clone(),
+                source: format!("cloudmux-task:{}", t.src),
+            }),
+            ..Options::default()
+        };
+        let (tree, db, me, running) = (
+            self.tree.clone(),
+            self.db.clone(),
+            self.me.clone(),
+            self.running.clone(),
+        );
+        let (id, p3) = (t.id.clone(), progress.clone());
+        // Held until the task is registered below, so a fast task cannot end before it is known.
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        let held = gate.clone().try_lock_owned().ok();
+        let handle = tokio::spawn(async move {
+            let _ = gate.lock().await;
+            let r = match (tree.locate(&t.src), tree.locate_writable(&t.dst)) {
+                (Ok((s, sp)), Ok((d, dp))) => {
+                    cloudmux_vfs::run(
+                        mode,
+                        (s.storage.clone(), sp),
+                        (d.storage.clone(), dp),
+                        &options,
+                        on,
+                    )
+                    .await
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+            tree.invalidate(&t.dst);
+            tree.invalidate(crate::mount::parent_of(&t.dst));
+            if mode == Mode::Move {
+                tree.invalidate(&t.src);
+                tree.invalidate(crate::mount::parent_of(&t.src));
+            }
+            let (state, errors) = match r {
+                Ok(stats) if stats.errors.is_empty() => ("done", Vec::new()),
+                Ok(mut stats) => {
+                    stats.errors.truncate(MAX_ERRORS);
+                    ("failed", stats.errors)
+                }
+                Err(e) => ("failed", vec![(String::new(), e.to_string())]),
+            };
+            let errors = json!(
+                errors
+                    .iter()
+                    .map(|(p, e)| json!({"path": p, "error": e}))
+                    .collect::<Vec<_>>()
+            )
+            .to_string();
+            let progress = json!(*p3.lock().unwrap()).to_string();
+            if let Err(e) = db
+                .finish_task(&id, &me, state, &progress, &errors, now_ms())
+                .await
+            {
+                tracing::warn!("task {id}: cannot record its end: {e}");
+            }
+            running.lock().unwrap().remove(&id);
+        });
+        self.running.lock().unwrap().insert(
+            t.id.clone(),
+            Local {
                 progress,
-                errors: Vec::new(),
-                abort: None,
+                sessions,
+                abort: handle.abort_handle(),
             },
         );
-        let handle = tokio::spawn(async move {
-            let r = cloudmux_vfs::run(mode, src, dst, &Options::default(), on).await;
-            tree.invalidate(&to);
-            tree.invalidate(crate::mount::parent_of(&to));
-            if mode == Mode::Move {
-                tree.invalidate(&from);
-                tree.invalidate(crate::mount::parent_of(&from));
-            }
-            let mut all = all.lock().unwrap();
-            if let Some(t) = all.get_mut(&id2) {
-                t.ended = Some(std::time::Instant::now());
-                match r {
-                    Ok(stats) if stats.errors.is_empty() => t.state = "done",
-                    Ok(mut stats) => {
-                        t.state = "failed";
-                        stats.errors.truncate(MAX_ERRORS);
-                        t.errors = stats.errors;
-                    }
-                    Err(e) => {
-                        t.state = "failed";
-                        t.errors = vec![(String::new(), e.to_string())];
+        drop(held);
+    }
+
+    /// One round of upkeep: renews the leases of this process's runs (saving their progress and
+    /// sessions) and stops those it lost, then claims tasks whose process is gone while there is room.
+    pub async fn tend(&self) {
+        let until = now_ms() + self.lease().as_millis() as i64;
+        let mine: Vec<(String, String, String)> = self
+            .running
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, l)| {
+                (
+                    id.clone(),
+                    json!(*l.progress.lock().unwrap()).to_string(),
+                    l.sessions.to_json(),
+                )
+            })
+            .collect();
+        for (id, progress, sessions) in mine {
+            match self
+                .db
+                .renew_task(&id, &self.me, until, &progress, &sessions)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Cancelled, or taken over: this run must not go on writing.
+                    if let Some(l) = self.running.lock().unwrap().remove(&id) {
+                        l.abort.abort();
                     }
                 }
+                Err(e) => tracing::warn!("task {id}: cannot renew its lease: {e}"),
             }
+        }
+        while self.running.lock().unwrap().len() < MAX_PER_PROCESS {
+            match self.db.claim_task(&self.me, now_ms(), until).await {
+                Ok(Some(t)) => {
+                    tracing::info!(
+                        "task {}: taken over (run {}) from a process that stopped",
+                        t.id,
+                        t.runs
+                    );
+                    if let Some(why) = self.refused(&t).await {
+                        let errors = json!([{"path": "", "error": why}]).to_string();
+                        let _ = self
+                            .db
+                            .finish_task(&t.id, &self.me, "failed", &t.progress, &errors, now_ms())
+                            .await;
+                        continue;
+                    }
+                    self.launch(t);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("cannot claim tasks: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Why a claimed task may no longer run, if it may not: its user is gone, may no longer write, or
+    /// no longer sees both ends.
+    async fn refused(&self, t: &TaskRow) -> Option<String> {
+        let u = match self.db.get_user(&t.user_name).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return Some(format!("the user {} no longer exists", t.user_name)),
+            Err(e) => return Some(e.to_string()),
+        };
+        let inside = |p: &str| {
+            u.base_path == "/" || p == u.base_path || p.starts_with(&format!("{}/", u.base_path))
+        };
+        if !u.can_write {
+            return Some(format!("{} may no longer change files", t.user_name));
+        }
+        if !inside(&t.src) || !inside(&t.dst) {
+            return Some(format!("{} no longer sees both folders", t.user_name));
+        }
+        None
+    }
+
+    /// Keeps [`Tasks::tend`]ing every third of a lease while `state` lives.
+    pub fn spawn_upkeep(state: std::sync::Weak<crate::AppState>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let pause = match state.upgrade() {
+                    Some(st) => {
+                        st.tasks.tend().await;
+                        st.tasks.lease() / 3
+                    }
+                    None => break,
+                };
+                tokio::time::sleep(pause).await;
+            }
+        })
+    }
+
+    fn render(&self, t: &TaskRow) -> Value {
+        let live = self
+            .running
+            .lock()
+            .unwrap()
+            .get(&t.id)
+            .map(|l| json!(*l.progress.lock().unwrap()));
+        let progress = live.unwrap_or_else(|| {
+            serde_json::from_str::<Progress>(&t.progress)
+                .map(|p| json!(p))
+                .unwrap_or(Value::Null)
         });
-        if let Some(t) = self.all.lock().unwrap().get_mut(&id) {
-            t.abort = Some(handle.abort_handle());
-        }
-        Ok(id)
-    }
-
-    /// Forgets finished tasks past their time or number, and refuses a new one for `user` when they run
-    /// [`MAX_RUNNING`] already.
-    fn prune(&self, user: &str) -> cloudmux_core::Result<()> {
-        let mut all = self.all.lock().unwrap();
-        all.retain(|_, t| t.ended.is_none_or(|e| e.elapsed() < KEEP_FINISHED));
-        let mut finished: Vec<(std::time::Instant, String)> = all
-            .iter()
-            .filter(|(_, t)| t.user == user)
-            .filter_map(|(id, t)| t.ended.map(|e| (e, id.clone())))
-            .collect();
-        if finished.len() >= MAX_FINISHED {
-            finished.sort();
-            for (_, id) in &finished[..=finished.len() - MAX_FINISHED] {
-                all.remove(id);
-            }
-        }
-        let running = all
-            .values()
-            .filter(|t| t.user == user && t.state == "running")
-            .count();
-        if running >= MAX_RUNNING {
-            return Err(cloudmux_core::Error::new(
-                cloudmux_core::ErrorKind::RateLimited,
-                format!("{user} runs {running} transfers already"),
-            )
-            .with_hint("wait for one to finish, or cancel one (DELETE /api/tasks/ID)"));
-        }
-        Ok(())
-    }
-
-    fn render(t: &Task) -> Value {
-        let mut v = t.info.clone();
-        v["state"] = json!(t.state);
-        v["progress"] = json!(*t.progress.lock().unwrap());
-        v["errors"] = json!(
-            t.errors
-                .iter()
-                .map(|(p, e)| json!({"path": p, "error": e}))
-                .collect::<Vec<_>>()
-        );
-        v
+        json!({
+            "id": t.id,
+            "kind": t.kind,
+            "from": t.shown_from,
+            "to": t.shown_to,
+            "state": t.state,
+            "progress": progress,
+            "errors": serde_json::from_str::<Value>(&t.errors).unwrap_or(json!([])),
+            "runs": t.runs,
+        })
     }
 
     /// A task of `user`.
-    pub fn get(&self, user: &str, id: &str) -> Option<Value> {
-        let all = self.all.lock().unwrap();
-        all.get(id).filter(|t| t.user == user).map(Self::render)
+    pub async fn get(&self, user: &str, id: &str) -> Result<Option<Value>> {
+        Ok(self.db.task(id, Some(user)).await?.map(|t| self.render(&t)))
     }
 
-    /// Every task of `user`.
-    pub fn list(&self, user: &str) -> Vec<Value> {
-        let all = self.all.lock().unwrap();
-        all.values()
-            .filter(|t| t.user == user)
-            .map(Self::render)
-            .collect()
+    /// Every task of `user`, newest first.
+    pub async fn list(&self, user: &str) -> Result<Vec<Value>> {
+        Ok(self
+            .db
+            .tasks_of(user)
+            .await?
+            .iter()
+            .map(|t| self.render(t))
+            .collect())
     }
 
-    /// Cancels a running task of `user` (files already copied stay); whether there was one.
-    pub fn cancel(&self, user: &str, id: &str) -> bool {
-        let mut all = self.all.lock().unwrap();
-        match all.get_mut(id).filter(|t| t.user == user) {
-            Some(t) => {
-                if t.state == "running" {
-                    if let Some(a) = &t.abort {
-                        a.abort();
-                    }
-                    t.state = "cancelled";
-                    t.ended = Some(std::time::Instant::now());
-                }
-                true
-            }
-            None => false,
+    /// Cancels a running task of `user` (files already copied stay), wherever it runs: here at once,
+    /// in another process when it next renews its lease. Whether there was such a task.
+    pub async fn cancel(&self, user: &str, id: &str) -> Result<bool> {
+        let known = self.db.cancel_task(id, user, now_ms()).await?;
+        if known && let Some(l) = self.running.lock().unwrap().remove(id) {
+            l.abort.abort();
         }
+        Ok(known)
+    }
+
+    /// Stops every run of this process without touching the database (its leases run out and another
+    /// process takes the tasks over): what a process going away does.
+    pub fn abandon(&self) {
+        for (_, l) in self.running.lock().unwrap().drain() {
+            l.abort.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_bounded_and_reported() {
+        let s = TaskSessions::default();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        *s.on_change.lock().unwrap() = Some(Box::new(move |j| s2.lock().unwrap().push(j)));
+        s.save("a", "1").unwrap();
+        assert_eq!(s.load("a").as_deref(), Some("1"));
+        s.remove("a");
+        s.remove("a");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![r#"{"a":"1"}"#.to_string(), "{}".to_string()]
+        );
+        for i in 0..MAX_SESSIONS {
+            s.save(&i.to_string(), "x").unwrap();
+        }
+        assert!(s.save("one more", "x").is_err());
+        assert!(s.save("0", "y").is_ok(), "replacing is fine");
+        let back = TaskSessions::from_json(&s.to_json());
+        assert_eq!(back.load("0").as_deref(), Some("y"));
     }
 }

@@ -329,7 +329,7 @@ async fn copy(
     Json(b): Json<FromTo>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (from, to) = (a.path(&b.from)?, a.write_path(&b.to)?);
-    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Copy)
+    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Copy).await
 }
 
 async fn move_(
@@ -345,7 +345,7 @@ async fn move_(
         let e = st.tree.rename(&from, &to).await?;
         return Ok((StatusCode::OK, Json(a.entry(&e))));
     }
-    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Move)
+    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Move).await
 }
 
 #[cfg(test)]

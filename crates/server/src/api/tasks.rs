@@ -10,7 +10,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 }
 
 /// Starts a background transfer between tree paths (already checked against the user's rights).
-pub(super) fn start_task(
+pub(super) async fn start_task(
     st: &AppState,
     a: &Authed,
     from: String,
@@ -18,17 +18,15 @@ pub(super) fn start_task(
     mode: cloudmux_vfs::Mode,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let shown = (a.shown(&from), a.shown(&to));
-    let id = st
-        .tasks
-        .start(&a.0.name, mode, shown, st.tree.clone(), from, to)?;
+    let id = st.tasks.start(&a.0.name, mode, shown, from, to).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(st.tasks.get(&a.0.name, &id).unwrap_or(Value::Null)),
+        Json(st.tasks.get(&a.0.name, &id).await?.unwrap_or(Value::Null)),
     ))
 }
 
-async fn tasks(State(st): State<Arc<AppState>>, a: Authed) -> Json<Value> {
-    Json(json!({"tasks": st.tasks.list(&a.0.name)}))
+async fn tasks(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"tasks": st.tasks.list(&a.0.name).await?})))
 }
 
 async fn task(
@@ -38,6 +36,7 @@ async fn task(
 ) -> ApiResult<Json<Value>> {
     st.tasks
         .get(&a.0.name, &id)
+        .await?
         .map(Json)
         .ok_or_else(|| Error::not_found(format!("task {id}")).into())
 }
@@ -47,7 +46,7 @@ async fn cancel_task(
     a: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if st.tasks.cancel(&a.0.name, &id) {
+    if st.tasks.cancel(&a.0.name, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found(format!("task {id}")).into())
