@@ -1511,3 +1511,180 @@ fn a_killed_servers_task_is_finished_by_another() {
     b2.kill().unwrap();
     b2.wait().unwrap();
 }
+
+/// Two `cloudmux serve` on one PostgreSQL behind nginx (Debian's, round-robin): a session opened through
+/// the balancer works whichever server a request lands on, and litmus runs all five WebDAV suites through
+/// it with every test passing — its LOCK, PUT and UNLOCK land on different servers, so this holds only
+/// because locks, the login throttle and tickets live in the shared database. Requests reached both.
+#[test]
+fn litmus_through_nginx_over_two_servers() {
+    let env = Env::new(3599);
+    let db = shared_database(&env, "lb");
+    if db.starts_with("sqlite") {
+        // Two processes share WebDAV locks only on PostgreSQL (CI always has it: see shared_database).
+        eprintln!("note: no PostgreSQL in this run; the load-balancer test needs it");
+        return;
+    }
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nginx is not installed: ./scripts/test.sh installs it (Debian's nginx-light)");
+    let files = env.dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    env.ok(&[
+        "remote",
+        "add",
+        "files",
+        "--type",
+        "local",
+        "--path",
+        files.to_str().unwrap(),
+    ]);
+    let (a, base_a, password) = spawn_server(&env, Some(&db), "a");
+    let (b, base_b, _) = spawn_server(&env, Some(&db), "b");
+    let mut stop = KillOnDrop(vec![a, b]);
+    let http = reqwest::blocking::Client::new();
+    let login = |base: &str, user: &str, pw: &str| -> String {
+        let v: serde_json::Value = http
+            .post(format!("{base}/api/auth/login"))
+            .json(&serde_json::json!({"username": user, "password": pw}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{v}"))
+            .to_string()
+    };
+    let t = login(&base_a, "admin", &password.unwrap());
+    let post = |path: &str, body: serde_json::Value| {
+        let r = http
+            .post(format!("{base_a}{path}"))
+            .bearer_auth(&t)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "{path}: {:?}", r.text());
+    };
+    post(
+        "/api/admin/mounts",
+        serde_json::json!({"path": "/l", "remote": "files"}),
+    );
+    post(
+        "/api/admin/users",
+        serde_json::json!({"name": "litmus", "password": "litmus-password", "can_write": true}),
+    );
+    let t0 = Instant::now();
+    while http
+        .get(format!("{base_b}/api/fs/stat?path=/l"))
+        .bearer_auth(&t)
+        .send()
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(t0.elapsed() < Duration::from_secs(20), "B never mounted /l");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // nginx, round-robin over A and B, in a folder of its own.
+    let dir = env.dir.path().join("nginx");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let up = |b: &str| b.trim_start_matches("http://").to_string();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 512; }}\n\
+         http {{\n  log_format lb '$upstream_addr $request_method $status';\n  access_log {d}/access.log lb;\n\
+         client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;\n\
+         uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+         upstream cloudmux {{ server {}; server {}; }}\n\
+         server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 0;\n    location / {{\n\
+         proxy_pass http://cloudmux;\n      proxy_http_version 1.1;\n      proxy_set_header Host $http_host;\n\
+         proxy_request_buffering off;\n      proxy_buffering off;\n    }}\n  }}\n}}\n",
+        up(&base_a),
+        up(&base_b)
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let lb = Command::new(nginx)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    stop.0.push(lb);
+    let base_lb = format!("http://127.0.0.1:{port}");
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A session opened through the balancer works on every request, wherever it lands.
+    let tl = login(&base_lb, "litmus", "litmus-password");
+    for _ in 0..6 {
+        let r = http
+            .get(format!("{base_lb}/api/me"))
+            .bearer_auth(&tl)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let out = Command::new("litmus")
+        .args([&format!("{base_lb}/dav/l/"), "litmus", "litmus-password"])
+        .env("TESTS", "basic copymove props locks http")
+        .current_dir(&dir)
+        .output()
+        .expect("litmus (./scripts/test.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (mut run, mut passed) = (0, 0);
+    let mut suites = 0;
+    for l in text.lines().filter(|l| l.contains("<- summary for")) {
+        suites += 1;
+        let n = |after: &str| -> u32 {
+            l.split(after)
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|x| x.trim_end_matches(['.', ',']).parse().ok())
+                .unwrap_or(0)
+        };
+        run += n("of ");
+        passed += n("run: ");
+        assert!(l.contains(" passed, 0 failed."), "{l}\n{text}");
+    }
+    assert_eq!(suites, 5, "five suites ran:\n{text}");
+    assert_eq!(passed, run, "{text}");
+    println!("litmus through nginx: {passed}/{run}");
+    assert!(out.status.success(), "litmus exit {:?}\n{text}", out.status);
+    let log = std::fs::read_to_string(dir.join("access.log")).unwrap();
+    for base in [&base_a, &base_b] {
+        let n = log.lines().filter(|l| l.starts_with(&up(base))).count();
+        assert!(n >= 20, "{n} requests reached {base}:\n{log}");
+    }
+}
+
+/// Child processes killed when the test ends, passed or failed.
+struct KillOnDrop(Vec<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -217,8 +217,8 @@ async fn remove_user(
         return Err(Error::invalid("you cannot remove yourself").into());
     }
     if st.users.remove(&name).await? {
-        st.dav.locks.drop_user(&name);
-        st.tickets.drop_user(&name);
+        st.dav.locks.drop_user(&name).await;
+        st.tickets.drop_user(&name).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found(format!("user {name}")).into())
@@ -303,7 +303,7 @@ async fn remove_mount(
 
 async fn locks(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Value>> {
     require_admin(&a)?;
-    Ok(Json(json!({"locks": st.dav.locks.list()})))
+    Ok(Json(json!({"locks": st.dav.locks.list().await})))
 }
 
 async fn break_lock(
@@ -312,7 +312,7 @@ async fn break_lock(
     Path(token): Path<String>,
 ) -> ApiResult<StatusCode> {
     require_admin(&a)?;
-    if st.dav.locks.remove(&token) {
+    if st.dav.locks.remove(&token).await {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found(format!("lock {token}")).into())

@@ -940,9 +940,15 @@ pub struct Dav {
 impl Dav {
     /// Over `tree`, dead properties in `db`.
     pub fn new(tree: Arc<Tree>, db: Db) -> Self {
+        // Several processes share a PostgreSQL database, and a client's requests may reach any of them.
+        let locks = if db.is_postgres() {
+            crate::locks::Locks::shared(db.clone())
+        } else {
+            crate::locks::Locks::default()
+        };
         Dav {
             fs: CloudFs::new(tree, db),
-            locks: Default::default(),
+            locks: Arc::new(locks),
         }
     }
 

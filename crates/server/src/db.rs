@@ -52,6 +52,27 @@ const SCHEMA: &[&str] = &[
         created BIGINT NOT NULL,
         ended BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, lease_until)",
+    "CREATE TABLE IF NOT EXISTS throttle (
+        key TEXT PRIMARY KEY,
+        n BIGINT NOT NULL,
+        since BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tickets (
+        ticket_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        session TEXT NOT NULL,
+        path TEXT NOT NULL,
+        made BIGINT NOT NULL,
+        used BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS dav_locks (
+        token TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        dav_path TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        owner_xml TEXT NOT NULL,
+        expires BIGINT NOT NULL,
+        timeout_ms BIGINT NOT NULL,
+        shared BIGINT NOT NULL,
+        deep BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_name, state)",
 ];
 
@@ -192,6 +213,29 @@ pub struct TaskRow {
     pub created: i64,
     /// Ended, milliseconds since the epoch (0 while running).
     pub ended: i64,
+}
+
+/// A WebDAV lock as stored when several processes share the database ([`crate::locks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRow {
+    /// The lock token.
+    pub token: String,
+    /// The tree path it locks.
+    pub at: String,
+    /// The path the owner locked, URL-encoded, with the WebDAV prefix.
+    pub dav_path: String,
+    /// Whose.
+    pub user_name: String,
+    /// The owner element, XML (empty: none).
+    pub owner_xml: String,
+    /// When it times out, milliseconds since the epoch.
+    pub expires: i64,
+    /// Its timeout, milliseconds.
+    pub timeout_ms: i64,
+    /// Shared (else exclusive).
+    pub shared: bool,
+    /// Covers everything below.
+    pub deep: bool,
 }
 
 fn task_row(r: &sqlx::any::AnyRow) -> Result<TaskRow> {
@@ -554,6 +598,281 @@ impl Db {
     /// Whether this is PostgreSQL (several server processes may share it).
     pub fn is_postgres(&self) -> bool {
         self.postgres
+    }
+
+    /// Runs `f` over every WebDAV lock that has not expired at `now` (ms) and stores what it changed, in
+    /// one transaction. With `write`, lock changes of every process are serialised (a PostgreSQL advisory
+    /// lock held to the end of the transaction), so two processes never grant conflicting locks.
+    pub async fn with_locks<R>(
+        &self,
+        write: bool,
+        now: i64,
+        f: impl FnOnce(&mut Vec<LockRow>) -> R,
+    ) -> Result<R> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if write && self.postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(727300101)")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if write {
+            sqlx::query("DELETE FROM dav_locks WHERE expires <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let rows = sqlx::query("SELECT * FROM dav_locks WHERE expires > $1")
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let before = rows
+            .iter()
+            .map(|r| {
+                let s = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
+                let n = |c: &str| r.try_get::<i64, _>(c).map_err(db_err);
+                Ok(LockRow {
+                    token: s("token")?,
+                    at: s("at")?,
+                    dav_path: s("dav_path")?,
+                    user_name: s("user_name")?,
+                    owner_xml: s("owner_xml")?,
+                    expires: n("expires")?,
+                    timeout_ms: n("timeout_ms")?,
+                    shared: n("shared")? != 0,
+                    deep: n("deep")? != 0,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut after = before.clone();
+        let out = f(&mut after);
+        if !write {
+            return Ok(out);
+        }
+        for gone in before.iter().filter(|b| !after.contains(b)) {
+            sqlx::query("DELETE FROM dav_locks WHERE token = $1")
+                .bind(&gone.token)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        for new in after.iter().filter(|a| !before.contains(a)) {
+            sqlx::query(
+                "INSERT INTO dav_locks (token, at, dav_path, user_name, owner_xml, expires, \
+                 timeout_ms, shared, deep) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&new.token)
+            .bind(&new.at)
+            .bind(&new.dav_path)
+            .bind(&new.user_name)
+            .bind(&new.owner_xml)
+            .bind(new.expires)
+            .bind(new.timeout_ms)
+            .bind(new.shared as i64)
+            .bind(new.deep as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    /// How long (ms) the throttle counter `key` must still wait at `now` (ms), when it reached `limit`
+    /// within `window` (ms).
+    pub async fn throttle_wait(
+        &self,
+        key: &str,
+        limit: u32,
+        now: i64,
+        window: i64,
+    ) -> Result<Option<i64>> {
+        let r = sqlx::query("SELECT n, since FROM throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let Some(r) = r else { return Ok(None) };
+        let (n, since): (i64, i64) = (
+            r.try_get("n").map_err(db_err)?,
+            r.try_get("since").map_err(db_err)?,
+        );
+        Ok((n >= limit as i64 && now - since < window).then(|| window - (now - since)))
+    }
+
+    /// Counts one attempt against each `(key, limit)`, unless one is at its limit (then how long it must
+    /// wait, ms); one transaction, serialised across processes, so concurrent guesses get no more tries.
+    pub async fn throttle_reserve(
+        &self,
+        keys: &[(String, u32)],
+        now: i64,
+        window: i64,
+    ) -> Result<std::result::Result<(), i64>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if self.postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(727300102)")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("DELETE FROM throttle WHERE since < $1")
+            .bind(now - window)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut counts = Vec::new();
+        let mut wait = None::<i64>;
+        for (key, limit) in keys {
+            let r = sqlx::query("SELECT n, since FROM throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let (n, since) = match r {
+                Some(r) => (
+                    r.try_get::<i64, _>("n").map_err(db_err)?,
+                    r.try_get::<i64, _>("since").map_err(db_err)?,
+                ),
+                None => (0, now),
+            };
+            if n >= *limit as i64 && now - since < window {
+                let w = window - (now - since);
+                wait = Some(wait.map_or(w, |x| x.max(w)));
+            }
+            counts.push((key, n, since));
+        }
+        if let Some(w) = wait {
+            return Ok(Err(w));
+        }
+        for (key, n, since) in counts {
+            let (n, since) = if now - since >= window {
+                (1, now)
+            } else {
+                (n + 1, since)
+            };
+            sqlx::query("DELETE FROM throttle WHERE key = $1")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            sqlx::query("INSERT INTO throttle (key, n, since) VALUES ($1, $2, $3)")
+                .bind(key)
+                .bind(n)
+                .bind(since)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Ok(()))
+    }
+
+    /// Gives back one reserved attempt of each key.
+    pub async fn throttle_release(&self, keys: &[String]) -> Result<()> {
+        for key in keys {
+            sqlx::query("UPDATE throttle SET n = n - 1 WHERE key = $1 AND n > 0")
+                .bind(key)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Stores a download ticket (by the SHA-256 of its value) unless `user` holds `per_user` live ones
+    /// or there are `total` in all; tickets idle since before `idle_before` or made before `made_before`
+    /// (ms) are forgotten first. Whether it was stored.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_ticket(
+        &self,
+        hash: &str,
+        user: &str,
+        session: &str,
+        path: &str,
+        now: i64,
+        idle_before: i64,
+        made_before: i64,
+        (per_user, total): (usize, usize),
+    ) -> Result<bool> {
+        sqlx::query("DELETE FROM tickets WHERE used < $1 OR made < $2")
+            .bind(idle_before)
+            .bind(made_before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let count = |q: &'static str| async move {
+            let r = sqlx::query(q)
+                .bind(user)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+            r.try_get::<i64, _>(0).map_err(db_err)
+        };
+        let mine = count("SELECT COUNT(*) FROM tickets WHERE user_name = $1").await?;
+        let all = count("SELECT COUNT(*) FROM tickets WHERE $1 = $1").await?;
+        if mine as usize >= per_user || all as usize >= total {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO tickets (ticket_hash, user_name, session, path, made, used) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(hash)
+        .bind(user)
+        .bind(session)
+        .bind(path)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(true)
+    }
+
+    /// A ticket by hash: (user, session, path, made, used).
+    pub async fn ticket(&self, hash: &str) -> Result<Option<(String, String, String, i64, i64)>> {
+        let r = sqlx::query("SELECT * FROM tickets WHERE ticket_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        r.map(|r| {
+            Ok((
+                r.try_get("user_name").map_err(db_err)?,
+                r.try_get("session").map_err(db_err)?,
+                r.try_get("path").map_err(db_err)?,
+                r.try_get("made").map_err(db_err)?,
+                r.try_get("used").map_err(db_err)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Marks a ticket used at `now` (ms).
+    pub async fn touch_ticket(&self, hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE tickets SET used = $1 WHERE ticket_hash = $2")
+            .bind(now)
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Forgets a ticket (`Some`) or every ticket of a user.
+    pub async fn drop_tickets(&self, hash: Option<&str>, user: Option<&str>) -> Result<()> {
+        let (q, v) = match (hash, user) {
+            (Some(h), _) => ("DELETE FROM tickets WHERE ticket_hash = $1", h),
+            (None, Some(u)) => ("DELETE FROM tickets WHERE user_name = $1", u),
+            (None, None) => return Ok(()),
+        };
+        sqlx::query(q)
+            .bind(v)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     /// Stores a new task.

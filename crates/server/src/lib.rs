@@ -122,11 +122,15 @@ impl AppState {
             dav: dav::Dav::new(tree.clone(), db.clone()),
             tasks: tasks::Tasks::new(db.clone(), tree.clone()),
             tree,
-            users: users::Users::new(db, Duration::from_secs(24 * 3600)),
+            users: users::Users::new(db.clone(), Duration::from_secs(24 * 3600)),
             remotes,
             policy,
             active: Default::default(),
-            tickets: Default::default(),
+            tickets: if db.is_postgres() {
+                tickets::Tickets::shared(db.clone())
+            } else {
+                tickets::Tickets::default()
+            },
             search_budget: limits::Buckets::new(api::SEARCH_FOLDERS_PER_WINDOW, api::SEARCH_WINDOW),
             signins: Default::default(),
             thumbs: Default::default(),

@@ -6,6 +6,11 @@
 //! is discovered and released only by that user (administrators may break any), times out after at most
 //! [`MAX_TIMEOUT`], and the number of locks is bounded per user and in all. [`UserLocks`] is the view of
 //! one signed-in user, built for each request; nothing in it panics on a request's input.
+//!
+//! On SQLite (one server process) the locks live in memory. On PostgreSQL, where several processes serve
+//! the same users behind a load balancer, they live in the database ([`Db::with_locks`]): every change
+//! runs in a transaction serialised across processes, so a client's LOCK, PUT and UNLOCK may each land on
+//! another process and see the same locks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +21,7 @@ use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
 use futures_util::FutureExt;
 use xmltree::Element;
 
+use crate::db::{Db, LockRow};
 use crate::users::User;
 
 /// The longest a lock lasts without a refresh (a client asking for more, or for `Infinite`, gets this).
@@ -37,16 +43,59 @@ struct Held {
     /// Who took it.
     user: String,
     owner: Option<Element>,
+    /// `owner` as stored (so an unchanged lock is stored unchanged).
+    owner_xml: String,
     expires: SystemTime,
     timeout: Duration,
     shared: bool,
     deep: bool,
 }
 
-/// Every lock of the server.
+/// Every lock of the server: in memory, or in the shared database.
 #[derive(Debug, Default)]
 pub struct Locks {
     held: Mutex<HashMap<String, Held>>,
+    db: Option<Db>,
+}
+
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Held {
+    fn to_row(&self, token: &str) -> LockRow {
+        LockRow {
+            token: token.to_string(),
+            at: self.at.clone(),
+            dav_path: self.dav_path.with_prefix().as_url_string(),
+            user_name: self.user.clone(),
+            owner_xml: self.owner_xml.clone(),
+            expires: ms(self.expires),
+            timeout_ms: self.timeout.as_millis() as i64,
+            shared: self.shared,
+            deep: self.deep,
+        }
+    }
+
+    fn from_row(r: &LockRow) -> Option<Held> {
+        let mut dav_path = DavPath::new(&r.dav_path).ok()?;
+        dav_path.set_prefix(crate::dav::PREFIX).ok()?;
+        Some(Held {
+            at: r.at.clone(),
+            dav_path,
+            user: r.user_name.clone(),
+            owner: (!r.owner_xml.is_empty())
+                .then(|| Element::parse(r.owner_xml.as_bytes()).ok())
+                .flatten(),
+            owner_xml: r.owner_xml.clone(),
+            expires: SystemTime::UNIX_EPOCH + Duration::from_millis(r.expires.max(0) as u64),
+            timeout: Duration::from_millis(r.timeout_ms.max(0) as u64),
+            shared: r.shared,
+            deep: r.deep,
+        })
+    }
 }
 
 /// A lock as administrators see it.
@@ -107,15 +156,70 @@ fn new_token() -> String {
     )
 }
 
-fn owner_size(e: &Element) -> usize {
-    let mut out = Vec::new();
-    match e.write(&mut out) {
-        Ok(()) => out.len(),
-        Err(_) => usize::MAX,
+/// The owner element as XML that parses back on its own: each element's namespace is declared on it (a
+/// client's `<D:owner>` arrives with `D` declared further up, on `lockinfo`).
+fn owner_xml(e: &Element) -> Option<String> {
+    fn declare(e: &mut Element) {
+        if let Some(ns) = e.namespace.clone() {
+            let prefix = e.prefix.clone().unwrap_or_default();
+            e.namespaces
+                .get_or_insert_with(xmltree::Namespace::empty)
+                .put(prefix, ns);
+        }
+        for c in e.children.iter_mut() {
+            if let xmltree::XMLNode::Element(c) = c {
+                declare(c);
+            }
+        }
     }
+    let mut e = e.clone();
+    declare(&mut e);
+    let mut out = Vec::new();
+    let c = xmltree::EmitterConfig::new().write_document_declaration(false);
+    e.write_with_config(&mut out, c).ok()?;
+    let xml = String::from_utf8(out).ok()?;
+    Element::parse(xml.as_bytes()).ok().map(|_| xml)
 }
 
 impl Locks {
+    /// Locks kept in `db`, shared by every server process on it (PostgreSQL).
+    pub fn shared(db: Db) -> Self {
+        Locks {
+            held: Default::default(),
+            db: Some(db),
+        }
+    }
+
+    /// Runs `f` over the live locks; with `write`, what it changes is kept. `None` when the database
+    /// failed (callers then refuse: a lock that cannot be checked is not granted or passed).
+    async fn with<R>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut HashMap<String, Held>) -> R,
+    ) -> Option<R> {
+        let Some(db) = &self.db else {
+            return Some(f(&mut self.table()));
+        };
+        let r = db
+            .with_locks(write, ms(SystemTime::now()), |rows| {
+                let mut t: HashMap<String, Held> = rows
+                    .iter()
+                    .filter_map(|r| Some((r.token.clone(), Held::from_row(r)?)))
+                    .collect();
+                let out = f(&mut t);
+                *rows = t.iter().map(|(k, h)| h.to_row(k)).collect();
+                out
+            })
+            .await;
+        match r {
+            Ok(out) => Some(out),
+            Err(e) => {
+                tracing::warn!("webdav locks: {e}");
+                None
+            }
+        }
+    }
+
     fn table(&self) -> MutexGuard<'_, HashMap<String, Held>> {
         // A panic elsewhere must not make every later request fail: the table stays usable.
         let mut t = self.held.lock().unwrap_or_else(|p| p.into_inner());
@@ -125,42 +229,47 @@ impl Locks {
     }
 
     /// Every lock (for administrators).
-    pub fn list(&self) -> Vec<LockInfo> {
+    pub async fn list(&self) -> Vec<LockInfo> {
         let now = SystemTime::now();
         let mut v: Vec<LockInfo> = self
-            .table()
-            .iter()
-            .map(|(t, h)| LockInfo {
-                token: t.clone(),
-                path: h.at.clone(),
-                user: h.user.clone(),
-                expires_in: h.expires.duration_since(now).unwrap_or_default().as_secs(),
-                shared: h.shared,
-                deep: h.deep,
+            .with(false, |t| {
+                t.iter()
+                    .map(|(t, h)| LockInfo {
+                        token: t.clone(),
+                        path: h.at.clone(),
+                        user: h.user.clone(),
+                        expires_in: h.expires.duration_since(now).unwrap_or_default().as_secs(),
+                        shared: h.shared,
+                        deep: h.deep,
+                    })
+                    .collect()
             })
-            .collect();
+            .await
+            .unwrap_or_default();
         v.sort_by(|a, b| a.path.cmp(&b.path).then(a.token.cmp(&b.token)));
         v
     }
 
     /// Breaks a lock (administrators); whether there was one.
-    pub fn remove(&self, token: &str) -> bool {
-        self.table().remove(token).is_some()
+    pub async fn remove(&self, token: &str) -> bool {
+        self.with(true, |t| t.remove(token).is_some())
+            .await
+            .unwrap_or(false)
     }
 
     /// Drops every lock of `user` (when the user is removed).
-    pub fn drop_user(&self, user: &str) {
-        self.table().retain(|_, h| h.user != user);
+    pub async fn drop_user(&self, user: &str) {
+        self.with(true, |t| t.retain(|_, h| h.user != user)).await;
     }
 
     /// How many locks there are.
-    pub fn len(&self) -> usize {
-        self.table().len()
+    pub async fn len(&self) -> usize {
+        self.with(false, |t| t.len()).await.unwrap_or(0)
     }
 
     /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn is_empty(&self) -> bool {
+        self.len().await == 0
     }
 }
 
@@ -199,8 +308,10 @@ impl UserLocks {
         h.user == self.user.name || self.user.is_admin
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn lock_now(
         &self,
+        t: &mut HashMap<String, Held>,
         path: &DavPath,
         owner: Option<&Element>,
         timeout: Option<Duration>,
@@ -210,7 +321,6 @@ impl UserLocks {
         let Some(at) = self.at(path) else {
             return Err(self.refusal(path));
         };
-        let mut t = self.locks.table();
         let conflict = t.iter().find(|(_, h)| {
             (h.covers(&at) || (deep && within(&h.at, &at))) && !(h.shared && shared)
         });
@@ -227,12 +337,19 @@ impl UserLocks {
             return Err(self.refusal(path));
         }
         let timeout = timeout.unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT);
+        let owner_xml = owner
+            .and_then(owner_xml)
+            .filter(|x| x.len() <= MAX_OWNER_XML)
+            .unwrap_or_default();
         let held = Held {
             at,
             dav_path: path.clone(),
             user: self.user.name.clone(),
-            owner: owner.filter(|o| owner_size(o) <= MAX_OWNER_XML).cloned(),
-            expires: SystemTime::now() + timeout,
+            owner: owner.filter(|_| !owner_xml.is_empty()).cloned(),
+            owner_xml,
+            // Whole milliseconds, as stored.
+            expires: SystemTime::UNIX_EPOCH
+                + Duration::from_millis(ms(SystemTime::now() + timeout) as u64),
             timeout,
             shared,
             deep,
@@ -257,6 +374,7 @@ impl UserLocks {
 
     fn check_now(
         &self,
+        t: &HashMap<String, Held>,
         path: &DavPath,
         principal: Option<&str>,
         ignore_principal: bool,
@@ -266,7 +384,6 @@ impl UserLocks {
         let Some(at) = self.at(path) else {
             return Ok(());
         };
-        let t = self.locks.table();
         let held_by_caller = |token: &str, h: &Held| {
             tokens.iter().any(|s| s == token)
                 && (ignore_principal || principal == Some(h.user.as_str()))
@@ -316,16 +433,35 @@ impl DavLockSystem for UserLocks {
         shared: bool,
         deep: bool,
     ) -> LsFuture<'_, Result<DavLock, DavLock>> {
-        futures_util::future::ready(self.lock_now(path, owner, timeout, shared, deep)).boxed()
+        let (path, owner) = (path.clone(), owner.cloned());
+        async move {
+            self.locks
+                .with(true, |t| {
+                    self.lock_now(t, &path, owner.as_ref(), timeout, shared, deep)
+                })
+                .await
+                .unwrap_or_else(|| Err(self.refusal(&path)))
+        }
+        .boxed()
     }
 
     fn unlock(&'_ self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
-        let mut t = self.locks.table();
-        let ok = self.find(&mut t, path, token).is_some();
-        if ok {
-            t.remove(token);
+        let (path, token) = (path.clone(), token.to_string());
+        async move {
+            let ok = self
+                .locks
+                .with(true, |t| {
+                    let ok = self.find(t, &path, &token).is_some();
+                    if ok {
+                        t.remove(&token);
+                    }
+                    ok
+                })
+                .await
+                .unwrap_or(false);
+            if ok { Ok(()) } else { Err(()) }
         }
-        futures_util::future::ready(if ok { Ok(()) } else { Err(()) }).boxed()
+        .boxed()
     }
 
     fn refresh(
@@ -334,17 +470,23 @@ impl DavLockSystem for UserLocks {
         token: &str,
         timeout: Option<Duration>,
     ) -> LsFuture<'_, Result<DavLock, ()>> {
-        let mut t = self.locks.table();
-        let r = match self.find(&mut t, path, token) {
-            Some(h) => {
-                let timeout = timeout.unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT);
-                h.timeout = timeout;
-                h.expires = SystemTime::now() + timeout;
-                Ok(h.as_dav(token))
-            }
-            None => Err(()),
-        };
-        futures_util::future::ready(r).boxed()
+        let (path, token) = (path.clone(), token.to_string());
+        async move {
+            self.locks
+                .with(true, |t| match self.find(t, &path, &token) {
+                    Some(h) => {
+                        let timeout = timeout.unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT);
+                        h.timeout = timeout;
+                        h.expires = SystemTime::UNIX_EPOCH
+                            + Duration::from_millis(ms(SystemTime::now() + timeout) as u64);
+                        Ok(h.as_dav(&token))
+                    }
+                    None => Err(()),
+                })
+                .await
+                .unwrap_or(Err(()))
+        }
+        .boxed()
     }
 
     fn check(
@@ -355,35 +497,59 @@ impl DavLockSystem for UserLocks {
         deep: bool,
         submitted_tokens: &[String],
     ) -> LsFuture<'_, Result<(), DavLock>> {
-        futures_util::future::ready(self.check_now(
-            path,
-            principal,
-            ignore_principal,
-            deep,
-            submitted_tokens,
-        ))
+        let (path, principal, tokens) = (
+            path.clone(),
+            principal.map(str::to_string),
+            submitted_tokens.to_vec(),
+        );
+        async move {
+            self.locks
+                .with(false, |t| {
+                    self.check_now(
+                        t,
+                        &path,
+                        principal.as_deref(),
+                        ignore_principal,
+                        deep,
+                        &tokens,
+                    )
+                })
+                .await
+                .unwrap_or_else(|| Err(self.refusal(&path)))
+        }
         .boxed()
     }
 
     fn discover(&'_ self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
-        let found = match self.at(path) {
-            Some(at) => self
-                .locks
-                .table()
-                .iter()
-                .filter(|(_, h)| h.user == self.user.name && h.covers(&at))
-                .map(|(t, h)| h.as_dav(t))
-                .collect(),
-            None => Vec::new(),
-        };
-        futures_util::future::ready(found).boxed()
+        let at = self.at(path);
+        async move {
+            let Some(at) = at else {
+                return Vec::new();
+            };
+            self.locks
+                .with(false, |t| {
+                    t.iter()
+                        .filter(|(_, h)| h.user == self.user.name && h.covers(&at))
+                        .map(|(t, h)| h.as_dav(t))
+                        .collect()
+                })
+                .await
+                .unwrap_or_default()
+        }
+        .boxed()
     }
 
     fn delete(&'_ self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
-        if let Some(at) = self.at(path) {
-            self.locks.table().retain(|_, h| !within(&h.at, &at));
+        let at = self.at(path);
+        async move {
+            if let Some(at) = at {
+                self.locks
+                    .with(true, |t| t.retain(|_, h| !within(&h.at, &at)))
+                    .await;
+            }
+            Ok(())
         }
-        futures_util::future::ready(Ok(())).boxed()
+        .boxed()
     }
 }
 
@@ -492,7 +658,7 @@ mod tests {
                 .is_err()
         );
         assert!(ann.delete(&p("/a")).await.is_ok());
-        assert!(all.is_empty());
+        assert!(all.is_empty().await);
         for i in 0..MAX_PER_USER {
             ann.lock(&p(&format!("/f{i}")), None, None, None, false, false)
                 .await
@@ -511,6 +677,16 @@ mod tests {
             .await
             .unwrap();
         assert!(l.owner.is_none(), "an oversized owner is not kept");
+        // An owner as clients send it (its prefix declared on `lockinfo`) is stored so it reads back.
+        let info = Element::parse(
+            &br#"<D:lockinfo xmlns:D="DAV:"><D:owner><D:href>me</D:href></D:owner></D:lockinfo>"#[..],
+        )
+        .unwrap();
+        let owner = info.get_child("owner").unwrap();
+        let back = Element::parse(owner_xml(owner).unwrap().as_bytes()).unwrap();
+        assert_eq!(back.name, "owner");
+        assert_eq!(back.namespace.as_deref(), Some("DAV:"));
+        assert_eq!(back.get_child("href").unwrap().get_text().unwrap(), "me");
         // Unlocking the root (which panicked in dav-server's own lock system) is just refused.
         assert!(bob.unlock(&p("/"), "urn:uuid:nothing").await.is_err());
     }

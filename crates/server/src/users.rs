@@ -104,6 +104,17 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn window_ms() -> i64 {
+    THROTTLE_WINDOW.as_millis() as i64
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -205,6 +216,17 @@ impl Throttle {
             if let Some(e) = self.counts.get_mut(k) {
                 e.0 = e.0.saturating_sub(1);
             }
+        }
+    }
+}
+
+impl Key {
+    /// The key as stored in a shared database.
+    fn stored(&self) -> String {
+        match self {
+            Key::Source(ip) => format!("source:{ip}"),
+            Key::Account(a) => format!("account:{a}"),
+            Key::Token(ip) => format!("token:{ip}"),
         }
     }
 }
@@ -318,9 +340,57 @@ impl Users {
         self.throttle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The throttle's counters live in the database on PostgreSQL (several processes behind a load
+    /// balancer must not each grant their own tries), in memory otherwise.
+    fn shared_throttle(&self) -> Option<&Db> {
+        self.db.is_postgres().then_some(&self.db)
+    }
+
+    /// How long `k` must still wait, when it is at its limit.
+    async fn throttle_wait(&self, k: &Key) -> Result<Option<Duration>> {
+        match self.shared_throttle() {
+            Some(db) => Ok(db
+                .throttle_wait(&k.stored(), Throttle::limit(k), now_ms(), window_ms())
+                .await?
+                .map(|ms| Duration::from_millis(ms.max(0) as u64))),
+            None => Ok(self.throttle().wait(k)),
+        }
+    }
+
+    /// Counts an attempt against every key unless one is at its limit.
+    async fn throttle_reserve(&self, keys: &[Key]) -> Result<()> {
+        let r = match self.shared_throttle() {
+            Some(db) => {
+                let ks: Vec<(String, u32)> = keys
+                    .iter()
+                    .map(|k| (k.stored(), Throttle::limit(k)))
+                    .collect();
+                db.throttle_reserve(&ks, now_ms(), window_ms())
+                    .await?
+                    .map_err(|ms| Duration::from_millis(ms.max(0) as u64))
+            }
+            None => self.throttle().reserve(keys),
+        };
+        r.map_err(throttled_error)
+    }
+
+    /// Gives back one reserved attempt of each key.
+    async fn throttle_release(&self, keys: &[Key]) -> Result<()> {
+        match self.shared_throttle() {
+            Some(db) => {
+                let ks: Vec<String> = keys.iter().map(Key::stored).collect();
+                db.throttle_release(&ks).await
+            }
+            None => {
+                self.throttle().release(keys);
+                Ok(())
+            }
+        }
+    }
+
     /// How long `ip` must still wait before trying a password again, if it is throttled.
-    pub fn throttled(&self, ip: IpAddr) -> Option<Duration> {
-        self.throttle().wait(&Key::Source(source_key(ip)))
+    pub async fn throttled(&self, ip: IpAddr) -> Result<Option<Duration>> {
+        self.throttle_wait(&Key::Source(source_key(ip))).await
     }
 
     /// Checks a user's password (throttled like [`Users::login`]) without opening a session: the check of
@@ -367,7 +437,7 @@ impl Users {
     async fn verify(&self, ip: IpAddr, name: &str, password: &str) -> Result<UserRow> {
         let account: String = name.chars().take(64).collect::<String>().to_lowercase();
         let keys = [Key::Source(source_key(ip)), Key::Account(account)];
-        self.throttle().reserve(&keys).map_err(throttled_error)?;
+        self.throttle_reserve(&keys).await?;
         let row = self.db.get_user(name).await?;
         // A missing user costs the same argon2 work as a wrong password.
         let phc = row
@@ -377,7 +447,7 @@ impl Users {
         let ok = verify_password_async(password, &phc).await? && row.is_some();
         match row.filter(|_| ok) {
             Some(row) => {
-                self.throttle().release(&keys);
+                self.throttle_release(&keys).await?;
                 Ok(row)
             }
             None => Err(Error::new(
@@ -407,12 +477,12 @@ impl Users {
     /// [`TOKEN_FAILURES`] in the window the source is refused (RateLimited) before any lookup.
     pub async fn authenticate(&self, ip: IpAddr, token: &str) -> Result<Option<User>> {
         let key = [Key::Token(source_key(ip))];
-        if let Some(w) = self.throttle().wait(&key[0]) {
+        if let Some(w) = self.throttle_wait(&key[0]).await? {
             return Err(throttled_error(w));
         }
         let found = self.token_user(&token_hash(token)).await?;
         if found.is_none() {
-            let _ = self.throttle().reserve(&key);
+            let _ = self.throttle_reserve(&key).await;
         }
         Ok(found.map(|(u, _)| u))
     }

@@ -1064,6 +1064,9 @@ async fn two_servers_on(db_url: &str) {
         .await
         .unwrap();
     assert_eq!(st["size"], 5);
+    if db_url.starts_with("postgres") {
+        shared_state_across_servers(a, b, &t).await;
+    }
     let gone = a
         .http
         .delete(format!("{}/api/admin/mounts?path=/s", a.base))
@@ -1077,6 +1080,94 @@ async fn two_servers_on(db_url: &str) {
         b.get(&t, "/api/fs/stat?path=/s/hello.txt").await.status(),
         404
     );
+}
+
+/// On PostgreSQL, what a client's requests build up on one server holds on the other: WebDAV locks,
+/// download tickets, the login throttle (requests behind a load balancer land anywhere).
+async fn shared_state_across_servers(a: &Srv, b: &Srv, t: &str) {
+    let dav = |s: &Srv, m: &str, p: &str| {
+        s.http
+            .request(dav_method(m), format!("{}/dav{p}", s.base))
+            .basic_auth("boss", Some("boss-password"))
+    };
+    let lock = dav(a, "LOCK", "/s/hello.txt")
+        .header("Timeout", "Second-600")
+        .body(r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>boss</D:owner></D:lockinfo>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lock.status(), 200);
+    let token = lock.headers()["lock-token"].to_str().unwrap().to_string();
+    let put = |s: &Srv, with: Option<&str>| {
+        let r = dav(s, "PUT", "/s/hello.txt").body("changed");
+        match with {
+            Some(tk) => r.header("If", format!("({tk})")),
+            None => r,
+        }
+    };
+    assert_eq!(
+        put(b, None).send().await.unwrap().status(),
+        423,
+        "a lock taken on A holds on B"
+    );
+    assert!(
+        put(b, Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let found = dav(b, "PROPFIND", "/s/hello.txt")
+        .header("Depth", "0")
+        .body(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        found.contains(token.trim_matches(|c| c == '<' || c == '>')),
+        "{found}"
+    );
+    let unlock = dav(b, "UNLOCK", "/s/hello.txt")
+        .header("Lock-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unlock.status(), 204, "released through B");
+    assert!(put(a, None).send().await.unwrap().status().is_success());
+    // A download link made on A opens on B.
+    let tk: Value = a
+        .post(t, "/api/fs/ticket", json!({"path": "/s/hello.txt"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = format!("{}{}", b.base, tk["url"].as_str().unwrap());
+    let got = b.http.get(&url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.text().await.unwrap(), "changed");
+    // Wrong passwords spread over both servers are counted together.
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let s = if i % 2 == 0 { a } else { b };
+        let r = s
+            .http
+            .post(format!("{}/api/auth/login", s.base))
+            .json(&json!({"username": "eve", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s != 429).count() as u32,
+        cloudmux_server::users::THROTTLE_FAILURES,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }
 
 /// A storage that reads slowly (one chunk every 50 ms), to catch a background copy in flight.

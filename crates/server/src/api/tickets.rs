@@ -24,7 +24,8 @@ async fn ticket(
     }
     let t = st
         .tickets
-        .issue(&a.0, &crate::users::token_hash(&a.1), &full)?;
+        .issue(&a.0, &crate::users::token_hash(&a.1), &full)
+        .await?;
     let name: String =
         percent_encoding::utf8_percent_encode(&e.name, percent_encoding::NON_ALPHANUMERIC)
             .to_string();
