@@ -481,6 +481,34 @@ async fn files_through_the_tree_on(url: &str) {
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["p3.txt", "p2.txt"], "{page}");
+    // per_page=0: the whole folder in one (streamed) answer, in the same order as the pages.
+    for i in 0..1200 {
+        std::fs::write(s.dirs[1].path().join(format!("many-{i:04}")), "m").unwrap();
+    }
+    s.state.tree.invalidate("/two");
+    let whole: Value = s
+        .get(&t, "/api/fs/list?path=/two&sort=size&per_page=0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = whole["entries"].as_array().unwrap();
+    assert_eq!(entries.len() as u64, whole["total"].as_u64().unwrap());
+    assert!(entries.len() > 1200, "{}", entries.len());
+    let paged: Value = s
+        .get(&t, "/api/fs/list?path=/two&sort=size&per_page=1000&page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        &entries[..1000],
+        paged["entries"].as_array().unwrap().as_slice()
+    );
+    for i in 0..1200 {
+        std::fs::remove_file(s.dirs[1].path().join(format!("many-{i:04}"))).unwrap();
+    }
+    s.state.tree.invalidate("/two");
     let found: Value = s
         .get(&t, "/api/fs/search?path=/&q=B2")
         .await

@@ -36,15 +36,16 @@ async fn list(
     State(st): State<Arc<AppState>>,
     a: Authed,
     Query(q): Query<ListQ>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let full = a.path(&q.path)?;
     let all = st.tree.list(&full).await?;
-    let mut idx: Vec<&Entry> = all.iter().collect();
+    let mut idx: Vec<usize> = (0..all.len()).collect();
     let desc = q.order.as_deref() == Some("desc");
+    let e = |i: &usize| &all[*i];
     match q.sort.as_deref().unwrap_or("name") {
-        "name" => idx.sort_by(|x, y| (!x.is_dir, &x.name).cmp(&(!y.is_dir, &y.name))),
-        "size" => idx.sort_by_key(|e| (!e.is_dir, e.size)),
-        "modified" => idx.sort_by_key(|e| (!e.is_dir, e.modified)),
+        "name" => idx.sort_by(|x, y| (!e(x).is_dir, &e(x).name).cmp(&(!e(y).is_dir, &e(y).name))),
+        "size" => idx.sort_by_key(|x| (!e(x).is_dir, e(x).size)),
+        "modified" => idx.sort_by_key(|x| (!e(x).is_dir, e(x).modified)),
         other => {
             return Err(Error::invalid(format!("cannot sort by {other:?}"))
                 .with_hint("sort by name, size or modified")
@@ -54,13 +55,16 @@ async fn list(
     if desc {
         idx.reverse();
     }
+    if q.per_page == 0 {
+        return Ok(list_whole(a, full, all, idx));
+    }
     let per_page = q.per_page.clamp(1, 1000);
     let page = q.page.max(1);
     let items: Vec<Value> = idx
         .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|e| a.entry(e))
+        .map(|i| a.entry(&all[*i]))
         .collect();
     Ok(Json(json!({
         "path": a.shown(&full),
@@ -68,7 +72,43 @@ async fn list(
         "page": page,
         "per_page": per_page,
         "entries": items,
-    })))
+    }))
+    .into_response())
+}
+
+/// A whole listing (`per_page=0`), streamed in slices of entries as it is written: one request for a
+/// folder of any size, with memory of a slice beyond the cached listing itself.
+fn list_whole(a: Authed, full: String, all: Arc<Vec<Entry>>, idx: Vec<usize>) -> Response {
+    use futures_util::StreamExt;
+    const SLICE: usize = 512;
+    let head = format!(
+        "{{\"path\":{},\"total\":{},\"page\":1,\"per_page\":0,\"entries\":[",
+        json!(a.shown(&full)),
+        all.len()
+    );
+    let n = idx.len();
+    let a = Arc::new(a);
+    let body = futures_util::stream::iter((0..n.div_ceil(SLICE)).map(move |k| {
+        let mut out = Vec::with_capacity(SLICE * 200);
+        for (j, i) in idx[k * SLICE..((k + 1) * SLICE).min(n)].iter().enumerate() {
+            if k * SLICE + j > 0 {
+                out.push(b',');
+            }
+            // A Value of plain data always serialises.
+            let _ = serde_json::to_writer(&mut out, &a.entry(&all[*i]));
+        }
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(out))
+    }));
+    let body =
+        futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes::Bytes::from(head))])
+            .chain(body)
+            .chain(futures_util::stream::iter([Ok(bytes::Bytes::from_static(
+                b"]}",
+            ))]));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn stat(
