@@ -165,8 +165,13 @@ pub struct Tree {
     ttl: Duration,
     budget: usize,
     cache: Mutex<Cache>,
+    /// Entries stat'ed lately (for [`Tree::stat`] within the listing TTL), at most [`STATS_MAX`].
+    stats: Mutex<HashMap<String, (Entry, Instant)>>,
     fetches: std::sync::atomic::AtomicU64,
 }
+
+/// Stat results kept at most.
+const STATS_MAX: usize = 4096;
 
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,6 +196,7 @@ impl Tree {
             ttl,
             budget,
             cache: Mutex::new(Cache::default()),
+            stats: Default::default(),
             fetches: Default::default(),
         }
     }
@@ -248,6 +254,7 @@ impl Tree {
         ms.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then(a.path.cmp(&b.path)));
         drop(ms);
         self.cache().clear();
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(())
     }
 
@@ -260,6 +267,7 @@ impl Tree {
         let gone = ms.len() != before;
         drop(ms);
         self.cache().clear();
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clear();
         gone
     }
 
@@ -396,10 +404,37 @@ impl Tree {
         got.map_err(|(k, msg)| Error::new(k, msg))
     }
 
+    /// The entry at `path` from a fresh stat or a fresh cached listing of its folder, if either has it.
+    fn cached_entry(&self, path: &str) -> Option<Entry> {
+        if let Some((e, at)) = self
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            && at.elapsed() < self.ttl
+        {
+            return Some(e.clone());
+        }
+        let slot = {
+            let c = self.cache();
+            c.slots
+                .get(parent_of(path))
+                .filter(|s| s.at.elapsed() < self.ttl)
+                .cloned()?
+        };
+        let listing = slot.cell.get()?.as_ref().ok()?.clone();
+        listing.iter().find(|e| e.path == path).cloned()
+    }
+
     /// Drops cached listings of `path` and everything below it.
     pub fn invalidate(&self, path: &str) {
         let below = format!("{}/", path.trim_end_matches('/'));
         self.cache()
+            .retain(|k, _| k != path && !k.starts_with(&below));
+        // What was stat'ed in it, or below it, too.
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .retain(|k, _| k != path && !k.starts_with(&below));
     }
 
@@ -408,10 +443,23 @@ impl Tree {
         match self.resolve(path)? {
             Resolved::Virtual(_) => Ok(Entry::dir(path.to_string())),
             Resolved::Inside(m, inner) => {
+                // A fresh cached listing of the parent answers without asking the remote (a player's
+                // ranged GETs each begin with a stat); a name missing from it is still asked for.
+                if !inner.is_empty()
+                    && let Some(e) = self.cached_entry(path)
+                {
+                    return Ok(e);
+                }
                 let mut e = m.storage.stat(&inner).await?;
                 e.path = path.to_string();
                 if inner.is_empty() {
                     e.name = path.rsplit('/').next().unwrap_or_default().to_string();
+                } else if !self.ttl.is_zero() {
+                    let mut st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                    if st.len() >= STATS_MAX {
+                        st.clear();
+                    }
+                    st.insert(path.to_string(), (e.clone(), Instant::now()));
                 }
                 Ok(e)
             }
@@ -554,6 +602,48 @@ mod tests {
         assert_eq!(under("/u", "/a"), "/u/a");
         assert_eq!(parent_of("/a/b"), "/a");
         assert_eq!(parent_of("/a"), "/");
+    }
+
+    /// A stat within the TTL is answered from what was stat'ed or listed (a player's ranged GETs each
+    /// begin with one); a write through the tree drops it, so the new size shows at once.
+    #[tokio::test]
+    async fn stats_are_cached_until_a_write() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f.txt"), "one").unwrap();
+        let t = Tree::new(Duration::from_secs(60));
+        t.mount(Mount {
+            path: "/m".into(),
+            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
+            read_only: false,
+            direct_links: false,
+        })
+        .unwrap();
+        assert_eq!(t.stat("/m/f.txt").await.unwrap().size, Some(3));
+        std::fs::write(d.path().join("f.txt"), "changed outside").unwrap();
+        assert_eq!(
+            t.stat("/m/f.txt").await.unwrap().size,
+            Some(3),
+            "within the TTL, as a listing would be"
+        );
+        t.write(
+            "/m/f.txt",
+            cloudmux_core::bytes_stream(b"written".to_vec(), 4),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(t.stat("/m/f.txt").await.unwrap().size, Some(7));
+        std::fs::write(d.path().join("g.txt"), "gg").unwrap();
+        t.list("/m").await.unwrap();
+        std::fs::remove_file(d.path().join("g.txt")).unwrap();
+        assert_eq!(
+            t.stat("/m/g.txt").await.unwrap().size,
+            Some(2),
+            "from the cached listing"
+        );
+        t.invalidate("/m");
+        assert!(t.stat("/m/g.txt").await.is_err());
+        assert!(t.stat("/m/nothing").await.is_err(), "a miss is asked for");
     }
 
     #[tokio::test]
