@@ -49,6 +49,10 @@ pub struct Serve {
     /// tasks are resumed by another process on the same database (or by this one restarted) after this.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub task_lease: u64,
+    /// A reverse proxy or load balancer in front of this server, by address or network (repeatable): for
+    /// its requests the client's address (counted by the login throttle) is read from X-Forwarded-For.
+    #[arg(long = "trusted-proxy", value_name = "ADDRESS[/PREFIX]")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Serve {
@@ -121,6 +125,12 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
         s.policy(cfg, &data),
     );
     state.tasks.set_lease(Duration::from_secs(s.task_lease));
+    state.set_trusted_proxies(
+        s.trusted_proxies
+            .iter()
+            .map(|p| cloudmux_server::proxy::Net::parse(p))
+            .collect::<Result<Vec<_>>>()?,
+    );
     for (path, e) in state.sync_mounts().await? {
         eprintln!("warning: {path} is not mounted: {e}");
     }
@@ -399,6 +409,12 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
         policy,
     );
     state.tasks.set_lease(Duration::from_secs(s.task_lease));
+    state.set_trusted_proxies(
+        s.trusted_proxies
+            .iter()
+            .map(|p| cloudmux_server::proxy::Net::parse(p))
+            .collect::<Result<Vec<_>>>()?,
+    );
     for (path, name) in [
         ("/gdrive", "gdrive"),
         ("/photos", "gphotos"),

@@ -1540,8 +1540,9 @@ fn litmus_through_nginx_over_two_servers() {
         "--path",
         files.to_str().unwrap(),
     ]);
-    let (a, base_a, password) = spawn_server(&env, Some(&db), "a");
-    let (b, base_b, _) = spawn_server(&env, Some(&db), "b");
+    let behind = ["--trusted-proxy", "127.0.0.1"];
+    let (a, base_a, password) = spawn_server_with(&env, Some(&db), "a", &behind);
+    let (b, base_b, _) = spawn_server_with(&env, Some(&db), "b", &behind);
     let mut stop = KillOnDrop(vec![a, b]);
     let http = reqwest::blocking::Client::new();
     let login = |base: &str, user: &str, pw: &str| -> String {
@@ -1606,6 +1607,7 @@ fn litmus_through_nginx_over_two_servers() {
          upstream cloudmux {{ server {}; server {}; }}\n\
          server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 0;\n    location / {{\n\
          proxy_pass http://cloudmux;\n      proxy_http_version 1.1;\n      proxy_set_header Host $http_host;\n\
+         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
          proxy_request_buffering off;\n      proxy_buffering off;\n    }}\n  }}\n}}\n",
         up(&base_a),
         up(&base_b)

@@ -294,6 +294,8 @@ pub struct CloudFs {
     listed: Arc<std::sync::Mutex<Option<ListedProps>>>,
     /// What this request's `PROPFIND` asked for.
     mode: PropMode,
+    /// This request only reads a file (GET, HEAD).
+    reading: bool,
     /// The dead properties already answered by name for a path in this request (dav-server reads each
     /// named one, then adds all of the resource's dead properties to the answer).
     served: Arc<std::sync::Mutex<Served>>,
@@ -301,6 +303,9 @@ pub struct CloudFs {
 
 /// A tree path and the (namespace, name) of the dead properties answered by name for it.
 type Served = (String, Vec<(String, String)>);
+
+/// The size of the pieces a GET's body is sent in.
+pub const READ_BUF: usize = 256 * 1024;
 
 /// The largest `PROPFIND` body read, in bytes (a larger one answers 413).
 pub const MAX_PROPFIND_BODY: usize = 64 * 1024;
@@ -357,14 +362,17 @@ impl CloudFs {
             db,
             listed: Default::default(),
             mode: PropMode::All,
+            reading: false,
             served: Default::default(),
         }
     }
 
-    /// A copy for one request asking for `mode`, with its own (empty) memory of listed properties.
-    fn for_request(&self, mode: PropMode) -> Self {
+    /// A copy for one request asking for `mode` (and only reading, when `reading`), with its own (empty)
+    /// memory of listed properties.
+    fn for_request(&self, mode: PropMode, reading: bool) -> Self {
         CloudFs {
             mode,
+            reading,
             ..CloudFs::new(self.tree.clone(), self.db.clone())
         }
     }
@@ -466,7 +474,7 @@ impl GuardedFileSystem<User> for CloudFs {
                 return Ok(f);
             }
             let p = tree_path(path, user)?;
-            let e = self.tree.stat(&p).await.map_err(fs_err)?;
+            let e = self.tree.stat_for_read(&p).await.map_err(fs_err)?;
             if e.is_dir {
                 return Err(FsError::Forbidden);
             }
@@ -500,11 +508,13 @@ impl GuardedFileSystem<User> for CloudFs {
                 folder: p.clone(),
                 props,
             });
-            let items: Vec<FsResult<Box<dyn DavDirEntry>>> = entries
-                .iter()
-                .map(|e| Ok(Box::new(DirEntry(e.clone())) as Box<dyn DavDirEntry>))
-                .collect();
-            let s: FsStream<Box<dyn DavDirEntry>> = Box::pin(futures_util::stream::iter(items));
+            // One entry at a time from the shared cached listing, as the answer is written: 16 clients
+            // listing a 100k folder hold one copy of it, not 16.
+            let n = entries.len();
+            let s: FsStream<Box<dyn DavDirEntry>> =
+                Box::pin(futures_util::stream::iter((0..n).map(move |i| {
+                    Ok(Box::new(DirEntry(entries[i].clone())) as Box<dyn DavDirEntry>)
+                })));
             Ok(s)
         }
         .boxed()
@@ -517,7 +527,14 @@ impl GuardedFileSystem<User> for CloudFs {
     ) -> FsFuture<'a, Box<dyn DavMetaData>> {
         async move {
             let p = tree_path(path, user)?;
-            let e = self.tree.stat(&p).await.map_err(fs_err)?;
+            // A GET or HEAD may be answered from what was just listed or stat'ed; anything that
+            // changes files checks against the remote.
+            let e = if self.reading {
+                self.tree.stat_for_read(&p).await
+            } else {
+                self.tree.stat(&p).await
+            }
+            .map_err(fs_err)?;
             let m: Box<dyn DavMetaData> = Box::new(Meta::of(&e));
             Ok(m)
         }
@@ -897,11 +914,15 @@ pub async fn handle(
     };
     let req = http::Request::from_parts(parts, body);
     // dav-server parses what clients send; should it still panic on some input, the request fails alone.
-    let handled = std::panic::AssertUnwindSafe(st.dav.handler_for(&user, props).handle_guarded(
-        req,
-        user.name.clone(),
-        user,
-    ))
+    let handled = std::panic::AssertUnwindSafe(
+        st.dav
+            .handler_for(
+                &user,
+                props,
+                method == http::Method::GET || method == http::Method::HEAD,
+            )
+            .handle_guarded(req, user.name.clone(), user),
+    )
     .catch_unwind()
     .await;
     let resp = match handled {
@@ -953,15 +974,24 @@ impl Dav {
     }
 
     /// The handler for one request of `user`: paths under [`PREFIX`], locks as `user` sees them (Windows
-    /// and macOS clients need locks); `props` is what a `PROPFIND` asks for ([`PropMode::All`] otherwise).
-    pub fn handler_for(&self, user: &User, props: PropMode) -> dav_server::DavHandler<User> {
+    /// and macOS clients need locks); `props` is what a `PROPFIND` asks for ([`PropMode::All`] otherwise),
+    /// `reading` whether the request only reads a file (GET, HEAD: its stat may come from the cache).
+    pub fn handler_for(
+        &self,
+        user: &User,
+        props: PropMode,
+        reading: bool,
+    ) -> dav_server::DavHandler<User> {
         dav_server::DavHandler::builder()
-            .filesystem(Box::new(self.fs.for_request(props)))
+            .filesystem(Box::new(self.fs.for_request(props, reading)))
             .locksystem(Box::new(crate::locks::UserLocks::new(
                 self.locks.clone(),
                 user.clone(),
             )))
             .strip_prefix(PREFIX)
+            // Bodies go out in pieces of this size (dav-server's default, 16 KiB, costs a frame and a
+            // wake-up per 16 KiB of a download).
+            .read_buf_size(READ_BUF)
             .build_handler()
     }
 }

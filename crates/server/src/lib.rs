@@ -51,6 +51,7 @@ pub mod limits;
 pub mod locks;
 pub mod mount;
 pub mod openapi;
+pub mod proxy;
 pub mod signin;
 pub mod tasks;
 pub mod thumbs;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub tickets: tickets::Tickets,
     /// Folders each user's searches may still list.
     pub search_budget: limits::Buckets,
+    /// The reverse proxies whose `X-Forwarded-For` is believed ([`proxy`]).
+    trusted: std::sync::RwLock<Vec<proxy::Net>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -134,7 +137,22 @@ impl AppState {
             search_budget: limits::Buckets::new(api::SEARCH_FOLDERS_PER_WINDOW, api::SEARCH_WINDOW),
             signins: Default::default(),
             thumbs: Default::default(),
+            trusted: Default::default(),
         })
+    }
+
+    /// The reverse proxies (load balancers) in front of this server: for their requests the client's
+    /// address is read from `X-Forwarded-For` ([`proxy`]).
+    pub fn set_trusted_proxies(&self, nets: Vec<proxy::Net>) {
+        *self.trusted.write().unwrap_or_else(|p| p.into_inner()) = nets;
+    }
+
+    /// See [`AppState::set_trusted_proxies`].
+    pub fn trusted_proxies(&self) -> Vec<proxy::Net> {
+        self.trusted
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Makes the tree follow the saved mounts: mounts what was added or changed (by this process or
@@ -182,7 +200,11 @@ pub fn app(state: Arc<AppState>) -> Router {
             &format!("{}/{{*rest}}", dav::PREFIX),
             axum::routing::any(dav::handle),
         )
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            proxy::middleware,
+        ))
         .layer(axum::middleware::map_response(
             |mut r: axum::response::Response| async move {
                 let h = r.headers_mut();

@@ -404,6 +404,17 @@ impl Tree {
         got.map_err(|(k, msg)| Error::new(k, msg))
     }
 
+    /// Like [`Tree::stat`], for reading the file: a stat made within the listing TTL or a fresh cached
+    /// listing of its folder answers without asking the remote (a player's ranged GETs each begin with a
+    /// stat). Checks before a change (does the destination exist?) use [`Tree::stat`], which always asks:
+    /// another server process on the same database may have changed it.
+    pub async fn stat_for_read(&self, path: &str) -> Result<Entry> {
+        if let Some(e) = self.cached_entry(path) {
+            return Ok(e);
+        }
+        self.stat(path).await
+    }
+
     /// The entry at `path` from a fresh stat or a fresh cached listing of its folder, if either has it.
     fn cached_entry(&self, path: &str) -> Option<Entry> {
         if let Some((e, at)) = self
@@ -443,13 +454,6 @@ impl Tree {
         match self.resolve(path)? {
             Resolved::Virtual(_) => Ok(Entry::dir(path.to_string())),
             Resolved::Inside(m, inner) => {
-                // A fresh cached listing of the parent answers without asking the remote (a player's
-                // ranged GETs each begin with a stat); a name missing from it is still asked for.
-                if !inner.is_empty()
-                    && let Some(e) = self.cached_entry(path)
-                {
-                    return Ok(e);
-                }
                 let mut e = m.storage.stat(&inner).await?;
                 e.path = path.to_string();
                 if inner.is_empty() {
@@ -604,8 +608,9 @@ mod tests {
         assert_eq!(parent_of("/a"), "/");
     }
 
-    /// A stat within the TTL is answered from what was stat'ed or listed (a player's ranged GETs each
-    /// begin with one); a write through the tree drops it, so the new size shows at once.
+    /// A stat for reading within the TTL is answered from what was stat'ed or listed (a player's ranged
+    /// GETs each begin with one); a write through the tree drops it, so the new size shows at once; a
+    /// plain stat always asks.
     #[tokio::test]
     async fn stats_are_cached_until_a_write() {
         let d = tempfile::tempdir().unwrap();
@@ -618,12 +623,17 @@ mod tests {
             direct_links: false,
         })
         .unwrap();
-        assert_eq!(t.stat("/m/f.txt").await.unwrap().size, Some(3));
+        assert_eq!(t.stat_for_read("/m/f.txt").await.unwrap().size, Some(3));
         std::fs::write(d.path().join("f.txt"), "changed outside").unwrap();
         assert_eq!(
-            t.stat("/m/f.txt").await.unwrap().size,
+            t.stat_for_read("/m/f.txt").await.unwrap().size,
             Some(3),
             "within the TTL, as a listing would be"
+        );
+        assert_eq!(
+            t.stat("/m/f.txt").await.unwrap().size,
+            Some(15),
+            "a plain stat asks"
         );
         t.write(
             "/m/f.txt",
@@ -632,18 +642,21 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(t.stat("/m/f.txt").await.unwrap().size, Some(7));
+        assert_eq!(t.stat_for_read("/m/f.txt").await.unwrap().size, Some(7));
         std::fs::write(d.path().join("g.txt"), "gg").unwrap();
         t.list("/m").await.unwrap();
         std::fs::remove_file(d.path().join("g.txt")).unwrap();
         assert_eq!(
-            t.stat("/m/g.txt").await.unwrap().size,
+            t.stat_for_read("/m/g.txt").await.unwrap().size,
             Some(2),
             "from the cached listing"
         );
         t.invalidate("/m");
-        assert!(t.stat("/m/g.txt").await.is_err());
-        assert!(t.stat("/m/nothing").await.is_err(), "a miss is asked for");
+        assert!(t.stat_for_read("/m/g.txt").await.is_err());
+        assert!(
+            t.stat_for_read("/m/nothing").await.is_err(),
+            "a miss is asked for"
+        );
     }
 
     #[tokio::test]

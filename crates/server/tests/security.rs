@@ -477,6 +477,59 @@ async fn own_logins_do_not_reset_the_throttle() {
     assert!(r.headers().contains_key("retry-after"));
 }
 
+/// Behind a load balancer every request comes from it: with the balancer named as a trusted proxy, the
+/// throttle counts the client it forwards for (one guesser does not lock everyone out); without, and for
+/// anyone else, `X-Forwarded-For` is ignored (a guesser cannot escape the throttle by writing one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_clients_count_only_through_trusted_proxies() {
+    let s = server().await;
+    let guess = |from: &str, pw: &str| {
+        s.http
+            .post(format!("{}/api/auth/login", s.base))
+            .header("X-Forwarded-For", from)
+            .json(&json!({"username": "alice", "password": pw}))
+            .send()
+    };
+    // Untrusted: every made-up address is still this one source.
+    for i in 0..cloudmux_server::users::THROTTLE_FAILURES {
+        let from = format!("198.51.100.{i}");
+        assert_eq!(guess(&from, "wrong").await.unwrap().status(), 403);
+    }
+    assert_eq!(guess("198.51.100.99", "wrong").await.unwrap().status(), 429);
+    // Trusted (the test client is 127.0.0.1): each forwarded client has its own count.
+    let s = server().await;
+    s.state.set_trusted_proxies(vec![
+        cloudmux_server::proxy::Net::parse("127.0.0.1").unwrap(),
+    ]);
+    let guess = |from: &str, pw: &str| {
+        s.http
+            .post(format!("{}/api/auth/login", s.base))
+            .header("X-Forwarded-For", from)
+            .json(&json!({"username": "alice", "password": pw}))
+            .send()
+    };
+    for _ in 0..cloudmux_server::users::THROTTLE_FAILURES {
+        assert_eq!(guess("203.0.113.5", "wrong").await.unwrap().status(), 403);
+    }
+    assert_eq!(guess("203.0.113.5", "wrong").await.unwrap().status(), 429);
+    assert_eq!(
+        guess("203.0.113.6", "alice-password")
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "another client behind the same balancer signs in"
+    );
+    // A client's own hops left of the proxy's are not believed.
+    assert_eq!(
+        guess("1.1.1.1, 203.0.113.5", "alice-password")
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_guesses_get_no_more_tries() {
     let s = Arc::new(server().await);

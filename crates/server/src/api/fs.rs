@@ -172,7 +172,7 @@ pub(super) async fn send_file(
     headers: &HeaderMap,
     inline: bool,
 ) -> ApiResult<Response> {
-    let e = st.tree.stat(full).await?;
+    let e = st.tree.stat_for_read(full).await?;
     if e.is_dir {
         return Err(Error::invalid(format!("{shown} is a folder"))
             .with_hint("download files one by one, or list the folder")
