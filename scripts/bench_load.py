@@ -171,7 +171,7 @@ def wrk(url, lua, work, server):
                           "--timeout", "30s", "-s", str(script), url], check=True, capture_output=True,
                          text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    lat = dict(re.findall(r"^\s+(50|99)\.000%\s+(\S+)", out, re.M))
+    lat = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)", out, re.M))
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = sum(int(x) for x in sock.groups()) if sock else 0
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -247,6 +247,10 @@ pub struct Users {
     /// the user's row is read on every request, so a removed user or a changed password counts at once
     /// (in every server process sharing the database).
     verified: Mutex<HashMap<String, (String, Instant)>>,
+    /// Checks of Basic credentials in flight, by the same key: a client opening 64 connections at once
+    /// with the right password costs one argon2 run and one throttle slot, not 64 (which would also
+    /// throttle the client out).
+    checking: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How long verified Basic credentials are trusted without checking the hash again.
@@ -262,6 +266,7 @@ impl Users {
             session_ttl,
             throttle: Mutex::new(Throttle::default()),
             verified: Mutex::new(HashMap::new()),
+            checking: Mutex::new(HashMap::new()),
         }
     }
 
@@ -397,9 +402,32 @@ impl Users {
     /// HTTP Basic credentials.
     pub async fn check_password(&self, ip: IpAddr, name: &str, password: &str) -> Result<User> {
         let key = token_hash(&format!("{name}:{password}"));
+        if let Some(u) = self.cached_check(&key, name).await? {
+            return Ok(u);
+        }
+        // One check at a time per credentials; those waiting find its result in the cache.
+        let gate = self
+            .checking
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let held = gate.lock().await;
+        let r = self.check_uncached(ip, name, password, &key).await;
+        drop(held);
+        let mut checking = self.checking.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&gate) <= 2 {
+            checking.remove(&key);
+        }
+        r
+    }
+
+    /// The user of credentials verified within [`VERIFIED_TTL`] whose password has not changed since.
+    async fn cached_check(&self, key: &str, name: &str) -> Result<Option<User>> {
         let cached = {
             let v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            v.get(&key)
+            v.get(key)
                 .filter(|(_, at)| at.elapsed() < VERIFIED_TTL)
                 .map(|(phc, _)| phc.clone())
         };
@@ -407,8 +435,22 @@ impl Users {
             && let Some(row) = self.db.get_user(name).await?
             && ct_eq(row.password_hash.as_bytes(), phc.as_bytes())
         {
-            return Ok(User::from(&row));
+            return Ok(Some(User::from(&row)));
         }
+        Ok(None)
+    }
+
+    async fn check_uncached(
+        &self,
+        ip: IpAddr,
+        name: &str,
+        password: &str,
+        key: &str,
+    ) -> Result<User> {
+        if let Some(u) = self.cached_check(key, name).await? {
+            return Ok(u);
+        }
+        let key = key.to_string();
         let row = self.verify(ip, name, password).await?;
         let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
         if v.len() >= VERIFIED_MAX {

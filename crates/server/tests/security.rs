@@ -530,6 +530,29 @@ async fn forwarded_clients_count_only_through_trusted_proxies() {
     );
 }
 
+/// A WebDAV client opening many connections at once with the right password (a sync client, a load
+/// test) is not throttled out by its own concurrent first checks: they wait for one check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_with_the_right_password_all_pass() {
+    let s = Arc::new(server().await);
+    let all: Vec<_> = (0..64)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.dav("PROPFIND", "alice", "/")
+                    .header("Depth", "0")
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for t in all {
+        assert_eq!(t.await.unwrap(), 207);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_guesses_get_no_more_tries() {
     let s = Arc::new(server().await);
