@@ -33,10 +33,11 @@ FILES = 200
 BIG = 64 << 20
 
 # The mix. `P` is the folder's URL path, `AUTH` the Authorization header value. Names of a client's own
-# files carry the wrk thread's id and a counter; a file is moved 8 rounds after it was PUT and deleted 8
-# rounds after that, by which time every request of the thread sent before has long been answered.
+# files carry the wrk thread's id and a counter; a file is moved 50 rounds (500 requests of its thread)
+# after it was PUT and deleted 50 rounds after that, by which time every request of the thread sent
+# before has long been answered (with 32 connections a thread, a shorter lag raced slow PUTs).
 LUA_DAV = r"""
-local P, AUTH, FILES, BIG = "%(P)s", "%(AUTH)s", %(FILES)d, %(BIG)d
+local P, AUTH, FILES, BIG, LAG = "%(P)s", "%(AUTH)s", %(FILES)d, %(BIG)d, 50
 local counter = 0
 tid = 0  -- set per thread by setup()
 local body = string.rep("x", 4096)
@@ -64,10 +65,10 @@ function request()
     return req("GET", P .. "/big.bin", {["Range"] = "bytes=" .. off .. "-" .. (off + 65535)})
   elseif step == 3 then
     return req("PUT", mine(round, "a"), {["Content-Type"] = "application/octet-stream"}, body)
-  elseif step == 4 and round >= 8 then
-    return req("MOVE", mine(round - 8, "a"), {["Destination"] = "http://" .. wrk.host .. ":" .. wrk.port .. mine(round - 8, "b"), ["Overwrite"] = "T"})
-  elseif step == 7 and round >= 16 then
-    return req("DELETE", mine(round - 16, "b"))
+  elseif step == 4 and round >= LAG then
+    return req("MOVE", mine(round - LAG, "a"), {["Destination"] = "http://" .. wrk.host .. ":" .. wrk.port .. mine(round - LAG, "b"), ["Overwrite"] = "T"})
+  elseif step == 7 and round >= 2 * LAG then
+    return req("DELETE", mine(round - 2 * LAG, "b"))
   else
     return req("GET", P .. "/f" .. string.format("%%04d", (counter * 7) %% FILES))
   end
@@ -75,7 +76,7 @@ end
 """
 
 LUA_API = r"""
-local P, AUTH, FILES, BIG = "%(P)s", "%(AUTH)s", %(FILES)d, %(BIG)d
+local P, AUTH, FILES, BIG, LAG = "%(P)s", "%(AUTH)s", %(FILES)d, %(BIG)d, 50
 local counter = 0
 tid = 0  -- set per thread by setup()
 local body = string.rep("x", 4096)
@@ -103,12 +104,12 @@ function request()
     return req("GET", "/api/fs/download?path=" .. P .. "/big.bin", {["Range"] = "bytes=" .. off .. "-" .. (off + 65535)})
   elseif step == 3 then
     return req("PUT", "/api/fs/upload?overwrite=true&path=" .. mine(round, "a"), {["Content-Type"] = "application/octet-stream"}, body)
-  elseif step == 4 and round >= 8 then
+  elseif step == 4 and round >= LAG then
     return req("POST", "/api/fs/rename", {["Content-Type"] = "application/json"},
-      '{"from":"' .. mine(round - 8, "a") .. '","to":"' .. mine(round - 8, "b") .. '"}')
-  elseif step == 7 and round >= 16 then
+      '{"from":"' .. mine(round - LAG, "a") .. '","to":"' .. mine(round - LAG, "b") .. '"}')
+  elseif step == 7 and round >= 2 * LAG then
     return req("POST", "/api/fs/delete", {["Content-Type"] = "application/json"},
-      '{"path":"' .. mine(round - 16, "b") .. '","permanent":true}')
+      '{"path":"' .. mine(round - 2 * LAG, "b") .. '","permanent":true}')
   else
     return req("GET", "/api/fs/download?path=" .. P .. "/f" .. string.format("%%04d", (counter * 7) %% FILES))
   end
@@ -164,12 +165,24 @@ def seconds(v):
     return n * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
+# With LOAD_DEBUG: every answer outside 2xx/3xx is written out (status and the start of its body).
+LUA_DEBUG = r"""
+function response(status, headers, body)
+  if status >= 400 then io.stderr:write("answer ", status, " ", string.sub(string.gsub(body, "%s+", " "), 1, 100), "\n") end
+end
+"""
+
+
 def wrk(url, lua, work, server):
     script = work / "mix.lua"
-    script.write_text(lua)
-    out = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CLIENTS), "-d", f"{SECONDS}s", "--latency",
-                          "--timeout", "30s", "-s", str(script), url], check=True, capture_output=True,
-                         text=True).stdout
+    script.write_text(lua + (LUA_DEBUG if os.environ.get("LOAD_DEBUG") else ""))
+    p = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CLIENTS), "-d", f"{SECONDS}s", "--latency",
+                        "--timeout", "30s", "-s", str(script), url], check=True, capture_output=True, text=True)
+    out = p.stdout
+    if os.environ.get("LOAD_DEBUG"):
+        from collections import Counter
+        for answer, n in Counter(p.stderr.splitlines()).most_common(10):
+            print(f"{server}: {n} × {answer}", file=sys.stderr)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)", out, re.M))
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
