@@ -76,6 +76,44 @@ def blob_dir(fallback):
     return fallback
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 now."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, what):
+    """Waits until `proc` (named `what` in errors) accepts connections on `port`."""
+    import socket
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited (status {proc.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+def first_password(proc):
+    """The first admin's password, from what a new `cloudmux serve` prints on stderr (the rest of which
+    is then drained in the background)."""
+    import threading
+    password = None
+    for line in proc.stderr:
+        m = re.search(r"password (\S+)", line)
+        if m:
+            password = m.group(1)
+            break
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return password
+
+
 def main():
     print("building release binary…", file=sys.stderr)
     subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)

@@ -18,11 +18,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import first_password, free_port, wait_port  # noqa: E402
 from bench_rclone import need  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,8 @@ BIG = 64 << 20
 # files carry the wrk thread's id and a counter; a file is moved 50 rounds (500 requests of its thread)
 # after it was PUT and deleted 50 rounds after that, by which time every request of the thread sent
 # before has long been answered (with 32 connections a thread, a shorter lag raced slow PUTs).
-LUA_DAV = r"""
+# What both mixes share: parameters, the per-thread id and counter, requests with the credentials.
+LUA_HEAD = r"""
 local P, AUTH, FILES, BIG, LAG = "%(P)s", "%(AUTH)s", %(FILES)d, %(BIG)d, 50
 local counter = 0
 tid = 0  -- set per thread by setup()
@@ -51,6 +52,9 @@ local function req(method, path, headers, b)
   headers["Authorization"] = AUTH
   return wrk.format(method, path, headers, b)
 end
+"""
+
+LUA_DAV = LUA_HEAD + r"""
 function request()
   counter = counter + 1
   local round, step = math.floor(counter / 10), counter %% 10
@@ -75,22 +79,7 @@ function request()
 end
 """
 
-LUA_API = r"""
-local P, AUTH, FILES, BIG, LAG = "%(P)s", "%(AUTH)s", %(FILES)d, %(BIG)d, 50
-local counter = 0
-tid = 0  -- set per thread by setup()
-local body = string.rep("x", 4096)
-local ids = 0
-function setup(thread)
-  ids = ids + 1
-  thread:set("tid", ids)
-end
-local function req(method, path, headers, b)
-  headers = headers or {}
-  headers["Authorization"] = AUTH
-  return wrk.format(method, path, headers, b)
-end
-local function json(t) return t end
+LUA_API = LUA_HEAD + r"""
 function request()
   counter = counter + 1
   local round, step = math.floor(counter / 10), counter %% 10
@@ -115,28 +104,6 @@ function request()
   end
 end
 """
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, proc, what):
-    import socket
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit(f"{what} exited (status {proc.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{what} did not listen on {port}")
 
 
 def reset(folder):
@@ -216,13 +183,7 @@ def main():
                                "--mount", "/local=loc"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
         procs.append(cm)
-        password = None
-        for line in cm.stderr:
-            m = re.search(r"password (\S+)", line)
-            if m:
-                password = m.group(1)
-                break
-        threading.Thread(target=lambda: cm.stderr.read(), daemon=True).start()
+        password = first_password(cm)
         wait_port(port, cm, "cloudmux serve")
         import base64
         import json

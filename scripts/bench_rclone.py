@@ -100,29 +100,12 @@ def rclone_token(t):
                        "refresh_token": t.get("refresh_token", ""), "expiry": expiry.isoformat()})
 
 
-MODES = {
-    # mode: (emulator flags, cloudmux flags for folder copies, rclone flags, targets)
-    "default": ([], [], [], {"small": 0.5, "up": 0.8, "down": 0.8, "list": 1.0}),
-    "quota": (["--quota", "realistic"], [], [], {"small": 0.6, "up": 0.8, "down": 0.8}),
-    "raw": ([], ["--transfers", "8"],
-            ["--transfers", "8", "--drive-pacer-min-sleep", "1ms", "--drive-pacer-burst", "100000"],
-            {"small": 0.6, "up": 0.8, "down": 0.5, "list": 0.6}),
-}
-
-
-def main():
-    mode = sys.argv[1] if len(sys.argv) > 1 else "default"
-    if mode not in MODES:
-        sys.exit(f"unknown mode {mode!r}: use {', '.join(MODES)}")
-    emu_flags, cm_flags, rc_flags, targets = MODES[mode]
-    if os.geteuid() != 0:
-        sys.exit("run as root: the emulator listens on port 443 and rclone runs in a private mount namespace")
-    need("rclone", "rclone")
-    need("openssl", "openssl")
-    print("building release binary…", file=sys.stderr)
-    subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
-    bin_ = str(ROOT / "target" / "release" / "cloudmux")
-    work = Path(tempfile.mkdtemp(prefix="cloudmux-rclone-bench-"))
+def emulated_services(bin_, work, emu_flags=()):
+    """Starts the emulator with TLS on TLS_ADDR (a throw-away CA in `work`, the services' host names in
+    `work/hosts` for `in_namespace`), signs in cloudmux remotes `gd` and `yd` and rclone remotes `rgd` and
+    `ryd` through its own OAuth flows, and returns (the emulator process, the environment to run both tools
+    in: their config files, EMULATOR_BASE, its plain-HTTP address, and EMULATOR_BLOBS, the folder of its
+    blobs, for the caller to remove)."""
     hosts = known_hosts(bin_)
     make_ca(work, hosts)
     (work / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {h}\n" for h in hosts))
@@ -130,6 +113,7 @@ def main():
     env["CLOUDMUX_CONFIG"] = str(work / "cloudmux" / "config.toml")
     env["RCLONE_CONFIG"] = str(work / "rclone.conf")
     blobs = blob_dir(work)
+    env["EMULATOR_BLOBS"] = str(blobs)
     emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--yandex-poll-interval",
                             "1", "--tls-listen", TLS_ADDR, "--tls-cert", str(work / "server.pem"),
                             "--tls-key", str(work / "server.key"), *emu_flags],
@@ -157,6 +141,40 @@ def main():
                 f"token = {rclone_token(tokens['ryd'])}\n")
         Path(env["RCLONE_CONFIG"]).write_text(conf)
         os.chmod(env["RCLONE_CONFIG"], 0o600)
+    except BaseException:
+        emu.kill()
+        shutil.rmtree(blobs, ignore_errors=True)
+        raise
+    env["EMULATOR_BASE"] = base
+    return emu, env
+
+
+MODES = {
+    # mode: (emulator flags, cloudmux flags for folder copies, rclone flags, targets)
+    "default": ([], [], [], {"small": 0.5, "up": 0.8, "down": 0.8, "list": 1.0}),
+    "quota": (["--quota", "realistic"], [], [], {"small": 0.6, "up": 0.8, "down": 0.8}),
+    "raw": ([], ["--transfers", "8"],
+            ["--transfers", "8", "--drive-pacer-min-sleep", "1ms", "--drive-pacer-burst", "100000"],
+            {"small": 0.6, "up": 0.8, "down": 0.5, "list": 0.6}),
+}
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "default"
+    if mode not in MODES:
+        sys.exit(f"unknown mode {mode!r}: use {', '.join(MODES)}")
+    emu_flags, cm_flags, rc_flags, targets = MODES[mode]
+    if os.geteuid() != 0:
+        sys.exit("run as root: the emulator listens on port 443 and rclone runs in a private mount namespace")
+    need("rclone", "rclone")
+    need("openssl", "openssl")
+    print("building release binary…", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
+    bin_ = str(ROOT / "target" / "release" / "cloudmux")
+    work = Path(tempfile.mkdtemp(prefix="cloudmux-rclone-bench-"))
+    emu, env = emulated_services(bin_, work, emu_flags)
+    try:
+        base = env["EMULATOR_BASE"]
 
         hosts_file = work / "hosts"
         ca = str(work / "ca.pem")
@@ -287,7 +305,7 @@ def main():
         emu.terminate()
         emu.wait()
         shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(blobs, ignore_errors=True)
+        shutil.rmtree(env["EMULATOR_BLOBS"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import blob_dir  # noqa: E402
-from bench_rclone import TLS_ADDR, in_namespace, known_hosts, login, make_ca, need, rclone_token  # noqa: E402
+from bench import first_password, free_port, wait_port  # noqa: E402
+from bench_rclone import emulated_services, in_namespace, need  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE_MIB = int(os.environ.get("BENCH_FILE_MIB", "1024"))
@@ -39,28 +39,6 @@ ENTRIES = int(os.environ.get("BENCH_ENTRIES", "10000"))
 BIG_ENTRIES = int(os.environ.get("BENCH_BIG_ENTRIES", "100000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 PROPFIND = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, proc, what):
-    import socket
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit(f"{what} exited (status {proc.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{what} did not listen on {port}")
 
 
 def curl(args):
@@ -120,49 +98,25 @@ def main():
         run(bin_, work, procs)
     finally:
         for p in procs:
-            p.kill()
-            p.wait()
+            if callable(p):
+                p()
+            else:
+                p.kill()
+                p.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
 def run(bin_, work, procs):
-    hosts = known_hosts(bin_)
-    make_ca(work, hosts)
-    hosts_file = work / "hosts"
-    hosts_file.write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {h}\n" for h in hosts))
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["CLOUDMUX_CONFIG"] = str(work / "cloudmux" / "config.toml")
-    env["RCLONE_CONFIG"] = str(work / "rclone.conf")
-    emu = subprocess.Popen([bin_, "emulate", "--listen", "127.0.0.1:0", "--auto-approve", "--yandex-poll-interval",
-                            "1", "--tls-listen", TLS_ADDR, "--tls-cert", str(work / "server.pem"),
-                            "--tls-key", str(work / "server.key")],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                           env=dict(env, TMPDIR=str(blob_dir(work))))
+    emu, env = emulated_services(bin_, work)
     procs.append(emu)
-    base = re.match(r"listening on (\S+)", emu.stdout.readline()).group(1)
-    _, cid, secret = emu.stdout.readline().strip().rsplit(" ", 2)
-    if not emu.stdout.readline().startswith("listening on https://"):
-        sys.exit(f"the emulator could not listen on {TLS_ADDR}")
-    tokens = {}
-    for name, kind in [("gd", "gdrive"), ("yd", "yadisk"), ("rgd", "gdrive"), ("ryd", "yadisk")]:
-        tokens[name] = login(bin_, env, f"{name}-login", kind, cid, secret, base)
-    cfg_dir = Path(env["CLOUDMUX_CONFIG"]).parent
-    for name, kind in [("gd", "gdrive"), ("yd", "yadisk")]:
-        subprocess.run([bin_, "remote", "add", name, "--type", kind, "--client-id", cid, "--client-secret",
-                        secret, "--ca-cert", str(work / "ca.pem")], env=env, check=True, capture_output=True)
-        tok = cfg_dir / "tokens" / f"{name}.token.json"
-        shutil.copy(cfg_dir / "tokens" / f"{name}-login.token.json", tok)
-        os.chmod(tok, 0o600)
+    blobs = env.pop("EMULATOR_BLOBS")
+    procs.append(lambda: shutil.rmtree(blobs, ignore_errors=True))
+    base = env["EMULATOR_BASE"]
+    hosts_file = work / "hosts"
     local = work / "local"
     local.mkdir()
     subprocess.run([bin_, "remote", "add", "loc", "--type", "local", "--path", str(local)], env=env, check=True,
                    capture_output=True)
-    conf = (f"[rgd]\ntype = drive\nclient_id = {cid}\nclient_secret = {secret}\nscope = drive\n"
-            f"token = {rclone_token(tokens['rgd'])}\n\n"
-            f"[ryd]\ntype = yandex\nclient_id = {cid}\nclient_secret = {secret}\n"
-            f"token = {rclone_token(tokens['ryd'])}\n")
-    Path(env["RCLONE_CONFIG"]).write_text(conf)
-    os.chmod(env["RCLONE_CONFIG"], 0o600)
 
     def ns(args, **kw):
         return subprocess.run(in_namespace(hosts_file, args), env=env, **kw)
@@ -195,13 +149,7 @@ def run(bin_, work, procs):
         "--mount", "/local=loc", "--mount", "/gdrive=gd", "--mount", "/yadisk=yd"]),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     procs.append(cm)
-    password = None
-    for line in cm.stderr:
-        m = re.search(r"password (\S+)", line)
-        if m:
-            password = m.group(1)
-            break
-    threading.Thread(target=lambda: cm.stderr.read(), daemon=True).start()
+    password = first_password(cm)
     wait_port(cm_port, cm, "cloudmux serve")
     cmx = Server("cloudmux", cm, f"http://127.0.0.1:{cm_port}/dav", f"admin:{password}")
     token = subprocess.run(["curl", "-s", "-X", "POST", "-H", "Content-Type: application/json", "--data",
@@ -312,7 +260,8 @@ def run(bin_, work, procs):
     for what, c, r, target in rows:
         ratio = c / r if r else float("inf")
         print(f"| {what} | {c:.3f} | {r:.3f} | {ratio:.2f} {'✓' if ratio <= target else '✗'} | ≤ {target} |")
-    print("\n| 16 × PROPFIND of 100k entries + 16 × GET of the large file, /local | peak RSS MiB | seconds |")
+    print(f"\n| 16 × PROPFIND of {BIG_ENTRIES} entries + 16 × GET of the {FILE_MIB} MiB file, /local "
+          "| peak RSS MiB | seconds |")
     print("|---|---:|---:|")
     for name, peak, elapsed in mem:
         print(f"| {name} | {peak:.0f} | {elapsed:.1f} |")

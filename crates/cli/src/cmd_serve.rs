@@ -56,6 +56,18 @@ pub struct Serve {
 }
 
 impl Serve {
+    /// Applies the settings every server takes: the task lease and the trusted proxies.
+    fn tune(&self, state: &AppState) -> Result<()> {
+        state.tasks.set_lease(Duration::from_secs(self.task_lease));
+        state.set_trusted_proxies(
+            self.trusted_proxies
+                .iter()
+                .map(|p| cloudmux_server::proxy::Net::parse(p))
+                .collect::<Result<Vec<_>>>()?,
+        );
+        Ok(())
+    }
+
     /// What remotes added through the admin API may point at: what the operator allowed, never the
     /// server's own folders.
     fn policy(&self, cfg: &Config, data: &Path) -> cloudmux_server::admin::RemotePolicy {
@@ -124,13 +136,7 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
         Some(Arc::new(cloudmux_remote::ConfigRemotes::new(cfg))),
         s.policy(cfg, &data),
     );
-    state.tasks.set_lease(Duration::from_secs(s.task_lease));
-    state.set_trusted_proxies(
-        s.trusted_proxies
-            .iter()
-            .map(|p| cloudmux_server::proxy::Net::parse(p))
-            .collect::<Result<Vec<_>>>()?,
-    );
+    s.tune(&state)?;
     for (path, e) in state.sync_mounts().await? {
         eprintln!("warning: {path} is not mounted: {e}");
     }
@@ -408,13 +414,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
         Some(Arc::new(cloudmux_remote::ConfigRemotes::new(&cfg))),
         policy,
     );
-    state.tasks.set_lease(Duration::from_secs(s.task_lease));
-    state.set_trusted_proxies(
-        s.trusted_proxies
-            .iter()
-            .map(|p| cloudmux_server::proxy::Net::parse(p))
-            .collect::<Result<Vec<_>>>()?,
-    );
+    s.tune(&state)?;
     for (path, name) in [
         ("/gdrive", "gdrive"),
         ("/photos", "gphotos"),
