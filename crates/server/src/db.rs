@@ -76,6 +76,9 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_name, state)",
 ];
 
+/// Throttle counters kept at most in the database.
+const THROTTLE_ROWS: i64 = 100_000;
+
 /// Columns added to existing tables: (table, column, type and default).
 const COLUMNS: &[(&str, &str, &str)] = &[("mounts", "direct_links", "BIGINT NOT NULL DEFAULT 0")];
 
@@ -722,6 +725,21 @@ impl Db {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        // Counters are bounded like the in-memory ones: the oldest go first when full.
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM throttle")
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(db_err)?;
+        if n >= THROTTLE_ROWS {
+            sqlx::query(
+                "DELETE FROM throttle WHERE key IN \
+                 (SELECT key FROM throttle ORDER BY since LIMIT 1000)",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
         let mut counts = Vec::new();
         let mut wait = None::<i64>;
         for (key, limit) in keys {

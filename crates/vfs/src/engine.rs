@@ -607,12 +607,20 @@ pub async fn run(
     let mtimes = dst.0.capabilities().set_modified;
     // Each file to copy, and whether the destination has nothing of that name.
     let mut todo: Vec<(String, Entry, bool)> = Vec::new();
+    // Move: files the destination already holds as they are at the source.
+    let mut arrived: Vec<String> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
     for (rel, e) in stree.iter().filter(|(r, e)| wanted(r, e)) {
         match (e.is_dir, dtree.get(rel)) {
             (true, Some(d)) if d.is_dir => {}
             (true, _) => dirs.push(rel.clone()),
-            (false, Some(d)) if !d.is_dir && same(e, d, o, mtimes) => stats.unchanged += 1,
+            (false, Some(d)) if !d.is_dir && same(e, d, o, mtimes) => {
+                stats.unchanged += 1;
+                if mode == Mode::Move {
+                    // Already there (an earlier, interrupted move copied it): only the source goes.
+                    arrived.push(rel.clone());
+                }
+            }
             (false, Some(d)) if !d.is_dir => {
                 stats.differ.push(rel.clone());
                 todo.push((rel.clone(), e.clone(), false));
@@ -729,6 +737,19 @@ pub async fn run(
                 stats.bytes += n;
             }
             Err(e) => stats.errors.push((rel, e.to_string())),
+        }
+    }
+    if mode == Mode::Move && !arrived.is_empty() {
+        let how = if src.0.capabilities().trash {
+            DeleteMode::Trash
+        } else {
+            DeleteMode::Permanent
+        };
+        for rel in arrived {
+            match src.0.delete(&join(&sroot, &rel), how).await {
+                Ok(()) => on(Event::Copied(rel)),
+                Err(e) => stats.errors.push((rel, e.to_string())),
+            }
         }
     }
     if mode == Mode::Sync && stats.errors.is_empty() {

@@ -160,6 +160,34 @@ async fn move_deletes_sources_after_copying() {
     assert!(!a.path().join("sub/b.txt").exists() && !a.path().join("sub/deep/c.jpg").exists());
 }
 
+/// A move interrupted after copying a file but before deleting its source is finished by running it
+/// again: the identical copy stays, the source goes (as rclone's move does).
+#[tokio::test]
+async fn a_rerun_move_deletes_sources_already_copied() {
+    let (a, b, sa, sb) = storages();
+    std::fs::create_dir_all(b.path().join("moved")).unwrap();
+    std::fs::copy(a.path().join("sub/b.txt"), b.path().join("moved/b.txt")).unwrap();
+    let s = run(
+        Mode::Move,
+        (sa, "sub".into()),
+        (sb, "moved".into()),
+        &Options {
+            size_only: true,
+            ..Options::default()
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!((s.copied, s.unchanged), (1, 1));
+    assert!(
+        !a.path().join("sub/b.txt").exists(),
+        "the source of the copy already there goes"
+    );
+    assert!(b.path().join("moved/b.txt").exists() && b.path().join("moved/deep/c.jpg").exists());
+}
+
 #[tokio::test]
 async fn big_files_download_in_ranged_streams() {
     let (a, b, sa, sb) = storages();
