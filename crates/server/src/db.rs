@@ -598,6 +598,12 @@ impl Db {
         Ok(())
     }
 
+    /// Closes the pool: every later query fails (tests of what happens when the database is gone).
+    #[cfg(test)]
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Whether this is PostgreSQL (several server processes may share it).
     pub fn is_postgres(&self) -> bool {
         self.postgres

@@ -61,6 +61,8 @@ struct Local {
     progress: Arc<Mutex<Progress>>,
     sessions: Arc<TaskSessions>,
     abort: tokio::task::AbortHandle,
+    /// When the lease was last renewed (or taken).
+    renewed: std::time::Instant,
 }
 
 /// The background tasks: stored in the database, run by this process where it holds their lease.
@@ -332,6 +334,7 @@ impl Tasks {
                 progress,
                 sessions,
                 abort: handle.abort_handle(),
+                renewed: std::time::Instant::now(),
             },
         );
         drop(held);
@@ -360,14 +363,31 @@ impl Tasks {
                 .renew_task(&id, &self.me, until, &progress, &sessions)
                 .await
             {
-                Ok(true) => {}
+                Ok(true) => {
+                    if let Some(l) = self.running.lock().unwrap().get_mut(&id) {
+                        l.renewed = std::time::Instant::now();
+                    }
+                }
                 Ok(false) => {
                     // Cancelled, or taken over: this run must not go on writing.
                     if let Some(l) = self.running.lock().unwrap().remove(&id) {
                         l.abort.abort();
                     }
                 }
-                Err(e) => tracing::warn!("task {id}: cannot renew its lease: {e}"),
+                Err(e) => {
+                    tracing::warn!("task {id}: cannot renew its lease: {e}");
+                    // Unrenewed, the lease runs out and another process may take the task: two runs
+                    // must never write at once, so this one stops before that (past half the lease;
+                    // the task resumes wherever it is claimed next).
+                    let mut running = self.running.lock().unwrap();
+                    if running
+                        .get(&id)
+                        .is_some_and(|l| l.renewed.elapsed() > self.lease() / 2)
+                        && let Some(l) = running.remove(&id)
+                    {
+                        l.abort.abort();
+                    }
+                }
             }
         }
         while self.running.lock().unwrap().len() < MAX_PER_PROCESS {
@@ -495,6 +515,42 @@ impl Tasks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run whose lease cannot be renewed (the database is gone) stops before the lease runs out, so it
+    /// never writes alongside the process that takes the task over.
+    #[tokio::test]
+    async fn a_run_that_cannot_renew_its_lease_stops() {
+        let d = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}", d.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let tasks = Tasks::new(db.clone(), Arc::new(Tree::new(Duration::from_secs(1))));
+        tasks.set_lease(Duration::from_secs(3));
+        let run = tokio::spawn(std::future::pending::<()>());
+        tasks.running.lock().unwrap().insert(
+            "t1".into(),
+            Local {
+                progress: Default::default(),
+                sessions: Default::default(),
+                abort: run.abort_handle(),
+                renewed: std::time::Instant::now(),
+            },
+        );
+        db.close().await;
+        tasks.tend().await;
+        assert!(
+            tasks.running.lock().unwrap().contains_key("t1"),
+            "one failed renewal, early in the lease: it goes on"
+        );
+        tasks.running.lock().unwrap().get_mut("t1").unwrap().renewed =
+            std::time::Instant::now() - Duration::from_secs(2);
+        tasks.tend().await;
+        assert!(
+            tasks.running.lock().unwrap().is_empty(),
+            "past half the lease: stopped"
+        );
+        assert!(run.await.unwrap_err().is_cancelled());
+    }
 
     #[test]
     fn sessions_are_bounded_and_reported() {
