@@ -219,6 +219,7 @@ async fn remove_user(
     if st.users.remove(&name).await? {
         st.dav.locks.drop_user(&name).await;
         st.tickets.drop_user(&name).await;
+        st.tasks.cancel_user(&name).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found(format!("user {name}")).into())

@@ -1083,6 +1083,22 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Cancels every running task of `user`; the ids cancelled.
+    pub async fn cancel_tasks_of(&self, user: &str, ended: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM tasks WHERE user_name = $1 AND state = 'running'")
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut ids = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("id").map_err(db_err)?;
+            self.cancel_task(&id, user, ended).await?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     /// Cancels a running task of `user`; whether the task exists (running or not).
     pub async fn cancel_task(&self, id: &str, user: &str, ended: i64) -> Result<bool> {
         sqlx::query(

@@ -503,6 +503,17 @@ impl Tasks {
         Ok(known)
     }
 
+    /// Cancels every running task of `user` (a removed user's transfers stop, here at once and in other
+    /// processes when they next renew).
+    pub async fn cancel_user(&self, user: &str) -> Result<()> {
+        for id in self.db.cancel_tasks_of(user, now_ms()).await? {
+            if let Some(l) = self.running.lock().unwrap().remove(&id) {
+                l.abort.abort();
+            }
+        }
+        Ok(())
+    }
+
     /// Stops every run of this process without touching the database (its leases run out and another
     /// process takes the tasks over): what a process going away does.
     pub fn abandon(&self) {

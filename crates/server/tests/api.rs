@@ -1355,6 +1355,34 @@ async fn background_copies_are_listed_and_cancelled() {
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
+    // Removing a user stops their transfers.
+    s.state
+        .users
+        .create("mover", "mover-password", "/", true, false)
+        .await
+        .unwrap();
+    let tm = s.login("mover", "mover-password").await;
+    let task: Value = s
+        .post(
+            &tm,
+            "/api/fs/copy",
+            json!({"from": "/slow/slow.bin", "to": "/two/copy2"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = task["id"].as_str().unwrap().to_string();
+    let gone = s
+        .http
+        .delete(format!("{}/api/admin/users/mover", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let row = s.state.users.db().task(&id, None).await.unwrap().unwrap();
+    assert_eq!(row.state, "cancelled", "a removed user's transfer stops");
 }
 
 /// `run` stops accepting when its shutdown future completes, lets the request in flight finish, and returns.
