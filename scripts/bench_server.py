@@ -237,9 +237,23 @@ def run(bin_, work, procs):
                 time.sleep(0.02)
         w = threading.Thread(target=sample)
         w.start()
-        jobs = [threading.Thread(target=timed_propfind, args=(srv, f"{prefix}/e100k/", BIG_ENTRIES))
+        failures = []
+
+        def checked(f, *args):
+            # A thread's exception (or sys.exit) would vanish with it: every client must have succeeded.
+            try:
+                f(*args)
+            except BaseException as e:  # noqa: BLE001
+                failures.append(repr(e))
+
+        def download(url):
+            _, got, code = curl([*srv.args(), url])
+            if code != 200 or got != size:
+                sys.exit(f"{srv.name} GET {url} under load: {code}, {got} bytes")
+
+        jobs = [threading.Thread(target=checked, args=(timed_propfind, srv, f"{prefix}/e100k/", BIG_ENTRIES))
                 for _ in range(16)]
-        jobs += [threading.Thread(target=curl, args=([*srv.args(), srv.url(f"{prefix}/big.bin")],))
+        jobs += [threading.Thread(target=checked, args=(download, srv.url(f"{prefix}/big.bin")))
                  for _ in range(16)]
         t0 = time.monotonic()
         for j in jobs:
@@ -247,6 +261,8 @@ def run(bin_, work, procs):
         for j in jobs:
             j.join()
         elapsed = time.monotonic() - t0
+        if failures:
+            sys.exit(f"{srv.name}: {len(failures)} of 32 clients failed under load: {failures[0]}")
         done.set()
         w.join()
         mem.append((srv.name, peak[0], elapsed))
