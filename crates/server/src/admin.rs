@@ -220,6 +220,7 @@ async fn remove_user(
         st.dav.locks.drop_user(&name).await;
         st.tickets.drop_user(&name).await;
         st.tasks.cancel_user(&name).await?;
+        st.users.db().drop_shares_of(&name).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found(format!("user {name}")).into())

@@ -52,6 +52,17 @@ const SCHEMA: &[&str] = &[
         created BIGINT NOT NULL,
         ended BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, lease_until)",
+    "CREATE TABLE IF NOT EXISTS shares (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        path TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        expires BIGINT NOT NULL,
+        max_downloads BIGINT NOT NULL,
+        downloads BIGINT NOT NULL,
+        created BIGINT NOT NULL,
+        revoked BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS shares_by_owner ON shares (owner)",
     "CREATE TABLE IF NOT EXISTS throttle (
         key TEXT PRIMARY KEY,
         n BIGINT NOT NULL,
@@ -216,6 +227,45 @@ pub struct TaskRow {
     pub created: i64,
     /// Ended, milliseconds since the epoch (0 while running).
     pub ended: i64,
+}
+
+/// A share link as stored ([`crate::shares`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareRow {
+    /// The random id in `/s/ID`.
+    pub id: String,
+    /// The user who shared.
+    pub owner: String,
+    /// The tree path shared (a file or a folder).
+    pub path: String,
+    /// argon2 PHC of its password (empty: none).
+    pub password_hash: String,
+    /// When it expires, seconds since the epoch (0: never).
+    pub expires: i64,
+    /// Downloads allowed (0: no limit).
+    pub max_downloads: i64,
+    /// Downloads made.
+    pub downloads: i64,
+    /// Made, seconds since the epoch.
+    pub created: i64,
+    /// Revoked at, seconds since the epoch (0: not revoked).
+    pub revoked: i64,
+}
+
+fn share_row(r: &sqlx::any::AnyRow) -> Result<ShareRow> {
+    let s = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
+    let n = |c: &str| r.try_get::<i64, _>(c).map_err(db_err);
+    Ok(ShareRow {
+        id: s("id")?,
+        owner: s("owner")?,
+        path: s("path")?,
+        password_hash: s("password_hash")?,
+        expires: n("expires")?,
+        max_downloads: n("max_downloads")?,
+        downloads: n("downloads")?,
+        created: n("created")?,
+        revoked: n("revoked")?,
+    })
 }
 
 /// A WebDAV lock as stored when several processes share the database ([`crate::locks`]).
@@ -893,6 +943,91 @@ impl Db {
         };
         sqlx::query(q)
             .bind(v)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Stores a new share.
+    pub async fn insert_share(&self, s: &ShareRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO shares (id, owner, path, password_hash, expires, max_downloads, downloads, \
+             created, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&s.id)
+        .bind(&s.owner)
+        .bind(&s.path)
+        .bind(&s.password_hash)
+        .bind(s.expires)
+        .bind(s.max_downloads)
+        .bind(s.downloads)
+        .bind(s.created)
+        .bind(s.revoked)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// A share by id.
+    pub async fn share(&self, id: &str) -> Result<Option<ShareRow>> {
+        let r = sqlx::query("SELECT * FROM shares WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        r.as_ref().map(share_row).transpose()
+    }
+
+    /// The shares of `owner` (every share when `None`), newest first.
+    pub async fn shares(&self, owner: Option<&str>) -> Result<Vec<ShareRow>> {
+        let rows = match owner {
+            Some(o) => {
+                sqlx::query("SELECT * FROM shares WHERE owner = $1 ORDER BY created DESC")
+                    .bind(o)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query("SELECT * FROM shares ORDER BY created DESC")
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(db_err)?;
+        rows.iter().map(share_row).collect()
+    }
+
+    /// Revokes a share at `now` (seconds); whether it was live.
+    pub async fn revoke_share(&self, id: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE shares SET revoked = $1 WHERE id = $2 AND revoked = 0")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Counts one download of a share unless its limit is reached; whether it was counted (one
+    /// statement, so concurrent downloads never pass the limit).
+    pub async fn count_share_download(&self, id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE shares SET downloads = downloads + 1 \
+             WHERE id = $1 AND (max_downloads = 0 OR downloads < max_downloads)",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Forgets the shares of a removed user.
+    pub async fn drop_shares_of(&self, owner: &str) -> Result<()> {
+        sqlx::query("DELETE FROM shares WHERE owner = $1")
+            .bind(owner)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;

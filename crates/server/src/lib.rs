@@ -52,6 +52,7 @@ pub mod locks;
 pub mod mount;
 pub mod openapi;
 pub mod proxy;
+pub mod shares;
 pub mod signin;
 pub mod tasks;
 pub mod thumbs;

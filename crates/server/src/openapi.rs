@@ -26,6 +26,7 @@ mod tests {
             include_str!("api/tickets.rs"),
             include_str!("api/search.rs"),
             include_str!("api/tasks.rs"),
+            include_str!("api/shares.rs"),
             include_str!("admin.rs"),
             include_str!("signin.rs"),
         ]

@@ -139,6 +139,8 @@ enum Key {
     Account(String),
     /// Unknown bearer tokens from a source.
     Token(IpAddr),
+    /// Password failures on something that is not an account (a share: `share:ID`).
+    Subject(String),
 }
 
 /// The address a throttle counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64.
@@ -167,6 +169,7 @@ impl Throttle {
             Key::Source(_) => THROTTLE_FAILURES,
             Key::Account(_) => ACCOUNT_FAILURES,
             Key::Token(_) => TOKEN_FAILURES,
+            Key::Subject(_) => ACCOUNT_FAILURES,
         }
     }
 
@@ -227,6 +230,7 @@ impl Key {
             Key::Source(ip) => format!("source:{ip}"),
             Key::Account(a) => format!("account:{a}"),
             Key::Token(ip) => format!("token:{ip}"),
+            Key::Subject(s) => format!("subject:{s}"),
         }
     }
 }
@@ -497,6 +501,28 @@ impl Users {
                 "wrong user name or password",
             )),
         }
+    }
+
+    /// Checks a password that belongs to something other than an account (`subject`, such as
+    /// `share:ID`, whose hash is `phc`) under the same throttle as sign-ins: per source and per subject,
+    /// each attempt counted before the check.
+    pub async fn check_subject_password(
+        &self,
+        ip: IpAddr,
+        subject: &str,
+        password: &str,
+        phc: &str,
+    ) -> Result<bool> {
+        let keys = [
+            Key::Source(source_key(ip)),
+            Key::Subject(subject.chars().take(64).collect()),
+        ];
+        self.throttle_reserve(&keys).await?;
+        let ok = verify_password_async(password, phc).await?;
+        if ok {
+            self.throttle_release(&keys).await?;
+        }
+        Ok(ok)
     }
 
     /// Issues a token of `kind` for `user` (expires 0: never).

@@ -1130,3 +1130,260 @@ async fn direct_links_are_opt_in_and_carry_no_token() {
     assert_eq!(relayed.status(), 200);
     assert!(relayed.bytes().await.unwrap()[..] == data[..]);
 }
+
+// 11. Share links -------------------------------------------------------------------------------------
+
+/// A share opens its subtree to anyone with the link — and nothing else: not the owner's other files, not
+/// without its password, not after it expired, was revoked or used up (410); wrong passwords are
+/// throttled; only its owner (or an administrator) sees and revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_links_open_their_subtree_only() {
+    let s = server().await;
+    let t = s.login("alice").await;
+    for d in ["/docs", "/docs/sub"] {
+        let r = s
+            .api(Method::POST, &t, "/api/fs/mkdir")
+            .json(&json!({"path": d}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{d}: {}", r.status());
+    }
+    for (p, body) in [
+        ("/docs/a.txt", "A"),
+        ("/docs/sub/b.txt", "B"),
+        ("/private.txt", "mine"),
+    ] {
+        let r = s
+            .api(Method::PUT, &t, &format!("/api/fs/upload?path={p}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{p}: {}", r.status());
+    }
+    let made: Value = s
+        .api(Method::POST, &t, "/api/shares")
+        .json(&json!({"path": "/docs", "password": "open sesame", "max_downloads": 2}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = made["share"]["id"].as_str().unwrap().to_string();
+    assert_eq!(made["share"]["path"], "/docs");
+    let anon = |p: &str| s.http.get(format!("{}/api/s/{id}{p}", s.base));
+    let about: Value = anon("").send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (about["name"].as_str(), about["password"].as_bool()),
+        (Some("docs"), Some(true))
+    );
+    assert_eq!(
+        anon("/list").send().await.unwrap().status(),
+        403,
+        "no key, no listing"
+    );
+    let unlock = |pw: &'static str| {
+        s.http
+            .post(format!("{}/api/s/{id}/unlock", s.base))
+            .json(&json!({"password": pw}))
+            .send()
+    };
+    assert_eq!(unlock("wrong").await.unwrap().status(), 403);
+    let key: Value = unlock("open sesame").await.unwrap().json().await.unwrap();
+    let key = key["key"].as_str().unwrap().to_string();
+    let listed: Value = anon("/list")
+        .query(&[("key", &key)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{listed}");
+    assert!(
+        names.contains(&"a.txt") && names.contains(&"sub"),
+        "{listed}"
+    );
+    assert!(
+        !listed.to_string().contains("/m/alice"),
+        "tree paths stay hidden: {listed}"
+    );
+    // The traversal corpus, through the share's path parameter.
+    for p in [
+        "../private.txt",
+        "/../private.txt",
+        "%2e%2e/private.txt",
+        "sub/../../private.txt",
+        "..\\private.txt",
+        "/../../bob/bob-secret.txt",
+        "../../bob/bob-secret.txt",
+    ] {
+        for what in ["/dl", "/list"] {
+            let r = anon(what)
+                .query(&[("key", key.as_str()), ("path", p)])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body = r.text().await.unwrap();
+            assert!(status.is_client_error(), "{what} {p}: {status}");
+            assert!(
+                !body.contains("mine") && !body.contains("bob's"),
+                "{what} {p}: {body}"
+            );
+        }
+    }
+    // Downloads count against the limit (a player's later ranges do not); then 410.
+    let dl = || {
+        anon("/dl")
+            .header("X-Share-Key", &key)
+            .query(&[("path", "/sub/b.txt")])
+    };
+    assert_eq!(dl().send().await.unwrap().text().await.unwrap(), "B");
+    let part = dl().header("Range", "bytes=0-0").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(dl().send().await.unwrap().status(), 410, "used up");
+    assert_eq!(anon("").send().await.unwrap().status(), 410);
+    // Only the owner sees and revokes; administrators see all.
+    let tb = s.login("bob").await;
+    let bobs: Value = s
+        .api(Method::GET, &tb, "/api/shares")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bobs["shares"], json!([]));
+    assert_eq!(
+        s.api(Method::GET, &t, "/api/shares?all=true")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let tr = s.login("root").await;
+    let all: Value = s
+        .api(Method::GET, &tr, "/api/shares?all=true")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["shares"][0]["state"], "used up");
+    let open: Value = s
+        .api(Method::POST, &t, "/api/shares")
+        .json(&json!({"path": "/docs/a.txt"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let open_id = open["share"]["id"].as_str().unwrap().to_string();
+    let plain = s
+        .http
+        .get(format!("{}/api/s/{open_id}/dl", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.text().await.unwrap(),
+        "A",
+        "no password, no key needed"
+    );
+    let revoke = |tok: &str| {
+        s.http
+            .delete(format!("{}/api/shares/{open_id}", s.base))
+            .bearer_auth(tok)
+            .send()
+    };
+    assert_eq!(revoke(&tb).await.unwrap().status(), 404, "not bob's");
+    assert_eq!(revoke(&t).await.unwrap().status(), 204);
+    let after = s
+        .http
+        .get(format!("{}/api/s/{open_id}/dl", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 410, "revoked");
+    // Expiry.
+    let short: Value = s
+        .api(Method::POST, &t, "/api/shares")
+        .json(&json!({"path": "/docs", "expires_in": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let short_id = short["share"]["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let late = s
+        .http
+        .get(format!("{}/api/s/{short_id}/list", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 410, "expired");
+    // Guessing is throttled like signing in; unknown ids are 404.
+    let fresh: Value = s
+        .api(Method::POST, &t, "/api/shares")
+        .json(&json!({"path": "/docs", "password": "pw"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fresh_id = fresh["share"]["id"].as_str().unwrap().to_string();
+    let mut last = StatusCode::OK;
+    for _ in 0..8 {
+        last = s
+            .http
+            .post(format!("{}/api/s/{fresh_id}/unlock", s.base))
+            .json(&json!({"password": "guess"}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(last, 429);
+    for bad in ["nope", "..", "a%2Fb"] {
+        let r = s
+            .http
+            .get(format!("{}/api/s/{bad}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+    // A removed owner's shares end with them.
+    s.http
+        .delete(format!("{}/api/admin/users/alice", s.base))
+        .bearer_auth(&tr)
+        .send()
+        .await
+        .unwrap();
+    let gone = s
+        .http
+        .get(format!("{}/api/s/{fresh_id}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        gone.status() == 404 || gone.status() == 410,
+        "{}",
+        gone.status()
+    );
+}

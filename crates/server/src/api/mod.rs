@@ -110,6 +110,7 @@ impl Authed {
 pub mod auth;
 pub mod fs;
 pub mod search;
+pub mod shares;
 pub mod tasks;
 pub mod tickets;
 
@@ -140,6 +141,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(tickets::routes())
         .merge(search::routes())
         .merge(tasks::routes())
+        .merge(shares::routes())
 }
 
 async fn openapi() -> Response {

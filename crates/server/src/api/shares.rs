@@ -1,0 +1,279 @@
+//! Share links ([`crate::shares`]): the owner's side (make, list, revoke) under `/api/shares`, and the
+//! recipient's side, with no account, under `/api/s/{id}` (about, unlock, list, download).
+
+use super::*;
+use crate::shares::{self, Closed, NewShare};
+
+/// The routes.
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/shares", post(create).get(list_shares))
+        .route("/api/shares/{id}", delete(revoke))
+        .route("/api/s/{id}", get(about))
+        .route("/api/s/{id}/unlock", post(unlock))
+        .route("/api/s/{id}/list", get(list))
+        .route("/api/s/{id}/dl", get(download))
+}
+
+/// 404 for an unknown share, 410 for one that is over.
+fn closed(c: Closed) -> Response {
+    let (status, kind, message, hint) = match c {
+        Closed::Unknown => (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such share link",
+            "check the link you were given",
+        ),
+        Closed::Gone => (
+            StatusCode::GONE,
+            "gone",
+            "this share link has expired, was revoked or has been used up",
+            "ask its owner for a new one",
+        ),
+    };
+    (
+        status,
+        Json(json!({"error": {"kind": kind, "message": message, "hint": hint}})),
+    )
+        .into_response()
+}
+
+async fn create(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Json(b): Json<NewShare>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let full = a.path(&b.path)?;
+    if full == "/" || st.tree.locate(&full).is_err() {
+        return Err(
+            Error::invalid(format!("{} cannot be shared", a.shown(&full)))
+                .with_hint("share a file or a folder inside a mounted remote")
+                .into(),
+        );
+    }
+    st.tree.stat(&full).await?;
+    let row = shares::create(st.users.db(), &a.0, &full, &b).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"share": shares::render(&row, &a.shown(&row.path))})),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AllQ {
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list_shares(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Query(q): Query<AllQ>,
+) -> ApiResult<Json<Value>> {
+    if q.all && !a.0.is_admin {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            "only administrators see every share",
+        )
+        .into());
+    }
+    let rows = st
+        .users
+        .db()
+        .shares((!q.all).then_some(a.0.name.as_str()))
+        .await?;
+    let shown = |r: &crate::db::ShareRow| {
+        if r.owner == a.0.name {
+            a.shown(&r.path)
+        } else {
+            r.path.clone()
+        }
+    };
+    Ok(Json(json!({
+        "shares": rows.iter().map(|r| shares::render(r, &shown(r))).collect::<Vec<_>>()
+    })))
+}
+
+async fn revoke(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let db = st.users.db();
+    match db.share(&id).await? {
+        Some(r) if r.owner == a.0.name || a.0.is_admin => {
+            db.revoke_share(&id, chrono::Utc::now().timestamp()).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        _ => Err(Error::not_found(format!("share {id}")).into()),
+    }
+}
+
+async fn about(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let row = match shares::open(st.users.db(), &id).await {
+        Ok(r) => r,
+        Err(c) => return closed(c),
+    };
+    let name = row.path.rsplit('/').next().unwrap_or_default();
+    let is_dir = match st.tree.stat(&row.path).await {
+        Ok(e) => e.is_dir,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    Json(json!({
+        "id": row.id,
+        "name": name,
+        "is_dir": is_dir,
+        "password": !row.password_hash.is_empty(),
+        "expires": row.expires,
+        "downloads_left": (row.max_downloads > 0).then(|| row.max_downloads - row.downloads),
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct Unlock {
+    password: String,
+}
+
+async fn unlock(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Json(b): Json<Unlock>,
+) -> Response {
+    let row = match shares::open(st.users.db(), &id).await {
+        Ok(r) => r,
+        Err(c) => return closed(c),
+    };
+    if row.password_hash.is_empty() {
+        return Json(json!({"key": null})).into_response();
+    }
+    let pw: String = b.password.chars().take(shares::MAX_PASSWORD).collect();
+    match st
+        .users
+        .check_subject_password(addr.ip(), &format!("share:{id}"), &pw, &row.password_hash)
+        .await
+    {
+        Ok(true) => Json(json!({
+            "key": shares::key_for(&row),
+            "expires_in": shares::KEY_LIFETIME.as_secs(),
+        }))
+        .into_response(),
+        Ok(false) => ApiError(
+            Error::new(ErrorKind::PermissionDenied, "wrong password for this share")
+                .with_hint("ask its owner for the password"),
+        )
+        .into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct InQ {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    inline: bool,
+}
+
+/// The live share, when the request may use it (its key, from `key=` or `X-Share-Key`, where it has a
+/// password), and the tree path of `q.path` inside it.
+async fn entered(
+    st: &AppState,
+    id: &str,
+    q: &InQ,
+    headers: &HeaderMap,
+) -> std::result::Result<(crate::db::ShareRow, String), Response> {
+    let row = shares::open(st.users.db(), id).await.map_err(closed)?;
+    let key = q
+        .key
+        .as_deref()
+        .or_else(|| headers.get("x-share-key").and_then(|v| v.to_str().ok()));
+    if !shares::key_opens(&row, key) {
+        return Err(ApiError(
+            Error::new(ErrorKind::PermissionDenied, "this share needs its password")
+                .with_hint("unlock it: POST /api/s/ID/unlock {\"password\": …}, then send the key"),
+        )
+        .into_response());
+    }
+    let full = shares::inside(&row, &q.path).map_err(|e| ApiError(e).into_response())?;
+    Ok((row, full))
+}
+
+async fn list(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<InQ>,
+) -> Response {
+    let (row, full) = match entered(&st, &id, &q, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match st.tree.list(&full).await {
+        Ok(all) => {
+            let entries: Vec<Value> = all
+                .iter()
+                .map(|e| {
+                    json!({
+                        "name": e.name,
+                        "path": shares::shown(&row, &e.path),
+                        "is_dir": e.is_dir,
+                        "size": e.size,
+                        "modified": e.modified,
+                        "mime": e.mime,
+                    })
+                })
+                .collect();
+            Json(json!({"path": shares::shown(&row, &full), "entries": entries})).into_response()
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+async fn download(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<InQ>,
+) -> Response {
+    let (row, full) = match entered(&st, &id, &q, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    // Only a file that is there is counted.
+    match st.tree.stat_for_read(&full).await {
+        Ok(e) if !e.is_dir => {}
+        Ok(_) => {
+            return ApiError(
+                Error::invalid("a folder is not downloaded whole")
+                    .with_hint("list it and download its files"),
+            )
+            .into_response();
+        }
+        Err(e) => return ApiError(e).into_response(),
+    }
+    // A download is counted when a file is fetched from its start (a player's later ranges are not).
+    let from_start = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|r| r.trim().starts_with("bytes=0-"));
+    if method == Method::GET && from_start && row.max_downloads > 0 {
+        match st.users.db().count_share_download(&row.id).await {
+            Ok(true) => {}
+            Ok(false) => return closed(Closed::Gone),
+            Err(e) => return ApiError(e).into_response(),
+        }
+    } else if method == Method::GET && from_start {
+        // Counted for the owner's list even without a limit.
+        let _ = st.users.db().count_share_download(&row.id).await;
+    }
+    let name = shares::shown(&row, &full);
+    match super::fs::send_file(&st, &full, &name, &method, &headers, q.inline).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
