@@ -59,6 +59,7 @@ pub mod thumbs;
 pub mod tickets;
 pub mod users;
 pub mod web;
+pub mod zip;
 
 /// Everything a request can reach.
 pub struct AppState {

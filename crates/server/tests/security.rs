@@ -1317,6 +1317,64 @@ async fn share_links_open_their_subtree_only() {
         .await
         .unwrap();
     assert_eq!(after.status(), 410, "revoked");
+    // A folder as a ZIP archive, streamed: through a share and for the signed-in owner; python's zipfile
+    // reads it back and checks every CRC.
+    let z: Value = s
+        .api(Method::POST, &t, "/api/shares")
+        .json(&json!({"path": "/docs"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let zid = z["share"]["id"].as_str().unwrap().to_string();
+    let shared_zip = s
+        .http
+        .get(format!("{}/api/s/{zid}/zip", s.base))
+        .send()
+        .await
+        .unwrap();
+    let own_zip = s
+        .api(Method::GET, &t, "/api/fs/zip?path=/docs")
+        .send()
+        .await
+        .unwrap();
+    for r in [shared_zip, own_zip] {
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/zip");
+        let bytes = r.bytes().await.unwrap();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), &bytes).unwrap();
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile\n\
+                 z = zipfile.ZipFile(sys.argv[1])\n\
+                 assert z.testzip() is None\n\
+                 print(sorted(z.namelist()), z.read('docs/sub/b.txt').decode())",
+            ])
+            .arg(f.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            text.trim(),
+            "['docs/', 'docs/a.txt', 'docs/sub/', 'docs/sub/b.txt'] B"
+        );
+    }
+    let file_zip = s
+        .http
+        .get(format!("{}/api/s/{open_id}/zip", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file_zip.status(), 410, "revoked shares zip nothing either");
     // Expiry.
     let short: Value = s
         .api(Method::POST, &t, "/api/shares")

@@ -9,6 +9,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/fs/list", get(list))
         .route("/api/fs/stat", get(stat))
         .route("/api/fs/download", get(download))
+        .route("/api/fs/zip", get(zip))
         .route("/api/fs/upload", put(upload))
         .route("/api/fs/mkdir", post(mkdir))
         .route("/api/fs/rename", post(rename))
@@ -160,6 +161,17 @@ async fn download(
 ) -> ApiResult<Response> {
     let full = a.path(&q.path)?;
     send_file(&st, &full, &a.shown(&full), &method, &headers, false).await
+}
+
+/// A folder as a ZIP archive, streamed.
+async fn zip(
+    State(st): State<Arc<AppState>>,
+    a: Authed,
+    Query(q): Query<PathQ>,
+) -> ApiResult<Response> {
+    let full = a.path(&q.path)?;
+    let (top, items) = super::shares::zip_plan(&st, &full).await?;
+    Ok(super::shares::zip_body(&st, &top, items))
 }
 
 /// Streams a file (Range, HEAD), as an attachment unless `inline` is asked and the type is inert

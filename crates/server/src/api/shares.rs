@@ -13,6 +13,61 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/s/{id}/unlock", post(unlock))
         .route("/api/s/{id}/list", get(list))
         .route("/api/s/{id}/dl", get(download))
+        .route("/api/s/{id}/zip", get(zip))
+}
+
+/// What a ZIP of the folder `full` holds, and its top folder's name.
+pub(super) async fn zip_plan(
+    st: &AppState,
+    full: &str,
+) -> ApiResult<(String, Vec<crate::zip::Item>)> {
+    let e = st.tree.stat(full).await?;
+    if !e.is_dir {
+        return Err(Error::invalid("only a folder is zipped")
+            .with_hint("download the file itself")
+            .into());
+    }
+    let top = match full.rsplit('/').next() {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => "files".to_string(),
+    };
+    let items = crate::zip::plan(&st.tree, full, &top).await?;
+    Ok((top, items))
+}
+
+/// The streamed archive of a [`zip_plan`].
+pub(super) fn zip_body(st: &AppState, top: &str, items: Vec<crate::zip::Item>) -> Response {
+    let body = Body::from_stream(crate::zip::stream(st.tree.clone(), items));
+    let mut r = Response::new(body);
+    crate::body::set_headers(
+        r.headers_mut(),
+        &format!("{top}.zip"),
+        "application/zip",
+        false,
+    );
+    r
+}
+
+async fn zip(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<InQ>,
+) -> Response {
+    let (row, full) = match entered(&st, &id, &q, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (top, items) = match zip_plan(&st, &full).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    // An archive counts as one download.
+    match st.users.db().count_share_download(&row.id).await {
+        Ok(true) => zip_body(&st, &top, items),
+        Ok(false) => closed(Closed::Gone),
+        Err(e) => ApiError(e).into_response(),
+    }
 }
 
 /// 404 for an unknown share, 410 for one that is over.
