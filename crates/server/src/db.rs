@@ -1024,6 +1024,16 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Forgets one share.
+    pub async fn delete_share(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM shares WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     /// Forgets the shares of a removed user.
     pub async fn drop_shares_of(&self, owner: &str) -> Result<()> {
         sqlx::query("DELETE FROM shares WHERE owner = $1")

@@ -22,6 +22,8 @@ use crate::users::{User, ct_eq};
 
 /// Live shares one user may have.
 pub const MAX_PER_USER: usize = 100;
+/// Expired, revoked and used-up shares kept per user for their list (the oldest go first).
+pub const MAX_DEAD_PER_USER: usize = 400;
 /// The longest a share may last.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 /// How long the key from unlocking a share lasts.
@@ -77,12 +79,16 @@ pub fn state(row: &ShareRow, at: i64) -> &'static str {
 /// Makes a share of the tree path `full` for `user`.
 pub async fn create(db: &Db, user: &User, full: &str, new: &NewShare) -> Result<ShareRow> {
     let at = now();
-    let live = db
-        .shares(Some(&user.name))
-        .await?
+    let mine = db.shares(Some(&user.name)).await?;
+    let live = mine.iter().filter(|s| state(s, at) == "live").count();
+    // Newest first: the dead ones past the newest MAX_DEAD_PER_USER go, so rows stay bounded.
+    for old in mine
         .iter()
-        .filter(|s| state(s, at) == "live")
-        .count();
+        .filter(|s| state(s, at) != "live")
+        .skip(MAX_DEAD_PER_USER)
+    {
+        db.delete_share(&old.id).await?;
+    }
     if live >= MAX_PER_USER {
         return Err(Error::new(
             ErrorKind::RateLimited,
@@ -272,6 +278,42 @@ mod tests {
         assert_eq!(shown(&r, "/m/ann/photos"), "/");
         assert_eq!(shown(&r, "/m/ann/photos/a"), "/a");
         assert_eq!(shown(&r, "/m/ann/photosx"), "/");
+    }
+
+    /// Dead shares are kept for their owner's list, but not without end.
+    #[tokio::test]
+    async fn dead_shares_are_bounded() {
+        let d = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}", d.path().join("s.db").display()))
+            .await
+            .unwrap();
+        for i in 0..MAX_DEAD_PER_USER + 5 {
+            db.insert_share(&ShareRow {
+                id: format!("old{i}"),
+                owner: "ann".into(),
+                password_hash: String::new(),
+                revoked: 1,
+                created: i as i64,
+                ..row()
+            })
+            .await
+            .unwrap();
+        }
+        let ann = User {
+            name: "ann".into(),
+            base_path: "/".into(),
+            can_write: true,
+            is_admin: false,
+        };
+        create(&db, &ann, "/m/ann/photos", &NewShare::default())
+            .await
+            .unwrap();
+        let left = db.shares(Some("ann")).await.unwrap();
+        assert_eq!(left.len(), MAX_DEAD_PER_USER + 1);
+        assert!(
+            !left.iter().any(|s| s.id == "old0"),
+            "the oldest went first"
+        );
     }
 
     #[test]
