@@ -876,16 +876,16 @@ impl Db {
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        let count = |q: &'static str| async move {
-            let r = sqlx::query(q)
-                .bind(user)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err)?;
-            r.try_get::<i64, _>(0).map_err(db_err)
-        };
-        let mine = count("SELECT COUNT(*) FROM tickets WHERE user_name = $1").await?;
-        let all = count("SELECT COUNT(*) FROM tickets WHERE $1 = $1").await?;
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS total, \
+             COALESCE(SUM(CASE WHEN user_name = $1 THEN 1 ELSE 0 END), 0) AS mine FROM tickets",
+        )
+        .bind(user)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mine: i64 = r.try_get("mine").map_err(db_err)?;
+        let all: i64 = r.try_get("total").map_err(db_err)?;
         if mine as usize >= per_user || all as usize >= total {
             return Ok(false);
         }

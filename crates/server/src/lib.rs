@@ -61,6 +61,17 @@ pub mod users;
 pub mod web;
 pub mod zip;
 
+/// Now, in milliseconds since the epoch: how the database keeps the times of leases, locks, tickets
+/// and throttle counters.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Now, in seconds since the epoch: how the database keeps the times of users, tokens and shares.
+pub(crate) fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
 /// Everything a request can reach.
 pub struct AppState {
     /// The mount tree.

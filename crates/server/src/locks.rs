@@ -201,7 +201,7 @@ impl Locks {
             return Some(f(&mut self.table()));
         };
         let r = db
-            .with_locks(write, ms(SystemTime::now()), |rows| {
+            .with_locks(write, crate::now_ms(), |rows| {
                 let mut t: HashMap<String, Held> = rows
                     .iter()
                     .filter_map(|r| Some((r.token.clone(), Held::from_row(r)?)))

@@ -17,6 +17,7 @@ use sha2::Digest;
 
 use crate::db::{Db, ShareRow};
 use crate::mount::{clean, under};
+use crate::now_secs as now;
 use crate::tickets::within;
 use crate::users::{User, ct_eq};
 
@@ -30,13 +31,6 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 pub const KEY_LIFETIME: Duration = Duration::from_secs(2 * 3600);
 /// Longest share password accepted.
 pub const MAX_PASSWORD: usize = 256;
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 /// What a share link is asked to be.
 #[derive(Debug, Default, serde::Deserialize)]

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::db::{Db, TaskRow};
 use crate::mount::Tree;
+use crate::now_ms;
 
 /// Progress of a task, as stored and shown.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -48,13 +49,6 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 const MAX_ERRORS: usize = 100;
 /// Upload sessions a task keeps (one per file in flight is what the engine needs).
 const MAX_SESSIONS: usize = 64;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// A run of a task in this process.
 struct Local {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use cloudmux_core::{Error, Result};
 
 use crate::db::Db;
+use crate::now_ms;
 use crate::users::{User, Users, token_hash};
 
 /// A ticket unused this long is gone.
@@ -48,13 +49,6 @@ impl Ticket {
 pub struct Tickets {
     all: Mutex<HashMap<String, Ticket>>,
     db: Option<Db>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Whether the clean tree path `p` is `base` or below it.

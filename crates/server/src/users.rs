@@ -18,6 +18,7 @@ use cloudmux_core::{Error, ErrorKind, Result};
 use sha2::Digest;
 
 use crate::db::{Db, TokenRow, UserRow};
+use crate::{now_ms, now_secs as now};
 
 /// What a request runs as.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -104,19 +105,8 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 fn window_ms() -> i64 {
     THROTTLE_WINDOW.as_millis() as i64
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// Failed logins allowed per source address (IPv6: per /64) in [`THROTTLE_WINDOW`].

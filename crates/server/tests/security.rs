@@ -1140,6 +1140,11 @@ async fn direct_links_are_opt_in_and_carry_no_token() {
 async fn share_links_open_their_subtree_only() {
     let s = server().await;
     let t = s.login("alice").await;
+    // Alice shares something; the answer.
+    let share = |body: Value| {
+        let r = s.api(Method::POST, &t, "/api/shares").json(&body).send();
+        async move { r.await.unwrap().json::<Value>().await.unwrap() }
+    };
     for d in ["/docs", "/docs/sub"] {
         let r = s
             .api(Method::POST, &t, "/api/fs/mkdir")
@@ -1162,15 +1167,7 @@ async fn share_links_open_their_subtree_only() {
             .unwrap();
         assert!(r.status().is_success(), "{p}: {}", r.status());
     }
-    let made: Value = s
-        .api(Method::POST, &t, "/api/shares")
-        .json(&json!({"path": "/docs", "password": "open sesame", "max_downloads": 2}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made = share(json!({"path": "/docs", "password": "open sesame", "max_downloads": 2})).await;
     let id = made["share"]["id"].as_str().unwrap().to_string();
     assert_eq!(made["share"]["path"], "/docs");
     let anon = |p: &str| s.http.get(format!("{}/api/s/{id}{p}", s.base));
@@ -1281,16 +1278,10 @@ async fn share_links_open_their_subtree_only() {
         .await
         .unwrap();
     assert_eq!(all["shares"][0]["state"], "used up");
-    let open: Value = s
-        .api(Method::POST, &t, "/api/shares")
-        .json(&json!({"path": "/docs/a.txt"}))
-        .send()
-        .await
+    let open_id = share(json!({"path": "/docs/a.txt"})).await["share"]["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let open_id = open["share"]["id"].as_str().unwrap().to_string();
+        .to_string();
     let plain = s
         .http
         .get(format!("{}/api/s/{open_id}/dl", s.base))
@@ -1319,16 +1310,10 @@ async fn share_links_open_their_subtree_only() {
     assert_eq!(after.status(), 410, "revoked");
     // A folder as a ZIP archive, streamed: through a share and for the signed-in owner; python's zipfile
     // reads it back and checks every CRC.
-    let z: Value = s
-        .api(Method::POST, &t, "/api/shares")
-        .json(&json!({"path": "/docs"}))
-        .send()
-        .await
+    let zid = share(json!({"path": "/docs"})).await["share"]["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let zid = z["share"]["id"].as_str().unwrap().to_string();
+        .to_string();
     let shared_zip = s
         .http
         .get(format!("{}/api/s/{zid}/zip", s.base))
@@ -1376,16 +1361,10 @@ async fn share_links_open_their_subtree_only() {
         .unwrap();
     assert_eq!(file_zip.status(), 410, "revoked shares zip nothing either");
     // Expiry.
-    let short: Value = s
-        .api(Method::POST, &t, "/api/shares")
-        .json(&json!({"path": "/docs", "expires_in": 1}))
-        .send()
-        .await
+    let short_id = share(json!({"path": "/docs", "expires_in": 1})).await["share"]["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let short_id = short["share"]["id"].as_str().unwrap().to_string();
+        .to_string();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let late = s
         .http
@@ -1395,16 +1374,10 @@ async fn share_links_open_their_subtree_only() {
         .unwrap();
     assert_eq!(late.status(), 410, "expired");
     // Guessing is throttled like signing in; unknown ids are 404.
-    let fresh: Value = s
-        .api(Method::POST, &t, "/api/shares")
-        .json(&json!({"path": "/docs", "password": "pw"}))
-        .send()
-        .await
+    let fresh_id = share(json!({"path": "/docs", "password": "pw"})).await["share"]["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let fresh_id = fresh["share"]["id"].as_str().unwrap().to_string();
+        .to_string();
     let mut last = StatusCode::OK;
     for _ in 0..8 {
         last = s
