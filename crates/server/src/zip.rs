@@ -47,6 +47,13 @@ pub async fn plan(tree: &Tree, root: &str, top: &str) -> Result<Vec<Item>> {
         }
         for e in tree.list(&dir).await?.iter() {
             let name = format!("{prefix}{}", e.name);
+            // A ZIP keeps a name's length in 16 bits; deeper than that is refused, never cut.
+            if name.len() + 1 > u16::MAX as usize {
+                return Err(Error::invalid(format!(
+                    "{name:.80}…: a path too long for a ZIP archive"
+                ))
+                .with_hint("download that folder's subfolders one by one"));
+            }
             if e.is_dir {
                 out.push(Item {
                     name: format!("{name}/"),

@@ -63,10 +63,19 @@ async fn zip(
         Err(e) => return e.into_response(),
     };
     // An archive counts as one download.
+    match count_download(&st, &row).await {
+        Some(refused) => refused,
+        None => zip_body(&st, &top, items),
+    }
+}
+
+/// Counts one download of `row` (also without a limit: its owner sees the count); the answer to send
+/// instead when its limit is reached or the count cannot be made.
+async fn count_download(st: &AppState, row: &crate::db::ShareRow) -> Option<Response> {
     match st.users.db().count_share_download(&row.id).await {
-        Ok(true) => zip_body(&st, &top, items),
-        Ok(false) => closed(Closed::Gone),
-        Err(e) => ApiError(e).into_response(),
+        Ok(true) => None,
+        Ok(false) => Some(closed(Closed::Gone)),
+        Err(e) => Some(ApiError(e).into_response()),
     }
 }
 
@@ -157,7 +166,7 @@ async fn revoke(
     let db = st.users.db();
     match db.share(&id).await? {
         Some(r) if r.owner == a.0.name || a.0.is_admin => {
-            db.revoke_share(&id, chrono::Utc::now().timestamp()).await?;
+            db.revoke_share(&id, crate::now_secs()).await?;
             Ok(StatusCode::NO_CONTENT)
         }
         _ => Err(Error::not_found(format!("share {id}")).into()),
@@ -170,7 +179,7 @@ async fn about(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Respo
         Err(c) => return closed(c),
     };
     let name = row.path.rsplit('/').next().unwrap_or_default();
-    let is_dir = match st.tree.stat(&row.path).await {
+    let is_dir = match st.tree.stat_for_read(&row.path).await {
         Ok(e) => e.is_dir,
         Err(e) => return ApiError(e).into_response(),
     };
@@ -316,15 +325,11 @@ async fn download(
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|r| r.trim().starts_with("bytes=0-"));
-    if method == Method::GET && from_start && row.max_downloads > 0 {
-        match st.users.db().count_share_download(&row.id).await {
-            Ok(true) => {}
-            Ok(false) => return closed(Closed::Gone),
-            Err(e) => return ApiError(e).into_response(),
-        }
-    } else if method == Method::GET && from_start {
-        // Counted for the owner's list even without a limit.
-        let _ = st.users.db().count_share_download(&row.id).await;
+    if method == Method::GET
+        && from_start
+        && let Some(refused) = count_download(&st, &row).await
+    {
+        return refused;
     }
     let name = shares::shown(&row, &full);
     match super::fs::send_file(&st, &full, &name, &method, &headers, q.inline).await {
