@@ -304,6 +304,10 @@ pub struct CloudFs {
 /// A tree path and the (namespace, name) of the dead properties answered by name for it.
 type Served = (String, Vec<(String, String)>);
 
+/// The most dead-property XML a `PROPFIND` of a folder reads at once for its entries (beyond it, each
+/// entry's are read as it is written).
+pub const LISTED_PROPS_BYTES: usize = 4 * 1024 * 1024;
+
 /// The size of the pieces a GET's body is sent in.
 pub const READ_BUF: usize = 256 * 1024;
 
@@ -500,14 +504,23 @@ impl GuardedFileSystem<User> for CloudFs {
         async move {
             let p = tree_path(path, user)?;
             let entries = self.tree.list(&p).await.map_err(fs_err)?;
-            let mut props = std::collections::HashMap::<String, Vec<PropRow>>::new();
-            for r in self.db.child_props(&p).await.map_err(fs_err)? {
-                props.entry(r.path.clone()).or_default().push(r);
+            // Held for the request only, and only up to a budget: past it, each entry's properties are
+            // read when it is written.
+            if let Some(rows) = self
+                .db
+                .child_props(&p, LISTED_PROPS_BYTES)
+                .await
+                .map_err(fs_err)?
+            {
+                let mut props = std::collections::HashMap::<String, Vec<PropRow>>::new();
+                for r in rows {
+                    props.entry(r.path.clone()).or_default().push(r);
+                }
+                *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = Some(ListedProps {
+                    folder: p.clone(),
+                    props,
+                });
             }
-            *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = Some(ListedProps {
-                folder: p.clone(),
-                props,
-            });
             // One entry at a time from the shared cached listing, as the answer is written: 16 clients
             // listing a 100k folder hold one copy of it, not 16.
             let n = entries.len();

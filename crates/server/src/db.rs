@@ -579,8 +579,10 @@ impl Db {
     }
 
     /// The dead properties of the direct children of the folder `path`, in one query (a `PROPFIND` of a
-    /// folder reads them all at once).
-    pub async fn child_props(&self, path: &str) -> Result<Vec<PropRow>> {
+    /// folder reads them all at once) — `None` when they hold more than `budget` bytes of XML, which
+    /// are then better read one resource at a time than held together.
+    pub async fn child_props(&self, path: &str, budget: usize) -> Result<Option<Vec<PropRow>>> {
+        use futures_util::TryStreamExt;
         let below = if path.ends_with('/') {
             path.to_string()
         } else {
@@ -588,17 +590,24 @@ impl Db {
         };
         // A prefix test, not LIKE on the path: `_` and `%` are ordinary characters in file names.
         let n = below.chars().count() as i64;
-        let rows = sqlx::query(
+        let mut rows = sqlx::query(
             "SELECT * FROM props WHERE substr(path, 1, CAST($1 AS INTEGER)) = $2 \
              AND substr(path, CAST($3 AS INTEGER)) NOT LIKE '%/%' ORDER BY path, ns, name",
         )
         .bind(n)
         .bind(&below)
         .bind(n + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(prop_row).collect()
+        .fetch(&self.pool);
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        while let Some(r) = rows.try_next().await.map_err(db_err)? {
+            let p = prop_row(&r)?;
+            bytes += p.xml.len() + p.path.len();
+            if bytes > budget {
+                return Ok(None);
+            }
+            out.push(p);
+        }
+        Ok(Some(out))
     }
 
     /// Moves the properties of `from` and everything below it to `to` (after a rename), or copies them
@@ -1314,6 +1323,35 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder's children's dead properties come in one read, grandchildren's not, and not at all past
+    /// the budget (the caller then reads them one resource at a time).
+    #[tokio::test]
+    async fn child_props_are_the_childrens_within_a_budget() {
+        let d = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}", d.path().join("p.db").display()))
+            .await
+            .unwrap();
+        for path in ["/f/a", "/f/b_%", "/f/sub/deep", "/fx/c"] {
+            db.set_prop(&PropRow {
+                path: path.into(),
+                ns: "urn:z".into(),
+                name: "tag".into(),
+                prefix: "Z".into(),
+                xml: "<Z:tag xmlns:Z=\"urn:z\">v</Z:tag>".into(),
+            })
+            .await
+            .unwrap();
+        }
+        let got = db.child_props("/f", 1 << 20).await.unwrap().unwrap();
+        let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/f/a", "/f/b_%"]);
+        assert_eq!(
+            db.child_props("/f", 40).await.unwrap(),
+            None,
+            "over the budget"
+        );
+    }
 
     /// A database made before a column existed gets it, with its default, and keeps its rows.
     #[tokio::test]
