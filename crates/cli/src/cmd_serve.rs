@@ -28,7 +28,10 @@ pub struct Serve {
     pub db: Option<String>,
     /// Mount a remote: `PATH=REMOTE[:FOLDER]`, then `,ro` for read-only and `,direct` to answer downloads
     /// with a redirect to the service's own link where it has one (repeatable; saved).
-    #[arg(long = "mount", value_name = "PATH=REMOTE[:FOLDER][,ro][,direct]")]
+    #[arg(
+        long = "mount",
+        value_name = "PATH=REMOTE[:FOLDER][,ro][,direct][,guest]"
+    )]
     pub mounts: Vec<String>,
     /// Seconds a folder listing stays cached.
     #[arg(long, default_value_t = 10)]
@@ -87,20 +90,21 @@ pub const DEMO_PASSWORD: &str = "cloudmux-demo";
 fn parse_mount(s: &str) -> Result<MountRow> {
     let (path, rest) = s.split_once('=').ok_or_else(|| {
         Error::invalid(format!(
-            "--mount {s:?}: expected PATH=REMOTE[:FOLDER][,ro][,direct]"
+            "--mount {s:?}: expected PATH=REMOTE[:FOLDER][,ro][,direct][,guest]"
         ))
         .with_hint("for example --mount /gdrive=gd or --mount /docs=gd:Documents,ro")
     })?;
     let mut opts = rest.split(',');
     let rest = opts.next().unwrap_or_default();
-    let (mut read_only, mut direct_links) = (false, false);
+    let (mut read_only, mut direct_links, mut guest) = (false, false, false);
     for o in opts {
         match o {
             "ro" => read_only = true,
             "direct" => direct_links = true,
+            "guest" => guest = true,
             _ => {
                 return Err(Error::invalid(format!("--mount {s:?}: unknown option {o:?}"))
-                    .with_hint("the options are ro (read-only) and direct (downloads redirected to the service's own links)"));
+                    .with_hint("the options are ro (read-only), direct (downloads redirected to the service's own links) and guest (readable without signing in)"));
             }
         }
     }
@@ -111,6 +115,7 @@ fn parse_mount(s: &str) -> Result<MountRow> {
         root: root.to_string(),
         read_only,
         direct_links,
+        guest,
     })
 }
 
@@ -316,6 +321,12 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
             local.join("notes/todo.md"),
             "# To do\n\n- try the web page\n",
         )?;
+        std::fs::write(
+            local.join("README.md"),
+            "# The demo folder\n\nThis folder of your disk is mounted at **/local**; beside it are the \
+             emulated *Google Drive*, *Google Photos* and *Yandex Disk*.\n\n\
+             - open a file to preview it\n- share a file or a folder from its ⋯ menu\n",
+        )?;
     }
     let local = std::fs::canonicalize(&local)?;
     out.note("starting the emulated Google Drive, Google Photos and Yandex Disk…");
@@ -427,6 +438,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
             root: String::new(),
             read_only: false,
             direct_links: false,
+            guest: false,
         };
         cloudmux_server::admin::mount_row(&state, row).await?;
     }
@@ -471,6 +483,7 @@ mod tests {
                 root: "Documents".into(),
                 read_only: true,
                 direct_links: false,
+                guest: false,
             }
         );
         let both = parse_mount("/y=yd:Films,direct,ro").unwrap();

@@ -233,7 +233,7 @@ async fn mounts(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<Json<Va
     let rows = st.users.db().mounts().await?;
     Ok(Json(json!({"mounts": rows.iter().map(|m| json!({
         "path": m.path, "remote": m.remote, "root": m.root, "read_only": m.read_only,
-        "direct_links": m.direct_links,
+        "direct_links": m.direct_links, "guest": m.guest,
         "active": active.contains(&m.path),
     })).collect::<Vec<_>>()})))
 }
@@ -256,6 +256,7 @@ pub async fn mount_now(st: &AppState, m: MountRow) -> Result<()> {
         storage,
         read_only: m.read_only,
         direct_links: m.direct_links,
+        guest: m.guest,
     })?;
     st.active.lock().unwrap().insert(m.path.clone(), m);
     Ok(())

@@ -91,7 +91,10 @@ const SCHEMA: &[&str] = &[
 const THROTTLE_ROWS: i64 = 100_000;
 
 /// Columns added to existing tables: (table, column, type and default).
-const COLUMNS: &[(&str, &str, &str)] = &[("mounts", "direct_links", "BIGINT NOT NULL DEFAULT 0")];
+const COLUMNS: &[(&str, &str, &str)] = &[
+    ("mounts", "direct_links", "BIGINT NOT NULL DEFAULT 0"),
+    ("mounts", "guest", "BIGINT NOT NULL DEFAULT 0"),
+];
 
 fn prop_row(r: &sqlx::any::AnyRow) -> Result<PropRow> {
     Ok(PropRow {
@@ -183,6 +186,9 @@ pub struct MountRow {
     /// ([`crate::mount::Mount::direct_links`]).
     #[serde(default)]
     pub direct_links: bool,
+    /// Readable without signing in ([`crate::mount::Mount::guest`]).
+    #[serde(default)]
+    pub guest: bool,
 }
 
 /// The connection pool.
@@ -1276,14 +1282,15 @@ impl Db {
             .await
             .map_err(db_err)?;
         sqlx::query(
-            "INSERT INTO mounts (path, remote, root, read_only, direct_links) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO mounts (path, remote, root, read_only, direct_links, guest) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&m.path)
         .bind(&m.remote)
         .bind(&m.root)
         .bind(m.read_only as i64)
         .bind(m.direct_links as i64)
+        .bind(m.guest as i64)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -1304,6 +1311,7 @@ impl Db {
                     root: r.try_get("root").map_err(db_err)?,
                     read_only: r.try_get::<i64, _>("read_only").map_err(db_err)? != 0,
                     direct_links: r.try_get::<i64, _>("direct_links").map_err(db_err)? != 0,
+                    guest: r.try_get::<i64, _>("guest").map_err(db_err)? != 0,
                 })
             })
             .collect()
@@ -1380,7 +1388,7 @@ mod tests {
         let db = Db::open(&url).await.unwrap();
         let m = db.mounts().await.unwrap();
         assert_eq!(m.len(), 1);
-        assert!(m[0].read_only && !m[0].direct_links);
+        assert!(m[0].read_only && !m[0].direct_links && !m[0].guest);
         let db = Db::open(&url).await.unwrap();
         assert_eq!(
             db.mounts().await.unwrap(),

@@ -25,7 +25,7 @@
 //! use cloudmux_server::{AppState, db::Db, mount::Mount};
 //! let db = Db::open("sqlite:///tmp/cloudmux.db").await?;
 //! let state = AppState::new(db, std::time::Duration::from_secs(10));
-//! state.tree.mount(Mount { path: "/gdrive".into(), storage: s, read_only: false, direct_links: false })?;
+//! state.tree.mount(Mount { path: "/gdrive".into(), storage: s, read_only: false, direct_links: false, guest: false })?;
 //! state.users.create("admin", "a long password", "/", true, true).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:5244").await?;
 //! let stop = async { let _ = tokio::signal::ctrl_c().await; };
@@ -49,6 +49,7 @@ pub mod db;
 pub mod error;
 pub mod limits;
 pub mod locks;
+pub mod markdown;
 pub mod mount;
 pub mod openapi;
 pub mod proxy;

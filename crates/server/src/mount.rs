@@ -31,6 +31,9 @@ pub struct Mount {
     /// Off by default: the client then talks to the service directly, and the link works for whoever
     /// holds it until it expires (it carries nothing of the account's token).
     pub direct_links: bool,
+    /// Readable without signing in, through the page and the JSON API (off by default): what is
+    /// inside is public.
+    pub guest: bool,
 }
 
 impl std::fmt::Debug for Mount {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Mount {
             .field("kind", &self.storage.kind())
             .field("read_only", &self.read_only)
             .field("direct_links", &self.direct_links)
+            .field("guest", &self.guest)
             .finish()
     }
 }
@@ -621,6 +625,7 @@ mod tests {
             storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
         assert_eq!(t.stat_for_read("/m/f.txt").await.unwrap().size, Some(3));
@@ -673,6 +678,7 @@ mod tests {
             storage: local("one"),
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
         t.mount(Mount {
@@ -680,6 +686,7 @@ mod tests {
             storage: local("two"),
             read_only: true,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
         t.mount(Mount {
@@ -687,6 +694,7 @@ mod tests {
             storage: local("two"),
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
         match t.resolve("/a/x/deep/f").unwrap() {
@@ -738,6 +746,7 @@ mod tests {
             storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
         let many: Vec<_> = (0..8)
@@ -781,6 +790,7 @@ mod tests {
             storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
         let one = t.list("/l/d0").await.unwrap();

@@ -48,6 +48,7 @@ async fn server(db_url: &str) -> Srv {
                 storage: s,
                 read_only: ro,
                 direct_links: false,
+                guest: false,
             })
             .unwrap();
     }
@@ -365,6 +366,38 @@ async fn files_through_the_tree_on(url: &str) {
         .await
         .unwrap();
     assert_eq!(forged.status(), 404);
+    // The page's thumbnail route (with the token), and a folder's ticket, which fetches a ZIP.
+    let th = s
+        .http
+        .get(format!(
+            "{}/api/fs/thumb?path=/two/dir/picture.png&edge=64",
+            s.base
+        ))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(th.headers()["content-type"], "image/jpeg");
+    let small = image::load_from_memory(&th.bytes().await.unwrap()).unwrap();
+    assert_eq!((small.width(), small.height()), (64, 32));
+    let tk: Value = s
+        .post(&t, "/api/fs/ticket", json!({"path": "/two/dir"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let zurl = tk["url"].as_str().unwrap();
+    assert!(zurl.ends_with("/dir%2Ezip"), "{zurl}");
+    let z = s
+        .http
+        .get(format!("{}{zurl}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(z.headers()["content-type"], "application/zip");
+    let z = z.bytes().await.unwrap();
+    assert_eq!(&z[..4], b"PK\x03\x04");
+    assert!(z.windows(11).any(|w| w == b"dir/big.bin"));
     let far = s
         .http
         .get(format!("{}/api/fs/download?path=/two/dir/big.bin", s.base))
@@ -1280,6 +1313,7 @@ async fn background_copies_are_listed_and_cancelled() {
             ))),
             read_only: true,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
     let t = s.login("admin", "admin-password").await;
@@ -1403,6 +1437,7 @@ async fn run_stops_gracefully_when_told() {
             storage: s,
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
     state

@@ -32,6 +32,7 @@ async fn litmus_all_suites() {
             storage: s,
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
     state

@@ -57,6 +57,7 @@ async fn server_with(remotes: Option<Arc<dyn cloudmux_remote::Remotes>>) -> Srv 
             storage: s,
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
     for (name, base, write, admin) in [
@@ -365,6 +366,7 @@ async fn remote_names_never_lead_out_of_a_base_folder() {
             storage: Arc::new(drive),
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
     s.state
@@ -897,6 +899,7 @@ async fn a_symlink_swapped_in_never_leads_out_of_a_local_mount() {
             storage: Arc::new(cloudmux_local::LocalStorage::new(&inside).unwrap()),
             read_only: false,
             direct_links: false,
+            guest: false,
         })
         .unwrap();
     // Another process swaps the folder `d` for a symlink out and back, again and again.
@@ -1041,6 +1044,7 @@ async fn direct_links_are_opt_in_and_carry_no_token() {
                 storage: storage(),
                 read_only: false,
                 direct_links: direct,
+                guest: false,
             })
             .unwrap();
     }
@@ -1223,7 +1227,7 @@ async fn share_links_open_their_subtree_only() {
         "/../../bob/bob-secret.txt",
         "../../bob/bob-secret.txt",
     ] {
-        for what in ["/dl", "/list"] {
+        for what in ["/dl", "/list", "/thumb", "/markdown", "/zip"] {
             let r = anon(what)
                 .query(&[("key", key.as_str()), ("path", p)])
                 .send()
@@ -1417,4 +1421,241 @@ async fn share_links_open_their_subtree_only() {
         "{}",
         gone.status()
     );
+}
+
+// 12. Guests ------------------------------------------------------------------------------------------
+
+/// Guest access is off until an administrator opens a mount to guests; then a request with no
+/// `Authorization` header at all reads that mount — and nothing else: not the other mounts (not even
+/// their names), not through `..`, never a write, a ticket, a share or WebDAV. A wrong token is no guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_read_only_the_mounts_opened_to_them() {
+    let mut s = server().await;
+    let anon = |p: &str| s.http.get(format!("{}{p}", s.base));
+    assert_eq!(
+        anon("/api/fs/list?path=/").send().await.unwrap().status(),
+        401,
+        "off by default"
+    );
+    let open = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(open.path().join("sub")).unwrap();
+    std::fs::write(open.path().join("hello.txt"), "hi there").unwrap();
+    std::fs::write(
+        open.path().join("sub/notes.md"),
+        "# Notes\n<script>x</script>",
+    )
+    .unwrap();
+    let storage: Arc<dyn Storage> =
+        Arc::new(cloudmux_local::LocalStorage::new(open.path()).unwrap());
+    s.state
+        .tree
+        .mount(Mount {
+            path: "/open".into(),
+            storage,
+            read_only: false,
+            direct_links: false,
+            guest: true,
+        })
+        .unwrap();
+    s._dirs.push(open);
+    let anon = |p: &str| s.http.get(format!("{}{p}", s.base));
+    let json = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 200, "{}", r.url());
+        r.json::<Value>().await.unwrap()
+    };
+    let root = json(anon("/api/fs/list?path=/").send().await.unwrap()).await;
+    let names: Vec<&str> = root["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["open"], "only what is open to guests shows");
+    assert_eq!(root["writable"], false);
+    assert_eq!(root["entries"][0]["mount"], true);
+    let open = json(anon("/api/fs/list?path=/open").send().await.unwrap()).await;
+    assert_eq!(open["writable"], false, "guests never write");
+    assert_eq!(open["kind"], "local");
+    let r = anon("/api/fs/download?path=/open/hello.txt&inline=true")
+        .send()
+        .await
+        .unwrap();
+    assert_sandboxed(&r, true, "a guest's inline download");
+    assert_eq!(r.text().await.unwrap(), "hi there");
+    let md = json(
+        anon("/api/fs/markdown?path=/open/sub/notes.md")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let html = md["html"].as_str().unwrap();
+    assert!(
+        html.contains("<h1>Notes</h1>") && html.contains("&lt;script&gt;"),
+        "{html}"
+    );
+    let found = json(
+        anon("/api/fs/search?path=/open&q=notes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(found["results"][0]["path"], "/open/sub/notes.md");
+    assert_eq!(
+        anon("/api/fs/zip?path=/open")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Nothing else: other mounts, through `..` or not, by every reading route.
+    for p in [
+        "/m",
+        "/m/pub/readme.txt",
+        "/m/bob/bob-secret.txt",
+        "/open/../m/bob/bob-secret.txt",
+        "/open/sub/../../m/bob/bob-secret.txt",
+        "/open/..%2fm/bob/bob-secret.txt",
+        "/open/..\\m\\bob\\bob-secret.txt",
+        "../m/bob/bob-secret.txt",
+        "/open/%00/../m",
+    ] {
+        for route in ["list", "stat", "download", "zip", "thumb", "markdown"] {
+            let r = anon(&format!("/api/fs/{route}"))
+                .query(&[("path", p)])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body = r.text().await.unwrap();
+            // 404: a name inside the open mount that merely looks like a way out.
+            assert!(
+                [400, 403, 404].contains(&status.as_u16()),
+                "{route} {p}: {status} {body}"
+            );
+            // Errors name the path asked for, never what is there.
+            assert!(
+                !body.contains("bob's") && !body.contains("hello") && !body.contains("alice"),
+                "{route} {p}: {body}"
+            );
+        }
+    }
+    assert_eq!(
+        anon("/api/fs/search?path=/&q=secret")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403,
+        "a guest's search stays inside an open mount"
+    );
+    // Never a write, a ticket, a share, a task or WebDAV.
+    for (m, p, body) in [
+        (Method::POST, "/api/fs/mkdir", json!({"path": "/open/new"})),
+        (
+            Method::POST,
+            "/api/fs/delete",
+            json!({"path": "/open/hello.txt"}),
+        ),
+        (
+            Method::POST,
+            "/api/fs/rename",
+            json!({"from": "/open/hello.txt", "to": "/open/x.txt"}),
+        ),
+        (
+            Method::POST,
+            "/api/fs/copy",
+            json!({"from": "/open/hello.txt", "to": "/open/y.txt"}),
+        ),
+        (
+            Method::POST,
+            "/api/fs/ticket",
+            json!({"path": "/open/hello.txt"}),
+        ),
+        (
+            Method::POST,
+            "/api/shares",
+            json!({"path": "/open/hello.txt"}),
+        ),
+        (Method::GET, "/api/tasks", json!(null)),
+        (Method::GET, "/api/me", json!(null)),
+    ] {
+        let r = s
+            .http
+            .request(m.clone(), format!("{}{p}", s.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{m} {p}");
+    }
+    let r = s
+        .http
+        .put(format!("{}/api/fs/upload?path=/open/z.txt", s.base))
+        .body("z")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(!s._dirs.last().unwrap().path().join("z.txt").exists());
+    let r = s
+        .http
+        .request(
+            Method::from_bytes(b"PROPFIND").unwrap(),
+            format!("{}/dav/open/", s.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "WebDAV needs an account");
+    // A token that is wrong is refused, not taken for a guest.
+    let r = anon("/api/fs/list?path=/open")
+        .bearer_auth("cmx_not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Users see what they saw before; mount points are marked, folders say whether they take writes.
+    let t = s.login("root").await;
+    let all: Value = s
+        .api(Method::GET, &t, "/api/fs/list?path=/")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["entries"].as_array().unwrap().len(), 2);
+    assert!(
+        all["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["mount"] == true)
+    );
+    let m: Value = s
+        .api(Method::GET, &t, "/api/fs/list?path=/m")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (m["writable"].as_bool(), m["kind"].as_str()),
+        (Some(true), Some("local"))
+    );
+    let tr = s.login("reader").await;
+    let pubs: Value = s
+        .api(Method::GET, &tr, "/api/fs/list?path=/")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pubs["writable"], false, "a reader's folders take no writes");
 }

@@ -9,6 +9,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/fs/list", get(list))
         .route("/api/fs/stat", get(stat))
         .route("/api/fs/download", get(download))
+        .route("/api/fs/thumb", get(thumb))
+        .route("/api/fs/markdown", get(markdown))
         .route("/api/fs/zip", get(zip))
         .route("/api/fs/upload", put(upload))
         .route("/api/fs/mkdir", post(mkdir))
@@ -35,11 +37,19 @@ struct ListQ {
 
 async fn list(
     State(st): State<Arc<AppState>>,
-    a: Authed,
+    Reader(a): Reader,
     Query(q): Query<ListQ>,
 ) -> ApiResult<Response> {
     let full = a.path(&q.path)?;
-    let all = st.tree.list(&full).await?;
+    let mut all = st.tree.list(&full).await?;
+    if a.is_guest() {
+        all = Arc::new(all.iter().filter(|e| a.visible(&e.path)).cloned().collect());
+    }
+    let mounts: Vec<String> = st.tree.mounts().iter().map(|m| m.path.clone()).collect();
+    // Whether the page may offer to change things in this folder.
+    let writable = a.0.can_write && st.tree.locate_writable(&full).is_ok();
+    // The kind of remote the folder is in (none: a folder of mount points).
+    let kind = st.tree.locate(&full).ok().map(|(m, _)| m.storage.kind());
     let mut idx: Vec<usize> = (0..all.len()).collect();
     let desc = q.order.as_deref() == Some("desc");
     let e = |i: &usize| &all[*i];
@@ -57,7 +67,7 @@ async fn list(
         idx.reverse();
     }
     if q.per_page == 0 {
-        return Ok(list_whole(a, full, all, idx));
+        return Ok(list_whole(a, full, all, idx, mounts, writable, kind));
     }
     let per_page = q.per_page.clamp(1, 1000);
     let page = q.page.max(1);
@@ -65,10 +75,12 @@ async fn list(
         .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
-        .map(|i| a.entry(&all[*i]))
+        .map(|i| a.listed(&all[*i], &mounts))
         .collect();
     Ok(Json(json!({
         "path": a.shown(&full),
+        "writable": writable,
+        "kind": kind,
         "total": all.len(),
         "page": page,
         "per_page": per_page,
@@ -79,12 +91,21 @@ async fn list(
 
 /// A whole listing (`per_page=0`), streamed in slices of entries as it is written: one request for a
 /// folder of any size, with memory of a slice beyond the cached listing itself.
-fn list_whole(a: Authed, full: String, all: Arc<Vec<Entry>>, idx: Vec<usize>) -> Response {
+fn list_whole(
+    a: Authed,
+    full: String,
+    all: Arc<Vec<Entry>>,
+    idx: Vec<usize>,
+    mounts: Vec<String>,
+    writable: bool,
+    kind: Option<&str>,
+) -> Response {
     use futures_util::StreamExt;
     const SLICE: usize = 512;
     let head = format!(
-        "{{\"path\":{},\"total\":{},\"page\":1,\"per_page\":0,\"entries\":[",
+        "{{\"path\":{},\"writable\":{writable},\"kind\":{},\"total\":{},\"page\":1,\"per_page\":0,\"entries\":[",
         json!(a.shown(&full)),
+        json!(kind),
         all.len()
     );
     let n = idx.len();
@@ -96,7 +117,7 @@ fn list_whole(a: Authed, full: String, all: Arc<Vec<Entry>>, idx: Vec<usize>) ->
                 out.push(b',');
             }
             // A Value of plain data always serialises.
-            let _ = serde_json::to_writer(&mut out, &a.entry(&all[*i]));
+            let _ = serde_json::to_writer(&mut out, &a.listed(&all[*i], &mounts));
         }
         Ok::<_, std::convert::Infallible>(bytes::Bytes::from(out))
     }));
@@ -114,7 +135,7 @@ fn list_whole(a: Authed, full: String, all: Arc<Vec<Entry>>, idx: Vec<usize>) ->
 
 async fn stat(
     State(st): State<Arc<AppState>>,
-    a: Authed,
+    Reader(a): Reader,
     Query(q): Query<PathQ>,
 ) -> ApiResult<Json<Value>> {
     let full = a.path(&q.path)?;
@@ -152,24 +173,105 @@ fn parse_range(h: &str, size: u64) -> Option<std::result::Result<(u64, u64), ()>
     Some(Ok(r))
 }
 
+#[derive(Deserialize)]
+struct DownloadQ {
+    #[serde(default)]
+    path: String,
+    /// Shown in the browser where the type is inert ([`crate::body`]), not saved.
+    #[serde(default)]
+    inline: bool,
+}
+
 async fn download(
     State(st): State<Arc<AppState>>,
-    a: Authed,
+    Reader(a): Reader,
     method: Method,
     headers: HeaderMap,
-    Query(q): Query<PathQ>,
+    Query(q): Query<DownloadQ>,
 ) -> ApiResult<Response> {
-    let full = a.path(&q.path)?;
-    send_file(&st, &full, &a.shown(&full), &method, &headers, false).await
+    let full = a.read_path(&q.path)?;
+    send_file(&st, &full, &a.shown(&full), &method, &headers, q.inline).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ThumbQ {
+    #[serde(default)]
+    pub(super) path: String,
+    /// The largest edge wanted, in pixels (rounded up to one of [`crate::thumbs::EDGES`]).
+    #[serde(default = "thumb_edge")]
+    pub(super) edge: u32,
+    /// A share's key ([`crate::shares`]), on a share's route.
+    #[serde(default)]
+    pub(super) key: Option<String>,
+}
+
+fn thumb_edge() -> u32 {
+    256
+}
+
+/// A small JPEG of an image, made by the server and cached.
+async fn thumb(
+    State(st): State<Arc<AppState>>,
+    Reader(a): Reader,
+    Query(q): Query<ThumbQ>,
+) -> ApiResult<Response> {
+    let full = a.read_path(&q.path)?;
+    thumb_of(&st, &full, q.edge).await
+}
+
+/// The thumbnail answer for the tree path `full`.
+pub(super) async fn thumb_of(st: &AppState, full: &str, edge: u32) -> ApiResult<Response> {
+    let e = st.tree.stat_for_read(full).await?;
+    let jpeg = st.thumbs.get(&st.tree, full, &e, edge).await?;
+    let mut r = ([(header::CACHE_CONTROL, "private, max-age=300")], jpeg).into_response();
+    crate::body::set_headers(r.headers_mut(), &e.name, "image/jpeg", true);
+    Ok(r)
+}
+
+/// A Markdown file rendered to safe HTML ([`crate::markdown`]).
+async fn markdown(
+    State(st): State<Arc<AppState>>,
+    Reader(a): Reader,
+    Query(q): Query<PathQ>,
+) -> ApiResult<Json<Value>> {
+    let full = a.read_path(&q.path)?;
+    Ok(Json(markdown_of(&st, &full).await?))
+}
+
+/// `{"html": …}` of the Markdown file at tree path `full` (at most [`crate::markdown::MAX_BYTES`]).
+pub(super) async fn markdown_of(st: &AppState, full: &str) -> ApiResult<Value> {
+    let e = st.tree.stat_for_read(full).await?;
+    if e.is_dir {
+        return Err(Error::invalid("a folder is not Markdown").into());
+    }
+    let max = crate::markdown::MAX_BYTES;
+    let len = e.size.map_or(max as u64, |s| s.min(max as u64));
+    let mut buf = Vec::new();
+    if len == 0 {
+        return Ok(json!({"html": "", "truncated": false}));
+    }
+    let mut data = st.tree.read(full, ByteRange::new(0, Some(len))).await?;
+    while let Some(chunk) = data.try_next().await? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= max {
+            buf.truncate(max);
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    Ok(json!({
+        "html": crate::markdown::render(&text),
+        "truncated": e.size.is_some_and(|s| s > max as u64),
+    }))
 }
 
 /// A folder as a ZIP archive, streamed.
 async fn zip(
     State(st): State<Arc<AppState>>,
-    a: Authed,
+    Reader(a): Reader,
     Query(q): Query<PathQ>,
 ) -> ApiResult<Response> {
-    let full = a.path(&q.path)?;
+    let full = a.read_path(&q.path)?;
     let (top, items) = super::shares::zip_plan(&st, &full).await?;
     Ok(super::shares::zip_body(&st, &top, items))
 }

@@ -29,8 +29,52 @@ use crate::users::User;
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
 
-/// The signed-in user of a request (from `Authorization: Bearer TOKEN`).
-pub struct Authed(pub User, pub String);
+/// The signed-in user of a request (from `Authorization: Bearer TOKEN`), or, for the routes that read
+/// ([`Reader`]), the guest: then the token is empty and the third field holds the mount points of the
+/// mounts open to guests ([`crate::mount::Mount::guest`]), the only parts of the tree a guest reaches.
+pub struct Authed(pub User, pub String, pub Option<Vec<String>>);
+
+/// The name the guest goes by (never a user's: names are letters, digits and `._-@`).
+pub const GUEST: &str = "(guest)";
+
+/// A request to a route that only reads: a signed-in user, or with no `Authorization` header at all the
+/// guest, when some mount is open to guests.
+pub struct Reader(pub Authed);
+
+impl std::ops::Deref for Reader {
+    type Target = Authed;
+    fn deref(&self) -> &Authed {
+        &self.0
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Reader {
+    type Rejection = Response;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.get(header::AUTHORIZATION).is_none() {
+            let open: Vec<String> = st
+                .tree
+                .mounts()
+                .iter()
+                .filter(|m| m.guest)
+                .map(|m| m.path.clone())
+                .collect();
+            if !open.is_empty() {
+                let guest = User {
+                    name: GUEST.to_string(),
+                    base_path: "/".to_string(),
+                    can_write: false,
+                    is_admin: false,
+                };
+                return Ok(Reader(Authed(guest, String::new(), Some(open))));
+            }
+        }
+        Authed::from_request_parts(parts, st).await.map(Reader)
+    }
+}
 
 impl FromRequestParts<Arc<AppState>> for Authed {
     type Rejection = Response;
@@ -53,7 +97,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
             .map(|c| c.0.ip())
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         match st.users.authenticate(ip, &token).await {
-            Ok(Some(u)) => Ok(Authed(u, token)),
+            Ok(Some(u)) => Ok(Authed(u, token, None)),
             Ok(None) => Err(unauthorized("the token is unknown or expired")),
             Err(e) => Err(ApiError(e).into_response()),
         }
@@ -61,9 +105,51 @@ impl FromRequestParts<Arc<AppState>> for Authed {
 }
 
 impl Authed {
-    /// The tree path of a client path.
+    /// The tree path of a client path (for the guest, only inside a mount open to guests or on the way
+    /// to one).
     fn path(&self, p: &str) -> ApiResult<String> {
-        Ok(under(&self.0.base_path, &clean(p)?))
+        let full = under(&self.0.base_path, &clean(p)?);
+        if !self.visible(&full) {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("{full} is not open to guests"),
+            )
+            .with_hint("sign in to see it")
+            .into());
+        }
+        Ok(full)
+    }
+
+    /// Whether this is the guest.
+    pub fn is_guest(&self) -> bool {
+        self.2.is_some()
+    }
+
+    /// Whether the tree path `full` may be seen: always for a user (their base is applied by
+    /// [`Authed::path`]); for the guest, inside a guest mount or a folder on the way to one.
+    fn visible(&self, full: &str) -> bool {
+        match &self.2 {
+            None => true,
+            Some(open) => open
+                .iter()
+                .any(|m| crate::tickets::within(full, m) || crate::tickets::within(m, full)),
+        }
+    }
+
+    /// Like [`Authed::path`], for reading a file's bytes: for the guest, only inside a guest mount.
+    fn read_path(&self, p: &str) -> ApiResult<String> {
+        let full = self.path(p)?;
+        if let Some(open) = &self.2
+            && !open.iter().any(|m| crate::tickets::within(&full, m))
+        {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("{full} is not open to guests"),
+            )
+            .with_hint("sign in to see it")
+            .into());
+        }
+        Ok(full)
     }
 
     /// Like [`Authed::path`], for a change (needs the write right).
@@ -92,6 +178,16 @@ impl Authed {
                 None => full.to_string(),
             },
         }
+    }
+
+    /// An entry of a listing: with `"mount": true` where it is a mount point (which cannot be renamed,
+    /// moved or deleted).
+    fn listed(&self, e: &Entry, mounts: &[String]) -> Value {
+        let mut v = self.entry(e);
+        if mounts.contains(&e.path) {
+            v["mount"] = json!(true);
+        }
+        v
     }
 
     fn entry(&self, e: &Entry) -> Value {

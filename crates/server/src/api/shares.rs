@@ -14,6 +14,53 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/s/{id}/list", get(list))
         .route("/api/s/{id}/dl", get(download))
         .route("/api/s/{id}/zip", get(zip))
+        .route("/api/s/{id}/thumb", get(thumb))
+        .route("/api/s/{id}/markdown", get(markdown))
+}
+
+/// A thumbnail of an image in the share (not counted as a download: it is not the file).
+async fn thumb(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<super::fs::ThumbQ>,
+) -> Response {
+    let inq = InQ {
+        path: q.path.clone(),
+        key: q.key.clone(),
+        inline: true,
+    };
+    match entered(&st, &id, &inq, &headers).await {
+        Ok((_, full)) => super::fs::thumb_of(&st, &full, q.edge)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        Err(r) => r,
+    }
+}
+
+/// A Markdown file of the share rendered to safe HTML (the README under a shared folder); counted as a
+/// download where the share's downloads are limited.
+async fn markdown(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<InQ>,
+) -> Response {
+    let (row, full) = match entered(&st, &id, &q, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let v = match super::fs::markdown_of(&st, &full).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    // The text is the file: where downloads are limited, a rendering counts as one.
+    if row.max_downloads > 0
+        && let Some(refused) = count_download(&st, &row).await
+    {
+        return refused;
+    }
+    Json(v).into_response()
 }
 
 /// What a ZIP of the folder `full` holds, and its top folder's name.

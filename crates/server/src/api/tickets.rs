@@ -10,8 +10,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 }
 
 /// A download link that needs no header (for the browser's own downloads and `<img>`, `<video>` and
-/// `<audio>` elements): the ticket names one file, is bound to this session and is not the user's token
-/// ([`crate::tickets`]).
+/// `<audio>` elements): the ticket names one file (or a folder, then downloaded as a streamed ZIP), is
+/// bound to this session and is not the user's token ([`crate::tickets`]).
 async fn ticket(
     State(st): State<Arc<AppState>>,
     a: Authed,
@@ -19,15 +19,24 @@ async fn ticket(
 ) -> ApiResult<Json<Value>> {
     let full = a.path(&b.path)?;
     let e = st.tree.stat(&full).await?;
-    if e.is_dir {
-        return Err(Error::invalid(format!("{} is a folder", a.shown(&full))).into());
+    if e.is_dir && st.tree.locate(&full).is_err() {
+        return Err(
+            Error::invalid(format!("{} holds only mount points", a.shown(&full)))
+                .with_hint("download a mounted folder or files inside one")
+                .into(),
+        );
     }
     let t = st
         .tickets
         .issue(&a.0, &crate::users::token_hash(&a.1), &full)
         .await?;
+    let shown_name = if e.is_dir {
+        format!("{}.zip", e.name)
+    } else {
+        e.name.clone()
+    };
     let name: String =
-        percent_encoding::utf8_percent_encode(&e.name, percent_encoding::NON_ALPHANUMERIC)
+        percent_encoding::utf8_percent_encode(&shown_name, percent_encoding::NON_ALPHANUMERIC)
             .to_string();
     Ok(Json(json!({
         "url": format!("/api/fs/dl/{t}/{name}"),
@@ -60,6 +69,10 @@ async fn ticket_download(
         let mut r = ([(header::CACHE_CONTROL, "private, max-age=300")], jpeg).into_response();
         crate::body::set_headers(r.headers_mut(), &shown, "image/jpeg", true);
         return Ok(r);
+    }
+    if method == Method::GET && st.tree.stat_for_read(&full).await?.is_dir {
+        let (top, items) = super::shares::zip_plan(&st, &full).await?;
+        return Ok(super::shares::zip_body(&st, &top, items));
     }
     super::fs::send_file(&st, &full, &shown, &method, &headers, q.inline).await
 }

@@ -1,0 +1,112 @@
+//! Markdown files (a folder's `README.md`, a previewed `.md`) rendered to HTML the page can show safely.
+//!
+//! The file is someone else's text: raw HTML in it (blocks and inline tags) is written out as text, never
+//! as markup; link targets keep only `http`, `https` and `mailto` schemes or relative references (a
+//! `javascript:` or `data:` link becomes `#`); images become their alternative text (the page loads
+//! nothing from outside its origin). The page then copies the result into its own elements through an
+//! allow-list of tags and attributes, and its CSP forbids inline script in any case.
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
+
+/// The most of a file rendered (the rest is cut, and the answer says so).
+pub const MAX_BYTES: usize = 1024 * 1024;
+
+/// Whether a link target may stay as it is.
+fn safe_link(dest: &str) -> bool {
+    let d = dest.trim();
+    // A scheme is letters, digits, `+`, `-`, `.` before the first `:` that comes before any `/?#`.
+    let scheme_end = d.find(':');
+    let path_start = d.find(['/', '?', '#']);
+    match (scheme_end, path_start) {
+        (Some(c), p) if p.is_none_or(|p| c < p) => {
+            let scheme = d[..c].to_ascii_lowercase();
+            matches!(scheme.as_str(), "http" | "https" | "mailto")
+        }
+        _ => !d.chars().any(|c| c.is_control()),
+    }
+}
+
+/// `text` (Markdown) as sanitised HTML.
+pub fn render(text: &str) -> String {
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let events = Parser::new_ext(text, opts).filter_map(|ev| match ev {
+        Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+        // The alternative text between them stays, as text.
+        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let dest_url = if safe_link(&dest_url) {
+                dest_url
+            } else {
+                CowStr::Borrowed("#")
+            };
+            Some(Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }))
+        }
+        other => Some(other),
+    });
+    let mut out = String::with_capacity(text.len() * 3 / 2);
+    html::push_html(&mut out, events);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_html_is_text_and_bad_links_are_dropped() {
+        let out = render(
+            "# Hi <b>x</b>\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n\
+             [a](javascript:alert(1)) [b](JaVaScRiPt:alert(1)) [c]( data:text/html,x) \
+             [d](https://example.com/?q=1) [e](notes/todo.md) [f](mailto:a@b.c)\n\n\
+             ![alt text](https://tracker.example/pixel.png)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+        );
+        assert!(!out.contains("<script"), "{out}");
+        assert!(!out.contains("<img"), "{out}");
+        assert!(!out.contains("<b>"), "{out}");
+        assert!(out.contains("&lt;script&gt;"), "{out}");
+        assert!(!out.to_lowercase().contains("javascript:"), "{out}");
+        assert!(!out.contains("data:"), "{out}");
+        assert!(out.contains("href=\"https://example.com/?q=1\""), "{out}");
+        assert!(out.contains("href=\"notes/todo.md\""), "{out}");
+        assert!(out.contains("href=\"mailto:a@b.c\""), "{out}");
+        assert!(
+            out.contains("alt text") && !out.contains("tracker"),
+            "{out}"
+        );
+        assert!(out.contains("<table>") && out.contains("<h1>"), "{out}");
+    }
+
+    #[test]
+    fn schemes() {
+        for ok in [
+            "https://x",
+            "http://x",
+            "MAILTO:a@b",
+            "a/b.md",
+            "#top",
+            "?q=a:b",
+            "/x:y",
+        ] {
+            assert!(safe_link(ok), "{ok}");
+        }
+        for bad in [
+            "javascript:x",
+            " vbscript:x",
+            "data:x",
+            "file:///etc/passwd",
+            "a\u{1}b",
+        ] {
+            assert!(!safe_link(bad), "{bad}");
+        }
+    }
+}
