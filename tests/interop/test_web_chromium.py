@@ -1,44 +1,69 @@
-"""The web page in headless Chromium (Debian's chromium and chromium-driver, driven by selenium): sign in to
-`cloudmux serve --demo`, open a mounted folder, upload a file whose name is HTML, see it listed as text,
-download it, delete it. A screenshot is saved to target/web-screenshot.png."""
+"""The web page in headless Chromium (Debian's chromium and chromium-driver, driven by selenium) against
+`cloudmux serve --demo`: every test asserts what a user would see or get, and saves screenshots to
+target/web-*.png (looked at by hand when the page changes)."""
 
+import json
 import shutil
+import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import ROOT
 
 NAME = '<img id="injected" src=x onerror="document.title=1"> & "quotes".txt'
+PASSWORD = "cloudmux-demo"
+
+
+def chromium(tmp_path, width=1400, height=900, lang="en"):
+    chromedriver = shutil.which("chromedriver")
+    assert chromedriver, "chromedriver is missing: ./scripts/test.sh installs chromium and chromium-driver"
+    opts = webdriver.ChromeOptions()
+    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}",
+              f"--lang={lang}", "--autoplay-policy=no-user-gesture-required"]:
+        opts.add_argument(a)
+    downloads = tmp_path / f"downloads-{time.monotonic_ns()}"
+    downloads.mkdir()
+    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                           "download.prompt_for_download": False,
+                                           "intl.accept_languages": lang})
+    d = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    d.downloads = downloads
+    return d
 
 
 @pytest.fixture()
 def browser(tmp_path):
-    chromedriver = shutil.which("chromedriver")
-    assert chromedriver, "chromedriver is missing: ./scripts/test.sh installs chromium and chromium-driver"
-    opts = webdriver.ChromeOptions()
-    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
-        opts.add_argument(a)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
-    d = webdriver.Chrome(service=Service(chromedriver), options=opts)
-    d.downloads = downloads
+    d = chromium(tmp_path)
     yield d
     d.quit()
 
 
-def row(driver, name):
-    """The listing row of `name` (None while it is absent or being redrawn)."""
+def shot(driver, name):
+    path = ROOT / "target" / f"web-{name}.png"
+    path.parent.mkdir(exist_ok=True)
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 1000
+
+
+def wait(driver, what, timeout=20):
+    return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(what)
+
+
+def entry(driver, name):
+    """The listing entry of `name` (None while it is absent or being redrawn)."""
     try:
-        for r in driver.find_elements(By.CSS_SELECTOR, "#listing tbody tr"):
+        for r in driver.find_elements(By.CSS_SELECTOR, "#entries li.entry"):
             if r.get_attribute("data-name") == name:
                 return r
     except StaleElementReferenceException:
@@ -46,35 +71,115 @@ def row(driver, name):
     return None
 
 
-def test_sign_in_upload_download_delete(demo_server, browser, tmp_path):
+def names(driver):
+    return {r.get_attribute("data-name") for r in driver.find_elements(By.CSS_SELECTOR, "#entries li.entry[data-name]")}
+
+
+def actions(driver, name):
+    """The labels of the actions an entry's menu offers."""
+    r = entry(driver, name)
+    return [b.get_attribute("textContent") for b in r.find_elements(By.CSS_SELECTOR, ".menu-items button")]
+
+
+def act(driver, name, label):
+    r = entry(driver, name)
+    r.find_element(By.CSS_SELECTOR, "details.menu summary").click()
+    r.find_element(By.XPATH, f".//div[@class='menu-items']/button[text()={json.dumps(label)}]").click()
+
+
+def sign_in(driver, base, user="admin", password=PASSWORD):
+    driver.get(base + "/")
+    wait(driver, EC.visibility_of_element_located((By.ID, "login-form")))
+    driver.find_element(By.NAME, "username").send_keys(user)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait(driver, lambda d: d.find_element(By.ID, "files-view").is_displayed())
+
+
+def go(driver, base, path, expect):
+    driver.get(base + "/#" + urllib.parse.quote(path, safe=""))
+    wait(driver, lambda d: entry(d, expect) is not None)
+
+
+def api(base, method, path, token=None, body=None):
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def put(base, token, path, data):
+    """Uploads through the API (the server's listings see it at once, unlike a file written beside it)."""
+    req = urllib.request.Request(base + "/api/fs/upload?path=" + urllib.parse.quote(path, safe=""), method="PUT", data=data)
+    req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 201
+
+
+def pdf(text):
+    """A one-page PDF showing `text`."""
+    stream = b"BT /F1 24 Tf 40 100 Td (%s) Tj ET" % text.encode()
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i + 1, o)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+def admin_token(base):
+    status, r = api(base, "POST", "/api/auth/login", body={"username": "admin", "password": PASSWORD})
+    assert status == 200, r
+    return r["token"]
+
+
+def fits(driver):
+    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_browse_upload_download_delete_and_no_actions_on_mount_points(demo_server, browser, tmp_path):
     base, work, emulator = demo_server
-    wait = WebDriverWait(browser, 20)
-    browser.get(base + "/")
-    wait.until(EC.visibility_of_element_located((By.ID, "login-form")))
-    browser.find_element(By.NAME, "username").send_keys("admin")
-    browser.find_element(By.NAME, "password").send_keys("cloudmux-demo")
-    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
-    wait.until(lambda d: row(d, "local") is not None)
-    assert {r.get_attribute("data-name") for r in browser.find_elements(By.CSS_SELECTOR, "#listing tbody tr")} \
-        >= {"gdrive", "local", "photos", "yadisk"}
-    wait.until(lambda d: row(d, "local") is not None and row(d, "local").find_element(By.CSS_SELECTOR, "a.entry"))
-    browser.get(base + "/#%2Flocal")
-    wait.until(lambda d: row(d, "README.txt") is not None)
-    crumbs = browser.find_element(By.ID, "crumbs").text
-    assert "local" in crumbs
+    sign_in(browser, base)
+    wait(browser, lambda d: names(d) >= {"gdrive", "local", "photos", "yadisk"})
+    for mount in ["gdrive", "local", "photos", "yadisk"]:
+        offered = actions(browser, mount)
+        assert not {"Rename", "Move", "Delete"} & set(offered), (mount, offered)
+    assert not browser.find_element(By.ID, "upload-label").is_displayed(), "no upload into the folder of mount points"
+
+    go(browser, base, "/local", "README.txt")
+    assert "local" in browser.find_element(By.ID, "crumbs").text
+    # The folder's README.md is rendered under the listing.
+    readme = wait(browser, lambda d: d.find_element(By.ID, "readme") if d.find_element(By.ID, "readme").is_displayed() else None)
+    assert readme.find_element(By.TAG_NAME, "h1").text == "The demo folder"
+    assert readme.find_element(By.TAG_NAME, "strong").text == "/local"
 
     src = tmp_path / NAME
     src.write_bytes(b"uploaded from Chromium\n" * 1000)
     browser.find_element(By.ID, "upload-input").send_keys(str(src))
-    wait.until(lambda d: row(d, NAME) is not None)
-    r = row(browser, NAME)
+    wait(browser, lambda d: entry(d, NAME) is not None)
+    # The upload queue (opened by the upload) closes itself once the upload is done.
+    wait(browser, lambda d: not d.find_element(By.ID, "tasks-panel").is_displayed())
+    r = entry(browser, NAME)
     assert NAME in r.text, "the name is shown as text"
     assert not browser.find_elements(By.ID, "injected"), "the name did not become HTML"
     assert browser.title == "cloudmux", "no script ran"
     assert (work / "demo-data" / NAME).read_bytes() == src.read_bytes()
+    assert {"Download", "Rename", "Move", "Share", "Delete"} <= set(actions(browser, NAME))
 
-    r.find_element(By.XPATH, ".//button[text()='Download']").click()
-    # Chrome saves it under a name of its own making (it replaces <, > and quotes).
+    act(browser, NAME, "Download")
     done = []
     deadline = time.time() + 20
     while time.time() < deadline and not done:
@@ -84,33 +189,93 @@ def test_sign_in_upload_download_delete(demo_server, browser, tmp_path):
     assert done[0].read_bytes() == src.read_bytes()
     assert "quotes" in done[0].name
 
-    # Thumbnails made by the server for the photos of the emulated Google Photos.
-    browser.get(base + "/#%2Fphotos%2Fmedia%2Fall")
-    wait.until(lambda d: row(d, "sunrise.png") is not None)
-    WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: d.execute_script(
-            "const i = document.querySelector('td.thumb img');"
-            "return !!i && i.complete && i.naturalWidth > 0 && i.src.includes('thumb=');"))
-    browser.get(base + "/#%2Flocal")
-    wait.until(lambda d: row(d, NAME) is not None)
+    # The text preview shows the file's words as text.
+    entry(browser, "README.txt").find_element(By.CSS_SELECTOR, "a.name").click()
+    pre = wait(browser, EC.visibility_of_element_located((By.ID, "viewer-text")))
+    assert "mounted at /local" in pre.text
+    browser.find_element(By.ID, "viewer-close").click()
 
-    screenshot = ROOT / "target" / "web-screenshot.png"
-    screenshot.parent.mkdir(exist_ok=True)
-    browser.save_screenshot(str(screenshot))
-    assert screenshot.stat().st_size > 1000
+    # Markdown with raw HTML and a javascript: link: rendered, the HTML as text, the link dropped.
+    token = admin_token(base)
+    put(base, token, "/local/evil.md",
+        b"# Title\n\n<script>document.title='pwned'</script>\n\n<img src=x onerror=\"document.title='pwned'\">\n\n"
+        b"[click](javascript:document.title='pwned')\n")
+    browser.refresh()
+    wait(browser, lambda d: entry(d, "evil.md") is not None)
+    entry(browser, "evil.md").find_element(By.CSS_SELECTOR, "a.name").click()
+    article = wait(browser, EC.visibility_of_element_located((By.CSS_SELECTOR, "#viewer-body article.markdown")))
+    assert article.find_element(By.TAG_NAME, "h1").text == "Title"
+    assert "<script>" in article.text
+    assert not article.find_elements(By.TAG_NAME, "script") and not article.find_elements(By.TAG_NAME, "img")
+    hrefs = [a.get_attribute("href") or "" for a in article.find_elements(By.TAG_NAME, "a")]
+    assert hrefs and not any("javascript" in h for h in hrefs), hrefs
+    assert browser.title == "cloudmux"
+    browser.find_element(By.ID, "viewer-close").click()
 
-    row(browser, NAME).find_element(By.XPATH, ".//button[text()='Delete']").click()
-    wait.until(EC.alert_is_present())
+    # Sorting by size, largest first: the uploaded 23 KB file comes first among the files.
+    browser.find_element(By.CSS_SELECTOR, "#sort option[value=size]").click()
+    browser.find_element(By.ID, "order").click()
+    wait(browser, lambda d: [e.get_attribute("data-name") for e in d.find_elements(By.CSS_SELECTOR, "#entries li.entry.text, #entries li.entry.other")][:1] == [NAME])
+
+    # Search finds a file in a subfolder.
+    box = browser.find_element(By.ID, "search-input")
+    box.send_keys("todo", Keys.ENTER)
+    wait(browser, lambda d: entry(d, "todo.md") is not None)
+    assert "todo" in browser.find_element(By.ID, "status").text
+    shot(browser, "search")
+
+    browser.find_element(By.CSS_SELECTOR, "#crumbs a[aria-current]").click()
+    wait(browser, lambda d: entry(d, NAME) is not None)
+    shot(browser, "local")
+    act(browser, NAME, "Delete")
+    wait(browser, EC.alert_is_present())
     alert = browser.switch_to.alert
     assert NAME in alert.text
     alert.accept()
-    wait.until(lambda d: row(d, NAME) is None)
+    wait(browser, lambda d: entry(d, NAME) is None)
     assert not (work / "demo-data" / NAME).exists()
+
+    # Bulk: two files selected and moved to another remote: a background task shown in the task panel.
+    for n in ["a.txt", "b.txt"]:
+        put(base, token, "/local/" + n, n.encode() * 100)
+    browser.refresh()
+    wait(browser, lambda d: entry(d, "b.txt") is not None)
+    for n in ["a.txt", "b.txt"]:
+        entry(browser, n).find_element(By.CSS_SELECTOR, "input.pick").click()
+    assert "2" in browser.find_element(By.ID, "selection-count").text
+    browser.find_element(By.ID, "bulk-move").click()
+    wait(browser, EC.alert_is_present())
+    prompt = browser.switch_to.alert
+    prompt.send_keys("/gdrive")
+    prompt.accept()
+    wait(browser, lambda d: d.find_element(By.ID, "tasks-panel").is_displayed())
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tasks li.task.done")) == 2, 40)
+    assert "→ /gdrive/a.txt" in browser.find_element(By.ID, "tasks").text
+    wait(browser, lambda d: not (work / "demo-data" / "a.txt").exists())
+    shot(browser, "tasks")
+    browser.find_element(By.ID, "tasks-close").click()
+
+    # An upload cancelled half-way (the browser's upload slowed to 256 KB/s) leaves nothing behind.
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 256 * 1024})
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (8 << 20))
+    before = sorted(p.name for p in (work / "demo-data").iterdir())
+    browser.find_element(By.ID, "upload-input").send_keys(str(big))
+    line = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#uploads li[data-name='big.bin']"))
+    wait(browser, lambda d: float(line.find_element(By.TAG_NAME, "progress").get_attribute("value")) > 5)
+    line.find_element(By.TAG_NAME, "button").click()
+    wait(browser, lambda d: "cancelled" in line.text)
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    time.sleep(1)
+    assert sorted(p.name for p in (work / "demo-data").iterdir()) == before, "nothing half-written"
 
     # Admin: add a Yandex Disk remote and sign it in from the page (device code shown; the emulator
     # approves it and the server polls), then mount it.
     browser.get(base + "/#admin")
-    wait.until(EC.visibility_of_element_located((By.ID, "remote-form")))
+    wait(browser, EC.visibility_of_element_located((By.ID, "remote-form")))
     form = browser.find_element(By.ID, "remote-form")
     form.find_element(By.NAME, "name").send_keys("yd2")
     form.find_element(By.CSS_SELECTOR, "select[name=kind] option[value=yadisk]").click()
@@ -118,17 +283,208 @@ def test_sign_in_upload_download_delete(demo_server, browser, tmp_path):
     form.find_element(By.NAME, "client_secret").send_keys("cloudmux-demo-secret")
     form.find_element(By.NAME, "endpoint").send_keys(emulator)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    sign_in = (By.XPATH, "//table[@id='remotes']//tr[@data-name='yd2']//button[text()='Sign in']")
-    wait.until(EC.element_to_be_clickable(sign_in)).click()
-    wait.until(EC.visibility_of_element_located((By.ID, "user-code")))
-    WebDriverWait(browser, 40).until(
-        lambda d: "yd2 is signed in" in d.find_element(By.ID, "signin-status").text)
+    sign_in_button = (By.XPATH, "//table[@id='remotes']//tr[@data-name='yd2']//button[text()='Sign in']")
+    wait(browser, EC.element_to_be_clickable(sign_in_button)).click()
+    wait(browser, EC.visibility_of_element_located((By.ID, "user-code")))
+    wait(browser, lambda d: "yd2 is signed in" in d.find_element(By.ID, "signin-status").text, 40)
     mount = browser.find_element(By.ID, "mount-form")
     mount.find_element(By.NAME, "path").send_keys("/yd2")
     mount.find_element(By.CSS_SELECTOR, "select[name=remote] option[value=yd2]").click()
     mount.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 20, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: any(c.text == "/yd2" for c in d.find_elements(By.CSS_SELECTOR, "#mounts td")))
-    browser.get(base + "/#%2Fyd2")
-    wait.until(lambda d: row(d, "Hello from Yandex Disk.txt") is not None)
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#mounts tr[data-path='/yd2']"))
+    shot(browser, "admin")
+    go(browser, base, "/yd2", "Hello from Yandex Disk.txt")
 
+
+def test_gallery_lightbox_video_and_phone_width(demo_server, browser, tmp_path):
+    base, work, _ = demo_server
+    sign_in(browser, base)
+    # Google Photos opens as a grid, and the server's thumbnails load.
+    go(browser, base, "/photos/media/all", "sunrise.png")
+    assert "grid" in browser.find_element(By.ID, "entries").get_attribute("class")
+    wait(browser, lambda d: d.execute_script(
+        "const i = [...document.querySelectorAll('#entries img.thumb')];"
+        "return i.length === 2 && i.every((x) => x.complete && x.naturalWidth > 0);"))
+    shot(browser, "gallery")
+
+    # The lightbox opens on an image and moves to the next one (button, then arrow key).
+    entry(browser, "sea.png").find_element(By.CSS_SELECTOR, "a.name").click()
+    wait(browser, lambda d: d.execute_script("const i = document.getElementById('viewer-img'); return !!i && i.complete && i.naturalWidth > 0"))
+    assert browser.find_element(By.ID, "viewer-name").text == "sea.png"
+    browser.find_element(By.ID, "viewer-next").click()
+    wait(browser, lambda d: d.find_element(By.ID, "viewer-name").text == "sunrise.png")
+    wait(browser, lambda d: d.execute_script("const i = document.getElementById('viewer-img'); return !!i && i.complete && i.naturalWidth > 0"))
+    shot(browser, "lightbox")
+    browser.find_element(By.ID, "viewer").send_keys(Keys.ARROW_RIGHT)
+    wait(browser, lambda d: d.find_element(By.ID, "viewer-name").text == "sea.png")
+    browser.find_element(By.ID, "viewer").send_keys(Keys.ESCAPE)
+    wait(browser, lambda d: not d.find_element(By.ID, "viewer").is_displayed())
+
+    # A video plays in the browser's player and seeks (Range requests through a download ticket).
+    import imageio_ffmpeg
+    clip = tmp_path / "clip.webm"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=duration=20:size=320x240:rate=10", "-c:v", "libvpx", "-b:v", "300k", str(clip)],
+                   check=True, timeout=120)
+    put(base, admin_token(base), "/local/clip.webm", clip.read_bytes())
+    go(browser, base, "/local", "clip.webm")
+    entry(browser, "clip.webm").find_element(By.CSS_SELECTOR, "a.name").click()
+    wait(browser, lambda d: d.execute_script("const v = document.getElementById('viewer-video'); return !!v && v.readyState >= 1 && v.duration > 19"))
+    browser.execute_script("const v = document.getElementById('viewer-video'); v.muted = true; v.currentTime = 12; v.play();")
+    wait(browser, lambda d: d.execute_script("const v = document.getElementById('viewer-video'); return v.currentTime > 12.3 && !v.seeking"))
+    shot(browser, "video")
+    browser.find_element(By.ID, "viewer-close").click()
+
+    # A PDF in the browser's own viewer, framed by the page, still under the sandbox policy.
+    put(base, admin_token(base), "/local/hello.pdf", pdf("Hello PDF"))
+    browser.refresh()
+    wait(browser, lambda d: entry(d, "hello.pdf") is not None)
+    entry(browser, "hello.pdf").find_element(By.CSS_SELECTOR, "a.name").click()
+    frame = wait(browser, EC.presence_of_element_located((By.ID, "viewer-pdf")))
+    with urllib.request.urlopen(frame.get_attribute("src")) as r:
+        assert r.headers["Content-Type"] == "application/pdf"
+        assert "sandbox" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert r.read().startswith(b"%PDF")
+    time.sleep(1)
+    shot(browser, "pdf")
+    browser.find_element(By.ID, "viewer-close").click()
+
+    # A phone: nothing scrolls sideways, in the list, the grid and the preview; the menu is in reach.
+    browser.set_window_size(390, 844)
+    go(browser, base, "/local", "README.txt")
+    assert browser.execute_script("return window.innerWidth") <= 400
+    assert fits(browser)
+    r = entry(browser, "README.txt").find_element(By.CSS_SELECTOR, "details.menu summary").rect
+    assert r["x"] + r["width"] <= 390 and r["height"] >= 36, r
+    shot(browser, "phone-list")
+    go(browser, base, "/photos/media/all", "sunrise.png")
+    assert fits(browser)
+    shot(browser, "phone-grid")
+    entry(browser, "sunrise.png").find_element(By.CSS_SELECTOR, "a.name").click()
+    wait(browser, lambda d: d.execute_script("const i = document.getElementById('viewer-img'); return !!i && i.complete && i.naturalWidth > 0"))
+    assert fits(browser)
+    shot(browser, "phone-lightbox")
+
+
+def test_russian_read_only_user_and_guests(demo_server, tmp_path):
+    base, work, _ = demo_server
+    token = admin_token(base)
+    status, r = api(base, "POST", "/api/admin/users", token,
+                    {"name": "reader", "password": "reader-pass-1", "base_path": "/", "can_write": False, "is_admin": False})
+    assert status == 201, r
+
+    ru = chromium(tmp_path, lang="ru")
+    try:
+        ru.get(base + "/")
+        wait(ru, EC.visibility_of_element_located((By.ID, "login-form")))
+        assert ru.find_element(By.CSS_SELECTOR, "#login-form button").text == "Войти"
+        assert ru.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ru"
+        sign_in(ru, base, "reader", "reader-pass-1")
+        go(ru, base, "/local", "README.txt")
+        assert "Элементов" in ru.find_element(By.ID, "status").text
+        # No write buttons for a reader: no upload, no new folder, nothing but download and share.
+        assert not ru.find_element(By.ID, "upload-label").is_displayed()
+        assert not ru.find_element(By.ID, "new-folder").is_displayed()
+        offered = actions(ru, "README.txt")
+        assert offered == ["Скачать", "Поделиться"], offered
+        shot(ru, "reader-ru")
+        # The switch goes back to English, and stays.
+        ru.find_element(By.CSS_SELECTOR, "#lang option[value=en]").click()
+        wait(ru, lambda d: d.find_element(By.ID, "logout").text == "Log out")
+    finally:
+        ru.quit()
+
+    # Guests: off by default; an admin opens one mount to them from the page.
+    assert api(base, "GET", "/api/fs/list?path=/")[0] == 401
+    admin = chromium(tmp_path)
+    try:
+        sign_in(admin, base)
+        admin.get(base + "/#admin")
+        form = wait(admin, EC.visibility_of_element_located((By.ID, "mount-form")))
+        form.find_element(By.NAME, "path").send_keys("/public")
+        wait(admin, lambda d: form.find_elements(By.CSS_SELECTOR, "select[name=remote] option[value=local]"))
+        form.find_element(By.CSS_SELECTOR, "select[name=remote] option[value=local]").click()
+        form.find_element(By.NAME, "root").send_keys("notes")
+        form.find_element(By.NAME, "read_only").click()
+        form.find_element(By.NAME, "guest").click()
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(admin, lambda d: d.find_elements(By.CSS_SELECTOR, "#mounts tr[data-path='/public']"))
+    finally:
+        admin.quit()
+    guest = chromium(tmp_path)
+    try:
+        guest.get(base + "/")
+        wait(guest, lambda d: names(d) == {"public"})
+        go(guest, base, "/public", "todo.md")
+        assert not guest.find_element(By.ID, "upload-label").is_displayed()
+        assert actions(guest, "todo.md") == ["Download"]
+        entry(guest, "todo.md").find_element(By.CSS_SELECTOR, "a.name").click()
+        article = wait(guest, EC.visibility_of_element_located((By.CSS_SELECTOR, "#viewer-body article.markdown")))
+        assert article.find_element(By.TAG_NAME, "h1").text == "To do"
+        shot(guest, "guest")
+    finally:
+        guest.quit()
+    # Only that mount: the rest of the tree still needs signing in.
+    assert api(base, "GET", "/api/fs/list?path=/gdrive")[0] == 403
+    assert api(base, "GET", "/api/fs/download?path=/local/README.txt")[0] == 403
+    assert api(base, "POST", "/api/fs/mkdir", body={"path": "/public/x"})[0] == 401
+
+
+def test_share_links_in_a_fresh_browser(demo_server, browser, tmp_path):
+    base, work, _ = demo_server
+    sign_in(browser, base)
+    go(browser, base, "/local", "notes")
+    act(browser, "notes", "Share")
+    dialog = wait(browser, EC.visibility_of_element_located((By.ID, "share-dialog")))
+    dialog.find_element(By.NAME, "password").send_keys("open sesame")
+    browser.find_element(By.ID, "share-create").click()
+    url = wait(browser, lambda d: d.find_element(By.ID, "share-url").get_attribute("value"))
+    assert "/s/" in url
+    shot(browser, "share-dialog")
+    browser.find_element(By.CSS_SELECTOR, "#share-form button[value=cancel]").click()
+    browser.get(base + "/#shares")
+    wait(browser, lambda d: url.split("/s/")[1] in d.find_element(By.ID, "shares").text)
+
+    # Someone with the link and no account, in a browser of their own.
+    other = chromium(tmp_path)
+    try:
+        other.get(url)
+        form = wait(other, EC.visibility_of_element_located((By.ID, "unlock-form")))
+        assert "notes" in other.find_element(By.ID, "unlock-title").text
+        form.find_element(By.NAME, "password").send_keys("wrong guess")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(other, lambda d: "Wrong password" in d.find_element(By.ID, "unlock-error").text)
+        assert not other.find_element(By.ID, "files-view").is_displayed()
+        form.find_element(By.NAME, "password").send_keys("open sesame")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait(other, lambda d: entry(d, "todo.md") is not None)
+        assert names(other) == {"todo.md"}, "the shared folder only"
+        assert not other.find_element(By.ID, "logout").is_displayed()
+        assert not other.find_element(By.ID, "upload-label").is_displayed()
+        assert actions(other, "todo.md") == ["Download"]
+        entry(other, "todo.md").find_element(By.CSS_SELECTOR, "a.name").click()
+        article = wait(other, EC.visibility_of_element_located((By.CSS_SELECTOR, "#viewer-body article.markdown")))
+        assert article.find_element(By.TAG_NAME, "h1").text == "To do"
+        shot(other, "share-open")
+        # Nothing outside the share through its address.
+        other.get(url + "#" + urllib.parse.quote("/../../local", safe=""))
+        time.sleep(1)
+        assert "README.txt" not in other.find_element(By.TAG_NAME, "body").text
+    finally:
+        other.quit()
+
+    # An expired share answers 410, and its page says so.
+    token = admin_token(base)
+    status, r = api(base, "POST", "/api/shares", token, {"path": "/local/README.txt", "expires_in": 1})
+    assert status == 201, r
+    time.sleep(2.2)
+    sid = r["share"]["id"]
+    assert api(base, "GET", f"/api/s/{sid}")[0] == 410
+    late = chromium(tmp_path)
+    try:
+        late.get(base + f"/s/{sid}")
+        wait(late, lambda d: "expired" in d.find_element(By.ID, "notice").text)
+        shot(late, "share-expired")
+    finally:
+        late.quit()

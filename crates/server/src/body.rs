@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// The policy sent with every file body.
-pub const SANDBOX: &str = "default-src 'none'; sandbox";
+pub const SANDBOX: &str = "default-src 'none'; sandbox; frame-ancestors 'self'";
 
 /// The type a file may be shown inline as, if it is inert: the same type, or `text/plain` for text.
 pub fn inert_type(mime: &str) -> Option<String> {
@@ -67,6 +67,11 @@ pub fn set_headers(h: &mut HeaderMap, name: &str, mime: &str, inline: bool) {
             h.insert(
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_static("inline"),
+            );
+            // Shown inline, a file may be framed by the page itself (its PDF preview), by nothing else.
+            h.insert(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("SAMEORIGIN"),
             );
         }
         None => {

@@ -1,56 +1,80 @@
-// cloudmux web page: browse, upload, download, rename, move, delete, share; admin pages.
-// Every name from the server is put on the page with textContent, never as HTML.
+// cloudmux web page: browse (list or grid), preview, search, upload, download, rename, move, delete,
+// share; background tasks; share links opened by anyone at /s/ID; guests where a mount lets them; admin.
+// Every name from the server is put on the page with textContent, never as HTML; the one piece of markup
+// from the server (a rendered Markdown file, sanitised there) is rebuilt here through an allow-list.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const PER_PAGE = 200;
-let token = sessionStorage.getItem("cloudmux-token");
-let me = null;
-let page = 1;
+const IMAGE = /\.(png|jpe?g|gif|webp|bmp|avif)$/i;
+const VIDEO = /\.(mp4|m4v|webm|ogv|mov|mkv)$/i;
+const AUDIO = /\.(mp3|m4a|aac|ogg|oga|opus|wav|flac)$/i;
+const MARKDOWN = /\.(md|markdown)$/i;
+const PDF = /\.pdf$/i;
+const TEXT = /\.(txt|log|csv|tsv|json|ya?ml|toml|ini|cfg|conf|xml|html?|css|js|mjs|ts|tsx|jsx|rs|py|go|java|kt|c|h|cc|cpp|hpp|cs|rb|php|sh|bash|zsh|ps1|sql|lua|pl|r|swift|dart|scala|diff|patch|srt|vtt|tex|env|gitignore|dockerfile|makefile)$/i;
+const TEXT_PREVIEW_BYTES = 512 * 1024;
+
+// ---------------------------------------------------------------------------------------------------
+// Strings
+
+let strings = {};
+let fallback = {};
+let lang = "en";
+
+/** The string `key` of the page's language, with {holes} filled from `vars`. */
+function t(key, vars) {
+  let s = strings[key] ?? fallback[key] ?? key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.split("{" + k + "}").join(String(v));
+  return s;
+}
+
+/** A string whose key is made at run time (every such key is in the tables too). */
+const tr = t;
+
+async function loadStrings(want) {
+  const get = async (l) => (await fetch(`/assets/strings/${l}.json`)).json();
+  fallback = await get("en");
+  lang = want === "ru" ? "ru" : "en";
+  strings = lang === "en" ? fallback : await get(lang);
+  document.documentElement.lang = lang;
+  $("lang").value = lang;
+  for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = tr(e.dataset.i18n);
+  for (const e of document.querySelectorAll("[data-i18n-label]")) e.setAttribute("aria-label", tr(e.dataset.i18nLabel));
+  for (const e of document.querySelectorAll("[data-i18n-placeholder]")) e.setAttribute("placeholder", tr(e.dataset.i18nPlaceholder));
+  for (const e of document.querySelectorAll("[data-i18n-title]")) e.setAttribute("title", tr(e.dataset.i18nTitle));
+}
+
+function preferredLanguage() {
+  const saved = localStorage.getItem("cloudmux-lang");
+  if (saved) return saved;
+  for (const l of navigator.languages || [navigator.language || "en"]) {
+    const base = l.toLowerCase().split("-")[0];
+    if (base === "ru" || base === "en") return base;
+  }
+  return "en";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small helpers
 
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
-    if (v === undefined) continue;
+    if (v === undefined || v === null || v === false) continue;
     if (k === "text") e.textContent = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
+    else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children) e.append(c);
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
   return e;
-}
-
-async function api(method, path, body, raw) {
-  const headers = {};
-  if (token) headers["Authorization"] = "Bearer " + token;
-  let payload;
-  if (body !== undefined && !raw) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  const r = await fetch(path, { method, headers, body: payload });
-  if (r.status === 401) {
-    signOut();
-    throw new Error("please sign in again");
-  }
-  if (!r.ok) {
-    let msg = r.status + " " + r.statusText;
-    try {
-      const e = (await r.json()).error;
-      msg = e.message + (e.hint ? " — " + e.hint : "");
-    } catch (_) {}
-    throw new Error(msg);
-  }
-  return r.status === 204 ? null : r.json();
-}
-
-function currentPath() {
-  const h = decodeURIComponent(location.hash.replace(/^#/, ""));
-  return h === "admin" ? null : h || "/";
 }
 
 function join(dir, name) {
   return (dir === "/" ? "" : dir) + "/" + name;
+}
+
+function parentOf(path) {
+  return path.split("/").slice(0, -1).join("/") || "/";
 }
 
 function human(n) {
@@ -58,7 +82,23 @@ function human(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : n) + " " + units[i];
+  return (i ? n.toFixed(1) : n) + " " + tr("unit." + units[i].toLowerCase());
+}
+
+function when(d) {
+  if (!d) return "";
+  const x = typeof d === "number" ? new Date(d * 1000) : new Date(d);
+  return x.toLocaleString(lang === "ru" ? "ru-RU" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
+}
+
+function kindOf(name) {
+  if (IMAGE.test(name)) return "image";
+  if (VIDEO.test(name)) return "video";
+  if (AUDIO.test(name)) return "audio";
+  if (MARKDOWN.test(name)) return "markdown";
+  if (PDF.test(name)) return "pdf";
+  if (TEXT.test(name)) return "text";
+  return "other";
 }
 
 function status(msg, bad) {
@@ -67,160 +107,705 @@ function status(msg, bad) {
   s.className = bad ? "error" : "";
 }
 
+/** An API error as the page's own message: what went wrong in the page's language, then the server's
+ * words and its hint. */
+class ApiFailure extends Error {
+  constructor(statusCode, body) {
+    const e = (body && body.error) || {};
+    const head = e.kind ? tr("error." + e.kind) : `${statusCode}`;
+    super([head, e.message, e.hint].filter(Boolean).join(" — "));
+    this.status = statusCode;
+    this.kind = e.kind;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Session: a signed-in user (token), the guest (no token, where mounts let guests read), or a share.
+
+let token = sessionStorage.getItem("cloudmux-token");
+let me = null;
+let guest = false;
+const shareMatch = location.pathname.match(/^\/s\/([A-Za-z0-9_-]{1,64})$/);
+const share = shareMatch ? { id: shareMatch[1], key: sessionStorage.getItem("cloudmux-share-" + shareMatch[1]) } : null;
+
+async function api(method, path, body) {
+  const headers = {};
+  if (token && !share) headers["Authorization"] = "Bearer " + token;
+  if (share && share.key) headers["X-Share-Key"] = share.key;
+  let payload;
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const r = await fetch(path, { method, headers, body: payload });
+  if (r.status === 401 && !share) {
+    signOut();
+    throw new ApiFailure(401, { error: { kind: "unauthenticated", message: t("signin.again") } });
+  }
+  if (!r.ok) {
+    let b = null;
+    try { b = await r.json(); } catch (_) {}
+    throw new ApiFailure(r.status, b);
+  }
+  return r.status === 204 ? null : r.json();
+}
+
+/** Where the files come from: the signed-in user's tree, the guest's, or a share. */
+const source = {
+  canWrite() { return !!(me && me.can_write) && !share; },
+  list(path, sort, order, pageNo) {
+    if (share) return api("GET", `/api/s/${share.id}/list?path=${encodeURIComponent(path)}`).then((d) => {
+      const k = sort === "name" ? (e) => e.name.toLowerCase() : sort === "size" ? (e) => e.size || 0 : (e) => e.modified || "";
+      d.entries.sort((a, b) => (b.is_dir - a.is_dir) || (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
+      if (order === "desc") d.entries.reverse();
+      d.total = d.entries.length;
+      d.writable = false;
+      return d;
+    });
+    return api("GET", `/api/fs/list?path=${encodeURIComponent(path)}&page=${pageNo}&per_page=${PER_PAGE}&sort=${sort}&order=${order}`);
+  },
+  shareQ(path) {
+    return `path=${encodeURIComponent(path)}` + (share.key ? `&key=${encodeURIComponent(share.key)}` : "");
+  },
+  /** A URL the browser can load without headers (media elements, downloads). */
+  async fileUrl(path, inline) {
+    if (share) return `/api/s/${share.id}/dl?${this.shareQ(path)}${inline ? "&inline=true" : ""}`;
+    if (guest) return `/api/fs/download?path=${encodeURIComponent(path)}${inline ? "&inline=true" : ""}`;
+    const r = await api("POST", "/api/fs/ticket", { path });
+    return r.url + (inline ? "?inline=true" : "");
+  },
+  async zipUrl(path) {
+    if (share) return `/api/s/${share.id}/zip?${this.shareQ(path)}`;
+    if (guest) return `/api/fs/zip?path=${encodeURIComponent(path)}`;
+    return (await api("POST", "/api/fs/ticket", { path })).url;
+  },
+  /** An image URL of the thumbnail (a blob: URL where it needs the token). */
+  async thumbUrl(path) {
+    const q = share ? `/api/s/${share.id}/thumb?${this.shareQ(path)}` : `/api/fs/thumb?path=${encodeURIComponent(path)}`;
+    if (share || guest) return q + "&edge=256";
+    const r = await fetch(q + "&edge=256", { headers: { Authorization: "Bearer " + token } });
+    if (!r.ok) throw new Error(String(r.status));
+    const u = URL.createObjectURL(await r.blob());
+    blobs.push(u);
+    return u;
+  },
+  markdown(path) {
+    if (share) return api("GET", `/api/s/${share.id}/markdown?${this.shareQ(path)}`);
+    return api("GET", `/api/fs/markdown?path=${encodeURIComponent(path)}`);
+  },
+};
+
+let blobs = [];
+
 function show(view) {
-  for (const v of ["login-view", "files-view", "admin-view"]) $(v).hidden = v !== view;
+  for (const v of ["login-view", "unlock-view", "files-view", "shares-view", "admin-view"]) $(v).hidden = v !== view;
   const signed = !!me;
   $("logout").hidden = !signed;
+  $("signin").hidden = signed || !!share || view === "login-view";
   $("nav-files").hidden = !signed;
+  $("nav-shares").hidden = !signed;
+  $("nav-tasks").hidden = !signed;
   $("nav-admin").hidden = !(me && me.is_admin);
-  $("who").textContent = me ? me.name : "";
+  $("search-form").hidden = !(signed || guest) || !!share;
+  $("who").textContent = me ? me.name : share ? t("share.badge") : guest ? t("guest") : "";
 }
 
 function signOut() {
   token = null;
   me = null;
   sessionStorage.removeItem("cloudmux-token");
-  show("login-view");
+  render();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The listing
+
+const state = {
+  view: localStorage.getItem("cloudmux-view") || "",
+  sort: "name",
+  order: "asc",
+  page: 1,
+  entries: [],
+  path: "/",
+  writable: false,
+  selected: new Set(),
+  search: null,
+};
+
+function currentRoute() {
+  const h = decodeURIComponent(location.hash.replace(/^#/, ""));
+  if (h === "admin" || h === "shares") return h;
+  return h.startsWith("/") ? h : "/";
 }
 
 function crumbs(path) {
   const nav = $("crumbs");
   nav.replaceChildren();
-  nav.append(el("a", { href: "#/", text: "/" }));
+  const top = share ? t("share.top") : "/";
+  nav.append(el("a", { href: "#/", text: top }));
   let acc = "";
   for (const part of path.split("/").filter(Boolean)) {
     acc += "/" + part;
-    nav.append(el("span", { class: "sep", text: "›" }), el("a", { href: "#" + encodeURIComponent(acc), text: part }));
+    nav.append(el("span", { class: "sep", "aria-hidden": "true", text: "›" }), el("a", { href: "#" + encodeURIComponent(acc), text: part }));
+  }
+  const last = nav.lastElementChild;
+  if (last) last.setAttribute("aria-current", "page");
+}
+
+async function render() {
+  $("notice").textContent = "";
+  if (share) return renderShare();
+  if (!me && !guest) {
+    // The guest may browse where mounts let guests read.
+    try {
+      await fetch("/api/fs/list?path=%2F&per_page=1").then((r) => { guest = r.ok; });
+    } catch (_) {}
+    if (!guest) return show("login-view");
+  }
+  const route = currentRoute();
+  if (route === "admin") return me && me.is_admin ? renderAdmin() : show("login-view");
+  if (route === "shares") return me ? renderShares() : show("login-view");
+  return renderFiles(route);
+}
+
+async function renderShare() {
+  let about;
+  try {
+    about = await api("GET", `/api/s/${share.id}`);
+  } catch (e) {
+    show("files-view");
+    $("files-view").hidden = true;
+    $("notice").textContent = e.status === 410 ? t("share.gone") : e.status === 404 ? t("share.unknown") : e.message;
+    return;
+  }
+  document.title = `${about.name} — cloudmux`;
+  // Where downloads are limited, nothing is fetched that the recipient did not ask for.
+  share.limited = about.downloads_left !== null && about.downloads_left !== undefined;
+  if (about.password && !share.key) {
+    show("unlock-view");
+    $("unlock-title").textContent = about.name;
+    return;
+  }
+  if (!about.is_dir) {
+    // A shared file: shown as a one-entry listing.
+    show("files-view");
+    state.path = "/";
+    crumbs("/");
+    fill({ path: "/", entries: [{ name: about.name, path: "/", is_dir: false, size: null }], total: 1, writable: false });
+    return;
+  }
+  return renderFiles(currentRoute());
+}
+
+async function renderFiles(path) {
+  show("files-view");
+  if (path === "admin" || path === "shares") path = "/";
+  if (state.path !== path) state.selected.clear();
+  state.path = path;
+  state.search = null;
+  $("search-input").value = "";
+  crumbs(path);
+  status(t("loading"));
+  let data;
+  try {
+    data = await source.list(path, state.sort, state.order, state.page);
+  } catch (e) {
+    status(e.message, true);
+    $("entries").replaceChildren();
+    $("readme").hidden = true;
+    return;
+  }
+  fill(data);
+}
+
+/** Shows a listing (a folder's, or search results with `found`). */
+function fill(data, found) {
+  for (const u of blobs) URL.revokeObjectURL(u);
+  blobs = [];
+  state.entries = data.entries;
+  state.kind = found ? undefined : share ? "share" : data.kind ?? null;
+  state.writable = !!data.writable && source.canWrite() && !found;
+  document.body.classList.toggle("can-write", state.writable);
+  document.body.classList.toggle("can-copy", source.canWrite() && state.kind !== null && !found);
+  const images = data.entries.filter((e) => !e.is_dir && IMAGE.test(e.name)).length;
+  // Google Photos, and folders mostly of images, open as a grid unless the user chose otherwise.
+  const grid = state.view ? state.view === "grid" : (data.kind === "gphotos" || (images > 0 && images * 2 >= data.entries.length));
+  setView(grid ? "grid" : "list", false);
+  status(found ? t("search.results", { n: data.entries.length, q: found }) : t("entries", { n: data.total }));
+  const items = [];
+  if (!found && state.path !== "/") {
+    items.push(el("li", { class: "entry up" }, el("span"), el("span", { class: "icon", "aria-hidden": "true", text: "↩" }),
+      el("a", { class: "name", href: "#" + encodeURIComponent(parentOf(state.path)), text: t("up") })));
+  }
+  data.entries.forEach((e, i) => items.push(item(e, i, !!found)));
+  $("entries").replaceChildren(...items);
+  $("zip-folder").hidden = state.kind === null || !!found;
+  pager(data, found);
+  selectionBar();
+  readme(data, found);
+  lazyThumbs();
+}
+
+function pager(data, found) {
+  const p = $("pager");
+  p.replaceChildren();
+  const pages = Math.ceil(data.total / PER_PAGE);
+  if (found || share || pages <= 1) return;
+  if (state.page > 1) p.append(el("button", { type: "button", text: t("page.prev"), onclick: () => { state.page--; render(); } }));
+  p.append(el("span", { text: t("page.of", { page: state.page, pages }) }));
+  if (state.page < pages) p.append(el("button", { type: "button", text: t("page.next"), onclick: () => { state.page++; render(); } }));
+}
+
+function entryPath(e) {
+  return share ? e.path : e.path || join(state.path, e.name);
+}
+
+function item(e, index, found) {
+  const full = entryPath(e);
+  const kind = e.is_dir ? (e.mount ? "mount" : "dir") : kindOf(e.name);
+  const check = el("input", { type: "checkbox", class: "pick", "aria-label": t("select", { name: e.name }) });
+  check.checked = state.selected.has(full);
+  check.addEventListener("change", () => {
+    if (check.checked) state.selected.add(full); else state.selected.delete(full);
+    li.classList.toggle("picked", check.checked);
+    selectionBar();
+  });
+  // The icon is drawn by the style sheet from the entry's kind; images get their thumbnail.
+  const icon = el("span", { class: "icon", "aria-hidden": "true" });
+  if (kind === "image") icon.dataset.thumb = full;
+  const label = e.is_dir ? e.name + "/" : e.name;
+  const name = e.is_dir
+    ? el("a", { class: "name", href: "#" + encodeURIComponent(full), text: label })
+    : el("a", { class: "name", href: "#" + encodeURIComponent(state.path), role: "button", text: label, onclick: (ev) => { ev.preventDefault(); open(index); } });
+  if (found) name.append(el("span", { class: "where", text: parentOf(full) }));
+  const li = el("li", { class: "entry " + kind, "data-name": e.name, "data-path": full },
+    check, icon, name,
+    el("span", { class: "num", text: e.is_dir ? "" : human(e.size) }),
+    el("span", { class: "date", text: when(e.modified) }),
+    menu(e, full, found));
+  li.classList.toggle("picked", check.checked);
+  return li;
+}
+
+/** The actions an entry offers: only those that can work here (nothing changes a mount point, a folder of
+ * mount points, a read-only mount or anything for a reader). */
+function menu(e, full, found) {
+  const act = (key, fn, cls) => el("button", { type: "button", class: cls, text: t(key), onclick: () => { details.open = false; fn().catch((x) => status(x.message, true)); } });
+  const items = [];
+  // A folder of mount points, not of a remote: neither zipped nor shared.
+  const virtual = e.is_dir && !e.mount && !share && !found && state.kind === null;
+  if (!e.is_dir) items.push(act("download", () => download(full, false)));
+  else if (!virtual) items.push(act("download_zip", () => download(full, true)));
+  const mayChange = state.writable && !e.mount;
+  if (mayChange) items.push(act("rename", () => rename(e, full)), act("move", () => move([full])));
+  if (source.canWrite() && !virtual && !found) items.push(act("copy", () => copy([full])));
+  if (me && !share && !virtual) items.push(act("share", () => shareDialog(full)));
+  if (mayChange) items.push(act("delete", () => remove([full]), "danger"));
+  const details = el("details", { class: "menu" }, el("summary", { "aria-label": t("actions", { name: e.name }), text: "⋯" }), el("div", { class: "menu-items" }, ...items));
+  if (!items.length) details.hidden = true;
+  return details;
+}
+
+function setView(v, remember) {
+  $("entries").className = v;
+  $("entries-head").hidden = v === "grid";
+  $("view-list").setAttribute("aria-pressed", String(v === "list"));
+  $("view-grid").setAttribute("aria-pressed", String(v === "grid"));
+  if (remember) {
+    state.view = v;
+    localStorage.setItem("cloudmux-view", v);
   }
 }
 
-async function ticketUrl(path, inline) {
-  const t = await api("POST", "/api/fs/ticket", { path });
-  return t.url + (inline ? "?inline=true" : "");
+// Thumbnails are fetched as they scroll into view.
+const thumbObserver = "IntersectionObserver" in window ? new IntersectionObserver((seen) => {
+  for (const s of seen) {
+    if (!s.isIntersecting) continue;
+    thumbObserver.unobserve(s.target);
+    loadThumb(s.target);
+  }
+}, { rootMargin: "200px" }) : null;
+
+function lazyThumbs() {
+  for (const icon of document.querySelectorAll("#entries .icon[data-thumb]")) {
+    if (thumbObserver) thumbObserver.observe(icon); else loadThumb(icon);
+  }
 }
 
-async function download(path) {
-  const a = el("a", { href: await ticketUrl(path, false), download: "" });
+async function loadThumb(icon) {
+  try {
+    const u = await source.thumbUrl(icon.dataset.thumb);
+    const img = el("img", { src: u, alt: "", class: "thumb", decoding: "async" });
+    img.addEventListener("load", () => icon.replaceChildren(img), { once: true });
+  } catch (_) { /* the icon stays */ }
+}
+
+async function readme(data, found) {
+  const box = $("readme");
+  box.hidden = true;
+  box.replaceChildren();
+  if (found || (share && share.limited)) return;
+  const r = data.entries.find((e) => !e.is_dir && /^readme\.md$/i.test(e.name));
+  if (!r) return;
+  try {
+    const md = await source.markdown(entryPath(r));
+    box.replaceChildren(el("h2", { class: "readme-title", text: r.name }), ...safeHtml(md.html));
+    box.hidden = false;
+  } catch (_) {}
+}
+
+// The rendered Markdown, sanitised by the server, copied into new elements through an allow-list: only
+// these tags, only these attributes, links only to http(s), mailto or relative places.
+const ALLOWED = {
+  P: [], H1: [], H2: [], H3: [], H4: [], H5: [], H6: [], UL: [], OL: ["start"], LI: [], A: ["href", "title"], EM: [],
+  STRONG: [], DEL: [], CODE: [], PRE: [], BLOCKQUOTE: [], HR: [], BR: [], TABLE: [], THEAD: [], TBODY: [], TR: [],
+  TH: ["align"], TD: ["align"], INPUT: ["type", "checked", "disabled"],
+};
+
+function safeHtml(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const copy = (n) => {
+    if (n.nodeType === Node.TEXT_NODE) return document.createTextNode(n.nodeValue);
+    if (n.nodeType !== Node.ELEMENT_NODE) return null;
+    const allowed = ALLOWED[n.tagName];
+    if (!allowed) return document.createTextNode(n.textContent);
+    if (n.tagName === "INPUT" && n.getAttribute("type") !== "checkbox") return null;
+    const out = document.createElement(n.tagName.toLowerCase());
+    for (const a of allowed) {
+      const v = n.getAttribute(a);
+      if (v === null) continue;
+      if (a === "href" && !/^(https?:|mailto:|[^:]*$)/i.test(v.trim())) continue;
+      out.setAttribute(a, v);
+    }
+    if (n.tagName === "A") { out.setAttribute("rel", "noopener noreferrer nofollow"); out.setAttribute("target", "_blank"); }
+    if (n.tagName === "INPUT") out.setAttribute("disabled", "");
+    for (const c of n.childNodes) { const x = copy(c); if (x) out.append(x); }
+    return out;
+  };
+  return [...doc.body.childNodes].map(copy).filter(Boolean);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Selection and bulk actions
+
+function selectionBar() {
+  const n = state.selected.size;
+  $("selection").hidden = n === 0;
+  $("selection-count").textContent = t("selected", { n });
+  $("select-all").checked = n > 0 && state.entries.every((e) => state.selected.has(entryPath(e)));
+}
+
+function selectedEntries() {
+  return [...state.selected];
+}
+
+async function download(path, zip) {
+  const a = el("a", { href: zip ? await source.zipUrl(path) : await source.fileUrl(path, false), download: "" });
   document.body.append(a);
   a.click();
   a.remove();
 }
 
-const IMAGE = /\.(png|jpe?g|gif|webp|bmp|avif)$/i;
+async function bulkDownload() {
+  for (const p of selectedEntries()) {
+    const e = state.entries.find((x) => entryPath(x) === p);
+    await download(p, !!(e && e.is_dir));
+    await new Promise((r) => setTimeout(r, 300)); // browsers drop downloads started at the same instant
+  }
+}
 
-async function render() {
-  if (!me) return show("login-view");
-  const path = currentPath();
-  if (path === null) return renderAdmin();
-  show("files-view");
-  crumbs(path);
-  status("loading…");
-  let data;
+async function rename(e, full) {
+  const to = prompt(t("rename.prompt"), e.name);
+  if (!to || to === e.name) return;
+  if (to.includes("/")) throw new Error(t("rename.slash"));
+  await api("POST", "/api/fs/rename", { from: full, to: join(parentOf(full), to) });
+  status(t("rename.done", { name: to }));
+  render();
+}
+
+async function move(paths) {
+  const to = prompt(t("move.prompt"), state.path);
+  if (!to) return;
+  let tasks = 0;
+  for (const p of paths) {
+    const r = await api("POST", "/api/fs/move", { from: p, to: join(to, p.split("/").pop()) });
+    if (r && r.state) tasks++;
+  }
+  state.selected.clear();
+  status(tasks ? t("move.background", { n: tasks }) : t("move.done", { to }));
+  if (tasks) openPanel(true);
+  render();
+}
+
+async function copy(paths) {
+  const to = prompt(t("copy.prompt"), state.path);
+  if (!to) return;
+  for (const p of paths) await api("POST", "/api/fs/copy", { from: p, to: join(to, p.split("/").pop()) });
+  state.selected.clear();
+  status(t("copy.background", { n: paths.length }));
+  openPanel(true);
+  render();
+}
+
+async function remove(paths) {
+  const names = paths.map((p) => p.split("/").pop());
+  const question = paths.length === 1 ? t("delete.confirm", { name: names[0] }) : t("delete.confirm_many", { n: paths.length });
+  if (!confirm(question)) return;
+  for (const p of paths) await api("POST", "/api/fs/delete", { path: p });
+  state.selected.clear();
+  status(t("delete.done", { n: paths.length }));
+  render();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Previews: images in a lightbox (next and previous by button, key or swipe), players, text, Markdown, PDF
+
+let viewing = -1;
+
+function previewable(e) {
+  return e && !e.is_dir;
+}
+
+async function open(index) {
+  const e = state.entries[index];
+  if (!previewable(e)) return;
+  viewing = index;
+  const full = entryPath(e);
+  const kind = kindOf(e.name);
+  const body = $("viewer-body");
+  body.replaceChildren(el("p", { text: t("loading") }));
+  $("viewer-name").textContent = e.name;
+  const dialog = $("viewer");
+  dialog.dataset.kind = kind;
+  if (!dialog.open) dialog.showModal();
+  const images = kind === "image";
+  $("viewer-prev").hidden = $("viewer-next").hidden = !images;
   try {
-    data = await api("GET", `/api/fs/list?path=${encodeURIComponent(path)}&page=${page}&per_page=${PER_PAGE}`);
+    $("viewer-download").href = await source.fileUrl(full, false);
+    const url = await source.fileUrl(full, true);
+    let shown;
+    if (kind === "image") shown = el("img", { id: "viewer-img", src: url, alt: e.name });
+    else if (kind === "video") shown = el("video", { id: "viewer-video", src: url, controls: true, preload: "metadata", playsinline: true });
+    else if (kind === "audio") shown = el("audio", { id: "viewer-audio", src: url, controls: true, preload: "metadata" });
+    else if (kind === "pdf") shown = el("iframe", { id: "viewer-pdf", src: url, title: e.name });
+    else if (kind === "markdown") {
+      const md = await source.markdown(full);
+      shown = el("article", { class: "markdown" }, ...safeHtml(md.html));
+    } else if (kind === "text" || (e.mime || "").startsWith("text/")) {
+      const r = await fetch(url, { headers: { Range: `bytes=0-${TEXT_PREVIEW_BYTES - 1}` } });
+      if (!r.ok) throw new Error(String(r.status));
+      const text = new TextDecoder().decode(await r.arrayBuffer());
+      shown = el("pre", { id: "viewer-text", text: (e.size || 0) > TEXT_PREVIEW_BYTES ? text + "\n…" : text });
+    } else {
+      shown = el("p", { class: "hint", text: t("viewer.none") });
+    }
+    if (viewing === index) body.replaceChildren(shown);
+  } catch (x) {
+    body.replaceChildren(el("p", { class: "error", text: x.message }));
+  }
+}
+
+function step(d) {
+  if (viewing < 0) return;
+  const n = state.entries.length;
+  for (let i = 1; i < n; i++) {
+    const j = (viewing + d * i + n * n) % n;
+    if (kindOf(state.entries[j].name) === "image" && !state.entries[j].is_dir) return open(j);
+  }
+}
+
+function closeViewer() {
+  viewing = -1;
+  $("viewer-body").replaceChildren(); // stops players
+  if ($("viewer").open) $("viewer").close();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Search
+
+async function search(q) {
+  if (!q) return render();
+  show("files-view");
+  status(t("search.searching", { q }));
+  try {
+    const r = await api("GET", `/api/fs/search?path=${encodeURIComponent(state.path)}&q=${encodeURIComponent(q)}&limit=500`);
+    state.search = q;
+    fill({ entries: r.results, total: r.results.length }, q);
+    if (!r.complete) status(t("search.partial", { n: r.results.length, q }));
   } catch (e) {
     status(e.message, true);
-    $("listing").tBodies[0].replaceChildren();
-    return;
-  }
-  status(`${data.total} entries`);
-  const rows = [];
-  if (path !== "/") {
-    const up = path.split("/").slice(0, -1).join("/") || "/";
-    rows.push(el("tr", {}, el("td"), el("td", {}, el("a", { class: "entry", href: "#" + encodeURIComponent(up), text: ".." })), el("td"), el("td"), el("td")));
-  }
-  for (const e of data.entries) rows.push(row(path, e));
-  $("listing").tBodies[0].replaceChildren(...rows);
-  const pager = $("pager");
-  pager.replaceChildren();
-  const pages = Math.ceil(data.total / PER_PAGE);
-  if (pages > 1) {
-    if (page > 1) pager.append(el("button", { text: "‹ previous", onclick: () => { page--; render(); } }));
-    pager.append(el("span", { text: `page ${page} of ${pages}` }));
-    if (page < pages) pager.append(el("button", { text: "next ›", onclick: () => { page++; render(); } }));
   }
 }
 
-function row(dir, e) {
-  const full = join(dir, e.name);
-  const name = e.is_dir
-    ? el("a", { class: "entry", href: "#" + encodeURIComponent(full), text: e.name + "/" })
-    : el("a", { class: "entry", text: e.name, onclick: () => download(full).catch((x) => status(x.message, true)) });
-  const thumb = el("td", { class: "thumb" });
-  if (!e.is_dir && IMAGE.test(e.name)) {
-    ticketUrl(full, false).then((u) => {
-      const img = el("img", { src: u + "?thumb=96", alt: "", loading: "lazy" });
-      img.addEventListener("click", () => {
-        $("preview-img").src = u + "?inline=true";
-        $("preview-name").textContent = e.name;
-        $("preview").showModal();
-      });
-      thumb.append(img);
-    }).catch(() => {});
-  }
-  const act = (label, fn) => el("button", { text: label, onclick: () => fn().catch((x) => status(x.message, true)) });
-  const actions = el("td", { class: "actions" });
-  if (!e.is_dir) actions.append(act("Download", () => download(full)));
-  if (me.can_write) {
-    actions.append(
-      act("Rename", async () => {
-        const to = prompt("New name", e.name);
-        if (!to || to === e.name) return;
-        await api("POST", "/api/fs/rename", { from: full, to: join(dir, to) });
-        status(`renamed to ${to}`);
-        render();
-      }),
-      act("Move", async () => {
-        const to = prompt("Move to folder", dir);
-        if (!to) return;
-        const r = await api("POST", "/api/fs/move", { from: full, to: join(to, e.name) });
-        status(r && r.state ? `moving in the background (task ${r.id})` : `moved to ${to}`);
-        render();
-      }),
-      act("Share", async () => {
-        const r = await api("POST", "/api/fs/link", { path: full });
-        prompt("Public link", r.url);
-      }),
-      act("Delete", async () => {
-        if (!confirm(`Delete ${e.name}${e.is_dir ? " and everything in it" : ""}?`)) return;
-        await api("POST", "/api/fs/delete", { path: full });
-        status(`deleted ${e.name}`);
-        render();
-      }),
-    );
-  }
-  return el("tr", { "data-name": e.name }, thumb, el("td", {}, name), el("td", { class: "num", text: e.is_dir ? "" : human(e.size) }),
-    el("td", { text: e.modified ? new Date(e.modified).toLocaleString() : "" }), actions);
-}
+// ---------------------------------------------------------------------------------------------------
+// Uploads: a queue, three at a time, each with its progress and a cancel button
+
+const uploadQueue = [];
+let uploading = 0;
 
 function upload(files) {
-  const dir = currentPath();
-  if (dir === null) return;
-  let pending = files.length;
+  const dir = state.path;
   for (const f of files) {
-    const bar = el("progress", { max: "100", value: "0" });
-    const line = el("div", { class: "upload" }, el("span", { text: f.name }), bar);
-    $("uploads").append(line);
+    const bar = el("progress", { max: "100", value: "0", "aria-label": f.name });
+    const info = el("span", { class: "hint", text: t("upload.waiting") });
+    const job = { f, dir, bar, info, xhr: null, cancelled: false };
+    const cancel = el("button", { type: "button", text: t("cancel"), "aria-label": t("upload.cancel", { name: f.name }), onclick: () => {
+      job.cancelled = true;
+      if (job.xhr) job.xhr.abort();
+      info.textContent = t("upload.cancelled");
+      cancel.remove();
+    } });
+    job.line = el("li", { class: "upload", "data-name": f.name }, el("span", { class: "name", text: f.name }), bar, info, cancel);
+    job.cancel = cancel;
+    $("uploads").append(job.line);
+    uploadQueue.push(job);
+  }
+  if ($("tasks-panel").hidden) { openPanel(true); panelForUploads = true; }
+  pump();
+}
+
+// The panel opened by uploads closes itself once they are over (a failed one keeps it open).
+let panelForUploads = false;
+
+function pump() {
+  while (uploading < 3 && uploadQueue.length) {
+    const job = uploadQueue.shift();
+    if (job.cancelled) continue;
+    uploading++;
     const x = new XMLHttpRequest();
-    x.open("PUT", `/api/fs/upload?path=${encodeURIComponent(join(dir, f.name))}`);
+    job.xhr = x;
+    x.open("PUT", `/api/fs/upload?path=${encodeURIComponent(join(job.dir, job.f.name))}`);
     x.setRequestHeader("Authorization", "Bearer " + token);
-    x.upload.onprogress = (ev) => { if (ev.lengthComputable) bar.value = (100 * ev.loaded) / ev.total; };
-    x.onloadend = () => {
-      if (x.status === 201) line.remove();
-      else {
-        let msg = `${x.status}`;
-        try { msg = JSON.parse(x.responseText).error.message; } catch (_) {}
-        line.replaceChildren(el("span", { class: "error", text: `${f.name}: ${msg}` }));
-      }
-      if (--pending === 0) render();
+    x.upload.onprogress = (ev) => {
+      if (!ev.lengthComputable) return;
+      job.bar.value = (100 * ev.loaded) / ev.total;
+      job.info.textContent = `${human(ev.loaded)} / ${human(ev.total)}`;
     };
-    x.send(f);
+    x.onloadend = () => {
+      uploading--;
+      if (x.status === 201) {
+        job.bar.value = 100;
+        job.info.textContent = t("upload.done");
+        job.cancel.remove();
+        setTimeout(() => job.line.remove(), 4000);
+      } else if (!job.cancelled) {
+        let msg = `${x.status}`;
+        try { msg = new ApiFailure(x.status, JSON.parse(x.responseText)).message; } catch (_) {}
+        job.info.textContent = msg;
+        job.info.className = "error";
+        job.cancel.remove();
+      }
+      if (job.dir === state.path && !uploadQueue.some((j) => j.dir === state.path)) render();
+      pump();
+      if (uploading === 0 && !uploadQueue.length && panelForUploads && !document.querySelector("#uploads .error")) {
+        setTimeout(() => { if (panelForUploads && uploading === 0) openPanel(false); }, 2500);
+      }
+    };
+    job.info.textContent = t("upload.sending");
+    x.send(job.f);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Background tasks
+
+let taskTimer = null;
+
+function openPanel(show) {
+  panelForUploads = false;
+  $("tasks-panel").hidden = !show;
+  $("nav-tasks").setAttribute("aria-expanded", String(show));
+  if (show) refreshTasks(true);
+}
+
+async function refreshTasks(keepGoing) {
+  if (!me) return;
+  clearTimeout(taskTimer);
+  let r;
+  try { r = await api("GET", "/api/tasks"); } catch (_) { return; }
+  const live = r.tasks.filter((x) => x.state === "running" || x.state === "queued");
+  $("tasks-count").textContent = live.length ? String(live.length) : "";
+  $("tasks").replaceChildren(...r.tasks.map((x) => {
+    const p = x.progress || {};
+    const pct = p.bytes_planned ? Math.floor((100 * p.bytes_done) / p.bytes_planned) : (x.state === "done" ? 100 : 0);
+    const line = el("li", { class: "task " + x.state, "data-id": x.id },
+      el("span", { class: "name", text: `${tr("task." + x.kind)}: ${x.from} → ${x.to}` }),
+      el("progress", { max: "100", value: String(pct), "aria-label": x.from }),
+      el("span", { class: "hint", text: `${tr("state." + x.state)} · ${t("task.files", { done: p.files_done || 0, planned: p.files_planned || 0 })}${p.files_failed ? " · " + t("task.failed", { n: p.files_failed }) : ""}` }));
+    if (x.state === "running" || x.state === "queued") {
+      line.append(el("button", { type: "button", text: t("cancel"), onclick: async () => {
+        try { await api("DELETE", `/api/tasks/${encodeURIComponent(x.id)}`); } catch (e) { status(e.message, true); }
+        refreshTasks(true);
+      } }));
+    }
+    for (const err of (x.errors || []).slice(0, 3)) line.append(el("span", { class: "error", text: Array.isArray(err) ? err.filter(Boolean).join(": ") : String(err) }));
+    return line;
+  }));
+  if (!r.tasks.length) $("tasks").replaceChildren(el("li", { class: "hint", text: t("tasks.none") }));
+  if (live.length || (keepGoing && !$("tasks-panel").hidden)) taskTimer = setTimeout(() => refreshTasks(!$("tasks-panel").hidden), 2000);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Share links
+
+let sharing = null;
+
+function shareDialog(path) {
+  sharing = path;
+  $("share-form").reset();
+  $("share-path").textContent = path;
+  $("share-result").hidden = true;
+  $("share-error").textContent = "";
+  $("share-create").hidden = false;
+  $("share-dialog").showModal();
+}
+
+async function createShare() {
+  const f = new FormData($("share-form"));
+  const body = { path: sharing };
+  if (f.get("password")) body.password = f.get("password");
+  if (f.get("expires_in")) body.expires_in = Number(f.get("expires_in"));
+  if (Number(f.get("max_downloads")) > 0) body.max_downloads = Number(f.get("max_downloads"));
+  try {
+    const r = await api("POST", "/api/shares", body);
+    $("share-url").value = location.origin + r.share.url;
+    $("share-result").hidden = false;
+    $("share-create").hidden = true;
+    $("share-url").select();
+  } catch (e) {
+    $("share-error").textContent = e.message;
+  }
+}
+
+async function renderShares() {
+  show("shares-view");
+  $("shares-all-label").hidden = !me.is_admin;
+  $("shares-error").textContent = "";
+  try {
+    const r = await api("GET", "/api/shares" + ($("shares-all").checked ? "?all=true" : ""));
+    $("shares").tBodies[0].replaceChildren(...r.shares.map((s) => el("tr", { "data-id": s.id },
+      el("td", { text: (s.owner !== me.name ? s.owner + ": " : "") + s.path }),
+      el("td", {}, el("a", { href: s.url, text: location.origin + s.url, target: "_blank", rel: "noopener" })),
+      el("td", { text: tr("share.state." + s.state) + (s.password ? " · " + t("share.with_password") : "") }),
+      el("td", { class: "num", text: s.max_downloads ? `${s.downloads} / ${s.max_downloads}` : String(s.downloads) }),
+      el("td", { text: s.expires ? when(s.expires) : t("share.never") }),
+      el("td", {}, s.state === "live" ? el("button", { type: "button", text: t("share.revoke"), onclick: async () => {
+        try { await api("DELETE", `/api/shares/${encodeURIComponent(s.id)}`); } catch (e) { $("shares-error").textContent = e.message; }
+        renderShares();
+      } }) : ""))));
+    if (!r.shares.length) $("shares").tBodies[0].replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "hint", text: t("shares.none") })));
+  } catch (e) {
+    $("shares-error").textContent = e.message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Admin
+
+let backends = [];
 
 async function renderAdmin() {
   show("admin-view");
-  crumbs("/");
   $("admin-error").textContent = "";
   try {
     const [users, mounts, remotes, kinds] = await Promise.all([
@@ -232,34 +817,32 @@ async function renderAdmin() {
     $("kind-select").replaceChildren(...backends.map((b) => el("option", { value: b.kind, text: `${b.kind}: ${b.about}` })));
     if (chosen) $("kind-select").value = chosen;
     remoteOptions();
-    const yes = (b) => (b ? "yes" : "");
+    const yes = (b) => (b ? t("yes") : "");
+    const button = (key, fn) => el("button", { type: "button", text: t(key), onclick: () => adminDo(fn) });
     $("users").tBodies[0].replaceChildren(...users.users.map((u) => el("tr", {},
       el("td", { text: u.name }), el("td", { text: u.base_path }), el("td", { text: yes(u.can_write) }), el("td", { text: yes(u.is_admin) }),
       el("td", { class: "actions" },
-        el("button", { text: "Password", onclick: () => adminDo(async () => {
-          const p = prompt(`New password for ${u.name}`);
+        button("admin.set_password", async () => {
+          const p = prompt(t("admin.new_password", { name: u.name }));
           if (p) await api("PATCH", `/api/admin/users/${encodeURIComponent(u.name)}`, { password: p });
-        }) }),
-        el("button", { text: "Remove", onclick: () => adminDo(async () => {
-          if (confirm(`Remove user ${u.name}?`)) await api("DELETE", `/api/admin/users/${encodeURIComponent(u.name)}`);
-        }) })))));
-    $("mounts").tBodies[0].replaceChildren(...mounts.mounts.map((m) => el("tr", {},
+        }),
+        button("admin.remove", async () => {
+          if (confirm(t("admin.remove_user", { name: u.name }))) await api("DELETE", `/api/admin/users/${encodeURIComponent(u.name)}`);
+        })))));
+    $("mounts").tBodies[0].replaceChildren(...mounts.mounts.map((m) => el("tr", { "data-path": m.path },
       el("td", { text: m.path }), el("td", { text: m.remote }), el("td", { text: m.root }), el("td", { text: yes(m.read_only) }),
-      el("td", { text: yes(m.active) }),
-      el("td", { class: "actions" }, el("button", { text: "Unmount", onclick: () => adminDo(async () => {
-        if (confirm(`Unmount ${m.path}?`)) await api("DELETE", `/api/admin/mounts?path=${encodeURIComponent(m.path)}`);
-      }) })))));
+      el("td", { text: yes(m.direct_links) }), el("td", { text: yes(m.guest) }), el("td", { text: yes(m.active) }),
+      el("td", { class: "actions" }, button("admin.unmount", async () => {
+        if (confirm(t("admin.unmount_confirm", { path: m.path }))) await api("DELETE", `/api/admin/mounts?path=${encodeURIComponent(m.path)}`);
+      })))));
     $("remotes").tBodies[0].replaceChildren(...remotes.remotes.map((r) => el("tr", { "data-name": r.name },
       el("td", { text: r.name }), el("td", { text: r.kind }),
-      el("td", { class: "actions" }, signInStyle(r.kind) === "none" ? "" : el("button", { text: "Sign in", onclick: () => signIn(r.name) })))));
+      el("td", { class: "actions" }, signInStyle(r.kind) === "none" ? "" : el("button", { type: "button", text: t("admin.sign_in"), onclick: () => signIn(r.name) })))));
     $("remote-select").replaceChildren(...remotes.remotes.map((r) => el("option", { value: r.name, text: `${r.name} (${r.kind})` })));
   } catch (e) {
     $("admin-error").textContent = e.message;
   }
 }
-
-// The kinds of remote the server knows (GET /api/admin/backends): their options and sign-in style.
-let backends = [];
 
 function signInStyle(kind) {
   const b = backends.find((x) => x.kind === kind);
@@ -271,7 +854,7 @@ function remoteOptions() {
   const b = backends.find((x) => x.kind === $("kind-select").value);
   $("remote-options").replaceChildren(...(b ? b.options : []).map((o) => el("input", {
     name: o.name, placeholder: o.help, "aria-label": o.name, title: o.help,
-    type: o.kind === "secret" ? "password" : "text", required: o.required ? "" : undefined,
+    type: o.kind === "secret" ? "password" : "text", required: o.required ? true : undefined,
   })));
 }
 
@@ -284,19 +867,19 @@ async function signIn(name) {
   try { r = await api("POST", `/api/admin/remotes/${encodeURIComponent(name)}/signin`); } catch (e) { out.textContent = e.message; return; }
   if (r.flow === "consent") {
     window.open(r.url, "_blank", "noopener");
-    out.textContent = `Finish signing ${name} in on the Google page that opened (it comes back to ${r.redirect_uri}).`;
+    out.textContent = t("admin.consent", { name, uri: r.redirect_uri });
     return;
   }
-  out.replaceChildren(el("span", { text: `Open ` }), el("a", { href: r.verification_url, target: "_blank", rel: "noopener", text: r.verification_url }),
-    el("span", { text: " and enter the code " }), el("strong", { id: "user-code", text: r.user_code }));
+  out.replaceChildren(el("span", { text: t("admin.device_open") + " " }), el("a", { href: r.verification_url, target: "_blank", rel: "noopener", text: r.verification_url }),
+    el("span", { text: " " + t("admin.device_code") + " " }), el("strong", { id: "user-code", text: r.user_code }));
   for (let i = 0; i < r.expires_in; i += 2) {
     await new Promise((res) => setTimeout(res, 2000));
     let s;
     try { s = await api("GET", `/api/admin/remotes/${encodeURIComponent(name)}/signin`); } catch (e) { out.textContent = e.message; return; }
-    if (s.state === "done") { out.textContent = `${name} is signed in. You can mount it now.`; return; }
-    if (s.state === "failed") { out.textContent = `Signing ${name} in failed: ${s.error}`; return; }
+    if (s.state === "done") { out.textContent = t("admin.signed_in", { name }); return; }
+    if (s.state === "failed") { out.textContent = t("admin.signin_failed", { name, error: s.error }); return; }
   }
-  out.textContent = `The code for ${name} expired: sign in again.`;
+  out.textContent = t("admin.code_expired", { name });
 }
 
 async function adminDo(fn) {
@@ -304,7 +887,15 @@ async function adminDo(fn) {
   renderAdmin();
 }
 
-async function start() {
+// ---------------------------------------------------------------------------------------------------
+// Wiring
+
+function wire() {
+  $("lang").addEventListener("change", async () => {
+    localStorage.setItem("cloudmux-lang", $("lang").value);
+    await loadStrings($("lang").value);
+    render();
+  });
   $("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
@@ -313,30 +904,90 @@ async function start() {
       const r = await api("POST", "/api/auth/login", { username: f.get("username"), password: f.get("password") });
       token = r.token;
       me = r.user;
+      guest = false;
       sessionStorage.setItem("cloudmux-token", token);
+      ev.target.reset();
+      if (location.hash === "#login") location.hash = "#/";
+      render();
+    } catch (e) {
+      $("login-error").textContent = e.status === 401 || e.status === 403 ? t("signin.wrong") : e.message;
+    }
+  });
+  $("unlock-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("unlock-error").textContent = "";
+    try {
+      const r = await api("POST", `/api/s/${share.id}/unlock`, { password: new FormData(ev.target).get("password") });
+      share.key = r.key;
+      if (r.key) sessionStorage.setItem("cloudmux-share-" + share.id, r.key);
       ev.target.reset();
       render();
     } catch (e) {
-      $("login-error").textContent = e.message;
+      $("unlock-error").textContent = e.status === 403 ? t("share.wrong_password") : e.message;
+      ev.target.reset();
     }
   });
+  $("signin").addEventListener("click", () => { guest = false; show("login-view"); });
   $("logout").addEventListener("click", async () => {
     try { await api("POST", "/api/auth/logout"); } catch (_) {}
     signOut();
   });
   $("upload-input").addEventListener("change", (ev) => { upload([...ev.target.files]); ev.target.value = ""; });
   $("new-folder").addEventListener("click", async () => {
-    const name = prompt("Folder name");
+    const name = prompt(t("new_folder.prompt"));
     if (!name) return;
     try {
-      await api("POST", "/api/fs/mkdir", { path: join(currentPath(), name) });
+      await api("POST", "/api/fs/mkdir", { path: join(state.path, name) });
       render();
     } catch (e) { status(e.message, true); }
   });
+  $("zip-folder").addEventListener("click", () => download(state.path, true).catch((e) => status(e.message, true)));
+  $("sort").addEventListener("change", () => { state.sort = $("sort").value; state.page = 1; render(); });
+  $("order").addEventListener("click", () => {
+    state.order = state.order === "asc" ? "desc" : "asc";
+    $("order").textContent = state.order === "asc" ? "↑" : "↓";
+    render();
+  });
+  $("view-list").addEventListener("click", () => { setView("list", true); });
+  $("view-grid").addEventListener("click", () => { setView("grid", true); lazyThumbs(); });
+  $("select-all").addEventListener("change", () => {
+    for (const e of state.entries) if ($("select-all").checked) state.selected.add(entryPath(e)); else state.selected.delete(entryPath(e));
+    for (const c of document.querySelectorAll("#entries .pick")) c.checked = $("select-all").checked;
+    selectionBar();
+  });
+  $("bulk-download").addEventListener("click", () => bulkDownload().catch((e) => status(e.message, true)));
+  $("bulk-move").addEventListener("click", () => move(selectedEntries()).catch((e) => status(e.message, true)));
+  $("bulk-copy").addEventListener("click", () => copy(selectedEntries()).catch((e) => status(e.message, true)));
+  $("bulk-delete").addEventListener("click", () => remove(selectedEntries()).catch((e) => status(e.message, true)));
+  $("bulk-clear").addEventListener("click", () => { state.selected.clear(); render(); });
+  $("search-form").addEventListener("submit", (ev) => { ev.preventDefault(); search($("search-input").value.trim()); });
+  $("nav-tasks").addEventListener("click", () => openPanel($("tasks-panel").hidden));
+  $("tasks-close").addEventListener("click", () => openPanel(false));
+  $("viewer-close").addEventListener("click", closeViewer);
+  $("viewer-prev").addEventListener("click", () => step(-1));
+  $("viewer-next").addEventListener("click", () => step(1));
+  $("viewer").addEventListener("close", () => { viewing = -1; $("viewer-body").replaceChildren(); });
+  $("viewer").addEventListener("keydown", (ev) => {
+    if (ev.key === "ArrowRight") { ev.preventDefault(); step(1); }
+    if (ev.key === "ArrowLeft") { ev.preventDefault(); step(-1); }
+  });
+  let touchX = null;
+  $("viewer").addEventListener("touchstart", (ev) => { touchX = ev.changedTouches[0].clientX; }, { passive: true });
+  $("viewer").addEventListener("touchend", (ev) => {
+    if (touchX === null) return;
+    const dx = ev.changedTouches[0].clientX - touchX;
+    touchX = null;
+    if (Math.abs(dx) > 50) step(dx < 0 ? 1 : -1);
+  });
+  $("share-create").addEventListener("click", createShare);
+  $("share-copy").addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText($("share-url").value); $("share-copy").textContent = t("share.copied"); } catch (_) { $("share-url").select(); }
+  });
+  $("shares-all").addEventListener("change", renderShares);
   const drop = $("drop");
-  drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragover", (ev) => { if (!state.writable) return; ev.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (ev) => { ev.preventDefault(); drop.classList.remove("over"); upload([...ev.dataTransfer.files]); });
+  drop.addEventListener("drop", (ev) => { ev.preventDefault(); drop.classList.remove("over"); if (state.writable) upload([...ev.dataTransfer.files]); });
   $("user-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
@@ -360,13 +1011,25 @@ async function start() {
     ev.preventDefault();
     const f = new FormData(ev.target);
     adminDo(async () => {
-      await api("POST", "/api/admin/mounts", { path: f.get("path"), remote: f.get("remote"), root: f.get("root") || "", read_only: f.get("read_only") === "on" });
+      await api("POST", "/api/admin/mounts", { path: f.get("path"), remote: f.get("remote"), root: f.get("root") || "",
+        read_only: f.get("read_only") === "on", direct_links: f.get("direct_links") === "on", guest: f.get("guest") === "on" });
       ev.target.reset();
     });
   });
-  window.addEventListener("hashchange", () => { page = 1; render(); });
-  if (token) {
+  // A crumb of the folder already shown (after a search, say) shows it again.
+  $("crumbs").addEventListener("click", (ev) => {
+    const a = ev.target.closest("a");
+    if (a && a.getAttribute("href") === location.hash) { ev.preventDefault(); render(); }
+  });
+  window.addEventListener("hashchange", () => { state.page = 1; closeViewer(); render(); });
+}
+
+async function start() {
+  await loadStrings(preferredLanguage());
+  wire();
+  if (token && !share) {
     try { me = (await api("GET", "/api/me")).user; } catch (_) { me = null; }
+    if (me) refreshTasks(false);
   }
   render();
 }
