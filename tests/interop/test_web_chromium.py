@@ -350,6 +350,14 @@ def test_gallery_lightbox_video_and_phone_width(demo_server, browser, tmp_path):
     shot(browser, "pdf")
     browser.find_element(By.ID, "viewer-close").click()
 
+    # The system's dark theme is followed.
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    go(browser, base, "/local", "README.txt")
+    bg = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert sum(int(x) for x in bg[bg.index("(") + 1:-1].split(",")[:3]) < 120, bg
+    shot(browser, "dark")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+
     # A phone: nothing scrolls sideways, in the list, the grid and the preview; the menu is in reach.
     browser.set_window_size(390, 844)
     go(browser, base, "/local", "README.txt")
