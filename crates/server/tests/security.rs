@@ -1619,15 +1619,14 @@ async fn guests_read_only_the_mounts_opened_to_them() {
         .unwrap();
     assert_eq!(r.status(), 401);
     // Users see what they saw before; mount points are marked, folders say whether they take writes.
+    let list = |t: String, p: &'static str| {
+        let r = s
+            .api(Method::GET, &t, &format!("/api/fs/list?path={p}"))
+            .send();
+        async move { r.await.unwrap().json::<Value>().await.unwrap() }
+    };
     let t = s.login("root").await;
-    let all: Value = s
-        .api(Method::GET, &t, "/api/fs/list?path=/")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = list(t.clone(), "/").await;
     assert_eq!(all["entries"].as_array().unwrap().len(), 2);
     assert!(
         all["entries"]
@@ -1636,26 +1635,11 @@ async fn guests_read_only_the_mounts_opened_to_them() {
             .iter()
             .all(|e| e["mount"] == true)
     );
-    let m: Value = s
-        .api(Method::GET, &t, "/api/fs/list?path=/m")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = list(t, "/m").await;
     assert_eq!(
         (m["writable"].as_bool(), m["kind"].as_str()),
         (Some(true), Some("local"))
     );
-    let tr = s.login("reader").await;
-    let pubs: Value = s
-        .api(Method::GET, &tr, "/api/fs/list?path=/")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pubs = list(s.login("reader").await, "/").await;
     assert_eq!(pubs["writable"], false, "a reader's folders take no writes");
 }

@@ -104,18 +104,23 @@ impl FromRequestParts<Arc<AppState>> for Authed {
     }
 }
 
+/// The guest's answer for a path outside the mounts open to guests.
+fn not_open(full: &str) -> ApiError {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        format!("{full} is not open to guests"),
+    )
+    .with_hint("sign in to see it")
+    .into()
+}
+
 impl Authed {
     /// The tree path of a client path (for the guest, only inside a mount open to guests or on the way
     /// to one).
     fn path(&self, p: &str) -> ApiResult<String> {
         let full = under(&self.0.base_path, &clean(p)?);
         if !self.visible(&full) {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                format!("{full} is not open to guests"),
-            )
-            .with_hint("sign in to see it")
-            .into());
+            return Err(not_open(&full));
         }
         Ok(full)
     }
@@ -142,12 +147,7 @@ impl Authed {
         if let Some(open) = &self.2
             && !open.iter().any(|m| crate::tickets::within(&full, m))
         {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                format!("{full} is not open to guests"),
-            )
-            .with_hint("sign in to see it")
-            .into());
+            return Err(not_open(&full));
         }
         Ok(full)
     }
