@@ -1,5 +1,6 @@
 """Fixtures: a running `cloudmux emulate`, OAuth tokens obtained through its consent flow, a signed-in CLI."""
 
+import contextlib
 import json
 import os
 import re
@@ -158,21 +159,31 @@ def cli_photos(cli, emulator):
     return cli
 
 
+@contextlib.contextmanager
+def demo(*extra):
+    """`cloudmux serve --demo` in an empty folder, with `extra` arguments: (its URL, the folder, its
+    emulator's URL)."""
+    import shutil
+    work = Path(tempfile.mkdtemp(prefix="cloudmux-demo-"))
+    proc = subprocess.Popen([cloudmux_bin(), "serve", "--demo", "--listen", "127.0.0.1:0", *extra], cwd=work,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "CLOUDMUX_CONFIG"})
+    try:
+        first = proc.stdout.readline()
+        m = re.match(r"cloudmux demo on (http://\S+?)/?$", first.strip())
+        assert m, f"first line of serve --demo: {first!r}"
+        rest = "".join(proc.stdout.readline() for _ in range(5))
+        emu = re.search(r"emulated, on (http://[^)\s]+)", rest)
+        assert emu, rest
+        yield m.group(1), work, emu.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @pytest.fixture()
 def demo_server():
     """`cloudmux serve --demo` in an empty folder: (its URL, the folder, its emulator's URL)."""
-    import shutil
-    work = Path(tempfile.mkdtemp(prefix="cloudmux-demo-"))
-    proc = subprocess.Popen([cloudmux_bin(), "serve", "--demo", "--listen", "127.0.0.1:0"], cwd=work,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "CLOUDMUX_CONFIG"})
-    first = proc.stdout.readline()
-    m = re.match(r"cloudmux demo on (http://\S+?)/?$", first.strip())
-    assert m, f"first line of serve --demo: {first!r}"
-    rest = "".join(proc.stdout.readline() for _ in range(5))
-    emu = re.search(r"emulated, on (http://[^)\s]+)", rest)
-    assert emu, rest
-    yield m.group(1), work, emu.group(1)
-    proc.terminate()
-    proc.wait(timeout=10)
-    shutil.rmtree(work, ignore_errors=True)
+    with demo() as d:
+        yield d

@@ -56,12 +56,21 @@ pub struct Serve {
     /// its requests the client's address (counted by the login throttle) is read from X-Forwarded-For.
     #[arg(long = "trusted-proxy", value_name = "ADDRESS[/PREFIX]")]
     pub trusted_proxies: Vec<String>,
+    /// Also serve AList's API at the root of this address, for apps that take only a host and a port
+    /// (it is always served under /alist on --listen).
+    #[arg(long, value_name = "ADDRESS")]
+    pub alist_listen: Option<String>,
+    /// Seconds the download links AList's API hands out (their `sign`) stay valid.
+    #[arg(long, default_value_t = cloudmux_server::alist::sign::DEFAULT_TTL_SECS, value_name = "SECONDS")]
+    pub alist_sign_ttl: u64,
 }
 
 impl Serve {
-    /// Applies the settings every server takes: the task lease and the trusted proxies.
+    /// Applies the settings every server takes: the task lease, the trusted proxies, how long AList
+    /// download links last.
     fn tune(&self, state: &AppState) -> Result<()> {
         state.tasks.set_lease(Duration::from_secs(self.task_lease));
+        state.alist.set_ttl(self.alist_sign_ttl);
         state.set_trusted_proxies(
             self.trusted_proxies
                 .iter()
@@ -156,9 +165,23 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
     let listener = listen(&s.listen).await?;
     let addr = listener.local_addr()?;
     out.line(format!(
-        "cloudmux server on http://{addr}/ (API: /api/openapi.json, WebDAV: /dav/)"
+        "cloudmux server on http://{addr}/ (API: /api/openapi.json, WebDAV: /dav/, AList's API: /alist)"
     ));
+    alist_door(&s, &state, &out).await?;
     cloudmux_server::run(listener, state, crate::stop_signal()).await?;
+    Ok(())
+}
+
+/// With `--alist-listen`, AList's API at the root of an address of its own.
+async fn alist_door(s: &Serve, state: &Arc<AppState>, out: &Out) -> Result<()> {
+    if let Some(a) = &s.alist_listen {
+        let l = listen(a).await?;
+        out.line(format!(
+            "  AList API: http://{}/ (for apps)",
+            l.local_addr()?
+        ));
+        tokio::spawn(cloudmux_server::serve_alist(l, state.clone()));
+    }
     Ok(())
 }
 
@@ -464,6 +487,10 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
         local.display()
     ));
     out.line(format!("  data:      {}", data.display()));
+    out.line(format!(
+        "  AList API: http://{addr}/alist  (for AList/OpenList apps; same login)"
+    ));
+    alist_door(&s, &state, &out).await?;
     cloudmux_server::run(listener, state, crate::stop_signal()).await?;
     drop(emu);
     Ok(())

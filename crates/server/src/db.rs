@@ -15,6 +15,7 @@ const SCHEMA: &[&str] = &[
         can_write BIGINT NOT NULL,
         is_admin BIGINT NOT NULL,
         created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS tokens (
         token_hash TEXT PRIMARY KEY,
         user_name TEXT NOT NULL,
@@ -94,6 +95,7 @@ const THROTTLE_ROWS: i64 = 100_000;
 const COLUMNS: &[(&str, &str, &str)] = &[
     ("mounts", "direct_links", "BIGINT NOT NULL DEFAULT 0"),
     ("mounts", "guest", "BIGINT NOT NULL DEFAULT 0"),
+    ("users", "static_hash", "TEXT NOT NULL DEFAULT ''"),
 ];
 
 fn prop_row(r: &sqlx::any::AnyRow) -> Result<PropRow> {
@@ -135,6 +137,11 @@ pub struct UserRow {
     /// The argon2 PHC string (never serialised).
     #[serde(skip)]
     pub password_hash: String,
+    /// The argon2 PHC string of the password as AList clients send it pre-hashed (SHA-256 of the
+    /// password and AList's fixed suffix; see [`crate::alist`]); empty until the password was set or used
+    /// in full once. Never serialised.
+    #[serde(skip)]
+    pub static_hash: String,
 }
 
 /// A token as stored (only its SHA-256 is kept).
@@ -383,14 +390,15 @@ impl Db {
             can_write: r.try_get::<i64, _>("can_write").map_err(db_err)? != 0,
             is_admin: r.try_get::<i64, _>("is_admin").map_err(db_err)? != 0,
             created: r.try_get("created").map_err(db_err)?,
+            static_hash: r.try_get("static_hash").map_err(db_err)?,
         })
     }
 
     /// Adds a user (AlreadyExists when the name is taken).
     pub async fn add_user(&self, u: &UserRow) -> Result<()> {
         sqlx::query(
-            "INSERT INTO users (name, password_hash, base_path, can_write, is_admin, created)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (name, password_hash, base_path, can_write, is_admin, created, static_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&u.name)
         .bind(&u.password_hash)
@@ -398,6 +406,7 @@ impl Db {
         .bind(u.can_write as i64)
         .bind(u.is_admin as i64)
         .bind(u.created)
+        .bind(&u.static_hash)
         .execute(&self.pool)
         .await
         .map_err(|e| db_err(e).context(format!("user {}", u.name)))?;
@@ -407,13 +416,14 @@ impl Db {
     /// Replaces a user's fields (NotFound when absent).
     pub async fn update_user(&self, u: &UserRow) -> Result<()> {
         let r = sqlx::query(
-            "UPDATE users SET password_hash = $1, base_path = $2, can_write = $3, is_admin = $4
-             WHERE name = $5",
+            "UPDATE users SET password_hash = $1, base_path = $2, can_write = $3, is_admin = $4,
+             static_hash = $5 WHERE name = $6",
         )
         .bind(&u.password_hash)
         .bind(&u.base_path)
         .bind(u.can_write as i64)
         .bind(u.is_admin as i64)
+        .bind(&u.static_hash)
         .bind(&u.name)
         .execute(&self.pool)
         .await
@@ -422,6 +432,45 @@ impl Db {
             return Err(Error::not_found(format!("user {}", u.name)));
         }
         Ok(())
+    }
+
+    /// Records a user's [`UserRow::static_hash`] where it is still empty and the password is still
+    /// `password_hash` (a password changed meanwhile wins).
+    pub async fn set_static_hash(
+        &self,
+        name: &str,
+        password_hash: &str,
+        static_hash: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET static_hash = $1 WHERE name = $2 AND password_hash = $3 AND static_hash = ''",
+        )
+        .bind(static_hash)
+        .bind(name)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// A value kept for the whole installation under `name` (every server process on the database reads
+    /// the same one): the stored one, or `fresh` stored now if there was none.
+    pub async fn secret(&self, name: &str, fresh: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let r = sqlx::query("SELECT value FROM secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        r.try_get("value").map_err(db_err)
     }
 
     /// A user by name.

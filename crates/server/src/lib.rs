@@ -42,6 +42,7 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 
 pub mod admin;
+pub mod alist;
 pub mod api;
 pub mod body;
 pub mod dav;
@@ -97,6 +98,8 @@ pub struct AppState {
     pub tickets: tickets::Tickets,
     /// Folders each user's searches may still list.
     pub search_budget: limits::Buckets,
+    /// The signs of AList download links ([`alist::sign`]).
+    pub alist: alist::Signer,
     /// The reverse proxies whose `X-Forwarded-For` is believed ([`proxy`]).
     trusted: std::sync::RwLock<Vec<proxy::Net>>,
 }
@@ -151,6 +154,7 @@ impl AppState {
             search_budget: limits::Buckets::new(api::SEARCH_FOLDERS_PER_WINDOW, api::SEARCH_WINDOW),
             signins: Default::default(),
             thumbs: Default::default(),
+            alist: Default::default(),
             trusted: Default::default(),
         })
     }
@@ -199,12 +203,13 @@ impl AppState {
     }
 }
 
-/// The application: the API and the headers every answer carries.
+/// The application: the API (and AList's under [`alist::PREFIX`]) and the headers every answer carries.
 pub fn app(state: Arc<AppState>) -> Router {
-    api::routes()
+    let routes = api::routes()
         .merge(admin::routes())
         .merge(signin::routes())
         .merge(web::routes())
+        .nest(alist::PREFIX, alist::routes())
         .route(dav::PREFIX, axum::routing::any(dav::handle))
         .route(
             &format!("{}/", dav::PREFIX),
@@ -213,7 +218,18 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             &format!("{}/{{*rest}}", dav::PREFIX),
             axum::routing::any(dav::handle),
-        )
+        );
+    layered(routes, state)
+}
+
+/// AList's API alone, at the root (for `serve --alist-listen`: apps that take only a host and port).
+pub fn alist_app(state: Arc<AppState>) -> Router {
+    layered(alist::routes(), state)
+}
+
+/// The state, the client address behind trusted proxies, and the headers every answer carries.
+fn layered(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    routes
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(
             state,
@@ -233,6 +249,19 @@ pub fn app(state: Arc<AppState>) -> Router {
                 r
             },
         ))
+}
+
+/// Serves [`alist_app`] (AList's API at the root) on `listener` until the process ends.
+pub async fn serve_alist(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+) -> cloudmux_core::Result<()> {
+    axum::serve(
+        listener,
+        alist_app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .map_err(|e| cloudmux_core::Error::new(cloudmux_core::ErrorKind::Io, format!("serving: {e}")))
 }
 
 /// Serves [`app`] on `listener` until the process ends; see [`run`].

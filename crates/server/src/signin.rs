@@ -70,7 +70,7 @@ fn remotes(st: &AppState) -> Result<&Arc<dyn cloudmux_remote::Remotes>> {
 }
 
 /// Where the browser reached this server (for the Google redirect URI).
-fn origin(headers: &HeaderMap) -> Result<String> {
+pub(crate) fn origin(headers: &HeaderMap) -> Result<String> {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

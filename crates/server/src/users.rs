@@ -81,6 +81,15 @@ pub async fn verify_password_async(password: &str, phc: &str) -> Result<bool> {
     argon2_off_thread(move || verify_password(&p, &h)).await
 }
 
+/// The password as AList's clients send it to `/api/auth/login/hash`: the lowercase hex SHA-256 of the
+/// password followed by `-` and AList's fixed salt (its project address).
+pub fn alist_static_hash(password: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        format!("{password}-https://github.com/alist-org/alist").as_bytes(),
+    ))
+}
+
 /// Whether `password` matches a PHC string (constant-time inside argon2).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
@@ -283,6 +292,7 @@ impl Users {
         let row = UserRow {
             name: name.to_string(),
             password_hash: hash_password_async(password).await?,
+            static_hash: hash_password_async(&alist_static_hash(password)).await?,
             base_path: crate::mount::clean(base_path)?,
             can_write,
             is_admin,
@@ -310,6 +320,7 @@ impl Users {
         if let Some(p) = password {
             check_password(p)?;
             row.password_hash = hash_password_async(p).await?;
+            row.static_hash = hash_password_async(&alist_static_hash(p)).await?;
         }
         if let Some(b) = base_path {
             row.base_path = crate::mount::clean(b)?;
@@ -484,6 +495,13 @@ impl Users {
         match row.filter(|_| ok) {
             Some(row) => {
                 self.throttle_release(&keys).await?;
+                // Users made before hashed sign-ins existed get their verifier now.
+                if row.static_hash.is_empty() {
+                    let h = hash_password_async(&alist_static_hash(password)).await?;
+                    self.db
+                        .set_static_hash(&row.name, &row.password_hash, &h)
+                        .await?;
+                }
                 Ok(row)
             }
             None => Err(Error::new(
@@ -491,6 +509,41 @@ impl Users {
                 "wrong user name or password",
             )),
         }
+    }
+
+    /// Like [`Users::login`] with the password as AList clients pre-hash it ([`alist_static_hash`]),
+    /// under the same throttle. Known only for passwords set, or used in full, since cloudmux knew them.
+    pub async fn login_static_hash(
+        &self,
+        ip: IpAddr,
+        name: &str,
+        hashed: &str,
+    ) -> Result<(String, i64, User)> {
+        let account: String = name.chars().take(64).collect::<String>().to_lowercase();
+        let keys = [Key::Source(source_key(ip)), Key::Account(account)];
+        self.throttle_reserve(&keys).await?;
+        let row = self.db.get_user(name).await?;
+        let phc = row
+            .as_ref()
+            .map(|r| r.static_hash.clone())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| DUMMY_PHC.to_string());
+        let known = row.as_ref().is_some_and(|r| !r.static_hash.is_empty());
+        let ok = verify_password_async(&hashed.to_ascii_lowercase(), &phc).await? && known;
+        let Some(row) = row.filter(|_| ok) else {
+            // The same answer whether the user is unknown, the password wrong or its hash not yet known.
+            return Err(
+                Error::new(ErrorKind::PermissionDenied, "wrong user name or password").with_hint(
+                    "a password set before hashed sign-ins were known works here once it has been \
+                     used in full (POST /api/auth/login)",
+                ),
+            );
+        };
+        self.throttle_release(&keys).await?;
+        let user = User::from(&row);
+        let expires = now() + self.session_ttl.as_secs() as i64;
+        let token = self.issue(&user.name, "session", "login", expires).await?;
+        Ok((token, expires, user))
     }
 
     /// Checks a password that belongs to something other than an account (`subject`, such as

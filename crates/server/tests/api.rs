@@ -459,7 +459,7 @@ async fn files_through_the_tree_on(url: &str) {
         .post(
             &t,
             "/api/fs/move",
-            json!({"from": "/one/copied/picture.png", "to": "/two/dir/arrived"}),
+            json!({"from": "/one/copied/picture.png", "to": "/two/dir/arrived/picture.png"}),
         )
         .await
         .json()
@@ -1321,7 +1321,7 @@ async fn background_copies_are_listed_and_cancelled() {
         .post(
             &t,
             "/api/fs/copy",
-            json!({"from": "/slow/slow.bin", "to": "/two/copy"}),
+            json!({"from": "/slow/slow.bin", "to": "/two/copy/slow.bin"}),
         )
         .await
         .json()
@@ -1400,7 +1400,7 @@ async fn background_copies_are_listed_and_cancelled() {
         .post(
             &tm,
             "/api/fs/copy",
-            json!({"from": "/slow/slow.bin", "to": "/two/copy2"}),
+            json!({"from": "/slow/slow.bin", "to": "/two/copy2/slow.bin"}),
         )
         .await
         .json()

@@ -220,7 +220,7 @@ async fn thumb(
 }
 
 /// The thumbnail answer for the tree path `full`.
-pub(super) async fn thumb_of(st: &AppState, full: &str, edge: u32) -> ApiResult<Response> {
+pub(crate) async fn thumb_of(st: &AppState, full: &str, edge: u32) -> ApiResult<Response> {
     let e = st.tree.stat_for_read(full).await?;
     let jpeg = st.thumbs.get(&st.tree, full, &e, edge).await?;
     let mut r = ([(header::CACHE_CONTROL, "private, max-age=300")], jpeg).into_response();
@@ -239,7 +239,7 @@ async fn markdown(
 }
 
 /// `{"html": …}` of the Markdown file at tree path `full` (at most [`crate::markdown::MAX_BYTES`]).
-pub(super) async fn markdown_of(st: &AppState, full: &str) -> ApiResult<Value> {
+pub(crate) async fn markdown_of(st: &AppState, full: &str) -> ApiResult<Value> {
     let e = st.tree.stat_for_read(full).await?;
     if e.is_dir {
         return Err(Error::invalid("a folder is not Markdown").into());
@@ -277,14 +277,28 @@ async fn zip(
 }
 
 /// Streams a file (Range, HEAD), as an attachment unless `inline` is asked and the type is inert
-/// ([`crate::body`]).
-pub(super) async fn send_file(
+/// ([`crate::body`]); a download from a mount with direct links is a redirect to the service's link.
+pub(crate) async fn send_file(
     st: &AppState,
     full: &str,
     shown: &str,
     method: &Method,
     headers: &HeaderMap,
     inline: bool,
+) -> ApiResult<Response> {
+    send_file_as(st, full, shown, method, headers, inline, true).await
+}
+
+/// [`send_file`], choosing whether a direct link may be answered with a redirect (`redirect`) or the
+/// bytes always go through this server.
+pub(crate) async fn send_file_as(
+    st: &AppState,
+    full: &str,
+    shown: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    inline: bool,
+    redirect: bool,
 ) -> ApiResult<Response> {
     let e = st.tree.stat_for_read(full).await?;
     if e.is_dir {
@@ -294,6 +308,7 @@ pub(super) async fn send_file(
     }
     // The page's own previews stay on this origin (its CSP); downloads may go to the service.
     if !inline
+        && redirect
         && *method == Method::GET
         && let Some(link) = st.tree.direct_link(full).await
     {
@@ -388,20 +403,34 @@ async fn upload(
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .filter(|m| *m != "application/octet-stream")
         .map(str::to_string);
     let data: cloudmux_core::ByteStream = Box::pin(
         body.into_data_stream()
             .map_err(|e| Error::new(ErrorKind::Transient, format!("upload body: {e}"))),
     );
+    let e = write_stream(&st, &full, data, size, mime, q.modified).await?;
+    Ok((StatusCode::CREATED, Json(a.entry(&e))))
+}
+
+/// Writes `data` to the tree path `full` (already checked for the write right), streamed; a body that
+/// ends short of its announced `size` is an error, not a shorter file.
+pub(crate) async fn write_stream(
+    st: &AppState,
+    full: &str,
+    data: cloudmux_core::ByteStream,
+    size: Option<u64>,
+    mime: Option<String>,
+    modified: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<Entry> {
+    let mime = mime.filter(|m| m != "application/octet-stream");
     let e = st
         .tree
         .write(
-            &full,
+            full,
             data,
             WriteOptions {
                 size,
-                modified: q.modified,
+                modified,
                 mime,
                 ..Default::default()
             },
@@ -416,7 +445,7 @@ async fn upload(
         )
         .into());
     }
-    Ok((StatusCode::CREATED, Json(a.entry(&e))))
+    Ok(e)
 }
 
 async fn mkdir(
@@ -483,6 +512,7 @@ async fn copy(
     Json(b): Json<FromTo>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (from, to) = (a.path(&b.from)?, a.write_path(&b.to)?);
+    let to = super::tasks::target(&st, &from, &to).await?;
     super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Copy).await
 }
 
@@ -493,6 +523,7 @@ async fn move_(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     // Within one mount a move is a rename, done at once.
     let (from, to) = (a.write_path(&b.from)?, a.write_path(&b.to)?);
+    let to = super::tasks::target(&st, &from, &to).await?;
     let (ma, _) = st.tree.locate(&from)?;
     let (mb, _) = st.tree.locate(&to)?;
     if Arc::ptr_eq(&ma, &mb) {

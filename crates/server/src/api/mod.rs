@@ -54,23 +54,10 @@ impl FromRequestParts<Arc<AppState>> for Reader {
         parts: &mut Parts,
         st: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        if parts.headers.get(header::AUTHORIZATION).is_none() {
-            let open: Vec<String> = st
-                .tree
-                .mounts()
-                .iter()
-                .filter(|m| m.guest)
-                .map(|m| m.path.clone())
-                .collect();
-            if !open.is_empty() {
-                let guest = User {
-                    name: GUEST.to_string(),
-                    base_path: "/".to_string(),
-                    can_write: false,
-                    is_admin: false,
-                };
-                return Ok(Reader(Authed(guest, String::new(), Some(open))));
-            }
+        if parts.headers.get(header::AUTHORIZATION).is_none()
+            && let Some(g) = Authed::guest(st)
+        {
+            return Ok(Reader(g));
         }
         Authed::from_request_parts(parts, st).await.map(Reader)
     }
@@ -91,17 +78,21 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         else {
             return Err(unauthorized("no bearer token"));
         };
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        match st.users.authenticate(ip, &token).await {
-            Ok(Some(u)) => Ok(Authed(u, token, None)),
+        match Authed::from_token(st, client_ip(parts), token).await {
+            Ok(Some(a)) => Ok(a),
             Ok(None) => Err(unauthorized("the token is unknown or expired")),
             Err(e) => Err(ApiError(e).into_response()),
         }
     }
+}
+
+/// The client's address (after [`crate::proxy`]).
+pub(crate) fn client_ip(parts: &Parts) -> std::net::IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 /// The guest's answer for a path outside the mounts open to guests.
@@ -115,9 +106,44 @@ fn not_open(full: &str) -> ApiError {
 }
 
 impl Authed {
+    /// The user of a session or API token (None: unknown or expired; unknown tokens count against
+    /// `ip` in the throttle).
+    pub(crate) async fn from_token(
+        st: &AppState,
+        ip: std::net::IpAddr,
+        token: String,
+    ) -> cloudmux_core::Result<Option<Authed>> {
+        Ok(st
+            .users
+            .authenticate(ip, &token)
+            .await?
+            .map(|u| Authed(u, token, None)))
+    }
+
+    /// The guest, when some mount is open to guests.
+    pub(crate) fn guest(st: &AppState) -> Option<Authed> {
+        let open: Vec<String> = st
+            .tree
+            .mounts()
+            .iter()
+            .filter(|m| m.guest)
+            .map(|m| m.path.clone())
+            .collect();
+        if open.is_empty() {
+            return None;
+        }
+        let guest = User {
+            name: GUEST.to_string(),
+            base_path: "/".to_string(),
+            can_write: false,
+            is_admin: false,
+        };
+        Some(Authed(guest, String::new(), Some(open)))
+    }
+
     /// The tree path of a client path (for the guest, only inside a mount open to guests or on the way
     /// to one).
-    fn path(&self, p: &str) -> ApiResult<String> {
+    pub(crate) fn path(&self, p: &str) -> ApiResult<String> {
         let full = under(&self.0.base_path, &clean(p)?);
         if !self.visible(&full) {
             return Err(not_open(&full));
@@ -132,7 +158,7 @@ impl Authed {
 
     /// Whether the tree path `full` may be seen: always for a user (their base is applied by
     /// [`Authed::path`]); for the guest, inside a guest mount or a folder on the way to one.
-    fn visible(&self, full: &str) -> bool {
+    pub(crate) fn visible(&self, full: &str) -> bool {
         match &self.2 {
             None => true,
             Some(open) => open
@@ -142,7 +168,7 @@ impl Authed {
     }
 
     /// Like [`Authed::path`], for reading a file's bytes: for the guest, only inside a guest mount.
-    fn read_path(&self, p: &str) -> ApiResult<String> {
+    pub(crate) fn read_path(&self, p: &str) -> ApiResult<String> {
         let full = self.path(p)?;
         if let Some(open) = &self.2
             && !open.iter().any(|m| crate::tickets::within(&full, m))
@@ -153,7 +179,7 @@ impl Authed {
     }
 
     /// Like [`Authed::path`], for a change (needs the write right).
-    fn write_path(&self, p: &str) -> ApiResult<String> {
+    pub(crate) fn write_path(&self, p: &str) -> ApiResult<String> {
         if !self.0.can_write {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -169,7 +195,7 @@ impl Authed {
     }
 
     /// A tree path as the client sees it.
-    fn shown(&self, full: &str) -> String {
+    pub(crate) fn shown(&self, full: &str) -> String {
         match self.0.base_path.as_str() {
             "/" => full.to_string(),
             b => match full.strip_prefix(b) {
@@ -182,7 +208,7 @@ impl Authed {
 
     /// An entry of a listing: with `"mount": true` where it is a mount point (which cannot be renamed,
     /// moved or deleted).
-    fn listed(&self, e: &Entry, mounts: &[String]) -> Value {
+    pub(crate) fn listed(&self, e: &Entry, mounts: &[String]) -> Value {
         let mut v = self.entry(e);
         if mounts.contains(&e.path) {
             v["mount"] = json!(true);
@@ -190,7 +216,7 @@ impl Authed {
         v
     }
 
-    fn entry(&self, e: &Entry) -> Value {
+    pub(crate) fn entry(&self, e: &Entry) -> Value {
         json!({
             "name": e.name,
             "path": self.shown(&e.path),

@@ -30,11 +30,26 @@ async fn search(
 ) -> ApiResult<Json<Value>> {
     // The guest searches only inside a mount open to guests.
     let root = a.read_path(&q.path)?;
-    let needle = q.q.to_lowercase();
+    let (found, complete) = walk(&st, &a, &root, &q.q, q.limit.clamp(1, 1000)).await?;
+    let found: Vec<Value> = found.iter().map(|e| a.entry(e)).collect();
+    Ok(Json(json!({
+        "path": a.shown(&root), "q": q.q, "results": found, "complete": complete,
+    })))
+}
+
+/// Entries under the tree path `root` whose names contain `q` (case-insensitive), at most `limit`,
+/// breadth first within the user's search budget; and whether the walk saw everything.
+pub(crate) async fn walk(
+    st: &AppState,
+    a: &Authed,
+    root: &str,
+    q: &str,
+    limit: usize,
+) -> ApiResult<(Vec<Entry>, bool)> {
+    let needle = q.to_lowercase();
     if needle.is_empty() {
         return Err(Error::invalid("empty search").into());
     }
-    let limit = q.limit.clamp(1, 1000);
     let budget = st.search_budget.take(&a.0.name, SEARCH_MAX_FOLDERS);
     if budget == 0 {
         let wait = st.search_budget.wait(&a.0.name);
@@ -43,7 +58,7 @@ async fn search(
             .into());
     }
     let mut found = Vec::new();
-    let mut queue = std::collections::VecDeque::from([root.clone()]);
+    let mut queue = std::collections::VecDeque::from([root.to_string()]);
     let mut visited = 0;
     let mut complete = true;
     while let Some(dir) = queue.pop_front() {
@@ -57,7 +72,7 @@ async fn search(
         };
         for e in entries.iter() {
             if e.name.to_lowercase().contains(&needle) && found.len() < limit {
-                found.push(a.entry(e));
+                found.push(e.clone());
             }
             if e.is_dir {
                 queue.push_back(e.path.clone());
@@ -66,8 +81,5 @@ async fn search(
     }
     // Unused budget goes back to the user.
     st.search_budget.give_back(&a.0.name, budget - visited);
-    Ok(Json(json!({
-        "path": a.shown(&root), "q": q.q, "results": found,
-        "complete": complete && queue.is_empty(),
-    })))
+    Ok((found, complete && queue.is_empty()))
 }

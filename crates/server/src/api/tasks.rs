@@ -9,16 +9,50 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/tasks/{id}", get(task).delete(cancel_task))
 }
 
+/// Where a copy or move of `from` to `to` puts it: `to` itself, or for a file sent to an existing folder,
+/// inside that folder (as `cp` and `mv` do).
+pub(crate) async fn target(st: &AppState, from: &str, to: &str) -> ApiResult<String> {
+    let src = st.tree.stat(from).await?;
+    if !src.is_dir
+        && let Ok(d) = st.tree.stat(to).await
+        && d.is_dir
+    {
+        return Ok(format!("{}/{}", to.trim_end_matches('/'), src.name));
+    }
+    Ok(to.to_string())
+}
+
 /// Starts a background transfer between tree paths (already checked against the user's rights).
-pub(super) async fn start_task(
+///
+/// `to` is the path the file or folder will have ([`target`]); the engine, which copies a file into a
+/// folder keeping its name, is given the file's new folder.
+pub(crate) async fn start_task(
     st: &AppState,
     a: &Authed,
     from: String,
     to: String,
     mode: cloudmux_vfs::Mode,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let src = st.tree.stat(&from).await?;
+    let dest = if src.is_dir {
+        to.clone()
+    } else {
+        if to.rsplit('/').next() != Some(src.name.as_str()) {
+            return Err(Error::invalid(format!(
+                "{} keeps its name when it goes to another remote or as a copy",
+                a.shown(&from)
+            ))
+            .with_hint(format!(
+                "ask for {}/{}, then rename it",
+                a.shown(crate::mount::parent_of(&to)).trim_end_matches('/'),
+                src.name
+            ))
+            .into());
+        }
+        crate::mount::parent_of(&to).to_string()
+    };
     let shown = (a.shown(&from), a.shown(&to));
-    let id = st.tasks.start(&a.0.name, mode, shown, from, to).await?;
+    let id = st.tasks.start(&a.0.name, mode, shown, from, dest).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(st.tasks.get(&a.0.name, &id).await?.unwrap_or(Value::Null)),

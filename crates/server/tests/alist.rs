@@ -1,0 +1,668 @@
+//! AList's API (`/alist/…`) over HTTP: the envelope, sign-in (plain and pre-hashed), the file routes,
+//! download links and their signs — and that it is no weaker a door than cloudmux's own API: the same
+//! users, base folders, write right, guests and traversal corpus.
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudmux_core::Storage;
+use cloudmux_server::AppState;
+use cloudmux_server::db::Db;
+use cloudmux_server::mount::Mount;
+use serde_json::{Value, json};
+
+const SECRET: &str = "TOP-SECRET-OUTSIDE";
+
+struct Srv {
+    base: String,
+    http: reqwest::Client,
+    state: Arc<AppState>,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+/// `/a` and `/b` (local folders), users `admin` (/), `carol` (/a/carol, read-write) and `rita`
+/// (/a/pub, read-only); `/a/private.txt` is outside carol's and rita's base.
+async fn server() -> Srv {
+    cloudmux_http::install_crypto_provider();
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    for d in ["carol/docs", "pub"] {
+        std::fs::create_dir_all(dirs[0].path().join(d)).unwrap();
+    }
+    std::fs::write(dirs[0].path().join("private.txt"), SECRET).unwrap();
+    std::fs::write(dirs[0].path().join("pub/film.mkv"), "0123456789abcdef").unwrap();
+    std::fs::write(
+        dirs[0].path().join("pub/film.srt"),
+        "1\n00:00 --> 00:01\nhi",
+    )
+    .unwrap();
+    std::fs::write(dirs[0].path().join("carol/docs/a.txt"), "carol's a").unwrap();
+    std::fs::write(dirs[2].path().join("open.txt"), "for everyone").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let db = Db::open(&format!("sqlite://{}", data.path().join("s.db").display()))
+        .await
+        .unwrap();
+    let state = AppState::new(db, Duration::from_secs(30));
+    for (path, i) in [("/a", 0), ("/b", 1)] {
+        let s: Arc<dyn Storage> =
+            Arc::new(cloudmux_local::LocalStorage::new(dirs[i].path()).unwrap());
+        state
+            .tree
+            .mount(Mount {
+                path: path.into(),
+                storage: s,
+                read_only: false,
+                direct_links: false,
+                guest: false,
+            })
+            .unwrap();
+    }
+    for (name, base, write, admin) in [
+        ("admin", "/", true, true),
+        ("carol", "/a/carol", true, false),
+        ("rita", "/a/pub", false, false),
+    ] {
+        state
+            .users
+            .create(name, &format!("{name}-password"), base, write, admin)
+            .await
+            .unwrap();
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(cloudmux_server::serve(l, state.clone()));
+    let mut dirs = dirs;
+    dirs.push(data);
+    Srv {
+        base,
+        http: reqwest::Client::new(),
+        state,
+        dirs,
+    }
+}
+
+impl Srv {
+    /// An AList call: HTTP 200 always; the envelope.
+    async fn call(&self, token: &str, path: &str, body: Value) -> Value {
+        let mut r = self
+            .http
+            .post(format!("{}/alist{path}", self.base))
+            .json(&body);
+        if !token.is_empty() {
+            r = r.header("Authorization", token);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "{path}: AList answers 200 and puts the status in code"
+        );
+        r.json().await.unwrap()
+    }
+
+    async fn login(&self, user: &str) -> String {
+        let v = self
+            .call(
+                "",
+                "/api/auth/login",
+                json!({"username": user, "password": format!("{user}-password"), "otp_code": ""}),
+            )
+            .await;
+        assert_eq!(v["code"], 200, "{v}");
+        v["data"]["token"].as_str().unwrap().to_string()
+    }
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v["data"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_the_envelope() {
+    let s = server().await;
+    // Wrong password, unknown user: code 400 "password is incorrect", as AList says it.
+    for (u, p) in [("carol", "nope"), ("nobody", "x")] {
+        let v = s
+            .call("", "/api/auth/login", json!({"username": u, "password": p}))
+            .await;
+        assert_eq!(
+            (v["code"].as_u64(), v["data"].is_null()),
+            (Some(400), true),
+            "{v}"
+        );
+        assert_eq!(v["message"], "password is incorrect");
+    }
+    let t = s.login("carol").await;
+    assert!(t.starts_with("cmx_"));
+    // The token raw in Authorization (AList's way), or with Bearer.
+    let me = s
+        .http
+        .get(format!("{}/alist/api/me", s.base))
+        .header("Authorization", &t)
+        .send()
+        .await
+        .unwrap();
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(
+        (me["code"].as_u64(), me["data"]["username"].as_str()),
+        (Some(200), Some("carol"))
+    );
+    assert_eq!(
+        me["data"]["base_path"], "/",
+        "paths are relative to the user's base, which stays hidden"
+    );
+    let me: Value = s
+        .http
+        .get(format!("{}/alist/api/me", s.base))
+        .header("Authorization", format!("Bearer {t}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["data"]["username"], "carol");
+    // No token and no guest mount; a wrong token.
+    let v = s.call("", "/api/fs/list", json!({"path": "/"})).await;
+    assert_eq!(v["code"], 401, "{v}");
+    assert_eq!(v["message"], "Guest user is disabled, login please");
+    let v = s
+        .call("cmx_wrong", "/api/fs/list", json!({"path": "/"}))
+        .await;
+    assert_eq!(
+        (v["code"].as_u64(), v["message"].as_str()),
+        (Some(401), Some("token is invalidated"))
+    );
+    // A body that is not JSON.
+    let r = s
+        .http
+        .post(format!("{}/alist/api/fs/list", s.base))
+        .header("Authorization", &t)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 400, "{v}");
+    // Pre-hashed sign-in: sha256(password + "-https://github.com/alist-org/alist").
+    let hashed = cloudmux_server::users::alist_static_hash("carol-password");
+    let v = s
+        .call(
+            "",
+            "/api/auth/login/hash",
+            json!({"username": "carol", "password": hashed}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    let v = s
+        .call(
+            "",
+            "/api/auth/login/hash",
+            json!({"username": "carol", "password": "carol-password"}),
+        )
+        .await;
+    assert_eq!(v["code"], 400, "the plain password is not the hash: {v}");
+    // Settings clients read at start; a ping.
+    let v: Value = s
+        .http
+        .get(format!("{}/alist/api/public/settings", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        v["data"]["version"].as_str().unwrap().starts_with("v3."),
+        "{v}"
+    );
+    let pong = s
+        .http
+        .get(format!("{}/alist/ping", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(pong, "pong");
+    // Logging out ends the token.
+    let r: Value = s
+        .http
+        .get(format!("{}/alist/api/auth/logout", s.base))
+        .header("Authorization", &t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["code"], 200);
+    let v = s.call(&t, "/api/fs/list", json!({"path": "/"})).await;
+    assert_eq!(v["code"], 401);
+    // The throttle is the same as cloudmux's: the sixth wrong guess in a row is refused unchecked.
+    for _ in 0..5 {
+        s.call(
+            "",
+            "/api/auth/login",
+            json!({"username": "rita", "password": "guess"}),
+        )
+        .await;
+    }
+    let v = s
+        .call(
+            "",
+            "/api/auth/login",
+            json!({"username": "rita", "password": "rita-password"}),
+        )
+        .await;
+    assert_eq!(v["code"], 429, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_through_the_alist_door() {
+    let s = server().await;
+    let t = s.login("carol").await;
+    // list, with paging; per_page 0 is everything.
+    for n in 0..5 {
+        std::fs::write(
+            s.dirs[0].path().join(format!("carol/f{n}.txt")),
+            format!("file {n}"),
+        )
+        .unwrap();
+    }
+    s.state.tree.invalidate("/a/carol");
+    let all = s
+        .call(
+            &t,
+            "/api/fs/list",
+            json!({"path": "/", "page": 1, "per_page": 0}),
+        )
+        .await;
+    assert_eq!(all["data"]["total"], 6);
+    assert_eq!(names(&all)[0], "docs", "folders first");
+    assert_eq!(all["data"]["write"], true);
+    assert_eq!(all["data"]["provider"], "Local");
+    let p2 = s
+        .call(
+            &t,
+            "/api/fs/list",
+            json!({"path": "/", "page": 2, "per_page": 4}),
+        )
+        .await;
+    assert_eq!(names(&p2), ["f3.txt", "f4.txt"]);
+    let f = &all["data"]["content"][1];
+    assert_eq!(
+        (
+            f["type"].as_u64(),
+            f["size"].as_u64(),
+            f["is_dir"].as_bool()
+        ),
+        (Some(4), Some(6), Some(false))
+    );
+    assert!(f["sign"].as_str().unwrap().contains(':'), "{f}");
+    assert!(
+        !f["sign"].as_str().unwrap().contains(&t),
+        "the sign is not the token"
+    );
+    // get: raw_url serves ranges, without the token.
+    let g = s.call(&t, "/api/fs/get", json!({"path": "/f1.txt"})).await;
+    let raw = g["data"]["raw_url"].as_str().unwrap();
+    assert!(
+        raw.starts_with(&format!("{}/alist/d/f1.txt?sign=", s.base)),
+        "{raw}"
+    );
+    let part = s
+        .http
+        .get(raw)
+        .header("Range", "bytes=2-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.text().await.unwrap(), "le 1");
+    let proxied = raw.replacen("/alist/d/", "/alist/p/", 1);
+    assert_eq!(
+        s.http
+            .get(&proxied)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "file 1"
+    );
+    // dirs, mkdir, put (raw), form (multipart), rename, move, copy, remove.
+    let d = s.call(&t, "/api/fs/dirs", json!({"path": "/"})).await;
+    assert_eq!(d["data"][0]["name"], "docs");
+    assert_eq!(
+        s.call(&t, "/api/fs/mkdir", json!({"path": "/new"})).await["code"],
+        200
+    );
+    assert!(s.dirs[0].path().join("carol/new").is_dir());
+    let r = s
+        .http
+        .put(format!("{}/alist/api/fs/put", s.base))
+        .header("Authorization", &t)
+        .header("File-Path", "%2Fnew%2F%D1%84%D0%B0%D0%B9%D0%BB.txt")
+        .header("As-Task", "true")
+        .header("Last-Modified", "1700000000000")
+        .body("put body")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["code"].as_u64(), v["data"]["task"]["state"].as_u64()),
+        (Some(200), Some(2)),
+        "{v}"
+    );
+    let put = s.dirs[0].path().join("carol/new/файл.txt");
+    assert_eq!(std::fs::read_to_string(&put).unwrap(), "put body");
+    let mtime = std::fs::metadata(&put).unwrap().modified().unwrap();
+    assert_eq!(
+        mtime
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        1_700_000_000
+    );
+    // A form with a field before the file, as browsers and alist-sdk send it.
+    let mut form =
+        b"--B0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n\
+--B0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.bin\"\r\n\
+Content-Type: application/octet-stream\r\n\r\n"
+            .to_vec();
+    form.extend_from_slice(&[7u8; 300_000]);
+    form.extend_from_slice(b"\r\n--B0undary--\r\n");
+    let v: Value = s
+        .http
+        .put(format!("{}/alist/api/fs/form", s.base))
+        .header("Authorization", &t)
+        .header("File-Path", "/new/form.bin")
+        .header("Content-Type", "multipart/form-data; boundary=B0undary")
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["code"], 200, "{v}");
+    assert_eq!(
+        std::fs::read(s.dirs[0].path().join("carol/new/form.bin")).unwrap(),
+        vec![7u8; 300_000]
+    );
+    let v = s
+        .call(
+            &t,
+            "/api/fs/rename",
+            json!({"path": "/new/form.bin", "name": "renamed.bin"}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    let v = s
+        .call(
+            &t,
+            "/api/fs/move",
+            json!({"src_dir": "/new", "dst_dir": "/docs", "names": ["renamed.bin"]}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    assert!(s.dirs[0].path().join("carol/docs/renamed.bin").exists());
+    let v = s
+        .call(
+            &t,
+            "/api/fs/copy",
+            json!({"src_dir": "/docs", "dst_dir": "/new", "names": ["a.txt"]}),
+        )
+        .await;
+    assert_eq!(
+        (v["code"].as_u64(), v["data"].as_str()),
+        (Some(200), Some("Added 1 tasks")),
+        "{v}"
+    );
+    let copied = s.dirs[0].path().join("carol/new/a.txt");
+    for _ in 0..100 {
+        if copied.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "carol's a");
+    let v = s
+        .call(
+            &t,
+            "/api/fs/remove",
+            json!({"dir": "/new", "names": ["a.txt", "файл.txt"]}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    assert!(!copied.exists() && !put.exists());
+    // search.
+    let v = s
+        .call(
+            &t,
+            "/api/fs/search",
+            json!({"parent": "/", "keywords": "renamed", "scope": 0, "page": 1, "per_page": 10}),
+        )
+        .await;
+    assert_eq!(v["data"]["content"][0]["parent"], "/docs", "{v}");
+    assert_eq!(v["data"]["total"], 1);
+    // related: a film's subtitles, for a reader.
+    let tr = s.login("rita").await;
+    let g = s
+        .call(&tr, "/api/fs/get", json!({"path": "/film.mkv"}))
+        .await;
+    assert_eq!(g["data"]["type"], 2);
+    assert_eq!(g["data"]["related"][0]["name"], "film.srt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_weaker_than_the_own_api() {
+    let s = server().await;
+    let tc = s.login("carol").await;
+    let tr = s.login("rita").await;
+    // A reader writes nothing.
+    for (path, body) in [
+        ("/api/fs/mkdir", json!({"path": "/x"})),
+        (
+            "/api/fs/rename",
+            json!({"path": "/film.mkv", "name": "y.mkv"}),
+        ),
+        ("/api/fs/remove", json!({"dir": "/", "names": ["film.mkv"]})),
+        (
+            "/api/fs/move",
+            json!({"src_dir": "/", "dst_dir": "/", "names": ["film.mkv"]}),
+        ),
+        (
+            "/api/fs/copy",
+            json!({"src_dir": "/", "dst_dir": "/", "names": ["film.mkv"]}),
+        ),
+    ] {
+        let v = s.call(&tr, path, body).await;
+        assert_eq!(v["code"], 403, "{path}: {v}");
+    }
+    let r: Value = s
+        .http
+        .put(format!("{}/alist/api/fs/put", s.base))
+        .header("Authorization", &tr)
+        .header("File-Path", "/up.txt")
+        .body("x")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["code"], 403);
+    assert!(s.dirs[0].path().join("pub/film.mkv").exists());
+    // The traversal corpus through every path field and names[].
+    let corpus = [
+        "../private.txt",
+        "/../private.txt",
+        "/docs/../../private.txt",
+        "..\\private.txt",
+        "/docs/\0/../x",
+        "/../../b",
+    ];
+    for p in corpus {
+        for (path, body) in [
+            ("/api/fs/list", json!({"path": p})),
+            ("/api/fs/get", json!({"path": p})),
+            ("/api/fs/dirs", json!({"path": p})),
+            ("/api/fs/mkdir", json!({"path": p})),
+            ("/api/fs/rename", json!({"path": p, "name": "z"})),
+            ("/api/fs/rename", json!({"path": "/docs/a.txt", "name": p})),
+            (
+                "/api/fs/search",
+                json!({"parent": p, "keywords": "private"}),
+            ),
+            (
+                "/api/fs/remove",
+                json!({"dir": p, "names": ["private.txt"]}),
+            ),
+            ("/api/fs/remove", json!({"dir": "/", "names": [p]})),
+            (
+                "/api/fs/move",
+                json!({"src_dir": "/docs", "dst_dir": p, "names": ["a.txt"]}),
+            ),
+            (
+                "/api/fs/copy",
+                json!({"src_dir": p, "dst_dir": "/docs", "names": ["private.txt"]}),
+            ),
+            (
+                "/api/fs/copy",
+                json!({"src_dir": "/", "dst_dir": "/docs", "names": [p]}),
+            ),
+        ] {
+            let v = s.call(&tc, path, body.clone()).await;
+            let code = v["code"].as_u64().unwrap();
+            assert!(
+                code == 400 || code == 403 || code == 404,
+                "{path} {body}: {v}"
+            );
+            assert!(!v.to_string().contains(SECRET), "{path} {body}: {v}");
+        }
+    }
+    for p in corpus
+        .iter()
+        .chain(&["%2e%2e/private.txt", "%2E%2E/%2e%2e/a/private.txt"])
+    {
+        let r = s
+            .http
+            .get(format!("{}/alist/d/{p}", s.base))
+            .header("Authorization", &tc)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!r.contains(SECRET), "/d/{p}: {r}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(s.dirs[0].path().join("private.txt")).unwrap(),
+        SECRET
+    );
+    assert!(
+        s.dirs[0].path().join("carol/docs/a.txt").exists(),
+        "nothing moved or deleted"
+    );
+    // Signs: bound to the path and the user; a tampered, foreign or missing one is refused (401 in code).
+    let g = s
+        .call(&tc, "/api/fs/get", json!({"path": "/docs/a.txt"}))
+        .await;
+    let raw = g["data"]["raw_url"].as_str().unwrap().to_string();
+    let sign = raw.split("sign=").nth(1).unwrap().to_string();
+    let fetch = |url: String| {
+        let r = s.http.get(url).send();
+        async move { r.await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(fetch(raw.clone()).await, "carol's a");
+    for bad in [
+        format!("{}/alist/d/docs/b.txt?sign={sign}", s.base),
+        format!("{}/alist/d/docs/a.txt?sign=x{sign}", s.base),
+        format!("{}/alist/d/docs/a.txt", s.base),
+        format!("{}/alist/d/private.txt?sign={sign}", s.base),
+    ] {
+        let v: Value = serde_json::from_str(&fetch(bad.clone()).await).unwrap();
+        assert_eq!(v["code"], 401, "{bad}: {v}");
+    }
+    // A user removed: their links die with them.
+    s.state.users.db().remove_user("carol").await.unwrap();
+    let v: Value = serde_json::from_str(&fetch(raw).await).unwrap();
+    assert_eq!(v["code"], 401);
+    // Guests: only what is open to them, by path and by sign.
+    let open: Arc<dyn Storage> =
+        Arc::new(cloudmux_local::LocalStorage::new(s.dirs[2].path()).unwrap());
+    s.state
+        .tree
+        .mount(Mount {
+            path: "/open".into(),
+            storage: open,
+            read_only: true,
+            direct_links: false,
+            guest: true,
+        })
+        .unwrap();
+    let v = s.call("", "/api/fs/list", json!({"path": "/"})).await;
+    assert_eq!(names(&v), ["open"]);
+    let v = s
+        .call("", "/api/fs/get", json!({"path": "/open/open.txt"}))
+        .await;
+    let raw = v["data"]["raw_url"].as_str().unwrap().to_string();
+    assert_eq!(fetch(raw).await, "for everyone");
+    let v = s.call("", "/api/fs/list", json!({"path": "/a"})).await;
+    assert_eq!(v["code"], 403, "{v}");
+    let v = s
+        .call("", "/api/fs/mkdir", json!({"path": "/open/x"}))
+        .await;
+    assert_eq!(v["code"], 403, "{v}");
+    let v: Value =
+        serde_json::from_str(&fetch(format!("{}/alist/d/a/private.txt", s.base)).await).unwrap();
+    assert_eq!(v["code"], 403, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_root_of_its_own_address() {
+    let s = server().await;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let own = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(cloudmux_server::serve_alist(l, s.state.clone()));
+    let v: Value = s
+        .http
+        .post(format!("{own}/api/auth/login"))
+        .json(&json!({"username": "carol", "password": "carol-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let t = v["data"]["token"].as_str().unwrap();
+    let v: Value = s
+        .http
+        .post(format!("{own}/api/fs/get"))
+        .header("Authorization", t)
+        .json(&json!({"path": "/docs/a.txt"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let raw = v["data"]["raw_url"].as_str().unwrap();
+    assert!(
+        raw.starts_with(&format!("{own}/d/docs/a.txt?sign=")),
+        "{raw}"
+    );
+    assert_eq!(
+        s.http.get(raw).send().await.unwrap().text().await.unwrap(),
+        "carol's a"
+    );
+}
