@@ -489,6 +489,45 @@ async fn files_through_the_tree_on(url: &str) {
         left["total"], 1,
         "the source folder's listing is fresh: {left}"
     );
+    // A file keeps its name between remotes: asked under another, the server says how to ask.
+    let renamed = s
+        .post(
+            &t,
+            "/api/fs/copy",
+            json!({"from": "/two/dir/arrived/picture.png", "to": "/one/other-name.png"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 400);
+    let e: Value = renamed.json().await.unwrap();
+    assert!(
+        e["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("/one/picture.png"),
+        "{e}"
+    );
+    // Sent to a folder that exists, a file goes inside it.
+    let into = s
+        .post(
+            &t,
+            "/api/fs/copy",
+            json!({"from": "/two/dir/arrived/picture.png", "to": "/one"}),
+        )
+        .await;
+    assert_eq!(into.status(), 202);
+    let mut landed = false;
+    for _ in 0..200 {
+        if s.get(&t, "/api/fs/stat?path=/one/picture.png")
+            .await
+            .status()
+            == 200
+        {
+            landed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(landed, "the copy is /one/picture.png");
     let arrived: Value = s
         .get(&t, "/api/fs/stat?path=/two/dir/arrived/picture.png")
         .await

@@ -8,6 +8,9 @@ use futures_util::TryStreamExt;
 
 use super::*;
 
+/// Names one move, copy or remove may take.
+const MAX_NAMES: usize = 1000;
+
 /// Names in a folder listing that `related` may hold at most (files of the same stem: subtitles…).
 const MAX_RELATED: usize = 50;
 
@@ -253,7 +256,7 @@ fn pairs(
     if q.names.is_empty() {
         return Err(fail(400, "Empty file names"));
     }
-    if q.names.len() > 1000 {
+    if q.names.len() > MAX_NAMES {
         return Err(fail(400, "at most 1000 names at once"));
     }
     let src = if moving {
@@ -331,6 +334,9 @@ pub(super) async fn remove(
     let q: RemoveReq = body(&b)?;
     if q.names.is_empty() {
         return Err(fail(400, "Empty file names"));
+    }
+    if q.names.len() > MAX_NAMES {
+        return Err(fail(400, "at most 1000 names at once"));
     }
     let dir = or_fail(a.path(&q.dir))?;
     let mut targets = Vec::new();
