@@ -4,7 +4,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use cloudmux_core::DeleteMode;
-use futures_util::TryStreamExt;
 
 use super::*;
 
@@ -397,18 +396,8 @@ pub(super) async fn put(
     body: Body,
 ) -> Answer {
     let full = or_fail(a.write_path(&file_path(&headers)?))?;
-    let size = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let mime = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let data: cloudmux_core::ByteStream = Box::pin(
-        body.into_data_stream()
-            .map_err(|e| Error::new(ErrorKind::Transient, format!("upload body: {e}"))),
-    );
+    let (size, mime) = crate::api::fs::length_and_type(&headers);
+    let data = crate::api::fs::body_stream(body);
     or_fail(
         crate::api::fs::write_stream(&st, &full, data, size, mime, last_modified(&headers)).await,
     )?;
@@ -433,10 +422,8 @@ pub(super) async fn form(
                 "expected Content-Type: multipart/form-data with a boundary",
             )
         })?;
-    let stream = body
-        .into_data_stream()
-        .map_err(|e| Error::new(ErrorKind::Transient, format!("upload body: {e}")));
-    let (mime, data) = or_fail(super::form::first_file(Box::pin(stream), &boundary).await)?;
+    let stream = crate::api::fs::body_stream(body);
+    let (mime, data) = or_fail(super::form::first_file(stream, &boundary).await)?;
     or_fail(
         crate::api::fs::write_stream(&st, &full, data, None, mime, last_modified(&headers)).await,
     )?;

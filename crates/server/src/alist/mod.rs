@@ -310,14 +310,10 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(b) = serde_json::from_slice::<LoginReq>(&body) else {
-        return fail(
-            400,
-            "the body must be JSON: {\"username\": …, \"password\": …}",
-        )
-        .into_response();
-    };
-    signed_in(st.users.login(addr.ip(), &b.username, &b.password).await)
+    match login_body(&body) {
+        Ok(b) => signed_in(st.users.login(addr.ip(), &b.username, &b.password).await),
+        Err(f) => f.into_response(),
+    }
 }
 
 /// `password` is the hex SHA-256 of the password and AList's suffix ([`crate::users::alist_static_hash`]).
@@ -326,18 +322,23 @@ async fn login_hash(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(b) = serde_json::from_slice::<LoginReq>(&body) else {
-        return fail(
+    match login_body(&body) {
+        Ok(b) => signed_in(
+            st.users
+                .login_static_hash(addr.ip(), &b.username, &b.password)
+                .await,
+        ),
+        Err(f) => f.into_response(),
+    }
+}
+
+fn login_body(body: &[u8]) -> std::result::Result<LoginReq, Fail> {
+    serde_json::from_slice(body).map_err(|_| {
+        fail(
             400,
             "the body must be JSON: {\"username\": …, \"password\": …}",
         )
-        .into_response();
-    };
-    signed_in(
-        st.users
-            .login_static_hash(addr.ip(), &b.username, &b.password)
-            .await,
-    )
+    })
 }
 
 fn signed_in(r: cloudmux_core::Result<(String, i64, crate::users::User)>) -> Response {

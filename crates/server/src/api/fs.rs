@@ -396,6 +396,13 @@ async fn upload(
         .with_hint("pass overwrite=true to replace it")
         .into());
     }
+    let (size, mime) = length_and_type(&headers);
+    let e = write_stream(&st, &full, body_stream(body), size, mime, q.modified).await?;
+    Ok((StatusCode::CREATED, Json(a.entry(&e))))
+}
+
+/// An upload's announced length and type.
+pub(crate) fn length_and_type(headers: &HeaderMap) -> (Option<u64>, Option<String>) {
     let size = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -404,12 +411,15 @@ async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let data: cloudmux_core::ByteStream = Box::pin(
+    (size, mime)
+}
+
+/// A request body as the byte stream the tree writes.
+pub(crate) fn body_stream(body: Body) -> cloudmux_core::ByteStream {
+    Box::pin(
         body.into_data_stream()
             .map_err(|e| Error::new(ErrorKind::Transient, format!("upload body: {e}"))),
-    );
-    let e = write_stream(&st, &full, data, size, mime, q.modified).await?;
-    Ok((StatusCode::CREATED, Json(a.entry(&e))))
+    )
 }
 
 /// Writes `data` to the tree path `full` (already checked for the write right), streamed; a body that
