@@ -336,6 +336,23 @@ async fn files_through_the_alist_door() {
             .unwrap(),
         "file 1"
     );
+    // An image's `thumb` is a signed link to the server's thumbnail.
+    let img = image::RgbImage::from_fn(300, 200, |x, y| image::Rgb([x as u8, y as u8, 40]));
+    img.save(s.dirs[0].path().join("carol/photo.png")).unwrap();
+    s.state.tree.invalidate("/a/carol");
+    let v = s.call(&t, "/api/fs/list", json!({"path": "/"})).await;
+    let photo = v["data"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "photo.png")
+        .unwrap()
+        .clone();
+    assert_eq!(photo["type"], 5);
+    let thumb = s.http.get(photo["thumb"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    let small = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!((small.width(), small.height()), (256, 171));
     // dirs, mkdir, put (raw), form (multipart), rename, move, copy, remove.
     let d = s.call(&t, "/api/fs/dirs", json!({"path": "/"})).await;
     assert_eq!(d["data"][0]["name"], "docs");
