@@ -481,11 +481,17 @@ impl Users {
         Ok((token, expires, user))
     }
 
-    async fn verify(&self, ip: IpAddr, name: &str, password: &str) -> Result<UserRow> {
+    /// Counts a sign-in attempt of `name` from `ip` (refused when either is throttled) and reads the
+    /// user: the throttle keys to release on success, and the row.
+    async fn attempt(&self, ip: IpAddr, name: &str) -> Result<([Key; 2], Option<UserRow>)> {
         let account: String = name.chars().take(64).collect::<String>().to_lowercase();
         let keys = [Key::Source(source_key(ip)), Key::Account(account)];
         self.throttle_reserve(&keys).await?;
-        let row = self.db.get_user(name).await?;
+        Ok((keys, self.db.get_user(name).await?))
+    }
+
+    async fn verify(&self, ip: IpAddr, name: &str, password: &str) -> Result<UserRow> {
+        let (keys, row) = self.attempt(ip, name).await?;
         // A missing user costs the same argon2 work as a wrong password.
         let phc = row
             .as_ref()
@@ -519,10 +525,7 @@ impl Users {
         name: &str,
         hashed: &str,
     ) -> Result<(String, i64, User)> {
-        let account: String = name.chars().take(64).collect::<String>().to_lowercase();
-        let keys = [Key::Source(source_key(ip)), Key::Account(account)];
-        self.throttle_reserve(&keys).await?;
-        let row = self.db.get_user(name).await?;
+        let (keys, row) = self.attempt(ip, name).await?;
         let phc = row
             .as_ref()
             .map(|r| r.static_hash.clone())

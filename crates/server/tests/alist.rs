@@ -349,7 +349,12 @@ async fn files_through_the_alist_door() {
         .unwrap()
         .clone();
     assert_eq!(photo["type"], 5);
-    let thumb = s.http.get(photo["thumb"].as_str().unwrap()).send().await.unwrap();
+    let thumb = s
+        .http
+        .get(photo["thumb"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(thumb.headers()["content-type"], "image/jpeg");
     let small = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
     assert_eq!((small.width(), small.height()), (256, 171));
