@@ -217,8 +217,10 @@ def test_browse_upload_download_delete_and_no_actions_on_mount_points(demo_serve
     browser.find_element(By.ID, "order").click()
     wait(browser, lambda d: [e.get_attribute("data-name") for e in d.find_elements(By.CSS_SELECTOR, "#entries li.entry.text, #entries li.entry.other")][:1] == [NAME])
 
-    # Search finds a file in a subfolder.
+    # Search finds a file in a subfolder ("/" jumps to the box).
+    browser.find_element(By.TAG_NAME, "body").send_keys("/")
     box = browser.find_element(By.ID, "search-input")
+    assert browser.switch_to.active_element == box
     box.send_keys("todo", Keys.ENTER)
     wait(browser, lambda d: entry(d, "todo.md") is not None)
     assert "todo" in browser.find_element(By.ID, "status").text
@@ -475,6 +477,11 @@ def test_share_links_in_a_fresh_browser(demo_server, browser, tmp_path):
         article = wait(other, EC.visibility_of_element_located((By.CSS_SELECTOR, "#viewer-body article.markdown")))
         assert article.find_element(By.TAG_NAME, "h1").text == "To do"
         shot(other, "share-open")
+        # A key that no longer opens the share (they last two hours) brings the password form back.
+        sid = url.split("/s/")[1]
+        other.execute_script(f"sessionStorage.setItem('cloudmux-share-{sid}', '1.not-a-key')")
+        other.refresh()
+        wait(other, EC.visibility_of_element_located((By.ID, "unlock-form")))
         # Nothing outside the share through its address.
         other.get(url + "#" + urllib.parse.quote("/../../local", safe=""))
         time.sleep(1)

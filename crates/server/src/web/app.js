@@ -310,6 +310,12 @@ async function renderFiles(path) {
   try {
     data = await source.list(path, state.sort, state.order, state.page);
   } catch (e) {
+    // A share's key lasts two hours: when it has run out, the password is asked again.
+    if (share && share.key && e.status === 403 && e.kind === "permission_denied") {
+      share.key = null;
+      sessionStorage.removeItem("cloudmux-share-" + share.id);
+      return renderShare();
+    }
     status(e.message, true);
     $("entries").replaceChildren();
     $("readme").hidden = true;
@@ -1020,6 +1026,14 @@ function wire() {
   $("crumbs").addEventListener("click", (ev) => {
     const a = ev.target.closest("a");
     if (a && a.getAttribute("href") === location.hash) { ev.preventDefault(); render(); }
+  });
+  // "/" jumps to the search box (unless typing somewhere already).
+  document.addEventListener("keydown", (ev) => {
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
+    if (ev.key === "/" && !typing && !$("search-form").hidden && !document.querySelector("dialog[open]")) {
+      ev.preventDefault();
+      $("search-input").focus();
+    }
   });
   window.addEventListener("hashchange", () => { state.page = 1; closeViewer(); render(); });
 }
