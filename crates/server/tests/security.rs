@@ -1458,6 +1458,22 @@ async fn guests_read_only_the_mounts_opened_to_them() {
         })
         .unwrap();
     s._dirs.push(open);
+    // A closed mount nested inside the open one stays closed.
+    let inner = tempfile::tempdir().unwrap();
+    std::fs::write(inner.path().join("inner.txt"), "bob's inner secret").unwrap();
+    let storage: Arc<dyn Storage> =
+        Arc::new(cloudmux_local::LocalStorage::new(inner.path()).unwrap());
+    s.state
+        .tree
+        .mount(Mount {
+            path: "/open/inner".into(),
+            storage,
+            read_only: false,
+            direct_links: false,
+            guest: false,
+        })
+        .unwrap();
+    s._dirs.push(inner);
     let anon = |p: &str| s.http.get(format!("{}{p}", s.base));
     let json = |r: reqwest::Response| async move {
         assert_eq!(r.status(), 200, "{}", r.url());
@@ -1474,6 +1490,10 @@ async fn guests_read_only_the_mounts_opened_to_them() {
     assert_eq!(root["writable"], false);
     assert_eq!(root["entries"][0]["mount"], true);
     let open = json(anon("/api/fs/list?path=/open").send().await.unwrap()).await;
+    assert!(
+        !open.to_string().contains("inner"),
+        "the closed mount inside is not listed: {open}"
+    );
     assert_eq!(open["writable"], false, "guests never write");
     assert_eq!(open["kind"], "local");
     let r = anon("/api/fs/download?path=/open/hello.txt&inline=true")
@@ -1522,6 +1542,8 @@ async fn guests_read_only_the_mounts_opened_to_them() {
         "/open/..\\m\\bob\\bob-secret.txt",
         "../m/bob/bob-secret.txt",
         "/open/%00/../m",
+        "/open/inner",
+        "/open/inner/inner.txt",
     ] {
         for route in ["list", "stat", "download", "zip", "thumb", "markdown"] {
             let r = anon(&format!("/api/fs/{route}"))
@@ -1600,7 +1622,7 @@ async fn guests_read_only_the_mounts_opened_to_them() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(!s._dirs.last().unwrap().path().join("z.txt").exists());
+    assert!(!s._dirs[s._dirs.len() - 2].path().join("z.txt").exists());
     let r = s
         .http
         .request(

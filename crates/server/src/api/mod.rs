@@ -30,9 +30,10 @@ use crate::users::User;
 type ApiResult<T> = std::result::Result<T, ApiError>;
 
 /// The signed-in user of a request (from `Authorization: Bearer TOKEN`), or, for the routes that read
-/// ([`Reader`]), the guest: then the token is empty and the third field holds the mount points of the
-/// mounts open to guests ([`crate::mount::Mount::guest`]), the only parts of the tree a guest reaches.
-pub struct Authed(pub User, pub String, pub Option<Vec<String>>);
+/// ([`Reader`]), the guest: then the token is empty and the third field holds every mount point with
+/// whether it is open to guests ([`crate::mount::Mount::guest`]): a guest reaches only what a guest
+/// mount governs (not a closed mount nested inside it) and the folders on the way to one.
+pub struct Authed(pub User, pub String, pub Option<Vec<(String, bool)>>);
 
 /// The name the guest goes by (never a user's: names are letters, digits and `._-@`).
 pub const GUEST: &str = "(guest)";
@@ -95,6 +96,16 @@ pub(crate) fn client_ip(parts: &Parts) -> std::net::IpAddr {
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
+/// Whether the mount that serves the tree path `full` (the longest mount point it is in) is open to
+/// guests; None in a folder of mount points.
+fn governing(mounts: &[(String, bool)], full: &str) -> Option<bool> {
+    mounts
+        .iter()
+        .filter(|(m, _)| crate::tickets::within(full, m))
+        .max_by_key(|(m, _)| m.len())
+        .map(|(_, open)| *open)
+}
+
 /// The guest's answer for a path outside the mounts open to guests.
 fn not_open(full: &str) -> ApiError {
     Error::new(
@@ -122,14 +133,13 @@ impl Authed {
 
     /// The guest, when some mount is open to guests.
     pub(crate) fn guest(st: &AppState) -> Option<Authed> {
-        let open: Vec<String> = st
+        let mounts: Vec<(String, bool)> = st
             .tree
             .mounts()
             .iter()
-            .filter(|m| m.guest)
-            .map(|m| m.path.clone())
+            .map(|m| (m.path.clone(), m.guest))
             .collect();
-        if open.is_empty() {
+        if !mounts.iter().any(|(_, open)| *open) {
             return None;
         }
         let guest = User {
@@ -138,7 +148,7 @@ impl Authed {
             can_write: false,
             is_admin: false,
         };
-        Some(Authed(guest, String::new(), Some(open)))
+        Some(Authed(guest, String::new(), Some(mounts)))
     }
 
     /// The tree path of a client path (for the guest, only inside a mount open to guests or on the way
@@ -157,21 +167,24 @@ impl Authed {
     }
 
     /// Whether the tree path `full` may be seen: always for a user (their base is applied by
-    /// [`Authed::path`]); for the guest, inside a guest mount or a folder on the way to one.
+    /// [`Authed::path`]); for the guest, what a guest mount governs or a folder on the way to one.
     pub(crate) fn visible(&self, full: &str) -> bool {
         match &self.2 {
             None => true,
-            Some(open) => open
-                .iter()
-                .any(|m| crate::tickets::within(full, m) || crate::tickets::within(m, full)),
+            Some(mounts) => match governing(mounts, full) {
+                Some(open) => open,
+                None => mounts
+                    .iter()
+                    .any(|(m, open)| *open && crate::tickets::within(m, full)),
+            },
         }
     }
 
-    /// Like [`Authed::path`], for reading a file's bytes: for the guest, only inside a guest mount.
+    /// Like [`Authed::path`], for reading a file's bytes: for the guest, only what a guest mount governs.
     pub(crate) fn read_path(&self, p: &str) -> ApiResult<String> {
         let full = self.path(p)?;
-        if let Some(open) = &self.2
-            && !open.iter().any(|m| crate::tickets::within(&full, m))
+        if let Some(mounts) = &self.2
+            && governing(mounts, &full) != Some(true)
         {
             return Err(not_open(&full));
         }
