@@ -587,6 +587,11 @@ async fn no_weaker_than_the_own_api() {
             .unwrap();
         assert!(!r.contains(SECRET), "/d/{p}: {r}");
     }
+    // As AList answers a relative path: 403.
+    let v = s
+        .call(&tc, "/api/fs/get", json!({"path": "/../private.txt"}))
+        .await;
+    assert_eq!(v["code"], 403, "{v}");
     assert_eq!(
         std::fs::read_to_string(s.dirs[0].path().join("private.txt")).unwrap(),
         SECRET

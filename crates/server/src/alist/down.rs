@@ -80,17 +80,17 @@ async fn serve(
     if let Err(r) = ready(&st).await {
         return r.into_response();
     }
-    let shown = match crate::mount::clean(&path) {
+    let shown = match at(crate::mount::clean(&path).map_err(crate::error::ApiError)) {
         Ok(p) => p,
-        Err(e) => return fail_with(&e).into_response(),
+        Err(f) => return f.into_response(),
     };
     let a = match caller(&st, &q.sign, &shown, req).await {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let full = match a.read_path(&shown) {
+    let full = match at(a.read_path(&shown)) {
         Ok(f) => f,
-        Err(e) => return fail_with(&e.0).into_response(),
+        Err(f) => return f.into_response(),
     };
     let r = match q.thumb {
         Some(edge) => crate::api::fs::thumb_of(&st, &full, edge).await,

@@ -57,7 +57,7 @@ pub(super) async fn list(
     b: axum::body::Bytes,
 ) -> Answer {
     let q: ListReq = body(&b)?;
-    let full = or_fail(a.path(&q.path))?;
+    let full = at(a.path(&q.path))?;
     if q.refresh && a.0.can_write {
         st.tree.invalidate(&full);
     }
@@ -103,7 +103,7 @@ pub(super) async fn get(
     b: axum::body::Bytes,
 ) -> Answer {
     let q: PathReq = body(&b)?;
-    let full = or_fail(a.path(&q.path))?;
+    let full = at(a.path(&q.path))?;
     let e = or_fail(st.tree.stat(&full).await)?;
     let mut v = obj(&st, &a, &e, &base);
     let shown = a.shown(&full);
@@ -142,7 +142,7 @@ pub(super) async fn dirs(
     b: axum::body::Bytes,
 ) -> Answer {
     let q: PathReq = body(&b)?;
-    let full = or_fail(a.path(&q.path))?;
+    let full = at(a.path(&q.path))?;
     let all = or_fail(st.tree.list(&full).await)?;
     let dirs: Vec<Value> = all
         .iter()
@@ -173,7 +173,7 @@ pub(super) async fn search(
     b: axum::body::Bytes,
 ) -> Answer {
     let q: SearchReq = body(&b)?;
-    let root = or_fail(a.read_path(&q.parent))?;
+    let root = at(a.read_path(&q.parent))?;
     let page = q.page.unwrap_or(1).max(1) as usize;
     let per_page = q.per_page.filter(|p| *p > 0).unwrap_or(100).min(1000) as usize;
     // Enough to fill the page asked for, within the same bound as cloudmux's own search.
@@ -211,7 +211,7 @@ pub(super) async fn mkdir(
     b: axum::body::Bytes,
 ) -> Answer {
     let q: PathReq = body(&b)?;
-    let full = or_fail(a.write_path(&q.path))?;
+    let full = at(a.write_path(&q.path))?;
     or_fail(st.tree.mkdir(&full).await)?;
     Ok(ok(Value::Null))
 }
@@ -230,7 +230,7 @@ pub(super) async fn rename(
     b: axum::body::Bytes,
 ) -> Answer {
     let q: RenameReq = body(&b)?;
-    let full = or_fail(a.write_path(&q.path))?;
+    let full = at(a.write_path(&q.path))?;
     let to = join(crate::mount::parent_of(&full), one_name(&q.name)?);
     or_fail(st.tree.rename(&full, &to).await)?;
     Ok(ok(Value::Null))
@@ -259,17 +259,17 @@ fn pairs(
         return Err(fail(400, "at most 1000 names at once"));
     }
     let src = if moving {
-        or_fail(a.write_path(&q.src_dir))?
+        at(a.write_path(&q.src_dir))?
     } else {
-        or_fail(a.read_path(&q.src_dir))?
+        at(a.read_path(&q.src_dir))?
     };
-    let dst = or_fail(a.path(&q.dst_dir))?;
+    let dst = at(a.path(&q.dst_dir))?;
     q.names
         .iter()
         .map(|n| {
             let n = one_name(n)?;
             let from = join(&src, n);
-            let to = or_fail(a.write_path(&a.shown(&join(&dst, n))))?;
+            let to = at(a.write_path(&a.shown(&join(&dst, n))))?;
             Ok((from, to))
         })
         .collect()
@@ -337,10 +337,10 @@ pub(super) async fn remove(
     if q.names.len() > MAX_NAMES {
         return Err(fail(400, "at most 1000 names at once"));
     }
-    let dir = or_fail(a.path(&q.dir))?;
+    let dir = at(a.path(&q.dir))?;
     let mut targets = Vec::new();
     for n in &q.names {
-        targets.push(or_fail(a.write_path(&a.shown(&join(&dir, one_name(n)?))))?);
+        targets.push(at(a.write_path(&a.shown(&join(&dir, one_name(n)?))))?);
     }
     for t in targets {
         or_fail(st.tree.delete(&t, DeleteMode::Trash).await)?;
@@ -395,7 +395,7 @@ pub(super) async fn put(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let full = or_fail(a.write_path(&file_path(&headers)?))?;
+    let full = at(a.write_path(&file_path(&headers)?))?;
     let (size, mime) = crate::api::fs::length_and_type(&headers);
     let data = crate::api::fs::body_stream(body);
     or_fail(
@@ -411,7 +411,7 @@ pub(super) async fn form(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let full = or_fail(a.write_path(&file_path(&headers)?))?;
+    let full = at(a.write_path(&file_path(&headers)?))?;
     let boundary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

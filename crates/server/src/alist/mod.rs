@@ -123,6 +123,18 @@ pub(crate) async fn ready(st: &AppState) -> std::result::Result<(), Fail> {
     Ok(())
 }
 
+/// A path resolved for the caller, or AList's answer for a path it may not use: code 403, as AList
+/// answers a relative (`..`) path or one outside the user's base.
+pub(crate) fn at(r: crate::api::ApiResult<String>) -> std::result::Result<String, Fail> {
+    r.map_err(|e| {
+        let mut f = fail_with(&e.0);
+        if f.0 == 400 {
+            f.0 = 403;
+        }
+        f
+    })
+}
+
 /// The caller: the user of the `Authorization` token, or with none the guest where a mount is open to
 /// guests. An unknown token is refused, not taken for the guest.
 pub(crate) struct Caller(pub Authed);

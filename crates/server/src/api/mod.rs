@@ -27,7 +27,8 @@ use crate::error::{ApiError, unauthorized};
 use crate::mount::{clean, under};
 use crate::users::User;
 
-type ApiResult<T> = std::result::Result<T, ApiError>;
+/// What the API's steps return.
+pub(crate) type ApiResult<T> = std::result::Result<T, ApiError>;
 
 /// The signed-in user of a request (from `Authorization: Bearer TOKEN`), or, for the routes that read
 /// ([`Reader`]), the guest: then the token is empty and the third field holds every mount point with
