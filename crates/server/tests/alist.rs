@@ -10,6 +10,8 @@ use cloudmux_server::db::Db;
 use cloudmux_server::mount::Mount;
 use serde_json::{Value, json};
 
+mod common;
+
 const SECRET: &str = "TOP-SECRET-OUTSIDE";
 
 struct Srv {
@@ -21,7 +23,7 @@ struct Srv {
 
 /// `/a` and `/b` (local folders), users `admin` (/), `carol` (/a/carol, read-write) and `rita`
 /// (/a/pub, read-only); `/a/private.txt` is outside carol's and rita's base.
-async fn server() -> Srv {
+async fn server(db_url: &str) -> Srv {
     cloudmux_http::install_crypto_provider();
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     for d in ["carol/docs", "pub"] {
@@ -37,9 +39,7 @@ async fn server() -> Srv {
     std::fs::write(dirs[0].path().join("carol/docs/a.txt"), "carol's a").unwrap();
     std::fs::write(dirs[2].path().join("open.txt"), "for everyone").unwrap();
     let data = tempfile::tempdir().unwrap();
-    let db = Db::open(&format!("sqlite://{}", data.path().join("s.db").display()))
-        .await
-        .unwrap();
+    let db = Db::open(db_url).await.unwrap();
     let state = AppState::new(db, Duration::from_secs(30));
     for (path, i) in [("/a", 0), ("/b", 1)] {
         let s: Arc<dyn Storage> =
@@ -122,7 +122,14 @@ fn names(v: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_and_the_envelope() {
-    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    for url in common::databases(dir.path()).await {
+        sign_in_and_the_envelope_on(&url).await;
+    }
+}
+
+async fn sign_in_and_the_envelope_on(url: &str) {
+    let s = server(url).await;
     // Wrong password, unknown user: code 400 "password is incorrect", as AList says it.
     for (u, p) in [("carol", "nope"), ("nobody", "x")] {
         let v = s
@@ -264,7 +271,14 @@ async fn sign_in_and_the_envelope() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_through_the_alist_door() {
-    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    for url in common::databases(dir.path()).await {
+        files_through_the_alist_door_on(&url).await;
+    }
+}
+
+async fn files_through_the_alist_door_on(url: &str) {
+    let s = server(url).await;
     let t = s.login("carol").await;
     // list, with paging; per_page 0 is everything.
     for n in 0..5 {
@@ -486,7 +500,14 @@ Content-Type: application/octet-stream\r\n\r\n"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_weaker_than_the_own_api() {
-    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    for url in common::databases(dir.path()).await {
+        no_weaker_than_the_own_api_on(&url).await;
+    }
+}
+
+async fn no_weaker_than_the_own_api_on(url: &str) {
+    let s = server(url).await;
     let tc = s.login("carol").await;
     let tr = s.login("rita").await;
     // A reader writes nothing.
@@ -657,7 +678,14 @@ async fn no_weaker_than_the_own_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_root_of_its_own_address() {
-    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    for url in common::databases(dir.path()).await {
+        at_the_root_of_its_own_address_on(&url).await;
+    }
+}
+
+async fn at_the_root_of_its_own_address_on(url: &str) {
+    let s = server(url).await;
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let own = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(cloudmux_server::serve_alist(l, s.state.clone()));
