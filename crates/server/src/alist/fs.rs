@@ -13,11 +13,6 @@ const MAX_NAMES: usize = 1000;
 /// Names in a folder listing that `related` may hold at most (files of the same stem: subtitles…).
 const MAX_RELATED: usize = 50;
 
-/// A JSON body, or AList's answer to a malformed one.
-fn body<T: serde::de::DeserializeOwned>(b: &[u8]) -> std::result::Result<T, Fail> {
-    serde_json::from_slice(b).map_err(|e| fail(400, &format!("the request body: {e}")))
-}
-
 /// One name inside a folder (`names[]`, a new name): no `/`, not `.` or `..`, no control characters.
 fn one_name(n: &str) -> std::result::Result<&str, Fail> {
     let bad = n.is_empty()
@@ -54,9 +49,8 @@ pub(super) async fn list(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
     Where(base): Where,
-    b: axum::body::Bytes,
+    AJson(q): AJson<ListReq>,
 ) -> Answer {
-    let q: ListReq = body(&b)?;
     let full = at(a.path(&q.path))?;
     if q.refresh && a.0.can_write {
         st.tree.invalidate(&full);
@@ -100,15 +94,15 @@ pub(super) async fn get(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
     Where(base): Where,
-    b: axum::body::Bytes,
+    AJson(q): AJson<PathReq>,
 ) -> Answer {
-    let q: PathReq = body(&b)?;
     let full = at(a.path(&q.path))?;
     let e = or_fail(st.tree.stat(&full).await)?;
     let mut v = obj(&st, &a, &e, &base);
     let shown = a.shown(&full);
     let located = st.tree.locate(&full).ok();
-    let raw_url = if e.is_dir || !a.visible(&full) || a.read_path(&q.path).is_err() {
+    // The guest gets links only where it may read the bytes (not in a folder on the way to a mount).
+    let raw_url = if e.is_dir || a.read_path(&q.path).is_err() {
         String::new()
     } else {
         let sign = v["sign"].as_str().unwrap_or_default().to_string();
@@ -139,9 +133,8 @@ pub(super) async fn get(
 pub(super) async fn dirs(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
-    b: axum::body::Bytes,
+    AJson(q): AJson<PathReq>,
 ) -> Answer {
-    let q: PathReq = body(&b)?;
     let full = at(a.path(&q.path))?;
     let all = or_fail(st.tree.list(&full).await)?;
     let dirs: Vec<Value> = all
@@ -170,9 +163,8 @@ pub(super) struct SearchReq {
 pub(super) async fn search(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
-    b: axum::body::Bytes,
+    AJson(q): AJson<SearchReq>,
 ) -> Answer {
-    let q: SearchReq = body(&b)?;
     let root = at(a.read_path(&q.parent))?;
     let page = q.page.unwrap_or(1).max(1) as usize;
     let per_page = q.per_page.filter(|p| *p > 0).unwrap_or(100).min(1000) as usize;
@@ -208,9 +200,8 @@ pub(super) async fn search(
 pub(super) async fn mkdir(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
-    b: axum::body::Bytes,
+    AJson(q): AJson<PathReq>,
 ) -> Answer {
-    let q: PathReq = body(&b)?;
     let full = at(a.write_path(&q.path))?;
     or_fail(st.tree.mkdir(&full).await)?;
     Ok(ok(Value::Null))
@@ -227,9 +218,8 @@ pub(super) struct RenameReq {
 pub(super) async fn rename(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
-    b: axum::body::Bytes,
+    AJson(q): AJson<RenameReq>,
 ) -> Answer {
-    let q: RenameReq = body(&b)?;
     let full = at(a.write_path(&q.path))?;
     let to = join(crate::mount::parent_of(&full), one_name(&q.name)?);
     or_fail(st.tree.rename(&full, &to).await)?;
@@ -278,19 +268,13 @@ fn pairs(
 pub(super) async fn move_(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
-    b: axum::body::Bytes,
+    AJson(q): AJson<MoveCopyReq>,
 ) -> Answer {
-    let q: MoveCopyReq = body(&b)?;
     let mut tasks = 0;
     for (from, to) in pairs(&a, &q, true)? {
-        let (ma, _) = or_fail(st.tree.locate(&from))?;
-        let (mb, _) = or_fail(st.tree.locate(&to))?;
-        if Arc::ptr_eq(&ma, &mb) {
-            or_fail(st.tree.rename(&from, &to).await)?;
-        } else {
-            let _started = or_fail(
-                crate::api::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Move).await,
-            )?;
+        if let crate::api::fs::Moved::Started(_) =
+            or_fail(crate::api::fs::move_to(&st, &a, from, None, to).await)?
+        {
             tasks += 1;
         }
     }
@@ -304,14 +288,14 @@ pub(super) async fn move_(
 pub(super) async fn copy(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
-    b: axum::body::Bytes,
+    AJson(q): AJson<MoveCopyReq>,
 ) -> Answer {
-    let q: MoveCopyReq = body(&b)?;
     let pairs = pairs(&a, &q, false)?;
     let n = pairs.len();
     for (from, to) in pairs {
+        let src = or_fail(st.tree.stat(&from).await)?;
         let _started = or_fail(
-            crate::api::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Copy).await,
+            crate::api::tasks::start_task(&st, &a, from, &src, to, cloudmux_vfs::Mode::Copy).await,
         )?;
     }
     Ok(ok(json!(format!("Added {n} tasks"))))
@@ -328,9 +312,8 @@ pub(super) struct RemoveReq {
 pub(super) async fn remove(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
-    b: axum::body::Bytes,
+    AJson(q): AJson<RemoveReq>,
 ) -> Answer {
-    let q: RemoveReq = body(&b)?;
     if q.names.is_empty() {
         return Err(fail(400, "Empty file names"));
     }

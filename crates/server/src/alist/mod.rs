@@ -167,6 +167,21 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
+/// A JSON request body, or AList's answer to a malformed one (code 400).
+pub(crate) struct AJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for AJson<T> {
+    type Rejection = Fail;
+    async fn from_request(req: axum::extract::Request, st: &S) -> Result<Self, Fail> {
+        let b = axum::body::Bytes::from_request(req, st)
+            .await
+            .map_err(|e| fail(400, &format!("the request body: {e}")))?;
+        serde_json::from_slice(&b)
+            .map(AJson)
+            .map_err(|e| fail(400, &format!("the request body: {e}")))
+    }
+}
+
 /// Where this door was reached: `http(s)://HOST` and the path it is served under (`/alist` or empty).
 pub(crate) fn base_url(headers: &HeaderMap, original: &Uri, uri: &Uri) -> String {
     let origin = crate::signin::origin(headers).unwrap_or_default();
@@ -320,37 +335,22 @@ struct LoginReq {
 async fn login(
     State(st): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    body: axum::body::Bytes,
+    AJson(b): AJson<LoginReq>,
 ) -> Response {
-    match login_body(&body) {
-        Ok(b) => signed_in(st.users.login(addr.ip(), &b.username, &b.password).await),
-        Err(f) => f.into_response(),
-    }
+    signed_in(st.users.login(addr.ip(), &b.username, &b.password).await)
 }
 
 /// `password` is the hex SHA-256 of the password and AList's suffix ([`crate::users::alist_static_hash`]).
 async fn login_hash(
     State(st): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    body: axum::body::Bytes,
+    AJson(b): AJson<LoginReq>,
 ) -> Response {
-    match login_body(&body) {
-        Ok(b) => signed_in(
-            st.users
-                .login_static_hash(addr.ip(), &b.username, &b.password)
-                .await,
-        ),
-        Err(f) => f.into_response(),
-    }
-}
-
-fn login_body(body: &[u8]) -> std::result::Result<LoginReq, Fail> {
-    serde_json::from_slice(body).map_err(|_| {
-        fail(
-            400,
-            "the body must be JSON: {\"username\": …, \"password\": …}",
-        )
-    })
+    signed_in(
+        st.users
+            .login_static_hash(addr.ip(), &b.username, &b.password)
+            .await,
+    )
 }
 
 fn signed_in(r: cloudmux_core::Result<(String, i64, crate::users::User)>) -> Response {

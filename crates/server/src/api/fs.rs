@@ -522,8 +522,8 @@ async fn copy(
     Json(b): Json<FromTo>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (from, to) = (a.path(&b.from)?, a.write_path(&b.to)?);
-    let to = super::tasks::target(&st, &from, &to).await?;
-    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Copy).await
+    let (to, src) = super::tasks::target(&st, &from, &to).await?;
+    super::tasks::start_task(&st, &a, from, &src, to, cloudmux_vfs::Mode::Copy).await
 }
 
 async fn move_(
@@ -531,16 +531,42 @@ async fn move_(
     a: Authed,
     Json(b): Json<FromTo>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    // Within one mount a move is a rename, done at once.
     let (from, to) = (a.write_path(&b.from)?, a.write_path(&b.to)?);
-    let to = super::tasks::target(&st, &from, &to).await?;
+    let (to, src) = super::tasks::target(&st, &from, &to).await?;
+    match move_to(&st, &a, from, Some(src), to).await? {
+        Moved::Renamed(e) => Ok((StatusCode::OK, Json(a.entry(&e)))),
+        Moved::Started(task) => Ok(task),
+    }
+}
+
+/// What a move did.
+pub(crate) enum Moved {
+    /// Within one mount: renamed at once, to this entry.
+    Renamed(Entry),
+    /// Between mounts: a background copy-then-delete ([`super::tasks::start_task`]'s answer).
+    Started((StatusCode, Json<Value>)),
+}
+
+/// Moves the tree path `from` (its entry `src`, when known) to `to`, both checked for the user's write
+/// right: a rename within one mount, else a background task.
+pub(crate) async fn move_to(
+    st: &AppState,
+    a: &Authed,
+    from: String,
+    src: Option<Entry>,
+    to: String,
+) -> ApiResult<Moved> {
     let (ma, _) = st.tree.locate(&from)?;
     let (mb, _) = st.tree.locate(&to)?;
     if Arc::ptr_eq(&ma, &mb) {
-        let e = st.tree.rename(&from, &to).await?;
-        return Ok((StatusCode::OK, Json(a.entry(&e))));
+        return Ok(Moved::Renamed(st.tree.rename(&from, &to).await?));
     }
-    super::tasks::start_task(&st, &a, from, to, cloudmux_vfs::Mode::Move).await
+    let src = match src {
+        Some(e) => e,
+        None => st.tree.stat(&from).await?,
+    };
+    let task = super::tasks::start_task(st, a, from, &src, to, cloudmux_vfs::Mode::Move).await?;
+    Ok(Moved::Started(task))
 }
 
 #[cfg(test)]

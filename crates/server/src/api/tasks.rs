@@ -11,29 +11,30 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 
 /// Where a copy or move of `from` to `to` puts it: `to` itself, or for a file sent to an existing folder,
 /// inside that folder (as `cp` and `mv` do).
-pub(crate) async fn target(st: &AppState, from: &str, to: &str) -> ApiResult<String> {
+/// Also the source's entry, for [`start_task`].
+pub(crate) async fn target(st: &AppState, from: &str, to: &str) -> ApiResult<(String, Entry)> {
     let src = st.tree.stat(from).await?;
     if !src.is_dir
         && let Ok(d) = st.tree.stat(to).await
         && d.is_dir
     {
-        return Ok(format!("{}/{}", to.trim_end_matches('/'), src.name));
+        return Ok((format!("{}/{}", to.trim_end_matches('/'), src.name), src));
     }
-    Ok(to.to_string())
+    Ok((to.to_string(), src))
 }
 
 /// Starts a background transfer between tree paths (already checked against the user's rights).
 ///
-/// `to` is the path the file or folder will have ([`target`]); the engine, which copies a file into a
-/// folder keeping its name, is given the file's new folder.
+/// `src` is the entry at `from`; `to` is the path the file or folder will have ([`target`]); the engine,
+/// which copies a file into a folder keeping its name, is given the file's new folder.
 pub(crate) async fn start_task(
     st: &AppState,
     a: &Authed,
     from: String,
+    src: &Entry,
     to: String,
     mode: cloudmux_vfs::Mode,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let src = st.tree.stat(&from).await?;
     let dest = if src.is_dir {
         to.clone()
     } else {
