@@ -73,7 +73,7 @@ pub(super) async fn list(
         .map(|e| obj(&st, &a, e, &base))
         .collect();
     let located = st.tree.locate(&full).ok();
-    let write = a.0.can_write && st.tree.locate_writable(&full).is_ok();
+    let write = a.0.can_write && located.as_ref().is_some_and(|(m, _)| !m.read_only);
     Ok(ok(json!({
         "content": content,
         "total": total,

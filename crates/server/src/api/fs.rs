@@ -46,10 +46,11 @@ async fn list(
         all = Arc::new(all.iter().filter(|e| a.visible(&e.path)).cloned().collect());
     }
     let mounts: Vec<String> = st.tree.mounts().iter().map(|m| m.path.clone()).collect();
-    // Whether the page may offer to change things in this folder.
-    let writable = a.0.can_write && st.tree.locate_writable(&full).is_ok();
-    // The kind of remote the folder is in (none: a folder of mount points).
-    let kind = st.tree.locate(&full).ok().map(|(m, _)| m.storage.kind());
+    // The mount the folder is in (none: a folder of mount points): its kind, and whether the page may
+    // offer to change things here.
+    let located = st.tree.locate(&full).ok();
+    let writable = a.0.can_write && located.as_ref().is_some_and(|(m, _)| !m.read_only);
+    let kind = located.map(|(m, _)| m.storage.kind());
     let mut idx: Vec<usize> = (0..all.len()).collect();
     let desc = q.order.as_deref() == Some("desc");
     let e = |i: &usize| &all[*i];
