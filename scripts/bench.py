@@ -24,8 +24,9 @@ FILE_MIB = int(os.environ.get("BENCH_FILE_MIB", "1024"))
 ENTRIES = int(os.environ.get("BENCH_ENTRIES", "50000"))
 
 
-def measured(args, env):
-    """Runs a command; returns (seconds, its own peak RSS in MiB, stdout, its CPU seconds). The peak is read
+def measured(args, env, allow_fail=False):
+    """Runs a command; returns (seconds, its own peak RSS in MiB, stdout, its CPU seconds, exit status); a
+    failure ends the benchmark unless `allow_fail`. The peak is read
     from /proc/PID/status (VmHWM) while it runs: getrusage's ru_maxrss would count the Python parent's
     memory, which a forked child carries until exec. The CPU time (user + system) comes from wait4."""
     import threading
@@ -54,9 +55,9 @@ def measured(args, env):
     done.set()
     w.join()
     elapsed = time.monotonic() - t0
-    if p.returncode != 0:
+    if p.returncode != 0 and not allow_fail:
         sys.exit(f"{' '.join(args)} failed (status {p.returncode})")
-    return elapsed, peak[0] / 1024, out, usage.ru_utime + usage.ru_stime
+    return elapsed, peak[0] / 1024, out, usage.ru_utime + usage.ru_stime, p.returncode
 
 
 def md5_file(p):
@@ -142,10 +143,10 @@ def main():
                 f.write(block[i % 256:] + block[:i % 256])
         size = src.stat().st_size
         rows = []
-        t, rss, _, _ = measured([bin_, "--no-progress", "put", str(src), "gd:"], env)
+        t, rss, _, _, _ = measured([bin_, "--no-progress", "put", str(src), "gd:"], env)
         rows.append((f"put {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
         back = work / "back.bin"
-        t, rss, _, _ = measured([bin_, "--no-progress", "get", "gd:big.bin", str(back)], env)
+        t, rss, _, _, _ = measured([bin_, "--no-progress", "get", "gd:big.bin", str(back)], env)
         rows.append((f"get {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
         same = md5_file(src) == md5_file(back)
         back.unlink()
@@ -154,16 +155,16 @@ def main():
                                      headers={"Content-Type": "application/json"})
         print(f"seeding {ENTRIES} entries…", file=sys.stderr)
         urllib.request.urlopen(req, timeout=600).read()
-        t, rss, out, _ = measured([bin_, "lsjson", "gd:many"], env)
+        t, rss, out, _, _ = measured([bin_, "lsjson", "gd:many"], env)
         listed = len(json.loads(out))
         rows.append((f"list {ENTRIES} entries", t, listed / t, rss))
 
         subprocess.run([bin_, "remote", "add", "yd", "--type", "yadisk", "--client-id", cid, "--client-secret", secret,
                         "--endpoint", base], env=env, check=True, capture_output=True)
         subprocess.run([bin_, "auth", "login", "yd"], env=env, check=True, capture_output=True)
-        t, rss, _, _ = measured([bin_, "--no-progress", "put", str(src), "yd:"], env)
+        t, rss, _, _, _ = measured([bin_, "--no-progress", "put", str(src), "yd:"], env)
         rows.append((f"yandex put {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
-        t, rss, _, _ = measured([bin_, "--no-progress", "get", "yd:big.bin", str(back)], env)
+        t, rss, _, _, _ = measured([bin_, "--no-progress", "get", "yd:big.bin", str(back)], env)
         rows.append((f"yandex get {FILE_MIB} MiB", t, size / t / (1 << 20), rss))
         same = same and md5_file(src) == md5_file(back)
 

