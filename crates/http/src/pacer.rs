@@ -149,26 +149,23 @@ impl Tally {
     }
 }
 
-/// `P(X = i)` for `X ~ Binomial(n, p)`, `i` from 0 to `n`.
-fn binomial(n: u32, p: f64) -> Vec<f64> {
+/// `P(X ≥ k)` for `X ~ Binomial(n, p)`: the terms `P(X = i)` for `i` from `k` to `n`, summed.
+fn at_least(k: u32, n: u32, p: f64) -> f64 {
     let p = p.clamp(0.0, 1.0);
-    let mut out = Vec::with_capacity(n as usize + 1);
     // In logs, so that 120 outcomes at a share near 0 or 1 neither underflow nor overflow.
     let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let term = |l: f64, times: u32| if times == 0 { 0.0 } else { l * times as f64 };
     let mut log_choose = 0.0f64;
+    let mut sum = 0.0f64;
     for i in 0..=n {
         if i > 0 {
             log_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
         }
-        let term = |l: f64, times: u32| if times == 0 { 0.0 } else { l * times as f64 };
-        out.push((log_choose + term(lp, i) + term(lq, n - i)).exp());
+        if i >= k {
+            sum += (log_choose + term(lp, i) + term(lq, n - i)).exp();
+        }
     }
-    out
-}
-
-/// `P(X ≥ k)` for `X ~ Binomial(n, p)`.
-fn at_least(k: u32, n: u32, p: f64) -> f64 {
-    binomial(n, p).iter().skip(k as usize).sum::<f64>().min(1.0)
+    sum.min(1.0)
 }
 
 /// A cut under test: how many are refused at the lower rate?
@@ -324,22 +321,16 @@ impl State {
         (t, span)
     }
 
-    /// Whether the recent refusals stand out from the noise share.
-    fn stands_out(&mut self, now: Instant) -> bool {
+    /// Whether the recent refusals stand out from the noise share: beyond chance at `level`
+    /// ([`STANDS_OUT`], or the strict [`PROVES`]).
+    fn stands_out(&mut self, now: Instant, level: f64) -> bool {
         let p0 = self.noise_share(now);
         let t = self.recent_tally(now);
         // A lone refusal while unpaced is a glitch; it is retried without starting to pace.
         if self.rate.is_none() && t.k < 2.0 {
             return false;
         }
-        at_least(t.k as u32, t.n as u32, p0) < STANDS_OUT
-    }
-
-    /// Whether the recent refusals are beyond chance at the noise share even at the strict level.
-    fn proves(&mut self, now: Instant) -> bool {
-        let p0 = self.noise_share(now);
-        let t = self.recent_tally(now);
-        at_least(t.k as u32, t.n as u32, p0) < PROVES
+        at_least(t.k as u32, t.n as u32, p0) < level
     }
 
     fn set_rate(&mut self, rate: Option<f64>, now: Instant) {
@@ -370,11 +361,11 @@ impl State {
         from * factor
     }
 
-    /// A limit was shown: the ceiling is the rate the service accepted while refusing (`accepted`
-    /// outcomes over `span` seconds; under a hard limit that is the limit), between a quarter of the rate
-    /// sent and all of it; the pace goes to 80 % of it and holds under it (see [`State::grow`]).
-    fn limit_found(&mut self, accepted: Tally, span: f64, now: Instant) -> Change {
-        let sent = self.current();
+    /// A limit was shown while `sent` requests a second went: the ceiling is the rate the service
+    /// accepted while refusing (`accepted` outcomes over `span` seconds; under a hard limit that is the
+    /// limit), between a quarter of `sent` and all of it; the pace goes to 80 % of it and holds under it
+    /// (see [`State::grow`]).
+    fn limit_found(&mut self, sent: f64, accepted: Tally, span: f64, now: Instant) -> Change {
         // A handful of outcomes over a fraction of a second says little: then one more than was seen.
         let through = accepted.n - accepted.k;
         let est = if span > 0.0 {
@@ -494,6 +485,10 @@ impl Pacer {
     fn record_at(&self, now: Instant, refused: bool, retry_after: Option<Duration>) -> Change {
         let change = {
             let mut s = self.state();
+            // Kept to the last RECENT on every outcome: a run without refusals never reads it.
+            if s.recent.len() >= RECENT {
+                s.recent.pop_front();
+            }
             s.recent.push_back((now, refused));
             let change = Self::decide(&mut s, now, refused);
             let quota_like = matches!(change, Change::Cut(_) | Change::Quota { .. })
@@ -547,7 +542,7 @@ impl Pacer {
             {
                 // Still refused heavily at the lower rate: the limit is further down, and what gets
                 // through says where.
-                return s.limit_found(a, elapsed, now);
+                return s.limit_found(s.current(), a, elapsed, now);
             }
             if a.n >= TRIAL_LEN || elapsed >= TRIAL_LONGEST.as_secs_f64() {
                 // An unselected sample of the share at a lower rate: the noise, unless the refusals
@@ -555,8 +550,7 @@ impl Pacer {
                 let (before, span) = t.before;
                 let after_share = (a.k + 1.0) / (a.n + 2.0);
                 if at_least(before.k as u32, before.n as u32, after_share.max(p0)) < PROVES {
-                    s.rate = Some(t.from);
-                    return s.limit_found(before, span, now);
+                    return s.limit_found(t.from, before, span, now);
                 }
                 s.trial = None;
                 s.set_rate(t.back_to, now);
@@ -580,7 +574,7 @@ impl Pacer {
             s.noise = s.noise.plus(p.sample);
             s.probation = None;
         }
-        let stands_out = refused && s.stands_out(now);
+        let stands_out = refused && s.stands_out(now, STANDS_OUT);
         if !refused {
             return s.grow(now).map(Change::Grew).unwrap_or(Change::None);
         }
@@ -590,7 +584,7 @@ impl Pacer {
         match s.probation {
             Some(p) if now < p.until => {
                 // Looked at after every refusal, so it takes the strict level.
-                if !s.proves(now) {
+                if !s.stands_out(now, PROVES) {
                     return Change::None;
                 }
                 // Back at the old rate, the refusals stand out again: a limit. The trial's sample was
@@ -603,7 +597,7 @@ impl Pacer {
                     s.noise = s.noise.plus(p.sample);
                 }
                 let (recent, span) = s.recent_span(now);
-                s.limit_found(recent, span, now)
+                s.limit_found(s.current(), recent, span, now)
             }
             _ => Change::Cut(s.cut(now)),
         }
@@ -852,6 +846,16 @@ mod tests {
             wait <= MAX_PAUSE && wait > MAX_PAUSE - Duration::from_secs(1),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn outcomes_kept_stay_bounded_without_refusals() {
+        let p = Pacer::new("test");
+        let t0 = Instant::now();
+        for i in 0..10_000 {
+            p.record_at(t0 + Duration::from_micros(i), false, None);
+        }
+        assert_eq!(p.state().recent.len(), RECENT);
     }
 
     #[tokio::test]
