@@ -148,6 +148,7 @@ pub fn initial_token(t: &StoredToken) -> Option<AccessToken> {
     Some(AccessToken {
         secret: t.access_token.clone(),
         expires_at: t.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+        lifetime: None,
     })
 }
 

@@ -20,6 +20,9 @@ pub struct AccessToken {
     pub secret: Secret,
     /// When it expires; `None` when unknown or never.
     pub expires_at: Option<SystemTime>,
+    /// How long it was issued for, when known: a short-lived token is renewed a quarter of its life
+    /// ahead at most, not a whole margin meant for hour-long ones (which would renew it on every call).
+    pub lifetime: Option<Duration>,
 }
 
 impl AccessToken {
@@ -28,6 +31,7 @@ impl AccessToken {
         AccessToken {
             secret: Secret::new(secret),
             expires_at: expires_in.map(|s| SystemTime::now() + Duration::from_secs(s)),
+            lifetime: expires_in.map(Duration::from_secs),
         }
     }
 
@@ -92,7 +96,7 @@ impl<R: Refresher> TokenSource for TokenCache<R> {
     async fn token(&self) -> Result<Secret> {
         let mut cur = self.current.lock().await;
         if let Some(t) = cur.as_ref()
-            && !t.expires_within(self.margin)
+            && !t.expires_within(t.lifetime.map_or(self.margin, |l| self.margin.min(l / 4)))
         {
             return Ok(t.secret.clone());
         }
@@ -160,7 +164,11 @@ mod tests {
     #[tokio::test]
     async fn refreshes_ahead_of_expiry_and_after_invalidate() {
         let c = Arc::new(Counting::default());
-        let near = AccessToken::expiring_in("old", Some(10));
+        // As loaded from a token file: its lifetime is not known, so the whole margin applies.
+        let near = AccessToken {
+            lifetime: None,
+            ..AccessToken::expiring_in("old", Some(10))
+        };
         let cache = TokenCache::new(c.clone(), Some(near), Duration::from_secs(60));
         assert_eq!(
             cache.token().await.unwrap().expose(),
@@ -176,6 +184,40 @@ mod tests {
             cache.token().await.unwrap().expose(),
             "t2",
             "invalidating another token changes nothing"
+        );
+    }
+
+    #[derive(Debug, Default)]
+    struct ShortLived(AtomicUsize);
+
+    #[async_trait]
+    impl Refresher for Arc<ShortLived> {
+        async fn refresh(&self) -> Result<AccessToken> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(AccessToken::expiring_in(format!("s{n}"), Some(4)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_short_lived_token_is_used_for_most_of_its_life() {
+        // A margin meant for hour-long tokens would renew a 4-second one on every call, and every
+        // request would wait for a refresh behind the lock.
+        let c = Arc::new(ShortLived::default());
+        let cache = TokenCache::new(c.clone(), None, Duration::from_secs(60));
+        for _ in 0..10 {
+            assert_eq!(cache.token().await.unwrap().expose(), "s1");
+        }
+        assert_eq!(c.0.load(Ordering::SeqCst), 1, "one refresh for ten calls");
+        let near = AccessToken::expiring_in("old", Some(4));
+        let near = AccessToken {
+            expires_at: Some(SystemTime::now() + Duration::from_millis(500)),
+            ..near
+        };
+        let cache = TokenCache::new(c.clone(), Some(near), Duration::from_secs(60));
+        assert_eq!(
+            cache.token().await.unwrap().expose(),
+            "s2",
+            "within a quarter of its life of expiry, it is renewed"
         );
     }
 }
