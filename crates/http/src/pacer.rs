@@ -11,23 +11,31 @@
 //!    the **noise share** (below): those among the last 50 outcomes (30 s at most) that it does not
 //!    explain — a one-sided binomial test at 1 %; while unpaced, two at least — start a cut.
 //! 2. **A cut is a trial (A/B/A).** The pace falls to half the rate that was sent (70 % of a pace already
-//!    chosen) for 30 outcomes (20 s at most). If a quarter or more are still refused, beyond chance, the
-//!    limit is further down: a limit is found at once. Otherwise the pace goes straight back to what it
-//!    was (unpaced, when it was) on **probation** for 30 s. If refusals stand out again there, at the
-//!    strict level of 0.1 % (it is looked at after every refusal), they follow the rate: a limit. If not,
-//!    they were noise, and the trial's outcomes — an unselected sample at a lower rate — join the noise
-//!    share. The window that started the cut is never used as the evidence for a limit unless it is
-//!    beyond chance at 0.1 % even without its last refusal: it was picked for its refusals.
+//!    chosen) for 30 outcomes (20 s at most). If a quarter or more are still refused, beyond chance (four
+//!    outcomes are enough when all are refused), the limit is further down: a limit is found at once.
+//!    Otherwise the pace goes straight back to what it was (unpaced, when it was) on **probation** for
+//!    30 s. If refusals stand out again there, at the strict level of 0.1 % (it is looked at after every
+//!    refusal) and among 20 outcomes at least (so that an error in the noise share believed cannot decide
+//!    it), they follow the rate: a limit. If not, they were noise, and the trial's outcomes — an
+//!    unselected sample at a lower rate — join the noise share. The window that started the cut is never
+//!    used as the evidence for a limit unless it is beyond chance at 0.1 % even without its last refusal:
+//!    it was picked for its refusals.
 //! 3. **A limit found** sets the **ceiling** to what the service accepted per second while refusing
 //!    (under a hard limit that is the limit itself; between a quarter of the rate sent and all of it),
-//!    the pace to 80 % of it. The pace grows by about a tenth (at least one request a second) each second
-//!    up to 90 % of the ceiling, holds there for 30 s after a cut, then probes above by 0.5 % a second, so
-//!    that a service with a sustained limit (Drive's three writes a second) refuses a request now and
-//!    then. A pace that gets 50 % past the ceiling with nothing standing out forgets it.
+//!    the pace to 80 % of it. For 30 s the new pace is its own trial: heavily refused, the limit is further
+//!    down still, found from what got through since; refusals short of that start no other trial. The
+//!    pace grows by about a tenth (at least one request a second) each second up to 90 % of the ceiling,
+//!    holds there for 30 s after a cut, then probes above by 0.5 % a second, so that a service with a
+//!    sustained limit (Drive's three writes a second) refuses a request now and then. The probe is an
+//!    A/B comparison with the held rate: refusals among its recent outcomes at three times the share the
+//!    held rate got (and five points more), beyond chance at 1 %, show the limit again without a trial —
+//!    noise would hit both rates alike. A pace that gets 50 % past the ceiling with nothing standing out
+//!    forgets it.
 //! 4. **The noise share** starts at one refusal in 25 (a Beta prior worth 25 outcomes), learns only from
 //!    trials' samples at the lower rate (from a trial that ended in a limit only when that lowers it:
 //!    any other outcome could be a limit's), and decays with a ten-minute half-life. So random refusals
-//!    cost their own retries and, now and then, one trial; they never ratchet a ceiling down.
+//!    cost their own retries and, now and then, one trial; a ceiling they lower by mistake (a probation
+//!    that happened to look like a limit) is climbed back to and forgotten once the pace passes it by half.
 //!
 //! A `Retry-After` pauses every request to the remote only when the pacer judges the refusal to be a
 //! quota's; otherwise only the refused request waits it out (see `Api`'s retry). Every decision takes the
@@ -99,7 +107,7 @@ const HOLD: Duration = Duration::from_secs(30);
 /// The longest a `Retry-After` pauses everyone (a single request's retry is capped by its own policy).
 const MAX_PAUSE: Duration = Duration::from_secs(60);
 /// Outcomes at the lower rate before a trial may call the limit further down.
-const TRIAL_MIN: f64 = 8.0;
+const TRIAL_MIN: f64 = 4.0;
 /// Outcomes at the lower rate a trial counts.
 const TRIAL_LEN: f64 = 30.0;
 /// The longest a trial lasts (a transfer that asks little may take long to give its outcomes).
@@ -119,6 +127,11 @@ const PROVES: f64 = 0.001;
 /// 25 outcomes of evidence (a Beta prior), so that a couple of refusals among the first requests do not
 /// look like a limit and a limit still shows within a handful.
 const PRIOR: Tally = Tally { n: 25.0, k: 1.0 };
+/// Outcomes at the held rate before a probe above it is judged against them.
+const HELD_MIN: f64 = 20.0;
+/// The chance, under the share refused at the held rate, below which refusals of a probe above it show
+/// the limit again.
+const PROBE_LEVEL: f64 = 0.01;
 /// The noise share's half-life: a service that stops sending noise is believed again.
 const NOISE_HALF_LIFE: Duration = Duration::from_secs(600);
 
@@ -209,6 +222,12 @@ struct State {
     noise_at: Instant,
     trial: Option<Trial>,
     probation: Option<Probation>,
+    /// Under a ceiling: outcomes since the last change of pace up to the probe above 90 % of it (the
+    /// held rate), and when the probe (rising rates) began.
+    held: Tally,
+    probe_from: Option<Instant>,
+    /// When the last limit was found: for [`HOLD`] after it the pace is on trial itself.
+    found_at: Option<Instant>,
     logged: f64,
 }
 
@@ -227,6 +246,9 @@ impl State {
             noise_at: now,
             trial: None,
             probation: None,
+            held: Tally::default(),
+            probe_from: None,
+            found_at: None,
             logged: 0.0,
         }
     }
@@ -339,6 +361,8 @@ impl State {
         self.refilled = now;
         self.starts.clear();
         self.recent.clear();
+        self.held = Tally::default();
+        self.probe_from = None;
         self.logged = self.rate.unwrap_or(0.0);
     }
 
@@ -383,6 +407,7 @@ impl State {
         self.ceiling = Some(ceiling);
         self.set_rate(Some(ceiling * 0.8), now);
         self.last_cut = Some(now);
+        self.found_at = Some(now);
         Change::Quota {
             ceiling,
             rate: self.current(),
@@ -410,6 +435,8 @@ impl State {
         if self.ceiling.is_some_and(|c| next >= 1.5 * c) {
             // Well past the ceiling and nothing stood out: it was not a limit, or the limit moved.
             self.ceiling = None;
+            self.held = Tally::default();
+            self.probe_from = None;
         }
         self.rate = Some(next);
         if next > self.logged * 1.25 {
@@ -574,6 +601,61 @@ impl Pacer {
             s.noise = s.noise.plus(p.sample);
             s.probation = None;
         }
+        if let (Some(c), Some(r)) = (s.ceiling, s.rate) {
+            let probing = r >= 0.9 * c
+                && s.last_cut
+                    .is_some_and(|t| now.saturating_duration_since(t) >= HOLD);
+            if probing {
+                s.probe_from.get_or_insert(now);
+            } else {
+                s.held.add(refused);
+            }
+        }
+        if refused && s.ceiling.is_some() {
+            let held = s.held;
+            match s.probe_from {
+                None => {
+                    // Held under a limit just found, refused heavily: the pace since is a trial that
+                    // says the limit is further down, as a trial's would.
+                    let p0 = s.noise_share(now);
+                    if held.n >= TRIAL_MIN
+                        && held.share() >= HEAVY
+                        && at_least(held.k as u32, held.n as u32, p0.max(0.15)) < STANDS_OUT
+                    {
+                        let span = s
+                            .last_cut
+                            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+                        return s.limit_found(s.current(), held, span, now);
+                    }
+                }
+                Some(from) => {
+                    // Probing above the held rate: refusals among the recent outcomes well above the share
+                    // the held rate got stop the climb for a while, and, beyond chance, show the limit
+                    // again (an A/B comparison: noise would hit both rates alike). Both ask for a share
+                    // several times the held one, since this is looked at after every refusal.
+                    let (recent, span) = s.recent_span(now);
+                    let mut w = Tally::default();
+                    for (_, no) in s.recent.iter().filter(|(t, _)| *t >= from) {
+                        w.add(*no);
+                    }
+                    let held_share = (held.k + 1.0) / (held.n + 2.0);
+                    if held.n >= HELD_MIN
+                        && w.k >= 2.0
+                        && w.share() >= (3.0 * held_share).max(held_share + 0.05)
+                        && at_least(w.k as u32, w.n as u32, held_share) < PROBE_LEVEL
+                    {
+                        return s.limit_found(s.current(), recent, span, now);
+                    }
+                }
+            }
+        }
+        if s.found_at
+            .is_some_and(|t| now.saturating_duration_since(t) < HOLD)
+        {
+            // Just after a limit was found, the held pace is its own trial (above): a few refusals that
+            // stand out start no other.
+            return Change::None;
+        }
         let stands_out = refused && s.stands_out(now, STANDS_OUT);
         if !refused {
             return s.grow(now).map(Change::Grew).unwrap_or(Change::None);
@@ -583,8 +665,9 @@ impl Pacer {
         }
         match s.probation {
             Some(p) if now < p.until => {
-                // Looked at after every refusal, so it takes the strict level.
-                if !s.stands_out(now, PROVES) {
+                // Looked at after every refusal, so it takes the strict level, and a sample big enough
+                // that an error in the noise share believed cannot decide it.
+                if s.recent_tally(now).n < HELD_MIN || !s.stands_out(now, PROVES) {
                     return Change::None;
                 }
                 // Back at the old rate, the refusals stand out again: a limit. The trial's sample was
@@ -749,7 +832,7 @@ mod tests {
                 r.done
             );
             assert!(
-                r.refused_share() <= 0.05,
+                r.refused_share() <= 0.04,
                 "limit {limit}/s: {:.1} % refused",
                 r.refused_share() * 100.0
             );
@@ -819,12 +902,16 @@ mod tests {
                 Some(wait) => t += wait.max(Duration::from_micros(100)),
                 None => {
                     let no = svc.refuses(t);
-                    pacer.record_at(t0 + t, no, None);
+                    let c = pacer.record_at(t0 + t, no, None);
+                    if c != Change::None && std::env::var("SIM_TRACE").is_ok() {
+                        eprintln!("{:.2}s {c:?}", t.as_secs_f64());
+                    }
                     t += gap;
                 }
             }
         }
         let pace = pacer.rate().expect("paced under the limit");
+        eprintln!("pace at the end: {pace}");
         assert!(pace >= 20.0 * 0.7, "pace held near the limit: {pace}");
     }
 
