@@ -275,26 +275,42 @@ pub async fn ls(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `lsjson`: streamed page by page, folder by folder.
+/// `lsjson`: a folder streamed page by page; with `-R` its tree a level at a time, many folders at once
+/// (and, on Drive, up to 50 in one request), each group printed as it comes.
 pub async fn lsjson(cfg: &Config, _out: Out, a: LsJson) -> anyhow::Result<()> {
     let loc = locate(cfg, &a.path).await?;
     let s = loc.storage.clone();
     let mut arr = JsonArray::start()?;
-    let mut stack = vec![loc.path.clone()];
-    while let Some(dir) = stack.pop() {
-        let mut pages = s.list(&dir);
+    if !a.recursive {
+        let mut pages = s.list(&loc.path);
         while let Some(p) = pages.next().await {
             for e in p.map_err(|e| ctx(e, &loc))? {
-                if a.recursive && e.is_dir {
-                    stack.push(e.path.clone());
-                }
                 arr.push(&e)?;
+            }
+        }
+        arr.finish()?;
+        return Ok(());
+    }
+    let mut level = vec![loc.path.clone()];
+    while !level.is_empty() {
+        let mut groups = cloudmux_core::list_folders(&*s, std::mem::take(&mut level), LIST_AT_ONCE);
+        while let Some(group) = groups.next().await {
+            for (_, entries) in group.map_err(|e| ctx(e, &loc))? {
+                for e in entries {
+                    if e.is_dir {
+                        level.push(e.path.clone());
+                    }
+                    arr.push(&e)?;
+                }
             }
         }
     }
     arr.finish()?;
     Ok(())
 }
+
+/// Folders `lsjson -R` lists at once (rclone's `--checkers` default).
+const LIST_AT_ONCE: usize = 8;
 
 /// `tree`.
 pub async fn tree(cfg: &Config, out: Out, addr: &str) -> anyhow::Result<()> {

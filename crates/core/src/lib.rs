@@ -48,6 +48,6 @@ pub use path::RemotePath;
 pub use resume::{DirSessions, Resume, SessionStore};
 pub use storage::{
     ByteRange, ByteStream, Capabilities, DeleteMode, PageStream, Storage, WriteOptions,
-    bytes_stream, collect_bytes, list_all,
+    bytes_stream, collect_bytes, list_all, list_folders,
 };
 pub use subtree::SubTree;

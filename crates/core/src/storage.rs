@@ -156,6 +156,28 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// that is a file yields Conflict (`not a folder`).
     fn list<'a>(&'a self, path: &'a str) -> PageStream<'a>;
 
+    /// How many folders [`Storage::list_many`] takes in one request (1: it gains nothing over
+    /// [`Storage::list`]).
+    fn list_batch(&self) -> usize {
+        1
+    }
+
+    /// Lists several folders whole: for each path, in order, what [`Storage::list`] gives. A service that
+    /// answers for the children of many folders at once (Drive's or-ed parents) does it in far fewer
+    /// requests than folders; the default lists them one after the other.
+    async fn list_many(&self, paths: &[String]) -> Result<Vec<Vec<Entry>>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let mut all = Vec::new();
+            let mut pages = self.list(p);
+            while let Some(page) = pages.next().await {
+                all.extend(page?);
+            }
+            out.push(all);
+        }
+        Ok(out)
+    }
+
     /// Metadata of one file or folder.
     async fn stat(&self, path: &str) -> Result<Entry>;
 
@@ -263,6 +285,33 @@ pub async fn list_all(s: &dyn Storage, path: &str) -> Result<Vec<Entry>> {
         out.extend(page?);
     }
     Ok(out)
+}
+
+/// Lists the folders `dirs`, `concurrency` requests at once: each folder's path with its entries, a group of
+/// folders at a time, as the groups come. Where the service lists several folders in one request
+/// ([`Storage::list_batch`]) the folders are shared out among the requests, up to a batch each, so a few
+/// folders still go out in parallel and many cost one request per batch.
+pub fn list_folders(
+    s: &dyn Storage,
+    dirs: Vec<String>,
+    concurrency: usize,
+) -> impl Stream<Item = Result<Vec<(String, Vec<Entry>)>>> + '_ {
+    let concurrency = concurrency.max(1);
+    let per = dirs
+        .len()
+        .div_ceil(concurrency)
+        .clamp(1, s.list_batch().max(1));
+    let mut groups = Vec::with_capacity(dirs.len().div_ceil(per));
+    let mut dirs = dirs.into_iter().peekable();
+    while dirs.peek().is_some() {
+        groups.push(dirs.by_ref().take(per).collect::<Vec<_>>());
+    }
+    futures_util::stream::iter(groups)
+        .map(move |group| async move {
+            let lists = s.list_many(&group).await?;
+            Ok(group.into_iter().zip(lists).collect())
+        })
+        .buffer_unordered(concurrency)
 }
 
 /// Reads a whole stream into memory (for small files and tests only).

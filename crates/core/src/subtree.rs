@@ -89,6 +89,22 @@ impl Storage for SubTree {
         Box::pin(futures_util::stream::select(pump, pages))
     }
 
+    fn list_batch(&self) -> usize {
+        self.inner.list_batch()
+    }
+
+    async fn list_many(&self, paths: &[String]) -> Result<Vec<Vec<Entry>>> {
+        let full = paths
+            .iter()
+            .map(|p| self.full(p))
+            .collect::<Result<Vec<_>>>()?;
+        let lists = self.inner.list_many(&full).await?;
+        Ok(lists
+            .into_iter()
+            .map(|es| es.into_iter().map(|e| self.back(e)).collect())
+            .collect())
+    }
+
     async fn stat(&self, path: &str) -> Result<Entry> {
         let mut e = self.back(self.inner.stat(&self.full(path)?).await?);
         if normalize(path)?.is_empty() {

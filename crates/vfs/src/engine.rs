@@ -331,38 +331,24 @@ async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<(Opti
     }
     let mut level = vec![String::new()];
     while !level.is_empty() {
-        let listed: Vec<Result<(String, Vec<Entry>)>> = stream::iter(level.drain(..))
-            .map(|rel| {
-                let s = s.clone();
-                let full = join(root, &rel);
-                async move {
-                    let mut all = Vec::new();
-                    let mut pages = s.list(&full);
-                    while let Some(p) = pages.next().await {
-                        all.extend(p?);
+        let rels: std::collections::HashMap<String, String> =
+            level.drain(..).map(|rel| (join(root, &rel), rel)).collect();
+        let fulls = rels.keys().cloned().collect();
+        let mut groups = cloudmux_core::list_folders(&**s, fulls, checkers);
+        while let Some(group) = groups.next().await {
+            for (full, entries) in group? {
+                let rel = &rels[&full];
+                for e in entries {
+                    if !cloudmux_core::name::is_valid(&e.name) {
+                        tracing::warn!("{full}: skipping the entry named {:?}", e.name);
+                        continue;
                     }
-                    Ok((rel, all))
+                    let child = join(rel, &e.name);
+                    if e.is_dir {
+                        level.push(child.clone());
+                    }
+                    out.insert(child, e);
                 }
-            })
-            .buffer_unordered(checkers.max(1))
-            .collect()
-            .await;
-        for r in listed {
-            let (rel, entries) = r?;
-            for e in entries {
-                if !cloudmux_core::name::is_valid(&e.name) {
-                    tracing::warn!(
-                        "{}: skipping the entry named {:?}",
-                        join(root, &rel),
-                        e.name
-                    );
-                    continue;
-                }
-                let child = join(&rel, &e.name);
-                if e.is_dir {
-                    level.push(child.clone());
-                }
-                out.insert(child, e);
             }
         }
     }

@@ -75,3 +75,62 @@ async fn a_small_new_file_costs_the_apis_minimum() {
         println!("{}: {spent} requests for {FILES} files", to.kind());
     }
 }
+
+/// A walk of a Drive tree asks for up to 50 folders' children in one `files.list` (`'a' in parents or
+/// 'b' in parents …`), as rclone's `--fast-list` does; what it finds is what folder-by-folder listings find.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drive_tree_is_walked_in_batches_of_folders() {
+    let e = Emulator::start(Config::default()).await.unwrap();
+    let (drive, _) = backends(&e, cloudmux_http::HttpConfig::default(), None).await;
+    let src_dir = tempfile::tempdir().unwrap();
+    // 4 folders of 30 folders of 2 files: 125 folders with the root.
+    for a in 0..4 {
+        for b in 0..30 {
+            let d = src_dir.path().join(format!("a{a}/b{b:02}"));
+            std::fs::create_dir_all(&d).unwrap();
+            for f in 0..2 {
+                std::fs::write(d.join(format!("f{f}.txt")), format!("{a} {b} {f}")).unwrap();
+            }
+        }
+    }
+    let src: Arc<dyn Storage> =
+        Arc::new(cloudmux_local::LocalStorage::new(src_dir.path()).unwrap());
+    let o = Options::default();
+    let s = go(Mode::Copy, (&src, ""), (&drive, "tree"), &o).await;
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.copied, 240);
+
+    // A fresh storage, so that no folder id is known beforehand.
+    let (drive, _) = backends(&e, cloudmux_http::HttpConfig::default(), None).await;
+    let hosts = &["www.googleapis.com"];
+    let before = requests(&e, hosts);
+    let s = go(Mode::Check, (&src, ""), (&drive, "tree"), &o).await;
+    let spent = requests(&e, hosts) - before;
+    assert!(
+        s.missing.is_empty() && s.extra.is_empty() && s.differ.is_empty() && s.errors.is_empty(),
+        "{s:?}"
+    );
+    assert_eq!(s.unchanged, 240, "{s:?}");
+    // The root's lookup and stat, one listing of the root, 4 of the first level (spread over the
+    // checkers) and 8 of the second (30 folders in groups of up to 50, spread over 8 checkers)
+    // against 125 folder by folder.
+    println!("walking 125 Drive folders: {spent} requests");
+    assert!(spent <= 20, "{spent} requests to walk 125 folders");
+
+    // Each folder's batched listing is its own listing.
+    let dirs: Vec<String> = (0..30).map(|b| format!("tree/a1/b{b:02}")).collect();
+    let many = drive.list_many(&dirs).await.unwrap();
+    for (d, got) in dirs.iter().zip(many) {
+        let mut got: Vec<String> = got.into_iter().map(|e| e.path).collect();
+        let mut want: Vec<String> = cloudmux_core::list_all(&*drive, d)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{d}");
+        assert_eq!(got.len(), 2, "{d}");
+    }
+}

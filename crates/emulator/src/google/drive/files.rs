@@ -520,12 +520,22 @@ fn fingerprint(parts: &[Option<&String>]) -> String {
     format!("{:x}", h.finish())
 }
 
+/// The longest `q` files.list takes (a figure of ours: see the list handler).
+const MAX_QUERY: usize = 8000;
+
 async fn list(
     State(emu): State<Arc<Emu>>,
     base: Base,
     _caller: Caller,
     Query(q): Q,
 ) -> GResult<axum::Json<Value>> {
+    if q.get("q").is_some_and(|s| s.len() > MAX_QUERY) {
+        // Google documents no limit; its front ends refuse URLs of more than a few kilobytes.
+        return Err(GError::invalid_param(
+            "q",
+            format!("The query is too long (more than {MAX_QUERY} characters)."),
+        ));
+    }
     let expr: Option<Expr> = match q.get("q") {
         Some(s) if !s.trim().is_empty() => Some(query::parse(s).map_err(|_| {
             GError::new(
@@ -599,16 +609,19 @@ async fn list(
     let ids = match &st.list_cache {
         Some((k, g, ids)) if *k == cache_key && *g == st.generation => ids.clone(),
         _ => {
-            // A query inside one folder looks only at its children.
-            let parent = expr
-                .as_ref()
-                .and_then(query::required_parent)
-                .map(|p| st.real_id(p).to_string());
-            let candidates: Box<dyn Iterator<Item = &File>> = match &parent {
-                Some(p) => Box::new(
-                    st.children
-                        .get(p)
-                        .into_iter()
+            // A query inside some folders looks only at their children (each once, in the folders' order).
+            let parents: Option<Vec<String>> =
+                expr.as_ref().and_then(query::required_parents).map(|ps| {
+                    let mut seen = std::collections::HashSet::new();
+                    ps.into_iter()
+                        .map(|p| st.real_id(p).to_string())
+                        .filter(|p| seen.insert(p.clone()))
+                        .collect()
+                });
+            let candidates: Box<dyn Iterator<Item = &File>> = match &parents {
+                Some(ps) => Box::new(
+                    ps.iter()
+                        .filter_map(|p| st.children.get(p))
                         .flatten()
                         .filter_map(|id| st.files.get(id)),
                 ),
@@ -624,6 +637,9 @@ async fn list(
                 })
                 .filter(|f| expr.as_ref().is_none_or(|e| query::matches(e, f, &st)))
                 .collect();
+            // A file in two of the folders asked for is one match.
+            let mut once = std::collections::HashSet::new();
+            hits.retain(|f| once.insert(f.id.as_str()));
             hits.sort_by(|a, b| compare(a, b, &keys));
             let ids = Arc::new(hits.into_iter().map(|f| f.id.clone()).collect::<Vec<_>>());
             st.list_cache = Some((cache_key, st.generation, ids.clone()));
@@ -1119,17 +1135,26 @@ async fn mark_abusive(State(emu): State<Arc<Emu>>, Path(id): Path<String>) -> Re
 }
 
 /// `POST /__admin/drive/seed {"folder": NAME, "count": N}`: makes folder NAME in My Drive's root holding N
-/// small files (`f000000`, … each containing its own name), for listing benchmarks and paging tests.
+/// small files (`f000000`, … each containing its own name), for listing benchmarks and paging tests. With
+/// `"folders": F`, a tree instead: F folders `d000000`… in groups of 50 (`g0000`…) under NAME, N files in
+/// each (for the benchmark of recursive walks).
 async fn seed(State(emu): State<Arc<Emu>>, axum::Json(v): axum::Json<Value>) -> Response {
     let Some(folder) = v["folder"].as_str().map(str::to_string) else {
         return (StatusCode::BAD_REQUEST, "folder required").into_response();
     };
     let count = v["count"].as_u64().unwrap_or(0) as usize;
-    if count > 1_000_000 {
-        return (StatusCode::BAD_REQUEST, "count at most 1000000").into_response();
+    // With `folders`, a tree: that many folders (in groups of 50 under the top one), `count` files each.
+    let folders = v["folders"].as_u64().unwrap_or(0) as usize;
+    let files = count.saturating_mul(folders.max(1));
+    if files > 1_000_000 || folders > 100_000 {
+        return (
+            StatusCode::BAD_REQUEST,
+            "at most 1000000 files and 100000 folders",
+        )
+            .into_response();
     }
-    let mut blobs = Vec::with_capacity(count);
-    for i in 0..count {
+    let mut blobs = Vec::with_capacity(files);
+    for i in 0..files {
         match emu
             .blobs
             .store_bytes(Bytes::from(format!("f{i:06}\n")))
@@ -1151,8 +1176,39 @@ async fn seed(State(emu): State<Arc<Emu>>, axum::Json(v): axum::Json<Value>) -> 
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
+    // The folder each file goes in: the top one, or the leaves of the tree.
+    let mut homes = Vec::with_capacity(folders.max(1));
+    if folders == 0 {
+        homes.push(folder_id.clone());
+    }
+    let mut group = String::new();
+    for d in 0..folders {
+        let made = (|| {
+            if d % 50 == 0 {
+                group = create_file(
+                    &mut st,
+                    &emu,
+                    &json!({"name": format!("g{:04}", d / 50), "mimeType": FOLDER, "parents": [folder_id]}),
+                    NewFile::default(),
+                    false,
+                )?;
+            }
+            create_file(
+                &mut st,
+                &emu,
+                &json!({"name": format!("d{d:06}"), "mimeType": FOLDER, "parents": [group]}),
+                NewFile::default(),
+                false,
+            )
+        })();
+        match made {
+            Ok(id) => homes.push(id),
+            Err(e) => return e.into_response(),
+        }
+    }
     for (i, b) in blobs.into_iter().enumerate() {
-        let meta = json!({"name": format!("f{i:06}"), "parents": [folder_id]});
+        let home = &homes[i / count.max(1) % homes.len()];
+        let meta = json!({"name": format!("f{i:06}"), "parents": [home]});
         if let Err(e) = create_file(
             &mut st,
             &emu,
@@ -1167,5 +1223,5 @@ async fn seed(State(emu): State<Arc<Emu>>, axum::Json(v): axum::Json<Value>) -> 
             return e.into_response();
         }
     }
-    axum::Json(json!({"id": folder_id, "count": count})).into_response()
+    axum::Json(json!({"id": folder_id, "count": files, "folders": folders})).into_response()
 }

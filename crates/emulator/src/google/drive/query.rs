@@ -333,12 +333,18 @@ fn time(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// The folder every match must be in, when the query requires one (`'ID' in parents` joined by `and` at
-/// the top): files.list then looks at that folder's children instead of every file.
-pub fn required_parent(e: &Expr) -> Option<&str> {
+/// The folders every match must be in one of, when the query requires it (`'ID' in parents`, or several
+/// such terms joined by `or`, joined by `and` at the top, as a batched recursive listing asks): files.list
+/// then looks at those folders' children instead of every file.
+pub fn required_parents(e: &Expr) -> Option<Vec<&str>> {
     match e {
-        Expr::In(v, coll) if coll == "parents" => Some(v),
-        Expr::And(a, b) => required_parent(a).or_else(|| required_parent(b)),
+        Expr::In(v, coll) if coll == "parents" => Some(vec![v.as_str()]),
+        Expr::And(a, b) => required_parents(a).or_else(|| required_parents(b)),
+        Expr::Or(a, b) => {
+            let mut both = required_parents(a)?;
+            both.extend(required_parents(b)?);
+            Some(both)
+        }
         _ => None,
     }
 }
