@@ -14,16 +14,18 @@ use crate::model::{
 };
 
 /// The fields of each file in folder listings: what an entry needs and no more (a 50,000-entry folder is
-/// fifty pages; every field costs bytes on each).
-pub const LIST_FIELDS: &str = "id,name,mimeType,size,md5Checksum,modifiedTime,shortcutDetails";
+/// fifty pages; every field costs bytes on each). The SHA-256 is there because a download verifies with it
+/// where the CPU hashes it faster than MD5 (see the engine); Drive leaves it out while still computing it.
+pub const LIST_FIELDS: &str =
+    "id,name,mimeType,size,md5Checksum,sha256Checksum,modifiedTime,shortcutDetails";
 
-/// The file fields cloudmux asks for. Not the SHA-1 and SHA-256: cloudmux compares and verifies with the MD5,
-/// and Drive computes the others after an upload (they may be missing for a while).
-pub const FILE_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,modifiedTime,createdTime,trashed,driveId,webViewLink,webContentLink,description,starred,shortcutDetails";
+/// The file fields cloudmux asks for: MD5 always, SHA-256 when Drive has it (not the SHA-1, which nothing
+/// here checks).
+pub const FILE_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,sha256Checksum,modifiedTime,createdTime,trashed,driveId,webViewLink,webContentLink,description,starred,shortcutDetails";
 
-/// The fields of an upload's answer: what the check of the upload needs (MD5), not the SHA-1 and SHA-256
-/// Drive may still be computing for a large file.
-pub const UPLOAD_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,modifiedTime,createdTime,trashed,driveId,shortcutDetails";
+/// The fields of an upload's answer: what the check of the upload needs (MD5), and the SHA-256 when Drive
+/// has it already (for a large file it is usually still computing it).
+pub const UPLOAD_FIELDS: &str = "id,name,mimeType,parents,size,md5Checksum,sha256Checksum,modifiedTime,createdTime,trashed,driveId,shortcutDetails";
 
 /// Where and how to reach Drive.
 #[derive(Debug, Clone)]
