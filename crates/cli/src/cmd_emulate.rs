@@ -65,6 +65,9 @@ pub struct Emulate {
     /// Drive write requests per second per user, sustained (overrides --quota).
     #[arg(long)]
     quota_drive_writes_per_second: Option<f64>,
+    /// Bytes a Drive user may upload and copy in a day (overrides --quota; realistic: 750 GB).
+    #[arg(long)]
+    quota_drive_upload_per_day: Option<u64>,
     /// Photos Library requests per day per project (overrides --quota).
     #[arg(long)]
     quota_photos_per_day: Option<u32>,
@@ -124,6 +127,9 @@ pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
     if let Some(n) = e.quota_drive_per_minute {
         quota.drive_per_user_minute = n;
         quota.drive_per_project_minute = quota.drive_per_project_minute.max(n);
+    }
+    if let Some(n) = e.quota_drive_upload_per_day {
+        quota.drive_upload_bytes_per_day = n;
     }
     if let Some(n) = e.quota_drive_writes_per_second {
         quota.drive_writes_per_second = n;

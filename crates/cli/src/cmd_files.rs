@@ -203,11 +203,19 @@ async fn tree_transfer(
         eprintln!("failed: {p}: {e}");
     }
     if !stats.errors.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Other,
+        // Failures of one kind (every upload stopped by Drive's daily limit, say) exit with its code.
+        let kind = stats.failure_kind().unwrap_or(ErrorKind::Other);
+        let mut e = Error::new(
+            kind,
             format!("{} of the transfers failed", stats.errors.len()),
-        )
-        .into());
+        );
+        if kind == ErrorKind::UploadLimit {
+            e = e.with_hint(
+                "Drive's daily upload limit (750 GB a day per user) stopped the uploads; it lifts within 24 \
+                 hours of the day's first upload: run the same command again then to finish",
+            );
+        }
+        return Err(e.into());
     }
     if mode == cloudmux_vfs::Mode::Check
         && (stats.missing.len() + stats.extra.len() + stats.differ.len()) > 0

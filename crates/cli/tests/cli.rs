@@ -1690,3 +1690,32 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// A folder copy that meets Drive's daily upload limit stops uploading, exits with the limit's own code
+/// (16) and says when to run it again; what was uploaded before stays.
+#[test]
+fn the_daily_upload_limit_has_its_own_exit_code() {
+    let env = Env::new(3599);
+    env.login();
+    let d = env.dir.path().join("many");
+    std::fs::create_dir(&d).unwrap();
+    for i in 0..6 {
+        std::fs::write(d.join(format!("f{i}.bin")), vec![i as u8; 40_000]).unwrap();
+    }
+    reqwest::blocking::Client::new()
+        .post(format!("{}/__admin/quota", env.base))
+        .json(&serde_json::json!({"drive_upload_bytes_per_day": 100_000}))
+        .send()
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    // Two attempts per request: the limit is believed once it outlasts them.
+    let o = env.run(&["--retries", "2", "cp", "many", "gd:many", "--transfers", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(16), "{err}");
+    assert!(err.contains("daily upload limit"), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+    let list: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:many"])).unwrap();
+    // 40 kB each: the third starts under 100 kB and passes it; the fourth is refused.
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+}

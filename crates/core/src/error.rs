@@ -28,6 +28,9 @@ pub enum ErrorKind {
     RateLimited,
     /// A storage or usage quota is exhausted.
     QuotaExceeded,
+    /// The service takes no more uploads for a while (Drive's 750 GB a day per user): retrying now
+    /// only spends requests; reads and other remotes still work.
+    UploadLimit,
     /// The request was malformed: bad path, bad argument, bad configuration.
     InvalidInput,
     /// The resource is in a state that forbids this (folder not empty, locked, parent missing).
@@ -56,6 +59,7 @@ impl ErrorKind {
             ErrorKind::ReauthRequired => "reauth_required",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::QuotaExceeded => "quota_exceeded",
+            ErrorKind::UploadLimit => "upload_limit",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unsupported => "unsupported",
@@ -84,6 +88,7 @@ impl ErrorKind {
             ErrorKind::Transient => 13,
             ErrorKind::Io => 14,
             ErrorKind::Corrupt => 15,
+            ErrorKind::UploadLimit => 16,
         }
     }
 
@@ -290,6 +295,7 @@ mod tests {
             ReauthRequired,
             RateLimited,
             QuotaExceeded,
+            UploadLimit,
             InvalidInput,
             Conflict,
             Unsupported,

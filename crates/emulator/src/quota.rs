@@ -11,11 +11,20 @@
 //!   60 seconds per user, the long-published figure; the page now gives quota units whose per-method costs
 //!   it does not list) and Google Workspace's Drive best practices (avoid more than 3 write or insert
 //!   requests per second, sustained, per account; this rate cannot be raised).
+//!   Past the **daily upload limit** (750 GB per user in 24 hours, uploads and copies together; Google
+//!   Workspace's "Drive storage and upload limits" page), new uploads and copies get `403
+//!   userRateLimitExceeded` with the message "User rate limit exceeded." — the text rclone's drive backend
+//!   tells that limit by (`--drive-stop-on-upload-limit`), while a request rate refusal carries Google's
+//!   longer "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota…". An
+//!   upload under way when the limit is passed completes; the day starts at the first upload counted.
 //! - **Photos Library**: `429 RESOURCE_EXHAUSTED` past 10,000 requests per project per day and 75,000
 //!   requests for media bytes (Google's "API limits and quotas" page). Google publishes no per-minute
 //!   figure; `realistic` also caps a user at 300 requests a minute, a figure of ours.
 //! - **Yandex Disk**: `429 TooManyRequestsError` past a request rate. Yandex publishes no figure;
-//!   `realistic` uses 40 requests a second per user, a figure of ours.
+//!   `realistic` uses 40 requests a second per user, a figure of ours. Uploads of video, archive and
+//!   database files (media types `video`, `compressed`, `data`, decided by the name when the link is
+//!   asked for) go at 128 KiB/s, as Yandex throttles them through the REST API (measured by the yadisk
+//!   library's users; its "known issues" page); the same bytes under another name go at full speed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -43,6 +52,8 @@ pub struct QuotaConfig {
     pub drive_writes_per_second: f64,
     /// Drive writes allowed at once above the sustained rate.
     pub drive_write_burst: u32,
+    /// Bytes a Drive user may upload (and copy) in a day.
+    pub drive_upload_bytes_per_day: u64,
     /// Photos Library requests per day per project.
     pub photos_per_day: u32,
     /// Photos media-byte (baseUrl) requests per day per project.
@@ -53,6 +64,9 @@ pub struct QuotaConfig {
     pub yandex_per_second: f64,
     /// Yandex Disk requests allowed at once above that rate.
     pub yandex_burst: u32,
+    /// Bytes per second an upload to Yandex Disk of a video, archive or database file gets (by the name
+    /// its link was asked for).
+    pub yandex_throttled_upload_bytes_per_second: u64,
 }
 
 impl QuotaConfig {
@@ -68,11 +82,13 @@ impl QuotaConfig {
             drive_per_project_minute: 12_000,
             drive_writes_per_second: 3.0,
             drive_write_burst: 10,
+            drive_upload_bytes_per_day: 750_000_000_000,
             photos_per_day: 10_000,
             photos_bytes_per_day: 75_000,
             photos_per_user_minute: 300,
             yandex_per_second: 40.0,
             yandex_burst: 40,
+            yandex_throttled_upload_bytes_per_second: 128 * 1024,
         }
     }
 
@@ -101,11 +117,16 @@ struct Bucket {
     at: Instant,
 }
 
+/// The length of Drive's upload day.
+const UPLOAD_DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Live quota state.
 #[derive(Debug, Default)]
 pub struct Quotas {
     cfg: QuotaConfig,
     buckets: HashMap<String, Bucket>,
+    /// Per Drive user: when their upload day began, and the bytes uploaded since.
+    uploaded: HashMap<String, (Instant, u64)>,
     /// Requests and refusals per service (`drive`, `photos`, `yandex`).
     pub counts: HashMap<&'static str, Counts>,
 }
@@ -130,6 +151,42 @@ impl Quotas {
     }
 
     /// Takes one unit from the bucket `key` of `capacity` refilled at `per_sec`; false when empty.
+    /// Whether Drive user `user` may start an upload or a copy: refused (and counted) once the day's
+    /// bytes reached the limit.
+    pub fn drive_upload_allowed(&mut self, user: &str) -> Result<(), GError> {
+        let limit = self.cfg.drive_upload_bytes_per_day;
+        if limit == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let day = self.uploaded.entry(user.to_string()).or_insert((now, 0));
+        if now.duration_since(day.0) >= UPLOAD_DAY {
+            *day = (now, 0);
+        }
+        if day.1 < limit {
+            return Ok(());
+        }
+        self.counts.entry("drive").or_default().rejected += 1;
+        Err(GError::forbidden(
+            "usageLimits",
+            "userRateLimitExceeded",
+            "User rate limit exceeded.",
+        ))
+    }
+
+    /// Counts `bytes` a Drive user uploaded or copied.
+    pub fn drive_uploaded(&mut self, user: &str, bytes: u64) {
+        if self.cfg.drive_upload_bytes_per_day == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let day = self.uploaded.entry(user.to_string()).or_insert((now, 0));
+        if now.duration_since(day.0) >= UPLOAD_DAY {
+            *day = (now, 0);
+        }
+        day.1 = day.1.saturating_add(bytes);
+    }
+
     fn take(&mut self, key: String, capacity: f64, per_sec: f64) -> bool {
         if capacity <= 0.0 || per_sec <= 0.0 {
             return true;
@@ -241,7 +298,9 @@ impl Exceeded {
             Exceeded::UserRate => GError::forbidden(
                 "usageLimits",
                 "userRateLimitExceeded",
-                "User rate limit exceeded.",
+                "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota. \
+                 You may consider re-evaluating expected per-user traffic to the API and adjust project \
+                 quota limits accordingly.",
             )
             .into_response(),
             Exceeded::Backend => GError::new(

@@ -81,7 +81,14 @@ pub struct DriveClient {
     pub(crate) upload_base: String,
     pub(crate) cfg: DriveConfig,
     ids: Arc<Mutex<Vec<String>>>,
+    /// When the daily upload limit was met: uploads and copies fail at once, without a request, for
+    /// [`UPLOAD_STOP`] after it (shared by the clones of this client).
+    upload_stopped: Arc<Mutex<Option<std::time::Instant>>>,
 }
+
+/// How long uploads stay stopped after Drive's daily upload limit was met, before one is tried again
+/// (Drive does not say when the limit lifts; it is within 24 hours).
+pub const UPLOAD_STOP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// One page of a Drive list answer: the items under `key` and the next page token.
 fn page_items<T: DeserializeOwned>(mut v: Value, key: &str) -> Result<(Vec<T>, Option<String>)> {
@@ -150,7 +157,46 @@ impl DriveClient {
             upload_base,
             cfg,
             ids: Arc::new(Mutex::new(Vec::new())),
+            upload_stopped: Default::default(),
         })
+    }
+
+    /// Fails at once while uploads are stopped by the daily upload limit (see [`UPLOAD_STOP`]).
+    pub(crate) fn upload_gate(&self) -> Result<()> {
+        let at = *self
+            .upload_stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match at {
+            Some(t) if t.elapsed() < UPLOAD_STOP => Err(Error::new(
+                ErrorKind::UploadLimit,
+                "Drive's daily upload limit is reached: not uploading",
+            )
+            .with_hint(
+                "Drive lifts the limit within 24 hours of the day's first upload; downloads, listings and \
+                 other remotes go on — run the same command again later to finish",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// An upload's or a copy's final error, the daily upload limit told (see
+    /// [`cloudmux_http::google::upload_limit`]), which stops the others.
+    pub(crate) fn upload_failed(&self, e: Error) -> Error {
+        let e = cloudmux_http::google::upload_limit(e);
+        if e.kind() == ErrorKind::UploadLimit {
+            let mut at = self
+                .upload_stopped
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if at.is_none_or(|t| t.elapsed() >= UPLOAD_STOP) {
+                tracing::warn!(
+                    "Drive's daily upload limit is reached: no more uploads or copies to this remote for now"
+                );
+            }
+            *at = Some(std::time::Instant::now());
+        }
+        e
     }
 
     /// The configuration.
@@ -394,6 +440,13 @@ impl DriveClient {
 
     /// `files.copy`.
     pub async fn copy(&self, id: &str, parent: &str, name: &str) -> Result<File> {
+        self.upload_gate()?;
+        self.copy_once(id, parent, name)
+            .await
+            .map_err(|e| self.upload_failed(e))
+    }
+
+    async fn copy_once(&self, id: &str, parent: &str, name: &str) -> Result<File> {
         let url = self.url(&format!("files/{}/copy", enc(id)));
         // A generated id makes the copy safe to send again: a second one is refused as a duplicate.
         let new_id = self.generated_id().await?;

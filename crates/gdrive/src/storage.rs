@@ -434,6 +434,8 @@ impl Storage for GDriveStorage {
         if norm.is_empty() {
             return Err(Error::invalid("cannot write to the root folder itself"));
         }
+        // Past the daily upload limit, not even the lookups go out.
+        self.client.upload_gate()?;
         self.forget_file(&norm);
         let uo = UploadOptions {
             modified: opts.modified,
@@ -493,6 +495,7 @@ impl Storage for GDriveStorage {
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<Entry> {
+        self.client.upload_gate()?;
         let src = self.resolve(from).await?;
         if src.is_folder() {
             return Err(Error::invalid(format!(
@@ -729,7 +732,10 @@ impl GDriveStorage {
             }
         }
         let target = self.target_for(norm, new_file).await?;
-        let up = ResumableUpload::start(&self.client, &target, Some(size), uo).await?;
+        self.client.upload_gate()?;
+        let up = ResumableUpload::start(&self.client, &target, Some(size), uo)
+            .await
+            .map_err(|e| self.client.upload_failed(e))?;
         let saved = SavedSession {
             uri: up.uri.clone(),
             size,

@@ -92,19 +92,22 @@ impl DriveClient {
         size: Option<u64>,
         opts: &UploadOptions,
     ) -> Result<File> {
+        self.upload_gate()?;
         let file = match size {
             Some(s) if s <= self.cfg.multipart_max => {
-                self.upload_multipart(&target, data, s, opts).await?
+                self.upload_multipart(&target, data, s, opts).await
             }
-            _ => {
-                let up = ResumableUpload::start(self, &target, size, opts).await?;
-                let mut md5 = md5::Md5::new();
-                let f = up.send(data, 0, Some(&mut md5)).await?;
-                check_md5(&f, &hex::encode(md5.finalize()))?;
-                f
-            }
+            _ => match ResumableUpload::start(self, &target, size, opts).await {
+                Ok(up) => {
+                    let mut md5 = md5::Md5::new();
+                    let f = up.send(data, 0, Some(&mut md5)).await?;
+                    check_md5(&f, &hex::encode(md5.finalize()))?;
+                    Ok(f)
+                }
+                Err(e) => Err(e),
+            },
         };
-        Ok(file)
+        file.map_err(|e| self.upload_failed(e))
     }
 
     async fn upload_multipart(

@@ -458,3 +458,67 @@ async fn folders_listed_together_over_pages() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }
+
+/// Past Drive's daily upload limit an upload is refused through its retries, and the remote's later
+/// uploads and copies fail at once without a request (their own kind, hence their own exit code); reads
+/// go on.
+#[tokio::test]
+async fn the_daily_upload_limit_stops_uploads() {
+    let (e, c) = setup(&[DRIVE], 256 * 1024).await;
+    cloudmux_emulator::quota::quotas(e.state()).set(cloudmux_emulator::QuotaConfig {
+        drive_upload_bytes_per_day: 100_000,
+        ..cloudmux_emulator::QuotaConfig::off()
+    });
+    let s = GDriveStorage::new(c, None).await.unwrap();
+    let api = || {
+        let f = e.state().faults.lock().unwrap();
+        ["www.googleapis.com"]
+            .iter()
+            .map(|h| f.requests.get(*h).copied().unwrap_or(0))
+            .sum::<u64>()
+    };
+    // Under the limit when they start, both go through (the second passes it).
+    put(&s, "a.bin", &pattern(80_000, 1)).await;
+    put(&s, "b.bin", &pattern(30_000, 2)).await;
+    let before = api();
+    let write = |name: &'static str, size: usize| {
+        let s = &s;
+        async move {
+            s.write(
+                name,
+                bytes_stream(pattern(size, 3), 64 * 1024),
+                WriteOptions {
+                    size: Some(size as u64),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+    let err = write("c.bin", 10_000).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UploadLimit, "{err}");
+    assert!(err.hint().unwrap().contains("24 hours"), "{:?}", err.hint());
+    // The limit's answer is also a rate refusal's (same reason, same words): it is believed once it
+    // outlasts the request's retries (10 attempts here), and then nothing asks again.
+    assert_eq!(
+        api() - before,
+        1 + 10,
+        "the lookup of the name, and the upload's attempts"
+    );
+    let before = api();
+    let err = write("d.bin", 600 * 1024).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UploadLimit, "{err}");
+    let err = s.copy("a.bin", "a2.bin").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UploadLimit, "{err}");
+    assert_eq!(api() - before, 0, "later uploads and copies ask nothing");
+    assert_ne!(
+        ErrorKind::UploadLimit.exit_code(),
+        ErrorKind::RateLimited.exit_code()
+    );
+    // Reads and listings go on.
+    assert_eq!(list_all(&s, "").await.unwrap().len(), 2);
+    let got = collect_bytes(s.read("b.bin", ByteRange::all()).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, pattern(30_000, 2));
+}

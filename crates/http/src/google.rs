@@ -41,6 +41,33 @@ fn scope_from_header(h: &HeaderMap) -> Option<String> {
     Some(rest[..rest.find('"')?].to_string())
 }
 
+/// What Drive says when a user's daily upload limit (750 GB) is reached: `userRateLimitExceeded`, told
+/// from a request rate refusal only by this message (rclone's drive backend tells them apart the same way,
+/// behind a flag, since a rate refusal may carry the same words).
+pub const UPLOAD_LIMIT_MESSAGE: &str = "User rate limit exceeded.";
+
+/// The final error of a request that started an upload or a copy on Drive, after its retries: that
+/// answer, still there after every retry, is the daily upload limit ([`ErrorKind::UploadLimit`], which
+/// nothing retries). A refusal that is noise or a rate limit does not outlast the retries.
+pub fn upload_limit(e: Error) -> Error {
+    if e.kind() == ErrorKind::RateLimited
+        && e.reason() == Some("userRateLimitExceeded")
+        && e.message() == UPLOAD_LIMIT_MESSAGE
+    {
+        return Error::new(
+            ErrorKind::UploadLimit,
+            "Drive's daily upload limit is reached (750 GB a day per user, uploads and copies together)",
+        )
+        .with_reason("userRateLimitExceeded")
+        .with_hint(
+            "uploads to this remote stop until Drive lifts the limit, within 24 hours of the day's first \
+             upload; downloads, listings and other remotes go on — run the same command again later to \
+             finish",
+        );
+    }
+    e
+}
+
 /// Maps a Google API error answer (Drive, Photos, …) to an [`Error`].
 pub fn parse_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
     let Ok(b) = serde_json::from_slice::<Body>(body) else {
@@ -160,6 +187,13 @@ mod tests {
     fn rate_limits_are_temporary_and_quota_is_not() {
         let b = br#"{"error":{"code":403,"message":"User rate limit exceeded.","errors":[{"domain":"usageLimits","reason":"userRateLimitExceeded"}]}}"#;
         assert!(parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), b).is_temporary());
+        // The same answer to an upload, after its retries, is the daily upload limit: not retried again.
+        let up = upload_limit(parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), b));
+        assert_eq!(up.kind(), ErrorKind::UploadLimit);
+        assert!(!up.is_temporary());
+        // A request rate refusal to an upload stays a rate refusal.
+        let rate = br#"{"error":{"code":403,"message":"User Rate Limit Exceeded. Rate of requests for user exceed configured project quota.","errors":[{"domain":"usageLimits","reason":"userRateLimitExceeded"}]}}"#;
+        assert!(upload_limit(parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), rate)).is_temporary());
         let b = br#"{"error":{"code":403,"message":"The user's Drive storage quota has been exceeded.","errors":[{"domain":"usageLimits","reason":"storageQuotaExceeded"}]}}"#;
         let e = parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), b);
         assert_eq!(e.kind(), ErrorKind::QuotaExceeded);

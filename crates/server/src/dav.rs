@@ -40,7 +40,7 @@ fn fs_err(e: Error) -> FsError {
         ErrorKind::AlreadyExists => FsError::Exists,
         ErrorKind::PermissionDenied | ErrorKind::InvalidInput => FsError::Forbidden,
         ErrorKind::Unsupported => FsError::NotImplemented,
-        ErrorKind::QuotaExceeded => FsError::InsufficientStorage,
+        ErrorKind::QuotaExceeded | ErrorKind::UploadLimit => FsError::InsufficientStorage,
         _ => {
             tracing::warn!("webdav: {e}");
             FsError::GeneralFailure

@@ -22,7 +22,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorKind::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
+        ErrorKind::QuotaExceeded | ErrorKind::UploadLimit => StatusCode::INSUFFICIENT_STORAGE,
         ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Transient => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::ScopeMissing

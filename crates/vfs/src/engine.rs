@@ -306,6 +306,25 @@ pub struct Stats {
     pub planned: Vec<String>,
     /// Failures, by path.
     pub errors: Vec<(String, String)>,
+    /// The kind of every failure, while they all share one (`Some(None)` once they differ).
+    #[serde(skip)]
+    kinds: Option<Option<ErrorKind>>,
+}
+
+impl Stats {
+    /// The kind every failure had, when they all had one (the CLI exits with its code).
+    pub fn failure_kind(&self) -> Option<ErrorKind> {
+        self.kinds.flatten()
+    }
+
+    fn failed(&mut self, rel: String, e: &Error) {
+        self.errors.push((rel, e.to_string()));
+        self.kinds = match self.kinds {
+            None => Some(Some(e.kind())),
+            Some(Some(k)) if k == e.kind() => Some(Some(k)),
+            _ => Some(None),
+        };
+    }
 }
 
 type Tree = BTreeMap<String, Entry>;
@@ -699,17 +718,18 @@ pub async fn run(
     };
     todo.retain(|(rel, _, _)| {
         if blocked(rel) {
-            stats
-                .errors
-                .push((rel.clone(), "its folder could not be created".into()));
+            stats.failed(
+                rel.clone(),
+                &Error::new(ErrorKind::Conflict, "its folder could not be created"),
+            );
             false
         } else {
             true
         }
     });
-    stats
-        .errors
-        .extend(failed.iter().map(|(d, e)| (d.clone(), e.to_string())));
+    for (d, e) in &failed {
+        stats.failed(d.clone(), e);
+    }
     let results: Vec<(String, Result<u64>)> = stream::iter(todo)
         .map(|(rel, e, new)| {
             let cx = &cx;
@@ -747,7 +767,7 @@ pub async fn run(
                 stats.copied += 1;
                 stats.bytes += n;
             }
-            Err(e) => stats.errors.push((rel, e.to_string())),
+            Err(e) => stats.failed(rel, &e),
         }
     }
     if mode == Mode::Move && !arrived.is_empty() {
@@ -759,7 +779,7 @@ pub async fn run(
         for rel in arrived {
             match src.0.delete(&join(&sroot, &rel), how).await {
                 Ok(()) => on(Event::Copied(rel)),
-                Err(e) => stats.errors.push((rel, e.to_string())),
+                Err(e) => stats.failed(rel, &e),
             }
         }
     }
@@ -781,7 +801,7 @@ pub async fn run(
                     gone.push(rel.clone());
                     on(Event::Deleted(rel.clone()));
                 }
-                Err(e) => stats.errors.push((rel.clone(), e.to_string())),
+                Err(e) => stats.failed(rel.clone(), &e),
             }
         }
     } else if mode == Mode::Sync && !extra.is_empty() {

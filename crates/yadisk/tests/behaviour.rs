@@ -175,3 +175,57 @@ async fn ranged_reads_reuse_the_download_link() {
         .unwrap();
     assert!(got == new, "the overwritten file is read afresh");
 }
+
+/// A video of 256 KiB or more goes up under a neutral name and is moved onto its own (Yandex throttles
+/// uploads by the name's media type); a small one, or another kind, goes straight. Both end up whole,
+/// under their names, with nothing left beside them.
+#[tokio::test]
+async fn throttled_kinds_go_up_under_a_neutral_name() {
+    let (e, s) = setup("disk:/", 1024 * 1024).await;
+    cloudmux_emulator::quota::quotas(e.state()).set(cloudmux_emulator::QuotaConfig {
+        yandex_throttled_upload_bytes_per_second: 128 * 1024,
+        ..cloudmux_emulator::QuotaConfig::off()
+    });
+    s.mkdir("v").await.unwrap();
+    let api = || {
+        e.state()
+            .faults
+            .lock()
+            .unwrap()
+            .requests
+            .get("cloud-api.yandex.net")
+            .copied()
+            .unwrap_or(0)
+    };
+    let big = pattern(600_000, 5);
+    let small = pattern(10_000, 6);
+    for (name, data, requests) in [
+        // The link (for the neutral name) and the move.
+        ("v/movie.mp4", &big, 2),
+        // The link only: the PUT goes to the upload host.
+        ("v/clip.mp4", &small, 1),
+        ("v/notes.txt", &big, 1),
+    ] {
+        let before = api();
+        put(&s, name, data).await.unwrap();
+        assert_eq!(api() - before, requests, "{name}");
+        let got = collect_bytes(s.read(name, ByteRange::all()).await.unwrap())
+            .await
+            .unwrap();
+        assert!(got == *data, "{name}");
+    }
+    let mut names: Vec<String> = list_all(&s, "v")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["clip.mp4", "movie.mp4", "notes.txt"]);
+    // Replacing a video goes the same way.
+    put(&s, "v/movie.mp4", &small.repeat(40)).await.unwrap();
+    let got = collect_bytes(s.read("v/movie.mp4", ByteRange::all()).await.unwrap())
+        .await
+        .unwrap();
+    assert!(got == small.repeat(40));
+}

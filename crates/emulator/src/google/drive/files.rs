@@ -799,11 +799,16 @@ async fn update(
 async fn copy(
     State(emu): State<Arc<Emu>>,
     base: Base,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Q,
     body: Bytes,
 ) -> Response {
+    // Copies count against the daily upload limit as uploads do.
+    let user = caller.0.user.clone();
+    if let Err(e) = crate::quota::quotas(&emu).drive_upload_allowed(&user) {
+        return e.into_response();
+    }
     let prep = (|| -> GResult<(Value, Option<String>, File)> {
         let meta = json_body(&body)?;
         let all = qbool(&q, "supportsAllDrives");
@@ -863,6 +868,8 @@ async fn copy(
         && let Some((k, ..)) = new_blob
     {
         emu.blobs.remove(&k).await;
+    } else if res.is_ok() {
+        crate::quota::quotas(&emu).drive_uploaded(&user, src.size.unwrap_or(0));
     }
     res.map(axum::Json).into_response()
 }

@@ -188,6 +188,8 @@ pub struct Session {
     pub fields: Option<String>,
     /// `supportsAllDrives` of the initiating request.
     pub all_drives: bool,
+    /// The user who started it (whose daily upload bytes it counts against).
+    pub user: String,
 }
 
 /// All of Drive's state for the (single) emulated user.

@@ -112,7 +112,11 @@ async fn upload(
     } else {
         "google.apps.drive.v3.DriveFiles.Create"
     };
-    if let Err(e) = auth(&emu, &headers, &q, method, WRITE_SCOPES) {
+    let user = match auth(&emu, &headers, &q, method, WRITE_SCOPES) {
+        Ok(g) => g.user,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = crate::quota::quotas(&emu).drive_upload_allowed(&user) {
         return e.into_response();
     }
     let all = all_drives(&q);
@@ -129,6 +133,7 @@ async fn upload(
                     finish(
                         &emu,
                         &base,
+                        &user,
                         json!({}),
                         target,
                         b,
@@ -142,9 +147,9 @@ async fn upload(
             }
         }
         Some("multipart") | Some("related") => {
-            multipart(emu, base, headers, q, body, target, all).await
+            multipart(emu, base, headers, q, body, target, all, &user).await
         }
-        Some("resumable") => initiate(emu, base, headers, q, body, target, all).await,
+        Some("resumable") => initiate(emu, base, headers, q, body, target, all, user).await,
         Some(other) => GError::invalid_param("uploadType", format!("Invalid upload type: {other}"))
             .into_response(),
         None => GError::bad_request(
@@ -154,6 +159,7 @@ async fn upload(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn multipart(
     emu: Arc<Emu>,
     base: Base,
@@ -162,6 +168,7 @@ async fn multipart(
     body: Body,
     target: Option<String>,
     all: bool,
+    user: &str,
 ) -> Response {
     use crate::multipart::{Related, boundary};
     let raw_ct = headers
@@ -199,6 +206,7 @@ async fn multipart(
             finish(
                 &emu,
                 &base,
+                user,
                 meta,
                 target,
                 b,
@@ -218,6 +226,7 @@ async fn multipart(
 async fn finish(
     emu: &Emu,
     base: &Base,
+    user: &str,
     meta: Value,
     target: Option<String>,
     blob: (String, u64, BlobHashes),
@@ -294,6 +303,7 @@ async fn finish(
     })();
     match res {
         Ok((v, drop_blob)) => {
+            crate::quota::quotas(emu).drive_uploaded(user, blob.1);
             if let Some(k) = drop_blob {
                 emu.blobs.remove(&k).await;
             }
@@ -306,6 +316,7 @@ async fn finish(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn initiate(
     emu: Arc<Emu>,
     base: Base,
@@ -314,6 +325,7 @@ async fn initiate(
     body: Body,
     target: Option<String>,
     all: bool,
+    user: String,
 ) -> Response {
     let bytes = match axum::body::to_bytes(body, 1 << 20).await {
         Ok(b) => b,
@@ -395,6 +407,7 @@ async fn initiate(
         done: None,
         fields: q.get("fields").cloned(),
         all_drives: all,
+        user,
     };
     lock(&emu.drive).sessions.insert(
         upload_id.clone(),
@@ -633,6 +646,7 @@ async fn chunk(
         let resp = finish(
             emu,
             base,
+            &s.user,
             s.metadata.clone(),
             s.target.clone(),
             blob,

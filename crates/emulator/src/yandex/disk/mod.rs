@@ -75,6 +75,13 @@ struct Upload {
     committed: u64,
     hasher: Hasher,
     operation: String,
+    /// Bytes per second this upload gets, when its name is of a throttled media type.
+    throttle: Option<u64>,
+}
+
+/// Whether Yandex throttles uploads of files of this name (media types `video`, `compressed`, `data`).
+fn throttled(name: &str) -> bool {
+    matches!(media_type(name), "video" | "compressed" | "data")
 }
 
 #[derive(Debug, Default)]
@@ -205,12 +212,14 @@ fn media_type(name: &str) -> &'static str {
         .unwrap_or_default();
     match ext.as_str() {
         "jpg" | "jpeg" | "png" | "gif" | "webp" | "heic" | "bmp" | "tif" | "tiff" => "image",
-        "mp4" | "mov" | "mkv" | "avi" | "webm" => "video",
+        "mp4" | "mov" | "mkv" | "avi" | "webm" | "3gp" | "m4v" | "mpg" | "mpeg" | "wmv" | "flv"
+        | "ts" => "video",
         "mp3" | "wav" | "flac" | "ogg" => "audio",
         "txt" | "md" | "csv" => "text",
         "doc" | "docx" | "odt" | "pdf" | "rtf" => "document",
         "xls" | "xlsx" | "ods" => "spreadsheet",
-        "zip" | "gz" | "tar" | "7z" | "rar" => "compressed",
+        "zip" | "gz" | "tgz" | "tar" | "7z" | "rar" | "bz2" | "xz" | "zst" => "compressed",
+        "db" | "dat" | "sqlite" => "data",
         _ => "unknown",
     }
 }

@@ -64,6 +64,10 @@ pub(super) async fn upload_link(
 ) -> YResult<Response> {
     let path = norm(param(&q, "path")?, &client)?;
     let overwrite = flag(&q, "overwrite");
+    let rate = crate::quota::quotas(&emu)
+        .config()
+        .yandex_throttled_upload_bytes_per_second;
+    let throttle = (rate > 0 && super::throttled(&path)).then_some(rate);
     let mut st = lock(&emu.disk);
     st.check_parent(&path)?;
     if let Some(r) = st.items.get(&path)
@@ -87,6 +91,7 @@ pub(super) async fn upload_link(
             committed: 0,
             hasher: Hasher::default(),
             operation: op.clone(),
+            throttle,
         })),
     );
     let href = base.url("uploader.disk.yandex.net", &format!("/upload-target/{t}"));
@@ -175,7 +180,15 @@ pub(super) async fn upload_put(
         f.seek(std::io::SeekFrom::Start(up.committed)).await?;
         let mut f = tokio::io::BufWriter::with_capacity(1 << 20, f);
         let mut s = body.into_data_stream();
+        let started = Instant::now();
         while let Some(c) = s.next().await {
+            if let Some(rate) = up.throttle {
+                // What has come so far may not have come faster than the throttle lets it.
+                let due = Duration::from_secs_f64(seen as f64 / rate as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
             let Ok(mut c) = c else {
                 broken = true;
                 break;
