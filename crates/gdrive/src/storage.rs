@@ -143,6 +143,20 @@ impl GDriveStorage {
         Ok(hits.into_iter().next())
     }
 
+    /// The entry of `f`, listed in folder `dir` under its safe `name`; a folder's id is remembered, so
+    /// that listing it next needs no lookup.
+    fn listed(&self, dir: &str, name: &str, f: &File) -> Entry {
+        let p = join(dir, name);
+        if f.is_folder() {
+            self.dirs
+                .lock()
+                .unwrap()
+                .entry(p.clone())
+                .or_insert_with(|| f.id.clone());
+        }
+        to_entry(p, f)
+    }
+
     /// The id of the folder at `path`, walking down from the deepest cached ancestor.
     async fn dir_id(&self, path: &str) -> Result<String> {
         if path.is_empty() {
@@ -326,15 +340,7 @@ impl Storage for GDriveStorage {
                         );
                         return None;
                     };
-                    let p = join(&norm, &name);
-                    if f.is_folder() {
-                        self.dirs
-                            .lock()
-                            .unwrap()
-                            .entry(p.clone())
-                            .or_insert_with(|| f.id.clone());
-                    }
-                    Some(to_entry(p, f))
+                    Some(self.listed(&norm, &name, f))
                 })
                 .collect();
             let next = page.next_page_token.map(|t| (norm, id, Some(t)));
@@ -393,15 +399,7 @@ impl Storage for GDriveStorage {
                         if !f.parents.iter().any(|p| p == id) {
                             continue;
                         }
-                        let p = join(norm, &name);
-                        if f.is_folder() {
-                            self.dirs
-                                .lock()
-                                .unwrap()
-                                .entry(p.clone())
-                                .or_insert_with(|| f.id.clone());
-                        }
-                        out[start + i].push(to_entry(p, f));
+                        out[start + i].push(self.listed(norm, &name, f));
                     }
                 }
                 match page.next_page_token {

@@ -31,6 +31,18 @@ async fn setup(root: &str, chunk: usize) -> (Emulator, YadiskStorage) {
     (e, YadiskStorage::new(c, root).unwrap())
 }
 
+/// Requests the emulator has seen to Yandex Disk's API (not its upload and download hosts).
+fn api_requests(e: &Emulator) -> u64 {
+    e.state()
+        .faults
+        .lock()
+        .unwrap()
+        .requests
+        .get("cloud-api.yandex.net")
+        .copied()
+        .unwrap_or(0)
+}
+
 async fn put(s: &dyn Storage, p: &str, data: &[u8]) -> cloudmux_core::Result<cloudmux_core::Entry> {
     s.write(
         p,
@@ -149,16 +161,7 @@ async fn ranged_reads_reuse_the_download_link() {
     let (e, s) = setup("disk:/", 1024 * 1024).await;
     let data = pattern(300_000, 4);
     put(&s, "f.bin", &data).await.unwrap();
-    let api = || {
-        e.state()
-            .faults
-            .lock()
-            .unwrap()
-            .requests
-            .get("cloud-api.yandex.net")
-            .copied()
-            .unwrap_or(0)
-    };
+    let api = || api_requests(&e);
     let before = api();
     for i in 0..8u64 {
         let r = ByteRange::new(i * 30_000, Some(30_000));
@@ -187,16 +190,7 @@ async fn throttled_kinds_go_up_under_a_neutral_name() {
         ..cloudmux_emulator::QuotaConfig::off()
     });
     s.mkdir("v").await.unwrap();
-    let api = || {
-        e.state()
-            .faults
-            .lock()
-            .unwrap()
-            .requests
-            .get("cloud-api.yandex.net")
-            .copied()
-            .unwrap_or(0)
-    };
+    let api = || api_requests(&e);
     let big = pattern(600_000, 5);
     let small = pattern(10_000, 6);
     for (name, data, requests) in [
