@@ -46,7 +46,7 @@ struct Cli {
     #[arg(long, global = true)]
     no_progress: bool,
     /// Attempts per request (the first included) for temporary failures: 5xx, 429, rate limits, resets.
-    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    #[arg(long, global = true, default_value_t = 9, value_name = "N")]
     retries: usize,
     /// Seconds a connection may stay silent before the request counts as failed (and is retried).
     #[arg(long, global = true, default_value_t = 120, value_name = "SECS")]

@@ -42,10 +42,13 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// Nine attempts, the waits between them drawn below 100 ms, 200 ms, 400 ms … (full jitter): a
+    /// lone fault costs a few tens of milliseconds, and an outage is waited out for about 25 s in all
+    /// before the request fails (the patience eight attempts from 200 ms had).
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 8,
-            min_delay: Duration::from_millis(200),
+            max_attempts: 9,
+            min_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(30),
         }
     }
