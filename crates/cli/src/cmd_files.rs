@@ -301,6 +301,9 @@ pub async fn lsjson(cfg: &Config, _out: Out, a: LsJson) -> anyhow::Result<()> {
     }
     let mut level = vec![loc.path.clone()];
     while !level.is_empty() {
+        // Two folders of one name (Drive allows them) are listed once, their contents merged.
+        level.sort_unstable();
+        level.dedup();
         let mut groups = cloudmux_core::list_folders(&*s, std::mem::take(&mut level), LIST_AT_ONCE);
         while let Some(group) = groups.next().await {
             for (_, entries) in group.map_err(|e| ctx(e, &loc))? {

@@ -42,6 +42,10 @@ pub struct GDriveStorage {
     /// player seeking through the server) then cost one `files.list` lookup, not one each. Writes, moves,
     /// copies and deletes through this storage drop what they change; a failed download drops its file.
     files: std::sync::Arc<Mutex<HashMap<String, (File, std::time::Instant)>>>,
+    /// Other folders listed at a path already in `dirs`: Drive lets a folder hold two folders of one name
+    /// (a client that repeated a create whose answer was lost makes them), and a walk merges their
+    /// contents under that path, as rclone does, instead of losing one.
+    twins: Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// Folders asked for in one `files.list` of a recursive walk (`'a' in parents or 'b' in parents …`), as
@@ -102,6 +106,7 @@ impl GDriveStorage {
             drive_id,
             dirs: Mutex::new(HashMap::new()),
             files: Default::default(),
+            twins: Default::default(),
         })
     }
 
@@ -148,11 +153,20 @@ impl GDriveStorage {
     fn listed(&self, dir: &str, name: &str, f: &File) -> Entry {
         let p = join(dir, name);
         if f.is_folder() {
-            self.dirs
+            let first = self
+                .dirs
                 .lock()
                 .unwrap()
                 .entry(p.clone())
-                .or_insert_with(|| f.id.clone());
+                .or_insert_with(|| f.id.clone())
+                .clone();
+            if first != f.id {
+                let mut twins = self.twins.lock().unwrap();
+                let t = twins.entry(p.clone()).or_default();
+                if !t.contains(&f.id) {
+                    t.push(f.id.clone());
+                }
+            }
         }
         to_entry(p, f)
     }
@@ -215,6 +229,10 @@ impl GDriveStorage {
     fn forget(&self, path: &str) {
         let prefix = format!("{path}/");
         self.dirs
+            .lock()
+            .unwrap()
+            .retain(|k, _| k != path && !k.starts_with(&prefix));
+        self.twins
             .lock()
             .unwrap()
             .retain(|k, _| k != path && !k.starts_with(&prefix));
@@ -353,11 +371,16 @@ impl Storage for GDriveStorage {
     }
 
     async fn list_many(&self, paths: &[String]) -> Result<Vec<Vec<Entry>>> {
-        let mut norms = Vec::with_capacity(paths.len());
-        for p in paths {
+        // Each folder asked for, with its index among the paths: a path's twins are folders of their own
+        // whose children go to the same path.
+        let mut norms: Vec<(usize, String, String)> = Vec::with_capacity(paths.len());
+        for (i, p) in paths.iter().enumerate() {
             let norm = normalize(p)?;
             let id = self.dir_id(&norm).await?;
-            norms.push((norm, id));
+            let twins = self.twins.lock().unwrap().get(&norm).cloned();
+            for id in std::iter::once(id).chain(twins.into_iter().flatten()) {
+                norms.push((i, norm.clone(), id));
+            }
         }
         let mut out: Vec<Vec<Entry>> = vec![Vec::new(); paths.len()];
         let mut start = 0;
@@ -366,7 +389,7 @@ impl Storage for GDriveStorage {
             let mut q = String::from("(");
             let mut end = start;
             while end < norms.len() && end - start < LIST_BATCH {
-                let term = format!("{} in parents", query::quote(&norms[end].1));
+                let term = format!("{} in parents", query::quote(&norms[end].2));
                 if end > start && q.len() + term.len() + 40 > MAX_QUERY {
                     break;
                 }
@@ -395,11 +418,11 @@ impl Storage for GDriveStorage {
                         continue;
                     };
                     // A file in two of the folders (Drive once allowed several parents) is in both.
-                    for (i, (norm, id)) in group.iter().enumerate() {
+                    for (i, norm, id) in group {
                         if !f.parents.iter().any(|p| p == id) {
                             continue;
                         }
-                        out[start + i].push(self.listed(norm, &name, f));
+                        out[*i].push(self.listed(norm, &name, f));
                     }
                 }
                 match page.next_page_token {

@@ -522,3 +522,35 @@ async fn the_daily_upload_limit_stops_uploads() {
         .unwrap();
     assert_eq!(got, pattern(30_000, 2));
 }
+
+/// Two folders of one name (a client that repeated a create whose answer was lost makes them): a walk
+/// lists both, their contents merged under the one path, as rclone shows them, and loses neither.
+#[tokio::test]
+async fn a_walk_merges_folders_of_one_name() {
+    let (_e, c) = setup(&[DRIVE], 256 * 1024).await;
+    let s = GDriveStorage::new(c.clone(), None).await.unwrap();
+    let root = s.root_id().to_string();
+    let folder = "application/vnd.google-apps.folder";
+    let a = c
+        .create(&json!({"name": "twin", "mimeType": folder, "parents": [root]}))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let b = c
+        .create(&json!({"name": "twin", "mimeType": folder, "parents": [root]}))
+        .await
+        .unwrap();
+    for (id, name) in [(&a.id, "one.txt"), (&b.id, "two.txt"), (&b.id, "three.txt")] {
+        c.create(&json!({"name": name, "parents": [id]}))
+            .await
+            .unwrap();
+    }
+    // A fresh storage: the walk learns both folders from the root's listing.
+    let s = GDriveStorage::new(c, None).await.unwrap();
+    let top = s.list_many(&[String::new()]).await.unwrap();
+    assert_eq!(top[0].len(), 2, "both folders are listed");
+    let inside = s.list_many(&["twin".to_string()]).await.unwrap();
+    let mut names: Vec<&str> = inside[0].iter().map(|e| e.path.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["twin/one.txt", "twin/three.txt", "twin/two.txt"]);
+}
