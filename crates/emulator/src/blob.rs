@@ -1,9 +1,10 @@
 //! Blob storage: file contents live in files under a directory (a temp dir by default), never in memory.
 //!
 //! Bytes are hashed with MD5 as they stream in (every upload's answer carries it), so a multi-GiB upload
-//! costs a few buffers of RAM. SHA-1 and SHA-256, which only some answers ask for, are computed later and
-//! only when asked ([`extra_hashes`]), once per blob: on the spot for a small blob, in a blocking thread
-//! for a large one (until they are ready the answers leave them out, as Drive's "if available" allows).
+//! costs a few buffers of RAM; SHA-1 and SHA-256 too for the first [`SYNC_HASH_LIMIT`] bytes, so that a
+//! small file has them at once. A larger one gets them later and only when asked ([`extra_hashes`]), once
+//! per blob, in a blocking thread (until they are ready the answers leave them out, as Drive's "if
+//! available" allows).
 
 use std::path::{Path, PathBuf};
 
@@ -25,12 +26,25 @@ pub struct BlobHashes {
     pub sha256: String,
 }
 
-/// The running MD5 of a byte stream.
-#[derive(Clone, Default)]
+/// The running MD5 of a byte stream, and its SHA-1 and SHA-256 while it is no longer than
+/// [`SYNC_HASH_LIMIT`] (a small file then has them from the start, as on the real services, without being
+/// read again; a large one gets them later, on demand).
+#[derive(Clone)]
 pub struct Hasher {
     md5: md5::Md5,
+    extra: Option<Box<(sha1::Sha1, sha2::Sha256)>>,
     /// Bytes hashed so far.
     pub len: u64,
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Hasher {
+            md5: md5::Md5::new(),
+            extra: Some(Box::new((sha1::Sha1::new(), sha2::Sha256::new()))),
+            len: 0,
+        }
+    }
 }
 
 enum Extra {
@@ -124,13 +138,25 @@ impl Hasher {
     pub fn update(&mut self, b: &[u8]) {
         self.md5.update(b);
         self.len += b.len() as u64;
+        if self.len > SYNC_HASH_LIMIT {
+            self.extra = None;
+        } else if let Some(x) = self.extra.as_mut() {
+            x.0.update(b);
+            x.1.update(b);
+        }
     }
 
-    /// The MD5 of everything fed (SHA-1 and SHA-256 are made later, on demand).
+    /// The hashes of everything fed: SHA-1 and SHA-256 empty past [`SYNC_HASH_LIMIT`] bytes (made later,
+    /// on demand: see [`extra_hashes`]).
     pub fn finish(self) -> BlobHashes {
+        let (sha1, sha256) = match self.extra {
+            Some(x) => (hex::encode(x.0.finalize()), hex::encode(x.1.finalize())),
+            None => Default::default(),
+        };
         BlobHashes {
             md5: hex::encode(self.md5.finalize()),
-            ..Default::default()
+            sha1,
+            sha256,
         }
     }
 }
