@@ -22,8 +22,8 @@
 //!    it was picked for its refusals.
 //! 3. **A limit found** sets the **ceiling** to what the service accepted per second while refusing
 //!    (under a hard limit that is the limit itself; between a quarter of the rate sent and all of it),
-//!    the pace to 80 % of it. For 30 s the new pace is its own trial: heavily refused, the limit is further
-//!    down still, found from what got through since; refusals short of that start no other trial. The
+//!    the pace to 80 % of it. The new pace is its own trial: heavily refused, the limit is further down
+//!    still, found from what got through since (lesser refusals that stand out start a trial). The
 //!    pace grows by about a tenth (at least one request a second) each second up to 90 % of the ceiling,
 //!    holds there for 30 s after a cut, then probes above by 0.5 % a second, so that a service with a
 //!    sustained limit (Drive's three writes a second) refuses a request now and then. The probe is an
@@ -226,8 +226,6 @@ struct State {
     /// held rate), and when the probe (rising rates) began.
     held: Tally,
     probe_from: Option<Instant>,
-    /// When the last limit was found: for [`HOLD`] after it the pace is on trial itself.
-    found_at: Option<Instant>,
     logged: f64,
 }
 
@@ -248,7 +246,6 @@ impl State {
             probation: None,
             held: Tally::default(),
             probe_from: None,
-            found_at: None,
             logged: 0.0,
         }
     }
@@ -407,7 +404,6 @@ impl State {
         self.ceiling = Some(ceiling);
         self.set_rate(Some(ceiling * 0.8), now);
         self.last_cut = Some(now);
-        self.found_at = Some(now);
         Change::Quota {
             ceiling,
             rate: self.current(),
@@ -648,13 +644,6 @@ impl Pacer {
                     }
                 }
             }
-        }
-        if s.found_at
-            .is_some_and(|t| now.saturating_duration_since(t) < HOLD)
-        {
-            // Just after a limit was found, the held pace is its own trial (above): a few refusals that
-            // stand out start no other.
-            return Change::None;
         }
         let stands_out = refused && s.stands_out(now, STANDS_OUT);
         if !refused {
