@@ -1710,7 +1710,15 @@ fn the_daily_upload_limit_has_its_own_exit_code() {
         .error_for_status()
         .unwrap();
     // Two attempts per request: the limit is believed once it outlasts them.
-    let o = env.run(&["--retries", "2", "cp", "many", "gd:many", "--transfers", "1"]);
+    let o = env.run(&[
+        "--retries",
+        "2",
+        "cp",
+        "many",
+        "gd:many",
+        "--transfers",
+        "1",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(16), "{err}");
     assert!(err.contains("daily upload limit"), "{err}");

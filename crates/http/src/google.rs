@@ -193,7 +193,10 @@ mod tests {
         assert!(!up.is_temporary());
         // A request rate refusal to an upload stays a rate refusal.
         let rate = br#"{"error":{"code":403,"message":"User Rate Limit Exceeded. Rate of requests for user exceed configured project quota.","errors":[{"domain":"usageLimits","reason":"userRateLimitExceeded"}]}}"#;
-        assert!(upload_limit(parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), rate)).is_temporary());
+        assert!(
+            upload_limit(parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), rate))
+                .is_temporary()
+        );
         let b = br#"{"error":{"code":403,"message":"The user's Drive storage quota has been exceeded.","errors":[{"domain":"usageLimits","reason":"storageQuotaExceeded"}]}}"#;
         let e = parse_error(StatusCode::FORBIDDEN, &HeaderMap::new(), b);
         assert_eq!(e.kind(), ErrorKind::QuotaExceeded);
