@@ -9,3 +9,4 @@ mod upload;
 
 pub use client::{YadiskClient, YadiskConfig};
 pub use storage::YadiskStorage;
+pub use upload::{DETOUR_SUFFIX, THROTTLE_DETOUR_MIN, throttled};
