@@ -150,20 +150,22 @@ impl Quotas {
         *self = Quotas::new(cfg);
     }
 
-    /// Takes one unit from the bucket `key` of `capacity` refilled at `per_sec`; false when empty.
-    /// Whether Drive user `user` may start an upload or a copy: refused (and counted) once the day's
-    /// bytes reached the limit.
-    pub fn drive_upload_allowed(&mut self, user: &str) -> Result<(), GError> {
-        let limit = self.cfg.drive_upload_bytes_per_day;
-        if limit == 0 {
-            return Ok(());
-        }
+    /// The upload day of Drive user `user`: when it began and the bytes counted since (a new day once
+    /// the last is over).
+    fn upload_day(&mut self, user: &str) -> &mut (Instant, u64) {
         let now = Instant::now();
         let day = self.uploaded.entry(user.to_string()).or_insert((now, 0));
         if now.duration_since(day.0) >= UPLOAD_DAY {
             *day = (now, 0);
         }
-        if day.1 < limit {
+        day
+    }
+
+    /// Whether Drive user `user` may start an upload or a copy: refused (and counted) once the day's
+    /// bytes reached the limit.
+    pub fn drive_upload_allowed(&mut self, user: &str) -> Result<(), GError> {
+        let limit = self.cfg.drive_upload_bytes_per_day;
+        if limit == 0 || self.upload_day(user).1 < limit {
             return Ok(());
         }
         self.counts.entry("drive").or_default().rejected += 1;
@@ -179,14 +181,11 @@ impl Quotas {
         if self.cfg.drive_upload_bytes_per_day == 0 {
             return;
         }
-        let now = Instant::now();
-        let day = self.uploaded.entry(user.to_string()).or_insert((now, 0));
-        if now.duration_since(day.0) >= UPLOAD_DAY {
-            *day = (now, 0);
-        }
+        let day = self.upload_day(user);
         day.1 = day.1.saturating_add(bytes);
     }
 
+    /// Takes one unit from the bucket `key` of `capacity` refilled at `per_sec`; false when empty.
     fn take(&mut self, key: String, capacity: f64, per_sec: f64) -> bool {
         if capacity <= 0.0 || per_sec <= 0.0 {
             return true;
