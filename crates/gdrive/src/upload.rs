@@ -97,15 +97,16 @@ impl DriveClient {
             Some(s) if s <= self.cfg.multipart_max => {
                 self.upload_multipart(&target, data, s, opts).await
             }
-            _ => match ResumableUpload::start(self, &target, size, opts).await {
-                Ok(up) => {
+            _ => {
+                async {
+                    let up = ResumableUpload::start(self, &target, size, opts).await?;
                     let mut md5 = md5::Md5::new();
                     let f = up.send(data, 0, Some(&mut md5)).await?;
                     check_md5(&f, &hex::encode(md5.finalize()))?;
                     Ok(f)
                 }
-                Err(e) => Err(e),
-            },
+                .await
+            }
         };
         file.map_err(|e| self.upload_failed(e))
     }
