@@ -210,10 +210,7 @@ async fn tree_transfer(
             format!("{} of the transfers failed", stats.errors.len()),
         );
         if kind == ErrorKind::UploadLimit {
-            e = e.with_hint(
-                "Drive's daily upload limit (750 GB a day per user) stopped the uploads; it lifts within 24 \
-                 hours of the day's first upload: run the same command again then to finish",
-            );
+            e = e.with_hint(cloudmux_http::google::UPLOAD_LIMIT_HINT);
         }
         return Err(e.into());
     }

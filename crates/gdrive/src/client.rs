@@ -172,10 +172,7 @@ impl DriveClient {
                 ErrorKind::UploadLimit,
                 "Drive's daily upload limit is reached: not uploading",
             )
-            .with_hint(
-                "Drive lifts the limit within 24 hours of the day's first upload; downloads, listings and \
-                 other remotes go on — run the same command again later to finish",
-            )),
+            .with_hint(cloudmux_http::google::UPLOAD_LIMIT_HINT)),
             _ => Ok(()),
         }
     }

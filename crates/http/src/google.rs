@@ -46,6 +46,11 @@ fn scope_from_header(h: &HeaderMap) -> Option<String> {
 /// behind a flag, since a rate refusal may carry the same words).
 pub const UPLOAD_LIMIT_MESSAGE: &str = "User rate limit exceeded.";
 
+/// What to do about Drive's daily upload limit, for every error that reports it.
+pub const UPLOAD_LIMIT_HINT: &str = "uploads to this remote stop until Drive lifts the limit, within 24 \
+    hours of the day's first upload; downloads, listings and other remotes go on — run the same command \
+    again later to finish";
+
 /// The final error of a request that started an upload or a copy on Drive, after its retries: that
 /// answer, still there after every retry, is the daily upload limit ([`ErrorKind::UploadLimit`], which
 /// nothing retries). A refusal that is noise or a rate limit does not outlast the retries.
@@ -59,11 +64,7 @@ pub fn upload_limit(e: Error) -> Error {
             "Drive's daily upload limit is reached (750 GB a day per user, uploads and copies together)",
         )
         .with_reason("userRateLimitExceeded")
-        .with_hint(
-            "uploads to this remote stop until Drive lifts the limit, within 24 hours of the day's first \
-             upload; downloads, listings and other remotes go on — run the same command again later to \
-             finish",
-        );
+        .with_hint(UPLOAD_LIMIT_HINT);
     }
     e
 }
