@@ -133,21 +133,43 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[derive(Debug, Default)]
-    struct Counting(AtomicUsize);
+    /// Counts its refreshes; hands out tokens `PREFIX1`, `PREFIX2` … of `lifetime` seconds, after 50 ms.
+    #[derive(Debug)]
+    struct Counting {
+        refreshes: AtomicUsize,
+        prefix: &'static str,
+        lifetime: u64,
+    }
+
+    impl Counting {
+        fn new(prefix: &'static str, lifetime: u64) -> Arc<Self> {
+            Arc::new(Counting {
+                refreshes: AtomicUsize::new(0),
+                prefix,
+                lifetime,
+            })
+        }
+
+        fn refreshes(&self) -> usize {
+            self.refreshes.load(Ordering::SeqCst)
+        }
+    }
 
     #[async_trait]
     impl Refresher for Arc<Counting> {
         async fn refresh(&self) -> Result<AccessToken> {
-            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            let n = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
-            Ok(AccessToken::expiring_in(format!("t{n}"), Some(3600)))
+            Ok(AccessToken::expiring_in(
+                format!("{}{n}", self.prefix),
+                Some(self.lifetime),
+            ))
         }
     }
 
     #[tokio::test]
     async fn concurrent_waiters_share_one_refresh() {
-        let c = Arc::new(Counting::default());
+        let c = Counting::new("t", 3600);
         let cache = Arc::new(TokenCache::new(c.clone(), None, Duration::from_secs(60)));
         let tasks: Vec<_> = (0..20)
             .map(|_| {
@@ -158,12 +180,12 @@ mod tests {
         for t in tasks {
             assert_eq!(t.await.unwrap().expose(), "t1");
         }
-        assert_eq!(c.0.load(Ordering::SeqCst), 1);
+        assert_eq!(c.refreshes(), 1);
     }
 
     #[tokio::test]
     async fn refreshes_ahead_of_expiry_and_after_invalidate() {
-        let c = Arc::new(Counting::default());
+        let c = Counting::new("t", 3600);
         // As loaded from a token file: its lifetime is not known, so the whole margin applies.
         let near = AccessToken {
             lifetime: None,
@@ -187,27 +209,16 @@ mod tests {
         );
     }
 
-    #[derive(Debug, Default)]
-    struct ShortLived(AtomicUsize);
-
-    #[async_trait]
-    impl Refresher for Arc<ShortLived> {
-        async fn refresh(&self) -> Result<AccessToken> {
-            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(AccessToken::expiring_in(format!("s{n}"), Some(4)))
-        }
-    }
-
     #[tokio::test]
     async fn a_short_lived_token_is_used_for_most_of_its_life() {
         // A margin meant for hour-long tokens would renew a 4-second one on every call, and every
         // request would wait for a refresh behind the lock.
-        let c = Arc::new(ShortLived::default());
+        let c = Counting::new("s", 4);
         let cache = TokenCache::new(c.clone(), None, Duration::from_secs(60));
         for _ in 0..10 {
             assert_eq!(cache.token().await.unwrap().expose(), "s1");
         }
-        assert_eq!(c.0.load(Ordering::SeqCst), 1, "one refresh for ten calls");
+        assert_eq!(c.refreshes(), 1, "one refresh for ten calls");
         let near = AccessToken::expiring_in("old", Some(4));
         let near = AccessToken {
             expires_at: Some(SystemTime::now() + Duration::from_millis(500)),
