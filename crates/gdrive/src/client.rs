@@ -54,6 +54,20 @@ impl Default for DriveConfig {
     }
 }
 
+/// The sustained rate of writes (creates, updates, copies, deletes) Drive allows an account: Google's
+/// Drive best practices ask for no more than three a second, "a limit that cannot be raised". Writes
+/// to Google's servers are paced at it from the first (see [`cloudmux_http::Pacer::published`]); other
+/// requests, and every request to an [`DriveConfig::endpoint`] of one's own, are paced by what the
+/// service answers.
+pub const WRITES_PER_SECOND: f64 = 3.0;
+
+/// Whether Drive counts `r` as a write: any request but `GET` and `HEAD`, except the chunks of an open
+/// resumable upload (they continue the write that opened the session).
+fn is_write(r: &reqwest::Request) -> bool {
+    !matches!(*r.method(), reqwest::Method::GET | reqwest::Method::HEAD)
+        && !r.url().query_pairs().any(|(k, _)| k == "upload_id")
+}
+
 /// Parameters of `files.list`.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -147,7 +161,18 @@ impl DriveClient {
         cfg.http
             .pacer
             .get_or_insert_with(|| Arc::new(cloudmux_http::Pacer::new("gdrive")));
-        let api = Api::new(cfg.http.clone(), Some(token), parse_error)?.named("Drive");
+        // Google's figure is Google's: a service at an endpoint of one's own (an emulator, a gateway) is
+        // paced only by what it answers.
+        if cfg.http.write_pacer.is_none() && cfg.endpoint.is_none() {
+            let name = cfg.http.pacer.as_ref().map_or("gdrive", |p| p.name());
+            cfg.http.write_pacer = Some(Arc::new(cloudmux_http::Pacer::published(
+                format!("{name} writes"),
+                WRITES_PER_SECOND,
+            )));
+        }
+        let api = Api::new(cfg.http.clone(), Some(token), parse_error)?
+            .named("Drive")
+            .writes_are(is_write);
         let ep = cfg.endpoint.as_deref();
         let base = at_host(ep, "www.googleapis.com", "/drive/v3");
         let upload_base = at_host(ep, "www.googleapis.com", "/upload/drive/v3");

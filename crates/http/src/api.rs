@@ -68,6 +68,10 @@ pub struct HttpConfig {
     /// The pacer every request to this remote goes through (service clients make one when none is given;
     /// share one to pace several clients of one account together).
     pub pacer: Option<Arc<Pacer>>,
+    /// Where a service limits writes apart from other requests (Drive's three a second), the pacer its
+    /// writes go through instead of [`HttpConfig::pacer`]; which requests are writes is the service
+    /// client's to say ([`Api::writes_are`]).
+    pub write_pacer: Option<Arc<Pacer>>,
     /// Extra root certificates (PEM) to trust, e.g. an emulator's test CA.
     pub extra_root_pem: Option<Vec<u8>>,
 }
@@ -80,6 +84,7 @@ impl Default for HttpConfig {
             read_timeout: Duration::from_secs(120),
             auth_scheme: "Bearer",
             pacer: None,
+            write_pacer: None,
             extra_root_pem: None,
         }
     }
@@ -93,7 +98,14 @@ pub struct Api {
     cfg: Arc<HttpConfig>,
     parse: ErrorParser,
     pacer: Option<Arc<Pacer>>,
+    write_pacer: Option<Arc<Pacer>>,
+    is_write: fn(&reqwest::Request) -> bool,
     service: &'static str,
+}
+
+/// What a write is unless a service client says otherwise: any request but `GET` and `HEAD`.
+fn changes_something(r: &reqwest::Request) -> bool {
+    !matches!(*r.method(), reqwest::Method::GET | reqwest::Method::HEAD)
 }
 
 impl std::fmt::Debug for Api {
@@ -144,6 +156,8 @@ impl Api {
             client,
             auth,
             pacer: cfg.pacer.clone(),
+            write_pacer: cfg.write_pacer.clone(),
+            is_write: changes_something,
             cfg: Arc::new(cfg),
             parse,
             service: "the service",
@@ -153,6 +167,13 @@ impl Api {
     /// The same, naming its service in errors about its answers (`Drive answered unexpected JSON`).
     pub fn named(mut self, service: &'static str) -> Self {
         self.service = service;
+        self
+    }
+
+    /// The same, telling which requests are writes, for [`HttpConfig::write_pacer`] (by default any
+    /// request but `GET` and `HEAD`).
+    pub fn writes_are(mut self, is_write: fn(&reqwest::Request) -> bool) -> Self {
+        self.is_write = is_write;
         self
     }
 
@@ -255,28 +276,41 @@ impl Api {
         idem: Idempotency,
     ) -> std::result::Result<Response, Failure> {
         loop {
-            if let Some(p) = &self.pacer {
+            let mut req = mk(&self.client).build().map_err(|e| Failure {
+                err: transport_error(e),
+                retry: false,
+            })?;
+            let pacer = match &self.write_pacer {
+                Some(w) if (self.is_write)(&req) => Some(w),
+                _ => self.pacer.as_ref(),
+            };
+            if let Some(p) = pacer {
                 p.acquire().await;
             }
-            let mut rb = mk(&self.client);
+            // The token is asked for after the wait for a turn, so that a long wait cannot stale it.
             let token = match &self.auth {
                 Some(a) => {
                     let t = a
                         .token()
                         .await
                         .map_err(|err| Failure { err, retry: false })?;
-                    rb = rb.header(
-                        reqwest::header::AUTHORIZATION,
-                        format!("{} {}", self.cfg.auth_scheme, t.expose()),
-                    );
+                    let value = reqwest::header::HeaderValue::from_str(&format!(
+                        "{} {}",
+                        self.cfg.auth_scheme,
+                        t.expose()
+                    ))
+                    .map_err(|_| Failure {
+                        err: Error::invalid("the access token is not a valid header value"),
+                        retry: false,
+                    })?;
+                    let mut value = value;
+                    value.set_sensitive(true);
+                    req.headers_mut()
+                        .insert(reqwest::header::AUTHORIZATION, value);
                     Some(t)
                 }
                 None => None,
             };
-            let req = rb.build().map_err(|e| Failure {
-                err: transport_error(e),
-                retry: false,
-            })?;
             let method = req.method().clone();
             let shown = redact(req.url().as_str());
             let started = Instant::now();
@@ -301,7 +335,7 @@ impl Api {
                 started.elapsed()
             );
             if accept(status) {
-                if let Some(p) = &self.pacer {
+                if let Some(p) = pacer {
                     p.success();
                 }
                 return Ok(resp);
@@ -317,7 +351,7 @@ impl Api {
             }
             let err = read_error_body(resp, self.parse).await;
             if err.kind() == ErrorKind::RateLimited
-                && let Some(p) = &self.pacer
+                && let Some(p) = pacer
             {
                 p.limited(err.retry_after());
             }
@@ -523,6 +557,57 @@ mod tests {
         assert!(
             e.to_string().contains("Test answered unexpected JSON"),
             "{e}"
+        );
+    }
+
+    /// Writes go through the write pacer (paced at its published rate from the first), reads do not,
+    /// and a service client may say which requests are writes.
+    #[tokio::test]
+    async fn writes_take_the_write_lane() {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async { "r" }).post(|| async { "w" }),
+        );
+        let url = serve(app).await;
+        let cfg = HttpConfig {
+            write_pacer: Some(Arc::new(Pacer::published("writes", 4.0))),
+            ..fast()
+        };
+        let api = Api::new(cfg.clone(), None, generic_error).unwrap();
+        let t = Instant::now();
+        for _ in 0..20 {
+            api.send(|c| c.get(&url), Idempotency::Safe).await.unwrap();
+        }
+        let reads = t.elapsed();
+        let t = Instant::now();
+        for _ in 0..5 {
+            api.send(|c| c.post(&url), Idempotency::Unsafe)
+                .await
+                .unwrap();
+        }
+        let writes = t.elapsed();
+        assert!(
+            reads < Duration::from_millis(800),
+            "reads unpaced: {reads:?}"
+        );
+        assert!(
+            writes >= Duration::from_millis(900),
+            "five writes at four a second: {writes:?}"
+        );
+        let all_reads = Api::new(cfg, None, generic_error)
+            .unwrap()
+            .writes_are(|_| false);
+        let t = Instant::now();
+        for _ in 0..5 {
+            all_reads
+                .send(|c| c.post(&url), Idempotency::Unsafe)
+                .await
+                .unwrap();
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            t.elapsed()
         );
     }
 

@@ -20,13 +20,14 @@
 //!    unselected sample at a lower rate — join the noise share. The window that started the cut is never
 //!    used as the evidence for a limit unless it is beyond chance at 0.1 % even without its last refusal:
 //!    it was picked for its refusals.
-//! 3. **A limit found** sets the **ceiling** to what the service accepted per second while refusing
-//!    (under a hard limit that is the limit itself; between a quarter of the rate sent and all of it),
+//! 3. **A limit found** sets the **ceiling** to what the service accepted per second from the first
+//!    refusal of the recent outcomes on — a service's burst allowance is spent by then, so under a hard
+//!    limit that is the limit itself (between a quarter of the rate sent and all of it),
 //!    the pace to 80 % of it. The new pace is its own trial: heavily refused, the limit is further down
 //!    still, found from what got through since (lesser refusals that stand out start a trial). The
 //!    pace grows by about a tenth (at least one request a second) each second up to 90 % of the ceiling,
 //!    holds there for 30 s after a cut, then probes above by 0.5 % a second, so that a service with a
-//!    sustained limit (Drive's three writes a second) refuses a request now and then. The probe is an
+//!    sustained limit refuses a request now and then. The probe is an
 //!    A/B comparison with the held rate: refusals among its recent outcomes at three times the share the
 //!    held rate got (and five points more), beyond chance at 1 %, show the limit again without a trial —
 //!    noise would hit both rates alike. A pace that gets 50 % past the ceiling with nothing standing out
@@ -36,6 +37,11 @@
 //!    any other outcome could be a limit's), and decays with a ten-minute half-life. So random refusals
 //!    cost their own retries and, now and then, one trial; a ceiling they lower by mistake (a probation
 //!    that happened to look like a limit) is climbed back to and forgotten once the pace passes it by half.
+//!
+//! 5. **A published limit** ([`Pacer::published`]: a rate the service documents and says cannot be
+//!    raised, like Drive's three writes a second) is where the pace starts, so that no request is
+//!    spent finding it, and a cap the pace never passes; under it everything above applies, so a
+//!    service that allows less than it publishes is still found out.
 //!
 //! A `Retry-After` pauses every request to the remote only when the pacer judges the refusal to be a
 //! quota's; otherwise only the refused request waits it out (see `Api`'s retry). Every decision takes the
@@ -227,6 +233,9 @@ struct State {
     held: Tally,
     probe_from: Option<Instant>,
     logged: f64,
+    /// A rate the service publishes as its limit, one that cannot be raised: the pace starts there
+    /// and never goes above it.
+    published: Option<f64>,
 }
 
 impl State {
@@ -247,6 +256,7 @@ impl State {
             held: Tally::default(),
             probe_from: None,
             logged: 0.0,
+            published: None,
         }
     }
 
@@ -387,14 +397,28 @@ impl State {
     /// limit), between a quarter of `sent` and all of it; the pace goes to 80 % of it and holds under it
     /// (see [`State::grow`]).
     fn limit_found(&mut self, sent: f64, accepted: Tally, span: f64, now: Instant) -> Change {
-        // A handful of outcomes over a fraction of a second says little: then one more than was seen.
-        let through = accepted.n - accepted.k;
+        // What got through before the first refusal came partly from the service's burst allowance
+        // (a token bucket starts full): from the first refusal on, what gets through is its rate. So
+        // the recent outcomes, counted from their first refusal, say it best when they hold one.
+        let (through, span) = match self.recent.iter().position(|(_, no)| *no) {
+            Some(i) if i + 1 < self.recent.len() => {
+                let first = self.recent[i].0;
+                let through = self
+                    .recent
+                    .iter()
+                    .skip(i + 1)
+                    .filter(|(_, no)| !*no)
+                    .count();
+                (
+                    through as f64,
+                    now.saturating_duration_since(first).as_secs_f64(),
+                )
+            }
+            _ => (accepted.n - accepted.k, span),
+        };
+        // None through over a fraction of a second says little: then one is taken to have been.
         let est = if span > 0.0 {
-            (if through >= 10.0 {
-                through
-            } else {
-                through + 1.0
-            }) / span
+            through.max(1.0) / span
         } else {
             sent
         };
@@ -434,6 +458,7 @@ impl State {
             self.held = Tally::default();
             self.probe_from = None;
         }
+        let next = self.published.map_or(next, |p| next.min(p));
         self.rate = Some(next);
         if next > self.logged * 1.25 {
             self.logged = next;
@@ -471,6 +496,27 @@ impl Pacer {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A pacer for a service that publishes its limit as `per_second`, a figure it says cannot be
+    /// raised (Drive's writes): the pace starts there, never goes above it, and falls below it as any
+    /// pace does when the service refuses more than noise there.
+    pub fn published(name: impl Into<String>, per_second: f64) -> Self {
+        let now = Instant::now();
+        let mut st = State::new(now);
+        st.published = Some(per_second.max(MIN_RATE));
+        st.set_rate(st.published, now);
+        // A pacer starts with a turn in hand, as an unpaced one does.
+        st.tokens = 1.0;
+        Pacer {
+            name: name.into(),
+            st: Mutex::new(st),
+        }
+    }
+
+    /// The name given, for log lines and for a pacer that goes with this one.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The pace in requests per second, `None` while not pacing.
@@ -873,6 +919,63 @@ mod tests {
                 "limit {limit}/s, noise {noise}: pace {pace}"
             );
         }
+    }
+
+    /// Like [`run`], through `pacer`.
+    fn run_with(pacer: Pacer, svc: &mut Service, demand: f64, secs: u64) -> Run {
+        let t0 = Instant::now();
+        let gap = Duration::from_secs_f64(1.0 / demand);
+        let (mut t, mut sent, mut refused, mut done) = (Duration::ZERO, 0, 0, 0);
+        while t < Duration::from_secs(secs) {
+            match pacer.reserve_at(t0 + t) {
+                Some(wait) => t += wait.max(Duration::from_micros(100)),
+                None => {
+                    sent += 1;
+                    let no = svc.refuses(t);
+                    if no {
+                        refused += 1;
+                    } else {
+                        done += 1;
+                    }
+                    let c = pacer.record_at(t0 + t, no, None);
+                    if c != Change::None && std::env::var("SIM_TRACE").is_ok() {
+                        eprintln!("{:.2}s {c:?}", t.as_secs_f64());
+                    }
+                    t += gap;
+                }
+            }
+        }
+        eprintln!(
+            "simulated, published limit: service limit {:?}: {sent} sent, {refused} refused, {done} done",
+            svc.limit
+        );
+        Run {
+            sent,
+            refused,
+            done,
+            pacer,
+        }
+    }
+
+    #[test]
+    fn a_published_limit_is_kept_from_the_first_request() {
+        // The service allows what it publishes: nothing refused, and the work goes at its pace.
+        let mut svc = Service::new(Some((3.0, 10.0)), 0.0, 11);
+        let r = run_with(Pacer::published("sim", 3.0), &mut svc, 200.0, 100);
+        assert_eq!(r.refused, 0, "{r:?}");
+        assert!(r.done >= 295, "{} done in 100 s at 3/s", r.done);
+        assert!(r.pacer.rate().is_some_and(|p| p <= 3.0));
+        // It allows half: found as any limit is, and held under. The share refused is a little above a
+        // limit found from scratch (`a_hard_limit_is_found_and_held_under`): at the published rate the
+        // refusals stay a minority, so it takes a trial and its probation (20 s) to call them a limit.
+        let mut svc = Service::new(Some((1.5, 5.0)), 0.0, 12);
+        let r = run_with(Pacer::published("sim", 3.0), &mut svc, 200.0, 600);
+        assert!(
+            r.refused_share() <= 0.06,
+            "{:.1} % refused",
+            r.refused_share() * 100.0
+        );
+        assert!(r.done as f64 >= 0.85 * 1.5 * 600.0, "{} done", r.done);
     }
 
     #[test]
