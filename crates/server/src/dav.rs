@@ -699,7 +699,7 @@ impl GuardedFileSystem<User> for CloudFs {
             let (mb, pb) = self.tree.locate_writable(&b).map_err(fs_err)?;
             if Arc::ptr_eq(&ma, &mb) && ma.storage.capabilities().copy {
                 let r = ma.storage.copy(&pa, &pb).await;
-                self.tree.invalidate(parent_of(&b));
+                self.tree.changed(&[parent_of(&b)]).await;
                 r.map_err(fs_err)?;
                 return self.db.move_props(&a, &b, true).await.map_err(fs_err);
             }
@@ -714,7 +714,7 @@ impl GuardedFileSystem<User> for CloudFs {
                 |_| {},
             )
             .await;
-            self.tree.invalidate(parent_of(&b));
+            self.tree.changed(&[parent_of(&b)]).await;
             r.map_err(fs_err)?;
             self.db.move_props(&a, &b, true).await.map_err(fs_err)
         }

@@ -88,6 +88,9 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS tasks_by_user ON tasks (user_name, state)",
 ];
 
+/// Changes read at once; past that, a process drops its whole cache instead.
+const CHANGES_READ: i64 = 1000;
+
 /// Throttle counters kept at most in the database.
 const THROTTLE_ROWS: i64 = 100_000;
 
@@ -378,6 +381,16 @@ impl Db {
                     .await
                     .map_err(db_err)?;
             }
+        }
+        if postgres {
+            // Only several processes need to hear each other's changes (`Tree`'s peers).
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS tree_changes (\
+                 seq BIGSERIAL PRIMARY KEY, path TEXT NOT NULL, at BIGINT NOT NULL)",
+            )
+            .execute(&pool)
+            .await
+            .map_err(db_err)?;
         }
         Ok(Db { pool, postgres })
     }
@@ -716,6 +729,53 @@ impl Db {
     #[cfg(test)]
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Records that `paths` of the tree changed at `now` (ms), for the other processes on this database;
+    /// changes older than [`crate::mount::CHANGES_KEPT`] are forgotten (a process that has not asked
+    /// for that long drops its whole cache instead).
+    pub async fn publish_changes(&self, paths: &[String], now: i64) -> Result<()> {
+        for p in paths {
+            sqlx::query("INSERT INTO tree_changes (path, at) VALUES ($1, $2)")
+                .bind(p)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("DELETE FROM tree_changes WHERE at < $1")
+            .bind(now - crate::mount::CHANGES_KEPT.as_millis() as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The changes recorded after number `seen` (below zero: none, only the latest number), at most
+    /// [`CHANGES_READ`]: the latest number, their paths, and whether there were more.
+    pub async fn changes_since(&self, seen: i64) -> Result<(i64, Vec<String>, bool)> {
+        if seen < 0 {
+            let r = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS last FROM tree_changes")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+            return Ok((r.try_get("last").map_err(db_err)?, Vec::new(), false));
+        }
+        let rows =
+            sqlx::query("SELECT seq, path FROM tree_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(seen)
+                .bind(CHANGES_READ + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let more = rows.len() as i64 > CHANGES_READ;
+        let mut last = seen;
+        let mut paths = Vec::with_capacity(rows.len());
+        for r in rows.iter().take(CHANGES_READ as usize) {
+            last = last.max(r.try_get("seq").map_err(db_err)?);
+            paths.push(r.try_get("path").map_err(db_err)?);
+        }
+        Ok((last, paths, more))
     }
 
     /// Whether this is PostgreSQL (several server processes may share it).
@@ -1374,6 +1434,17 @@ impl Db {
             .await
             .map_err(db_err)?;
         Ok(r.rows_affected() > 0)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::mount::Peers for Db {
+    async fn publish(&self, paths: &[String]) -> Result<()> {
+        self.publish_changes(paths, crate::now_ms()).await
+    }
+
+    async fn since(&self, seen: i64) -> Result<(i64, Vec<String>, bool)> {
+        self.changes_since(seen).await
     }
 }
 

@@ -138,6 +138,10 @@ impl AppState {
         policy: admin::RemotePolicy,
     ) -> Arc<Self> {
         let tree = Arc::new(mount::Tree::new(cache_ttl));
+        if db.is_postgres() {
+            // Several processes may serve this database: each hears what the others changed.
+            tree.set_peers(Arc::new(db.clone()));
+        }
         Arc::new(AppState {
             dav: dav::Dav::new(tree.clone(), db.clone()),
             tasks: tasks::Tasks::new(db.clone(), tree.clone()),

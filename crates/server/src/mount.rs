@@ -5,10 +5,13 @@
 //! segment is `..`, holds a backslash or a NUL, so nothing can climb out of a mount or a user's base path.
 //! Listings are cached per folder for a TTL, within a budget of bytes (least recently used listings go
 //! first); concurrent identical listings share one fetch; every write through the tree drops the listings
-//! it changed.
+//! it changed. Several server processes on one database ([`Peers`]) tell each other what they changed:
+//! each write is published before it is answered, and a cached answer is given only after the changes
+//! published since were heard, so that a client sent to another process right after its write (a load
+//! balancer's round robin) never reads the folder or file as it was before.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -172,7 +175,28 @@ pub struct Tree {
     /// Entries stat'ed lately (for [`Tree::stat`] within the listing TTL), at most [`STATS_MAX`].
     stats: Mutex<HashMap<String, (Entry, Instant)>>,
     fetches: std::sync::atomic::AtomicU64,
+    /// The other processes on this database, once set.
+    peers: std::sync::OnceLock<Arc<dyn Peers>>,
+    /// The number of the last change heard from them (below zero: none asked yet).
+    heard: AtomicI64,
+    /// When the changes were last heard.
+    heard_at: Mutex<Option<Instant>>,
 }
+
+/// Where the trees of several server processes sharing one database hear of each other's changes.
+#[async_trait::async_trait]
+pub trait Peers: Send + Sync {
+    /// Tells the others that `paths` (tree paths, and everything below them) changed.
+    async fn publish(&self, paths: &[String]) -> Result<()>;
+    /// The changes published after `seen` (a number from an earlier answer; below zero: none yet, so
+    /// only the latest number): the latest number, the paths, and whether more were published than
+    /// are given (then every cached answer is to be dropped).
+    async fn since(&self, seen: i64) -> Result<(i64, Vec<String>, bool)>;
+}
+
+/// How long the changes of [`Peers`] are kept for the other processes. One that has not heard them
+/// for half of that drops its whole cache rather than trust what is left.
+pub const CHANGES_KEPT: Duration = Duration::from_secs(3600);
 
 /// Stat results kept at most.
 const STATS_MAX: usize = 4096;
@@ -202,6 +226,69 @@ impl Tree {
             cache: Mutex::new(Cache::default()),
             stats: Default::default(),
             fetches: Default::default(),
+            peers: Default::default(),
+            heard: AtomicI64::new(-1),
+            heard_at: Mutex::new(None),
+        }
+    }
+
+    /// Shares this tree's changes with the other processes on the same database, and hears theirs
+    /// (once; later calls are ignored).
+    pub fn set_peers(&self, peers: Arc<dyn Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// Drops what `paths` changed from the cache (each path and everything below it) and tells the
+    /// other processes, before the change is answered.
+    pub async fn changed(&self, paths: &[&str]) {
+        for p in paths {
+            self.invalidate(p);
+        }
+        if let Some(peers) = self.peers.get() {
+            let owned: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+            if let Err(e) = peers.publish(&owned).await {
+                tracing::warn!("cannot tell the other server processes of a change: {e}");
+            }
+        }
+    }
+
+    /// Hears the changes other processes published since last asked, dropping what they changed from
+    /// the cache. Without peers (or without a cache) it asks nothing.
+    async fn catch_up(&self) {
+        let Some(peers) = self.peers.get() else {
+            return;
+        };
+        if self.ttl.is_zero() {
+            return;
+        }
+        let seen = self.heard.load(Ordering::Acquire);
+        let asked = Instant::now();
+        let stale = self
+            .heard_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|t| asked.duration_since(t) > CHANGES_KEPT / 2);
+        match peers.since(if stale { -1 } else { seen }).await {
+            Ok((last, paths, more)) => {
+                let mut at = self.heard_at.lock().unwrap_or_else(|p| p.into_inner());
+                if at.is_none_or(|t| t < asked) {
+                    *at = Some(asked);
+                }
+                drop(at);
+                if more || stale {
+                    self.cache().clear();
+                    self.stats.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                } else {
+                    for p in &paths {
+                        self.invalidate(p);
+                    }
+                }
+                self.heard.fetch_max(last, Ordering::AcqRel);
+            }
+            Err(e) => {
+                // Cached answers are then at most a TTL old, as with one process.
+                tracing::warn!("cannot hear the other server processes' changes: {e}");
+            }
         }
     }
 
@@ -349,6 +436,7 @@ impl Tree {
             }
             Resolved::Inside(m, p) => (m, p),
         };
+        self.catch_up().await;
         let slot = {
             let mut c = self.cache();
             c.tick += 1;
@@ -413,6 +501,7 @@ impl Tree {
     /// stat). Checks before a change (does the destination exist?) use [`Tree::stat`], which always asks:
     /// another server process on the same database may have changed it.
     pub async fn stat_for_read(&self, path: &str) -> Result<Entry> {
+        self.catch_up().await;
         if let Some(e) = self.cached_entry(path) {
             return Ok(e);
         }
@@ -487,7 +576,7 @@ impl Tree {
             return Err(Error::invalid("cannot write over a mount point"));
         }
         let r = m.storage.write(&inner, data, opts).await;
-        self.invalidate(parent_of(path));
+        self.changed(&[parent_of(path)]).await;
         let mut e = r?;
         e.path = path.to_string();
         Ok(e)
@@ -497,7 +586,7 @@ impl Tree {
     pub async fn mkdir(&self, path: &str) -> Result<Entry> {
         let (m, inner) = self.writable(path)?;
         let r = m.storage.mkdir(&inner).await;
-        self.invalidate(parent_of(path));
+        self.changed(&[parent_of(path)]).await;
         let mut e = r?;
         e.path = path.to_string();
         Ok(e)
@@ -519,9 +608,7 @@ impl Tree {
                 .with_hint("change the mount instead"));
         }
         let r = ma.storage.rename(&a, &b).await;
-        self.invalidate(parent_of(from));
-        self.invalidate(from);
-        self.invalidate(parent_of(to));
+        self.changed(&[parent_of(from), from, parent_of(to)]).await;
         let mut e = r?;
         e.path = to.to_string();
         Ok(e)
@@ -540,8 +627,7 @@ impl Tree {
             mode
         };
         let r = m.storage.delete(&inner, mode).await;
-        self.invalidate(parent_of(path));
-        self.invalidate(path);
+        self.changed(&[parent_of(path), path]).await;
         r
     }
 
@@ -662,6 +748,77 @@ mod tests {
             t.stat_for_read("/m/nothing").await.is_err(),
             "a miss is asked for"
         );
+    }
+
+    /// Changes published in one place, as the database holds them for several processes.
+    #[derive(Default)]
+    struct Board(Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Peers for Board {
+        async fn publish(&self, paths: &[String]) -> Result<()> {
+            self.0.lock().unwrap().extend(paths.iter().cloned());
+            Ok(())
+        }
+        async fn since(&self, seen: i64) -> Result<(i64, Vec<String>, bool)> {
+            let all = self.0.lock().unwrap();
+            let from = seen.max(0) as usize;
+            let paths = if seen < 0 {
+                Vec::new()
+            } else {
+                all[from..].to_vec()
+            };
+            Ok((all.len() as i64, paths, false))
+        }
+    }
+
+    /// Two processes over one folder: what one writes, the other shows at once although it had the
+    /// folder and the file cached (a load balancer sends a client's next request to either).
+    #[tokio::test]
+    async fn a_change_made_through_another_process_is_heard_before_a_cached_answer() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f.txt"), "one").unwrap();
+        let board: Arc<Board> = Arc::default();
+        let process = || {
+            let t = Tree::new(Duration::from_secs(600));
+            t.mount(Mount {
+                path: "/m".into(),
+                storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
+                read_only: false,
+                direct_links: false,
+                guest: false,
+            })
+            .unwrap();
+            t.set_peers(board.clone());
+            t
+        };
+        let (a, b) = (process(), process());
+        assert_eq!(a.list("/m").await.unwrap().len(), 1);
+        assert_eq!(a.stat_for_read("/m/f.txt").await.unwrap().size, Some(3));
+        b.write(
+            "/m/f.txt",
+            cloudmux_core::bytes_stream(b"written".to_vec(), 4),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        b.mkdir("/m/new").await.unwrap();
+        assert_eq!(a.stat_for_read("/m/f.txt").await.unwrap().size, Some(7));
+        assert_eq!(a.list("/m").await.unwrap().len(), 2, "the new folder shows");
+        // Without peers the cached answers stay for the TTL (what the test above relies on).
+        let c = Tree::new(Duration::from_secs(600));
+        c.mount(Mount {
+            path: "/m".into(),
+            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
+            read_only: false,
+            direct_links: false,
+            guest: false,
+        })
+        .unwrap();
+        assert_eq!(c.list("/m").await.unwrap().len(), 2);
+        b.delete("/m/new", DeleteMode::Permanent).await.unwrap();
+        assert_eq!(c.list("/m").await.unwrap().len(), 2, "cached, no peers");
+        assert_eq!(a.list("/m").await.unwrap().len(), 1, "heard");
     }
 
     #[tokio::test]

@@ -292,11 +292,11 @@ impl Tasks {
                 }
                 (Err(e), _) | (_, Err(e)) => Err(e),
             };
-            tree.invalidate(&t.dst);
-            tree.invalidate(crate::mount::parent_of(&t.dst));
+            tree.changed(&[&t.dst, crate::mount::parent_of(&t.dst)])
+                .await;
             if mode == Mode::Move {
-                tree.invalidate(&t.src);
-                tree.invalidate(crate::mount::parent_of(&t.src));
+                tree.changed(&[&t.src, crate::mount::parent_of(&t.src)])
+                    .await;
             }
             let (state, errors) = match r {
                 Ok(stats) if stats.errors.is_empty() => ("done", Vec::new()),
