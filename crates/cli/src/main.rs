@@ -6,6 +6,7 @@ mod cmd_emulate;
 mod cmd_files;
 mod cmd_gdrive;
 mod cmd_gphotos;
+mod cmd_mount;
 mod cmd_serve;
 mod cmd_yadisk;
 mod config;
@@ -111,6 +112,11 @@ enum Cmd {
     /// Run the local emulators of Google Drive, Google Photos (Library and Picker), Yandex Disk and the
     /// Google and Yandex OAuth servers, with fault injection and the services' quotas.
     Emulate(cmd_emulate::Emulate),
+    /// Show a remote as a local folder, through FUSE (`mount REMOTE:[PATH] MOUNTPOINT`), until Ctrl-C,
+    /// SIGTERM or `cloudmux unmount`.
+    Mount(cmd_mount::Mount),
+    /// Unmount a `cloudmux mount`.
+    Unmount(cmd_mount::Unmount),
     /// Serve every mounted remote as one tree to signed-in users: a JSON API, WebDAV and a web page
     /// (`--demo`: emulated drives and a local folder, signed in and mounted).
     Serve(cmd_serve::Serve),
@@ -268,6 +274,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Yadisk(y) => cmd_yadisk::run(&Config::load(&path)?, out, y).await?,
         Cmd::Gphotos(g) => cmd_gphotos::run(&Config::load(&path)?, out, g).await?,
         Cmd::Serve(s) => cmd_serve::run(&Config::load(&path)?, out, s).await?,
+        Cmd::Mount(m) => cmd_mount::mount(&Config::load(&path)?, m).await?,
+        Cmd::Unmount(u) => cmd_mount::unmount(u)?,
         cmd => {
             let cfg = Config::load(&path)?;
             match cmd {
@@ -297,6 +305,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 | Cmd::Gdrive(_)
                 | Cmd::Yadisk(_)
                 | Cmd::Gphotos(_)
+                | Cmd::Mount(_)
+                | Cmd::Unmount(_)
                 | Cmd::Serve(_) => unreachable!(),
             }
         }

@@ -1727,3 +1727,230 @@ fn the_daily_upload_limit_has_its_own_exit_code() {
     // 40 kB each: the third starts under 100 kB and passes it; the fourth is refused.
     assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
 }
+
+/// Whether FUSE can be used here; in CI it must (the test script installs fuse3, and CI runs as root).
+fn fuse_available() -> bool {
+    let ok = Path::new("/dev/fuse").exists()
+        && Command::new("fusermount3")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "FUSE is missing in CI: /dev/fuse and fusermount3 (./scripts/test.sh installs fuse3)"
+        );
+        eprintln!("note: no FUSE here (/dev/fuse, fusermount3); the mount test needs it");
+    }
+    ok
+}
+
+fn is_mounted(at: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(at.to_str().unwrap()))
+}
+
+/// A mount started by a test: unmounted (lazily) and its process killed however the test ends.
+struct MountGuard {
+    child: std::process::Child,
+    at: PathBuf,
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        if is_mounted(&self.at) {
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(&self.at)
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cloudmux mount WHAT AT` and waits until the folder is mounted.
+fn spawn_mount(env: &Env, what: &str, at: &Path, extra: &[&str]) -> MountGuard {
+    std::fs::create_dir_all(at).unwrap();
+    let cache = env
+        .dir
+        .path()
+        .join("mount-cache")
+        .join(what.replace(['/', ':'], "_"));
+    let mut child = env
+        .cmd()
+        .args(["mount", what])
+        .arg(at)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !is_mounted(at) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("cloudmux mount {what} ended ({status}): {err}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{what} never mounted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    MountGuard {
+        child,
+        at: at.to_path_buf(),
+    }
+}
+
+/// `cloudmux mount` of Drive, Yandex Disk and a local folder: files written through the mount (whole,
+/// appended, written in the middle, truncated) reach the service with the right bytes; reads at any
+/// offset; folders made, renamed, listed and removed; POSIX errors where POSIX has them; a read-only
+/// mount refuses changes; `cloudmux unmount` and SIGTERM both end the process cleanly.
+#[test]
+fn mount_drive_yandex_and_a_local_folder() {
+    if !fuse_available() {
+        return;
+    }
+    use std::io::{Read, Seek, SeekFrom, Write};
+    use std::os::unix::fs::FileExt;
+    let env = yandex_env(true, 600);
+    env.login();
+    add_yandex(&env);
+    env.ok(&["auth", "login", "yd"]);
+    let home = env.dir.path().join("home-folder");
+    std::fs::create_dir_all(&home).unwrap();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for (n, what) in ["gd:m", "yd:m", home.to_str().unwrap()]
+        .into_iter()
+        .enumerate()
+    {
+        if what.contains(':') {
+            env.ok(&["mkdir", what]);
+        }
+        let at = env.dir.path().join(format!("mnt{n}"));
+        let mut m = spawn_mount(&env, what, &at, &[]);
+        let remote = |rel: &str| format!("{what}/{rel}");
+        let on_service = |rel: &str| -> Vec<u8> {
+            let o = env.run(&["cat", &remote(rel)]);
+            assert!(
+                o.status.success(),
+                "{what}: cat {rel}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            o.stdout
+        };
+        // A whole file, then read back through the mount and from the service.
+        std::fs::write(at.join("big.bin"), &data).unwrap();
+        assert!(on_service("big.bin") == data, "{what}: uploaded on close");
+        assert!(
+            std::fs::read(at.join("big.bin")).unwrap() == data,
+            "{what}: read back"
+        );
+        let mut f = std::fs::File::open(at.join("big.bin")).unwrap();
+        let mut buf = vec![0u8; 1000];
+        f.seek(SeekFrom::Start(2_500_000)).unwrap();
+        f.read_exact(&mut buf).unwrap();
+        assert!(
+            buf[..] == data[2_500_000..2_501_000],
+            "{what}: a read after a seek"
+        );
+        f.seek(SeekFrom::Start(10)).unwrap();
+        f.read_exact(&mut buf).unwrap();
+        assert!(buf[..] == data[10..1010], "{what}: a seek back");
+        drop(f);
+        // Appended, written in the middle, truncated.
+        std::fs::write(at.join("notes.txt"), b"one\n").unwrap();
+        let mut a = std::fs::OpenOptions::new()
+            .append(true)
+            .open(at.join("notes.txt"))
+            .unwrap();
+        a.write_all(b"two\n").unwrap();
+        drop(a);
+        assert_eq!(on_service("notes.txt"), b"one\ntwo\n", "{what}: appended");
+        let rw = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(at.join("notes.txt"))
+            .unwrap();
+        rw.write_all_at(b"ONE", 0).unwrap();
+        rw.set_len(6).unwrap();
+        drop(rw);
+        assert_eq!(
+            on_service("notes.txt"),
+            b"ONE\ntw",
+            "{what}: written in place and cut"
+        );
+        assert_eq!(std::fs::metadata(at.join("notes.txt")).unwrap().len(), 6);
+        // Folders, renames, listings and POSIX errors.
+        std::fs::create_dir(at.join("dir")).unwrap();
+        std::fs::rename(at.join("notes.txt"), at.join("dir/moved.txt")).unwrap();
+        std::fs::rename(at.join("dir"), at.join("dir2")).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&at)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["big.bin", "dir2"], "{what}");
+        assert_eq!(
+            on_service("dir2/moved.txt"),
+            b"ONE\ntw",
+            "{what}: renamed on the service"
+        );
+        let e = std::fs::remove_dir(at.join("dir2")).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(ENOTEMPTY), "{what}: {e}");
+        assert_eq!(
+            std::fs::read(at.join("nothing")).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+        std::fs::remove_file(at.join("dir2/moved.txt")).unwrap();
+        std::fs::remove_dir(at.join("dir2")).unwrap();
+        assert!(!at.join("dir2").exists());
+        assert_ne!(env.run(&["stat", &remote("dir2")]).status.code(), Some(0));
+        // The end: by `cloudmux unmount` for the first, SIGTERM for the others.
+        if n == 0 {
+            env.ok(&["unmount", at.to_str().unwrap()]);
+        } else {
+            Command::new("kill")
+                .args(["-TERM", &m.child.id().to_string()])
+                .status()
+                .unwrap();
+        }
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = m.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "{what}: never ended"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{what}: {status}");
+        assert!(!is_mounted(&at), "{what}: unmounted");
+    }
+    // Read-only, and a mount point that is not empty is refused.
+    let at = env.dir.path().join("ro");
+    let mut ro = spawn_mount(&env, "gd:m", &at, &["--read-only"]);
+    assert!(std::fs::read(at.join("big.bin")).unwrap() == data);
+    let e = std::fs::write(at.join("x"), b"x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(30), "EROFS: {e}");
+    env.ok(&["unmount", at.to_str().unwrap()]);
+    assert!(ro.child.wait().unwrap().success());
+    let full = env.dir.path().join("full");
+    std::fs::create_dir_all(full.join("inside")).unwrap();
+    let o = env.run(&["mount", "gd:m", full.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "refused");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+}
+
+/// `ENOTEMPTY` on Linux.
+const ENOTEMPTY: i32 = 39;

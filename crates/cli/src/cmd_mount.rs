@@ -1,0 +1,162 @@
+//! `cloudmux mount` (a remote as a local folder, through FUSE) and `cloudmux unmount`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cloudmux_core::{Error, Result};
+
+use crate::config::Config;
+
+/// `cloudmux mount REMOTE:[PATH] MOUNTPOINT`.
+#[derive(clap::Args, Debug)]
+pub struct Mount {
+    /// What to mount: `REMOTE:` or `REMOTE:folder` (or a local folder).
+    pub remote: String,
+    /// An empty folder to show it in.
+    pub mountpoint: PathBuf,
+    /// Refuse every change (the mount is read-only for everyone).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Let other users than the one mounting see the files (needs `user_allow_other` in
+    /// /etc/fuse.conf unless run as root).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Mount over a folder that is not empty (what is in it is hidden while mounted).
+    #[arg(long)]
+    pub allow_non_empty: bool,
+    /// The owner shown for every file (default: the user mounting).
+    #[arg(long)]
+    pub uid: Option<u32>,
+    /// The group shown for every file (default: the user's group).
+    #[arg(long)]
+    pub gid: Option<u32>,
+    /// Permission bits taken away, in octal (`022`: folders 755, files 644).
+    #[arg(long, default_value = "022", value_parser = octal)]
+    pub umask: u32,
+    /// Seconds a folder listing is kept before the remote is asked again (changes made through the
+    /// mount show at once).
+    #[arg(long, default_value_t = 10)]
+    pub dir_cache_time: u64,
+    /// Where files being written wait for their upload (default: ~/.cache/cloudmux/mount/REMOTE).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `cloudmux unmount MOUNTPOINT`.
+#[derive(clap::Args, Debug)]
+pub struct Unmount {
+    /// Where a `cloudmux mount` shows its remote.
+    pub mountpoint: PathBuf,
+}
+
+fn octal(s: &str) -> std::result::Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{s:?} is not a umask: give octal digits, e.g. 022 or 077"))
+}
+
+fn default_cache_dir(remote: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".cache")
+        });
+    let safe: String = remote
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    base.join("cloudmux").join("mount").join(safe)
+}
+
+/// Mounts and serves until SIGINT, SIGTERM or an unmount.
+pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
+    let loc = crate::open::locate(cfg, &m.remote).await?;
+    if loc.id.is_some() {
+        return Err(
+            Error::invalid("an id cannot be mounted").with_hint("mount a path: REMOTE:folder")
+        );
+    }
+    let top = loc.storage.stat(&loc.path).await?;
+    if !top.is_dir {
+        return Err(
+            Error::invalid(format!("{} is a file, not a folder", m.remote))
+                .with_hint("mount the folder it is in"),
+        );
+    }
+    let name = loc.remote.clone().unwrap_or_else(|| "local".into());
+    // The process's own directory belongs to its user and group.
+    let (uid, gid) = {
+        use std::os::unix::fs::MetadataExt;
+        let me = std::fs::metadata("/proc/self")?;
+        (me.uid(), me.gid())
+    };
+    let opts = cloudmux_mount::Options {
+        read_only: m.read_only,
+        uid: m.uid.unwrap_or(uid),
+        gid: m.gid.unwrap_or(gid),
+        umask: m.umask,
+        dir_ttl: Duration::from_secs(m.dir_cache_time),
+        cache_dir: m
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| default_cache_dir(&name)),
+    };
+    let fs = cloudmux_mount::CloudFs::new(
+        loc.storage.clone(),
+        &loc.path,
+        tokio::runtime::Handle::current(),
+        opts,
+    )
+    .map_err(|e| Error::from(e).context("the mount's cache folder"))?;
+    let fsname = format!("cloudmux:{}", m.remote);
+    let session =
+        cloudmux_mount::mount(fs, &m.mountpoint, m.allow_other, m.allow_non_empty, &fsname)
+            .map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    "use an empty folder, or --allow-non-empty"
+                } else {
+                    "FUSE needs /dev/fuse and fusermount3 (Debian: apt-get install fuse3)"
+                };
+                Error::invalid(format!("cannot mount {}: {e}", m.remote)).with_hint(hint)
+            })?;
+    eprintln!(
+        "{} mounted at {} (stop with Ctrl-C or `cloudmux unmount {}`)",
+        m.remote,
+        m.mountpoint.display(),
+        m.mountpoint.display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {
+                if session.guard.is_finished() {
+                    // Unmounted from outside (`cloudmux unmount`, `fusermount3 -u`).
+                    return Ok(());
+                }
+            }
+        }
+    }
+    let mountpoint = m.mountpoint.clone();
+    tokio::task::spawn_blocking(move || session.umount_and_join())
+        .await
+        .map_err(|e| Error::new(cloudmux_core::ErrorKind::Other, e.to_string()))?
+        .map_err(|e| Error::from(e).context(format!("unmounting {}", mountpoint.display())))?;
+    eprintln!("{} unmounted", m.mountpoint.display());
+    Ok(())
+}
+
+/// Unmounts a `cloudmux mount`.
+pub fn unmount(u: Unmount) -> Result<()> {
+    cloudmux_mount::unmount(&u.mountpoint).map_err(|e| {
+        Error::invalid(e.to_string()).with_hint("is it mounted? see `mount | grep cloudmux`")
+    })
+}

@@ -1,0 +1,1175 @@
+//! Any cloudmux remote as a local folder, through FUSE (`cloudmux mount REMOTE:PATH MOUNTPOINT`).
+//!
+//! [`CloudFs`] answers the kernel's file-system requests from a [`Storage`], whatever its kind (Drive,
+//! Photos' tree, Yandex Disk, a local folder, memory):
+//!
+//! - **Names and inodes.** An inode stands for a path under the mounted folder; a rename moves the
+//!   paths of everything below. Names a remote returns that cannot be a file name (empty, `.`, `..`,
+//!   with `/` or NUL — the backends already encode what they can) are left out of listings; names from
+//!   the kernel must be UTF-8 and at most 255 bytes.
+//! - **Listings** are kept for `dir_ttl` (and dropped by every change made through the mount).
+//! - **Reads** stream from the remote: each open file keeps one ranged download going while its reads
+//!   follow each other (a short jump forward reads through; anything else opens a new range), so a
+//!   seek in a video fetches from where it lands, never the whole file.
+//! - **Writes** go to a file of the cache folder — random writes, truncation and appends as on any
+//!   disk — and are uploaded through the transfer engine (checked against the service's hash,
+//!   retried, paced) when the file is closed, so that `close` reports an upload that failed. A file
+//!   opened for writing without `O_TRUNC` is downloaded into the cache first.
+//! - **Deletes** go to the service's trash where it has one.
+//! - `statfs` reports the remote's `about` (total and used space).
+//!
+//! Not yet: a persistent metadata cache, write-back after a delay that survives a crash, and sparse
+//! cached reads (`--cache-mode full`); the mount is write-through on close.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use cloudmux_core::{ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Storage};
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+use futures_util::StreamExt;
+
+/// How a mount behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Refuse every change (`EROFS`), and mount read-only.
+    pub read_only: bool,
+    /// The owner shown for every file.
+    pub uid: u32,
+    /// The group shown for every file.
+    pub gid: u32,
+    /// Permission bits taken away from `0777` (folders) and `0666` (files).
+    pub umask: u32,
+    /// How long a folder's listing is kept before it is asked again.
+    pub dir_ttl: Duration,
+    /// Where files being written are kept until they are uploaded (created if missing; the owner's alone).
+    pub cache_dir: PathBuf,
+}
+
+/// How long the kernel may keep what it was told of a name or an inode.
+const KERNEL_TTL: Duration = Duration::from_secs(1);
+/// A jump forward a read stream reads through instead of opening a new range.
+const READ_THROUGH: u64 = 1 << 20;
+/// The longest file name accepted.
+const NAME_MAX: usize = 255;
+/// Block size reported.
+const BLOCK: u64 = 4096;
+
+/// A path under the mount and what the remote said of it.
+#[derive(Debug, Clone)]
+struct Node {
+    path: String,
+    entry: Entry,
+}
+
+#[derive(Debug, Default)]
+struct Inodes {
+    nodes: HashMap<u64, Node>,
+    by_path: HashMap<String, u64>,
+    next: u64,
+}
+
+impl Inodes {
+    /// The inode of `path`, made (or updated) from `entry`.
+    fn put(&mut self, path: &str, entry: Entry) -> u64 {
+        if let Some(&ino) = self.by_path.get(path) {
+            if let Some(n) = self.nodes.get_mut(&ino) {
+                n.entry = entry;
+            }
+            return ino;
+        }
+        self.next += 1;
+        let ino = self.next;
+        self.nodes.insert(
+            ino,
+            Node {
+                path: path.to_string(),
+                entry,
+            },
+        );
+        self.by_path.insert(path.to_string(), ino);
+        ino
+    }
+
+    fn path(&self, ino: u64) -> Option<String> {
+        self.nodes.get(&ino).map(|n| n.path.clone())
+    }
+
+    /// Forgets `path` and everything below it.
+    fn remove(&mut self, path: &str) {
+        let below = format!("{path}/");
+        let gone: Vec<u64> = self
+            .by_path
+            .iter()
+            .filter(|(p, _)| *p == path || p.starts_with(&below))
+            .map(|(_, i)| *i)
+            .collect();
+        for ino in gone {
+            if let Some(n) = self.nodes.remove(&ino) {
+                self.by_path.remove(&n.path);
+            }
+        }
+    }
+
+    /// Moves `from` and everything below it to `to`.
+    fn rename(&mut self, from: &str, to: &str) {
+        self.remove(to);
+        let below = format!("{from}/");
+        let moved: Vec<(String, u64)> = self
+            .by_path
+            .iter()
+            .filter(|(p, _)| *p == from || p.starts_with(&below))
+            .map(|(p, i)| (p.clone(), *i))
+            .collect();
+        for (old, ino) in moved {
+            let new = format!("{to}{}", &old[from.len()..]);
+            self.by_path.remove(&old);
+            self.by_path.insert(new.clone(), ino);
+            if let Some(n) = self.nodes.get_mut(&ino) {
+                n.entry.name = name_of(&new).to_string();
+                n.entry.path = new.clone();
+                n.path = new;
+            }
+        }
+    }
+}
+
+/// An open file.
+enum Handle {
+    Read {
+        path: String,
+        /// The download under way: where it stands, the stream, and bytes received but not read yet.
+        stream: Option<(u64, ByteStream, Bytes)>,
+    },
+    Write {
+        ino: u64,
+        path: String,
+        file: File,
+        local: PathBuf,
+        dirty: bool,
+    },
+}
+
+/// A folder's entries and when they were asked for.
+type Listing = (Instant, Arc<Vec<Entry>>);
+
+/// The file system a mount serves (see the crate docs).
+pub struct CloudFs {
+    storage: Arc<dyn Storage>,
+    root: String,
+    rt: tokio::runtime::Handle,
+    opts: Options,
+    inodes: Mutex<Inodes>,
+    listings: Mutex<HashMap<String, Listing>>,
+    handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
+    next_handle: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn name_of(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The errno that says `e` to a program.
+fn errno(e: &Error) -> Errno {
+    match e.kind() {
+        ErrorKind::NotFound => Errno::ENOENT,
+        ErrorKind::AlreadyExists => Errno::EEXIST,
+        ErrorKind::PermissionDenied | ErrorKind::ScopeMissing | ErrorKind::ReauthRequired => {
+            Errno::EACCES
+        }
+        ErrorKind::QuotaExceeded | ErrorKind::UploadLimit => Errno::ENOSPC,
+        ErrorKind::InvalidInput => Errno::EINVAL,
+        ErrorKind::Conflict => Errno::ENOTEMPTY,
+        ErrorKind::Unsupported | ErrorKind::ApiDisabled => Errno::ENOTSUP,
+        ErrorKind::RateLimited | ErrorKind::Transient => Errno::EAGAIN,
+        _ => Errno::EIO,
+    }
+}
+
+/// A name from the kernel as a remote can hold it.
+fn checked_name(name: &OsStr) -> Result<&str, Errno> {
+    let n = name.to_str().ok_or(Errno::EINVAL)?;
+    if n.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if !cloudmux_core::name::is_valid(n) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(n)
+}
+
+impl CloudFs {
+    /// A file system over `root` (a folder path, `""` for the whole remote) of `storage`, running its
+    /// requests on `rt`.
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        root: &str,
+        rt: tokio::runtime::Handle,
+        opts: Options,
+    ) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&opts.cache_dir)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let mut inodes = Inodes {
+            next: 1,
+            ..Default::default()
+        };
+        inodes.nodes.insert(
+            1,
+            Node {
+                path: String::new(),
+                entry: Entry::dir(String::new()),
+            },
+        );
+        inodes.by_path.insert(String::new(), 1);
+        Ok(CloudFs {
+            storage,
+            root: root.trim_matches('/').to_string(),
+            rt,
+            opts,
+            inodes: Mutex::new(inodes),
+            listings: Default::default(),
+            handles: Default::default(),
+            next_handle: AtomicU64::new(1),
+        })
+    }
+
+    /// Where `path` (under the mount) is on the remote.
+    fn remote(&self, path: &str) -> String {
+        match (self.root.is_empty(), path.is_empty()) {
+            (true, _) => path.to_string(),
+            (false, true) => self.root.clone(),
+            (false, false) => format!("{}/{path}", self.root),
+        }
+    }
+
+    fn attr(&self, ino: u64, e: &Entry) -> FileAttr {
+        let (kind, perm, nlink) = if e.is_dir {
+            (FileType::Directory, 0o777 & !self.opts.umask, 2)
+        } else {
+            (FileType::RegularFile, 0o666 & !self.opts.umask, 1)
+        };
+        let size = e.size.unwrap_or(0);
+        let t = e.modified.map_or(UNIX_EPOCH, SystemTime::from);
+        FileAttr {
+            ino: INodeNo(ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: t,
+            mtime: t,
+            ctime: t,
+            crtime: t,
+            kind,
+            perm: perm as u16,
+            nlink,
+            uid: self.opts.uid,
+            gid: self.opts.gid,
+            rdev: 0,
+            flags: 0,
+            blksize: BLOCK as u32,
+        }
+    }
+
+    /// The entries of folder `path`, from the cache while it is fresh.
+    fn listing(&self, path: &str) -> Result<Arc<Vec<Entry>>, Errno> {
+        if let Some((at, l)) = lock(&self.listings).get(path)
+            && at.elapsed() < self.opts.dir_ttl
+        {
+            return Ok(l.clone());
+        }
+        let remote = self.remote(path);
+        let got = self
+            .rt
+            .block_on(cloudmux_core::list_all(&*self.storage, &remote))
+            .map_err(|e| errno(&e))?;
+        let entries: Vec<Entry> = got
+            .into_iter()
+            .filter(|e| {
+                let ok = cloudmux_core::name::is_valid(&e.name) && e.name.len() <= NAME_MAX;
+                if !ok {
+                    tracing::warn!("{path}: leaving out the entry named {:?}", e.name);
+                }
+                ok
+            })
+            .collect();
+        let l = Arc::new(entries);
+        lock(&self.listings).insert(path.to_string(), (Instant::now(), l.clone()));
+        Ok(l)
+    }
+
+    /// Drops the cached listing of folder `path`.
+    fn changed(&self, path: &str) {
+        lock(&self.listings).remove(path);
+    }
+
+    fn path_of(&self, ino: INodeNo) -> Result<String, Errno> {
+        lock(&self.inodes).path(ino.0).ok_or(Errno::ENOENT)
+    }
+
+    /// The writer open on `ino`, if any, and its size.
+    fn writer_size(&self, ino: u64) -> Option<u64> {
+        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+        handles.iter().find_map(|h| match &*lock(h) {
+            Handle::Write { ino: i, file, .. } if *i == ino => {
+                file.metadata().ok().map(|m| m.len())
+            }
+            _ => None,
+        })
+    }
+
+    /// What `ino` is now: a writer's size where one is open.
+    fn entry_of(&self, ino: u64) -> Option<Entry> {
+        let mut e = lock(&self.inodes).nodes.get(&ino)?.entry.clone();
+        if let Some(size) = self.writer_size(ino) {
+            e.size = Some(size);
+        }
+        Some(e)
+    }
+
+    fn child(&self, parent: INodeNo, name: &OsStr) -> Result<(String, String), Errno> {
+        let dir = self.path_of(parent)?;
+        let name = checked_name(name)?;
+        Ok((dir.clone(), join(&dir, name)))
+    }
+
+    fn writable(&self) -> Result<(), Errno> {
+        if self.opts.read_only {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn add_handle(&self, h: Handle) -> u64 {
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles).insert(fh, Arc::new(Mutex::new(h)));
+        fh
+    }
+
+    fn handle(&self, fh: FileHandle) -> Result<Arc<Mutex<Handle>>, Errno> {
+        lock(&self.handles).get(&fh.0).cloned().ok_or(Errno::EBADF)
+    }
+
+    /// A new file of the cache folder for a file being written.
+    fn cache_file(&self) -> std::io::Result<(File, PathBuf)> {
+        let n = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        let local = PathBuf::from(format!("write-{}-{n}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(self.opts.cache_dir.join(&local))?;
+        Ok((file, local))
+    }
+
+    /// Copies the remote file `path` into `file`.
+    fn download_into(&self, path: &str, file: &File) -> Result<(), Errno> {
+        let remote = self.remote(path);
+        self.rt.block_on(async {
+            let mut s = self
+                .storage
+                .read(&remote, ByteRange::all())
+                .await
+                .map_err(|e| errno(&e))?;
+            let mut at = 0u64;
+            while let Some(chunk) = s.next().await {
+                let chunk = chunk.map_err(|e| errno(&e))?;
+                file.write_all_at(&chunk, at).map_err(|_| Errno::EIO)?;
+                at += chunk.len() as u64;
+            }
+            Ok(())
+        })
+    }
+
+    /// Uploads a file being written, through the transfer engine; `close` reports its failure.
+    fn upload(&self, h: &mut Handle) -> Result<(), Errno> {
+        let Handle::Write {
+            ino,
+            path,
+            file,
+            local,
+            dirty,
+        } = h
+        else {
+            return Ok(());
+        };
+        if !*dirty {
+            return Ok(());
+        }
+        file.sync_all().map_err(|_| Errno::EIO)?;
+        let cache: Arc<dyn Storage> = Arc::new(
+            cloudmux_local::LocalStorage::new(&self.opts.cache_dir).map_err(|e| errno(&e))?,
+        );
+        let remote = self.remote(path);
+        let from = cloudmux_vfs::Source::Path(local.to_string_lossy().into_owned());
+        let (_, mut written) = self
+            .rt
+            .block_on(cloudmux_vfs::copy_file(
+                &cache,
+                &from,
+                &self.storage,
+                &remote,
+                &cloudmux_vfs::Options::default(),
+                |_| {},
+            ))
+            .map_err(|e| {
+                tracing::warn!("{path}: the upload failed: {e}");
+                errno(&e)
+            })?;
+        *dirty = false;
+        written.path = path.clone();
+        written.name = name_of(path).to_string();
+        if let Some(n) = lock(&self.inodes).nodes.get_mut(ino) {
+            n.entry = written;
+        }
+        self.changed(parent_of(path));
+        Ok(())
+    }
+
+    /// Resizes the file at `ino` that no handle is writing: downloaded, cut and uploaded again.
+    fn truncate_closed(&self, ino: u64, size: u64) -> Result<(), Errno> {
+        let path = lock(&self.inodes).path(ino).ok_or(Errno::ENOENT)?;
+        let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
+        if size > 0 {
+            self.download_into(&path, &file)?;
+        }
+        file.set_len(size).map_err(|_| Errno::EIO)?;
+        let mut h = Handle::Write {
+            ino,
+            path,
+            file,
+            local: local.clone(),
+            dirty: true,
+        };
+        let r = self.upload(&mut h);
+        let _ = std::fs::remove_file(self.opts.cache_dir.join(local));
+        r
+    }
+
+    /// Reads `size` bytes at `offset` of a file open for reading, continuing its download when it can.
+    fn read_stream(
+        &self,
+        path: &str,
+        stream: &mut Option<(u64, ByteStream, Bytes)>,
+        offset: u64,
+        size: usize,
+    ) -> Result<Vec<u8>, Errno> {
+        let remote = self.remote(path);
+        self.rt.block_on(async {
+            let reuse = matches!(stream, Some((pos, _, _)) if offset >= *pos && offset - *pos <= READ_THROUGH);
+            if !reuse {
+                let s = self
+                    .storage
+                    .read(&remote, ByteRange::new(offset, None))
+                    .await
+                    .map_err(|e| errno(&e))?;
+                *stream = Some((offset, s, Bytes::new()));
+            }
+            let Some((pos, s, pending)) = stream.as_mut() else {
+                return Err(Errno::EIO);
+            };
+            let mut out = Vec::with_capacity(size);
+            while out.len() < size {
+                if pending.is_empty() {
+                    match s.next().await {
+                        Some(Ok(b)) => *pending = b,
+                        Some(Err(e)) => {
+                            let err = errno(&e);
+                            *stream = None;
+                            return Err(err);
+                        }
+                        None => break,
+                    }
+                    continue;
+                }
+                // Bytes before `offset` (a short jump forward) are read through and dropped.
+                if *pos < offset {
+                    let skip = ((offset - *pos) as usize).min(pending.len());
+                    *pending = pending.slice(skip..);
+                    *pos += skip as u64;
+                    continue;
+                }
+                let take = (size - out.len()).min(pending.len());
+                out.extend_from_slice(&pending[..take]);
+                *pending = pending.slice(take..);
+                *pos += take as u64;
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Mounts `fs` at `mountpoint` (which must be an empty folder unless `allow_non_empty`) and serves it
+/// on background threads until the returned session is dropped or the folder is unmounted.
+pub fn mount(
+    fs: CloudFs,
+    mountpoint: &Path,
+    allow_other: bool,
+    allow_non_empty: bool,
+    fsname: &str,
+) -> std::io::Result<fuser::BackgroundSession> {
+    let meta = std::fs::metadata(mountpoint).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("mount point {}: {e}", mountpoint.display()),
+        )
+    })?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("mount point {} is not a folder", mountpoint.display()),
+        ));
+    }
+    if !allow_non_empty && std::fs::read_dir(mountpoint)?.next().is_some() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!(
+                "mount point {} is not empty (what is in it would be hidden)",
+                mountpoint.display()
+            ),
+        ));
+    }
+    let mut cfg = fuser::Config::default();
+    cfg.mount_options = vec![
+        fuser::MountOption::FSName(fsname.to_string()),
+        fuser::MountOption::Subtype("cloudmux".into()),
+        fuser::MountOption::NoDev,
+        fuser::MountOption::NoSuid,
+        if fs.opts.read_only {
+            fuser::MountOption::RO
+        } else {
+            fuser::MountOption::RW
+        },
+    ];
+    if allow_other {
+        cfg.acl = fuser::SessionACL::All;
+    }
+    cfg.n_threads = Some(4);
+    fuser::spawn_mount(fs, mountpoint, &cfg)
+}
+
+impl Filesystem for CloudFs {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let r = (|| {
+            let (dir, path) = self.child(parent, name)?;
+            // A file being written is there before its upload.
+            if let Some(&ino) = lock(&self.inodes).by_path.get(&path)
+                && self.writer_size(ino).is_some()
+            {
+                return Ok(ino);
+            }
+            let listing = self.listing(&dir)?;
+            let want = name_of(&path);
+            let e = listing
+                .iter()
+                .find(|e| e.name == want)
+                .ok_or(Errno::ENOENT)?;
+            let mut e = e.clone();
+            e.path = path.clone();
+            Ok(lock(&self.inodes).put(&path, e))
+        })();
+        match r.and_then(|ino| self.entry_of(ino).map(|e| (ino, e)).ok_or(Errno::ENOENT)) {
+            Ok((ino, e)) => reply.entry(&KERNEL_TTL, &self.attr(ino, &e), Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.entry_of(ino.0) {
+            Some(e) => reply.attr(&KERNEL_TTL, &self.attr(ino.0, &e)),
+            None => reply.error(Errno::ENOENT),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        // Owners and modes are the mount's; times are the service's. Only the size changes here.
+        let r = (|| {
+            let Some(size) = size else { return Ok(()) };
+            self.writable()?;
+            let writer = match fh {
+                Some(fh) => Some(self.handle(fh)?),
+                None => {
+                    let handles: Vec<Arc<Mutex<Handle>>> =
+                        lock(&self.handles).values().cloned().collect();
+                    handles
+                        .into_iter()
+                        .find(|h| matches!(&*lock(h), Handle::Write { ino: i, .. } if *i == ino.0))
+                }
+            };
+            match writer {
+                Some(h) => match &mut *lock(&h) {
+                    Handle::Write { file, dirty, .. } => {
+                        file.set_len(size).map_err(|_| Errno::EIO)?;
+                        *dirty = true;
+                        Ok(())
+                    }
+                    Handle::Read { .. } => self.truncate_closed(ino.0, size),
+                },
+                None => self.truncate_closed(ino.0, size),
+            }
+        })();
+        match r.and_then(|()| self.entry_of(ino.0).ok_or(Errno::ENOENT)) {
+            Ok(e) => reply.attr(&KERNEL_TTL, &self.attr(ino.0, &e)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let r = (|| {
+            self.writable()?;
+            let (dir, path) = self.child(parent, name)?;
+            let mut e = self
+                .rt
+                .block_on(self.storage.mkdir(&self.remote(&path)))
+                .map_err(|e| errno(&e))?;
+            self.changed(&dir);
+            e.path = path.clone();
+            let ino = lock(&self.inodes).put(&path, e.clone());
+            Ok((ino, e))
+        })();
+        match r {
+            Ok((ino, e)) => reply.entry(&KERNEL_TTL, &self.attr(ino, &e), Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let r = (|| {
+            self.writable()?;
+            let (dir, path) = self.child(parent, name)?;
+            let mode = if self.storage.capabilities().trash {
+                DeleteMode::Trash
+            } else {
+                DeleteMode::Permanent
+            };
+            self.rt
+                .block_on(self.storage.delete(&self.remote(&path), mode))
+                .map_err(|e| errno(&e))?;
+            self.changed(&dir);
+            lock(&self.inodes).remove(&path);
+            Ok(())
+        })();
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let r = (|| {
+            self.writable()?;
+            let (dir, path) = self.child(parent, name)?;
+            if !self.listing(&path)?.is_empty() {
+                return Err(Errno::ENOTEMPTY);
+            }
+            self.rt
+                .block_on(self.storage.rmdir(&self.remote(&path)))
+                .map_err(|e| errno(&e))?;
+            self.changed(&dir);
+            self.changed(&path);
+            lock(&self.inodes).remove(&path);
+            Ok(())
+        })();
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let r = (|| {
+            self.writable()?;
+            let (dir, from) = self.child(parent, name)?;
+            let (newdir, to) = self.child(newparent, newname)?;
+            if from == to {
+                return Ok(());
+            }
+            if to.starts_with(&format!("{from}/")) {
+                return Err(Errno::EINVAL);
+            }
+            let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+            if !(flags - RenameFlags::RENAME_NOREPLACE).is_empty() {
+                return Err(Errno::EINVAL);
+            }
+            // POSIX: an existing file at the new name is replaced; an existing folder only when empty.
+            let target = self
+                .listing(&newdir)?
+                .iter()
+                .find(|e| e.name == name_of(&to))
+                .cloned();
+            if let Some(t) = target {
+                if no_replace {
+                    return Err(Errno::EEXIST);
+                }
+                let source_dir = self
+                    .listing(&dir)?
+                    .iter()
+                    .find(|e| e.name == name_of(&from))
+                    .map(|e| e.is_dir)
+                    .ok_or(Errno::ENOENT)?;
+                match (source_dir, t.is_dir) {
+                    (false, true) => return Err(Errno::EISDIR),
+                    (true, false) => return Err(Errno::ENOTDIR),
+                    (true, true) if !self.listing(&to)?.is_empty() => {
+                        return Err(Errno::ENOTEMPTY);
+                    }
+                    _ => {}
+                }
+                let mode = if self.storage.capabilities().trash {
+                    DeleteMode::Trash
+                } else {
+                    DeleteMode::Permanent
+                };
+                self.rt
+                    .block_on(self.storage.delete(&self.remote(&to), mode))
+                    .map_err(|e| errno(&e))?;
+            }
+            self.rt
+                .block_on(self.storage.rename(&self.remote(&from), &self.remote(&to)))
+                .map_err(|e| errno(&e))?;
+            self.changed(&dir);
+            self.changed(&newdir);
+            self.changed(&from);
+            lock(&self.inodes).rename(&from, &to);
+            // Open writers upload to where the file is now.
+            let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+            for h in handles {
+                match &mut *lock(&h) {
+                    Handle::Write { path, .. } | Handle::Read { path, .. }
+                        if *path == from || path.starts_with(&format!("{from}/")) =>
+                    {
+                        *path = format!("{to}{}", &path[from.len()..]);
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })();
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let r = (|| {
+            let path = self.path_of(ino)?;
+            let e = self.entry_of(ino.0).ok_or(Errno::ENOENT)?;
+            if e.is_dir {
+                return Err(Errno::EISDIR);
+            }
+            if flags.acc_mode() == OpenAccMode::O_RDONLY {
+                return Ok(self.add_handle(Handle::Read { path, stream: None }));
+            }
+            self.writable()?;
+            let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
+            let trunc = flags.0 & libc::O_TRUNC != 0;
+            if !trunc && e.size.unwrap_or(0) > 0 {
+                if let Err(err) = self.download_into(&path, &file) {
+                    let _ = std::fs::remove_file(self.opts.cache_dir.join(&local));
+                    return Err(err);
+                }
+            }
+            Ok(self.add_handle(Handle::Write {
+                ino: ino.0,
+                path,
+                file,
+                local,
+                dirty: trunc,
+            }))
+        })();
+        match r {
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let r = (|| {
+            self.writable()?;
+            let (_dir, path) = self.child(parent, name)?;
+            let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
+            let mut e = Entry::dir(path.clone());
+            e.is_dir = false;
+            e.size = Some(0);
+            e.modified = Some(SystemTime::now().into());
+            let ino = lock(&self.inodes).put(&path, e.clone());
+            let fh = self.add_handle(Handle::Write {
+                ino,
+                path,
+                file,
+                local,
+                dirty: true,
+            });
+            Ok((ino, e, fh))
+        })();
+        match r {
+            Ok((ino, e, fh)) => reply.created(
+                &KERNEL_TTL,
+                &self.attr(ino, &e),
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+            ),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let r = (|| {
+            let h = self.handle(fh)?;
+            let mut h = lock(&h);
+            match &mut *h {
+                Handle::Read { path, stream } => {
+                    let path = path.clone();
+                    self.read_stream(&path, stream, offset, size as usize)
+                }
+                Handle::Write { file, .. } => {
+                    let mut buf = vec![0u8; size as usize];
+                    let mut got = 0;
+                    while got < buf.len() {
+                        match file.read_at(&mut buf[got..], offset + got as u64) {
+                            Ok(0) => break,
+                            Ok(n) => got += n,
+                            Err(_) => return Err(Errno::EIO),
+                        }
+                    }
+                    buf.truncate(got);
+                    Ok(buf)
+                }
+            }
+        })();
+        match r {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let r = (|| {
+            let h = self.handle(fh)?;
+            let mut h = lock(&h);
+            match &mut *h {
+                Handle::Write { file, dirty, .. } => {
+                    let at = if flags.0 & libc::O_APPEND != 0 {
+                        file.metadata().map_err(|_| Errno::EIO)?.len()
+                    } else {
+                        offset
+                    };
+                    file.write_all_at(data, at).map_err(|_| Errno::EIO)?;
+                    *dirty = true;
+                    Ok(data.len() as u32)
+                }
+                Handle::Read { .. } => Err(Errno::EBADF),
+            }
+        })();
+        match r {
+            Ok(n) => reply.written(n),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        let r = self.handle(fh).and_then(|h| self.upload(&mut lock(&h)));
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let r = self.handle(fh).and_then(|h| self.upload(&mut lock(&h)));
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        let Some(h) = lock(&self.handles).remove(&fh.0) else {
+            reply.error(Errno::EBADF);
+            return;
+        };
+        let mut h = lock(&h);
+        let r = self.upload(&mut h);
+        if let Handle::Write { local, path, .. } = &*h {
+            if r.is_err() {
+                tracing::warn!(
+                    "{path}: not uploaded; what was written stays in {}",
+                    self.opts.cache_dir.join(local).display()
+                );
+            } else {
+                let _ = std::fs::remove_file(self.opts.cache_dir.join(local));
+            }
+        }
+        match r {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let r = (|| {
+            let path = self.path_of(ino)?;
+            let listing = self.listing(&path)?;
+            let parent = if path.is_empty() {
+                1
+            } else {
+                lock(&self.inodes)
+                    .by_path
+                    .get(parent_of(&path))
+                    .copied()
+                    .unwrap_or(1)
+            };
+            let mut all = vec![
+                (ino.0, FileType::Directory, ".".to_string()),
+                (parent, FileType::Directory, "..".to_string()),
+            ];
+            let mut inodes = lock(&self.inodes);
+            for e in listing.iter() {
+                let child = join(&path, &e.name);
+                let mut e = e.clone();
+                e.path = child.clone();
+                let kind = if e.is_dir {
+                    FileType::Directory
+                } else {
+                    FileType::RegularFile
+                };
+                let name = e.name.clone();
+                let ino = inodes.put(&child, e);
+                all.push((ino, kind, name));
+            }
+            Ok(all)
+        })();
+        match r {
+            Ok(all) => {
+                for (i, (ino, kind, name)) in all.into_iter().enumerate().skip(offset as usize) {
+                    if reply.add(INodeNo(ino), (i + 1) as u64, kind, name) {
+                        break;
+                    }
+                }
+                reply.ok();
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        // Unknown or unlimited space is shown as a petabyte, free as what is not used of it.
+        let about = self.rt.block_on(self.storage.about()).ok();
+        let total = about.as_ref().and_then(|a| a.total).unwrap_or(1 << 50);
+        let used = about.as_ref().and_then(|a| a.used).unwrap_or(0).min(total);
+        let blocks = total / BLOCK;
+        let free = (total - used) / BLOCK;
+        reply.statfs(
+            blocks,
+            free,
+            free,
+            1 << 30,
+            1 << 30,
+            BLOCK as u32,
+            NAME_MAX as u32,
+            BLOCK as u32,
+        );
+    }
+}
+
+/// Unmounts the FUSE mount at `mountpoint` (as `fusermount3 -u` does).
+pub fn unmount(mountpoint: &Path) -> std::io::Result<()> {
+    let mut last = None;
+    for tool in ["fusermount3", "fusermount"] {
+        match std::process::Command::new(tool)
+            .arg("-u")
+            .arg(mountpoint)
+            .status()
+        {
+            Ok(s) if s.success() => return Ok(()),
+            Ok(s) => {
+                return Err(std::io::Error::other(format!(
+                    "{tool} -u {} failed ({s}): is it a cloudmux mount, and yours?",
+                    mountpoint.display()
+                )));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no fusermount")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str) -> Entry {
+        let mut e = Entry::dir(path.to_string());
+        e.name = name_of(path).to_string();
+        e
+    }
+
+    #[test]
+    fn a_rename_moves_everything_below() {
+        let mut i = Inodes {
+            next: 1,
+            ..Default::default()
+        };
+        let a = i.put("a", entry("a"));
+        let b = i.put("a/b", entry("a/b"));
+        let other = i.put("ab", entry("ab"));
+        let gone = i.put("x", entry("x"));
+        i.put("x/y", entry("x/y"));
+        i.rename("a", "x");
+        assert_eq!(i.path(a).as_deref(), Some("x"));
+        assert_eq!(i.path(b).as_deref(), Some("x/b"));
+        assert_eq!(
+            i.path(other).as_deref(),
+            Some("ab"),
+            "a sibling sharing a prefix"
+        );
+        assert_eq!(i.path(gone), None, "the replaced target is forgotten");
+        assert!(!i.by_path.contains_key("x/y"));
+        assert_eq!(i.nodes[&b].entry.name, "b");
+        i.remove("x");
+        assert!(i.path(a).is_none() && i.path(b).is_none());
+        assert_eq!(i.path(other).as_deref(), Some("ab"));
+    }
+
+    #[test]
+    fn names_from_the_kernel_are_checked() {
+        assert_eq!(checked_name(OsStr::new("ok.txt")), Ok("ok.txt"));
+        assert_eq!(
+            checked_name(OsStr::new(&"x".repeat(256))),
+            Err(Errno::ENAMETOOLONG)
+        );
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(
+            checked_name(OsStr::from_bytes(b"\xff\xfe")),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(join("", "a"), "a");
+        assert_eq!(join("a", "b"), "a/b");
+        assert_eq!(parent_of("a/b/c"), "a/b");
+        assert_eq!(parent_of("a"), "");
+    }
+}
