@@ -37,9 +37,21 @@ pub struct Mount {
     /// mount show at once).
     #[arg(long, default_value_t = 10)]
     pub dir_cache_time: u64,
-    /// Where files being written wait for their upload (default: ~/.cache/cloudmux/mount/REMOTE).
+    /// Where files being written wait for their upload (default: ~/.cache/cloudmux/mount/REMOTE). What
+    /// waits there survives a crash: the next mount over the same folder uploads it.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Seconds after its close a file is uploaded (a file written again meanwhile goes up once); 0
+    /// uploads at the close, which then waits for the upload and reports its failure.
+    #[arg(long, default_value_t = 5.0, value_parser = seconds)]
+    pub write_back: f64,
+}
+
+fn seconds(s: &str) -> std::result::Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (0.0..=86_400.0).contains(v))
+        .ok_or_else(|| format!("{s:?} is not a number of seconds from 0 to 86400"))
 }
 
 /// `cloudmux unmount MOUNTPOINT`.
@@ -107,6 +119,7 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
             .cache_dir
             .clone()
             .unwrap_or_else(|| default_cache_dir(&name)),
+        write_back: Duration::from_secs_f64(m.write_back),
     };
     let fs = cloudmux_mount::CloudFs::new(
         loc.storage.clone(),

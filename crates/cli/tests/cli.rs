@@ -1836,16 +1836,26 @@ fn mount_drive_yandex_and_a_local_folder() {
             env.ok(&["mkdir", what]);
         }
         let at = env.dir.path().join(format!("mnt{n}"));
-        let mut m = spawn_mount(&env, what, &at, &[]);
+        // Drive uploads at the close; the others a moment after it.
+        let write_back = if n == 0 { "0" } else { "0.3" };
+        let mut m = spawn_mount(&env, what, &at, &["--write-back", write_back]);
         let remote = |rel: &str| format!("{what}/{rel}");
+        // What the service holds at `rel`, once it holds what the mount shows (a few seconds at most).
         let on_service = |rel: &str| -> Vec<u8> {
-            let o = env.run(&["cat", &remote(rel)]);
-            assert!(
-                o.status.success(),
-                "{what}: cat {rel}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            o.stdout
+            let want = std::fs::read(at.join(rel)).unwrap();
+            let t0 = Instant::now();
+            loop {
+                let o = env.run(&["cat", &remote(rel)]);
+                if o.status.success() && o.stdout == want {
+                    return o.stdout;
+                }
+                assert!(
+                    t0.elapsed() < Duration::from_secs(20),
+                    "{what}: {rel} never reached the service: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
         };
         // A whole file, then read back through the mount and from the service.
         std::fs::write(at.join("big.bin"), &data).unwrap();
@@ -1892,6 +1902,7 @@ fn mount_drive_yandex_and_a_local_folder() {
         // Folders, renames, listings and POSIX errors.
         std::fs::create_dir(at.join("dir")).unwrap();
         std::fs::rename(at.join("notes.txt"), at.join("dir/moved.txt")).unwrap();
+        on_service("dir/moved.txt");
         std::fs::rename(at.join("dir"), at.join("dir2")).unwrap();
         let mut names: Vec<String> = std::fs::read_dir(&at)
             .unwrap()
@@ -1903,6 +1914,11 @@ fn mount_drive_yandex_and_a_local_folder() {
             on_service("dir2/moved.txt"),
             b"ONE\ntw",
             "{what}: renamed on the service"
+        );
+        assert_ne!(
+            env.run(&["stat", &remote("notes.txt")]).status.code(),
+            Some(0),
+            "{what}: not left under the old name"
         );
         let e = std::fs::remove_dir(at.join("dir2")).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(ENOTEMPTY), "{what}: {e}");
@@ -1950,6 +1966,89 @@ fn mount_drive_yandex_and_a_local_folder() {
     let o = env.run(&["mount", "gd:m", full.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "refused");
     assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+}
+
+/// Files closed in a mount but not yet uploaded survive `kill -9`: the next mount over the same cache
+/// folder uploads them (under the name a rename gave them, and not a file deleted meanwhile), and until
+/// then the mount shows and reads the new bytes.
+#[test]
+fn mount_write_back_survives_kill_9() {
+    if !fuse_available() {
+        return;
+    }
+    let env = Env::new(3599);
+    env.login();
+    env.ok(&["mkdir", "gd:wb"]);
+    let at = env.dir.path().join("mnt");
+    let mut m = spawn_mount(&env, "gd:wb", &at, &["--write-back", "3600"]);
+    let data: Vec<u8> = (0..12_000_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    std::fs::write(at.join("big.bin"), &data).unwrap();
+    std::fs::write(at.join("first.txt"), b"first").unwrap();
+    std::fs::rename(at.join("first.txt"), at.join("renamed.txt")).unwrap();
+    std::fs::write(at.join("gone.txt"), b"gone").unwrap();
+    std::fs::remove_file(at.join("gone.txt")).unwrap();
+    assert!(
+        std::fs::read(at.join("big.bin")).unwrap() == data,
+        "read before its upload"
+    );
+    assert_eq!(
+        std::fs::metadata(at.join("big.bin")).unwrap().len(),
+        data.len() as u64
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&at)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["big.bin", "renamed.txt"]);
+    assert!(
+        env.ok(&["ls", "gd:wb"]).trim().is_empty(),
+        "nothing uploaded yet"
+    );
+    m.child.kill().unwrap(); // SIGKILL
+    m.child.wait().unwrap();
+    drop(m);
+    let m = spawn_mount(&env, "gd:wb", &at, &["--write-back", "1"]);
+    let t0 = Instant::now();
+    loop {
+        let o = env.run(&["cat", "gd:wb/big.bin"]);
+        if o.status.success() && o.stdout == data {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never uploaded after the crash"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let t0 = Instant::now();
+    while env.run(&["cat", "gd:wb/renamed.txt"]).stdout != b"first" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "renamed.txt never uploaded"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let listed = env.ok(&["ls", "gd:wb"]);
+    assert!(
+        !listed.contains("first.txt") && !listed.contains("gone.txt"),
+        "{listed}"
+    );
+    let cache = env
+        .dir
+        .path()
+        .join("mount-cache")
+        .join("gd_wb")
+        .join("pending");
+    let t0 = Instant::now();
+    while std::fs::read_dir(&cache).unwrap().next().is_some() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the pending folder empties"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(m);
 }
 
 /// `ENOTEMPTY` on Linux.

@@ -12,14 +12,18 @@
 //!   follow each other (a short jump forward reads through; anything else opens a new range), so a
 //!   seek in a video fetches from where it lands, never the whole file.
 //! - **Writes** go to a file of the cache folder — random writes, truncation and appends as on any
-//!   disk — and are uploaded through the transfer engine (checked against the service's hash,
-//!   retried, paced) when the file is closed, so that `close` reports an upload that failed. A file
-//!   opened for writing without `O_TRUNC` is downloaded into the cache first.
+//!   disk. When the file is closed its bytes are kept in the cache folder (`writeback`) and uploaded
+//!   through the transfer engine (checked against the service's hash, retried, paced, resumable)
+//!   `write_back` later; until then the mount shows and reads the new version. What is pending
+//!   survives a crash: the next mount over the same cache folder uploads it. With a `write_back` of
+//!   zero the upload happens at the close, which then reports a failure. A file opened for writing
+//!   without `O_TRUNC` starts from its pending version, or is downloaded into the cache.
 //! - **Deletes** go to the service's trash where it has one.
 //! - `statfs` reports the remote's `about` (total and used space).
 //!
-//! Not yet: a persistent metadata cache, write-back after a delay that survives a crash, and sparse
-//! cached reads (`--cache-mode full`); the mount is write-through on close.
+//! Not yet: a persistent metadata cache and sparse cached reads (`--cache-mode full`).
+
+mod writeback;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -54,6 +58,8 @@ pub struct Options {
     pub dir_ttl: Duration,
     /// Where files being written are kept until they are uploaded (created if missing; the owner's alone).
     pub cache_dir: PathBuf,
+    /// How long after its close a file is uploaded (zero: at the close, which waits for it).
+    pub write_back: Duration,
 }
 
 /// How long the kernel may keep what it was told of a name or an inode.
@@ -158,6 +164,8 @@ enum Handle {
         local: PathBuf,
         dirty: bool,
     },
+    /// A file read from its version waiting for upload.
+    Local { file: File },
 }
 
 /// A folder's entries and when they were asked for.
@@ -169,10 +177,11 @@ pub struct CloudFs {
     root: String,
     rt: tokio::runtime::Handle,
     opts: Options,
-    inodes: Mutex<Inodes>,
-    listings: Mutex<HashMap<String, Listing>>,
+    inodes: Arc<Mutex<Inodes>>,
+    listings: Arc<Mutex<HashMap<String, Listing>>>,
     handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
     next_handle: AtomicU64,
+    pending: Arc<writeback::WriteBack>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -250,13 +259,39 @@ impl CloudFs {
             },
         );
         inodes.by_path.insert(String::new(), 1);
+        let root = root.trim_matches('/').to_string();
+        let inodes = Arc::new(Mutex::new(inodes));
+        let listings: Arc<Mutex<HashMap<String, Listing>>> = Arc::default();
+        let uploaded: writeback::Uploaded = {
+            let (inodes, listings) = (inodes.clone(), listings.clone());
+            Arc::new(move |path: &str, mut e: Entry| {
+                lock(&listings).remove(parent_of(path));
+                e.path = path.to_string();
+                e.name = name_of(path).to_string();
+                let mut inodes = lock(&inodes);
+                if let Some(&ino) = inodes.by_path.get(path)
+                    && let Some(n) = inodes.nodes.get_mut(&ino)
+                {
+                    n.entry = e;
+                }
+            })
+        };
+        let pending = writeback::WriteBack::open(
+            &opts.cache_dir,
+            storage.clone(),
+            root.clone(),
+            opts.write_back,
+            rt.clone(),
+            uploaded,
+        )?;
         Ok(CloudFs {
             storage,
-            root: root.trim_matches('/').to_string(),
+            root,
             rt,
+            pending,
             opts,
-            inodes: Mutex::new(inodes),
-            listings: Default::default(),
+            inodes,
+            listings,
             handles: Default::default(),
             next_handle: AtomicU64::new(1),
         })
@@ -347,11 +382,56 @@ impl CloudFs {
 
     /// What `ino` is now: a writer's size where one is open.
     fn entry_of(&self, ino: u64) -> Option<Entry> {
-        let mut e = lock(&self.inodes).nodes.get(&ino)?.entry.clone();
+        let node = lock(&self.inodes).nodes.get(&ino)?.clone();
+        let mut e = node.entry;
+        if let Some((item, _)) = self.pending.get(&node.path) {
+            e.size = Some(item.size);
+            e.modified = Some(item.modified.into());
+        }
         if let Some(size) = self.writer_size(ino) {
             e.size = Some(size);
         }
         Some(e)
+    }
+
+    /// The entries of folder `path` with the versions waiting for upload in it.
+    fn listed(&self, path: &str) -> Result<Arc<Vec<Entry>>, Errno> {
+        let listing = self.listing(path)?;
+        let pending = self.pending.in_folder(path);
+        if pending.is_empty() {
+            return Ok(listing);
+        }
+        let mut all: Vec<Entry> = listing.as_ref().clone();
+        for (p, item) in pending {
+            let name = name_of(&p);
+            let i = match all.iter().position(|e| e.name == name) {
+                Some(i) => i,
+                None => {
+                    let mut e = Entry::dir(p.clone());
+                    e.name = name.to_string();
+                    e.is_dir = false;
+                    all.push(e);
+                    all.len() - 1
+                }
+            };
+            all[i].size = Some(item.size);
+            all[i].modified = Some(item.modified.into());
+            all[i].hashes = Default::default();
+        }
+        Ok(Arc::new(all))
+    }
+
+    /// Fills `file` with the current bytes of `path`: its pending version, or the remote's.
+    fn fill(&self, path: &str, file: &File) -> Result<(), Errno> {
+        match self.pending.get(path) {
+            Some((_, data)) => {
+                let mut src = File::open(data).map_err(|_| Errno::EIO)?;
+                let mut dst = file.try_clone().map_err(|_| Errno::EIO)?;
+                std::io::copy(&mut src, &mut dst).map_err(|_| Errno::EIO)?;
+                Ok(())
+            }
+            None => self.download_into(path, file),
+        }
     }
 
     fn child(&self, parent: INodeNo, name: &OsStr) -> Result<(String, String), Errno> {
@@ -424,6 +504,15 @@ impl CloudFs {
         if !*dirty {
             return Ok(());
         }
+        if !self.opts.write_back.is_zero() {
+            self.pending.add(path, file).map_err(|e| {
+                tracing::warn!("{path}: cannot keep it for upload: {e}");
+                Errno::EIO
+            })?;
+            *dirty = false;
+            self.changed(parent_of(path));
+            return Ok(());
+        }
         file.sync_all().map_err(|_| Errno::EIO)?;
         let cache: Arc<dyn Storage> = Arc::new(
             cloudmux_local::LocalStorage::new(&self.opts.cache_dir).map_err(|e| errno(&e))?,
@@ -445,6 +534,8 @@ impl CloudFs {
                 errno(&e)
             })?;
         *dirty = false;
+        // An older version an earlier mount left pending must not overwrite this one.
+        self.pending.remove(path);
         written.path = path.clone();
         written.name = name_of(path).to_string();
         if let Some(n) = lock(&self.inodes).nodes.get_mut(ino) {
@@ -454,12 +545,30 @@ impl CloudFs {
         Ok(())
     }
 
+    /// Deletes the file at `path`: its pending version, and the remote's (to the trash where there is one).
+    fn delete(&self, path: &str) -> Result<(), Errno> {
+        let had_pending = self.pending.remove(path);
+        let mode = if self.storage.capabilities().trash {
+            DeleteMode::Trash
+        } else {
+            DeleteMode::Permanent
+        };
+        match self
+            .rt
+            .block_on(self.storage.delete(&self.remote(path), mode))
+        {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound && had_pending => Ok(()),
+            Err(e) => Err(errno(&e)),
+        }
+    }
+
     /// Resizes the file at `ino` that no handle is writing: downloaded, cut and uploaded again.
     fn truncate_closed(&self, ino: u64, size: u64) -> Result<(), Errno> {
         let path = lock(&self.inodes).path(ino).ok_or(Errno::ENOENT)?;
         let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
         if size > 0 {
-            self.download_into(&path, &file)?;
+            self.fill(&path, &file)?;
         }
         file.set_len(size).map_err(|_| Errno::EIO)?;
         let mut h = Handle::Write {
@@ -586,7 +695,7 @@ impl Filesystem for CloudFs {
             {
                 return Ok(ino);
             }
-            let listing = self.listing(&dir)?;
+            let listing = self.listed(&dir)?;
             let want = name_of(&path);
             let e = listing
                 .iter()
@@ -648,7 +757,7 @@ impl Filesystem for CloudFs {
                         *dirty = true;
                         Ok(())
                     }
-                    Handle::Read { .. } => self.truncate_closed(ino.0, size),
+                    Handle::Read { .. } | Handle::Local { .. } => self.truncate_closed(ino.0, size),
                 },
                 None => self.truncate_closed(ino.0, size),
             }
@@ -690,14 +799,7 @@ impl Filesystem for CloudFs {
         let r = (|| {
             self.writable()?;
             let (dir, path) = self.child(parent, name)?;
-            let mode = if self.storage.capabilities().trash {
-                DeleteMode::Trash
-            } else {
-                DeleteMode::Permanent
-            };
-            self.rt
-                .block_on(self.storage.delete(&self.remote(&path), mode))
-                .map_err(|e| errno(&e))?;
+            self.delete(&path)?;
             self.changed(&dir);
             lock(&self.inodes).remove(&path);
             Ok(())
@@ -712,7 +814,7 @@ impl Filesystem for CloudFs {
         let r = (|| {
             self.writable()?;
             let (dir, path) = self.child(parent, name)?;
-            if !self.listing(&path)?.is_empty() {
+            if !self.listed(&path)?.is_empty() {
                 return Err(Errno::ENOTEMPTY);
             }
             self.rt
@@ -755,7 +857,7 @@ impl Filesystem for CloudFs {
             }
             // POSIX: an existing file at the new name is replaced; an existing folder only when empty.
             let target = self
-                .listing(&newdir)?
+                .listed(&newdir)?
                 .iter()
                 .find(|e| e.name == name_of(&to))
                 .cloned();
@@ -764,7 +866,7 @@ impl Filesystem for CloudFs {
                     return Err(Errno::EEXIST);
                 }
                 let source_dir = self
-                    .listing(&dir)?
+                    .listed(&dir)?
                     .iter()
                     .find(|e| e.name == name_of(&from))
                     .map(|e| e.is_dir)
@@ -772,23 +874,23 @@ impl Filesystem for CloudFs {
                 match (source_dir, t.is_dir) {
                     (false, true) => return Err(Errno::EISDIR),
                     (true, false) => return Err(Errno::ENOTDIR),
-                    (true, true) if !self.listing(&to)?.is_empty() => {
+                    (true, true) if !self.listed(&to)?.is_empty() => {
                         return Err(Errno::ENOTEMPTY);
                     }
                     _ => {}
                 }
-                let mode = if self.storage.capabilities().trash {
-                    DeleteMode::Trash
-                } else {
-                    DeleteMode::Permanent
-                };
-                self.rt
-                    .block_on(self.storage.delete(&self.remote(&to), mode))
-                    .map_err(|e| errno(&e))?;
+                self.delete(&to)?;
             }
-            self.rt
+            let moved_pending = self.pending.rename(&from, &to).map_err(|_| Errno::EIO)?;
+            match self
+                .rt
                 .block_on(self.storage.rename(&self.remote(&from), &self.remote(&to)))
-                .map_err(|e| errno(&e))?;
+            {
+                Ok(_) => {}
+                // Only its pending version exists yet: it is uploaded under the new name.
+                Err(e) if e.kind() == ErrorKind::NotFound && moved_pending => {}
+                Err(e) => return Err(errno(&e)),
+            }
             self.changed(&dir);
             self.changed(&newdir);
             self.changed(&from);
@@ -821,13 +923,17 @@ impl Filesystem for CloudFs {
                 return Err(Errno::EISDIR);
             }
             if flags.acc_mode() == OpenAccMode::O_RDONLY {
+                if let Some((_, data)) = self.pending.get(&path) {
+                    let file = File::open(data).map_err(|_| Errno::EIO)?;
+                    return Ok(self.add_handle(Handle::Local { file }));
+                }
                 return Ok(self.add_handle(Handle::Read { path, stream: None }));
             }
             self.writable()?;
             let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
             let trunc = flags.0 & libc::O_TRUNC != 0;
             if !trunc && e.size.unwrap_or(0) > 0 {
-                if let Err(err) = self.download_into(&path, &file) {
+                if let Err(err) = self.fill(&path, &file) {
                     let _ = std::fs::remove_file(self.opts.cache_dir.join(&local));
                     return Err(err);
                 }
@@ -905,7 +1011,7 @@ impl Filesystem for CloudFs {
                     let path = path.clone();
                     self.read_stream(&path, stream, offset, size as usize)
                 }
-                Handle::Write { file, .. } => {
+                Handle::Write { file, .. } | Handle::Local { file } => {
                     let mut buf = vec![0u8; size as usize];
                     let mut got = 0;
                     while got < buf.len() {
@@ -952,7 +1058,7 @@ impl Filesystem for CloudFs {
                     *dirty = true;
                     Ok(data.len() as u32)
                 }
-                Handle::Read { .. } => Err(Errno::EBADF),
+                Handle::Read { .. } | Handle::Local { .. } => Err(Errno::EBADF),
             }
         })();
         match r {
@@ -1033,7 +1139,7 @@ impl Filesystem for CloudFs {
     ) {
         let r = (|| {
             let path = self.path_of(ino)?;
-            let listing = self.listing(&path)?;
+            let listing = self.listed(&path)?;
             let parent = if path.is_empty() {
                 1
             } else {
