@@ -752,7 +752,7 @@ impl Db {
     }
 
     /// The changes recorded after number `seen` (below zero: none, only the latest number), at most
-    /// [`CHANGES_READ`]: the latest number, their paths, and whether there were more.
+    /// a thousand: the latest number, their paths, and whether there were more.
     pub async fn changes_since(&self, seen: i64) -> Result<(i64, Vec<String>, bool)> {
         if seen < 0 {
             let r = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS last FROM tree_changes")
