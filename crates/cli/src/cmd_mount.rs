@@ -45,6 +45,10 @@ pub struct Mount {
     /// uploads at the close, which then waits for the upload and reports its failure.
     #[arg(long, default_value_t = 5.0, value_parser = seconds)]
     pub write_back: f64,
+    /// Run in the background once mounted (its log goes to mount.log in the cache folder); stop it with
+    /// `cloudmux unmount MOUNTPOINT`.
+    #[arg(long)]
+    pub daemon: bool,
 }
 
 fn seconds(s: &str) -> std::result::Result<f64, String> {
@@ -87,6 +91,82 @@ fn default_cache_dir(remote: &str) -> PathBuf {
     base.join("cloudmux").join("mount").join(safe)
 }
 
+/// Starts this same command without `--daemon` in a process group of its own, its output going to
+/// `log`, and returns once it has mounted (or says why it could not).
+async fn detach(m: &Mount, log: PathBuf) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--daemon")
+        .collect();
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .process_group(0)
+        .spawn()?;
+    let t0 = std::time::Instant::now();
+    loop {
+        if is_mounted(&m.mountpoint) {
+            eprintln!(
+                "{} mounted at {} in the background (pid {}; log {}); stop it with `cloudmux unmount {}`",
+                m.remote,
+                m.mountpoint.display(),
+                child.id(),
+                log.display(),
+                m.mountpoint.display()
+            );
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let last: Vec<&str> = text.lines().rev().take(5).collect();
+            let last: Vec<&str> = last.into_iter().rev().collect();
+            return Err(Error::invalid(format!(
+                "the background mount ended ({status}): {}",
+                last.join(" / ")
+            ))
+            .with_hint(format!("see {}", log.display())));
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            return Err(Error::new(
+                cloudmux_core::ErrorKind::Transient,
+                format!("{} did not mount within a minute", m.remote),
+            )
+            .with_hint(format!("see {}", log.display())));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether something is mounted at `at` (by /proc/self/mounts).
+fn is_mounted(at: &std::path::Path) -> bool {
+    let Ok(at) = std::fs::canonicalize(at) else {
+        return false;
+    };
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
+    // Spaces and the like are written as octal escapes there.
+    let want = at
+        .to_string_lossy()
+        .replace('\\', "\\134")
+        .replace(' ', "\\040")
+        .replace('\t', "\\011")
+        .replace('\n', "\\012");
+    mounts
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(want.as_str()))
+}
+
 /// Mounts and serves until SIGINT, SIGTERM or an unmount.
 pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
     let loc = crate::open::locate(cfg, &m.remote).await?;
@@ -103,6 +183,13 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
         );
     }
     let name = loc.remote.clone().unwrap_or_else(|| "local".into());
+    let cache_dir = m
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| default_cache_dir(&name));
+    if m.daemon {
+        return detach(&m, cache_dir.join("mount.log")).await;
+    }
     // The process's own directory belongs to its user and group.
     let (uid, gid) = {
         use std::os::unix::fs::MetadataExt;
@@ -115,10 +202,7 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
         gid: m.gid.unwrap_or(gid),
         umask: m.umask,
         dir_ttl: Duration::from_secs(m.dir_cache_time),
-        cache_dir: m
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| default_cache_dir(&name)),
+        cache_dir,
         write_back: Duration::from_secs_f64(m.write_back),
     };
     let fs = cloudmux_mount::CloudFs::new(

@@ -1961,6 +1961,32 @@ fn mount_drive_yandex_and_a_local_folder() {
     assert_eq!(e.raw_os_error(), Some(30), "EROFS: {e}");
     env.ok(&["unmount", at.to_str().unwrap()]);
     assert!(ro.child.wait().unwrap().success());
+    // In the background: the command returns once mounted, and `cloudmux unmount` ends it.
+    let bg = env.dir.path().join("bg");
+    std::fs::create_dir_all(&bg).unwrap();
+    let cache = env.dir.path().join("bg-cache");
+    let out = env.run(&[
+        "mount",
+        "gd:m",
+        bg.to_str().unwrap(),
+        "--daemon",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(is_mounted(&bg));
+    assert!(std::fs::read(bg.join("big.bin")).unwrap() == data);
+    env.ok(&["unmount", bg.to_str().unwrap()]);
+    assert!(!is_mounted(&bg));
+    assert!(
+        std::fs::read_to_string(cache.join("mount.log"))
+            .unwrap()
+            .contains("mounted at")
+    );
     let full = env.dir.path().join("full");
     std::fs::create_dir_all(full.join("inside")).unwrap();
     let o = env.run(&["mount", "gd:m", full.to_str().unwrap()]);
