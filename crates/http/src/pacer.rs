@@ -814,45 +814,7 @@ mod tests {
     /// Clients asking `demand` requests a second (a refused one is asked again), for `secs` simulated
     /// seconds, through one pacer; answers come at once.
     fn run(svc: &mut Service, demand: f64, secs: u64) -> Run {
-        let pacer = Pacer::new("sim");
-        let t0 = Instant::now();
-        let end = Duration::from_secs(secs);
-        let gap = Duration::from_secs_f64(1.0 / demand);
-        let (mut t, mut sent, mut refused, mut done) = (Duration::ZERO, 0, 0, 0);
-        while t < end {
-            match pacer.reserve_at(t0 + t) {
-                Some(wait) => t += wait.max(Duration::from_micros(100)),
-                None => {
-                    sent += 1;
-                    let no = svc.refuses(t);
-                    if no {
-                        refused += 1;
-                    } else {
-                        done += 1;
-                    }
-                    let c = pacer.record_at(t0 + t, no, None);
-                    if c != Change::None && std::env::var("SIM_TRACE").is_ok() {
-                        eprintln!("{:.2}s {c:?}", t.as_secs_f64());
-                    }
-                    t += gap;
-                }
-            }
-        }
-        eprintln!(
-            "simulated: limit {:?}, noise {}: {sent} sent, {refused} refused ({:.1} %), {done} done \
-             ({:.1}/s), pace at the end {:?}",
-            svc.limit,
-            svc.noise,
-            refused as f64 * 100.0 / sent as f64,
-            done as f64 / secs as f64,
-            pacer.rate()
-        );
-        Run {
-            sent,
-            refused,
-            done,
-            pacer,
-        }
+        run_with(Pacer::new("sim"), svc, demand, secs)
     }
 
     #[test]
@@ -924,9 +886,10 @@ mod tests {
     /// Like [`run`], through `pacer`.
     fn run_with(pacer: Pacer, svc: &mut Service, demand: f64, secs: u64) -> Run {
         let t0 = Instant::now();
+        let end = Duration::from_secs(secs);
         let gap = Duration::from_secs_f64(1.0 / demand);
         let (mut t, mut sent, mut refused, mut done) = (Duration::ZERO, 0, 0, 0);
-        while t < Duration::from_secs(secs) {
+        while t < end {
             match pacer.reserve_at(t0 + t) {
                 Some(wait) => t += wait.max(Duration::from_micros(100)),
                 None => {
@@ -946,8 +909,13 @@ mod tests {
             }
         }
         eprintln!(
-            "simulated, published limit: service limit {:?}: {sent} sent, {refused} refused, {done} done",
-            svc.limit
+            "simulated: limit {:?}, noise {}: {sent} sent, {refused} refused ({:.1} %), {done} done \
+             ({:.1}/s), pace at the end {:?}",
+            svc.limit,
+            svc.noise,
+            refused as f64 * 100.0 / sent as f64,
+            done as f64 / secs as f64,
+            pacer.rate()
         );
         Run {
             sent,

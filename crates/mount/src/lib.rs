@@ -545,6 +545,14 @@ impl CloudFs {
         Ok(())
     }
 
+    /// A close (`flush`) or `fsync` of a file: what was written is kept for upload (or uploaded).
+    fn close_or_sync(&self, fh: FileHandle, reply: ReplyEmpty) {
+        match self.handle(fh).and_then(|h| self.upload(&mut lock(&h))) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
     /// Deletes the file at `path`: its pending version, and the remote's (to the trash where there is one).
     fn delete(&self, path: &str) -> Result<(), Errno> {
         let had_pending = self.pending.remove(path);
@@ -1075,11 +1083,7 @@ impl Filesystem for CloudFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        let r = self.handle(fh).and_then(|h| self.upload(&mut lock(&h)));
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        self.close_or_sync(fh, reply);
     }
 
     fn fsync(
@@ -1090,11 +1094,7 @@ impl Filesystem for CloudFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let r = self.handle(fh).and_then(|h| self.upload(&mut lock(&h)));
-        match r {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        self.close_or_sync(fh, reply);
     }
 
     fn release(

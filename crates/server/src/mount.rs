@@ -705,15 +705,7 @@ mod tests {
     async fn stats_are_cached_until_a_write() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("f.txt"), "one").unwrap();
-        let t = Tree::new(Duration::from_secs(60));
-        t.mount(Mount {
-            path: "/m".into(),
-            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
-            read_only: false,
-            direct_links: false,
-            guest: false,
-        })
-        .unwrap();
+        let t = folder_at_m(d.path(), 60);
         assert_eq!(t.stat_for_read("/m/f.txt").await.unwrap().size, Some(3));
         std::fs::write(d.path().join("f.txt"), "changed outside").unwrap();
         assert_eq!(
@@ -750,6 +742,20 @@ mod tests {
         );
     }
 
+    /// A tree with the local folder `dir` mounted at `/m`, listings kept `ttl` seconds.
+    fn folder_at_m(dir: &std::path::Path, ttl: u64) -> Tree {
+        let t = Tree::new(Duration::from_secs(ttl));
+        t.mount(Mount {
+            path: "/m".into(),
+            storage: Arc::new(cloudmux_local::LocalStorage::new(dir).unwrap()),
+            read_only: false,
+            direct_links: false,
+            guest: false,
+        })
+        .unwrap();
+        t
+    }
+
     /// Changes published in one place, as the database holds them for several processes.
     #[derive(Default)]
     struct Board(Mutex<Vec<String>>);
@@ -780,15 +786,7 @@ mod tests {
         std::fs::write(d.path().join("f.txt"), "one").unwrap();
         let board: Arc<Board> = Arc::default();
         let process = || {
-            let t = Tree::new(Duration::from_secs(600));
-            t.mount(Mount {
-                path: "/m".into(),
-                storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
-                read_only: false,
-                direct_links: false,
-                guest: false,
-            })
-            .unwrap();
+            let t = folder_at_m(d.path(), 600);
             t.set_peers(board.clone());
             t
         };
@@ -806,15 +804,7 @@ mod tests {
         assert_eq!(a.stat_for_read("/m/f.txt").await.unwrap().size, Some(7));
         assert_eq!(a.list("/m").await.unwrap().len(), 2, "the new folder shows");
         // Without peers the cached answers stay for the TTL (what the test above relies on).
-        let c = Tree::new(Duration::from_secs(600));
-        c.mount(Mount {
-            path: "/m".into(),
-            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
-            read_only: false,
-            direct_links: false,
-            guest: false,
-        })
-        .unwrap();
+        let c = folder_at_m(d.path(), 600);
         assert_eq!(c.list("/m").await.unwrap().len(), 2);
         b.delete("/m/new", DeleteMode::Permanent).await.unwrap();
         assert_eq!(c.list("/m").await.unwrap().len(), 2, "cached, no peers");
