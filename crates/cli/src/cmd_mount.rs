@@ -45,10 +45,41 @@ pub struct Mount {
     /// uploads at the close, which then waits for the upload and reports its failure.
     #[arg(long, default_value_t = 5.0, value_parser = seconds)]
     pub write_back: f64,
+    /// `writes`: files being written are kept in the cache folder, reads stream from the service (one
+    /// download per open file, restarted where a seek lands). `full`: what is read is kept there too, in
+    /// sparse files kept across restarts, so a file read again (or a part of it) costs nothing.
+    #[arg(long, default_value = "writes", value_parser = ["writes", "full"])]
+    pub cache_mode: String,
+    /// The most the read cache of `--cache-mode full` holds (bytes, or with K, M, G or T); least
+    /// recently used files that are not open go first.
+    #[arg(long, default_value = "10G", value_parser = size)]
+    pub cache_max_size: u64,
     /// Run in the background once mounted (its log goes to mount.log in the cache folder); stop it with
     /// `cloudmux unmount MOUNTPOINT`.
     #[arg(long)]
     pub daemon: bool,
+}
+
+fn size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => 0,
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|_| mult > 0)
+        .ok_or_else(|| format!("{s:?} is not a size: bytes, or a number with K, M, G or T"))
 }
 
 fn seconds(s: &str) -> std::result::Result<f64, String> {
@@ -204,6 +235,7 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
         dir_ttl: Duration::from_secs(m.dir_cache_time),
         cache_dir,
         write_back: Duration::from_secs_f64(m.write_back),
+        read_cache: (m.cache_mode == "full").then_some(m.cache_max_size),
     };
     let fs = cloudmux_mount::CloudFs::new(
         loc.storage.clone(),

@@ -2077,5 +2077,56 @@ fn mount_write_back_survives_kill_9() {
     drop(m);
 }
 
+/// `--cache-mode full`: a read in the middle of a file downloads about what it reads, a second read of
+/// it nothing, and after a remount over the same cache folder still nothing; a file written through
+/// the mount is read back new, not from the cache.
+#[test]
+fn mount_full_cache_reads_only_what_is_asked_and_keeps_it() {
+    if !fuse_available() {
+        return;
+    }
+    use std::io::{Read, Seek, SeekFrom};
+    let env = Env::new(3599);
+    env.login();
+    let d = env.dir.path();
+    let data: Vec<u8> = (0..20_000_000u32).map(|i| (i * 31 % 241) as u8).collect();
+    std::fs::write(d.join("video.bin"), &data).unwrap();
+    env.ok(&["mkdir", "gd:v"]);
+    env.ok(&["put", d.join("video.bin").to_str().unwrap(), "gd:v/"]);
+    let served = || env.stats()["served_bytes"].as_u64().unwrap();
+    let at = d.join("mnt");
+    let read_at = |off: u64, len: usize| -> Vec<u8> {
+        let mut f = std::fs::File::open(at.join("video.bin")).unwrap();
+        f.seek(SeekFrom::Start(off)).unwrap();
+        let mut buf = vec![0u8; len];
+        f.read_exact(&mut buf).unwrap();
+        buf
+    };
+    let m = spawn_mount(&env, "gd:v", &at, &["--cache-mode", "full"]);
+    let before = served();
+    assert!(read_at(12_000_000, 1 << 20) == data[12_000_000..12_000_000 + (1 << 20)]);
+    let cost = served() - before;
+    eprintln!("a 1 MiB read in the middle of 20 MB downloaded {cost} bytes");
+    assert!(
+        cost < 4 << 20,
+        "a 1 MiB read in the middle of 20 MB downloaded {cost} bytes"
+    );
+    let before = served();
+    assert!(read_at(12_100_000, 500_000) == data[12_100_000..12_600_000]);
+    assert_eq!(served(), before, "read again: from the cache");
+    drop(m);
+    let m = spawn_mount(&env, "gd:v", &at, &["--cache-mode", "full"]);
+    let before = served();
+    assert!(read_at(12_000_000, 1 << 20) == data[12_000_000..12_000_000 + (1 << 20)]);
+    assert_eq!(served(), before, "after a remount: still from the cache");
+    assert!(
+        std::fs::read(at.join("video.bin")).unwrap() == data,
+        "the whole file"
+    );
+    std::fs::write(at.join("video.bin"), b"new").unwrap();
+    assert_eq!(std::fs::read(at.join("video.bin")).unwrap(), b"new");
+    drop(m);
+}
+
 /// `ENOTEMPTY` on Linux.
 const ENOTEMPTY: i32 = 39;

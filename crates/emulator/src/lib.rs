@@ -154,6 +154,8 @@ pub struct State {
     pub faults: Mutex<faults::Faults>,
     /// Request limits and their counts.
     pub quotas: quota::QuotaState,
+    /// Bytes of file contents served by downloads of every service (what a client's reads cost).
+    pub served_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     state_dir: Option<PathBuf>,
 }
 
@@ -200,6 +202,7 @@ impl State {
             blobs,
             faults: Mutex::new(faults::Faults::new(cfg.faults.clone())),
             quotas: Mutex::new(quota::Quotas::new(cfg.quota.clone())),
+            served_bytes: Default::default(),
             state_dir: cfg.state_dir.clone(),
         };
         for (key, value) in saved.into_iter().flatten() {
@@ -425,6 +428,7 @@ fn admin_routes() -> Router<Arc<State>> {
             get(|AxState(s): AxState<Arc<State>>| async move {
                 let d = lock(&s.drive);
                 Json(serde_json::json!({"drive_files": d.file_count(), "drive_sessions": d.session_count(), "drive_resumable_bytes": d.resumable_bytes, "yandex_upload_bytes": lock(&s.disk).upload_bytes,
+                    "served_bytes": s.served_bytes.load(std::sync::atomic::Ordering::Relaxed),
                     "faults_injected": lock(&s.faults).injected, "requests": lock(&s.faults).requests}))
             }),
         )

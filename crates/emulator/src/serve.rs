@@ -87,6 +87,12 @@ pub async fn blob_response(
         Ok(s) => s,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("blob: {e}")).into_response(),
     };
+    let served = emu.served_bytes.clone();
+    let stream = futures_util::StreamExt::inspect(stream, move |c| {
+        if let Ok(b) = c {
+            served.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

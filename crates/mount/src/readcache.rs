@@ -1,0 +1,440 @@
+//! The read cache of `--cache-mode full`: what was read of a file is kept in a sparse file of the cache
+//! folder, with a record of which byte ranges it holds, across restarts.
+//!
+//! Each cached file is `read/KEY.data` (sparse: only what was read takes space) and `read/KEY.meta`: the
+//! path under the mount, the version it holds (size, modification time, hash — a different version on
+//! the service empties it) and its ranges, one `START END` a line. A read fetches only the ranges it
+//! lacks — growing them ahead on sequential reads, never past a range already held — so a seek costs
+//! what is read there. The records are written when a file is closed. Past `max_bytes` held in all,
+//! the files least recently used and not open are dropped.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use cloudmux_core::Entry;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The version of a file a cache holds: size, modification time and the hash the service reports.
+pub(crate) fn version_of(e: &Entry) -> String {
+    format!(
+        "{} {} {}",
+        e.size.unwrap_or(0),
+        e.modified.map(|m| m.timestamp_millis()).unwrap_or(0),
+        e.hashes
+            .md5
+            .as_deref()
+            .or(e.hashes.sha256.as_deref())
+            .unwrap_or("-")
+    )
+}
+
+/// Byte ranges held, sorted and apart.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Ranges(Vec<(u64, u64)>);
+
+impl Ranges {
+    /// Adds `[a, b)`, merging what touches it.
+    pub fn add(&mut self, a: u64, b: u64) {
+        if a >= b {
+            return;
+        }
+        let (mut a, mut b) = (a, b);
+        let mut out = Vec::with_capacity(self.0.len() + 1);
+        for &(x, y) in &self.0 {
+            if y < a || x > b {
+                out.push((x, y));
+            } else {
+                a = a.min(x);
+                b = b.max(y);
+            }
+        }
+        out.push((a, b));
+        out.sort_unstable();
+        self.0 = out;
+    }
+
+    /// The parts of `[a, b)` not held.
+    pub fn missing(&self, a: u64, b: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut at = a;
+        for &(x, y) in &self.0 {
+            if y <= at {
+                continue;
+            }
+            if x >= b {
+                break;
+            }
+            if x > at {
+                out.push((at, x.min(b)));
+            }
+            at = at.max(y);
+            if at >= b {
+                break;
+            }
+        }
+        if at < b {
+            out.push((at, b));
+        }
+        out
+    }
+
+    /// Where the next held range after `at` starts, if any.
+    pub fn next_start(&self, at: u64) -> Option<u64> {
+        self.0.iter().map(|r| r.0).find(|&x| x > at)
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.0.iter().map(|(a, b)| b - a).sum()
+    }
+}
+
+/// One cached file.
+pub(crate) struct Cached {
+    key: String,
+    path: Mutex<String>,
+    state: Mutex<State>,
+}
+
+struct State {
+    file: Option<File>,
+    version: String,
+    ranges: Ranges,
+    used: Instant,
+    open: usize,
+}
+
+/// The read cache of a mount.
+pub(crate) struct ReadCache {
+    dir: PathBuf,
+    max_bytes: u64,
+    files: Mutex<HashMap<String, Arc<Cached>>>,
+    held: AtomicU64,
+    next: AtomicU64,
+}
+
+impl ReadCache {
+    /// The cache under `cache/read`, holding at most `max_bytes`; the records an earlier mount left are
+    /// read back.
+    pub fn open(cache: &std::path::Path, max_bytes: u64) -> std::io::Result<Arc<Self>> {
+        let dir = cache.join("read");
+        std::fs::create_dir_all(&dir)?;
+        let mut files = HashMap::new();
+        let mut held = 0;
+        let mut next = 1;
+        for e in std::fs::read_dir(&dir)? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(key) = name.strip_suffix(".meta") else {
+                continue;
+            };
+            if let Ok(n) = key.parse::<u64>() {
+                next = next.max(n + 1);
+            }
+            let text = std::fs::read_to_string(e.path())?;
+            let mut lines = text.lines();
+            let (Some(path), Some(version)) = (lines.next(), lines.next()) else {
+                remove(&dir, key);
+                continue;
+            };
+            let mut ranges = Ranges::default();
+            for l in lines {
+                if let Some((a, b)) = l.split_once(' ')
+                    && let (Ok(a), Ok(b)) = (a.parse(), b.parse())
+                {
+                    ranges.add(a, b);
+                }
+            }
+            held += ranges.bytes();
+            files.insert(
+                path.to_string(),
+                Arc::new(Cached {
+                    key: key.to_string(),
+                    path: Mutex::new(path.to_string()),
+                    state: Mutex::new(State {
+                        file: None,
+                        version: version.to_string(),
+                        ranges,
+                        used: Instant::now(),
+                        open: 0,
+                    }),
+                }),
+            );
+        }
+        // Data files without a record: a crash before the first close.
+        for e in std::fs::read_dir(&dir)? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(key) = name.strip_suffix(".data")
+                && !files.values().any(|c| c.key == key)
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        Ok(Arc::new(ReadCache {
+            dir,
+            max_bytes,
+            files: Mutex::new(files),
+            held: AtomicU64::new(held),
+            next: AtomicU64::new(next),
+        }))
+    }
+
+    /// The cache of `path` at version `e`, opened for a reader (emptied if it held another version).
+    pub fn open_file(&self, path: &str, e: &Entry) -> std::io::Result<Arc<Cached>> {
+        let version = version_of(e);
+        let c = {
+            let mut files = lock(&self.files);
+            files
+                .entry(path.to_string())
+                .or_insert_with(|| {
+                    let key = self.next.fetch_add(1, Ordering::Relaxed).to_string();
+                    Arc::new(Cached {
+                        key,
+                        path: Mutex::new(path.to_string()),
+                        state: Mutex::new(State {
+                            file: None,
+                            version: version.clone(),
+                            ranges: Ranges::default(),
+                            used: Instant::now(),
+                            open: 0,
+                        }),
+                    })
+                })
+                .clone()
+        };
+        {
+            let mut st = lock(&c.state);
+            if st.version != version {
+                self.held.fetch_sub(st.ranges.bytes(), Ordering::Relaxed);
+                st.ranges = Ranges::default();
+                st.version = version;
+                st.file = None;
+                let _ = std::fs::remove_file(self.dir.join(format!("{}.data", c.key)));
+            }
+            if st.file.is_none() {
+                st.file = Some(
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(self.dir.join(format!("{}.data", c.key)))?,
+                );
+            }
+            st.open += 1;
+            st.used = Instant::now();
+        }
+        Ok(c)
+    }
+
+    /// Reads `[offset, end)` of `c`, fetching what it lacks with `fetch(start, len)`; `ahead` is how far
+    /// past `end` a missing range may be fetched (never past a range held nor past `size`).
+    pub fn read(
+        &self,
+        c: &Cached,
+        offset: u64,
+        end: u64,
+        ahead: u64,
+        size: u64,
+        mut fetch: impl FnMut(u64, u64) -> std::io::Result<Vec<u8>>,
+    ) -> std::io::Result<Vec<u8>> {
+        let missing = lock(&c.state).ranges.missing(offset, end);
+        for (a, b) in missing {
+            let stop = {
+                let st = lock(&c.state);
+                let limit = st.ranges.next_start(a).unwrap_or(u64::MAX).min(size);
+                (b + ahead).min(limit).max(b)
+            };
+            let bytes = fetch(a, stop - a)?;
+            let got = bytes.len() as u64;
+            let mut st = lock(&c.state);
+            let file = st
+                .file
+                .as_ref()
+                .ok_or_else(|| std::io::Error::other("closed"))?;
+            file.write_all_at(&bytes, a)?;
+            let before = st.ranges.bytes();
+            st.ranges.add(a, a + got);
+            let added = st.ranges.bytes() - before;
+            drop(st);
+            self.held.fetch_add(added, Ordering::Relaxed);
+            if got < b - a {
+                // The file is shorter than it was said to be: what is there is all there is.
+                break;
+            }
+        }
+        let st = lock(&c.state);
+        let file = st
+            .file
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("closed"))?;
+        let mut buf = vec![0u8; (end - offset) as usize];
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read_at(&mut buf[got..], offset + got as u64)? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    /// A reader of `c` is done: its record is written and the cache kept under its size.
+    pub fn close(&self, c: &Cached) {
+        {
+            let mut st = lock(&c.state);
+            st.open = st.open.saturating_sub(1);
+            st.used = Instant::now();
+            let path = lock(&c.path).clone();
+            let mut text = format!("{path}\n{}\n", st.version);
+            for (a, b) in &st.ranges.0 {
+                text.push_str(&format!("{a} {b}\n"));
+            }
+            let tmp = self.dir.join(format!("{}.meta.tmp", c.key));
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, self.dir.join(format!("{}.meta", c.key)));
+            }
+        }
+        self.evict();
+    }
+
+    /// Drops the cache of `path` and below (written, renamed or deleted through the mount).
+    pub fn forget(&self, path: &str) {
+        let below = format!("{path}/");
+        let gone: Vec<Arc<Cached>> = {
+            let mut files = lock(&self.files);
+            let keys: Vec<String> = files
+                .keys()
+                .filter(|p| *p == path || p.starts_with(&below))
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| files.remove(k)).collect()
+        };
+        for c in gone {
+            let mut st = lock(&c.state);
+            self.held.fetch_sub(st.ranges.bytes(), Ordering::Relaxed);
+            st.ranges = Ranges::default();
+            st.file = None;
+            remove(&self.dir, &c.key);
+        }
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Drops least recently used files that are not open until the cache holds at most its size.
+    fn evict(&self) {
+        while self.held() > self.max_bytes {
+            let victim = {
+                let files = lock(&self.files);
+                files
+                    .iter()
+                    .filter_map(|(p, c)| {
+                        let st = lock(&c.state);
+                        (st.open == 0 && st.ranges.bytes() > 0).then(|| (st.used, p.clone()))
+                    })
+                    .min()
+                    .map(|(_, p)| p)
+            };
+            match victim {
+                Some(p) => self.forget(&p),
+                None => break,
+            }
+        }
+    }
+}
+
+fn remove(dir: &std::path::Path, key: &str) {
+    let _ = std::fs::remove_file(dir.join(format!("{key}.data")));
+    let _ = std::fs::remove_file(dir.join(format!("{key}.meta")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_and_say_what_is_missing() {
+        let mut r = Ranges::default();
+        r.add(10, 20);
+        r.add(30, 40);
+        assert_eq!(r.missing(0, 50), vec![(0, 10), (20, 30), (40, 50)]);
+        assert_eq!(r.missing(12, 18), vec![]);
+        assert_eq!(r.missing(15, 35), vec![(20, 30)]);
+        r.add(20, 30);
+        assert_eq!(r.0, vec![(10, 40)], "touching ranges merge");
+        r.add(5, 12);
+        assert_eq!(r.0, vec![(5, 40)]);
+        assert_eq!(r.bytes(), 35);
+        assert_eq!(r.next_start(0), Some(5));
+        assert_eq!(r.next_start(5), None);
+    }
+
+    #[test]
+    fn a_read_fetches_only_what_is_missing_and_survives_a_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut e = Entry::dir("f".to_string());
+        e.is_dir = false;
+        e.size = Some(data.len() as u64);
+        let fetched = std::cell::RefCell::new(Vec::new());
+        let fetch = |a: u64, len: u64| {
+            fetched.borrow_mut().push((a, len));
+            Ok(data[a as usize..(a + len) as usize].to_vec())
+        };
+        let rc = ReadCache::open(d.path(), 1 << 30).unwrap();
+        let c = rc.open_file("f", &e).unwrap();
+        let size = data.len() as u64;
+        assert_eq!(
+            rc.read(&c, 50_000, 51_000, 0, size, fetch).unwrap(),
+            &data[50_000..51_000]
+        );
+        assert_eq!(
+            rc.read(&c, 50_500, 50_900, 0, size, fetch).unwrap(),
+            &data[50_500..50_900]
+        );
+        assert_eq!(fetched.borrow().len(), 1, "the second read was held");
+        assert_eq!(
+            rc.read(&c, 49_000, 52_000, 0, size, fetch).unwrap(),
+            &data[49_000..52_000]
+        );
+        assert_eq!(fetched.borrow()[1..], [(49_000, 1000), (51_000, 1000)]);
+        rc.close(&c);
+        drop(rc);
+        let rc = ReadCache::open(d.path(), 1 << 30).unwrap();
+        assert_eq!(rc.held(), 3000, "kept across a restart");
+        let c = rc.open_file("f", &e).unwrap();
+        fetched.borrow_mut().clear();
+        assert_eq!(
+            rc.read(&c, 49_500, 51_500, 0, size, fetch).unwrap(),
+            &data[49_500..51_500]
+        );
+        assert!(fetched.borrow().is_empty());
+        rc.close(&c);
+        // Another version on the service empties it.
+        e.size = Some(99_999);
+        let c = rc.open_file("f", &e).unwrap();
+        assert_eq!(rc.held(), 0);
+        rc.close(&c);
+        // Past its size, what is not open goes.
+        let rc = ReadCache::open(d.path(), 10_000).unwrap();
+        e.size = Some(size);
+        let c = rc.open_file("f", &e).unwrap();
+        rc.read(&c, 0, 20_000, 0, size, fetch).unwrap();
+        assert_eq!(rc.held(), 20_000, "open: kept");
+        rc.close(&c);
+        assert_eq!(rc.held(), 0, "closed and over the size: dropped");
+    }
+}
