@@ -1928,6 +1928,35 @@ fn mount_drive_yandex_and_a_local_folder() {
         );
         std::fs::remove_file(at.join("dir2/moved.txt")).unwrap();
         std::fs::remove_dir(at.join("dir2")).unwrap();
+        // Deleted while open for writing: the open file goes on as POSIX says, and never reaches the
+        // service.
+        let mut open = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(at.join("scratch.tmp"))
+            .unwrap();
+        open.write_all(b"before ").unwrap();
+        std::fs::remove_file(at.join("scratch.tmp")).unwrap();
+        assert!(!at.join("scratch.tmp").exists(), "{what}: unlinked");
+        open.write_all(b"after").unwrap();
+        assert_eq!(
+            open.metadata().unwrap().len(),
+            12,
+            "{what}: fstat of an unlinked file"
+        );
+        let mut back = String::new();
+        open.seek(SeekFrom::Start(0)).unwrap();
+        open.read_to_string(&mut back).unwrap();
+        assert_eq!(back, "before after", "{what}: read through the open file");
+        drop(open);
+        std::thread::sleep(Duration::from_millis(500));
+        assert_ne!(
+            env.run(&["stat", &remote("scratch.tmp")]).status.code(),
+            Some(0),
+            "{what}: never uploaded"
+        );
         assert!(!at.join("dir2").exists());
         assert_ne!(env.run(&["stat", &remote("dir2")]).status.code(), Some(0));
         // The end: by `cloudmux unmount` for the first, SIGTERM for the others.

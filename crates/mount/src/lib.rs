@@ -120,24 +120,18 @@ impl Inodes {
         ino
     }
 
+    /// The path of `ino`, while a name leads to it.
     fn path(&self, ino: u64) -> Option<String> {
-        self.nodes.get(&ino).map(|n| n.path.clone())
+        let n = self.nodes.get(&ino)?;
+        (self.by_path.get(&n.path) == Some(&ino)).then(|| n.path.clone())
     }
 
-    /// Forgets `path` and everything below it.
+    /// Unlinks `path` and everything below it: no name leads to them any more, but an inode still open
+    /// keeps what was known of it (`fstat` of a deleted file that is open works, as POSIX says).
     fn remove(&mut self, path: &str) {
         let below = format!("{path}/");
-        let gone: Vec<u64> = self
-            .by_path
-            .iter()
-            .filter(|(p, _)| *p == path || p.starts_with(&below))
-            .map(|(_, i)| *i)
-            .collect();
-        for ino in gone {
-            if let Some(n) = self.nodes.remove(&ino) {
-                self.by_path.remove(&n.path);
-            }
-        }
+        self.by_path
+            .retain(|p, _| p != path && !p.starts_with(&below));
     }
 
     /// Moves `from` and everything below it to `to`.
@@ -176,6 +170,8 @@ enum Handle {
         file: File,
         local: PathBuf,
         dirty: bool,
+        /// Deleted while open: written and read on as POSIX says, never uploaded.
+        unlinked: bool,
     },
     /// A file read from its version waiting for upload.
     Local { file: File },
@@ -525,11 +521,12 @@ impl CloudFs {
             file,
             local,
             dirty,
+            unlinked,
         } = h
         else {
             return Ok(());
         };
-        if !*dirty {
+        if !*dirty || *unlinked {
             return Ok(());
         }
         if let Some(rc) = &self.reads {
@@ -589,6 +586,21 @@ impl CloudFs {
         if let Some(rc) = &self.reads {
             rc.forget(path);
         }
+        // Files open for writing go on as POSIX says (their bytes stay until closed), but never reach
+        // the service under a name that was deleted.
+        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+        let below = format!("{path}/");
+        let mut had_writer = false;
+        for h in handles {
+            if let Handle::Write {
+                path: p, unlinked, ..
+            } = &mut *lock(&h)
+                && (p == path || p.starts_with(&below))
+            {
+                *unlinked = true;
+                had_writer = true;
+            }
+        }
         let had_pending = self.pending.remove(path);
         let mode = if self.storage.capabilities().trash {
             DeleteMode::Trash
@@ -600,7 +612,8 @@ impl CloudFs {
             .block_on(self.storage.delete(&self.remote(path), mode))
         {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound && had_pending => Ok(()),
+            // Only a pending version or a file still being written existed.
+            Err(e) if e.kind() == ErrorKind::NotFound && (had_pending || had_writer) => Ok(()),
             Err(e) => Err(errno(&e)),
         }
     }
@@ -619,6 +632,7 @@ impl CloudFs {
             file,
             local: local.clone(),
             dirty: true,
+            unlinked: false,
         };
         let r = self.upload(&mut h);
         let _ = std::fs::remove_file(self.opts.cache_dir.join(local));
@@ -771,7 +785,14 @@ impl Filesystem for CloudFs {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.entry_of(ino.0) {
-            Some(e) => reply.attr(&KERNEL_TTL, &self.attr(ino.0, &e)),
+            Some(e) => {
+                let mut attr = self.attr(ino.0, &e);
+                if ino.0 != 1 && lock(&self.inodes).path(ino.0).is_none() {
+                    // Deleted, still open: no name leads to it.
+                    attr.nlink = 0;
+                }
+                reply.attr(&KERNEL_TTL, &attr)
+            }
             None => reply.error(Errno::ENOENT),
         }
     }
@@ -1020,6 +1041,7 @@ impl Filesystem for CloudFs {
                 file,
                 local,
                 dirty: trunc,
+                unlinked: false,
             }))
         })();
         match r {
@@ -1053,6 +1075,7 @@ impl Filesystem for CloudFs {
                 file,
                 local,
                 dirty: true,
+                unlinked: false,
             });
             Ok((ino, e, fh))
         })();
