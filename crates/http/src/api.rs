@@ -294,7 +294,7 @@ impl Api {
                         .token()
                         .await
                         .map_err(|err| Failure { err, retry: false })?;
-                    let value = reqwest::header::HeaderValue::from_str(&format!(
+                    let mut value = reqwest::header::HeaderValue::from_str(&format!(
                         "{} {}",
                         self.cfg.auth_scheme,
                         t.expose()
@@ -303,7 +303,6 @@ impl Api {
                         err: Error::invalid("the access token is not a valid header value"),
                         retry: false,
                     })?;
-                    let mut value = value;
                     value.set_sensitive(true);
                     req.headers_mut()
                         .insert(reqwest::header::AUTHORIZATION, value);

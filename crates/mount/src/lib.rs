@@ -203,8 +203,58 @@ pub struct CloudFs {
     reads: Option<Arc<readcache::ReadCache>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A mutex's guard, whether or not a thread panicked holding it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Where `path` (under the mount) is on the remote whose mounted folder is `root`.
+pub(crate) fn on_remote(root: &str, path: &str) -> String {
+    match (root.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (false, true) => root.to_string(),
+        (false, false) => format!("{root}/{path}"),
+    }
+}
+
+/// Uploads the file `name` of the folder `dir` to `remote` of `storage` through the transfer engine
+/// (checked against the service's hash, retried, paced; resumable with `resume`): what the service
+/// then holds.
+pub(crate) async fn upload_file(
+    dir: &Path,
+    name: &str,
+    storage: &Arc<dyn Storage>,
+    remote: &str,
+    resume: Option<cloudmux_vfs::ResumeScope>,
+) -> cloudmux_core::Result<Entry> {
+    let cache: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(dir)?);
+    let options = cloudmux_vfs::Options {
+        resume,
+        ..Default::default()
+    };
+    let from = cloudmux_vfs::Source::Path(name.to_string());
+    cloudmux_vfs::copy_file(&cache, &from, storage, remote, &options, |_| {})
+        .await
+        .map(|(_, written)| written)
+}
+
+/// Records that `path` now holds `e` on the service: its inode's entry, and its folder's listing
+/// dropped.
+fn record_upload(
+    inodes: &Mutex<Inodes>,
+    listings: &Mutex<HashMap<String, Listing>>,
+    path: &str,
+    mut e: Entry,
+) {
+    lock(listings).remove(parent_of(path));
+    e.path = path.to_string();
+    e.name = name_of(path).to_string();
+    let mut inodes = lock(inodes);
+    if let Some(&ino) = inodes.by_path.get(path)
+        && let Some(n) = inodes.nodes.get_mut(&ino)
+    {
+        n.entry = e;
+    }
 }
 
 fn name_of(path: &str) -> &str {
@@ -283,17 +333,7 @@ impl CloudFs {
         let listings: Arc<Mutex<HashMap<String, Listing>>> = Arc::default();
         let uploaded: writeback::Uploaded = {
             let (inodes, listings) = (inodes.clone(), listings.clone());
-            Arc::new(move |path: &str, mut e: Entry| {
-                lock(&listings).remove(parent_of(path));
-                e.path = path.to_string();
-                e.name = name_of(path).to_string();
-                let mut inodes = lock(&inodes);
-                if let Some(&ino) = inodes.by_path.get(path)
-                    && let Some(n) = inodes.nodes.get_mut(&ino)
-                {
-                    n.entry = e;
-                }
-            })
+            Arc::new(move |path: &str, e: Entry| record_upload(&inodes, &listings, path, e))
         };
         let pending = writeback::WriteBack::open(
             &opts.cache_dir,
@@ -323,11 +363,12 @@ impl CloudFs {
 
     /// Where `path` (under the mount) is on the remote.
     fn remote(&self, path: &str) -> String {
-        match (self.root.is_empty(), path.is_empty()) {
-            (true, _) => path.to_string(),
-            (false, true) => self.root.clone(),
-            (false, false) => format!("{}/{path}", self.root),
-        }
+        on_remote(&self.root, path)
+    }
+
+    /// Every open file's handle, taken out of the table (so that none is locked while the table is).
+    fn open_handles(&self) -> Vec<Arc<Mutex<Handle>>> {
+        lock(&self.handles).values().cloned().collect()
     }
 
     fn attr(&self, ino: u64, e: &Entry) -> FileAttr {
@@ -395,8 +436,7 @@ impl CloudFs {
 
     /// The writer open on `ino`, if any, and its size.
     fn writer_size(&self, ino: u64) -> Option<u64> {
-        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
-        handles.iter().find_map(|h| match &*lock(h) {
+        self.open_handles().iter().find_map(|h| match &*lock(h) {
             Handle::Write { ino: i, file, .. } if *i == ino => {
                 file.metadata().ok().map(|m| m.len())
             }
@@ -516,7 +556,7 @@ impl CloudFs {
     /// Uploads a file being written, through the transfer engine; `close` reports its failure.
     fn upload(&self, h: &mut Handle) -> Result<(), Errno> {
         let Handle::Write {
-            ino,
+            ino: _,
             path,
             file,
             local,
@@ -542,20 +582,14 @@ impl CloudFs {
             return Ok(());
         }
         file.sync_all().map_err(|_| Errno::EIO)?;
-        let cache: Arc<dyn Storage> = Arc::new(
-            cloudmux_local::LocalStorage::new(&self.opts.cache_dir).map_err(|e| errno(&e))?,
-        );
-        let remote = self.remote(path);
-        let from = cloudmux_vfs::Source::Path(local.to_string_lossy().into_owned());
-        let (_, mut written) = self
+        let written = self
             .rt
-            .block_on(cloudmux_vfs::copy_file(
-                &cache,
-                &from,
+            .block_on(upload_file(
+                &self.opts.cache_dir,
+                &local.to_string_lossy(),
                 &self.storage,
-                &remote,
-                &cloudmux_vfs::Options::default(),
-                |_| {},
+                &self.remote(path),
+                None,
             ))
             .map_err(|e| {
                 tracing::warn!("{path}: the upload failed: {e}");
@@ -564,12 +598,7 @@ impl CloudFs {
         *dirty = false;
         // An older version an earlier mount left pending must not overwrite this one.
         self.pending.remove(path);
-        written.path = path.clone();
-        written.name = name_of(path).to_string();
-        if let Some(n) = lock(&self.inodes).nodes.get_mut(ino) {
-            n.entry = written;
-        }
-        self.changed(parent_of(path));
+        record_upload(&self.inodes, &self.listings, path, written);
         Ok(())
     }
 
@@ -588,7 +617,7 @@ impl CloudFs {
         }
         // Files open for writing go on as POSIX says (their bytes stay until closed), but never reach
         // the service under a name that was deleted.
-        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+        let handles = self.open_handles();
         let below = format!("{path}/");
         let mut had_writer = false;
         for h in handles {
@@ -647,9 +676,15 @@ impl CloudFs {
                 .read(remote, ByteRange::new(at, Some(len)))
                 .await
                 .map_err(std::io::Error::other)?;
-            let mut out = Vec::with_capacity(len as usize);
-            while let Some(chunk) = s.next().await {
-                out.extend_from_slice(&chunk.map_err(std::io::Error::other)?);
+            // Never more than was asked for, whatever the service sends.
+            let want = len as usize;
+            let mut out = Vec::with_capacity(want);
+            while out.len() < want
+                && let Some(chunk) = s.next().await
+            {
+                let chunk = chunk.map_err(std::io::Error::other)?;
+                let take = chunk.len().min(want - out.len());
+                out.extend_from_slice(&chunk[..take]);
             }
             Ok(out)
         })
@@ -822,8 +857,7 @@ impl Filesystem for CloudFs {
             let writer = match fh {
                 Some(fh) => Some(self.handle(fh)?),
                 None => {
-                    let handles: Vec<Arc<Mutex<Handle>>> =
-                        lock(&self.handles).values().cloned().collect();
+                    let handles = self.open_handles();
                     handles
                         .into_iter()
                         .find(|h| matches!(&*lock(h), Handle::Write { ino: i, .. } if *i == ino.0))
@@ -981,7 +1015,7 @@ impl Filesystem for CloudFs {
             self.changed(&from);
             lock(&self.inodes).rename(&from, &to);
             // Open writers upload to where the file is now.
-            let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+            let handles = self.open_handles();
             for h in handles {
                 match &mut *lock(&h) {
                     Handle::Write { path, .. }
@@ -1269,35 +1303,34 @@ impl Filesystem for CloudFs {
                     .copied()
                     .unwrap_or(1)
             };
-            let mut all = vec![
-                (ino.0, FileType::Directory, ".".to_string()),
-                (parent, FileType::Directory, "..".to_string()),
-            ];
+            // A big folder is read in many calls, each from `offset` until the kernel's buffer is
+            // full: only the entries sent are looked at (entry `i` has the offset `i + 1`).
+            let dots = [(ino.0, "."), (parent, "..")];
+            for (i, (n, name)) in dots.into_iter().enumerate().skip(offset as usize) {
+                if reply.add(INodeNo(n), (i + 1) as u64, FileType::Directory, name) {
+                    return Ok(());
+                }
+            }
             let mut inodes = lock(&self.inodes);
-            for e in listing.iter() {
+            let first = (offset as usize).saturating_sub(dots.len());
+            for (j, e) in listing.iter().enumerate().skip(first) {
                 let child = join(&path, &e.name);
-                let mut e = e.clone();
-                e.path = child.clone();
                 let kind = if e.is_dir {
                     FileType::Directory
                 } else {
                     FileType::RegularFile
                 };
-                let name = e.name.clone();
-                let ino = inodes.put(&child, e);
-                all.push((ino, kind, name));
+                let mut entry = e.clone();
+                entry.path = child.clone();
+                let n = inodes.put(&child, entry);
+                if reply.add(INodeNo(n), (j + dots.len() + 1) as u64, kind, &e.name) {
+                    break;
+                }
             }
-            Ok(all)
+            Ok(())
         })();
         match r {
-            Ok(all) => {
-                for (i, (ino, kind, name)) in all.into_iter().enumerate().skip(offset as usize) {
-                    if reply.add(INodeNo(ino), (i + 1) as u64, kind, name) {
-                        break;
-                    }
-                }
-                reply.ok();
-            }
+            Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
     }

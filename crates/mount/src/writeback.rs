@@ -12,10 +12,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use cloudmux_core::{Entry, Result, Storage};
+
+use crate::lock;
 
 /// Told of each upload done: the path under the mount and what the service now holds there.
 pub(crate) type Uploaded = Arc<dyn Fn(&str, Entry) + Send + Sync>;
@@ -44,10 +46,6 @@ pub(crate) struct WriteBack {
     uploaded: Uploaded,
     /// One upload at a time per path, so that an older version never lands after a newer one.
     busy: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The longest pause between two tries of a failing upload.
@@ -242,14 +240,6 @@ impl WriteBack {
         Ok(!moved.is_empty())
     }
 
-    fn remote(&self, path: &str) -> String {
-        if self.root.is_empty() {
-            path.to_string()
-        } else {
-            format!("{}/{path}", self.root)
-        }
-    }
-
     /// Uploads version `id` after `delay` (to wherever renames have taken it), and again after a pause
     /// while it fails — unless a newer version or a delete took its place.
     fn schedule(self: &Arc<Self>, id: u64, delay: Duration) {
@@ -303,24 +293,18 @@ impl WriteBack {
     }
 
     async fn upload(&self, path: &str, id: u64) -> Result<Entry> {
-        let cache: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(&self.dir)?);
-        let options = cloudmux_vfs::Options {
-            resume: Some(cloudmux_vfs::ResumeScope {
-                store: Arc::new(cloudmux_core::resume::DirSessions::new(&self.sessions)),
-                source: format!("cloudmux-mount:{}", self.dir.display()),
-            }),
-            ..Default::default()
+        let resume = cloudmux_vfs::ResumeScope {
+            store: Arc::new(cloudmux_core::resume::DirSessions::new(&self.sessions)),
+            source: format!("cloudmux-mount:{}", self.dir.display()),
         };
-        cloudmux_vfs::copy_file(
-            &cache,
-            &cloudmux_vfs::Source::Path(format!("{id}.data")),
+        crate::upload_file(
+            &self.dir,
+            &format!("{id}.data"),
             &self.storage,
-            &self.remote(path),
-            &options,
-            |_| {},
+            &crate::on_remote(&self.root, path),
+            Some(resume),
         )
         .await
-        .map(|(_, written)| written)
     }
 }
 

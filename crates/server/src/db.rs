@@ -383,14 +383,15 @@ impl Db {
             }
         }
         if postgres {
-            // Only several processes need to hear each other's changes (`Tree`'s peers).
-            sqlx::query(
+            // Only several processes need to hear each other's changes (`Tree`'s peers). Each write
+            // forgets the old ones by time: the index keeps that from reading the whole table.
+            for ddl in [
                 "CREATE TABLE IF NOT EXISTS tree_changes (\
                  seq BIGSERIAL PRIMARY KEY, path TEXT NOT NULL, at BIGINT NOT NULL)",
-            )
-            .execute(&pool)
-            .await
-            .map_err(db_err)?;
+                "CREATE INDEX IF NOT EXISTS tree_changes_by_time ON tree_changes (at)",
+            ] {
+                sqlx::query(ddl).execute(&pool).await.map_err(db_err)?;
+            }
         }
         Ok(Db { pool, postgres })
     }
