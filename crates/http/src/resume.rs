@@ -29,6 +29,10 @@ where
         resumes: usize,
         max: usize,
         done: bool,
+        /// Bytes the current opening has given.
+        got: u64,
+        /// The last opening ended early, cleanly, at `offset`.
+        short_at: Option<u64>,
     }
     let st = St {
         fetch: Arc::new(fetch),
@@ -38,6 +42,8 @@ where
         resumes: 0,
         max: max_resumes,
         done: false,
+        got: 0,
+        short_at: None,
     };
     Box::pin(futures_util::stream::unfold(st, |mut st| async move {
         loop {
@@ -46,7 +52,10 @@ where
             }
             if st.cur.is_none() {
                 match (st.fetch)(st.offset).await {
-                    Ok(s) => st.cur = Some(s),
+                    Ok(s) => {
+                        st.cur = Some(s);
+                        st.got = 0;
+                    }
                     Err(e) => {
                         st.done = true;
                         return Some((Err(e), st));
@@ -57,14 +66,32 @@ where
             let failure = match item {
                 Some(Ok(b)) => {
                     st.offset += b.len() as u64;
+                    st.got += b.len() as u64;
                     return Some((Ok(b), st));
                 }
                 Some(Err(e)) => e,
                 None => match st.end {
-                    Some(e) if st.offset < e => Error::new(
-                        ErrorKind::Transient,
-                        format!("body ended at byte {} of {e}", st.offset),
-                    ),
+                    // Ended early twice at the same byte, the second time without a byte: the file
+                    // is shorter than it was when the read began — it was replaced meanwhile.
+                    Some(e) if st.offset < e && st.got == 0 && st.short_at == Some(st.offset) => {
+                        st.done = true;
+                        let err = Error::new(
+                            ErrorKind::Conflict,
+                            format!(
+                                "the file changed while it was read: it now ends at byte {} of the {e} it had",
+                                st.offset
+                            ),
+                        )
+                        .with_hint("read it again");
+                        return Some((Err(err), st));
+                    }
+                    Some(e) if st.offset < e => {
+                        st.short_at = Some(st.offset);
+                        Error::new(
+                            ErrorKind::Transient,
+                            format!("body ended at byte {} of {e}", st.offset),
+                        )
+                    }
                     _ => return None,
                 },
             };
@@ -123,6 +150,32 @@ mod tests {
         let got = cloudmux_core::collect_bytes(s).await.unwrap();
         assert_eq!(got, *data);
         assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_file_that_shrank_meanwhile_is_a_conflict_not_ten_retries() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        // Announced as 8 bytes; the service now holds 6 (and answers a range past them with nothing).
+        let s = resuming_stream(
+            move |off| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let body = b"ONE\ntw";
+                    let from = (off as usize).min(body.len());
+                    Ok(Box::pin(futures_util::stream::iter(vec![Ok(
+                        Bytes::copy_from_slice(&body[from..]),
+                    )])) as ByteStream)
+                }
+            },
+            0,
+            Some(8),
+            10,
+        );
+        let e = cloudmux_core::collect_bytes(s).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+        assert!(e.to_string().contains("changed"), "{e}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
