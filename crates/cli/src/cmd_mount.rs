@@ -37,6 +37,12 @@ pub struct Mount {
     /// mount show at once).
     #[arg(long, default_value_t = 10)]
     pub dir_cache_time: u64,
+    /// Seconds between two askings of the service's change feed (Google Drive's `changes.list`: one
+    /// request when nothing changed). While it answers, listings are kept until it says they changed,
+    /// across remounts too; 0 turns it off. Services without a feed (Yandex Disk, Photos, local) list a
+    /// folder again after --dir-cache-time instead.
+    #[arg(long, default_value_t = 60.0, value_parser = seconds)]
+    pub poll_interval: f64,
     /// Where files being written wait for their upload (default: ~/.cache/cloudmux/mount/REMOTE). What
     /// waits there survives a crash: the next mount over the same folder uploads it.
     #[arg(long)]
@@ -236,6 +242,7 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
         cache_dir,
         write_back: Duration::from_secs_f64(m.write_back),
         read_cache: (m.cache_mode == "full").then_some(m.cache_max_size),
+        poll_interval: Duration::from_secs_f64(m.poll_interval),
     };
     let fs = cloudmux_mount::CloudFs::new(
         loc.storage.clone(),
@@ -244,6 +251,7 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
         opts,
     )
     .map_err(|e| Error::from(e).context("the mount's cache folder"))?;
+    fs.follow_changes().await;
     let fsname = format!("cloudmux:{}", m.remote);
     let session =
         cloudmux_mount::mount(fs, &m.mountpoint, m.allow_other, m.allow_non_empty, &fsname)

@@ -2159,3 +2159,120 @@ fn mount_full_cache_reads_only_what_is_asked_and_keeps_it() {
 
 /// `ENOTEMPTY` on Linux.
 const ENOTEMPTY: i32 = 39;
+
+/// Every name under `at`, with `/` after folders, sorted.
+fn walk(at: &Path) -> Vec<String> {
+    fn go(dir: &Path, rel: &str, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let name = format!("{rel}{}", e.file_name().to_str().unwrap());
+            if e.file_type().unwrap().is_dir() {
+                out.push(format!("{name}/"));
+                go(&e.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(at, "", &mut out);
+    out.sort();
+    out
+}
+
+/// Listings outlive the mount: a remount of Drive answers a whole walk from the cache folder, after
+/// asking the change feed only what changed while nothing was mounted; a change made elsewhere while
+/// mounted shows within the poll interval, long before the listing would expire. Without a feed (a
+/// local folder), a remount shows the kept listings at once and lists them again behind.
+#[test]
+fn mount_keeps_listings_across_remounts_and_follows_drive_changes() {
+    if !fuse_available() {
+        return;
+    }
+    let env = Env::new(3600);
+    env.login();
+    let tree = env.dir.path().join("tree");
+    for d in 0..12 {
+        std::fs::create_dir_all(tree.join(format!("d{d}/sub"))).unwrap();
+        for f in 0..3 {
+            std::fs::write(tree.join(format!("d{d}/f{f}.txt")), format!("{d}.{f}")).unwrap();
+        }
+        std::fs::write(tree.join(format!("d{d}/sub/deep.txt")), "deep").unwrap();
+    }
+    env.ok(&["sync", "tree", "gd:tree"]);
+    let at = env.dir.path().join("mnt-meta");
+    let flags = ["--dir-cache-time", "3600", "--poll-interval", "0.5"];
+    let requests = || -> u64 {
+        let s = env.stats();
+        let by_host = s["requests"].as_object().unwrap();
+        by_host.values().map(|n| n.as_u64().unwrap()).sum()
+    };
+    let first = {
+        let _m = spawn_mount(&env, "gd:tree", &at, &flags);
+        let r0 = requests();
+        let first = walk(&at);
+        assert_eq!(first.len(), 12 * 6, "{first:?}");
+        let cold = requests() - r0;
+        eprintln!("cold walk: {cold} requests");
+        assert!(
+            cold >= 24,
+            "a cold walk lists every folder: {cold} requests"
+        );
+        first
+    };
+    assert!(!is_mounted(&at));
+    // Changed while nothing is mounted.
+    std::fs::write(env.dir.path().join("new.txt"), "new").unwrap();
+    env.ok(&["put", "new.txt", "gd:tree/d3/"]);
+    env.ok(&["rm", "gd:tree/d5/f0.txt"]);
+    let m = spawn_mount(&env, "gd:tree", &at, &flags);
+    let r0 = requests();
+    let second = walk(&at);
+    let warm = requests() - r0;
+    let mut want = first.clone();
+    want.push("d3/new.txt".into());
+    want.retain(|n| n != "d5/f0.txt");
+    want.sort();
+    assert_eq!(second, want, "what changed meanwhile shows");
+    // Only the two folders the feed named are listed again (and their paths looked up).
+    eprintln!("remount walk: {warm} requests");
+    assert!(warm <= 8, "a remount walk asked {warm} requests");
+    // Changed elsewhere while mounted: shows within the poll interval, not the hour of the listing.
+    assert!(!at.join("d7/live.txt").exists());
+    std::fs::write(env.dir.path().join("live.txt"), "live").unwrap();
+    env.ok(&["put", "live.txt", "gd:tree/d7/"]);
+    let t0 = Instant::now();
+    while !std::fs::read_dir(at.join("d7"))
+        .unwrap()
+        .any(|e| e.unwrap().file_name() == "live.txt")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "a change elsewhere never showed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read(at.join("d7/live.txt")).unwrap(), b"live");
+    drop(m);
+    // A local folder: the kept listing at once, then what is there now.
+    let local = env.dir.path().join("plain");
+    std::fs::create_dir_all(local.join("inner")).unwrap();
+    std::fs::write(local.join("inner/a.txt"), "a").unwrap();
+    let lat = env.dir.path().join("mnt-local");
+    let local_s = local.to_str().unwrap();
+    {
+        let _m = spawn_mount(&env, local_s, &lat, &flags);
+        assert_eq!(walk(&lat), ["inner/", "inner/a.txt"]);
+    }
+    std::fs::write(local.join("inner/b.txt"), "b").unwrap();
+    let _m = spawn_mount(&env, local_s, &lat, &flags);
+    let t0 = Instant::now();
+    while walk(&lat) != ["inner/", "inner/a.txt", "inner/b.txt"] {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the kept listing was never listed again: {:?}",
+            walk(&lat)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

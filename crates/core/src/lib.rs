@@ -47,7 +47,7 @@ pub use paged::{Pages, paged};
 pub use path::RemotePath;
 pub use resume::{DirSessions, Resume, SessionStore};
 pub use storage::{
-    ByteRange, ByteStream, Capabilities, DeleteMode, PageStream, Storage, WriteOptions,
-    bytes_stream, collect_bytes, list_all, list_folders,
+    ByteRange, ByteStream, Capabilities, Change, Changes, DeleteMode, PageStream, Storage,
+    WriteOptions, bytes_stream, collect_bytes, list_all, list_folders,
 };
 pub use subtree::SubTree;

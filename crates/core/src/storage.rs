@@ -141,6 +141,29 @@ impl Default for Capabilities {
     }
 }
 
+/// One entry the service's change feed reports as changed (made, edited, moved, renamed, trashed or
+/// deleted), as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The service's id of what changed.
+    pub id: String,
+    /// The ids of the folders it is in now (none once it is deleted).
+    pub parents: Vec<String>,
+    /// It is gone (deleted or in the trash).
+    pub removed: bool,
+}
+
+/// A page of a change feed: what changed since a cursor, and the cursor to ask from next.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// What changed, oldest first.
+    pub changes: Vec<Change>,
+    /// Where to ask next: the next page while `more`, else the point to poll from later.
+    pub cursor: String,
+    /// More pages follow at once.
+    pub more: bool,
+}
+
 /// A cloud drive (or the local disk), seen through one interface.
 ///
 /// Paths are relative to the remote's root, normalised by [`crate::path::normalize`]; `""` is the root.
@@ -265,6 +288,22 @@ pub trait Storage: Send + Sync + fmt::Debug {
         Err(Error::unsupported(
             format!("{}: no public links by id ({id})", self.kind()),
             "use a path: REMOTE:path/to/file",
+        ))
+    }
+
+    /// Where the service's change feed stands now, for [`Storage::changes_since`]; `None` where the service
+    /// has no feed (a cache then asks again after a while instead).
+    async fn change_cursor(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// What changed since `cursor` (from [`Storage::change_cursor`] or a previous page). A cursor the
+    /// service no longer knows is an error; the caller starts over from a fresh one and forgets what it
+    /// cached.
+    async fn changes_since(&self, cursor: &str) -> Result<Changes> {
+        Err(Error::unsupported(
+            format!("{}: no change feed ({cursor})", self.kind()),
+            "list the folders again instead",
         ))
     }
 

@@ -154,4 +154,12 @@ impl Storage for SubTree {
     async fn about(&self) -> Result<About> {
         self.inner.about().await
     }
+
+    async fn change_cursor(&self) -> Result<Option<String>> {
+        self.inner.change_cursor().await
+    }
+
+    async fn changes_since(&self, cursor: &str) -> Result<crate::storage::Changes> {
+        self.inner.changes_since(cursor).await
+    }
 }

@@ -628,6 +628,58 @@ impl Storage for GDriveStorage {
             free: q.limit.zip(q.usage).map(|(l, u)| l.saturating_sub(u)),
         })
     }
+
+    async fn change_cursor(&self) -> Result<Option<String>> {
+        self.client.changes_start().await.map(Some)
+    }
+
+    /// One `changes.list` page; what it names is dropped from this storage's own lookups too (a folder
+    /// renamed elsewhere must not be found at its old path).
+    async fn changes_since(&self, cursor: &str) -> Result<cloudmux_core::Changes> {
+        let page = self.client.changes(cursor).await?;
+        let mut out = Vec::with_capacity(page.changes.len());
+        for c in page.changes {
+            let Some(id) = c.file_id.or_else(|| c.file.as_ref().map(|f| f.id.clone())) else {
+                continue;
+            };
+            let stale: Vec<String> = self
+                .dirs
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, v)| **v == id)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for p in stale {
+                self.forget(&p);
+            }
+            self.files.lock().unwrap().retain(|_, (f, _)| f.id != id);
+            let (removed, parents) = match c.file {
+                Some(f) => (c.removed || f.trashed, f.parents),
+                None => (true, Vec::new()),
+            };
+            out.push(cloudmux_core::Change {
+                id,
+                parents,
+                removed,
+            });
+        }
+        let more = page.next_page_token.is_some();
+        let cursor = page
+            .next_page_token
+            .or(page.new_start_page_token)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Other,
+                    "Drive answered a changes page without a next or new start page token",
+                )
+            })?;
+        Ok(cloudmux_core::Changes {
+            changes: out,
+            cursor,
+            more,
+        })
+    }
 }
 
 /// A saved resumable session.

@@ -7,7 +7,14 @@
 //!   paths of everything below. Names a remote returns that cannot be a file name (empty, `.`, `..`,
 //!   with `/` or NUL — the backends already encode what they can) are left out of listings; names from
 //!   the kernel must be UTF-8 and at most 255 bytes.
-//! - **Listings** are kept for `dir_ttl` (and dropped by every change made through the mount).
+//! - **Listings** are kept in memory and in the cache folder (`meta`), and dropped by every change made
+//!   through the mount. Where the service has a change feed (Google Drive's `changes.list`), it is
+//!   asked every `poll_interval` — one request when nothing changed — and a listing is kept until the
+//!   feed names something in it; the feed's cursor is kept too, so a remount asks only what changed
+//!   while nothing was mounted and answers everything else from the cache without a request. Without
+//!   a feed (Yandex Disk, Photos, local folders), a listing is asked again after `dir_ttl`, and those
+//!   of an earlier mount are shown at once and asked again in the background as they are used (one
+//!   listing request per folder, a few at a time).
 //! - **Reads** stream from the remote: each open file keeps one ranged download going while its reads
 //!   follow each other (a short jump forward reads through; anything else opens a new range), so a
 //!   seek in a video fetches from where it lands, never the whole file.
@@ -25,9 +32,8 @@
 //!   (`readcache`), across restarts: a read fetches only the ranges it lacks, ahead of itself on
 //!   sequential reads by as much as the run has read so far (from 128 KiB up to 16 MiB), so what is
 //!   fetched stays within twice what is read.
-//!
-//! Not yet: a persistent metadata cache.
 
+mod meta;
 mod readcache;
 mod writeback;
 
@@ -36,9 +42,9 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use cloudmux_core::{ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Storage};
@@ -68,6 +74,9 @@ pub struct Options {
     pub write_back: Duration,
     /// Keep what is read in the cache folder, up to this many bytes (`None`: reads are streamed).
     pub read_cache: Option<u64>,
+    /// How often the service's change feed is asked what changed (zero: never; listings then last
+    /// `dir_ttl`). Only where the service has a feed.
+    pub poll_interval: Duration,
 }
 
 /// The least read-ahead of a cached file (the read-ahead is what the sequential run has read so far).
@@ -186,9 +195,6 @@ enum Handle {
     },
 }
 
-/// A folder's entries and when they were asked for.
-type Listing = (Instant, Arc<Vec<Entry>>);
-
 /// The file system a mount serves (see the crate docs).
 pub struct CloudFs {
     storage: Arc<dyn Storage>,
@@ -196,7 +202,13 @@ pub struct CloudFs {
     rt: tokio::runtime::Handle,
     opts: Options,
     inodes: Arc<Mutex<Inodes>>,
-    listings: Arc<Mutex<HashMap<String, Listing>>>,
+    listings: Arc<meta::Listings>,
+    /// Whether the change feed is followed and answered at its last asking: listings are then kept
+    /// until it says they changed.
+    feed_ok: Arc<AtomicBool>,
+    /// Folders being listed again in the background, and how many such listings run at once.
+    refreshing: Arc<Mutex<std::collections::HashSet<String>>>,
+    refresh_slots: Arc<tokio::sync::Semaphore>,
     handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
     next_handle: AtomicU64,
     pending: Arc<writeback::WriteBack>,
@@ -238,15 +250,31 @@ pub(crate) async fn upload_file(
         .map(|(_, written)| written)
 }
 
+/// The entries of folder `remote` (`path` under the mount), without those whose names cannot be file
+/// names.
+async fn fetch_listing(
+    storage: &dyn Storage,
+    remote: &str,
+    path: &str,
+) -> cloudmux_core::Result<Arc<Vec<Entry>>> {
+    let got = cloudmux_core::list_all(storage, remote).await?;
+    Ok(Arc::new(
+        got.into_iter()
+            .filter(|e| {
+                let ok = cloudmux_core::name::is_valid(&e.name) && e.name.len() <= NAME_MAX;
+                if !ok {
+                    tracing::warn!("/{path}: leaving out the entry named {:?}", e.name);
+                }
+                ok
+            })
+            .collect(),
+    ))
+}
+
 /// Records that `path` now holds `e` on the service: its inode's entry, and its folder's listing
 /// dropped.
-fn record_upload(
-    inodes: &Mutex<Inodes>,
-    listings: &Mutex<HashMap<String, Listing>>,
-    path: &str,
-    mut e: Entry,
-) {
-    lock(listings).remove(parent_of(path));
+fn record_upload(inodes: &Mutex<Inodes>, listings: &meta::Listings, path: &str, mut e: Entry) {
+    listings.remove(parent_of(path));
     e.path = path.to_string();
     e.name = name_of(path).to_string();
     let mut inodes = lock(inodes);
@@ -330,7 +358,7 @@ impl CloudFs {
         inodes.by_path.insert(String::new(), 1);
         let root = root.trim_matches('/').to_string();
         let inodes = Arc::new(Mutex::new(inodes));
-        let listings: Arc<Mutex<HashMap<String, Listing>>> = Arc::default();
+        let listings = Arc::new(meta::Listings::open(&opts.cache_dir, &root)?);
         let uploaded: writeback::Uploaded = {
             let (inodes, listings) = (inodes.clone(), listings.clone());
             Arc::new(move |path: &str, e: Entry| record_upload(&inodes, &listings, path, e))
@@ -356,6 +384,9 @@ impl CloudFs {
             opts,
             inodes,
             listings,
+            feed_ok: Arc::default(),
+            refreshing: Arc::default(),
+            refresh_slots: Arc::new(tokio::sync::Semaphore::new(4)),
             handles: Default::default(),
             next_handle: AtomicU64::new(1),
         })
@@ -398,36 +429,55 @@ impl CloudFs {
         }
     }
 
-    /// The entries of folder `path`, from the cache while it is fresh.
+    /// The entries of folder `path`: from the cache while it is fresh (always, while the change feed is
+    /// followed), at once but asked again in the background when it comes from an earlier mount.
     fn listing(&self, path: &str) -> Result<Arc<Vec<Entry>>, Errno> {
-        if let Some((at, l)) = lock(&self.listings).get(path)
-            && at.elapsed() < self.opts.dir_ttl
-        {
-            return Ok(l.clone());
+        if let Some(l) = self.listings.get(path) {
+            if l.unverified {
+                self.refresh_later(path);
+                return Ok(l.entries);
+            }
+            if self.feed_ok.load(Ordering::SeqCst) || l.at.elapsed() < self.opts.dir_ttl {
+                return Ok(l.entries);
+            }
         }
-        let remote = self.remote(path);
-        let got = self
+        let epoch = self.listings.epoch();
+        let l = self
             .rt
-            .block_on(cloudmux_core::list_all(&*self.storage, &remote))
+            .block_on(fetch_listing(&*self.storage, &self.remote(path), path))
             .map_err(|e| errno(&e))?;
-        let entries: Vec<Entry> = got
-            .into_iter()
-            .filter(|e| {
-                let ok = cloudmux_core::name::is_valid(&e.name) && e.name.len() <= NAME_MAX;
-                if !ok {
-                    tracing::warn!("{path}: leaving out the entry named {:?}", e.name);
-                }
-                ok
-            })
-            .collect();
-        let l = Arc::new(entries);
-        lock(&self.listings).insert(path.to_string(), (Instant::now(), l.clone()));
+        self.listings.put(path, l.clone(), epoch);
         Ok(l)
+    }
+
+    /// Lists `path` again in the background (a few folders at a time), once.
+    fn refresh_later(&self, path: &str) {
+        if !lock(&self.refreshing).insert(path.to_string()) {
+            return;
+        }
+        let (storage, listings, refreshing, slots) = (
+            self.storage.clone(),
+            self.listings.clone(),
+            self.refreshing.clone(),
+            self.refresh_slots.clone(),
+        );
+        let (path, remote) = (path.to_string(), self.remote(path));
+        self.rt.spawn(async move {
+            let _slot = slots.acquire().await;
+            let epoch = listings.epoch();
+            match fetch_listing(&*storage, &remote, &path).await {
+                Ok(l) => listings.put(&path, l, epoch),
+                // Not there any more: its parent's listing is being asked again too.
+                Err(e) if e.kind() == ErrorKind::NotFound => listings.remove(&path),
+                Err(e) => tracing::warn!("listing /{path} again: {e}"),
+            }
+            lock(&refreshing).remove(&path);
+        });
     }
 
     /// Drops the cached listing of folder `path`.
     fn changed(&self, path: &str) {
-        lock(&self.listings).remove(path);
+        self.listings.remove(path);
     }
 
     fn path_of(&self, ino: INodeNo) -> Result<String, Errno> {
@@ -743,6 +793,124 @@ impl CloudFs {
     }
 }
 
+impl CloudFs {
+    /// Follows the service's change feed, where it has one and `poll_interval` is not zero: asks what
+    /// changed since the cursor saved by the last mount (what changed while nothing was mounted), keeps
+    /// the listings it does not name, then asks again every `poll_interval` in the background. Returns
+    /// once the first asking is done, so that a remount answers from the cache without asking anything
+    /// else. Without a feed, listings last `dir_ttl` and those of an earlier mount are asked again as
+    /// they are used.
+    pub async fn follow_changes(&self) {
+        if self.opts.poll_interval.is_zero() {
+            return;
+        }
+        let mut feed = Feed {
+            storage: self.storage.clone(),
+            listings: self.listings.clone(),
+            ok: self.feed_ok.clone(),
+            cursor: None,
+        };
+        let root_id = match self.storage.stat(&self.root).await {
+            Ok(e) => e.id,
+            Err(e) => {
+                tracing::warn!("the mounted folder: {e}");
+                None
+            }
+        };
+        let Some(root_id) = root_id else {
+            return;
+        };
+        self.listings.set_root_id(&root_id);
+        if let Some(saved) = self.listings.cursor() {
+            feed.cursor = Some(saved);
+            if feed.poll().await {
+                self.listings.verify_all();
+            }
+        }
+        if feed.cursor.is_none() && !feed.begin().await {
+            return;
+        }
+        let every = self.opts.poll_interval;
+        self.rt.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if feed.cursor.is_none() {
+                    feed.begin().await;
+                } else {
+                    feed.poll().await;
+                }
+            }
+        });
+    }
+}
+
+/// A mount's use of its service's change feed.
+struct Feed {
+    storage: Arc<dyn Storage>,
+    listings: Arc<meta::Listings>,
+    ok: Arc<AtomicBool>,
+    cursor: Option<String>,
+}
+
+impl Feed {
+    /// Starts from where the feed is now; false when the service has no feed (or did not answer).
+    async fn begin(&mut self) -> bool {
+        match self.storage.change_cursor().await {
+            Ok(Some(c)) => {
+                self.listings.save_cursor(Some(&c));
+                self.cursor = Some(c);
+                self.ok.store(true, Ordering::SeqCst);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!("asking where the change feed stands: {e}");
+                false
+            }
+        }
+    }
+
+    /// Takes in every page of changes since the cursor; false if the service did not answer (the
+    /// listings then last their `dir_ttl` until it does).
+    async fn poll(&mut self) -> bool {
+        let Some(mut cursor) = self.cursor.clone() else {
+            return false;
+        };
+        loop {
+            match self.storage.changes_since(&cursor).await {
+                Ok(page) => {
+                    let n = self.listings.apply(&page.changes);
+                    if n > 0 {
+                        tracing::debug!("{} changes: {n} listings dropped", page.changes.len());
+                    }
+                    cursor = page.cursor;
+                    self.listings.save_cursor(Some(&cursor));
+                    if !page.more {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.ok.store(false, Ordering::SeqCst);
+                    if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound) {
+                        // The service no longer knows the cursor: nothing kept can be trusted.
+                        tracing::warn!("the change feed forgot where it was ({e}); listing again");
+                        self.listings.remove_tree("");
+                        self.listings.save_cursor(None);
+                        self.cursor = None;
+                    } else {
+                        tracing::warn!("asking the change feed: {e}");
+                        self.cursor = Some(cursor);
+                    }
+                    return false;
+                }
+            }
+        }
+        self.cursor = Some(cursor);
+        self.ok.store(true, Ordering::SeqCst);
+        true
+    }
+}
+
 /// Mounts `fs` at `mountpoint` (which must be an empty folder unless `allow_non_empty`) and serves it
 /// on background threads until the returned session is dropped or the folder is unmounted.
 pub fn mount(
@@ -1012,7 +1180,7 @@ impl Filesystem for CloudFs {
             }
             self.changed(&dir);
             self.changed(&newdir);
-            self.changed(&from);
+            self.listings.remove_tree(&from);
             lock(&self.inodes).rename(&from, &to);
             // Open writers upload to where the file is now.
             let handles = self.open_handles();
