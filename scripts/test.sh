@@ -6,12 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== installing litmus, rclone, gvfs, nginx, fuse3, chromium and chromium-driver (Debian): WebDAV clients, a load balancer, FUSE for cloudmux mount and the web page's test"
+echo "== installing litmus, rclone, gvfs, nginx, fuse3, fio, chromium and chromium-driver (Debian): WebDAV clients, a load balancer, FUSE for cloudmux mount (and fio to check its blocks) and the web page's test"
 pkgs=""
 command -v litmus > /dev/null || pkgs="$pkgs litmus"
 command -v chromedriver > /dev/null || pkgs="$pkgs chromium chromium-driver"
 command -v rclone > /dev/null || pkgs="$pkgs rclone"
 command -v fusermount3 > /dev/null || pkgs="$pkgs fuse3"
+command -v fio > /dev/null || pkgs="$pkgs fio"
 { command -v nginx > /dev/null || [ -x /usr/sbin/nginx ]; } || pkgs="$pkgs nginx-light"
 { command -v gio > /dev/null && [ -x /usr/libexec/gvfsd-dav ]; } || pkgs="$pkgs gvfs-backends gvfs-daemons libglib2.0-bin dbus"
 if [ -n "$pkgs" ]; then

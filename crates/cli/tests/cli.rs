@@ -2276,3 +2276,102 @@ fn mount_keeps_listings_across_remounts_and_follows_drive_changes() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+fn run_in(dir: &Path, prog: &str, args: &[&str]) -> String {
+    let o = Command::new(prog)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{prog}: {e} (./scripts/test.sh installs it)"));
+    assert!(
+        o.status.success(),
+        "{prog} {args:?} in {}: {}{}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Tools that know only files, on a mount of Drive: a git repository cloned into it is whole (`git
+/// fsck`) and clean (`git status`) after a remount, and so is a commit made in it; fio's random writes
+/// and reads check every block they read back (`--verify=crc32c`), before and after a remount (then
+/// from what the service holds).
+#[test]
+fn mount_holds_a_git_repository_and_fio_checked_blocks() {
+    if !fuse_available() {
+        return;
+    }
+    let env = Env::new(3600);
+    env.login();
+    env.ok(&["mkdir", "gd:work"]);
+    // A repository of a few commits to clone.
+    let src = env.dir.path().join("src-repo");
+    std::fs::create_dir_all(src.join("lib")).unwrap();
+    let git = |dir: &Path, args: &[&str]| {
+        let mut all = vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ];
+        all.extend_from_slice(args);
+        run_in(dir, "git", &all)
+    };
+    git(&src, &["init", "-q"]);
+    for i in 0..5 {
+        std::fs::write(
+            src.join(format!("lib/m{i}.rs")),
+            format!("// {i}\n").repeat(200),
+        )
+        .unwrap();
+        std::fs::write(src.join("README"), format!("version {i}\n")).unwrap();
+        git(&src, &["add", "-A"]);
+        git(&src, &["commit", "-q", "-m", &format!("step {i}")]);
+    }
+    let at = env.dir.path().join("mnt-tools");
+    // Uploads at the close, so that a remount sees everything on the service.
+    let flags = ["--write-back", "0"];
+    let fio = |args: &[&str]| {
+        let file = at.join("fio.bin");
+        let mut all = vec![
+            "--name=check".to_string(),
+            format!("--filename={}", file.display()),
+            "--size=8m".into(),
+            "--bs=4k".into(),
+            "--ioengine=psync".into(),
+            "--verify=crc32c".into(),
+            "--randseed=7".into(),
+        ];
+        all.extend(args.iter().map(|s| s.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        run_in(env.dir.path(), "fio", &all)
+    };
+    {
+        let _m = spawn_mount(&env, "gd:work", &at, &flags);
+        git(&at, &["clone", "-q", src.to_str().unwrap(), "repo"]);
+        let repo = at.join("repo");
+        git(&repo, &["fsck", "--full", "--strict"]);
+        assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+        std::fs::write(repo.join("lib/m9.rs"), "// nine\n").unwrap();
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "made in the mount"]);
+        // Random writes, read back and checked; then random reads of what was written.
+        fio(&["--rw=randwrite", "--do_verify=1"]);
+        fio(&["--rw=randread", "--verify_only"]);
+    }
+    let _m = spawn_mount(&env, "gd:work", &at, &flags);
+    let repo = at.join("repo");
+    git(&repo, &["fsck", "--full", "--strict"]);
+    assert_eq!(
+        git(&repo, &["status", "--porcelain"]),
+        "",
+        "clean after a remount"
+    );
+    let log = git(&repo, &["log", "--format=%s"]);
+    assert_eq!(log.lines().count(), 6, "{log}");
+    assert!(log.starts_with("made in the mount"), "{log}");
+    fio(&["--rw=randread", "--verify_only"]);
+}

@@ -965,7 +965,10 @@ impl Filesystem for CloudFs {
         let r = (|| {
             let (dir, path) = self.child(parent, name)?;
             // A file being written is there before its upload.
-            if let Some(&ino) = lock(&self.inodes).by_path.get(&path)
+            // (The inode table is let go before the handles are looked at: a close holds its handle
+            // while it records the upload in the table.)
+            let known = lock(&self.inodes).by_path.get(&path).copied();
+            if let Some(ino) = known
                 && self.writer_size(ino).is_some()
             {
                 return Ok(ino);
