@@ -47,7 +47,15 @@ where
     };
     Box::pin(futures_util::stream::unfold(st, |mut st| async move {
         loop {
-            if st.done || st.end.is_some_and(|e| st.offset >= e) {
+            if st.done {
+                return None;
+            }
+            if st.end.is_some_and(|e| st.offset >= e) {
+                // The body's end is seen before it is dropped, so that its connection goes back to
+                // the pool instead of being closed (a new TLS handshake for every ranged read).
+                if let Some(mut cur) = st.cur.take() {
+                    let _ = cur.next().await;
+                }
                 return None;
             }
             if st.cur.is_none() {

@@ -274,9 +274,9 @@ async fn fetch_listing(
 /// Records that `path` now holds `e` on the service: its inode's entry, and its folder's listing
 /// dropped.
 fn record_upload(inodes: &Mutex<Inodes>, listings: &meta::Listings, path: &str, mut e: Entry) {
-    listings.remove(parent_of(path));
     e.path = path.to_string();
     e.name = name_of(path).to_string();
+    listings.upsert(parent_of(path), e.clone());
     let mut inodes = lock(inodes);
     if let Some(&ino) = inodes.by_path.get(path)
         && let Some(n) = inodes.nodes.get_mut(&ino)
@@ -475,11 +475,6 @@ impl CloudFs {
         });
     }
 
-    /// Drops the cached listing of folder `path`.
-    fn changed(&self, path: &str) {
-        self.listings.remove(path);
-    }
-
     fn path_of(&self, ino: INodeNo) -> Result<String, Errno> {
         lock(&self.inodes).path(ino.0).ok_or(Errno::ENOENT)
     }
@@ -628,7 +623,6 @@ impl CloudFs {
                 Errno::EIO
             })?;
             *dirty = false;
-            self.changed(parent_of(path));
             return Ok(());
         }
         file.sync_all().map_err(|_| Errno::EIO)?;
@@ -735,6 +729,10 @@ impl CloudFs {
                 let chunk = chunk.map_err(std::io::Error::other)?;
                 let take = chunk.len().min(want - out.len());
                 out.extend_from_slice(&chunk[..take]);
+            }
+            // Let the body end (its connection is then reused).
+            if out.len() == want {
+                let _ = s.next().await;
             }
             Ok(out)
         })
@@ -961,6 +959,11 @@ pub fn mount(
 }
 
 impl Filesystem for CloudFs {
+    fn destroy(&mut self) {
+        // Unmounted: the listings edited by changes made through the mount are written for the next.
+        self.listings.flush();
+    }
+
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let r = (|| {
             let (dir, path) = self.child(parent, name)?;
@@ -1070,8 +1073,9 @@ impl Filesystem for CloudFs {
                 .rt
                 .block_on(self.storage.mkdir(&self.remote(&path)))
                 .map_err(|e| errno(&e))?;
-            self.changed(&dir);
             e.path = path.clone();
+            e.name = name_of(&path).to_string();
+            self.listings.upsert(&dir, e.clone());
             let ino = lock(&self.inodes).put(&path, e.clone());
             Ok((ino, e))
         })();
@@ -1086,7 +1090,7 @@ impl Filesystem for CloudFs {
             self.writable()?;
             let (dir, path) = self.child(parent, name)?;
             self.delete(&path)?;
-            self.changed(&dir);
+            self.listings.remove_entry(&dir, name_of(&path));
             lock(&self.inodes).remove(&path);
             Ok(())
         })();
@@ -1106,8 +1110,8 @@ impl Filesystem for CloudFs {
             self.rt
                 .block_on(self.storage.rmdir(&self.remote(&path)))
                 .map_err(|e| errno(&e))?;
-            self.changed(&dir);
-            self.changed(&path);
+            self.listings.remove_entry(&dir, name_of(&path));
+            self.listings.remove_tree(&path);
             lock(&self.inodes).remove(&path);
             Ok(())
         })();
@@ -1176,14 +1180,21 @@ impl Filesystem for CloudFs {
                 .rt
                 .block_on(self.storage.rename(&self.remote(&from), &self.remote(&to)))
             {
-                Ok(_) => {}
+                Ok(mut e) => {
+                    self.listings.remove_entry(&dir, name_of(&from));
+                    e.path = to.clone();
+                    e.name = name_of(&to).to_string();
+                    self.listings.upsert(&newdir, e);
+                }
                 // Only its pending version exists yet: it is uploaded under the new name.
-                Err(e) if e.kind() == ErrorKind::NotFound && moved_pending => {}
+                Err(e) if e.kind() == ErrorKind::NotFound && moved_pending => {
+                    self.listings.remove_entry(&dir, name_of(&from));
+                    self.listings.remove_entry(&newdir, name_of(&to));
+                }
                 Err(e) => return Err(errno(&e)),
             }
-            self.changed(&dir);
-            self.changed(&newdir);
             self.listings.remove_tree(&from);
+            self.listings.remove_tree(&to);
             lock(&self.inodes).rename(&from, &to);
             // Open writers upload to where the file is now.
             let handles = self.open_handles();

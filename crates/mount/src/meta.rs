@@ -45,8 +45,11 @@ pub(crate) struct Listings {
     map: Mutex<HashMap<String, Listing>>,
     /// Where each id seen in a listing is (the mounted root's id is `""`).
     ids: Mutex<HashMap<String, String>>,
-    /// Counts removals, so that a listing asked for before one is not kept after it.
+    /// Counts removals and edits, so that a listing asked for before one is not kept after it.
     epoch: AtomicU64,
+    /// Listings changed in memory since they were written (their files are removed meanwhile, so that a
+    /// crash leaves nothing stale; [`Listings::flush`] writes them).
+    dirty: Mutex<HashSet<String>>,
 }
 
 fn now_secs() -> u64 {
@@ -66,6 +69,7 @@ impl Listings {
             map: Mutex::default(),
             ids: Mutex::default(),
             epoch: AtomicU64::new(0),
+            dirty: Mutex::default(),
         };
         let now = Instant::now();
         let mut loaded = 0usize;
@@ -144,11 +148,16 @@ impl Listings {
             );
         }
         self.index(path, &entries);
+        lock(&self.dirty).remove(path);
+        self.write(path, &entries);
+    }
+
+    fn write(&self, path: &str, entries: &[Entry]) {
         let stored = Stored {
             root: self.root.clone(),
             path: path.to_string(),
             listed: now_secs(),
-            entries: entries.as_ref().clone(),
+            entries: entries.to_vec(),
         };
         let file = self.file(path);
         let tmp = file.with_extension("tmp");
@@ -161,10 +170,54 @@ impl Listings {
         }
     }
 
+    /// Edits the kept listing of folder `dir` (if there is one) with `edit`, as a change made through
+    /// the mount does: no need to ask the service for the whole folder again.
+    fn edit(&self, dir: &str, edit: impl FnOnce(&mut Vec<Entry>)) {
+        let mut map = lock(&self.map);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let Some(l) = map.get_mut(dir) else {
+            return;
+        };
+        edit(Arc::make_mut(&mut l.entries));
+        if lock(&self.dirty).insert(dir.to_string()) {
+            let _ = std::fs::remove_file(self.file(dir));
+        }
+    }
+
+    /// `e` (named `e.name`) is now in folder `dir`, replacing what had its name.
+    pub fn upsert(&self, dir: &str, e: Entry) {
+        let (name, id) = (e.name.clone(), e.id.clone());
+        self.edit(dir, |entries| {
+            match entries.iter_mut().find(|x| x.name == name) {
+                Some(x) => *x = e,
+                None => entries.push(e),
+            }
+        });
+        if let Some(id) = id {
+            lock(&self.ids).insert(id, join(dir, &name));
+        }
+    }
+
+    /// Nothing is named `name` in folder `dir` any more.
+    pub fn remove_entry(&self, dir: &str, name: &str) {
+        self.edit(dir, |entries| entries.retain(|x| x.name != name));
+    }
+
+    /// Writes the listings edited in memory since they were last written.
+    pub fn flush(&self) {
+        let dirty: Vec<String> = lock(&self.dirty).drain().collect();
+        for path in dirty {
+            if let Some(l) = self.get(&path) {
+                self.write(&path, &l.entries);
+            }
+        }
+    }
+
     /// Drops the listing of `path`.
     pub fn remove(&self, path: &str) {
         let mut map = lock(&self.map);
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        lock(&self.dirty).remove(path);
         if map.remove(path).is_some() {
             let _ = std::fs::remove_file(self.file(path));
         }
@@ -181,6 +234,7 @@ impl Listings {
             .cloned()
             .collect();
         for k in gone {
+            lock(&self.dirty).remove(&k);
             map.remove(&k);
             let _ = std::fs::remove_file(self.file(&k));
         }
@@ -346,6 +400,35 @@ mod tests {
             0
         );
         assert!(l.get("c").is_some());
+    }
+
+    #[test]
+    fn edits_through_the_mount_keep_the_listing_and_reach_the_disk_at_the_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Listings::open(dir.path(), "").unwrap();
+        l.put("d", Arc::new(vec![entry("d", "a", "A", false)]), l.epoch());
+        let before = l.epoch();
+        l.upsert("d", entry("d", "b", "B", false));
+        l.remove_entry("d", "a");
+        let names = |l: &Listings| -> Vec<String> {
+            l.get("d")
+                .unwrap()
+                .entries
+                .iter()
+                .map(|e| e.name.clone())
+                .collect()
+        };
+        assert_eq!(names(&l), ["b"]);
+        // A listing asked for before the edit is older than it.
+        l.put("d", Arc::new(vec![entry("d", "a", "A", false)]), before);
+        assert_eq!(names(&l), ["b"]);
+        // Until the flush the file is gone (a crash would leave nothing stale), then it holds the edit.
+        assert!(Listings::open(dir.path(), "").unwrap().get("d").is_none());
+        l.flush();
+        assert_eq!(names(&Listings::open(dir.path(), "").unwrap()), ["b"]);
+        // A folder not kept is not made up.
+        l.upsert("other", entry("other", "x", "X", false));
+        assert!(l.get("other").is_none());
     }
 
     #[test]
