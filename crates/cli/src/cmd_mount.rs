@@ -48,18 +48,26 @@ pub struct Mount {
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
     /// Seconds after its close a file is uploaded (a file written again meanwhile goes up once); 0
-    /// uploads at the close, which then waits for the upload and reports its failure.
-    #[arg(long, default_value_t = 5.0, value_parser = seconds)]
-    pub write_back: f64,
-    /// `writes`: files being written are kept in the cache folder, reads stream from the service (one
-    /// download per open file, restarted where a seek lands). `full`: what is read is kept there too, in
-    /// sparse files kept across restarts, so a file read again (or a part of it) costs nothing.
-    #[arg(long, default_value = "writes", value_parser = ["writes", "full"])]
+    /// uploads at the close, which then waits for the upload and reports its failure [default: 5; 0
+    /// with --cache-mode off].
+    #[arg(long, value_parser = seconds)]
+    pub write_back: Option<f64>,
+    /// `writes` (the default): files being written are kept in the cache folder and uploaded
+    /// --write-back after their close, surviving a crash; reads stream from the service (one download
+    /// per open file, restarted where a seek lands). `full`: what is read is kept there too, in sparse
+    /// files kept across restarts, so a file read again (or a part of it) costs nothing. `off`: nothing
+    /// waits in the cache folder — a file being written is spooled there only while it is open and
+    /// uploaded at its close, which waits for the upload and reports its failure (--write-back is 0).
+    #[arg(long, default_value = "writes", value_parser = ["off", "writes", "full"])]
     pub cache_mode: String,
     /// The most the read cache of `--cache-mode full` holds (bytes, or with K, M, G or T); least
     /// recently used files that are not open go first.
     #[arg(long, default_value = "10G", value_parser = size)]
     pub cache_max_size: u64,
+    /// The free space the read cache of `--cache-mode full` leaves on its disk (bytes, or with K, M, G
+    /// or T): below it, files that are not open are dropped, least recently used first.
+    #[arg(long, default_value = "1G", value_parser = size)]
+    pub cache_min_free: u64,
     /// Run in the background once mounted (its log goes to mount.log in the cache folder); stop it with
     /// `cloudmux unmount MOUNTPOINT`.
     #[arg(long)]
@@ -219,6 +227,16 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
                 .with_hint("mount the folder it is in"),
         );
     }
+    let write_back = match (m.cache_mode.as_str(), m.write_back) {
+        ("off", Some(s)) if s > 0.0 => {
+            return Err(Error::invalid(
+                "--cache-mode off uploads a file at its close: it has no --write-back",
+            )
+            .with_hint("use --cache-mode writes (the default) to upload later"));
+        }
+        ("off", _) => Duration::ZERO,
+        (_, s) => Duration::from_secs_f64(s.unwrap_or(5.0)),
+    };
     let name = loc.remote.clone().unwrap_or_else(|| "local".into());
     let cache_dir = m
         .cache_dir
@@ -240,8 +258,9 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
         umask: m.umask,
         dir_ttl: Duration::from_secs(m.dir_cache_time),
         cache_dir,
-        write_back: Duration::from_secs_f64(m.write_back),
+        write_back,
         read_cache: (m.cache_mode == "full").then_some(m.cache_max_size),
+        cache_min_free: m.cache_min_free,
         poll_interval: Duration::from_secs_f64(m.poll_interval),
     };
     let fs = cloudmux_mount::CloudFs::new(

@@ -2106,6 +2106,91 @@ fn mount_write_back_survives_kill_9() {
     drop(m);
 }
 
+/// A large upload the mount had half sent when it was killed resumes from its session on the next
+/// mount: the service receives the rest, not the whole file again, and holds the right bytes once.
+#[test]
+fn mount_resumes_a_half_sent_upload_after_kill_9() {
+    if !fuse_available() {
+        return;
+    }
+    let env = Env::new(3599);
+    env.login();
+    env.ok(&["mkdir", "gd:half"]);
+    let at = env.dir.path().join("mnt");
+    let size = 24 * 1024 * 1024 + 11;
+    let data = cloudmux_core::conformance::pattern(size, 5);
+    let mut m = spawn_mount(&env, "gd:half", &at, &["--write-back", "0.2"]);
+    let client = reqwest::blocking::Client::new();
+    client
+        .post(format!("{}/__admin/faults", env.base))
+        .json(&serde_json::json!({"latency_ms": 400}))
+        .send()
+        .unwrap();
+    let before = env.stats()["drive_resumable_bytes"].as_u64().unwrap();
+    std::fs::write(at.join("video.bin"), &data).unwrap();
+    let t0 = Instant::now();
+    while env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before <= 9 * 1024 * 1024 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the upload did not progress"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    m.child.kill().unwrap(); // SIGKILL, in the middle of the upload
+    m.child.wait().unwrap();
+    drop(m);
+    let sessions = env
+        .dir
+        .path()
+        .join("mount-cache")
+        .join("gd_half")
+        .join("sessions");
+    assert_eq!(
+        std::fs::read_dir(&sessions).unwrap().count(),
+        1,
+        "the upload's session is kept for the next mount"
+    );
+    client
+        .post(format!("{}/__admin/faults", env.base))
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap();
+    let m = spawn_mount(&env, "gd:half", &at, &["--write-back", "0.2"]);
+    let t0 = Instant::now();
+    loop {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:half"])).unwrap();
+        if let Some(f) = v.as_array().unwrap().first()
+            && f["hashes"]["md5"] == md5_hex(&data)
+        {
+            assert_eq!(
+                v.as_array().unwrap().len(),
+                1,
+                "one file, no duplicate: {v}"
+            );
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "never uploaded after the crash: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let sent = env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before;
+    assert!(
+        sent < (size + 8 * 1024 * 1024) as u64,
+        "the next mount resumed instead of starting over: {sent} bytes sent for {size}"
+    );
+    let t0 = Instant::now();
+    while std::fs::read_dir(&sessions).unwrap().next().is_some() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the session file is removed once done"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(m);
+}
+
 /// `--cache-mode full`: a read in the middle of a file downloads about what it reads, a second read of
 /// it nothing, and after a remount over the same cache folder still nothing; a file written through
 /// the mount is read back new, not from the cache.
@@ -2154,6 +2239,22 @@ fn mount_full_cache_reads_only_what_is_asked_and_keeps_it() {
     );
     std::fs::write(at.join("video.bin"), b"new").unwrap();
     assert_eq!(std::fs::read(at.join("video.bin")).unwrap(), b"new");
+    drop(m);
+    // `--cache-mode off`: nothing waits, a file is on the service once its close returns.
+    let o = env.run(&[
+        "mount",
+        "gd:v",
+        at.to_str().unwrap(),
+        "--cache-mode",
+        "off",
+        "--write-back",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "off has no write-back");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--write-back"));
+    let m = spawn_mount(&env, "gd:v", &at, &["--cache-mode", "off"]);
+    std::fs::write(at.join("now.txt"), b"at the close").unwrap();
+    assert_eq!(env.ok(&["cat", "gd:v/now.txt"]), "at the close");
     drop(m);
 }
 

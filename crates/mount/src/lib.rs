@@ -31,7 +31,8 @@
 //! - With `read_cache` (`--cache-mode full`), what is read is kept in sparse files of the cache folder
 //!   (`readcache`), across restarts: a read fetches only the ranges it lacks, ahead of itself on
 //!   sequential reads by as much as the run has read so far (from 128 KiB up to 16 MiB), so what is
-//!   fetched stays within twice what is read.
+//!   fetched stays within twice what is read. Files that are not open are dropped, least recently
+//!   used first, past the cache's size or when its disk has less free space than it must leave.
 
 mod meta;
 mod readcache;
@@ -74,6 +75,8 @@ pub struct Options {
     pub write_back: Duration,
     /// Keep what is read in the cache folder, up to this many bytes (`None`: reads are streamed).
     pub read_cache: Option<u64>,
+    /// The free space the read cache leaves on its disk: it drops what is not open to keep it.
+    pub cache_min_free: u64,
     /// How often the service's change feed is asked what changed (zero: never; listings then last
     /// `dir_ttl`). Only where the service has a feed.
     pub poll_interval: Duration,
@@ -372,7 +375,11 @@ impl CloudFs {
             uploaded,
         )?;
         let reads = match opts.read_cache {
-            Some(max) => Some(readcache::ReadCache::open(&opts.cache_dir, max)?),
+            Some(max) => Some(readcache::ReadCache::open(
+                &opts.cache_dir,
+                max,
+                opts.cache_min_free,
+            )?),
             None => None,
         };
         Ok(CloudFs {

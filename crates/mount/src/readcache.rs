@@ -114,15 +114,20 @@ struct State {
 pub(crate) struct ReadCache {
     dir: PathBuf,
     max_bytes: u64,
+    min_free: u64,
     files: Mutex<HashMap<String, Arc<Cached>>>,
     held: AtomicU64,
     next: AtomicU64,
 }
 
 impl ReadCache {
-    /// The cache under `cache/read`, holding at most `max_bytes`; the records an earlier mount left are
-    /// read back.
-    pub fn open(cache: &std::path::Path, max_bytes: u64) -> std::io::Result<Arc<Self>> {
+    /// The cache under `cache/read`, holding at most `max_bytes` and leaving at least `min_free` bytes
+    /// free on its disk; the records an earlier mount left are read back.
+    pub fn open(
+        cache: &std::path::Path,
+        max_bytes: u64,
+        min_free: u64,
+    ) -> std::io::Result<Arc<Self>> {
         let dir = cache.join("read");
         std::fs::create_dir_all(&dir)?;
         let mut files = HashMap::new();
@@ -180,6 +185,7 @@ impl ReadCache {
         Ok(Arc::new(ReadCache {
             dir,
             max_bytes,
+            min_free,
             files: Mutex::new(files),
             held: AtomicU64::new(held),
             next: AtomicU64::new(next),
@@ -332,9 +338,20 @@ impl ReadCache {
         self.held.load(Ordering::Relaxed)
     }
 
-    /// Drops least recently used files that are not open until the cache holds at most its size.
+    /// Whether the cache must shrink: it holds more than its size, or its disk has less free space than
+    /// it must leave (and it still holds something).
+    fn too_big(&self) -> bool {
+        let held = self.held();
+        held > self.max_bytes
+            || (held > 0
+                && self.min_free > 0
+                && free_space(&self.dir).is_some_and(|f| f < self.min_free))
+    }
+
+    /// Drops least recently used files that are not open until the cache holds at most its size and
+    /// leaves its disk's free space.
     fn evict(&self) {
-        while self.held() > self.max_bytes {
+        while self.too_big() {
             let victim = {
                 let files = lock(&self.files);
                 files
@@ -352,6 +369,21 @@ impl ReadCache {
             }
         }
     }
+}
+
+/// Bytes free for an unprivileged user on the disk holding `dir`.
+fn free_space(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path and `st` a buffer of the size statvfs writes.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs succeeded, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 fn remove(dir: &std::path::Path, key: &str) {
@@ -392,7 +424,7 @@ mod tests {
             fetched.borrow_mut().push((a, len));
             Ok(data[a as usize..(a + len) as usize].to_vec())
         };
-        let rc = ReadCache::open(d.path(), 1 << 30).unwrap();
+        let rc = ReadCache::open(d.path(), 1 << 30, 0).unwrap();
         let c = rc.open_file("f", &e).unwrap();
         let size = data.len() as u64;
         assert_eq!(
@@ -411,7 +443,7 @@ mod tests {
         assert_eq!(fetched.borrow()[1..], [(49_000, 1000), (51_000, 1000)]);
         rc.close(&c);
         drop(rc);
-        let rc = ReadCache::open(d.path(), 1 << 30).unwrap();
+        let rc = ReadCache::open(d.path(), 1 << 30, 0).unwrap();
         assert_eq!(rc.held(), 3000, "kept across a restart");
         let c = rc.open_file("f", &e).unwrap();
         fetched.borrow_mut().clear();
@@ -427,12 +459,19 @@ mod tests {
         assert_eq!(rc.held(), 0);
         rc.close(&c);
         // Past its size, what is not open goes.
-        let rc = ReadCache::open(d.path(), 10_000).unwrap();
+        let rc = ReadCache::open(d.path(), 10_000, 0).unwrap();
         e.size = Some(size);
         let c = rc.open_file("f", &e).unwrap();
         rc.read(&c, 0, 20_000, 0, size, fetch).unwrap();
         assert_eq!(rc.held(), 20_000, "open: kept");
         rc.close(&c);
         assert_eq!(rc.held(), 0, "closed and over the size: dropped");
+        // A disk with less free space than the cache must leave: what is not open goes too.
+        assert!(free_space(d.path()).is_some());
+        let rc = ReadCache::open(d.path(), 1 << 30, u64::MAX).unwrap();
+        let c = rc.open_file("f", &e).unwrap();
+        rc.read(&c, 0, 20_000, 0, size, fetch).unwrap();
+        rc.close(&c);
+        assert_eq!(rc.held(), 0, "no disk has u64::MAX bytes free: dropped");
     }
 }
