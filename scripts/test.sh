@@ -27,6 +27,11 @@ fi
 echo "== installing the interop clients (PyPI)"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/interop/requirements.txt
 
+echo "== installing pjdfstest (crates.io): the POSIX file-system suite, run on cloudmux mount"
+[ -x target/tools/bin/pjdfstest ] || cargo install pjdfstest --version 0.2.2 --locked --quiet --root target/tools
+PJDFSTEST="$PWD/target/tools/bin/pjdfstest"
+export PJDFSTEST
+
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

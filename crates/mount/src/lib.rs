@@ -486,11 +486,17 @@ impl CloudFs {
         lock(&self.inodes).path(ino.0).ok_or(Errno::ENOENT)
     }
 
-    /// The writer open on `ino`, if any, and its size.
-    fn writer_size(&self, ino: u64) -> Option<u64> {
+    /// The size of the writer open on `ino`, if any, and the time of its last change once it has one.
+    fn writer_state(&self, ino: u64) -> Option<(u64, Option<SystemTime>)> {
         self.open_handles().iter().find_map(|h| match &*lock(h) {
-            Handle::Write { ino: i, file, .. } if *i == ino => {
-                file.metadata().ok().map(|m| m.len())
+            Handle::Write {
+                ino: i,
+                file,
+                dirty,
+                ..
+            } if *i == ino => {
+                let m = file.metadata().ok()?;
+                Some((m.len(), m.modified().ok().filter(|_| *dirty)))
             }
             _ => None,
         })
@@ -504,8 +510,11 @@ impl CloudFs {
             e.size = Some(item.size);
             e.modified = Some(item.modified.into());
         }
-        if let Some(size) = self.writer_size(ino) {
+        if let Some((size, changed)) = self.writer_state(ino) {
             e.size = Some(size);
+            if let Some(t) = changed {
+                e.modified = Some(t.into());
+            }
         }
         Some(e)
     }
@@ -979,7 +988,7 @@ impl Filesystem for CloudFs {
             // while it records the upload in the table.)
             let known = lock(&self.inodes).by_path.get(&path).copied();
             if let Some(ino) = known
-                && self.writer_size(ino).is_some()
+                && self.writer_state(ino).is_some()
             {
                 return Ok(ino);
             }
