@@ -68,10 +68,24 @@ pub struct Mount {
     /// or T): below it, files that are not open are dropped, least recently used first.
     #[arg(long, default_value = "1G", value_parser = size)]
     pub cache_min_free: u64,
+    /// The formats Google Docs files are shown as on a Drive mount, by extension: each file takes the
+    /// first its kind exports to (documents docx, odt, rtf, pdf, txt, md, html, epub; spreadsheets xlsx,
+    /// ods, csv, tsv, pdf; presentations pptx, odp, pdf, txt; drawings svg, png, jpg, pdf). They are
+    /// read-only; a kind none fits is left out.
+    #[arg(long, default_value = cloudmux_mount::docs::DEFAULT_FORMATS, value_parser = export_formats)]
+    pub export_formats: ExportFormats,
     /// Run in the background once mounted (its log goes to mount.log in the cache folder); stop it with
     /// `cloudmux unmount MOUNTPOINT`.
     #[arg(long)]
     pub daemon: bool,
+}
+
+/// The extensions of `--export-formats`, checked.
+#[derive(Debug, Clone)]
+pub struct ExportFormats(Vec<String>);
+
+fn export_formats(s: &str) -> std::result::Result<ExportFormats, String> {
+    cloudmux_mount::docs::parse_formats(s).map(ExportFormats)
 }
 
 fn size(s: &str) -> std::result::Result<u64, String> {
@@ -262,6 +276,7 @@ pub async fn mount(cfg: &Config, m: Mount) -> Result<()> {
         read_cache: (m.cache_mode == "full").then_some(m.cache_max_size),
         cache_min_free: m.cache_min_free,
         poll_interval: Duration::from_secs_f64(m.poll_interval),
+        export_formats: m.export_formats.0.clone(),
     };
     let fs = cloudmux_mount::CloudFs::new(
         loc.storage.clone(),

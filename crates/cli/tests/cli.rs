@@ -2207,6 +2207,9 @@ fn mount_full_cache_reads_only_what_is_asked_and_keeps_it() {
     std::fs::write(d.join("video.bin"), &data).unwrap();
     env.ok(&["mkdir", "gd:v"]);
     env.ok(&["put", d.join("video.bin").to_str().unwrap(), "gd:v/"]);
+    let db: Vec<u8> = (0..20_000_000u32).map(|i| (i * 17 % 239) as u8).collect();
+    std::fs::write(d.join("db.bin"), &db).unwrap();
+    env.ok(&["put", d.join("db.bin").to_str().unwrap(), "gd:v/"]);
     let served = || env.stats()["served_bytes"].as_u64().unwrap();
     let at = d.join("mnt");
     let read_at = |off: u64, len: usize| -> Vec<u8> {
@@ -2228,6 +2231,42 @@ fn mount_full_cache_reads_only_what_is_asked_and_keeps_it() {
     let before = served();
     assert!(read_at(12_100_000, 500_000) == data[12_100_000..12_600_000]);
     assert_eq!(served(), before, "read again: from the cache");
+    // Scattered small reads (a database's) bring the whole file in behind the reader, once.
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(at.join("db.bin")).unwrap();
+        let before = served();
+        let mut rng = 7u64;
+        let mut scattered = |n: usize| {
+            for _ in 0..n {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let off = (rng >> 33) % (db.len() as u64 - 4096);
+                let mut buf = [0u8; 4096];
+                f.read_exact_at(&mut buf, off).unwrap();
+                assert!(buf[..] == db[off as usize..off as usize + 4096], "at {off}");
+            }
+        };
+        // (A seek is a jump of more than 8 MiB: about a third of these.)
+        scattered(120);
+        let t0 = Instant::now();
+        while served() - before < db.len() as u64 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "scattered reads never brought the file in: {} bytes",
+                served() - before
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let whole = served() - before;
+        assert!(
+            whole < db.len() as u64 + (16 << 20),
+            "the fill downloaded {whole} bytes for a file of {}",
+            db.len()
+        );
+        let after = served();
+        scattered(200);
+        assert_eq!(served(), after, "once in, from the cache");
+    }
     drop(m);
     let m = spawn_mount(&env, "gd:v", &at, &["--cache-mode", "full"]);
     let before = served();
@@ -2674,4 +2713,94 @@ fn mount_passes_pjdfstest_where_it_applies() {
             "only {passed} pjdfstest cases passed on {remote}:\n{text}"
         );
     }
+}
+
+/// Google Docs on a Drive mount: each shown as its export in the first of `--export-formats` its kind
+/// has, read whole (direct I/O: its size is unknown until then), read-only; a kind no format fits is
+/// left out; an unknown format is refused before anything is mounted.
+#[test]
+fn mount_shows_google_docs_as_their_export() {
+    if !fuse_available() {
+        return;
+    }
+    let env = Env::new(3600);
+    env.login();
+    env.ok(&["mkdir", "gd:docs"]);
+    let listed: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:"])).unwrap();
+    let folder = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "docs")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = access_token(&env.token_file());
+    let make = |name: &str, kind: &str, text: &str| {
+        let meta = serde_json::json!({
+            "name": name,
+            "mimeType": format!("application/vnd.google-apps.{kind}"),
+            "parents": [folder],
+        });
+        let body = format!(
+            "--b\r\nContent-Type: application/json\r\n\r\n{meta}\r\n--b\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b--\r\n"
+        );
+        let r = reqwest::blocking::Client::new()
+            .post(format!(
+                "{}/www.googleapis.com/upload/drive/v3/files?uploadType=multipart",
+                env.base
+            ))
+            .bearer_auth(&token)
+            .header("content-type", "multipart/related; boundary=b")
+            .body(body)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().unwrap());
+    };
+    make("Notes", "document", "line one\nline two");
+    make("Sums", "spreadsheet", "a\tb\n1\t2");
+    make("Sketch", "drawing", "");
+    let at = env.dir.path().join("mnt-docs");
+    let o = env.run(&[
+        "mount",
+        "gd:docs",
+        at.to_str().unwrap(),
+        "--export-formats",
+        "txt,exe",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exe is not a format"));
+    std::fs::create_dir_all(&at).unwrap();
+    let _m = spawn_mount(&env, "gd:docs", &at, &["--export-formats", "txt,csv"]);
+    assert_eq!(
+        walk(&at),
+        ["Notes.txt", "Sums.csv"],
+        "the drawing has no format"
+    );
+    assert_eq!(
+        std::fs::read_to_string(at.join("Notes.txt")).unwrap(),
+        "line one\nline two"
+    );
+    assert_eq!(
+        std::fs::read_to_string(at.join("Sums.csv")).unwrap(),
+        "a,b\r\n1,2"
+    );
+    assert_eq!(
+        std::fs::metadata(at.join("Notes.txt")).unwrap().len(),
+        17,
+        "known once read"
+    );
+    let denied = |r: std::io::Result<()>| {
+        assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::PermissionDenied)
+    };
+    denied(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(at.join("Notes.txt"))
+            .map(drop),
+    );
+    denied(std::fs::remove_file(at.join("Notes.txt")));
+    denied(std::fs::rename(at.join("Sums.csv"), at.join("Other.csv")));
+    assert_eq!(walk(&at), ["Notes.txt", "Sums.csv"]);
 }

@@ -307,6 +307,15 @@ pub trait Storage: Send + Sync + fmt::Debug {
         ))
     }
 
+    /// The file at `path` converted by the service to `mime`, for files it keeps no bytes of (Google
+    /// Docs, whose [`Entry::mime`] names their kind and whose size is `None`). Unsupported elsewhere.
+    async fn export(&self, path: &str, mime: &str) -> Result<ByteStream> {
+        Err(Error::unsupported(
+            format!("{}: nothing to export ({path} as {mime})", self.kind()),
+            "read the file as it is",
+        ))
+    }
+
     /// Reads a file by the service's id. Unsupported unless [`Capabilities::ids`].
     async fn read_id(&self, id: &str, _range: ByteRange) -> Result<ByteStream> {
         Err(Error::unsupported(

@@ -117,6 +117,10 @@ impl Storage for SubTree {
         self.inner.read(&self.full(path)?, range).await
     }
 
+    async fn export(&self, path: &str, mime: &str) -> Result<ByteStream> {
+        self.inner.export(&self.full(path)?, mime).await
+    }
+
     async fn write(&self, path: &str, data: ByteStream, opts: WriteOptions) -> Result<Entry> {
         Ok(self.back(self.inner.write(&self.full(path)?, data, opts).await?))
     }

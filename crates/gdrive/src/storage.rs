@@ -601,6 +601,17 @@ impl Storage for GDriveStorage {
         Ok(to_entry(safe_name(&f).unwrap_or_default(), &f))
     }
 
+    async fn export(&self, path: &str, mime: &str) -> Result<ByteStream> {
+        let f = self.resolve(path).await?;
+        if !f.is_google_doc() {
+            return Err(Error::invalid(format!(
+                "{path}: not a Google Docs file, it has its own bytes"
+            ))
+            .with_hint("read it as it is"));
+        }
+        self.client.export(&f.id, mime).await
+    }
+
     async fn read_id(&self, id: &str, range: ByteRange) -> Result<ByteStream> {
         let f = self.client.get(id).await?;
         self.read_file(&f, range)

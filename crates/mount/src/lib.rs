@@ -34,6 +34,7 @@
 //!   fetched stays within twice what is read. Files that are not open are dropped, least recently
 //!   used first, past the cache's size or when its disk has less free space than it must leave.
 
+pub mod docs;
 mod meta;
 mod readcache;
 mod writeback;
@@ -80,6 +81,8 @@ pub struct Options {
     /// How often the service's change feed is asked what changed (zero: never; listings then last
     /// `dir_ttl`). Only where the service has a feed.
     pub poll_interval: Duration,
+    /// The extensions Google Docs are shown as, first that fits first (see [`docs`]).
+    pub export_formats: Vec<String>,
 }
 
 /// The least read-ahead of a cached file (the read-ahead is what the sequential run has read so far).
@@ -87,12 +90,22 @@ const AHEAD_FIRST: u64 = 128 << 10;
 /// The largest read-ahead.
 const AHEAD_MAX: u64 = 16 << 20;
 
+/// A jump farther than this from where the last read ended is a seek (nearer ones are the kernel's
+/// read-ahead answered out of order, or a reader skipping a little).
+const FAR: u64 = 8 << 20;
+/// Fewer bytes than this read between two seeks make a scattered read.
+const SCATTERED_RUN: u64 = 1 << 20;
+/// After this many scattered reads of one open file, the whole of it is brought into the read cache
+/// behind the reader (a video's seeks read megabytes after each jump and never get here).
+const SCATTERED_AFTER: u32 = 16;
 /// How long the kernel may keep what it was told of a name or an inode.
 const KERNEL_TTL: Duration = Duration::from_secs(1);
 /// A jump forward a read stream reads through instead of opening a new range.
 const READ_THROUGH: u64 = 1 << 20;
 /// The longest file name accepted.
 const NAME_MAX: usize = 255;
+/// The largest Google Docs export taken.
+const EXPORT_MAX: u64 = 64 << 20;
 /// Block size reported.
 const BLOCK: u64 = 4096;
 
@@ -195,6 +208,11 @@ enum Handle {
         /// Where the last read ended, and how much the sequential run up to it has read.
         next: u64,
         run: u64,
+        /// How many seeks came after short reads: scattered small reads (a database, an index, a
+        /// checksum over blocks) that will touch the whole file, which is then brought in behind.
+        scattered: u32,
+        /// Bytes read since the last seek.
+        since_seek: u64,
     },
 }
 
@@ -216,6 +234,38 @@ pub struct CloudFs {
     next_handle: AtomicU64,
     pending: Arc<writeback::WriteBack>,
     reads: Option<Arc<readcache::ReadCache>>,
+}
+
+/// `len` bytes of the remote file `remote` from `at` (fewer at its end), from any thread but the
+/// runtime's.
+fn fetch_range(
+    rt: &tokio::runtime::Handle,
+    storage: &Arc<dyn Storage>,
+    remote: &str,
+    at: u64,
+    len: u64,
+) -> std::io::Result<Vec<u8>> {
+    rt.block_on(async {
+        let mut s = storage
+            .read(remote, ByteRange::new(at, Some(len)))
+            .await
+            .map_err(std::io::Error::other)?;
+        // Never more than was asked for, whatever the service sends.
+        let want = len as usize;
+        let mut out = Vec::with_capacity(want);
+        while out.len() < want
+            && let Some(chunk) = s.next().await
+        {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            let take = chunk.len().min(want - out.len());
+            out.extend_from_slice(&chunk[..take]);
+        }
+        // Let the body end (its connection is then reused).
+        if out.len() == want {
+            let _ = s.next().await;
+        }
+        Ok(out)
+    })
 }
 
 /// A mutex's guard, whether or not a thread panicked holding it.
@@ -259,10 +309,12 @@ async fn fetch_listing(
     storage: &dyn Storage,
     remote: &str,
     path: &str,
+    formats: &[String],
 ) -> cloudmux_core::Result<Arc<Vec<Entry>>> {
     let got = cloudmux_core::list_all(storage, remote).await?;
     Ok(Arc::new(
         got.into_iter()
+            .filter_map(|e| docs::present(e, formats))
             .filter(|e| {
                 let ok = cloudmux_core::name::is_valid(&e.name) && e.name.len() <= NAME_MAX;
                 if !ok {
@@ -451,7 +503,12 @@ impl CloudFs {
         let epoch = self.listings.epoch();
         let l = self
             .rt
-            .block_on(fetch_listing(&*self.storage, &self.remote(path), path))
+            .block_on(fetch_listing(
+                &*self.storage,
+                &self.remote(path),
+                path,
+                &self.opts.export_formats,
+            ))
             .map_err(|e| errno(&e))?;
         self.listings.put(path, l.clone(), epoch);
         Ok(l)
@@ -469,10 +526,11 @@ impl CloudFs {
             self.refresh_slots.clone(),
         );
         let (path, remote) = (path.to_string(), self.remote(path));
+        let formats = self.opts.export_formats.clone();
         self.rt.spawn(async move {
             let _slot = slots.acquire().await;
             let epoch = listings.epoch();
-            match fetch_listing(&*storage, &remote, &path).await {
+            match fetch_listing(&*storage, &remote, &path, &formats).await {
                 Ok(l) => listings.put(&path, l, epoch),
                 // Not there any more: its parent's listing is being asked again too.
                 Err(e) if e.kind() == ErrorKind::NotFound => listings.remove(&path),
@@ -595,6 +653,44 @@ impl CloudFs {
         Ok((file, local))
     }
 
+    /// Whether `path` is a Google Docs file shown as its export (read-only: `EACCES` to changes).
+    fn read_only_doc(&self, path: &str) -> Result<(), Errno> {
+        let inodes = lock(&self.inodes);
+        let doc = inodes
+            .by_path
+            .get(path)
+            .and_then(|ino| inodes.nodes.get(ino))
+            .is_some_and(|n| docs::source(&n.entry, &self.opts.export_formats).is_some());
+        if doc { Err(Errno::EACCES) } else { Ok(()) }
+    }
+
+    /// A Google Docs file at `path` (named `name` on the service) exported as `mime` into a file of the
+    /// cache folder that is already unlinked (nothing is left of it after a crash). At most
+    /// `EXPORT_MAX` bytes: Drive's own cap is 10 MB.
+    fn export(&self, path: &str, name: &str, mime: &str) -> Result<File, Errno> {
+        let (mut file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
+        let _ = std::fs::remove_file(self.opts.cache_dir.join(&local));
+        let remote = self.remote(&join(parent_of(path), name));
+        self.rt.block_on(async {
+            let mut s = self.storage.export(&remote, mime).await.map_err(|e| {
+                tracing::warn!("/{path}: export as {mime}: {e}");
+                errno(&e)
+            })?;
+            let mut n = 0u64;
+            while let Some(chunk) = s.next().await {
+                let chunk = chunk.map_err(|e| errno(&e))?;
+                n += chunk.len() as u64;
+                if n > EXPORT_MAX {
+                    tracing::warn!("/{path}: the export is over {EXPORT_MAX} bytes");
+                    return Err(Errno::EFBIG);
+                }
+                std::io::Write::write_all(&mut file, &chunk).map_err(|_| Errno::EIO)?;
+            }
+            Ok(())
+        })?;
+        Ok(file)
+    }
+
     /// Copies the remote file `path` into `file`.
     fn download_into(&self, path: &str, file: &File) -> Result<(), Errno> {
         let remote = self.remote(path);
@@ -710,6 +806,7 @@ impl CloudFs {
     /// Resizes the file at `ino` that no handle is writing: downloaded, cut and uploaded again.
     fn truncate_closed(&self, ino: u64, size: u64) -> Result<(), Errno> {
         let path = lock(&self.inodes).path(ino).ok_or(Errno::ENOENT)?;
+        self.read_only_doc(&path)?;
         let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
         if size > 0 {
             self.fill(&path, &file)?;
@@ -730,28 +827,7 @@ impl CloudFs {
 
     /// `len` bytes of the remote file `remote` from `at` (fewer at its end).
     fn fetch(&self, remote: &str, at: u64, len: u64) -> std::io::Result<Vec<u8>> {
-        self.rt.block_on(async {
-            let mut s = self
-                .storage
-                .read(remote, ByteRange::new(at, Some(len)))
-                .await
-                .map_err(std::io::Error::other)?;
-            // Never more than was asked for, whatever the service sends.
-            let want = len as usize;
-            let mut out = Vec::with_capacity(want);
-            while out.len() < want
-                && let Some(chunk) = s.next().await
-            {
-                let chunk = chunk.map_err(std::io::Error::other)?;
-                let take = chunk.len().min(want - out.len());
-                out.extend_from_slice(&chunk[..take]);
-            }
-            // Let the body end (its connection is then reused).
-            if out.len() == want {
-                let _ = s.next().await;
-            }
-            Ok(out)
-        })
+        fetch_range(&self.rt, &self.storage, remote, at, len)
     }
 
     /// Reads `size` bytes at `offset` of a file open for reading, continuing its download when it can.
@@ -1105,6 +1181,7 @@ impl Filesystem for CloudFs {
         let r = (|| {
             self.writable()?;
             let (dir, path) = self.child(parent, name)?;
+            self.read_only_doc(&path)?;
             self.delete(&path)?;
             self.listings.remove_entry(&dir, name_of(&path));
             lock(&self.inodes).remove(&path);
@@ -1154,6 +1231,8 @@ impl Filesystem for CloudFs {
             if from == to {
                 return Ok(());
             }
+            self.read_only_doc(&from)?;
+            self.read_only_doc(&to)?;
             if to.starts_with(&format!("{from}/")) {
                 return Err(Errno::EINVAL);
             }
@@ -1241,22 +1320,42 @@ impl Filesystem for CloudFs {
             if e.is_dir {
                 return Err(Errno::EISDIR);
             }
+            if let Some((name, mime)) = docs::source(&e, &self.opts.export_formats) {
+                if flags.acc_mode() != OpenAccMode::O_RDONLY {
+                    return Err(Errno::EACCES);
+                }
+                let file = self.export(&path, &name, mime)?;
+                let size = file.metadata().map_err(|_| Errno::EIO)?.len();
+                if let Some(n) = lock(&self.inodes).nodes.get_mut(&ino.0) {
+                    n.entry.size = Some(size);
+                }
+                return Ok((
+                    self.add_handle(Handle::Local { file }),
+                    FopenFlags::FOPEN_DIRECT_IO,
+                ));
+            }
             if flags.acc_mode() == OpenAccMode::O_RDONLY {
                 if let Some((_, data)) = self.pending.get(&path) {
                     let file = File::open(data).map_err(|_| Errno::EIO)?;
-                    return Ok(self.add_handle(Handle::Local { file }));
+                    return Ok((self.add_handle(Handle::Local { file }), FopenFlags::empty()));
                 }
                 if let Some(rc) = &self.reads {
                     let cached = rc.open_file(&path, &e).map_err(|_| Errno::EIO)?;
-                    return Ok(self.add_handle(Handle::Cached {
+                    let fh = self.add_handle(Handle::Cached {
                         path,
                         cached,
                         size: e.size.unwrap_or(0),
                         next: u64::MAX,
                         run: 0,
-                    }));
+                        scattered: 0,
+                        since_seek: 0,
+                    });
+                    return Ok((fh, FopenFlags::empty()));
                 }
-                return Ok(self.add_handle(Handle::Read { path, stream: None }));
+                return Ok((
+                    self.add_handle(Handle::Read { path, stream: None }),
+                    FopenFlags::empty(),
+                ));
             }
             self.writable()?;
             let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
@@ -1267,17 +1366,18 @@ impl Filesystem for CloudFs {
                     return Err(err);
                 }
             }
-            Ok(self.add_handle(Handle::Write {
+            let fh = self.add_handle(Handle::Write {
                 ino: ino.0,
                 path,
                 file,
                 local,
                 dirty: trunc,
                 unlinked: false,
-            }))
+            });
+            Ok((fh, FopenFlags::empty()))
         })();
         match r {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Ok((fh, how)) => reply.opened(FileHandle(fh), how),
             Err(e) => reply.error(e),
         }
     }
@@ -1348,16 +1448,33 @@ impl Filesystem for CloudFs {
                     size: total,
                     next,
                     run,
+                    scattered,
+                    since_seek,
                 } => {
                     let end = offset.saturating_add(size as u64).min(*total);
                     if offset >= end {
                         return Ok(Vec::new());
                     }
+                    let rc = self.reads.as_ref().ok_or(Errno::EIO)?;
+                    let remote = self.remote(path);
+                    let seek = *next != u64::MAX && offset.abs_diff(*next) > FAR;
+                    if seek && std::mem::take(since_seek) < SCATTERED_RUN {
+                        *scattered += 1;
+                        if *scattered == SCATTERED_AFTER && rc.may_fill(*total) {
+                            tracing::debug!("{path}: scattered reads, brought in whole behind");
+                            let (rt, storage, remote) =
+                                (self.rt.clone(), self.storage.clone(), remote.clone());
+                            rc.fill_all(
+                                cached.clone(),
+                                *total,
+                                Arc::new(move |a, len| fetch_range(&rt, &storage, &remote, a, len)),
+                            );
+                        }
+                    }
+                    *since_seek += end - offset;
                     *run = if offset == *next { *run } else { 0 } + (end - offset);
                     *next = end;
                     let ahead = (*run).clamp(AHEAD_FIRST, AHEAD_MAX);
-                    let rc = self.reads.as_ref().ok_or(Errno::EIO)?;
-                    let remote = self.remote(path);
                     rc.read(cached, offset, end, ahead, *total, |a, len| {
                         self.fetch(&remote, a, len)
                     })

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -100,7 +100,17 @@ pub(crate) struct Cached {
     key: String,
     path: Mutex<String>,
     state: Mutex<State>,
+    /// Whether a fill of the whole file runs.
+    filling: AtomicBool,
 }
+
+/// What fetches `len` bytes at `start` of a cached file from the service (fewer at its end).
+pub(crate) type Fetch = Arc<dyn Fn(u64, u64) -> std::io::Result<Vec<u8>> + Send + Sync>;
+
+/// The bytes a request of a whole-file fill asks for.
+const FILL_CHUNK: u64 = 8 << 20;
+/// The requests of a whole-file fill at once.
+const FILL_PARALLEL: u64 = 4;
 
 struct State {
     file: Option<File>,
@@ -169,6 +179,7 @@ impl ReadCache {
                         used: Instant::now(),
                         open: 0,
                     }),
+                    filling: AtomicBool::new(false),
                 }),
             );
         }
@@ -211,6 +222,7 @@ impl ReadCache {
                             used: Instant::now(),
                             open: 0,
                         }),
+                        filling: AtomicBool::new(false),
                     })
                 })
                 .clone()
@@ -260,17 +272,8 @@ impl ReadCache {
             };
             let bytes = fetch(a, stop - a)?;
             let got = bytes.len() as u64;
-            let mut st = lock(&c.state);
-            let file = st
-                .file
-                .as_ref()
-                .ok_or_else(|| std::io::Error::other("closed"))?;
-            file.write_all_at(&bytes, a)?;
-            let before = st.ranges.bytes();
-            st.ranges.add(a, a + got);
-            let added = st.ranges.bytes() - before;
-            drop(st);
-            self.held.fetch_add(added, Ordering::Relaxed);
+            let version = lock(&c.state).version.clone();
+            self.store(c, &version, a, &bytes)?;
             if got < b - a {
                 // The file is shorter than it was said to be: what is there is all there is.
                 break;
@@ -291,6 +294,89 @@ impl ReadCache {
         }
         buf.truncate(got);
         Ok(buf)
+    }
+
+    /// Keeps `bytes` fetched at `a` of version `version` of `c` (nothing if it now holds another).
+    fn store(&self, c: &Cached, version: &str, a: u64, bytes: &[u8]) -> std::io::Result<()> {
+        let mut st = lock(&c.state);
+        if st.version != version {
+            return Ok(());
+        }
+        let file = st
+            .file
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("closed"))?;
+        file.write_all_at(bytes, a)?;
+        let before = st.ranges.bytes();
+        st.ranges.add(a, a + bytes.len() as u64);
+        let added = st.ranges.bytes() - before;
+        drop(st);
+        self.held.fetch_add(added, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the whole of a file of `size` bytes may be brought into the cache: it takes at most half
+    /// of the cache's size and leaves the disk's free space.
+    pub fn may_fill(&self, size: u64) -> bool {
+        size <= self.max_bytes / 2
+            && free_space(&self.dir).is_none_or(|f| f >= self.min_free.saturating_add(size))
+    }
+
+    /// Brings every range `c` (of `size` bytes) lacks into the cache behind its readers: `FILL_CHUNK`
+    /// bytes a request, `FILL_PARALLEL` at once, while a reader has it open and it holds the version it
+    /// held at the start. One such fill a file at a time; `fetch` as in [`ReadCache::read`].
+    pub fn fill_all(self: &Arc<Self>, c: Arc<Cached>, size: u64, fetch: Fetch) {
+        if c.filling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let version = lock(&c.state).version.clone();
+        let mut chunks = std::collections::VecDeque::new();
+        for (a, b) in lock(&c.state).ranges.missing(0, size) {
+            let mut at = a;
+            while at < b {
+                let end = (at + FILL_CHUNK).min(b);
+                chunks.push_back((at, end));
+                at = end;
+            }
+        }
+        let work = Arc::new(Mutex::new(chunks));
+        let left = Arc::new(AtomicU64::new(FILL_PARALLEL));
+        for _ in 0..FILL_PARALLEL {
+            let (cache, c, version, work, fetch, left) = (
+                self.clone(),
+                c.clone(),
+                version.clone(),
+                work.clone(),
+                fetch.clone(),
+                left.clone(),
+            );
+            std::thread::spawn(move || {
+                loop {
+                    let next = lock(&work).pop_front();
+                    let Some((a, b)) = next else { break };
+                    let missing = {
+                        let st = lock(&c.state);
+                        if st.open == 0 || st.version != version || st.file.is_none() {
+                            break;
+                        }
+                        st.ranges.missing(a, b)
+                    };
+                    let ok = missing.into_iter().all(|(a, b)| {
+                        fetch(a, b - a)
+                            .and_then(|bytes| cache.store(&c, &version, a, &bytes))
+                            .is_ok()
+                    });
+                    if !ok {
+                        // A failure leaves the rest to the readers' own fetches.
+                        lock(&work).clear();
+                        break;
+                    }
+                }
+                if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    c.filling.store(false, Ordering::Release);
+                }
+            });
+        }
     }
 
     /// A reader of `c` is done: its record is written and the cache kept under its size.
