@@ -2717,9 +2717,11 @@ fn mount_passes_pjdfstest_where_it_applies() {
 
 /// Google Docs on a Drive mount: each shown as its export in the first of `--export-formats` its kind
 /// has, read whole (direct I/O: its size is unknown until then), read-only; a kind no format fits is
-/// left out; an unknown format is refused before anything is mounted.
+/// left out; an unknown format is refused before anything is mounted. Two files of one name in a
+/// folder (Drive allows it): the second shows its id in its name, reads its own bytes, cannot be
+/// written, and can be deleted.
 #[test]
-fn mount_shows_google_docs_as_their_export() {
+fn mount_shows_google_docs_and_duplicate_names() {
     if !fuse_available() {
         return;
     }
@@ -2738,11 +2740,10 @@ fn mount_shows_google_docs_as_their_export() {
         .to_string();
     let token = access_token(&env.token_file());
     let make = |name: &str, kind: &str, text: &str| {
-        let meta = serde_json::json!({
-            "name": name,
-            "mimeType": format!("application/vnd.google-apps.{kind}"),
-            "parents": [folder],
-        });
+        let mut meta = serde_json::json!({"name": name, "parents": [folder]});
+        if !kind.is_empty() {
+            meta["mimeType"] = format!("application/vnd.google-apps.{kind}").into();
+        }
         let body = format!(
             "--b\r\nContent-Type: application/json\r\n\r\n{meta}\r\n--b\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b--\r\n"
         );
@@ -2757,7 +2758,11 @@ fn mount_shows_google_docs_as_their_export() {
             .send()
             .unwrap();
         assert!(r.status().is_success(), "{}", r.text().unwrap());
+        let made: serde_json::Value = r.json().unwrap();
+        made["id"].as_str().unwrap().to_string()
     };
+    let first = make("same.txt", "", "one");
+    let second = make("same.txt", "", "two");
     make("Notes", "document", "line one\nline two");
     make("Sums", "spreadsheet", "a\tb\n1\t2");
     make("Sketch", "drawing", "");
@@ -2773,11 +2778,40 @@ fn mount_shows_google_docs_as_their_export() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("exe is not a format"));
     std::fs::create_dir_all(&at).unwrap();
     let _m = spawn_mount(&env, "gd:docs", &at, &["--export-formats", "txt,csv"]);
+    let listed = walk(&at);
+    assert_eq!(listed.len(), 4, "{listed:?}");
     assert_eq!(
-        walk(&at),
+        listed[..2],
         ["Notes.txt", "Sums.csv"],
         "the drawing has no format"
     );
+    let twin = listed
+        .iter()
+        .find(|n| n.starts_with("same [") && n.ends_with("].txt"))
+        .unwrap_or_else(|| panic!("{listed:?}"))
+        .clone();
+    assert!(listed.contains(&"same.txt".to_string()));
+    let mut texts = [
+        std::fs::read_to_string(at.join("same.txt")).unwrap(),
+        std::fs::read_to_string(at.join(&twin)).unwrap(),
+    ];
+    texts.sort();
+    assert_eq!(texts, ["one", "two"], "each its own bytes");
+    assert!(twin.contains(&first) || twin.contains(&second));
+    assert_eq!(
+        std::fs::write(at.join(&twin), "x").unwrap_err().kind(),
+        std::io::ErrorKind::PermissionDenied
+    );
+    std::fs::remove_file(at.join(&twin)).unwrap();
+    let kept: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:docs"])).unwrap();
+    let same: Vec<_> = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "same.txt")
+        .collect();
+    assert_eq!(same.len(), 1, "the twin went to the trash: {kept}");
+    std::fs::remove_file(at.join("same.txt")).unwrap();
     assert_eq!(
         std::fs::read_to_string(at.join("Notes.txt")).unwrap(),
         "line one\nline two"

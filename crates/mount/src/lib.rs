@@ -236,18 +236,48 @@ pub struct CloudFs {
     reads: Option<Arc<readcache::ReadCache>>,
 }
 
-/// `len` bytes of the remote file `remote` from `at` (fewer at its end), from any thread but the
+/// Where a file's bytes are read from: its path on the remote, or (for a file whose name it shares with
+/// another in its folder) its id.
+#[derive(Clone, Debug)]
+enum Source {
+    Path(String),
+    Id(String),
+}
+
+impl Source {
+    /// The bytes of `range`.
+    async fn read(
+        &self,
+        storage: &dyn Storage,
+        range: ByteRange,
+    ) -> cloudmux_core::Result<ByteStream> {
+        match self {
+            Source::Path(p) => storage.read(p, range).await,
+            Source::Id(id) => storage.read_id(id, range).await,
+        }
+    }
+}
+
+/// The id of a file shown under a name it shares with others in its folder: the name then holds it
+/// (`report [ID].pdf`, see `fetch_listing`). A name that holds its own id any other way names the same
+/// file, so reading it by id is right whatever made the name.
+fn twin_id(e: &Entry) -> Option<&str> {
+    e.id.as_deref()
+        .filter(|id| !e.is_dir && e.name.contains(&format!("[{id}]")))
+}
+
+/// `len` bytes of the remote file at `from` from `at` (fewer at its end), from any thread but the
 /// runtime's.
 fn fetch_range(
     rt: &tokio::runtime::Handle,
     storage: &Arc<dyn Storage>,
-    remote: &str,
+    from: &Source,
     at: u64,
     len: u64,
 ) -> std::io::Result<Vec<u8>> {
     rt.block_on(async {
-        let mut s = storage
-            .read(remote, ByteRange::new(at, Some(len)))
+        let mut s = from
+            .read(&**storage, ByteRange::new(at, Some(len)))
             .await
             .map_err(std::io::Error::other)?;
         // Never more than was asked for, whatever the service sends.
@@ -312,9 +342,26 @@ async fn fetch_listing(
     formats: &[String],
 ) -> cloudmux_core::Result<Arc<Vec<Entry>>> {
     let got = cloudmux_core::list_all(storage, remote).await?;
+    let mut seen = std::collections::HashSet::new();
     Ok(Arc::new(
         got.into_iter()
             .filter_map(|e| docs::present(e, formats))
+            .filter_map(|mut e| {
+                // Drive lets a folder hold one name many times; a file system cannot. The first keeps
+                // it, the others show their id in it (`report [ID].pdf`), read-only but deletable —
+                // as `cloudmux ls` lists them all and `gd:id:ID` reaches each.
+                if seen.insert(e.name.clone()) {
+                    return Some(e);
+                }
+                let id = e.id.clone().filter(|_| !e.is_dir)?;
+                let name = match e.name.rfind('.').filter(|&i| i > 0) {
+                    Some(i) => format!("{} [{id}]{}", &e.name[..i], &e.name[i..]),
+                    None => format!("{} [{id}]", e.name),
+                };
+                e.path = join(parent_of(&e.path), &name);
+                e.name = name;
+                Some(e)
+            })
             .filter(|e| {
                 let ok = cloudmux_core::name::is_valid(&e.name) && e.name.len() <= NAME_MAX;
                 if !ok {
@@ -653,15 +700,19 @@ impl CloudFs {
         Ok((file, local))
     }
 
-    /// Whether `path` is a Google Docs file shown as its export (read-only: `EACCES` to changes).
-    fn read_only_doc(&self, path: &str) -> Result<(), Errno> {
+    /// `EACCES` when `path` is read-only on the mount: a Google Docs file shown as its export, or a file
+    /// shown under its id because its name is another's too.
+    fn read_only(&self, path: &str) -> Result<(), Errno> {
         let inodes = lock(&self.inodes);
-        let doc = inodes
+        let fixed = inodes
             .by_path
             .get(path)
             .and_then(|ino| inodes.nodes.get(ino))
-            .is_some_and(|n| docs::source(&n.entry, &self.opts.export_formats).is_some());
-        if doc { Err(Errno::EACCES) } else { Ok(()) }
+            .is_some_and(|n| {
+                docs::source(&n.entry, &self.opts.export_formats).is_some()
+                    || twin_id(&n.entry).is_some()
+            });
+        if fixed { Err(Errno::EACCES) } else { Ok(()) }
     }
 
     /// A Google Docs file at `path` (named `name` on the service) exported as `mime` into a file of the
@@ -806,7 +857,7 @@ impl CloudFs {
     /// Resizes the file at `ino` that no handle is writing: downloaded, cut and uploaded again.
     fn truncate_closed(&self, ino: u64, size: u64) -> Result<(), Errno> {
         let path = lock(&self.inodes).path(ino).ok_or(Errno::ENOENT)?;
-        self.read_only_doc(&path)?;
+        self.read_only(&path)?;
         let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
         if size > 0 {
             self.fill(&path, &file)?;
@@ -826,8 +877,22 @@ impl CloudFs {
     }
 
     /// `len` bytes of the remote file `remote` from `at` (fewer at its end).
-    fn fetch(&self, remote: &str, at: u64, len: u64) -> std::io::Result<Vec<u8>> {
-        fetch_range(&self.rt, &self.storage, remote, at, len)
+    fn fetch(&self, from: &Source, at: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        fetch_range(&self.rt, &self.storage, from, at, len)
+    }
+
+    /// Where the bytes of `path` are read from (see [`Source`]).
+    fn source(&self, path: &str) -> Source {
+        let inodes = lock(&self.inodes);
+        let twin = inodes
+            .by_path
+            .get(path)
+            .and_then(|ino| inodes.nodes.get(ino))
+            .and_then(|n| twin_id(&n.entry).map(str::to_string));
+        match twin {
+            Some(id) => Source::Id(id),
+            None => Source::Path(self.remote(path)),
+        }
     }
 
     /// Reads `size` bytes at `offset` of a file open for reading, continuing its download when it can.
@@ -838,13 +903,12 @@ impl CloudFs {
         offset: u64,
         size: usize,
     ) -> Result<Vec<u8>, Errno> {
-        let remote = self.remote(path);
+        let from = self.source(path);
         self.rt.block_on(async {
             let reuse = matches!(stream, Some((pos, _, _)) if offset >= *pos && offset - *pos <= READ_THROUGH);
             if !reuse {
-                let s = self
-                    .storage
-                    .read(&remote, ByteRange::new(offset, None))
+                let s = from
+                    .read(&*self.storage, ByteRange::new(offset, None))
                     .await
                     .map_err(|e| errno(&e))?;
                 *stream = Some((offset, s, Bytes::new()));
@@ -1181,8 +1245,14 @@ impl Filesystem for CloudFs {
         let r = (|| {
             self.writable()?;
             let (dir, path) = self.child(parent, name)?;
-            self.read_only_doc(&path)?;
-            self.delete(&path)?;
+            if let Source::Id(id) = self.source(&path) {
+                self.rt
+                    .block_on(self.storage.delete_id(&id, DeleteMode::Trash))
+                    .map_err(|e| errno(&e))?;
+            } else {
+                self.read_only(&path)?;
+                self.delete(&path)?;
+            }
             self.listings.remove_entry(&dir, name_of(&path));
             lock(&self.inodes).remove(&path);
             Ok(())
@@ -1231,8 +1301,8 @@ impl Filesystem for CloudFs {
             if from == to {
                 return Ok(());
             }
-            self.read_only_doc(&from)?;
-            self.read_only_doc(&to)?;
+            self.read_only(&from)?;
+            self.read_only(&to)?;
             if to.starts_with(&format!("{from}/")) {
                 return Err(Errno::EINVAL);
             }
@@ -1358,6 +1428,7 @@ impl Filesystem for CloudFs {
                 ));
             }
             self.writable()?;
+            self.read_only(&path)?;
             let (file, local) = self.cache_file().map_err(|_| Errno::EIO)?;
             let trunc = flags.0 & libc::O_TRUNC != 0;
             if !trunc && e.size.unwrap_or(0) > 0 {
@@ -1456,18 +1527,18 @@ impl Filesystem for CloudFs {
                         return Ok(Vec::new());
                     }
                     let rc = self.reads.as_ref().ok_or(Errno::EIO)?;
-                    let remote = self.remote(path);
+                    let from = self.source(path);
                     let seek = *next != u64::MAX && offset.abs_diff(*next) > FAR;
                     if seek && std::mem::take(since_seek) < SCATTERED_RUN {
                         *scattered += 1;
                         if *scattered == SCATTERED_AFTER && rc.may_fill(*total) {
                             tracing::debug!("{path}: scattered reads, brought in whole behind");
-                            let (rt, storage, remote) =
-                                (self.rt.clone(), self.storage.clone(), remote.clone());
+                            let (rt, storage, from) =
+                                (self.rt.clone(), self.storage.clone(), from.clone());
                             rc.fill_all(
                                 cached.clone(),
                                 *total,
-                                Arc::new(move |a, len| fetch_range(&rt, &storage, &remote, a, len)),
+                                Arc::new(move |a, len| fetch_range(&rt, &storage, &from, a, len)),
                             );
                         }
                     }
@@ -1476,7 +1547,7 @@ impl Filesystem for CloudFs {
                     *next = end;
                     let ahead = (*run).clamp(AHEAD_FIRST, AHEAD_MAX);
                     rc.read(cached, offset, end, ahead, *total, |a, len| {
-                        self.fetch(&remote, a, len)
+                        self.fetch(&from, a, len)
                     })
                     .map_err(|e| {
                         tracing::warn!("{path}: read failed: {e}");
