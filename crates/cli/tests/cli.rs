@@ -118,12 +118,43 @@ impl Env {
             .join("gd.token.json")
     }
 
+    /// Sets the emulator's injected faults (`{}`: none).
+    fn set_faults(&self, cfg: serde_json::Value) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/__admin/faults", self.base))
+            .json(&cfg)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
     fn stats(&self) -> serde_json::Value {
         reqwest::blocking::get(format!("{}/__admin/stats", self.base))
             .unwrap()
             .json()
             .unwrap()
     }
+}
+
+/// Polls `done` every 50 ms until it holds; fails saying `what` once `secs` seconds have gone by.
+fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "{what} (waited {secs} s)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An emulator with both Drive (`gd`) and Yandex Disk (`yd`) signed in.
+fn drive_and_yandex_env() -> Env {
+    let env = yandex_env(true, 600);
+    env.login();
+    add_yandex(&env);
+    env.ok(&["auth", "login", "yd"]);
+    env
 }
 
 fn access_token(p: &Path) -> String {
@@ -419,12 +450,7 @@ fn file_commands_and_exit_codes() {
 /// Starts `args` with 400 ms of latency per request, kills it once more than 9 MiB of a resumable upload
 /// reached the emulator, and returns the resumable bytes counter before the run.
 fn kill_mid_upload(env: &Env, args: &[&str]) -> u64 {
-    let client = reqwest::blocking::Client::new();
-    client
-        .post(format!("{}/__admin/faults", env.base))
-        .json(&serde_json::json!({"latency_ms": 400}))
-        .send()
-        .unwrap();
+    env.set_faults(serde_json::json!({"latency_ms": 400}));
     let before = env.stats()["drive_resumable_bytes"].as_u64().unwrap();
     let mut child = env
         .cmd()
@@ -434,33 +460,20 @@ fn kill_mid_upload(env: &Env, args: &[&str]) -> u64 {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    loop {
-        let got = env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before;
-        if got > 9 * 1024 * 1024 {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "upload did not progress"
-        );
+    wait_until(60, "upload did not progress", || {
         assert!(
             child.try_wait().unwrap().is_none(),
             "{args:?} finished before it could be interrupted"
         );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before > 9 * 1024 * 1024
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let sessions = std::fs::read_dir(env.dir.path().join("cfg/state/uploads"))
         .unwrap()
         .count();
     assert_eq!(sessions, 1, "the session was kept for the re-run");
-    client
-        .post(format!("{}/__admin/faults", env.base))
-        .json(&serde_json::json!({}))
-        .send()
-        .unwrap();
+    env.set_faults(serde_json::json!({}));
     before
 }
 
@@ -821,10 +834,7 @@ fn gphotos_upload_tree_and_pick() {
 
 #[test]
 fn sync_check_and_folder_copy_between_remotes() {
-    let env = yandex_env(true, 600);
-    env.login();
-    add_yandex(&env);
-    env.ok(&["auth", "login", "yd"]);
+    let env = drive_and_yandex_env();
     let d = env.dir.path();
     for (p, data) in [
         ("tree/a.txt", "a"),
@@ -1448,13 +1458,7 @@ fn a_killed_servers_task_is_finished_by_another() {
     std::fs::create_dir_all(&big).unwrap();
     let data: Vec<u8> = (0..40 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(big.join("big.bin"), &data).unwrap();
-    let faults = |v: serde_json::Value| {
-        http.post(format!("{}/__admin/faults", env.base))
-            .json(&v)
-            .send()
-            .unwrap();
-    };
-    faults(serde_json::json!({"latency_ms": 400}));
+    env.set_faults(serde_json::json!({"latency_ms": 400}));
     let sent = || env.stats()["drive_resumable_bytes"].as_u64().unwrap();
     let before = sent();
     let started: serde_json::Value = http
@@ -1476,7 +1480,7 @@ fn a_killed_servers_task_is_finished_by_another() {
     }
     b.kill().unwrap();
     b.wait().unwrap();
-    faults(serde_json::json!({}));
+    env.set_faults(serde_json::json!({}));
     let (mut b2, base_b2, _) = spawn_server_with(&env, Some(&db), "b", &lease);
     let t0 = Instant::now();
     let end = loop {
@@ -1821,10 +1825,7 @@ fn mount_drive_yandex_and_a_local_folder() {
     }
     use std::io::{Read, Seek, SeekFrom, Write};
     use std::os::unix::fs::FileExt;
-    let env = yandex_env(true, 600);
-    env.login();
-    add_yandex(&env);
-    env.ok(&["auth", "login", "yd"]);
+    let env = drive_and_yandex_env();
     let home = env.dir.path().join("home-folder");
     std::fs::create_dir_all(&home).unwrap();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -2064,26 +2065,13 @@ fn mount_write_back_survives_kill_9() {
     m.child.wait().unwrap();
     drop(m);
     let m = spawn_mount(&env, "gd:wb", &at, &["--write-back", "1"]);
-    let t0 = Instant::now();
-    loop {
+    wait_until(30, "never uploaded after the crash", || {
         let o = env.run(&["cat", "gd:wb/big.bin"]);
-        if o.status.success() && o.stdout == data {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "never uploaded after the crash"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let t0 = Instant::now();
-    while env.run(&["cat", "gd:wb/renamed.txt"]).stdout != b"first" {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "renamed.txt never uploaded"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        o.status.success() && o.stdout == data
+    });
+    wait_until(30, "renamed.txt never uploaded", || {
+        env.run(&["cat", "gd:wb/renamed.txt"]).stdout == b"first"
+    });
     let listed = env.ok(&["ls", "gd:wb"]);
     assert!(
         !listed.contains("first.txt") && !listed.contains("gone.txt"),
@@ -2095,14 +2083,9 @@ fn mount_write_back_survives_kill_9() {
         .join("mount-cache")
         .join("gd_wb")
         .join("pending");
-    let t0 = Instant::now();
-    while std::fs::read_dir(&cache).unwrap().next().is_some() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "the pending folder empties"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(10, "the pending folder never emptied", || {
+        std::fs::read_dir(&cache).unwrap().next().is_none()
+    });
     drop(m);
 }
 
@@ -2120,22 +2103,12 @@ fn mount_resumes_a_half_sent_upload_after_kill_9() {
     let size = 24 * 1024 * 1024 + 11;
     let data = cloudmux_core::conformance::pattern(size, 5);
     let mut m = spawn_mount(&env, "gd:half", &at, &["--write-back", "0.2"]);
-    let client = reqwest::blocking::Client::new();
-    client
-        .post(format!("{}/__admin/faults", env.base))
-        .json(&serde_json::json!({"latency_ms": 400}))
-        .send()
-        .unwrap();
+    env.set_faults(serde_json::json!({"latency_ms": 400}));
     let before = env.stats()["drive_resumable_bytes"].as_u64().unwrap();
     std::fs::write(at.join("video.bin"), &data).unwrap();
-    let t0 = Instant::now();
-    while env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before <= 9 * 1024 * 1024 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the upload did not progress"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(60, "the upload did not progress", || {
+        env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before > 9 * 1024 * 1024
+    });
     m.child.kill().unwrap(); // SIGKILL, in the middle of the upload
     m.child.wait().unwrap();
     drop(m);
@@ -2150,44 +2123,27 @@ fn mount_resumes_a_half_sent_upload_after_kill_9() {
         1,
         "the upload's session is kept for the next mount"
     );
-    client
-        .post(format!("{}/__admin/faults", env.base))
-        .json(&serde_json::json!({}))
-        .send()
-        .unwrap();
+    env.set_faults(serde_json::json!({}));
     let m = spawn_mount(&env, "gd:half", &at, &["--write-back", "0.2"]);
-    let t0 = Instant::now();
-    loop {
-        let v: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:half"])).unwrap();
-        if let Some(f) = v.as_array().unwrap().first()
-            && f["hashes"]["md5"] == md5_hex(&data)
-        {
-            assert_eq!(
-                v.as_array().unwrap().len(),
-                1,
-                "one file, no duplicate: {v}"
-            );
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "never uploaded after the crash: {v}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let listed =
+        || -> serde_json::Value { serde_json::from_str(&env.ok(&["lsjson", "gd:half"])).unwrap() };
+    wait_until(60, "never uploaded after the crash", || {
+        listed()[0]["hashes"]["md5"] == md5_hex(&data)
+    });
+    let v = listed();
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        1,
+        "one file, no duplicate: {v}"
+    );
     let sent = env.stats()["drive_resumable_bytes"].as_u64().unwrap() - before;
     assert!(
         sent < (size + 8 * 1024 * 1024) as u64,
         "the next mount resumed instead of starting over: {sent} bytes sent for {size}"
     );
-    let t0 = Instant::now();
-    while std::fs::read_dir(&sessions).unwrap().next().is_some() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "the session file is removed once done"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(10, "the session file was never removed", || {
+        std::fs::read_dir(&sessions).unwrap().next().is_none()
+    });
     drop(m);
 }
 
@@ -2248,15 +2204,15 @@ fn mount_full_cache_reads_only_what_is_asked_and_keeps_it() {
         };
         // (A seek is a jump of more than 8 MiB: about a third of these.)
         scattered(120);
-        let t0 = Instant::now();
-        while served() - before < db.len() as u64 {
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "scattered reads never brought the file in: {} bytes",
-                served() - before
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // In once the service has served the file and then nothing for a while (readers and the fill
+        // may have fetched a range both, so the count alone can reach the size early).
+        wait_until(30, "scattered reads never brought the file in", || {
+            let now = served();
+            now - before >= db.len() as u64 && {
+                std::thread::sleep(Duration::from_millis(500));
+                served() == now
+            }
+        });
         let whole = served() - before;
         assert!(
             whole < db.len() as u64 + (16 << 20),
@@ -2652,10 +2608,7 @@ fn mount_passes_pjdfstest_where_it_applies() {
         eprintln!("note: pjdfstest needs root and its binary (cargo install pjdfstest)");
         return;
     }
-    let env = yandex_env(true, 600);
-    env.login();
-    add_yandex(&env);
-    env.ok(&["auth", "login", "yd"]);
+    let env = drive_and_yandex_env();
     // Two users other than root for the cases that switch user; both are in Debian's base system.
     let config = env.dir.path().join("pjdfstest.toml");
     std::fs::write(
