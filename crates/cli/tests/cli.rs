@@ -2788,6 +2788,23 @@ fn mount_shows_google_docs_and_duplicate_names() {
             .map(drop),
     );
     denied(std::fs::remove_file(at.join("Notes.txt")));
+    // `df`: the remote's space, asked of the service once for many askings.
+    let drive_requests = || {
+        env.stats()["requests"]["www.googleapis.com"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = drive_requests();
+    for _ in 0..5 {
+        let df = run_in(
+            env.dir.path(),
+            "stat",
+            &["-f", "-c", "%S %b %f", at.to_str().unwrap()],
+        );
+        let n: Vec<u64> = df.split_whitespace().map(|w| w.parse().unwrap()).collect();
+        assert!(n[0] * n[1] >= 1 << 30 && n[2] <= n[1], "{df}");
+    }
+    assert!(drive_requests() - before <= 1, "about is kept a while");
     denied(std::fs::rename(at.join("Sums.csv"), at.join("Other.csv")));
     assert_eq!(walk(&at), ["Notes.txt", "Sums.csv"]);
 }

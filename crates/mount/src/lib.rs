@@ -46,7 +46,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use cloudmux_core::{ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Storage};
@@ -104,6 +104,8 @@ const KERNEL_TTL: Duration = Duration::from_secs(1);
 const READ_THROUGH: u64 = 1 << 20;
 /// The longest file name accepted.
 const NAME_MAX: usize = 255;
+/// How long the remote's `about` (its space) is shown before it is asked again.
+const ABOUT_TTL: Duration = Duration::from_secs(30);
 /// The largest Google Docs export taken.
 const EXPORT_MAX: u64 = 64 << 20;
 /// Block size reported.
@@ -234,6 +236,9 @@ pub struct CloudFs {
     next_handle: AtomicU64,
     pending: Arc<writeback::WriteBack>,
     reads: Option<Arc<readcache::ReadCache>>,
+    /// The remote's last `about` and when it was asked (`df` asks often; the service is asked at most
+    /// every `ABOUT_TTL`).
+    about: Mutex<Option<(Instant, cloudmux_core::About)>>,
 }
 
 /// Where a file's bytes are read from: its path on the remote, or (for a file whose name it shares with
@@ -495,6 +500,7 @@ impl CloudFs {
             refresh_slots: Arc::new(tokio::sync::Semaphore::new(4)),
             handles: Default::default(),
             next_handle: AtomicU64::new(1),
+            about: Mutex::new(None),
         })
     }
 
@@ -1723,7 +1729,19 @@ impl Filesystem for CloudFs {
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         // Unknown or unlimited space is shown as a petabyte, free as what is not used of it.
-        let about = self.rt.block_on(self.storage.about()).ok();
+        let kept = lock(&self.about)
+            .clone()
+            .filter(|(at, _)| at.elapsed() < ABOUT_TTL);
+        let about = match kept {
+            Some((_, a)) => Some(a),
+            None => {
+                let asked = self.rt.block_on(self.storage.about()).ok();
+                if let Some(a) = &asked {
+                    *lock(&self.about) = Some((Instant::now(), a.clone()));
+                }
+                asked
+            }
+        };
         let total = about.as_ref().and_then(|a| a.total).unwrap_or(1 << 50);
         let used = about.as_ref().and_then(|a| a.used).unwrap_or(0).min(total);
         let blocks = total / BLOCK;
