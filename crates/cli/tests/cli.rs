@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use cloudmux_emulator::{Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, Settings};
 
@@ -2805,6 +2805,11 @@ fn mount_shows_google_docs_and_duplicate_names() {
         assert!(n[0] * n[1] >= 1 << 30 && n[2] <= n[1], "{df}");
     }
     assert!(drive_requests() - before <= 1, "about is kept a while");
+    let root_time = std::fs::metadata(&at).unwrap().modified().unwrap();
+    assert!(
+        root_time > UNIX_EPOCH + Duration::from_secs(1_600_000_000),
+        "the root has a time of this era: {root_time:?}"
+    );
     denied(std::fs::rename(at.join("Sums.csv"), at.join("Other.csv")));
     assert_eq!(walk(&at), ["Notes.txt", "Sums.csv"]);
 }

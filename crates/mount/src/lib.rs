@@ -46,7 +46,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use cloudmux_core::{ByteRange, ByteStream, DeleteMode, Entry, Error, ErrorKind, Storage};
@@ -239,6 +239,8 @@ pub struct CloudFs {
     /// The remote's last `about` and when it was asked (`df` asks often; the service is asked at most
     /// every `ABOUT_TTL`).
     about: Mutex<Option<(Instant, cloudmux_core::About)>>,
+    /// When the mount started: the time shown for what the service gives none (the root of most).
+    started: SystemTime,
 }
 
 /// Where a file's bytes are read from: its path on the remote, or (for a file whose name it shares with
@@ -501,6 +503,7 @@ impl CloudFs {
             handles: Default::default(),
             next_handle: AtomicU64::new(1),
             about: Mutex::new(None),
+            started: SystemTime::now(),
         })
     }
 
@@ -521,7 +524,7 @@ impl CloudFs {
             (FileType::RegularFile, 0o666 & !self.opts.umask, 1)
         };
         let size = e.size.unwrap_or(0);
-        let t = e.modified.map_or(UNIX_EPOCH, SystemTime::from);
+        let t = e.modified.map_or(self.started, SystemTime::from);
         FileAttr {
             ino: INodeNo(ino),
             size,
