@@ -116,6 +116,9 @@ const BLOCK: u64 = 4096;
 struct Node {
     path: String,
     entry: Entry,
+    /// The kernel's references (lookups it has not forgotten): at zero, and with no name leading to it,
+    /// the node goes.
+    lookups: u64,
 }
 
 #[derive(Debug, Default)]
@@ -141,10 +144,37 @@ impl Inodes {
             Node {
                 path: path.to_string(),
                 entry,
+                lookups: 0,
             },
         );
         self.by_path.insert(path.to_string(), ino);
         ino
+    }
+
+    /// The kernel was told of `ino` once more (a lookup, mkdir or create answered).
+    fn looked_up(&mut self, ino: u64) {
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.lookups += 1;
+        }
+    }
+
+    /// The kernel let go of `n` references to `ino`: with none left it goes (and its name, which the
+    /// next lookup makes again). The root stays.
+    fn forget(&mut self, ino: u64, n: u64) {
+        if ino == 1 {
+            return;
+        }
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return;
+        };
+        node.lookups = node.lookups.saturating_sub(n);
+        if node.lookups == 0 {
+            let path = node.path.clone();
+            self.nodes.remove(&ino);
+            if self.by_path.get(&path) == Some(&ino) {
+                self.by_path.remove(&path);
+            }
+        }
     }
 
     /// The path of `ino`, while a name leads to it.
@@ -157,8 +187,15 @@ impl Inodes {
     /// keeps what was known of it (`fstat` of a deleted file that is open works, as POSIX says).
     fn remove(&mut self, path: &str) {
         let below = format!("{path}/");
-        self.by_path
-            .retain(|p, _| p != path && !p.starts_with(&below));
+        let nodes = &mut self.nodes;
+        self.by_path.retain(|p, ino| {
+            let keep = p != path && !p.starts_with(&below);
+            // Unlinked and unknown to the kernel (only listed): nothing will ask for it again.
+            if !keep && nodes.get(ino).is_some_and(|n| n.lookups == 0) && *ino != 1 {
+                nodes.remove(ino);
+            }
+            keep
+        });
     }
 
     /// Moves `from` and everything below it to `to`.
@@ -462,6 +499,7 @@ impl CloudFs {
             Node {
                 path: String::new(),
                 entry: Entry::dir(String::new()),
+                lookups: 1,
             },
         );
         inodes.by_path.insert(String::new(), 1);
@@ -1152,9 +1190,16 @@ impl Filesystem for CloudFs {
             Ok(lock(&self.inodes).put(&path, e))
         })();
         match r.and_then(|ino| self.entry_of(ino).map(|e| (ino, e)).ok_or(Errno::ENOENT)) {
-            Ok((ino, e)) => reply.entry(&KERNEL_TTL, &self.attr(ino, &e), Generation(0)),
+            Ok((ino, e)) => {
+                lock(&self.inodes).looked_up(ino);
+                reply.entry(&KERNEL_TTL, &self.attr(ino, &e), Generation(0))
+            }
             Err(e) => reply.error(e),
         }
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        lock(&self.inodes).forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -1245,7 +1290,10 @@ impl Filesystem for CloudFs {
             Ok((ino, e))
         })();
         match r {
-            Ok((ino, e)) => reply.entry(&KERNEL_TTL, &self.attr(ino, &e), Generation(0)),
+            Ok((ino, e)) => {
+                lock(&self.inodes).looked_up(ino);
+                reply.entry(&KERNEL_TTL, &self.attr(ino, &e), Generation(0))
+            }
             Err(e) => reply.error(e),
         }
     }
@@ -1492,13 +1540,16 @@ impl Filesystem for CloudFs {
             Ok((ino, e, fh))
         })();
         match r {
-            Ok((ino, e, fh)) => reply.created(
-                &KERNEL_TTL,
-                &self.attr(ino, &e),
-                Generation(0),
-                FileHandle(fh),
-                FopenFlags::empty(),
-            ),
+            Ok((ino, e, fh)) => {
+                lock(&self.inodes).looked_up(ino);
+                reply.created(
+                    &KERNEL_TTL,
+                    &self.attr(ino, &e),
+                    Generation(0),
+                    FileHandle(fh),
+                    FopenFlags::empty(),
+                )
+            }
             Err(e) => reply.error(e),
         }
     }
@@ -1819,6 +1870,43 @@ mod tests {
         i.remove("x");
         assert!(i.path(a).is_none() && i.path(b).is_none());
         assert_eq!(i.path(other).as_deref(), Some("ab"));
+    }
+
+    #[test]
+    fn nodes_go_when_the_kernel_forgets_them_or_only_a_listing_knew_them() {
+        let mut i = Inodes {
+            next: 1,
+            ..Default::default()
+        };
+        let a = i.put("a", entry("a"));
+        i.looked_up(a);
+        i.looked_up(a);
+        i.forget(a, 1);
+        assert_eq!(i.path(a).as_deref(), Some("a"), "one reference left");
+        i.forget(a, 1);
+        assert!(!i.nodes.contains_key(&a) && !i.by_path.contains_key("a"));
+        // Unlinked while the kernel holds it: kept (fstat of an open deleted file) until forgotten.
+        let b = i.put("b", entry("b"));
+        i.looked_up(b);
+        i.remove("b");
+        assert!(i.nodes.contains_key(&b) && i.path(b).is_none());
+        i.forget(b, 1);
+        assert!(!i.nodes.contains_key(&b));
+        // Known only from a listing: goes with its name.
+        let c = i.put("c", entry("c"));
+        i.remove("c");
+        assert!(!i.nodes.contains_key(&c));
+        // The root never goes.
+        let root = Node {
+            path: String::new(),
+            entry: Entry::dir(String::new()),
+            lookups: 1,
+        };
+        i.nodes.insert(1, root);
+        i.by_path.insert(String::new(), 1);
+        i.forget(1, 5);
+        i.remove("");
+        assert!(i.nodes.contains_key(&1));
     }
 
     #[test]
