@@ -148,6 +148,14 @@ fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// An emulator with Drive (`gd`) signed in (its access tokens lasting `token_secs`) and `folder` made.
+fn drive_env_with(folder: &str, token_secs: u64) -> Env {
+    let env = Env::new(token_secs);
+    env.login();
+    env.ok(&["mkdir", folder]);
+    env
+}
+
 /// An emulator with both Drive (`gd`) and Yandex Disk (`yd`) signed in.
 fn drive_and_yandex_env() -> Env {
     let env = yandex_env(true, 600);
@@ -2032,9 +2040,7 @@ fn mount_write_back_survives_kill_9() {
     if !fuse_available() {
         return;
     }
-    let env = Env::new(3599);
-    env.login();
-    env.ok(&["mkdir", "gd:wb"]);
+    let env = drive_env_with("gd:wb", 3599);
     let at = env.dir.path().join("mnt");
     let mut m = spawn_mount(&env, "gd:wb", &at, &["--write-back", "3600"]);
     let data: Vec<u8> = (0..12_000_000u32).map(|i| (i * 13 % 253) as u8).collect();
@@ -2096,9 +2102,7 @@ fn mount_resumes_a_half_sent_upload_after_kill_9() {
     if !fuse_available() {
         return;
     }
-    let env = Env::new(3599);
-    env.login();
-    env.ok(&["mkdir", "gd:half"]);
+    let env = drive_env_with("gd:half", 3599);
     let at = env.dir.path().join("mnt");
     let size = 24 * 1024 * 1024 + 11;
     let data = cloudmux_core::conformance::pattern(size, 5);
@@ -2398,9 +2402,7 @@ fn mount_holds_a_git_repository_and_fio_checked_blocks() {
     if !fuse_available() {
         return;
     }
-    let env = Env::new(3600);
-    env.login();
-    env.ok(&["mkdir", "gd:work"]);
+    let env = drive_env_with("gd:work", 3600);
     // A repository of a few commits to clone.
     let src = env.dir.path().join("src-repo");
     std::fs::create_dir_all(src.join("lib")).unwrap();
@@ -2683,9 +2685,7 @@ fn mount_shows_google_docs_and_duplicate_names() {
     if !fuse_available() {
         return;
     }
-    let env = Env::new(3600);
-    env.login();
-    env.ok(&["mkdir", "gd:docs"]);
+    let env = drive_env_with("gd:docs", 3600);
     let listed: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:"])).unwrap();
     let folder = listed
         .as_array()

@@ -129,6 +129,22 @@ struct Inodes {
 }
 
 impl Inodes {
+    /// A table holding the root alone, as inode 1.
+    fn with_root() -> Self {
+        let mut inodes = Inodes {
+            next: 1,
+            ..Default::default()
+        };
+        let root = Node {
+            path: String::new(),
+            entry: Entry::dir(String::new()),
+            lookups: 1,
+        };
+        inodes.nodes.insert(1, root);
+        inodes.by_path.insert(String::new(), 1);
+        inodes
+    }
+
     /// The inode of `path`, made (or updated) from `entry`.
     fn put(&mut self, path: &str, entry: Entry) -> u64 {
         if let Some(&ino) = self.by_path.get(path) {
@@ -490,19 +506,7 @@ impl CloudFs {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        let mut inodes = Inodes {
-            next: 1,
-            ..Default::default()
-        };
-        inodes.nodes.insert(
-            1,
-            Node {
-                path: String::new(),
-                entry: Entry::dir(String::new()),
-                lookups: 1,
-            },
-        );
-        inodes.by_path.insert(String::new(), 1);
+        let inodes = Inodes::with_root();
         let root = root.trim_matches('/').to_string();
         let inodes = Arc::new(Mutex::new(inodes));
         let listings = Arc::new(meta::Listings::open(&opts.cache_dir, &root)?);
@@ -1847,10 +1851,7 @@ mod tests {
 
     #[test]
     fn a_rename_moves_everything_below() {
-        let mut i = Inodes {
-            next: 1,
-            ..Default::default()
-        };
+        let mut i = Inodes::with_root();
         let a = i.put("a", entry("a"));
         let b = i.put("a/b", entry("a/b"));
         let other = i.put("ab", entry("ab"));
@@ -1874,10 +1875,7 @@ mod tests {
 
     #[test]
     fn nodes_go_when_the_kernel_forgets_them_or_only_a_listing_knew_them() {
-        let mut i = Inodes {
-            next: 1,
-            ..Default::default()
-        };
+        let mut i = Inodes::with_root();
         let a = i.put("a", entry("a"));
         i.looked_up(a);
         i.looked_up(a);
@@ -1897,13 +1895,6 @@ mod tests {
         i.remove("c");
         assert!(!i.nodes.contains_key(&c));
         // The root never goes.
-        let root = Node {
-            path: String::new(),
-            entry: Entry::dir(String::new()),
-            lookups: 1,
-        };
-        i.nodes.insert(1, root);
-        i.by_path.insert(String::new(), 1);
         i.forget(1, 5);
         i.remove("");
         assert!(i.nodes.contains_key(&1));
