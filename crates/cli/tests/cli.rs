@@ -2810,11 +2810,28 @@ fn mount_shows_google_docs_and_duplicate_names() {
         assert!(n[0] * n[1] >= 1 << 30 && n[2] <= n[1], "{df}");
     }
     assert!(drive_requests() - before <= 1, "about is kept a while");
+    // A time set after the close (`cp -p`, `rsync -t`, `touch -d`) goes up with the file.
+    std::fs::write(at.join("dated.txt"), "old news").unwrap();
+    run_in(&at, "touch", &["-d", "@981173106", "dated.txt"]);
+    let shown = std::fs::metadata(at.join("dated.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(shown, UNIX_EPOCH + Duration::from_secs(981_173_106));
+    wait_until(30, "the file never went up with its time", || {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:docs"])).unwrap();
+        v.as_array().unwrap().iter().any(|e| {
+            e["name"] == "dated.txt"
+                && e["modified"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("2001-02-03T04:05:06"))
+        })
+    });
     let root_time = std::fs::metadata(&at).unwrap().modified().unwrap();
     assert!(
         root_time > UNIX_EPOCH + Duration::from_secs(1_600_000_000),
         "the root has a time of this era: {root_time:?}"
     );
     denied(std::fs::rename(at.join("Sums.csv"), at.join("Other.csv")));
-    assert_eq!(walk(&at), ["Notes.txt", "Sums.csv"]);
+    assert_eq!(walk(&at), ["Notes.txt", "Sums.csv", "dated.txt"]);
 }

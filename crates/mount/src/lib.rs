@@ -554,6 +554,12 @@ impl CloudFs {
         on_remote(&self.root, path)
     }
 
+    /// Whether `h` is still in the table (not being released). Asked holding `h`'s lock, which a release
+    /// takes only after taking `h` out of the table: a handle found here is uploaded after this change.
+    fn is_open(&self, h: &Arc<Mutex<Handle>>) -> bool {
+        lock(&self.handles).values().any(|x| Arc::ptr_eq(x, h))
+    }
+
     /// Every open file's handle, taken out of the table (so that none is locked while the table is).
     fn open_handles(&self) -> Vec<Arc<Mutex<Handle>>> {
         lock(&self.handles).values().cloned().collect()
@@ -927,6 +933,29 @@ impl CloudFs {
         r
     }
 
+    /// Sets the modification time of `ino` where it is still ours to set: an open writer's file that
+    /// was written, or the version waiting for its upload.
+    fn set_time(&self, ino: u64, t: SystemTime) -> Result<(), Errno> {
+        for h in self.open_handles() {
+            if let Handle::Write {
+                ino: i,
+                file,
+                dirty: true,
+                ..
+            } = &*lock(&h)
+                && *i == ino
+                && self.is_open(&h)
+            {
+                return file.set_modified(t).map_err(|_| Errno::EIO);
+            }
+        }
+        let path = lock(&self.inodes).path(ino).ok_or(Errno::ENOENT)?;
+        self.pending
+            .set_modified(&path, t)
+            .map_err(|_| Errno::EIO)?;
+        Ok(())
+    }
+
     /// `len` bytes of the remote file `remote` from `at` (fewer at its end).
     fn fetch(&self, from: &Source, at: u64, len: u64) -> std::io::Result<Vec<u8>> {
         fetch_range(&self.rt, &self.storage, from, at, len)
@@ -1229,7 +1258,7 @@ impl Filesystem for CloudFs {
         _gid: Option<u32>,
         size: Option<u64>,
         _atime: Option<TimeOrNow>,
-        _mtime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
         fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
@@ -1238,8 +1267,18 @@ impl Filesystem for CloudFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        // Owners and modes are the mount's; times are the service's. Only the size changes here.
+        // Owners and modes are the mount's. A time set on a file being written or waiting for its upload
+        // goes up with it (where the service keeps times); one set on a file already on the service
+        // stays the service's. The size changes here too.
         let r = (|| {
+            if let Some(t) = mtime {
+                self.writable()?;
+                let t = match t {
+                    TimeOrNow::SpecificTime(t) => t,
+                    TimeOrNow::Now => SystemTime::now(),
+                };
+                self.set_time(ino.0, t)?;
+            }
             let Some(size) = size else { return Ok(()) };
             self.writable()?;
             let writer = match fh {
@@ -1251,19 +1290,19 @@ impl Filesystem for CloudFs {
                         .find(|h| matches!(&*lock(h), Handle::Write { ino: i, .. } if *i == ino.0))
                 }
             };
-            match writer {
-                Some(h) => match &mut *lock(&h) {
-                    Handle::Write { file, dirty, .. } => {
-                        file.set_len(size).map_err(|_| Errno::EIO)?;
-                        *dirty = true;
-                        Ok(())
-                    }
-                    Handle::Read { .. } | Handle::Local { .. } | Handle::Cached { .. } => {
-                        self.truncate_closed(ino.0, size)
-                    }
-                },
-                None => self.truncate_closed(ino.0, size),
+            if let Some(h) = writer {
+                let mut g = lock(&h);
+                // A writer being released (its close raced this) has been or is about to be uploaded
+                // as it was: the file is then truncated as a closed one.
+                if let Handle::Write { file, dirty, .. } = &mut *g
+                    && self.is_open(&h)
+                {
+                    file.set_len(size).map_err(|_| Errno::EIO)?;
+                    *dirty = true;
+                    return Ok(());
+                }
             }
+            self.truncate_closed(ino.0, size)
         })();
         match r.and_then(|()| self.entry_of(ino.0).ok_or(Errno::ENOENT)) {
             Ok(e) => reply.attr(&KERNEL_TTL, &self.attr(ino.0, &e)),

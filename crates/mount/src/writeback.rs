@@ -157,6 +157,22 @@ impl WriteBack {
         Some((item, data))
     }
 
+    /// Sets the modification time the pending version of `path` will be uploaded with (`cp -p` and
+    /// `rsync -t` set it after the close); false when none is pending.
+    pub fn set_modified(&self, path: &str, t: SystemTime) -> std::io::Result<bool> {
+        let mut items = lock(&self.items);
+        let Some(item) = items.get_mut(path) else {
+            return Ok(false);
+        };
+        let data = self.dir.join(format!("{}.data", item.id));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(data)?
+            .set_modified(t)?;
+        item.modified = t;
+        Ok(true)
+    }
+
     /// The pending paths directly in folder `dir`, with their versions.
     pub fn in_folder(&self, dir: &str) -> Vec<(String, Item)> {
         lock(&self.items)
@@ -175,16 +191,18 @@ impl WriteBack {
             std::io::Seek::seek(&mut src, std::io::SeekFrom::Start(0))?;
             let mut dst = std::fs::File::create(&data)?;
             std::io::copy(&mut src, &mut dst)?;
+            // The time of the last change (or the one set on the open file) is what goes up.
+            dst.set_modified(file.metadata()?.modified()?)?;
             dst.sync_all()?;
         }
         self.write_journal(id, path)?;
-        let size = std::fs::metadata(&data)?.len();
+        let meta = std::fs::metadata(&data)?;
         let old = lock(&self.items).insert(
             path.to_string(),
             Item {
                 id,
-                size,
-                modified: SystemTime::now(),
+                size: meta.len(),
+                modified: meta.modified()?,
             },
         );
         if let Some(old) = old {
