@@ -10,6 +10,9 @@
 //! removes what the destination has beyond the source only after every copy succeeded; `move` deletes a
 //! source file only after its copy was verified. `check` reports missing, extra and differing files.
 //!
+//! [`bisync`] decides what a two-way sync does: each side's changes against the last agreed listing, and a
+//! plan that keeps every content (conflicts keep both versions).
+//!
 //! [`copy_file`] and [`move_file`] are the same copy for one file (the CLI's `cp`, `mv`, `get` and `put`
 //! of a file, the server's copies between mounts): one place where transfers get better.
 //!
@@ -22,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bisync;
 mod engine;
 mod filter;
 
