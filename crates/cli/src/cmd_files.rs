@@ -438,7 +438,7 @@ async fn dest_path(s: &dyn Storage, dst: &Loc, name: &str) -> Result<String> {
 }
 
 /// Names a source for resumable-upload sessions: the remote and path (or id), or the absolute local path.
-fn source_identity(l: &Loc) -> String {
+pub(crate) fn source_identity(l: &Loc) -> String {
     match (&l.remote, &l.id, &l.local_root) {
         (Some(r), Some(id), _) => format!("{r}:id:{id}"),
         (Some(r), None, _) => format!("{r}:{}", l.path),

@@ -2,6 +2,7 @@
 //! library crates. Every failure exits with the code of its error kind (see `cloudmux --help`).
 
 mod cmd_auth;
+mod cmd_bisync;
 mod cmd_emulate;
 mod cmd_files;
 mod cmd_gdrive;
@@ -94,6 +95,9 @@ enum Cmd {
     /// Make DST equal to SRC (copies what differs, then deletes what DST has beyond SRC — only when every copy
     /// succeeded). Between any two remotes.
     Sync(cmd_files::Transfer),
+    /// Keep two folders equal both ways (`bisync PATH1 PATH2`; the first run needs --resync): changes on
+    /// either side cross, deletions go to the trash, conflicts keep both versions.
+    Bisync(cmd_bisync::Bisync),
     /// Compare two trees: missing, extra and differing files (exit 11 when they differ).
     Check(cmd_files::Transfer),
     /// Make a public "anyone with the link" link.
@@ -295,6 +299,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Cmd::Sync(t) => {
                     cmd_files::tree_transfer_addrs(&cfg, out, cloudmux_vfs::Mode::Sync, &t).await?
                 }
+                Cmd::Bisync(b) => cmd_bisync::run(&cfg, out, b).await?,
                 Cmd::Check(t) => {
                     cmd_files::tree_transfer_addrs(&cfg, out, cloudmux_vfs::Mode::Check, &t).await?
                 }

@@ -2835,3 +2835,129 @@ fn mount_shows_google_docs_and_duplicate_names() {
     denied(std::fs::rename(at.join("Sums.csv"), at.join("Other.csv")));
     assert_eq!(walk(&at), ["Notes.txt", "Sums.csv", "dated.txt"]);
 }
+
+/// `cloudmux bisync` of a local folder and a Drive folder: the first run needs `--resync`; changes on
+/// either side cross; both sides changing a file keeps both versions; a deletion on Drive's side goes to
+/// its trash and one on the local side into the side's `.cloudmux-bisync-trash`; a run that would delete
+/// most of a side, one without the `--check-access` marker and one while another holds the pair's lock
+/// change nothing; a lock left by a dead process is taken over.
+#[test]
+fn bisync_local_and_drive_keeps_every_version() {
+    let env = drive_env_with("gd:two", 3600);
+    let d = env.dir.path();
+    let local = d.join("one");
+    std::fs::create_dir_all(local.join("sub")).unwrap();
+    for i in 0..6 {
+        std::fs::write(local.join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    std::fs::write(local.join("sub/deep.txt"), "deep").unwrap();
+    std::fs::write(d.join("remote.txt"), "from drive").unwrap();
+    env.ok(&["put", d.join("remote.txt").to_str().unwrap(), "gd:two/"]);
+    let l = local.to_str().unwrap();
+    let first = env.run(&["bisync", l, "gd:two"]);
+    assert_eq!(first.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&first.stderr).contains("--resync"));
+    env.ok(&["bisync", l, "gd:two", "--resync"]);
+    assert_eq!(
+        std::fs::read_to_string(local.join("remote.txt")).unwrap(),
+        "from drive"
+    );
+    assert_eq!(env.ok(&["cat", "gd:two/sub/deep.txt"]), "deep");
+    assert!(env.ok(&["bisync", l, "gd:two"]).is_empty(), "nothing to do");
+
+    // Both sides change f0 (Drive's later), local edits f1, Drive deletes f2, local deletes f3.
+    std::fs::write(local.join("f0.txt"), "local edit").unwrap();
+    std::fs::write(local.join("f1.txt"), "only local").unwrap();
+    std::fs::remove_file(local.join("f3.txt")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(d.join("f0.txt"), "drive edit!").unwrap();
+    env.ok(&["put", d.join("f0.txt").to_str().unwrap(), "gd:two/"]);
+    env.ok(&["rm", "gd:two/f2.txt"]);
+    let out = env.ok(&["bisync", l, "gd:two"]);
+    assert!(out.contains("conflict f0.txt"), "{out}");
+    let names = |v: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(v).unwrap();
+        let mut n: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    let on_drive = names(&env.ok(&["lsjson", "gd:two"]));
+    let mut here: Vec<String> = std::fs::read_dir(&local)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".cloudmux-bisync-trash")
+        .collect();
+    here.sort();
+    assert_eq!(here, on_drive);
+    let aside = on_drive
+        .iter()
+        .find(|n| n.starts_with("f0.conflict-path1-") && n.ends_with(".txt"))
+        .unwrap_or_else(|| panic!("{on_drive:?}"))
+        .clone();
+    assert_eq!(
+        env.ok(&["cat", "gd:two/f0.txt"]),
+        "drive edit!",
+        "the newer wins"
+    );
+    assert_eq!(env.ok(&["cat", &format!("gd:two/{aside}")]), "local edit");
+    assert_eq!(
+        std::fs::read_to_string(local.join(&aside)).unwrap(),
+        "local edit"
+    );
+    assert_eq!(env.ok(&["cat", "gd:two/f1.txt"]), "only local");
+    assert!(!on_drive.contains(&"f2.txt".to_string()) && !on_drive.contains(&"f3.txt".to_string()));
+    // Drive's f2 went to the trash there; the local side keeps it in its own.
+    let trashed: Vec<_> = walk(&local.join(".cloudmux-bisync-trash"));
+    assert!(
+        trashed.iter().any(|p| p.ends_with("/f2.txt")),
+        "{trashed:?}"
+    );
+    assert!(env.ok(&["bisync", l, "gd:two"]).is_empty(), "agreed again");
+
+    // Most of the local side gone (a folder emptied by mistake): refused, nothing changed.
+    for n in ["f1.txt", "f4.txt", "f5.txt", "remote.txt"] {
+        std::fs::remove_file(local.join(n)).unwrap();
+    }
+    let refused = env.run(&["bisync", l, "gd:two"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--max-delete"));
+    assert_eq!(env.ok(&["cat", "gd:two/f4.txt"]), "file 4");
+    let no_marker = env.run(&[
+        "bisync",
+        l,
+        "gd:two",
+        "--check-access",
+        "--max-delete",
+        "100",
+    ]);
+    assert_eq!(no_marker.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_marker.stderr).contains(".cloudmux-bisync-check"));
+    assert_eq!(env.ok(&["cat", "gd:two/f4.txt"]), "file 4");
+
+    // A live process's lock stops a run; a dead one's is taken over.
+    let state_dir = d.join("cfg/state/bisync");
+    let state = std::fs::read_dir(&state_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let lock = state.with_extension("lock");
+    std::fs::write(
+        &lock,
+        format!("{} 2026-12-03T00:00:00Z\n", std::process::id()),
+    )
+    .unwrap();
+    let locked = env.run(&["bisync", l, "gd:two", "--max-delete", "100"]);
+    assert_eq!(locked.status.code(), Some(11));
+    assert!(String::from_utf8_lossy(&locked.stderr).contains("another bisync"));
+    std::fs::write(&lock, "999999999 2026-12-03T00:00:00Z\n").unwrap();
+    env.ok(&["bisync", l, "gd:two", "--max-delete", "100"]);
+    assert!(!lock.exists(), "the lock goes with the run");
+    let left = names(&env.ok(&["lsjson", "gd:two"]));
+    assert!(!left.contains(&"f4.txt".to_string()), "{left:?}");
+}

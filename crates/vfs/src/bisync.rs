@@ -17,6 +17,10 @@
 //! - A folder deleted on one side goes on the other only when everything in it goes too; a folder and a
 //!   file meeting at one path keep both (the file moves aside as a conflict copy).
 
+mod run;
+
+pub use run::{BACKUP_DIR, CHECK_FILE, Report, Root, RunOptions, bisync};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};

@@ -331,7 +331,11 @@ type Tree = BTreeMap<String, Entry>;
 
 /// Walks a tree: the root's own entry (`None` when it does not exist) and every entry under it, keyed by its
 /// path relative to the root. A file as the root is a tree of that one name.
-async fn walk(s: &Arc<dyn Storage>, root: &str, checkers: usize) -> Result<(Option<Entry>, Tree)> {
+pub(crate) async fn walk(
+    s: &Arc<dyn Storage>,
+    root: &str,
+    checkers: usize,
+) -> Result<(Option<Entry>, Tree)> {
     let mut out = Tree::new();
     let top = match s.stat(root).await {
         Ok(e) => e,

@@ -1,0 +1,138 @@
+//! `cloudmux bisync PATH1 PATH2`: a two-way sync of two folders on any remotes (the rules are
+//! `cloudmux_vfs::bisync`'s), its state kept beside the config, one file per pair.
+
+use clap::Args;
+use cloudmux_remote::config::Config;
+use cloudmux_vfs::bisync::{Action, RunOptions, Side, Winner};
+use sha2::Digest;
+
+use crate::cmd_files::source_identity;
+use crate::open::locate;
+use crate::out::Out;
+
+/// `bisync`.
+#[derive(Args, Debug)]
+pub struct Bisync {
+    /// One side: REMOTE:path or a local folder.
+    pub path1: String,
+    /// The other side.
+    pub path2: String,
+    /// Start over from the two sides as they are (the first run needs it): nothing is deleted, files only
+    /// one side holds are copied, and where the sides hold different versions both are kept.
+    #[arg(long)]
+    pub resync: bool,
+    /// Who keeps the name when both sides changed a file: newer, larger, path1 or path2. The other
+    /// version is kept beside it on both sides as STEM.conflict-pathN-TIME.EXT.
+    #[arg(long, default_value = "newer", value_parser = ["newer", "larger", "path1", "path2"])]
+    pub conflict_winner: String,
+    /// Refuse, before any change, a run that would delete more than this percentage of either side's
+    /// files (a side that is not there looks like a mass deletion).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_delete: u32,
+    /// Refuse a run unless `.cloudmux-bisync-check` is at the top of both sides.
+    #[arg(long)]
+    pub check_access: bool,
+    /// Print the plan, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Files transferred at once.
+    #[arg(long, default_value_t = 4)]
+    pub transfers: usize,
+    /// Folders listed at once.
+    #[arg(long, default_value_t = 8)]
+    pub checkers: usize,
+}
+
+/// Runs `bisync`.
+pub async fn run(cfg: &Config, out: Out, b: Bisync) -> anyhow::Result<()> {
+    let one = locate(cfg, &b.path1).await?;
+    let two = locate(cfg, &b.path2).await?;
+    let (id1, id2) = (source_identity(&one), source_identity(&two));
+    // One state per pair, named so a person can tell which.
+    let digest = hex::encode(&sha2::Sha256::digest(format!("{id1}\n{id2}").as_bytes())[..8]);
+    let readable: String = format!("{id1}--{id2}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(80)
+        .collect();
+    let state = cfg
+        .dir()
+        .join("state")
+        .join("bisync")
+        .join(format!("{readable}-{digest}.json"));
+    let winner = match b.conflict_winner.as_str() {
+        "larger" => Winner::Larger,
+        "path1" => Winner::Path1,
+        "path2" => Winner::Path2,
+        _ => Winner::Newer,
+    };
+    let engine = cloudmux_vfs::Options {
+        transfers: b.transfers.max(1),
+        checkers: b.checkers.max(1),
+        ..Default::default()
+    };
+    let o = RunOptions {
+        state,
+        resync: b.resync,
+        winner,
+        max_delete: b.max_delete,
+        check_access: b.check_access,
+        dry_run: b.dry_run,
+        engine,
+    };
+    let report = cloudmux_vfs::bisync::bisync(
+        (one.storage.clone(), one.path.clone()),
+        (two.storage.clone(), two.path.clone()),
+        &o,
+    )
+    .await
+    .map_err(|e| e.context(format!("bisync {} {}", b.path1, b.path2)))?;
+    let name = |s: Side| if s == Side::One { "path1" } else { "path2" };
+    let lines: Vec<String> = report
+        .plan
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::KeepAside { on, path, to } => {
+                format!("conflict {path}: {}'s version kept as {to}", name(*on))
+            }
+            Action::Mkdir { on, path } => format!("mkdir {} {path}", name(*on)),
+            Action::Move { on, from, to } => format!("move {} {from} -> {to}", name(*on)),
+            Action::Copy { from, path } => {
+                format!("copy {path} {} -> {}", name(*from), name(from.other()))
+            }
+            Action::Delete { on, path } => format!("delete {} {path}", name(*on)),
+            Action::Rmdir { on, path } => format!("rmdir {} {path}", name(*on)),
+        })
+        .collect();
+    if out.json {
+        out.json(&serde_json::json!({
+            "dry_run": b.dry_run,
+            "actions": lines,
+            "conflicts": report.plan.conflicts,
+            "errors": report.errors.iter().map(|(a, e)| format!("{a}: {e}")).collect::<Vec<_>>(),
+        }));
+    } else {
+        for l in &lines {
+            out.line(if b.dry_run {
+                format!("would {l}")
+            } else {
+                l.clone()
+            });
+        }
+        if lines.is_empty() {
+            out.note("nothing to do: both sides agree");
+        }
+        for (a, e) in &report.errors {
+            out.note(format!("failed: {a}: {e}"));
+        }
+    }
+    if !report.errors.is_empty() {
+        anyhow::bail!(
+            "{} of {} steps failed; the next run tries them again",
+            report.errors.len(),
+            lines.len()
+        );
+    }
+    Ok(())
+}

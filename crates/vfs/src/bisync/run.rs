@@ -1,0 +1,333 @@
+//! Running a two-way sync: the lock, the listings, the safety checks, the plan applied through the
+//! engine, and the state written back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use cloudmux_core::path::{join, parent};
+use cloudmux_core::{DeleteMode, Error, ErrorKind, Result, Storage};
+
+use super::{Action, Plan, Rec, Side, State, Tree, Winner, plan, same_content};
+use crate::engine::{Options, Source, copy_file, walk};
+
+/// The folder, under a side's root, where a side without a trash keeps what a run deleted or replaced
+/// there (one folder per run, named by its time); never synced.
+pub const BACKUP_DIR: &str = ".cloudmux-bisync-trash";
+/// The marker file `--check-access` wants on both sides before it changes anything.
+pub const CHECK_FILE: &str = ".cloudmux-bisync-check";
+
+/// A side: its storage and the folder synced.
+pub type Root = (Arc<dyn Storage>, String);
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The pair's state file (the last agreed listing); its lock sits beside it.
+    pub state: PathBuf,
+    /// Start over from the two sides as they are (needed the first time): nothing is deleted, files only
+    /// one side holds are copied, different versions of one path are both kept.
+    pub resync: bool,
+    /// Who keeps the name in a conflict.
+    pub winner: Winner,
+    /// Refuse the run, before any change, when it would delete more than this share (percent) of the
+    /// files of either side.
+    pub max_delete: u32,
+    /// Refuse the run unless [`CHECK_FILE`] is on both sides (a side that failed to mount or sign in
+    /// looks empty, and an empty side looks like everything was deleted).
+    pub check_access: bool,
+    /// Plan only.
+    pub dry_run: bool,
+    /// How files are copied.
+    pub engine: Options,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The plan (carried out unless it was a dry run).
+    pub plan: Plan,
+    /// Steps that failed, with why; their paths are tried again by the next run.
+    pub errors: Vec<(String, String)>,
+}
+
+/// The lock of a pair: a file holding the pid and start time of the run that holds it.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn take(state: &Path) -> Result<Lock> {
+        let path = state.with_extension("lock");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let me = format!("{} {}\n", std::process::id(), Utc::now().to_rfc3339());
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    std::io::Write::write_all(&mut f, me.as_bytes())?;
+                    return Ok(Lock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let held = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid: Option<i32> =
+                        held.split_whitespace().next().and_then(|p| p.parse().ok());
+                    if pid.is_some_and(alive) {
+                        return Err(Error::new(
+                            ErrorKind::Conflict,
+                            format!(
+                                "another bisync of this pair is running (pid {}, since {})",
+                                pid.unwrap_or_default(),
+                                held.split_whitespace().nth(1).unwrap_or("?")
+                            ),
+                        )
+                        .with_hint("wait for it to end; runs of one pair never overlap"));
+                    }
+                    // Its process is gone (a crash): the lock is stale.
+                    tracing::warn!("taking over a stale lock ({})", held.trim());
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            "the pair's lock keeps coming back",
+        ))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Whether process `pid` exists (where `/proc` tells; elsewhere a lock is taken as held).
+fn alive(pid: i32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn read_state(path: &Path) -> Result<Option<State>> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+            Error::new(ErrorKind::Corrupt, format!("{}: {e}", path.display()))
+                .with_hint("run again with --resync to start over from the two sides as they are")
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes `state` to `path` whole or not at all (a temporary file renamed over it), readable by the
+/// owner alone.
+fn write_state(path: &Path, state: &State) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let body = serde_json::to_vec(state).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        std::io::Write::write_all(&mut f, &body)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// A side's tree without the folder its deletions go to.
+async fn listing(side: &Root, checkers: usize) -> Result<Tree> {
+    let (top, mut tree) = walk(&side.0, &side.1, checkers).await?;
+    match top {
+        Some(e) if e.is_dir => {}
+        Some(_) => {
+            return Err(
+                Error::invalid(format!("{}: is a file", side.1)).with_hint("bisync two folders")
+            );
+        }
+        None => {
+            return Err(
+                Error::not_found(&side.1).with_hint("make the folder first (cloudmux mkdir)")
+            );
+        }
+    }
+    let below = format!("{BACKUP_DIR}/");
+    tree.retain(|p, _| p != BACKUP_DIR && !p.starts_with(&below));
+    Ok(tree)
+}
+
+/// The state after a run: paths both sides now hold alike; a path they still disagree on (a step failed)
+/// keeps its old record, so the next run sees the same change again.
+fn next_state(old: &State, one: &Tree, two: &Tree) -> State {
+    let mut next = State::default();
+    for (p, a) in one {
+        let Some(b) = two.get(p) else { continue };
+        let (a, b) = (Rec::of(a), Rec::of(b));
+        if same_content(&a, &b) {
+            next.paths.insert(p.clone(), (a, b));
+        } else if let Some(recs) = old.paths.get(p) {
+            next.paths.insert(p.clone(), recs.clone());
+        }
+    }
+    for (p, recs) in &old.paths {
+        if !next.paths.contains_key(p) && (one.contains_key(p) != two.contains_key(p)) {
+            next.paths.insert(p.clone(), recs.clone());
+        }
+    }
+    next
+}
+
+/// One two-way sync of `one` and `two`.
+pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
+    let _lock = Lock::take(&o.state)?;
+    let state = match (read_state(&o.state)?, o.resync) {
+        (_, true) => State::default(),
+        (Some(s), false) => s,
+        (None, false) => {
+            return Err(Error::invalid(format!(
+                "no earlier run of this pair ({} has no state)",
+                o.state.display()
+            ))
+            .with_hint("the first run needs --resync: it copies what only one side holds and keeps both versions where they differ"));
+        }
+    };
+    let (t1, t2) = tokio::try_join!(
+        listing(&one, o.engine.checkers),
+        listing(&two, o.engine.checkers)
+    )?;
+    if o.check_access {
+        for (side, t) in [(&one, &t1), (&two, &t2)] {
+            if !t.contains_key(CHECK_FILE) {
+                return Err(Error::invalid(format!(
+                    "{}: {CHECK_FILE} is missing, so nothing was changed",
+                    side.1
+                ))
+                .with_hint(format!(
+                    "put an empty {CHECK_FILE} at the top of both sides (--check-access wants it)"
+                )));
+            }
+        }
+    }
+    let now = Utc::now();
+    let p = plan(&state, &t1, &t2, o.winner, now);
+    for (side, t, name) in [(Side::One, &t1, &one.1), (Side::Two, &t2, &two.1)] {
+        let files = t.values().filter(|e| !e.is_dir).count().max(1);
+        let gone = p.deletes_on(side);
+        if gone > 0 && gone * 100 > files * o.max_delete as usize {
+            return Err(Error::invalid(format!(
+                "the run would delete {gone} of {files} entries of {name}, over --max-delete {}%; nothing was changed",
+                o.max_delete
+            ))
+            .with_hint("check that side (a sign-in or mount gone wrong looks like a mass deletion); if it is meant, raise --max-delete"));
+        }
+    }
+    let mut report = Report {
+        plan: p.clone(),
+        errors: Vec::new(),
+    };
+    if o.dry_run {
+        return Ok(report);
+    }
+    if p.actions.is_empty() {
+        if o.resync || state != next_state(&state, &t1, &t2) {
+            write_state(&o.state, &next_state(&state, &t1, &t2))?;
+        }
+        return Ok(report);
+    }
+    let side = |s: Side| if s == Side::One { &one } else { &two };
+    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    for a in &p.actions {
+        let r = step(a, side, &stamp, &o.engine).await;
+        if let Err(e) = r {
+            tracing::warn!("{a:?}: {e}");
+            report.errors.push((format!("{a:?}"), e.to_string()));
+        }
+    }
+    let (t1, t2) = tokio::try_join!(
+        listing(&one, o.engine.checkers),
+        listing(&two, o.engine.checkers)
+    )?;
+    write_state(&o.state, &next_state(&state, &t1, &t2))?;
+    Ok(report)
+}
+
+/// Carries out one step.
+async fn step<'a>(
+    a: &Action,
+    side: impl Fn(Side) -> &'a Root,
+    stamp: &str,
+    engine: &Options,
+) -> Result<()> {
+    match a {
+        Action::KeepAside { on, path, to } | Action::Move { on, from: path, to } => {
+            let (s, root) = side(*on);
+            s.rename(&join(root, path), &join(root, to)).await.map(drop)
+        }
+        Action::Mkdir { on, path } => {
+            let (s, root) = side(*on);
+            match s.mkdir(&join(root, path)).await {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        }
+        Action::Copy { from, path } => {
+            let (src, sroot) = side(*from);
+            let (dst, droot) = side(from.other());
+            let to = join(droot, path);
+            // What the copy replaces goes where deletions go.
+            if dst.stat(&to).await.is_ok_and(|e| !e.is_dir) {
+                remove(dst, droot, path, stamp).await?;
+            }
+            copy_file(
+                src,
+                &Source::Path(join(sroot, path)),
+                dst,
+                &to,
+                engine,
+                |_| {},
+            )
+            .await
+            .map(drop)
+        }
+        Action::Delete { on, path } => {
+            let (s, root) = side(*on);
+            remove(s, root, path, stamp).await
+        }
+        Action::Rmdir { on, path } => {
+            let (s, root) = side(*on);
+            s.rmdir(&join(root, path)).await
+        }
+    }
+}
+
+/// Deletes `path` of a side: to its trash, or (without one) into [`BACKUP_DIR`]`/STAMP/` on that side.
+async fn remove(s: &Arc<dyn Storage>, root: &str, path: &str, stamp: &str) -> Result<()> {
+    let full = join(root, path);
+    if s.capabilities().trash {
+        return s.delete(&full, DeleteMode::Trash).await;
+    }
+    let kept = join(root, &format!("{BACKUP_DIR}/{stamp}/{path}"));
+    let mut dir = parent(&kept).to_string();
+    let mut missing = Vec::new();
+    while !dir.is_empty() && dir != root && s.stat(&dir).await.is_err() {
+        missing.push(dir.clone());
+        dir = parent(&dir).to_string();
+    }
+    for d in missing.into_iter().rev() {
+        match s.mkdir(&d).await {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    s.rename(&full, &kept).await.map(drop)
+}
