@@ -2961,3 +2961,77 @@ fn bisync_local_and_drive_keeps_every_version() {
     let left = names(&env.ok(&["lsjson", "gd:two"]));
     assert!(!left.contains(&"f4.txt".to_string()), "{left:?}");
 }
+
+/// A bisync killed with SIGKILL in the middle of its copies is finished by the next run, without
+/// `--resync`, with every file once on each side and no partial file anywhere.
+#[test]
+fn bisync_killed_mid_run_is_finished_by_the_next() {
+    let env = drive_env_with("gd:pair", 3600);
+    let d = env.dir.path();
+    let local = d.join("pair");
+    std::fs::create_dir_all(&local).unwrap();
+    let l = local.to_str().unwrap();
+    env.ok(&["bisync", l, "gd:pair", "--resync"]);
+    for i in 0..20 {
+        std::fs::write(local.join(format!("up{i:02}.txt")), format!("up {i}")).unwrap();
+        std::fs::write(d.join(format!("down{i:02}.txt")), format!("down {i}")).unwrap();
+    }
+    for i in 0..20 {
+        let f = d.join(format!("down{i:02}.txt"));
+        env.ok(&["put", f.to_str().unwrap(), "gd:pair/"]);
+    }
+    let drive_names = || -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&["lsjson", "gd:pair"])).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    env.set_faults(serde_json::json!({"latency_ms": 300}));
+    let mut child = env
+        .cmd()
+        .args(["bisync", l, "gd:pair", "--transfers", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(120, "the run never got going", || {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the kill"
+        );
+        drive_names().iter().filter(|n| n.starts_with("up")).count() >= 3
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    env.set_faults(serde_json::json!({}));
+    env.ok(&["bisync", l, "gd:pair"]);
+    let mut on_drive = drive_names();
+    on_drive.sort();
+    let mut unique = on_drive.clone();
+    unique.dedup();
+    assert_eq!(on_drive, unique, "no file twice on Drive");
+    let mut here: Vec<String> = std::fs::read_dir(&local)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    here.sort();
+    assert_eq!(
+        here, on_drive,
+        "both sides hold the same names, and nothing partial"
+    );
+    assert_eq!(here.len(), 40);
+    for i in [0, 7, 19] {
+        assert_eq!(
+            env.ok(&["cat", &format!("gd:pair/up{i:02}.txt")]),
+            format!("up {i}")
+        );
+        assert_eq!(
+            std::fs::read_to_string(local.join(format!("down{i:02}.txt"))).unwrap(),
+            format!("down {i}")
+        );
+    }
+    assert!(env.ok(&["bisync", l, "gd:pair"]).is_empty(), "agreed");
+}
