@@ -66,9 +66,14 @@ pub async fn run(cfg: &Config, out: Out, b: Bisync) -> anyhow::Result<()> {
         "path2" => Winner::Path2,
         _ => Winner::Newer,
     };
+    // Large uploads keep their sessions, so a run cut short resumes them instead of starting over.
     let engine = cloudmux_vfs::Options {
         transfers: b.transfers.max(1),
         checkers: b.checkers.max(1),
+        resume: Some(cloudmux_vfs::ResumeScope {
+            store: std::sync::Arc::new(cloudmux_core::DirSessions::new(cfg.upload_state_dir())),
+            source: format!("bisync {id1} {id2}"),
+        }),
         ..Default::default()
     };
     let o = RunOptions {

@@ -128,21 +128,8 @@ fn read_state(path: &Path) -> Result<Option<State>> {
 /// Writes `state` to `path` whole or not at all (a temporary file renamed over it), readable by the
 /// owner alone.
 fn write_state(path: &Path, state: &State) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
     let body = serde_json::to_vec(state).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        std::io::Write::write_all(&mut f, &body)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    cloudmux_core::fs::write_private(path, &body)
 }
 
 /// A side's tree without the folder its deletions go to.
