@@ -21,7 +21,7 @@ mod run;
 
 pub use run::{BACKUP_DIR, CHECK_FILE, Report, Root, RunOptions, bisync};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use cloudmux_core::Entry;
@@ -331,10 +331,7 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
             let other_old_unchanged =
                 ch(other, &old) == Change::None && tree(other).contains_key(&old);
             let other_new_free = !tree(other).contains_key(&new) && !prev(other).contains_key(&new);
-            let untouched = prev(side).contains_key(&old)
-                && !tree(side).contains_key(&old)
-                && ch(side, &new) == Change::New;
-            if other_old_unchanged && other_new_free && untouched {
+            if other_old_unchanged && other_new_free {
                 let up = parent(&new);
                 if !up.is_empty() && !tree(other).contains_key(up) {
                     mkdirs.insert((other, up.to_string()));
@@ -421,11 +418,7 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
                 plan.conflicts.push(path.clone());
                 if a.is_dir || b.is_dir {
                     // A folder and a file: the file moves aside, the folder is made on its side.
-                    let (file_side, dir_side) = if a.is_dir {
-                        (Side::Two, Side::One)
-                    } else {
-                        (Side::One, Side::Two)
-                    };
+                    let file_side = if a.is_dir { Side::Two } else { Side::One };
                     let to = conflict_name(path, file_side, now);
                     aside.push(Action::KeepAside {
                         on: file_side,
@@ -433,7 +426,6 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
                         to: to.clone(),
                     });
                     mkdirs.insert((file_side, path.clone()));
-                    let _ = dir_side;
                     copies.push(Action::Copy {
                         from: file_side,
                         path: to,
@@ -548,56 +540,51 @@ fn put(
     }
 }
 
-/// Applies `plan` to two in-memory trees of contents (path → content; folders are the paths' parents):
-/// what the plan means, for tests and `--dry-run` checks. Deleted contents go to `trash`.
-pub fn apply_model(
-    plan: &Plan,
-    one: &mut BTreeMap<String, String>,
-    two: &mut BTreeMap<String, String>,
-    trash: &mut Vec<String>,
-) {
-    let mut sides: HashMap<Side, &mut BTreeMap<String, String>> = HashMap::new();
-    sides.insert(Side::One, one);
-    sides.insert(Side::Two, two);
-    for a in &plan.actions {
-        match a {
-            Action::KeepAside { on, path, to } => {
-                let t = sides.get_mut(on).unwrap();
-                if let Some(c) = t.remove(path) {
-                    t.insert(to.clone(), c);
-                }
-            }
-            Action::Move { on, from, to } => {
-                let t = sides.get_mut(on).unwrap();
-                if let Some(c) = t.remove(from) {
-                    t.insert(to.clone(), c);
-                }
-            }
-            Action::Copy { from, path } => {
-                let c = sides[from].get(path).cloned();
-                if let Some(c) = c {
-                    let t = sides.get_mut(&from.other()).unwrap();
-                    if let Some(old) = t.insert(path.clone(), c.clone())
-                        && old != c
-                    {
-                        trash.push(old);
-                    }
-                }
-            }
-            Action::Delete { on, path } => {
-                if let Some(c) = sides.get_mut(on).unwrap().remove(path) {
-                    trash.push(c);
-                }
-            }
-            Action::Mkdir { .. } | Action::Rmdir { .. } => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// Applies `plan` to two in-memory trees of contents (path → content; folders are the paths' parents):
+    /// what the plan means. Deleted and replaced contents go to `trash`.
+    fn apply_model(
+        plan: &Plan,
+        one: &mut BTreeMap<String, String>,
+        two: &mut BTreeMap<String, String>,
+        trash: &mut Vec<String>,
+    ) {
+        let mut sides: HashMap<Side, &mut BTreeMap<String, String>> = HashMap::new();
+        sides.insert(Side::One, one);
+        sides.insert(Side::Two, two);
+        for a in &plan.actions {
+            match a {
+                Action::KeepAside { on, path: from, to } | Action::Move { on, from, to } => {
+                    let t = sides.get_mut(on).unwrap();
+                    if let Some(c) = t.remove(from) {
+                        t.insert(to.clone(), c);
+                    }
+                }
+                Action::Copy { from, path } => {
+                    let c = sides[from].get(path).cloned();
+                    if let Some(c) = c {
+                        let t = sides.get_mut(&from.other()).unwrap();
+                        if let Some(old) = t.insert(path.clone(), c.clone())
+                            && old != c
+                        {
+                            trash.push(old);
+                        }
+                    }
+                }
+                Action::Delete { on, path } => {
+                    if let Some(c) = sides.get_mut(on).unwrap().remove(path) {
+                        trash.push(c);
+                    }
+                }
+                Action::Mkdir { .. } | Action::Rmdir { .. } => {}
+            }
+        }
+    }
 
     fn file(path: &str, content: &str, id: Option<String>) -> Entry {
         let mut e = Entry::dir(path.to_string());

@@ -226,8 +226,9 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         return Ok(report);
     }
     if p.actions.is_empty() {
-        if o.resync || state != next_state(&state, &t1, &t2) {
-            write_state(&o.state, &next_state(&state, &t1, &t2))?;
+        let next = next_state(&state, &t1, &t2);
+        if o.resync || state != next {
+            write_state(&o.state, &next)?;
         }
         return Ok(report);
     }
