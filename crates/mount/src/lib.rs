@@ -754,16 +754,17 @@ impl CloudFs {
     /// `EACCES` when `path` is read-only on the mount: a Google Docs file shown as its export, or a file
     /// shown under its id because its name is another's too.
     fn read_only(&self, path: &str) -> Result<(), Errno> {
-        let inodes = lock(&self.inodes);
-        let fixed = inodes
-            .by_path
-            .get(path)
-            .and_then(|ino| inodes.nodes.get(ino))
-            .is_some_and(|n| {
-                docs::source(&n.entry, &self.opts.export_formats).is_some()
-                    || twin_id(&n.entry).is_some()
-            });
+        let fixed = self.known(path).is_some_and(|e| {
+            docs::source(&e, &self.opts.export_formats).is_some() || twin_id(&e).is_some()
+        });
         if fixed { Err(Errno::EACCES) } else { Ok(()) }
+    }
+
+    /// What the inode table knows of `path`.
+    fn known(&self, path: &str) -> Option<Entry> {
+        let inodes = lock(&self.inodes);
+        let ino = inodes.by_path.get(path)?;
+        Some(inodes.nodes.get(ino)?.entry.clone())
     }
 
     /// A Google Docs file at `path` (named `name` on the service) exported as `mime` into a file of the
@@ -957,14 +958,8 @@ impl CloudFs {
 
     /// Where the bytes of `path` are read from (see [`Source`]).
     fn source(&self, path: &str) -> Source {
-        let inodes = lock(&self.inodes);
-        let twin = inodes
-            .by_path
-            .get(path)
-            .and_then(|ino| inodes.nodes.get(ino))
-            .and_then(|n| twin_id(&n.entry).map(str::to_string));
-        match twin {
-            Some(id) => Source::Id(id),
+        match self.known(path).as_ref().and_then(twin_id) {
+            Some(id) => Source::Id(id.to_string()),
             None => Source::Path(self.remote(path)),
         }
     }
@@ -977,11 +972,11 @@ impl CloudFs {
         offset: u64,
         size: usize,
     ) -> Result<Vec<u8>, Errno> {
-        let from = self.source(path);
         self.rt.block_on(async {
             let reuse = matches!(stream, Some((pos, _, _)) if offset >= *pos && offset - *pos <= READ_THROUGH);
             if !reuse {
-                let s = from
+                let s = self
+                    .source(path)
                     .read(&*self.storage, ByteRange::new(offset, None))
                     .await
                     .map_err(|e| errno(&e))?;
@@ -1624,14 +1619,13 @@ impl Filesystem for CloudFs {
                         return Ok(Vec::new());
                     }
                     let rc = self.reads.as_ref().ok_or(Errno::EIO)?;
-                    let from = self.source(path);
                     let seek = *next != u64::MAX && offset.abs_diff(*next) > FAR;
                     if seek && std::mem::take(since_seek) < SCATTERED_RUN {
                         *scattered += 1;
                         if *scattered == SCATTERED_AFTER && rc.may_fill(*total) {
                             tracing::debug!("{path}: scattered reads, brought in whole behind");
                             let (rt, storage, from) =
-                                (self.rt.clone(), self.storage.clone(), from.clone());
+                                (self.rt.clone(), self.storage.clone(), self.source(path));
                             rc.fill_all(
                                 cached.clone(),
                                 *total,
@@ -1644,7 +1638,7 @@ impl Filesystem for CloudFs {
                     *next = end;
                     let ahead = (*run).clamp(AHEAD_FIRST, AHEAD_MAX);
                     rc.read(cached, offset, end, ahead, *total, |a, len| {
-                        self.fetch(&from, a, len)
+                        self.fetch(&self.source(path), a, len)
                     })
                     .map_err(|e| {
                         tracing::warn!("{path}: read failed: {e}");
