@@ -111,6 +111,8 @@ pub(crate) type Fetch = Arc<dyn Fn(u64, u64) -> std::io::Result<Vec<u8>> + Send 
 const FILL_CHUNK: u64 = 8 << 20;
 /// The requests of a whole-file fill at once.
 const FILL_PARALLEL: u64 = 4;
+/// Whole-file fills at once, across files (each holds its file's size in the cache while it is open).
+const FILLS_MAX: usize = 2;
 
 struct State {
     file: Option<File>,
@@ -128,6 +130,8 @@ pub(crate) struct ReadCache {
     files: Mutex<HashMap<String, Arc<Cached>>>,
     held: AtomicU64,
     next: AtomicU64,
+    /// Whole-file fills running.
+    fills: std::sync::atomic::AtomicUsize,
 }
 
 impl ReadCache {
@@ -200,6 +204,7 @@ impl ReadCache {
             files: Mutex::new(files),
             held: AtomicU64::new(held),
             next: AtomicU64::new(next),
+            fills: Default::default(),
         }))
     }
 
@@ -324,9 +329,15 @@ impl ReadCache {
 
     /// Brings every range `c` (of `size` bytes) lacks into the cache behind its readers: `FILL_CHUNK`
     /// bytes a request, `FILL_PARALLEL` at once, while a reader has it open and it holds the version it
-    /// held at the start. One such fill a file at a time; `fetch` as in [`ReadCache::read`].
+    /// held at the start. One such fill a file at a time, and `FILLS_MAX` in all (others are not
+    /// started: their readers fetch what they read); `fetch` as in [`ReadCache::read`].
     pub fn fill_all(self: &Arc<Self>, c: Arc<Cached>, size: u64, fetch: Fetch) {
         if c.filling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.fills.fetch_add(1, Ordering::AcqRel) >= FILLS_MAX {
+            self.fills.fetch_sub(1, Ordering::AcqRel);
+            c.filling.store(false, Ordering::Release);
             return;
         }
         let version = lock(&c.state).version.clone();
@@ -374,6 +385,7 @@ impl ReadCache {
                 }
                 if left.fetch_sub(1, Ordering::AcqRel) == 1 {
                     c.filling.store(false, Ordering::Release);
+                    cache.fills.fetch_sub(1, Ordering::AcqRel);
                 }
             });
         }
@@ -496,6 +508,53 @@ mod tests {
         assert_eq!(r.bytes(), 35);
         assert_eq!(r.next_start(0), Some(5));
         assert_eq!(r.next_start(5), None);
+    }
+
+    #[test]
+    fn whole_file_fills_run_two_at_a_time_at_most() {
+        use std::sync::atomic::AtomicBool;
+        let d = tempfile::tempdir().unwrap();
+        let rc = ReadCache::open(d.path(), 1 << 30, 0).unwrap();
+        let started = Arc::new(AtomicU64::new(0));
+        let go = Arc::new(AtomicBool::new(false));
+        let fetch: Fetch = {
+            let (started, go) = (started.clone(), go.clone());
+            Arc::new(move |_a, len| {
+                started.fetch_add(1, Ordering::SeqCst);
+                while !go.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Ok(vec![7; len as usize])
+            })
+        };
+        let mut files = Vec::new();
+        for name in ["a", "b", "c"] {
+            let mut e = Entry::dir(name.to_string());
+            e.is_dir = false;
+            e.size = Some(1000);
+            let c = rc.open_file(name, &e).unwrap();
+            rc.fill_all(c.clone(), 1000, fetch.clone());
+            files.push(c);
+        }
+        let t0 = Instant::now();
+        while started.load(Ordering::SeqCst) < 2 {
+            assert!(t0.elapsed().as_secs() < 10, "the fills never started");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            2,
+            "the third file's fill was not started"
+        );
+        go.store(true, Ordering::SeqCst);
+        while rc.held() < 2000 {
+            assert!(t0.elapsed().as_secs() < 10, "the fills never ended");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        for c in &files {
+            rc.close(c);
+        }
     }
 
     #[test]
