@@ -2936,6 +2936,15 @@ fn bisync_local_and_drive_keeps_every_version() {
 
     // A live process's lock stops a run; a dead one's is taken over.
     let state_dir = d.join("cfg/state/bisync");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state_dir).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the states' folder is the owner's alone"
+        );
+    }
     let state = std::fs::read_dir(&state_dir)
         .unwrap()
         .map(|e| e.unwrap().path())

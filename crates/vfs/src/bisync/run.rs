@@ -58,7 +58,12 @@ impl Lock {
     fn take(state: &Path) -> Result<Lock> {
         let path = state.with_extension("lock");
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            // The owner's alone, as the state files in it (their names carry the pair's paths).
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let me = format!("{} {}\n", std::process::id(), Utc::now().to_rfc3339());
         for _ in 0..2 {
