@@ -3,10 +3,14 @@
 
 use clap::Args;
 use cloudmux_remote::config::Config;
+use std::time::Duration;
+
+use cloudmux_vfs::bisync::watch::Event;
 use cloudmux_vfs::bisync::{Action, RunOptions, Side, Winner};
 use sha2::Digest;
 
 use crate::cmd_files::source_identity;
+use crate::cmd_mount::seconds;
 use crate::open::locate;
 use crate::out::Out;
 
@@ -41,6 +45,24 @@ pub struct Bisync {
     /// Folders listed at once.
     #[arg(long, default_value_t = 8)]
     pub checkers: usize,
+    /// Keep running: a pass whenever a side changes (a local folder through the OS, Drive through its
+    /// change feed, other remotes by comparing them every --rescan-every), until SIGTERM or Ctrl-C. A
+    /// line per pass (a JSON object per line with --json).
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: seconds between questions to a change feed (one request each while nothing changed).
+    #[arg(long, default_value_t = 15.0, value_parser = seconds, requires = "watch")]
+    pub poll_every: f64,
+    /// With --watch: seconds between full comparisons of a remote without a change feed (Yandex Disk,
+    /// Photos): each costs a listing of it, about a request per folder.
+    #[arg(long, default_value_t = 120.0, value_parser = seconds, requires = "watch")]
+    pub rescan_every: f64,
+    /// With --watch: seconds between full passes, whatever changed (a safety net).
+    #[arg(long, default_value_t = 3600.0, value_parser = seconds, requires = "watch")]
+    pub check_every: f64,
+    /// With --watch: seconds without local changes before a pass starts (a burst is one pass).
+    #[arg(long, default_value_t = 2.0, value_parser = seconds, requires = "watch")]
+    pub settle: f64,
 }
 
 /// Runs `bisync`.
@@ -85,6 +107,46 @@ pub async fn run(cfg: &Config, out: Out, b: Bisync) -> anyhow::Result<()> {
         dry_run: b.dry_run,
         engine,
     };
+    if b.watch {
+        if b.dry_run {
+            anyhow::bail!(
+                cloudmux_core::Error::invalid("--watch changes things; --dry-run does not")
+                    .with_hint("run a --dry-run alone to see a plan")
+            );
+        }
+        let local_dir = |l: &crate::open::Loc| l.local_root.as_ref().map(|r| r.join(&l.path));
+        let w = cloudmux_vfs::bisync::WatchOptions {
+            local: [local_dir(&one), local_dir(&two)],
+            poll_every: Duration::from_secs_f64(b.poll_every.max(1.0)),
+            rescan_every: Duration::from_secs_f64(b.rescan_every.max(1.0)),
+            check_every: Duration::from_secs_f64(b.check_every.max(1.0)),
+            settle: Duration::from_secs_f64(b.settle.max(0.1)),
+            settle_max: Duration::from_secs_f64((b.settle * 10.0).clamp(1.0, 60.0)),
+        };
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        out.note(format!(
+            "watching {} and {} (Ctrl-C or SIGTERM stops)",
+            b.path1, b.path2
+        ));
+        cloudmux_vfs::bisync::watch(
+            (one.storage.clone(), one.path.clone()),
+            (two.storage.clone(), two.path.clone()),
+            &o,
+            &w,
+            |e| event(out, e),
+            stop,
+        )
+        .await
+        .map_err(|e| e.context(format!("bisync --watch {} {}", b.path1, b.path2)))?;
+        out.note("stopped");
+        return Ok(());
+    }
     let report = cloudmux_vfs::bisync::bisync(
         (one.storage.clone(), one.path.clone()),
         (two.storage.clone(), two.path.clone()),
@@ -92,24 +154,7 @@ pub async fn run(cfg: &Config, out: Out, b: Bisync) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| e.context(format!("bisync {} {}", b.path1, b.path2)))?;
-    let name = |s: Side| if s == Side::One { "path1" } else { "path2" };
-    let lines: Vec<String> = report
-        .plan
-        .actions
-        .iter()
-        .map(|a| match a {
-            Action::KeepAside { on, path, to } => {
-                format!("conflict {path}: {}'s version kept as {to}", name(*on))
-            }
-            Action::Mkdir { on, path } => format!("mkdir {} {path}", name(*on)),
-            Action::Move { on, from, to } => format!("move {} {from} -> {to}", name(*on)),
-            Action::Copy { from, path } => {
-                format!("copy {path} {} -> {}", name(*from), name(from.other()))
-            }
-            Action::Delete { on, path } => format!("delete {} {path}", name(*on)),
-            Action::Rmdir { on, path } => format!("rmdir {} {path}", name(*on)),
-        })
-        .collect();
+    let lines = steps(&report.plan.actions);
     if out.json {
         out.json(&serde_json::json!({
             "dry_run": b.dry_run,
@@ -140,4 +185,75 @@ pub async fn run(cfg: &Config, out: Out, b: Bisync) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A plan's steps in words.
+fn steps(actions: &[Action]) -> Vec<String> {
+    let name = |s: Side| if s == Side::One { "path1" } else { "path2" };
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::KeepAside { on, path, to } => {
+                format!("conflict {path}: {}'s version kept as {to}", name(*on))
+            }
+            Action::Mkdir { on, path } => format!("mkdir {} {path}", name(*on)),
+            Action::Move { on, from, to } => format!("move {} {from} -> {to}", name(*on)),
+            Action::Copy { from, path } => {
+                format!("copy {path} {} -> {}", name(*from), name(from.other()))
+            }
+            Action::Delete { on, path } => format!("delete {} {path}", name(*on)),
+            Action::Rmdir { on, path } => format!("rmdir {} {path}", name(*on)),
+        })
+        .collect()
+}
+
+/// A watch's pass as a status line, or one JSON object on a line with --json.
+fn event(out: Out, e: &Event<'_>) {
+    let time = chrono::Local::now().format("%H:%M:%S");
+    match e {
+        Event::Pass { why, report, took } => {
+            let count =
+                |f: fn(&Action) -> bool| report.plan.actions.iter().filter(|a| f(a)).count();
+            let copies = count(|a| matches!(a, Action::Copy { .. }));
+            let deletes = count(|a| matches!(a, Action::Delete { .. } | Action::Rmdir { .. }));
+            let moves = count(|a| matches!(a, Action::Move { .. }));
+            if out.json {
+                let v = serde_json::json!({
+                    "event": "pass",
+                    "why": why.as_str(),
+                    "seconds": took.as_secs_f64(),
+                    "actions": steps(&report.plan.actions),
+                    "conflicts": report.plan.conflicts,
+                    "errors": report.errors.iter().map(|(a, e)| format!("{a}: {e}")).collect::<Vec<_>>(),
+                });
+                out.line(v.to_string());
+            } else {
+                out.line(format!(
+                    "{time} {}: {copies} copied, {moves} moved, {deletes} deleted, {} conflicts, {} failed ({:.1} s)",
+                    why.as_str(),
+                    report.plan.conflicts.len(),
+                    report.errors.len(),
+                    took.as_secs_f64()
+                ));
+                for (a, e) in &report.errors {
+                    out.note(format!("failed: {a}: {e}"));
+                }
+            }
+        }
+        Event::Failed { why, error } => {
+            if out.json {
+                let v = serde_json::json!({
+                    "event": "failed",
+                    "why": why.as_str(),
+                    "error": error.to_string(),
+                });
+                out.line(v.to_string());
+            } else {
+                out.line(format!(
+                    "{time} {}: the pass failed: {error}; trying again later",
+                    why.as_str()
+                ));
+            }
+        }
+    }
 }

@@ -110,7 +110,8 @@ fn size(s: &str) -> std::result::Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is not a size: bytes, or a number with K, M, G or T"))
 }
 
-fn seconds(s: &str) -> std::result::Result<f64, String> {
+/// A number of seconds from 0 to a day (a clap value parser).
+pub(crate) fn seconds(s: &str) -> std::result::Result<f64, String> {
     s.parse::<f64>()
         .ok()
         .filter(|v| v.is_finite() && (0.0..=86_400.0).contains(v))

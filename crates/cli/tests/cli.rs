@@ -2966,6 +2966,140 @@ fn bisync_local_and_drive_keeps_every_version() {
     assert!(!left.contains(&"f4.txt".to_string()), "{left:?}");
 }
 
+/// `bisync --watch`: a local edit reaches Drive, a Drive edit reaches the folder (through the change
+/// feed), a burst of 1,000 new local files is synced in a few passes rather than 1,000, and SIGTERM
+/// stops it cleanly with the pair's lock released.
+#[test]
+fn bisync_watch_follows_both_sides_and_batches_a_burst() {
+    let env = drive_env_with("gd:w", 3600);
+    let d = env.dir.path();
+    let local = d.join("here");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("a.txt"), "first").unwrap();
+    let mut child = env
+        .cmd()
+        .args([
+            "--json",
+            "bisync",
+            local.to_str().unwrap(),
+            "gd:w",
+            "--resync",
+            "--watch",
+        ])
+        .args(["--poll-every", "1", "--settle", "0.5"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(l) = line else { break };
+            let _ = tx.send(serde_json::from_str(&l).expect("one JSON object a line"));
+        }
+    });
+    let mut passes: Vec<serde_json::Value> = Vec::new();
+    let take = |passes: &mut Vec<serde_json::Value>| {
+        while let Ok(v) = rx.try_recv() {
+            assert_eq!(v["event"], "pass", "{v}");
+            assert!(v["errors"].as_array().unwrap().is_empty(), "{v}");
+            passes.push(v);
+        }
+    };
+    wait_until(30, "the first pass", || {
+        take(&mut passes);
+        !passes.is_empty()
+    });
+    assert_eq!(passes[0]["why"], "start");
+    assert_eq!(env.ok(&["cat", "gd:w/a.txt"]), "first");
+
+    // A local edit shows up on Drive: within the settle time and a pass (bound: 10 s).
+    std::fs::write(local.join("a.txt"), "edited here").unwrap();
+    let t0 = Instant::now();
+    wait_until(10, "the local edit on Drive", || {
+        env.run(&["cat", "gd:w/a.txt"]).stdout == b"edited here"
+    });
+    eprintln!("local edit on Drive after {:?}", t0.elapsed());
+
+    // An upload to Drive by someone else shows up here: within the poll interval and a pass.
+    std::fs::write(d.join("b.txt"), "from drive").unwrap();
+    env.ok(&["put", d.join("b.txt").to_str().unwrap(), "gd:w/"]);
+    let t0 = Instant::now();
+    wait_until(10, "the Drive upload in the folder", || {
+        std::fs::read_to_string(local.join("b.txt")).is_ok_and(|s| s == "from drive")
+    });
+    eprintln!("Drive upload here after {:?}", t0.elapsed());
+
+    // 1,000 new files at once: a few passes, not one per file.
+    take(&mut passes);
+    let before = passes.len();
+    std::fs::create_dir_all(local.join("burst")).unwrap();
+    for i in 0..1000 {
+        std::fs::write(local.join(format!("burst/f{i:04}.txt")), format!("n{i}")).unwrap();
+    }
+    let count = || -> usize {
+        let o = env.run(&["lsjson", "gd:w/burst"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        v.as_array().map_or(0, |a| a.len())
+    };
+    wait_until(120, "1,000 files on Drive", || count() == 1000);
+    std::thread::sleep(Duration::from_secs(3));
+    take(&mut passes);
+    let burst = passes.len() - before;
+    let whys: Vec<_> = passes[before..]
+        .iter()
+        .map(|p| (p["why"].clone(), p["actions"].as_array().unwrap().len()))
+        .collect();
+    eprintln!("1,000 files in {burst} passes (why, steps): {whys:?}");
+    assert!(burst <= 6, "{burst} passes for a burst of 1,000 files");
+    let copied: usize = passes[before..]
+        .iter()
+        .map(|p| {
+            p["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a.as_str().unwrap().starts_with("copy "))
+                .count()
+        })
+        .sum();
+    assert_eq!(copied, 1000, "each file copied once");
+
+    // SIGTERM: a clean stop, exit 0, the lock gone.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let locks: Vec<_> = walk(&d.join("cfg/state/bisync"))
+        .into_iter()
+        .filter(|p| p.ends_with(".lock"))
+        .collect();
+    assert!(locks.is_empty(), "{locks:?}");
+    // And the pair agrees: a plain run has nothing to do.
+    assert!(
+        env.ok(&["bisync", local.to_str().unwrap(), "gd:w"])
+            .is_empty()
+    );
+}
+
 /// A bisync killed with SIGKILL in the middle of its copies is finished by the next run, without
 /// `--resync`, with every file once on each side and no partial file anywhere.
 #[test]

@@ -16,10 +16,14 @@
 //!   otherwise it is a deletion and a creation, and the rules above keep every content.
 //! - A folder deleted on one side goes on the other only when everything in it goes too; a folder and a
 //!   file meeting at one path keep both (the file moves aside as a conflict copy).
+//!
+//! [`bisync`] runs one pass; [`watch`] keeps running passes as the sides change.
 
 mod run;
+pub mod watch;
 
 pub use run::{BACKUP_DIR, CHECK_FILE, Report, Root, RunOptions, bisync};
+pub use watch::{WatchOptions, watch};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,8 +1,11 @@
 //! Running a two-way sync: the lock, the listings, the safety checks, the plan applied through the
 //! engine, and the state written back.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use futures_util::StreamExt;
 
 use chrono::Utc;
 use cloudmux_core::path::{join, parent};
@@ -49,6 +52,9 @@ pub struct Report {
     pub plan: Plan,
     /// Steps that failed, with why; their paths are tried again by the next run.
     pub errors: Vec<(String, String)>,
+    /// The service's ids of each side's folder and of everything in it as the run left them (empty for a
+    /// side without ids): what a change feed's news is about ([`super::watch`]).
+    pub known: [HashSet<String>; 2],
 }
 
 /// The lock of a pair: a file holding the pid and start time of the run that holds it.
@@ -137,11 +143,11 @@ fn write_state(path: &Path, state: &State) -> Result<()> {
     cloudmux_core::fs::write_private(path, &body)
 }
 
-/// A side's tree without the folder its deletions go to.
-async fn listing(side: &Root, checkers: usize) -> Result<Tree> {
+/// A side's tree without the folder its deletions go to, and the ids of its folder and all in it.
+async fn listing(side: &Root, checkers: usize) -> Result<(Tree, HashSet<String>)> {
     let (top, mut tree) = walk(&side.0, &side.1, checkers).await?;
-    match top {
-        Some(e) if e.is_dir => {}
+    let top_id = match top {
+        Some(e) if e.is_dir => e.id,
         Some(_) => {
             return Err(
                 Error::invalid(format!("{}: is a file", side.1)).with_hint("bisync two folders")
@@ -152,10 +158,14 @@ async fn listing(side: &Root, checkers: usize) -> Result<Tree> {
                 Error::not_found(&side.1).with_hint("make the folder first (cloudmux mkdir)")
             );
         }
-    }
+    };
     let below = format!("{BACKUP_DIR}/");
     tree.retain(|p, _| p != BACKUP_DIR && !p.starts_with(&below));
-    Ok(tree)
+    let ids = top_id
+        .into_iter()
+        .chain(tree.values().filter_map(|e| e.id.clone()))
+        .collect();
+    Ok((tree, ids))
 }
 
 /// The state after a run: paths both sides now hold alike; a path they still disagree on (a step failed)
@@ -193,7 +203,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
             .with_hint("the first run needs --resync: it copies what only one side holds and keeps both versions where they differ"));
         }
     };
-    let (t1, t2) = tokio::try_join!(
+    let ((t1, k1), (t2, k2)) = tokio::try_join!(
         listing(&one, o.engine.checkers),
         listing(&two, o.engine.checkers)
     )?;
@@ -226,6 +236,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
     let mut report = Report {
         plan: p.clone(),
         errors: Vec::new(),
+        known: [k1, k2],
     };
     if o.dry_run {
         return Ok(report);
@@ -239,18 +250,50 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
     }
     let side = |s: Side| if s == Side::One { &one } else { &two };
     let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
-    for a in &p.actions {
-        let r = step(a, side, &stamp, &o.engine).await;
-        if let Err(e) = r {
-            tracing::warn!("{a:?}: {e}");
-            report.errors.push((format!("{a:?}"), e.to_string()));
+    let stamp = stamp.as_str();
+    // Moves and folders in the plan's order (a folder before what goes in it), then copies and deletions
+    // (each of its own path) `transfers` at once, then emptied folders deepest first.
+    let parallel = |a: &Action| matches!(a, Action::Copy { .. } | Action::Delete { .. });
+    let first = p
+        .actions
+        .iter()
+        .position(parallel)
+        .unwrap_or(p.actions.len());
+    let end = first
+        + p.actions[first..]
+            .iter()
+            .take_while(|a| parallel(a))
+            .count();
+    let mut failed = Vec::new();
+    for a in &p.actions[..first] {
+        if let Err(e) = step(a, side, stamp, &o.engine).await {
+            failed.push((a, e));
         }
     }
-    let (t1, t2) = tokio::try_join!(
+    let mut done = futures_util::stream::iter(&p.actions[first..end])
+        .map(|a| async move { (a, step(a, side, stamp, &o.engine).await) })
+        .buffer_unordered(o.engine.transfers.max(1));
+    while let Some((a, r)) = done.next().await {
+        if let Err(e) = r {
+            failed.push((a, e));
+        }
+    }
+    drop(done);
+    for a in &p.actions[end..] {
+        if let Err(e) = step(a, side, stamp, &o.engine).await {
+            failed.push((a, e));
+        }
+    }
+    for (a, e) in failed {
+        tracing::warn!("{a:?}: {e}");
+        report.errors.push((format!("{a:?}"), e.to_string()));
+    }
+    let ((t1, k1), (t2, k2)) = tokio::try_join!(
         listing(&one, o.engine.checkers),
         listing(&two, o.engine.checkers)
     )?;
     write_state(&o.state, &next_state(&state, &t1, &t2))?;
+    report.known = [k1, k2];
     Ok(report)
 }
 
