@@ -224,7 +224,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Deletes a file or a folder with everything in it.
     async fn delete(&self, path: &str, mode: DeleteMode) -> Result<()>;
 
-    /// Removes an empty folder; Conflict when it has entries, NotFound when missing.
+    /// Removes an empty folder; Conflict when it has entries, NotFound when missing. Where the service has
+    /// a trash the folder goes there: an "empty" folder may still hold trashed files (Drive keeps them
+    /// under their folder), which deleting it for good would destroy with it.
     async fn rmdir(&self, path: &str) -> Result<()> {
         let e = self.stat(path).await?;
         if !e.is_dir {
@@ -244,7 +246,12 @@ pub trait Storage: Send + Sync + fmt::Debug {
             }
         }
         drop(pages);
-        self.delete(path, DeleteMode::Permanent).await
+        let mode = if self.capabilities().trash {
+            DeleteMode::Trash
+        } else {
+            DeleteMode::Permanent
+        };
+        self.delete(path, mode).await
     }
 
     /// A link anyone can use to read the file (Unsupported when [`Capabilities::public_link`] is false).

@@ -191,11 +191,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Files and folders the plan deletes on `side`.
+    /// Files the plan deletes on `side` (the folders emptied by that go with them uncounted: a share of
+    /// the side's files is what `--max-delete` weighs).
     pub fn deletes_on(&self, side: Side) -> usize {
         self.actions
             .iter()
-            .filter(|a| matches!(a, Action::Delete { on, .. } | Action::Rmdir { on, .. } if *on == side))
+            .filter(|a| matches!(a, Action::Delete { on, .. } if *on == side))
             .count()
     }
 }
@@ -230,6 +231,25 @@ fn same_content(a: &Rec, b: &Rec) -> bool {
     }
 }
 
+/// Whether a side still holds what its own record says: the same hash where both have one, otherwise the
+/// same size and the very same time (one side's clock read twice; the second's tolerance of
+/// [`same_content`] is for comparing two services' clocks, and would hide an edit of equal size made within
+/// a second of the last).
+fn unchanged(prev: &Rec, now: &Rec) -> bool {
+    if prev.is_dir || now.is_dir {
+        return prev.is_dir == now.is_dir;
+    }
+    if prev.size != now.size {
+        return false;
+    }
+    for (x, y) in [(&prev.md5, &now.md5), (&prev.sha256, &now.sha256)] {
+        if let (Some(x), Some(y)) = (x, y) {
+            return x.eq_ignore_ascii_case(y);
+        }
+    }
+    prev.modified == now.modified
+}
+
 fn change(prev: Option<&Rec>, now: Option<&Entry>) -> Change {
     match (prev, now) {
         (None, None) => Change::None,
@@ -237,7 +257,7 @@ fn change(prev: Option<&Rec>, now: Option<&Entry>) -> Change {
         (Some(_), None) => Change::Deleted,
         (Some(p), Some(n)) => {
             let n = Rec::of(n);
-            if same_content(p, &n) {
+            if unchanged(p, &n) {
                 Change::None
             } else {
                 Change::Changed
@@ -286,7 +306,7 @@ fn renames(prev: &BTreeMap<String, &Rec>, now: &Tree) -> Vec<(String, String)> {
             r.md5.as_ref().or(r.sha256.as_ref())?;
             let same: Vec<&String> = came
                 .iter()
-                .filter(|(_, e)| same_content(r, &Rec::of(e)))
+                .filter(|(_, e)| unchanged(r, &Rec::of(e)))
                 .map(|(p, _)| *p)
                 .collect();
             (same.len() == 1).then(|| same[0].clone())

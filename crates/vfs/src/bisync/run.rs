@@ -168,6 +168,54 @@ async fn listing(side: &Root, checkers: usize) -> Result<(Tree, HashSet<String>)
     Ok((tree, ids))
 }
 
+/// Gives the files of `tree` that came without a hash (a local folder's) their MD5, so that comparing
+/// them with the other side, and with their own record, does not rest on size and time alone: taken from
+/// `known` (an earlier record of the path) while the size and time are still the very same, otherwise
+/// read and hashed (`checkers` at once).
+async fn hash_missing(
+    side: &Root,
+    tree: &mut Tree,
+    known: impl Fn(&str) -> Option<Rec>,
+    checkers: usize,
+) -> Result<()> {
+    let mut todo = Vec::new();
+    for (p, e) in tree.iter_mut() {
+        if e.is_dir || e.size.is_none() || e.hashes.md5.is_some() || e.hashes.sha256.is_some() {
+            continue;
+        }
+        match known(p) {
+            Some(r) if r.md5.is_some() && r.size == e.size && r.modified == e.modified => {
+                e.hashes.md5 = r.md5;
+            }
+            _ => todo.push(p.clone()),
+        }
+    }
+    let mut done = futures_util::stream::iter(todo)
+        .map(|p| async move {
+            let full = join(&side.1, &p);
+            let mut s = side.0.read(&full, Default::default()).await?;
+            let mut h = <md5::Md5 as md5::Digest>::new();
+            while let Some(chunk) = s.next().await {
+                md5::Digest::update(&mut h, &chunk?);
+            }
+            Ok::<_, Error>((p, hex::encode(md5::Digest::finalize(h))))
+        })
+        .buffer_unordered(checkers.max(1));
+    while let Some(r) = done.next().await {
+        match r {
+            Ok((p, md5)) => {
+                if let Some(e) = tree.get_mut(&p) {
+                    e.hashes.md5 = Some(md5);
+                }
+            }
+            // Gone or changed while listed: the next pass sees it as it is then.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The state after a run: paths both sides now hold alike; a path they still disagree on (a step failed)
 /// keeps its old record, so the next run sees the same change again.
 fn next_state(old: &State, one: &Tree, two: &Tree) -> State {
@@ -203,9 +251,25 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
             .with_hint("the first run needs --resync: it copies what only one side holds and keeps both versions where they differ"));
         }
     };
-    let ((t1, k1), (t2, k2)) = tokio::try_join!(
+    let ((mut t1, k1), (mut t2, k2)) = tokio::try_join!(
         listing(&one, o.engine.checkers),
         listing(&two, o.engine.checkers)
+    )?;
+    let recorded = |side: Side| {
+        let state = &state;
+        move |p: &str| {
+            state.paths.get(p).map(|(a, b)| {
+                if side == Side::One {
+                    a.clone()
+                } else {
+                    b.clone()
+                }
+            })
+        }
+    };
+    tokio::try_join!(
+        hash_missing(&one, &mut t1, recorded(Side::One), o.engine.checkers),
+        hash_missing(&two, &mut t2, recorded(Side::Two), o.engine.checkers)
     )?;
     if o.check_access {
         for (side, t) in [(&one, &t1), (&two, &t2)] {
@@ -227,7 +291,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         let gone = p.deletes_on(side);
         if gone > 0 && gone * 100 > files * o.max_delete as usize {
             return Err(Error::invalid(format!(
-                "the run would delete {gone} of {files} entries of {name}, over --max-delete {}%; nothing was changed",
+                "the run would delete {gone} of the {files} files of {name}, over --max-delete {}%; nothing was changed",
                 o.max_delete
             ))
             .with_hint("check that side (a sign-in or mount gone wrong looks like a mass deletion); if it is meant, raise --max-delete"));
@@ -288,11 +352,19 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         tracing::warn!("{a:?}: {e}");
         report.errors.push((format!("{a:?}"), e.to_string()));
     }
-    let ((t1, k1), (t2, k2)) = tokio::try_join!(
+    let ((mut n1, k1), (mut n2, k2)) = tokio::try_join!(
         listing(&one, o.engine.checkers),
         listing(&two, o.engine.checkers)
     )?;
-    write_state(&o.state, &next_state(&state, &t1, &t2))?;
+    let listed = |t: &Tree| {
+        let t = t.clone();
+        move |p: &str| t.get(p).map(Rec::of)
+    };
+    tokio::try_join!(
+        hash_missing(&one, &mut n1, listed(&t1), o.engine.checkers),
+        hash_missing(&two, &mut n2, listed(&t2), o.engine.checkers)
+    )?;
+    write_state(&o.state, &next_state(&state, &n1, &n2))?;
     report.known = [k1, k2];
     Ok(report)
 }
