@@ -99,7 +99,7 @@ pub async fn run(cfg: &Config, out: Out, b: Bisync) -> anyhow::Result<()> {
         ..Default::default()
     };
     let o = RunOptions {
-        state,
+        state: state.into(),
         resync: b.resync,
         winner,
         max_delete: b.max_delete,

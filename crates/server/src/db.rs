@@ -99,6 +99,7 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("mounts", "direct_links", "BIGINT NOT NULL DEFAULT 0"),
     ("mounts", "guest", "BIGINT NOT NULL DEFAULT 0"),
     ("users", "static_hash", "TEXT NOT NULL DEFAULT ''"),
+    ("tasks", "pair", "TEXT NOT NULL DEFAULT ''"),
 ];
 
 fn prop_row(r: &sqlx::any::AnyRow) -> Result<PropRow> {
@@ -243,6 +244,8 @@ pub struct TaskRow {
     pub created: i64,
     /// Ended, milliseconds since the epoch (0 while running).
     pub ended: i64,
+    /// A two-way sync's settings and the state of its pair, JSON (empty for copies and moves).
+    pub pair: String,
 }
 
 /// A share link as stored ([`crate::shares`]).
@@ -327,6 +330,7 @@ fn task_row(r: &sqlx::any::AnyRow) -> Result<TaskRow> {
         runs: n("runs")?,
         created: n("created")?,
         ended: n("ended")?,
+        pair: s("pair")?,
     })
 }
 
@@ -1173,8 +1177,8 @@ impl Db {
     pub async fn insert_task(&self, t: &TaskRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO tasks (id, user_name, kind, src, dst, shown_from, shown_to, state, progress, \
-             errors, sessions, owner, lease_until, runs, created, ended) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             errors, sessions, owner, lease_until, runs, created, ended, pair) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(&t.id)
         .bind(&t.user_name)
@@ -1192,6 +1196,7 @@ impl Db {
         .bind(t.runs)
         .bind(t.created)
         .bind(t.ended)
+        .bind(&t.pair)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -1319,6 +1324,21 @@ impl Db {
         .bind(until)
         .bind(progress)
         .bind(sessions)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Saves a two-way sync's settings and state (`pair`, JSON) while `owner` runs it; false when the task
+    /// is no longer theirs.
+    pub async fn save_pair(&self, id: &str, owner: &str, pair: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE tasks SET pair = $1 WHERE id = $2 AND owner = $3 AND state = 'running'",
+        )
+        .bind(pair)
         .bind(id)
         .bind(owner)
         .execute(&self.pool)

@@ -24,7 +24,8 @@ use crate::db::{Db, TaskRow};
 use crate::mount::Tree;
 use crate::now_ms;
 
-/// Progress of a task, as stored and shown.
+/// Progress of a task, as stored and shown. A two-way sync counts its steps as files (every pass's), and
+/// adds its passes, conflicts and the last pass's time and failure.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 struct Progress {
@@ -33,6 +34,43 @@ struct Progress {
     files_failed: usize,
     bytes_planned: u64,
     bytes_done: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    passes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    conflicts: u64,
+    /// When the last pass ended, milliseconds since the epoch.
+    #[serde(skip_serializing_if = "is_zero")]
+    last_pass: u64,
+    /// Why the last pass could not run, if it could not.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    last_error: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A two-way sync task's settings, as the user asked ([`Tasks::start_bisync`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BisyncSpec {
+    /// The first pass starts over from the two sides as they are.
+    pub resync: bool,
+    /// Who keeps the name in a conflict: `newer`, `larger`, `path1` or `path2`.
+    pub winner: String,
+    /// Refuse a pass that would delete more than this percentage of either side's files.
+    pub max_delete: u32,
+    /// Seconds between passes.
+    pub every: u64,
+}
+
+/// The shortest time between two passes of a sync task.
+pub const MIN_EVERY: u64 = 10;
+
+/// What a sync task keeps in its row: its settings, and its pair's state once a pass agreed.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Pair {
+    spec: Option<BisyncSpec>,
+    state: Option<cloudmux_vfs::bisync::State>,
 }
 
 /// Tasks one user may run at once.
@@ -208,6 +246,80 @@ impl Tasks {
             runs: 1,
             created: now,
             ended: 0,
+            pair: String::new(),
+        };
+        self.db.insert_task(&row).await?;
+        let id = row.id.clone();
+        self.launch(row);
+        Ok(id)
+    }
+
+    /// Starts a two-way sync of tree paths `one` and `two` for `user` (both must be folders the user may
+    /// write): a pass every [`BisyncSpec::every`] seconds until cancelled, its state kept in the task's row
+    /// so that the process that takes the task over goes on from the last agreed listing. Returns the id.
+    pub async fn start_bisync(
+        &self,
+        user: &str,
+        shown: (String, String),
+        one: String,
+        two: String,
+        spec: BisyncSpec,
+    ) -> Result<String> {
+        for p in [&one, &two] {
+            self.tree.locate_writable(p)?;
+            if !self.tree.stat(p).await?.is_dir {
+                return Err(Error::invalid(format!("{p}: not a folder"))
+                    .with_hint("a two-way sync keeps two folders equal"));
+            }
+        }
+        if one == two
+            || one.starts_with(&format!("{}/", two.trim_end_matches('/')))
+            || two.starts_with(&format!("{}/", one.trim_end_matches('/')))
+        {
+            return Err(Error::invalid("the two folders overlap")
+                .with_hint("pick two folders neither of which holds the other"));
+        }
+        let now = now_ms();
+        let running = self
+            .db
+            .prune_tasks(
+                user,
+                now - KEEP_FINISHED.as_millis() as i64,
+                MAX_FINISHED - 1,
+            )
+            .await?;
+        if running >= MAX_RUNNING {
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                format!("{user} runs {running} tasks already"),
+            )
+            .with_hint("wait for one to finish, or cancel one (DELETE /api/tasks/ID)"));
+        }
+        let pair = Pair {
+            spec: Some(BisyncSpec {
+                every: spec.every.max(MIN_EVERY),
+                ..spec
+            }),
+            state: None,
+        };
+        let row = TaskRow {
+            id: cloudmux_auth::oauth::random_token(12),
+            user_name: user.to_string(),
+            kind: "bisync".into(),
+            src: one,
+            dst: two,
+            shown_from: shown.0,
+            shown_to: shown.1,
+            state: "running".into(),
+            progress: json!(Progress::default()).to_string(),
+            errors: "[]".into(),
+            sessions: "{}".into(),
+            owner: self.me.clone(),
+            lease_until: now + self.lease().as_millis() as i64,
+            runs: 1,
+            created: now,
+            ended: 0,
+            pair: serde_json::to_string(&pair).unwrap_or_default(),
         };
         self.db.insert_task(&row).await?;
         let id = row.id.clone();
@@ -217,6 +329,9 @@ impl Tasks {
 
     /// Runs a task this process holds the lease of.
     fn launch(&self, t: TaskRow) {
+        if t.kind == "bisync" {
+            return self.launch_bisync(t);
+        }
         let mode = if t.kind == "move" {
             Mode::Move
         } else {
@@ -332,6 +447,112 @@ impl Tasks {
             },
         );
         drop(held);
+    }
+
+    /// Runs a two-way sync task this process holds the lease of: passes until it is cancelled or its lease
+    /// is lost (then this run is aborted by [`Tasks::tend`]).
+    fn launch_bisync(&self, t: TaskRow) {
+        use cloudmux_vfs::bisync::{RunOptions, StateAt, Winner, bisync};
+        let pair: Pair = serde_json::from_str(&t.pair).unwrap_or_default();
+        let spec = pair.spec.unwrap_or(BisyncSpec {
+            resync: false,
+            winner: "newer".into(),
+            max_delete: 50,
+            every: 60,
+        });
+        let held = Arc::new(Mutex::new(pair.state));
+        let before: Progress = serde_json::from_str(&t.progress).unwrap_or_default();
+        let progress = Arc::new(Mutex::new(before));
+        let sessions = Arc::new(TaskSessions::from_json(&t.sessions));
+        let winner = match spec.winner.as_str() {
+            "larger" => Winner::Larger,
+            "path1" => Winner::Path1,
+            "path2" => Winner::Path2,
+            _ => Winner::Newer,
+        };
+        let (tree, db, me, running) = (
+            self.tree.clone(),
+            self.db.clone(),
+            self.me.clone(),
+            self.running.clone(),
+        );
+        let (id, p, store) = (t.id.clone(), progress.clone(), sessions.clone());
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        let gated = gate.clone().try_lock_owned().ok();
+        let handle = tokio::spawn(async move {
+            let _ = gate.lock().await;
+            let mut o = RunOptions {
+                state: StateAt::Held(held.clone()),
+                // Until a pass agreed: a pair with a state goes on from it.
+                resync: spec.resync && held.lock().unwrap().is_none(),
+                winner,
+                max_delete: spec.max_delete,
+                check_access: false,
+                dry_run: false,
+                engine: Options {
+                    resume: Some(ResumeScope {
+                        store,
+                        source: format!("cloudmux-bisync:{}:{}", t.src, t.dst),
+                    }),
+                    ..Options::default()
+                },
+            };
+            loop {
+                let r = match (tree.locate_writable(&t.src), tree.locate_writable(&t.dst)) {
+                    (Ok((a, ap)), Ok((b, bp))) => {
+                        bisync((a.storage.clone(), ap), (b.storage.clone(), bp), &o).await
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+                {
+                    let mut p = p.lock().unwrap();
+                    p.passes += 1;
+                    p.last_pass = now_ms() as u64;
+                    match &r {
+                        Ok(report) => {
+                            p.files_done += report.plan.actions.len() - report.errors.len();
+                            p.files_failed = report.errors.len();
+                            p.conflicts += report.plan.conflicts.len() as u64;
+                            p.last_error = report
+                                .errors
+                                .first()
+                                .map(|(a, e)| format!("{a}: {e}"))
+                                .unwrap_or_default();
+                        }
+                        Err(e) => p.last_error = e.to_string(),
+                    }
+                }
+                if let Ok(report) = &r {
+                    o.resync = false;
+                    if !report.plan.actions.is_empty() {
+                        tree.changed(&[&t.src, &t.dst]).await;
+                    }
+                    let pair = Pair {
+                        spec: Some(spec.clone()),
+                        state: held.lock().unwrap().clone(),
+                    };
+                    let json = serde_json::to_string(&pair).unwrap_or_default();
+                    match db.save_pair(&id, &me, &json).await {
+                        Ok(true) => {}
+                        // Cancelled or taken over: this run stops.
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!("task {id}: cannot save its pair's state: {e}"),
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(spec.every.max(MIN_EVERY))).await;
+            }
+            running.lock().unwrap().remove(&id);
+        });
+        self.running.lock().unwrap().insert(
+            t.id.clone(),
+            Local {
+                progress,
+                sessions,
+                abort: handle.abort_handle(),
+                renewed: std::time::Instant::now(),
+            },
+        );
+        drop(gated);
     }
 
     /// One round of upkeep: renews the leases of this process's runs (saving their progress and

@@ -1329,6 +1329,113 @@ impl Storage for Slow {
     }
 }
 
+/// A two-way sync task: refused for folders the user may not write, overlapping folders and values out of
+/// range; otherwise its first pass (`resync`) brings each side the other's files, a later pass carries an
+/// edit across, its progress counts passes, and cancelling ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_way_sync_tasks_keep_two_folders_equal() {
+    let d = tempfile::tempdir().unwrap();
+    let url = common::databases(d.path()).await.remove(0);
+    let s = server(&url).await;
+    let (a, b) = (
+        s.dirs[0].path().join("syncA"),
+        s.dirs[1].path().join("syncB"),
+    );
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("a.txt"), "from one").unwrap();
+    std::fs::write(b.join("b.txt"), "from two").unwrap();
+    let t = s.login("admin", "admin-password").await;
+    let guest = s.login("guest", "guest-password").await;
+    let r = s
+        .post(
+            &guest,
+            "/api/tasks/bisync",
+            json!({"path1": "/sub", "path2": "/../../two/syncB"}),
+        )
+        .await;
+    assert!(
+        r.status().is_client_error(),
+        "a folder outside the guest's base: {}",
+        r.status()
+    );
+    for bad in [
+        json!({"path1": "/one/syncA", "path2": "/one/syncA/in"}),
+        json!({"path1": "/one/syncA", "path2": "/two/syncB", "conflict_winner": "mine"}),
+        json!({"path1": "/one/syncA", "path2": "/two/syncB", "every": 1}),
+        json!({"path1": "/one/syncA", "path2": "/ro"}),
+        json!({"path1": "/one/syncA/a.txt", "path2": "/two/syncB"}),
+    ] {
+        let r = s.post(&t, "/api/tasks/bisync", bad.clone()).await;
+        assert!(r.status().is_client_error(), "{bad}: {}", r.status());
+    }
+    let task: Value = s
+        .post(
+            &t,
+            "/api/tasks/bisync",
+            json!({"path1": "/one/syncA", "path2": "/two/syncB", "resync": true, "every": 10}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(task["kind"], "bisync", "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    let passes = || async {
+        let v: Value = s
+            .get(&t, &format!("/api/tasks/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["state"], "running", "{v}");
+        assert!(v["progress"]["last_error"].is_null(), "{v}");
+        v["progress"]["passes"].as_u64().unwrap_or(0)
+    };
+    let t0 = std::time::Instant::now();
+    while passes().await < 1 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no first pass");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(b.join("a.txt")).unwrap(),
+        "from one"
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.join("b.txt")).unwrap(),
+        "from two"
+    );
+    std::fs::write(b.join("b.txt"), "edited on two").unwrap();
+    while std::fs::read_to_string(a.join("b.txt")).unwrap() != "edited on two" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the edit never crossed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(passes().await >= 2);
+    assert_eq!(
+        s.get(&guest, &format!("/api/tasks/{id}")).await.status(),
+        404,
+        "a sync task is its owner's"
+    );
+    let c = s
+        .http
+        .delete(format!("{}/api/tasks/{id}", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.status(), 204);
+    let v: Value = s
+        .get(&t, &format!("/api/tasks/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["state"], "cancelled");
+}
+
 /// A background copy between two mounts is listed with its progress while it runs, and cancelling it stops
 /// it: the state says so and no further bytes arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

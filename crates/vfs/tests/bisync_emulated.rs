@@ -258,7 +258,7 @@ async fn history(case: u64, seed: u64) {
     let local: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(&here).unwrap());
     drive.mkdir("sync").await.unwrap();
     let mut o = RunOptions {
-        state: dir.path().join("state/pair.json"),
+        state: dir.path().join("state/pair.json").into(),
         resync: true,
         winner: rng.pick(&[Winner::Newer, Winner::Larger, Winner::Path1, Winner::Path2]),
         max_delete: 100,

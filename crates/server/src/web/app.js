@@ -737,18 +737,21 @@ async function refreshTasks(keepGoing) {
     const line = el("li", { class: "task " + x.state, "data-id": x.id },
       el("span", { class: "name", text: `${tr("task." + x.kind)}: ${x.from} → ${x.to}` }),
       el("progress", { max: "100", value: String(pct), "aria-label": x.from }),
-      el("span", { class: "hint", text: `${tr("state." + x.state)} · ${t("task.files", { done: p.files_done || 0, planned: p.files_planned || 0 })}${p.files_failed ? " · " + t("task.failed", { n: p.files_failed }) : ""}` }));
+      el("span", { class: "hint", text: `${tr("state." + x.state)} · ${x.kind === "bisync" ? t("task.passes", { n: p.passes || 0, done: p.files_done || 0 }) : t("task.files", { done: p.files_done || 0, planned: p.files_planned || 0 })}${p.files_failed ? " · " + t("task.failed", { n: p.files_failed }) : ""}` }));
     if (x.state === "running" || x.state === "queued") {
       line.append(el("button", { type: "button", text: t("cancel"), onclick: async () => {
         try { await api("DELETE", `/api/tasks/${encodeURIComponent(x.id)}`); } catch (e) { status(e.message, true); }
         refreshTasks(true);
       } }));
     }
+    if (p.last_error) line.append(el("span", { class: "error", text: p.last_error }));
     for (const err of (x.errors || []).slice(0, 3)) line.append(el("span", { class: "error", text: Array.isArray(err) ? err.filter(Boolean).join(": ") : String(err) }));
     return line;
   }));
   if (!r.tasks.length) $("tasks").replaceChildren(el("li", { class: "hint", text: t("tasks.none") }));
-  if (live.length || (keepGoing && !$("tasks-panel").hidden)) taskTimer = setTimeout(() => refreshTasks(!$("tasks-panel").hidden), 2000);
+  // A two-way sync runs until cancelled: it alone keeps the list refreshing only while the panel is open.
+  const moving = live.filter((x) => x.kind !== "bisync");
+  if (moving.length || (keepGoing && !$("tasks-panel").hidden)) taskTimer = setTimeout(() => refreshTasks(!$("tasks-panel").hidden), 2000);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -23,11 +23,54 @@ pub const CHECK_FILE: &str = ".cloudmux-bisync-check";
 /// A side: its storage and the folder synced.
 pub type Root = (Arc<dyn Storage>, String);
 
+/// Where a pair's state (the last listing both sides agreed on) is kept.
+#[derive(Debug, Clone)]
+pub enum StateAt {
+    /// A file, written whole or not at all, readable by its owner alone; a lock beside it keeps two runs
+    /// of the pair (in any process) apart.
+    File(PathBuf),
+    /// Held by the caller (the server keeps it in its database), who keeps runs of the pair apart; a run
+    /// replaces it when it ends, `None` until a first run.
+    Held(Arc<std::sync::Mutex<Option<State>>>),
+}
+
+impl From<PathBuf> for StateAt {
+    fn from(p: PathBuf) -> Self {
+        StateAt::File(p)
+    }
+}
+
+impl StateAt {
+    fn read(&self) -> Result<Option<State>> {
+        match self {
+            StateAt::File(p) => read_state(p),
+            StateAt::Held(h) => Ok(h.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+        }
+    }
+
+    fn write(&self, state: &State) -> Result<()> {
+        match self {
+            StateAt::File(p) => write_state(p, state),
+            StateAt::Held(h) => {
+                *h.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            StateAt::File(p) => format!("{} has no state", p.display()),
+            StateAt::Held(_) => "no state is kept for it".into(),
+        }
+    }
+}
+
 /// How a run goes.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The pair's state file (the last agreed listing); its lock sits beside it.
-    pub state: PathBuf,
+    /// Where the pair's state is kept.
+    pub state: StateAt,
     /// Start over from the two sides as they are (needed the first time): nothing is deleted, files only
     /// one side holds are copied, different versions of one path are both kept.
     pub resync: bool,
@@ -190,18 +233,16 @@ async fn hash_missing(
             _ => todo.push(p.clone()),
         }
     }
-    let mut done = futures_util::stream::iter(todo)
-        .map(|p| async move {
-            let full = join(&side.1, &p);
-            let mut s = side.0.read(&full, Default::default()).await?;
-            let mut h = <md5::Md5 as md5::Digest>::new();
-            while let Some(chunk) = s.next().await {
-                md5::Digest::update(&mut h, &chunk?);
-            }
-            Ok::<_, Error>((p, hex::encode(md5::Digest::finalize(h))))
-        })
-        .buffer_unordered(checkers.max(1));
-    while let Some(r) = done.next().await {
+    let mut todo = todo.into_iter();
+    let mut inflight = futures_util::stream::FuturesUnordered::new();
+    loop {
+        while inflight.len() < checkers.max(1) {
+            let Some(p) = todo.next() else { break };
+            inflight.push(md5_of(side, p));
+        }
+        let Some(r) = inflight.next().await else {
+            break;
+        };
         match r {
             Ok((p, md5)) => {
                 if let Some(e) = tree.get_mut(&p) {
@@ -214,6 +255,16 @@ async fn hash_missing(
         }
     }
     Ok(())
+}
+
+/// The MD5 of the file at `p` under a side's folder, read through the storage.
+async fn md5_of(side: &Root, p: String) -> Result<(String, String)> {
+    let mut s = side.0.read(&join(&side.1, &p), Default::default()).await?;
+    let mut h = <md5::Md5 as md5::Digest>::new();
+    while let Some(chunk) = s.next().await {
+        md5::Digest::update(&mut h, &chunk?);
+    }
+    Ok((p, hex::encode(md5::Digest::finalize(h))))
 }
 
 /// The state after a run: paths both sides now hold alike; a path they still disagree on (a step failed)
@@ -239,14 +290,17 @@ fn next_state(old: &State, one: &Tree, two: &Tree) -> State {
 
 /// One two-way sync of `one` and `two`.
 pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
-    let _lock = Lock::take(&o.state)?;
-    let state = match (read_state(&o.state)?, o.resync) {
+    let _lock = match &o.state {
+        StateAt::File(p) => Some(Lock::take(p)?),
+        StateAt::Held(_) => None,
+    };
+    let state = match (o.state.read()?, o.resync) {
         (_, true) => State::default(),
         (Some(s), false) => s,
         (None, false) => {
             return Err(Error::invalid(format!(
-                "no earlier run of this pair ({} has no state)",
-                o.state.display()
+                "no earlier run of this pair ({})",
+                o.state.shown()
             ))
             .with_hint("the first run needs --resync: it copies what only one side holds and keeps both versions where they differ"));
         }
@@ -308,11 +362,11 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
     if p.actions.is_empty() {
         let next = next_state(&state, &t1, &t2);
         if o.resync || state != next {
-            write_state(&o.state, &next)?;
+            o.state.write(&next)?;
         }
         return Ok(report);
     }
-    let side = |s: Side| if s == Side::One { &one } else { &two };
+    let sides = [&one, &two];
     let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
     let stamp = stamp.as_str();
     // Moves and folders in the plan's order (a folder before what goes in it), then copies and deletions
@@ -330,21 +384,28 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
             .count();
     let mut failed = Vec::new();
     for a in &p.actions[..first] {
-        if let Err(e) = step(a, side, stamp, &o.engine).await {
+        if let Err(e) = step(a, sides, stamp, &o.engine).await {
             failed.push((a, e));
         }
     }
-    let mut done = futures_util::stream::iter(&p.actions[first..end])
-        .map(|a| async move { (a, step(a, side, stamp, &o.engine).await) })
-        .buffer_unordered(o.engine.transfers.max(1));
-    while let Some((a, r)) = done.next().await {
+    // Fed by hand rather than through `buffer_unordered` and a closure: the compiler could not then see
+    // the future as Send for every lifetime, and the server spawns it.
+    let mut todo = p.actions[first..end].iter();
+    let mut inflight = futures_util::stream::FuturesUnordered::new();
+    loop {
+        while inflight.len() < o.engine.transfers.max(1) {
+            let Some(a) = todo.next() else { break };
+            inflight.push(async move { (a, step(a, sides, stamp, &o.engine).await) });
+        }
+        let Some((a, r)) = inflight.next().await else {
+            break;
+        };
         if let Err(e) = r {
             failed.push((a, e));
         }
     }
-    drop(done);
     for a in &p.actions[end..] {
-        if let Err(e) = step(a, side, stamp, &o.engine).await {
+        if let Err(e) = step(a, sides, stamp, &o.engine).await {
             failed.push((a, e));
         }
     }
@@ -364,33 +425,33 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         hash_missing(&one, &mut n1, listed(&t1), o.engine.checkers),
         hash_missing(&two, &mut n2, listed(&t2), o.engine.checkers)
     )?;
-    write_state(&o.state, &next_state(&state, &n1, &n2))?;
+    o.state.write(&next_state(&state, &n1, &n2))?;
     report.known = [k1, k2];
     Ok(report)
 }
 
+/// The side's storage and folder.
+fn at(sides: [&Root; 2], s: Side) -> &Root {
+    if s == Side::One { sides[0] } else { sides[1] }
+}
+
 /// Carries out one step.
-async fn step<'a>(
-    a: &Action,
-    side: impl Fn(Side) -> &'a Root,
-    stamp: &str,
-    engine: &Options,
-) -> Result<()> {
+async fn step(a: &Action, sides: [&Root; 2], stamp: &str, engine: &Options) -> Result<()> {
     match a {
         Action::KeepAside { on, path, to } | Action::Move { on, from: path, to } => {
-            let (s, root) = side(*on);
+            let (s, root) = at(sides, *on);
             s.rename(&join(root, path), &join(root, to)).await.map(drop)
         }
         Action::Mkdir { on, path } => {
-            let (s, root) = side(*on);
+            let (s, root) = at(sides, *on);
             match s.mkdir(&join(root, path)).await {
                 Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
                 _ => Ok(()),
             }
         }
         Action::Copy { from, path } => {
-            let (src, sroot) = side(*from);
-            let (dst, droot) = side(from.other());
+            let (src, sroot) = at(sides, *from);
+            let (dst, droot) = at(sides, from.other());
             let to = join(droot, path);
             // What the copy replaces goes where deletions go.
             if dst.stat(&to).await.is_ok_and(|e| !e.is_dir) {
@@ -408,11 +469,11 @@ async fn step<'a>(
             .map(drop)
         }
         Action::Delete { on, path } => {
-            let (s, root) = side(*on);
+            let (s, root) = at(sides, *on);
             remove(s, root, path, stamp).await
         }
         Action::Rmdir { on, path } => {
-            let (s, root) = side(*on);
+            let (s, root) = at(sides, *on);
             s.rmdir(&join(root, path)).await
         }
     }
