@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import measured  # noqa: E402
-from bench_rclone import ROOT, emulated_services, in_namespace, need  # noqa: E402
+from bench_rclone import emulated_services, in_namespace, prepare  # noqa: E402
 
 FOLDERS = int(os.environ.get("BENCH_FOLDERS", "200"))
 PER = int(os.environ.get("BENCH_PER", "50"))
@@ -47,15 +47,7 @@ def local_md5s(root):
 
 
 def main():
-    if os.geteuid() != 0:
-        sys.exit("run as root: the emulator listens on port 443 and rclone runs in a private mount namespace")
-    need("rclone", "rclone")
-    need("openssl", "openssl")
-    bin_ = os.environ.get("BENCH_BIN")
-    if not bin_:
-        print("building release binary…", file=sys.stderr)
-        subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
-        bin_ = str(ROOT / "target" / "release" / "cloudmux")
+    bin_ = prepare()
     quota = os.environ.get("BENCH_QUOTA", "realistic")
     work = Path(tempfile.mkdtemp(prefix="cloudmux-bisync-bench-"))
     emu, env = emulated_services(bin_, work, ["--quota", quota])

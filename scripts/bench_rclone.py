@@ -260,11 +260,9 @@ def faults_chain(work, env, cloudmux, rclone, target, bin_):
     return 1 if problems else 0
 
 
-def main():
-    mode = sys.argv[1] if len(sys.argv) > 1 else "default"
-    if mode not in MODES:
-        sys.exit(f"unknown mode {mode!r}: use {', '.join(MODES)}")
-    emu_flags, cm_flags, rc_flags, targets = MODES[mode]
+def prepare():
+    """Checks for root, installs rclone and openssl when missing, and returns the cloudmux binary to measure:
+    BENCH_BIN, or this tree's release build."""
     if os.geteuid() != 0:
         sys.exit("run as root: the emulator listens on port 443 and rclone runs in a private mount namespace")
     need("rclone", "rclone")
@@ -274,6 +272,15 @@ def main():
         print("building release binary…", file=sys.stderr)
         subprocess.run(["cargo", "build", "--release", "-p", "cloudmux", "--quiet"], cwd=ROOT, check=True)
         bin_ = str(ROOT / "target" / "release" / "cloudmux")
+    return bin_
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "default"
+    if mode not in MODES:
+        sys.exit(f"unknown mode {mode!r}: use {', '.join(MODES)}")
+    emu_flags, cm_flags, rc_flags, targets = MODES[mode]
+    bin_ = prepare()
     work = Path(tempfile.mkdtemp(prefix="cloudmux-rclone-bench-"))
     emu, env = emulated_services(bin_, work, emu_flags)
     try:

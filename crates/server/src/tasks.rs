@@ -213,6 +213,21 @@ impl Tasks {
         // Both ends must be there now (a mistake is told at once, not in the task).
         self.tree.locate(&from)?;
         self.tree.locate_writable(&to)?;
+        let kind = if mode == Mode::Move { "move" } else { "copy" };
+        self.open(user, kind, shown, from, to, String::new()).await
+    }
+
+    /// Records a new task of `user` and runs it here; its id. Refused while the user runs
+    /// [`MAX_RUNNING`] already.
+    async fn open(
+        &self,
+        user: &str,
+        kind: &str,
+        shown: (String, String),
+        src: String,
+        dst: String,
+        pair: String,
+    ) -> Result<String> {
         let now = now_ms();
         let running = self
             .db
@@ -225,16 +240,16 @@ impl Tasks {
         if running >= MAX_RUNNING {
             return Err(Error::new(
                 ErrorKind::RateLimited,
-                format!("{user} runs {running} transfers already"),
+                format!("{user} runs {running} tasks already"),
             )
             .with_hint("wait for one to finish, or cancel one (DELETE /api/tasks/ID)"));
         }
         let row = TaskRow {
             id: cloudmux_auth::oauth::random_token(12),
             user_name: user.to_string(),
-            kind: if mode == Mode::Move { "move" } else { "copy" }.into(),
-            src: from,
-            dst: to,
+            kind: kind.into(),
+            src,
+            dst,
             shown_from: shown.0,
             shown_to: shown.1,
             state: "running".into(),
@@ -246,7 +261,7 @@ impl Tasks {
             runs: 1,
             created: now,
             ended: 0,
-            pair: String::new(),
+            pair,
         };
         self.db.insert_task(&row).await?;
         let id = row.id.clone();
@@ -279,22 +294,6 @@ impl Tasks {
             return Err(Error::invalid("the two folders overlap")
                 .with_hint("pick two folders neither of which holds the other"));
         }
-        let now = now_ms();
-        let running = self
-            .db
-            .prune_tasks(
-                user,
-                now - KEEP_FINISHED.as_millis() as i64,
-                MAX_FINISHED - 1,
-            )
-            .await?;
-        if running >= MAX_RUNNING {
-            return Err(Error::new(
-                ErrorKind::RateLimited,
-                format!("{user} runs {running} tasks already"),
-            )
-            .with_hint("wait for one to finish, or cancel one (DELETE /api/tasks/ID)"));
-        }
         let pair = Pair {
             spec: Some(BisyncSpec {
                 every: spec.every.max(MIN_EVERY),
@@ -302,29 +301,8 @@ impl Tasks {
             }),
             state: None,
         };
-        let row = TaskRow {
-            id: cloudmux_auth::oauth::random_token(12),
-            user_name: user.to_string(),
-            kind: "bisync".into(),
-            src: one,
-            dst: two,
-            shown_from: shown.0,
-            shown_to: shown.1,
-            state: "running".into(),
-            progress: json!(Progress::default()).to_string(),
-            errors: "[]".into(),
-            sessions: "{}".into(),
-            owner: self.me.clone(),
-            lease_until: now + self.lease().as_millis() as i64,
-            runs: 1,
-            created: now,
-            ended: 0,
-            pair: serde_json::to_string(&pair).unwrap_or_default(),
-        };
-        self.db.insert_task(&row).await?;
-        let id = row.id.clone();
-        self.launch(row);
-        Ok(id)
+        let pair = serde_json::to_string(&pair).unwrap_or_default();
+        self.open(user, "bisync", shown, one, two, pair).await
     }
 
     /// Runs a task this process holds the lease of.

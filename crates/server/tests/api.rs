@@ -108,6 +108,19 @@ impl Srv {
             .unwrap()
     }
 
+    async fn json(&self, t: &str, path: &str) -> Value {
+        self.get(t, path).await.json().await.unwrap()
+    }
+
+    async fn delete(&self, t: &str, path: &str) -> reqwest::Response {
+        self.http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn put(&self, t: &str, path: &str, body: Vec<u8>) -> reqwest::Response {
         self.http
             .put(format!("{}/api/fs/upload", self.base))
@@ -1382,12 +1395,7 @@ async fn two_way_sync_tasks_keep_two_folders_equal() {
     assert_eq!(task["kind"], "bisync", "{task}");
     let id = task["id"].as_str().unwrap().to_string();
     let passes = || async {
-        let v: Value = s
-            .get(&t, &format!("/api/tasks/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let v = s.json(&t, &format!("/api/tasks/{id}")).await;
         assert_eq!(v["state"], "running", "{v}");
         assert!(v["progress"]["last_error"].is_null(), "{v}");
         v["progress"]["passes"].as_u64().unwrap_or(0)
@@ -1419,21 +1427,9 @@ async fn two_way_sync_tasks_keep_two_folders_equal() {
         404,
         "a sync task is its owner's"
     );
-    let c = s
-        .http
-        .delete(format!("{}/api/tasks/{id}", s.base))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(c.status(), 204);
-    let v: Value = s
-        .get(&t, &format!("/api/tasks/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["state"], "cancelled");
+    let task = format!("/api/tasks/{id}");
+    assert_eq!(s.delete(&t, &task).await.status(), 204);
+    assert_eq!(s.json(&t, &task).await["state"], "cancelled");
 }
 
 /// A background copy between two mounts is listed with its progress while it runs, and cancelling it stops
@@ -1500,20 +1496,9 @@ async fn background_copies_are_listed_and_cancelled() {
         404,
         "tasks are their owner's"
     );
-    let c = s
-        .http
-        .delete(format!("{}/api/tasks/{id}", s.base))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(c.status(), 204);
-    let after: Value = s
-        .get(&t, &format!("/api/tasks/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let task = format!("/api/tasks/{id}");
+    assert_eq!(s.delete(&t, &task).await.status(), 204);
+    let after = s.json(&t, &task).await;
     assert_eq!(after["state"], "cancelled");
     let frozen = after["progress"]["bytes_done"].as_u64().unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;

@@ -64,7 +64,6 @@ async fn local_drive_yandex_local() {
 /// still finishes with nothing lost, nothing corrupted, and no duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_through_faults() {
-    use cloudmux_emulator::{FaultConfig, FaultKind};
     let e = Emulator::start(Config::default()).await.unwrap();
     let http = cloudmux_http::HttpConfig {
         retry: cloudmux_http::RetryPolicy {
@@ -86,18 +85,7 @@ async fn sync_through_faults() {
         .unwrap();
     }
     let src: Arc<dyn Storage> = Arc::new(cloudmux_local::LocalStorage::new(a.path()).unwrap());
-    e.state().faults.lock().unwrap().set(FaultConfig {
-        rate: 0.2,
-        kinds: vec![
-            FaultKind::TooMany,
-            FaultKind::RateLimit403,
-            FaultKind::Unavailable,
-            FaultKind::FailAfter,
-            FaultKind::Reset,
-        ],
-        seed: 11,
-        ..FaultConfig::default()
-    });
+    common::faults(&e, 0.2, 11);
     let o = Options {
         checksum: true,
         retry_pause: std::time::Duration::from_millis(20),
@@ -112,7 +100,7 @@ async fn sync_through_faults() {
         e.state().faults.lock().unwrap().injected > 5,
         "faults were injected"
     );
-    e.state().faults.lock().unwrap().set(FaultConfig::default());
+    common::faults(&e, 0.0, 0);
     for to in [drive, yandex] {
         let c = go(Mode::Check, (&src, ""), (&to, "faulty"), &o).await;
         assert!(

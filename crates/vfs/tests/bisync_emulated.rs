@@ -18,11 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudmux_core::{DeleteMode, ErrorKind, Storage, WriteOptions, bytes_stream};
-use cloudmux_emulator::{Config, Emulator, FaultConfig, FaultKind};
+use cloudmux_emulator::{Config, Emulator};
 use cloudmux_vfs::bisync::{RunOptions, Winner, bisync};
 use futures_util::TryStreamExt;
 
 mod common;
+use common::faults;
 
 /// A small deterministic generator (xorshift64*), so a seed replays a history exactly.
 struct Rng(u64);
@@ -210,21 +211,6 @@ async fn edit(s: &Arc<dyn Storage>, root: &str, rng: &mut Rng, n: &mut u32, tag:
             }
         }
     }
-}
-
-fn faults(e: &Emulator, rate: f64, seed: u64) {
-    e.state().faults.lock().unwrap().set(FaultConfig {
-        rate,
-        kinds: vec![
-            FaultKind::TooMany,
-            FaultKind::RateLimit403,
-            FaultKind::Unavailable,
-            FaultKind::FailAfter,
-            FaultKind::Reset,
-        ],
-        seed,
-        ..FaultConfig::default()
-    });
 }
 
 /// One history: a resync, then rounds of edits on both sides each followed by a run that is clean, under

@@ -102,3 +102,21 @@ pub async fn go(
     .await
     .unwrap()
 }
+
+/// Makes the emulator fail a share `rate` of requests with every kind of fault it knows (429, 403 rate
+/// limits, 503, 500 after acting, resets), drawn from `seed`; 0 turns them off.
+pub fn faults(e: &Emulator, rate: f64, seed: u64) {
+    use cloudmux_emulator::{FaultConfig, FaultKind};
+    e.state().faults.lock().unwrap().set(FaultConfig {
+        rate,
+        kinds: vec![
+            FaultKind::TooMany,
+            FaultKind::RateLimit403,
+            FaultKind::Unavailable,
+            FaultKind::FailAfter,
+            FaultKind::Reset,
+        ],
+        seed,
+        ..FaultConfig::default()
+    });
+}
