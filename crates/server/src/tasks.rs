@@ -415,8 +415,20 @@ impl Tasks {
             }
             running.lock().unwrap().remove(&id);
         });
+        self.register(&t.id, progress, sessions, &handle);
+        drop(held);
+    }
+
+    /// Lists a run of task `id` that this process started, for [`Tasks::tend`] and cancels.
+    fn register(
+        &self,
+        id: &str,
+        progress: Arc<Mutex<Progress>>,
+        sessions: Arc<TaskSessions>,
+        handle: &tokio::task::JoinHandle<()>,
+    ) {
         self.running.lock().unwrap().insert(
-            t.id.clone(),
+            id.to_string(),
             Local {
                 progress,
                 sessions,
@@ -424,7 +436,6 @@ impl Tasks {
                 renewed: std::time::Instant::now(),
             },
         );
-        drop(held);
     }
 
     /// Runs a two-way sync task this process holds the lease of: passes until it is cancelled or its lease
@@ -521,15 +532,7 @@ impl Tasks {
             }
             running.lock().unwrap().remove(&id);
         });
-        self.running.lock().unwrap().insert(
-            t.id.clone(),
-            Local {
-                progress,
-                sessions,
-                abort: handle.abort_handle(),
-                renewed: std::time::Instant::now(),
-            },
-        );
+        self.register(&t.id, progress, sessions, &handle);
         drop(gated);
     }
 

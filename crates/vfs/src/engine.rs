@@ -834,6 +834,22 @@ pub async fn copy_file(
         Source::Path(p) => src.stat(p).await?,
         Source::Id(id) => src.stat_id(id).await?,
     };
+    copy_listed(src, from, se, dst, to, o, on).await
+}
+
+/// [`copy_file`] of a file whose entry the caller has just listed (`se`, the entry of `from`), so it is
+/// not asked for again: a two-way sync copies what its listing saw, by id where the source has them.
+/// The copy is verified against `se`'s hash, so a file changed since it was listed fails (and is copied
+/// as it is then by a later run) rather than being taken for what was listed.
+pub(crate) async fn copy_listed(
+    src: &Arc<dyn Storage>,
+    from: &Source,
+    se: Entry,
+    dst: &Arc<dyn Storage>,
+    to: &str,
+    o: &Options,
+    on: impl Fn(Event) + Send + Sync + 'static,
+) -> Result<(Entry, Entry)> {
     if se.is_dir {
         return Err(Error::invalid(format!("{} is a folder", se.name))
             .with_hint("copy folders with cp (it copies the whole tree) or sync"));

@@ -12,7 +12,7 @@ use cloudmux_core::path::{join, parent};
 use cloudmux_core::{DeleteMode, Error, ErrorKind, Result, Storage};
 
 use super::{Action, Plan, Rec, Side, State, Tree, Winner, plan, same_content};
-use crate::engine::{Options, Source, copy_file, walk};
+use crate::engine::{Options, Source, copy_listed, walk};
 
 /// The folder, under a side's root, where a side without a trash keeps what a run deleted or replaced
 /// there (one folder per run, named by its time); never synced.
@@ -367,6 +367,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         return Ok(report);
     }
     let sides = [&one, &two];
+    let listed = [&t1, &t2];
     let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
     let stamp = stamp.as_str();
     // Moves and folders in the plan's order (a folder before what goes in it), then copies and deletions
@@ -384,7 +385,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
             .count();
     let mut failed = Vec::new();
     for a in &p.actions[..first] {
-        if let Err(e) = step(a, sides, stamp, &o.engine).await {
+        if let Err(e) = step(a, sides, listed, stamp, &o.engine).await {
             failed.push((a, e));
         }
     }
@@ -395,7 +396,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
     loop {
         while inflight.len() < o.engine.transfers.max(1) {
             let Some(a) = todo.next() else { break };
-            inflight.push(async move { (a, step(a, sides, stamp, &o.engine).await) });
+            inflight.push(async move { (a, step(a, sides, listed, stamp, &o.engine).await) });
         }
         let Some((a, r)) = inflight.next().await else {
             break;
@@ -405,7 +406,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         }
     }
     for a in &p.actions[end..] {
-        if let Err(e) = step(a, sides, stamp, &o.engine).await {
+        if let Err(e) = step(a, sides, listed, stamp, &o.engine).await {
             failed.push((a, e));
         }
     }
@@ -435,8 +436,14 @@ fn at(sides: [&Root; 2], s: Side) -> &Root {
     if s == Side::One { sides[0] } else { sides[1] }
 }
 
-/// Carries out one step.
-async fn step(a: &Action, sides: [&Root; 2], stamp: &str, engine: &Options) -> Result<()> {
+/// Carries out one step; `listed` are the sides as the plan saw them.
+async fn step(
+    a: &Action,
+    sides: [&Root; 2],
+    listed: [&Tree; 2],
+    stamp: &str,
+    engine: &Options,
+) -> Result<()> {
     match a {
         Action::KeepAside { on, path, to } | Action::Move { on, from: path, to } => {
             let (s, root) = at(sides, *on);
@@ -457,16 +464,24 @@ async fn step(a: &Action, sides: [&Root; 2], stamp: &str, engine: &Options) -> R
             if dst.stat(&to).await.is_ok_and(|e| !e.is_dir) {
                 remove(dst, droot, path, stamp).await?;
             }
-            copy_file(
-                src,
-                &Source::Path(join(sroot, path)),
-                dst,
-                &to,
-                engine,
-                |_| {},
-            )
-            .await
-            .map(drop)
+            let full = join(sroot, path);
+            // As listed (by id where the side has ids: no lookup of the path), else asked for now.
+            let (from, se) = match listed[if *from == Side::One { 0 } else { 1 }].get(path) {
+                Some(e) => {
+                    let by = match &e.id {
+                        Some(id) if src.capabilities().ids => Source::Id(id.clone()),
+                        _ => Source::Path(full),
+                    };
+                    (by, e.clone())
+                }
+                None => {
+                    let e = src.stat(&full).await?;
+                    (Source::Path(full), e)
+                }
+            };
+            copy_listed(src, &from, se, dst, &to, engine, |_| {})
+                .await
+                .map(drop)
         }
         Action::Delete { on, path } => {
             let (s, root) = at(sides, *on);
