@@ -270,15 +270,21 @@ impl ReadCache {
     ) -> std::io::Result<Vec<u8>> {
         let missing = lock(&c.state).ranges.missing(offset, end);
         for (a, b) in missing {
-            let stop = {
+            // The version is taken before the fetch: if another opener finds a newer version on the
+            // service meanwhile (and empties the cache for it), these bytes are of the old one and are
+            // not kept.
+            let (stop, version) = {
                 let st = lock(&c.state);
                 let limit = st.ranges.next_start(a).unwrap_or(u64::MAX).min(size);
-                (b + ahead).min(limit).max(b)
+                ((b + ahead).min(limit).max(b), st.version.clone())
             };
             let bytes = fetch(a, stop - a)?;
             let got = bytes.len() as u64;
-            let version = lock(&c.state).version.clone();
-            self.store(c, &version, a, &bytes)?;
+            if !self.store(c, &version, a, &bytes)? {
+                return Err(std::io::Error::other(
+                    "the file changed on the service while it was read; open it again",
+                ));
+            }
             if got < b - a {
                 // The file is shorter than it was said to be: what is there is all there is.
                 break;
@@ -301,11 +307,12 @@ impl ReadCache {
         Ok(buf)
     }
 
-    /// Keeps `bytes` fetched at `a` of version `version` of `c` (nothing if it now holds another).
-    fn store(&self, c: &Cached, version: &str, a: u64, bytes: &[u8]) -> std::io::Result<()> {
+    /// Keeps `bytes` fetched at `a` of version `version` of `c`; false (nothing kept) if it now holds
+    /// another.
+    fn store(&self, c: &Cached, version: &str, a: u64, bytes: &[u8]) -> std::io::Result<bool> {
         let mut st = lock(&c.state);
         if st.version != version {
-            return Ok(());
+            return Ok(false);
         }
         let file = st
             .file
@@ -317,7 +324,7 @@ impl ReadCache {
         let added = st.ranges.bytes() - before;
         drop(st);
         self.held.fetch_add(added, Ordering::Relaxed);
-        Ok(())
+        Ok(true)
     }
 
     /// Whether the whole of a file of `size` bytes may be brought into the cache: it takes at most half
@@ -374,7 +381,7 @@ impl ReadCache {
                     };
                     let ok = missing.into_iter().all(|(a, b)| {
                         fetch(a, b - a)
-                            .and_then(|bytes| cache.store(&c, &version, a, &bytes))
+                            .and_then(|bytes| cache.store(&c, &version, a, &bytes).map(drop))
                             .is_ok()
                     });
                     if !ok {

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use cloudmux_core::{Error, ErrorKind, Result};
 use serde_json::{Value, json};
-use sha2::Digest;
 
 use crate::db::{Db, ShareRow};
 use crate::mount::{clean, under};
@@ -163,15 +162,11 @@ pub async fn open(db: &Db, id: &str) -> std::result::Result<ShareRow, Closed> {
 }
 
 fn key_digest(row: &ShareRow, until: i64) -> String {
-    let mut h = sha2::Sha256::new();
-    h.update(b"cloudmux share key\0");
-    h.update(row.id.as_bytes());
-    h.update(b"\0");
-    h.update(until.to_string().as_bytes());
-    h.update(b"\0");
-    // The hash carries a random salt only the server knows: the key cannot be made without it.
-    h.update(row.password_hash.as_bytes());
-    hex::encode(h.finalize())
+    // Keyed by the password's hash, whose random salt only the server knows: the key cannot be made
+    // without it (ring's HMAC-SHA256).
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, row.password_hash.as_bytes());
+    let msg = format!("cloudmux share key\0{}\0{until}", row.id);
+    hex::encode(ring::hmac::sign(&key, msg.as_bytes()).as_ref())
 }
 
 /// The key for a share whose password was just given.

@@ -1,7 +1,7 @@
 //! The `sign` of AList download links (`/d/PATH?sign=…`): whoever holds one may fetch that one path of
 //! that user until it expires, without the token — so a link can be handed to a player.
 //!
-//! `sign` = `MAC.USER:EXPIRY`: MAC is the base64url HMAC-SHA256, under a secret of the installation (kept
+//! `sign` = `MAC.USER:EXPIRY`: MAC is the base64url HMAC-SHA256 (`ring`'s, checked in constant time), under a secret of the installation (kept
 //! in the database, the same for every server process), of the user, the path and the expiry; USER is
 //! the user's name in base64url, so each use can check the user still exists and still sees the path
 //! (rights are never frozen into a link); EXPIRY is in seconds since the epoch, as AList writes it.
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use cloudmux_core::{Error, ErrorKind, Result};
-use sha2::{Digest, Sha256};
+use ring::hmac;
 
 /// How long a sign lasts unless the server is told otherwise (`serve --alist-sign-ttl`).
 pub const DEFAULT_TTL_SECS: u64 = 12 * 3600;
@@ -32,24 +32,9 @@ impl Default for Signer {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104).
-fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(msg)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+/// The HMAC-SHA256 key of `secret` (ring's, which also verifies in constant time).
+fn key_of(secret: &[u8]) -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, secret)
 }
 
 fn message(user: &str, path: &str, expiry: u64) -> Vec<u8> {
@@ -88,8 +73,8 @@ impl Signer {
     }
 
     fn sign_until(&self, user: &str, path: &str, expiry: u64) -> String {
-        let mac = hmac(self.key(), &message(user, path, expiry));
-        format!("{}.{}:{expiry}", B64.encode(mac), B64.encode(user))
+        let mac = hmac::sign(&key_of(self.key()), &message(user, path, expiry));
+        format!("{}.{}:{expiry}", B64.encode(mac.as_ref()), B64.encode(user))
     }
 
     /// The user a sign was made for, when it is genuine, unexpired and for `path`.
@@ -113,11 +98,9 @@ impl Signer {
             .ok()
             .and_then(|u| String::from_utf8(u).ok())
             .ok_or_else(|| refused("sign invalid"))?;
-        let want = hmac(self.key(), &message(&user, path, expiry));
         let got = B64.decode(mac).map_err(|_| refused("sign invalid"))?;
-        if !crate::users::ct_eq(&want, &got) {
-            return Err(refused("sign invalid"));
-        }
+        hmac::verify(&key_of(self.key()), &message(&user, path, expiry), &got)
+            .map_err(|_| refused("sign invalid"))?;
         if (crate::now_secs().max(0) as u64) >= expiry {
             return Err(refused("sign expired"));
         }
@@ -138,10 +121,11 @@ mod tests {
 
     #[test]
     fn hmac_matches_rfc_4231() {
+        let hmac = |key: &[u8], msg: &[u8]| hmac::sign(&key_of(key), msg);
         // Test case 2 of RFC 4231.
         let mac = hmac(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(
-            hex::encode(mac),
+            hex::encode(mac.as_ref()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         // Test case 6: a key longer than the block.
@@ -150,7 +134,7 @@ mod tests {
             b"Test Using Larger Than Block-Size Key - Hash Key First",
         );
         assert_eq!(
-            hex::encode(mac),
+            hex::encode(mac.as_ref()),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
