@@ -119,7 +119,7 @@ fn parse_mount(s: &str) -> Result<MountRow> {
     }
     let (remote, root) = rest.split_once(':').unwrap_or((rest, ""));
     Ok(MountRow {
-        path: cloudmux_server::mount::clean(path)?,
+        path: cloudmux_server::tree::clean(path)?,
         remote: remote.to_string(),
         root: root.to_string(),
         read_only,

@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::api::Authed;
 use crate::db::MountRow;
 use crate::error::ApiError;
-use crate::mount::{Mount, clean};
+use crate::tree::{Mount, clean};
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
 

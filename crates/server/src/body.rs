@@ -92,7 +92,7 @@ pub fn set_headers(h: &mut HeaderMap, name: &str, mime: &str, inline: bool) {
 }
 
 /// A `302 Found` to `link` (a download link of the service, checked by
-/// [`crate::mount::Tree::direct_link`]); it is never cached, as the link expires.
+/// [`crate::tree::Tree::direct_link`]); it is never cached, as the link expires.
 pub fn redirect(link: &str) -> Response {
     let mut r = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(link) {

@@ -1,6 +1,6 @@
 //! WebDAV at `/dav`: the mount tree through `dav-server`, as the user signed in with HTTP Basic sees it.
 //!
-//! Every path goes through [`crate::mount::clean`] and is put under the user's base folder, exactly as in
+//! Every path goes through [`crate::tree::clean`] and is put under the user's base folder, exactly as in
 //! the JSON API. Reads are ranged streams from the remote (a seek starts a new ranged read); a PUT streams
 //! the request body into the remote through a small channel, so memory stays a few chunks whatever the
 //! size. `PROPFIND` with `Depth: infinity` is refused (403 `propfind-finite-depth`), whoever asks.
@@ -24,7 +24,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use crate::AppState;
 use crate::db::{Db, PropRow};
-use crate::mount::{Tree, clean, parent_of, under};
+use crate::tree::{Tree, clean, parent_of, under};
 use crate::users::User;
 
 /// Where WebDAV is served.

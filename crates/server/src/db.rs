@@ -194,10 +194,10 @@ pub struct MountRow {
     #[serde(default)]
     pub read_only: bool,
     /// Downloads answered with a redirect to the service's own short-lived link where it has one
-    /// ([`crate::mount::Mount::direct_links`]).
+    /// ([`crate::tree::Mount::direct_links`]).
     #[serde(default)]
     pub direct_links: bool,
-    /// Readable without signing in ([`crate::mount::Mount::guest`]).
+    /// Readable without signing in ([`crate::tree::Mount::guest`]).
     #[serde(default)]
     pub guest: bool,
 }
@@ -737,7 +737,7 @@ impl Db {
     }
 
     /// Records that `paths` of the tree changed at `now` (ms), for the other processes on this database;
-    /// changes older than [`crate::mount::CHANGES_KEPT`] are forgotten (a process that has not asked
+    /// changes older than [`crate::tree::CHANGES_KEPT`] are forgotten (a process that has not asked
     /// for that long drops its whole cache instead).
     pub async fn publish_changes(&self, paths: &[String], now: i64) -> Result<()> {
         for p in paths {
@@ -749,7 +749,7 @@ impl Db {
                 .map_err(db_err)?;
         }
         sqlx::query("DELETE FROM tree_changes WHERE at < $1")
-            .bind(now - crate::mount::CHANGES_KEPT.as_millis() as i64)
+            .bind(now - crate::tree::CHANGES_KEPT.as_millis() as i64)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
@@ -1459,7 +1459,7 @@ impl Db {
 }
 
 #[async_trait::async_trait]
-impl crate::mount::Peers for Db {
+impl crate::tree::Peers for Db {
     async fn publish(&self, paths: &[String]) -> Result<()> {
         self.publish_changes(paths, crate::now_ms()).await
     }

@@ -1,8 +1,8 @@
 //! The cloudmux server: every remote mounted into one tree and served as a JSON API to signed-in users.
 //!
-//! - [`mount`]: the tree — remotes mounted at paths, longest-prefix resolution, virtual folders above the
+//! - [`tree`]: the tree — remotes mounted at paths, longest-prefix resolution, virtual folders above the
 //!   mount points, a listing cache (TTL, one fetch for concurrent identical listings, dropped by writes),
-//!   read-only mounts, and [`mount::clean`], the one gate every outside path goes through.
+//!   read-only mounts, and [`tree::clean`], the one gate every outside path goes through.
 //! - [`api`]: the JSON API under `/api`, one router per resource ([`api::auth`], [`api::fs`],
 //!   [`api::tickets`], [`api::search`], [`api::tasks`]: list, stat, streamed download with Range and HEAD,
 //!   streamed upload, mkdir, rename, delete, links, search, background copies and moves) described by the
@@ -22,7 +22,7 @@
 //!
 //! ```no_run
 //! # async fn demo(s: std::sync::Arc<dyn cloudmux_core::Storage>) -> cloudmux_core::Result<()> {
-//! use cloudmux_server::{AppState, db::Db, mount::Mount};
+//! use cloudmux_server::{AppState, db::Db, tree::Mount};
 //! let db = Db::open("sqlite:///tmp/cloudmux.db").await?;
 //! let state = AppState::new(db, std::time::Duration::from_secs(10));
 //! state.tree.mount(Mount { path: "/gdrive".into(), storage: s, read_only: false, direct_links: false, guest: false })?;
@@ -51,7 +51,6 @@ pub mod error;
 pub mod limits;
 pub mod locks;
 pub mod markdown;
-pub mod mount;
 pub mod openapi;
 pub mod proxy;
 pub mod shares;
@@ -59,6 +58,7 @@ pub mod signin;
 pub mod tasks;
 pub mod thumbs;
 pub mod tickets;
+pub mod tree;
 pub mod users;
 pub mod web;
 pub mod zip;
@@ -77,7 +77,7 @@ pub(crate) fn now_secs() -> i64 {
 /// Everything a request can reach.
 pub struct AppState {
     /// The mount tree.
-    pub tree: Arc<mount::Tree>,
+    pub tree: Arc<tree::Tree>,
     /// Users and tokens.
     pub users: users::Users,
     /// Background transfers.
@@ -137,7 +137,7 @@ impl AppState {
         remotes: Option<Arc<dyn cloudmux_remote::Remotes>>,
         policy: admin::RemotePolicy,
     ) -> Arc<Self> {
-        let tree = Arc::new(mount::Tree::new(cache_ttl));
+        let tree = Arc::new(tree::Tree::new(cache_ttl));
         if db.is_postgres() {
             // Several processes may serve this database: each hears what the others changed.
             tree.set_peers(Arc::new(db.clone()));

@@ -15,9 +15,9 @@ use cloudmux_core::{Error, ErrorKind, Result};
 use serde_json::{Value, json};
 
 use crate::db::{Db, ShareRow};
-use crate::mount::{clean, under};
 use crate::now_secs as now;
 use crate::tickets::within;
+use crate::tree::{clean, under};
 use crate::users::{User, ct_eq};
 
 /// Live shares one user may have.

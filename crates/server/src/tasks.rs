@@ -21,8 +21,8 @@ use cloudmux_vfs::{Event, Mode, Options, ResumeScope};
 use serde_json::{Value, json};
 
 use crate::db::{Db, TaskRow};
-use crate::mount::Tree;
 use crate::now_ms;
+use crate::tree::Tree;
 
 /// Progress of a task, as stored and shown. A two-way sync counts its steps as files (every pass's), and
 /// adds its passes, conflicts and the last pass's time and failure.
@@ -385,10 +385,10 @@ impl Tasks {
                 }
                 (Err(e), _) | (_, Err(e)) => Err(e),
             };
-            tree.changed(&[&t.dst, crate::mount::parent_of(&t.dst)])
+            tree.changed(&[&t.dst, crate::tree::parent_of(&t.dst)])
                 .await;
             if mode == Mode::Move {
-                tree.changed(&[&t.src, crate::mount::parent_of(&t.src)])
+                tree.changed(&[&t.src, crate::tree::parent_of(&t.src)])
                     .await;
             }
             let (state, errors) = match r {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use cloudmux_core::{ByteRange, Entry, Error, ErrorKind, Result};
 use futures_util::StreamExt;
 
-use crate::mount::Tree;
+use crate::tree::Tree;
 
 /// Images larger than this are not thumbnailed (the page shows an icon instead).
 pub const MAX_SOURCE: u64 = 40 * 1024 * 1024;

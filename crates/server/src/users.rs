@@ -290,7 +290,7 @@ impl Users {
             name: name.to_string(),
             password_hash: hash_password_async(password).await?,
             static_hash: hash_password_async(&alist_static_hash(password)).await?,
-            base_path: crate::mount::clean(base_path)?,
+            base_path: crate::tree::clean(base_path)?,
             can_write,
             is_admin,
             created: now(),
@@ -320,7 +320,7 @@ impl Users {
             row.static_hash = hash_password_async(&alist_static_hash(p)).await?;
         }
         if let Some(b) = base_path {
-            row.base_path = crate::mount::clean(b)?;
+            row.base_path = crate::tree::clean(b)?;
         }
         if let Some(w) = can_write {
             row.can_write = w;

@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use cloudmux_core::{ByteRange, Error, ErrorKind, Result};
 use futures_util::StreamExt;
 
-use crate::mount::Tree;
+use crate::tree::Tree;
 
 /// Files one archive may hold.
 pub const MAX_FILES: usize = 10_000;

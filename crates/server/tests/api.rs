@@ -7,7 +7,7 @@ use std::time::Duration;
 use cloudmux_core::Storage;
 use cloudmux_server::AppState;
 use cloudmux_server::db::Db;
-use cloudmux_server::mount::Mount;
+use cloudmux_server::tree::Mount;
 use serde_json::{Value, json};
 
 mod common;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use cloudmux_core::Storage;
 use cloudmux_server::AppState;
 use cloudmux_server::db::Db;
-use cloudmux_server::mount::Mount;
+use cloudmux_server::tree::Mount;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn litmus_all_suites() {

@@ -17,7 +17,7 @@
 //! - A folder deleted on one side goes on the other only when everything in it goes too; a folder and a
 //!   file meeting at one path keep both (the file moves aside as a conflict copy).
 //!
-//! [`bisync`] runs one pass; [`watch`] keeps running passes as the sides change.
+//! [`bisync()`] runs one pass; [`watch()`] keeps running passes as the sides change.
 
 mod run;
 pub mod watch;

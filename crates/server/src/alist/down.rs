@@ -80,7 +80,7 @@ async fn serve(
     if let Err(r) = ready(&st).await {
         return r.into_response();
     }
-    let shown = match at(crate::mount::clean(&path).map_err(crate::error::ApiError)) {
+    let shown = match at(crate::tree::clean(&path).map_err(crate::error::ApiError)) {
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };

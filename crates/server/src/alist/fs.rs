@@ -111,7 +111,7 @@ pub(super) async fn get(
     // Files beside it with the same stem (a film's subtitles), as AList lists them.
     let mut related = Vec::new();
     if !e.is_dir && full != "/" {
-        let parent = crate::mount::parent_of(&full).to_string();
+        let parent = crate::tree::parent_of(&full).to_string();
         let stem = e.name.rsplit_once('.').map_or(e.name.as_str(), |(s, _)| s);
         if let Ok(siblings) = st.tree.list(&parent).await {
             related = siblings
@@ -186,7 +186,7 @@ pub(super) async fn search(
         .take(per_page)
         .map(|e| {
             json!({
-                "parent": a.shown(crate::mount::parent_of(&e.path)),
+                "parent": a.shown(crate::tree::parent_of(&e.path)),
                 "name": e.name,
                 "is_dir": e.is_dir,
                 "size": e.size.unwrap_or(0),
@@ -221,7 +221,7 @@ pub(super) async fn rename(
     AJson(q): AJson<RenameReq>,
 ) -> Answer {
     let full = at(a.write_path(&q.path))?;
-    let to = join(crate::mount::parent_of(&full), one_name(&q.name)?);
+    let to = join(crate::tree::parent_of(&full), one_name(&q.name)?);
     or_fail(st.tree.rename(&full, &to).await)?;
     Ok(ok(Value::Null))
 }

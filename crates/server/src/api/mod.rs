@@ -3,7 +3,7 @@
 //! links, copy, move), [`tickets`] (header-less download links), [`search`] and [`tasks`] (background
 //! transfers).
 //!
-//! Every path a client sends is relative to the user's base path: it is cleaned ([`crate::mount::clean`]:
+//! Every path a client sends is relative to the user's base path: it is cleaned ([`crate::tree::clean`]:
 //! `..`, backslashes and control characters refused), then put under the base, so no request reaches
 //! anything outside it. Downloads and uploads stream; nothing holds a whole file.
 
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, unauthorized};
-use crate::mount::{clean, under};
+use crate::tree::{clean, under};
 use crate::users::User;
 
 /// What the API's steps return.
@@ -32,7 +32,7 @@ pub(crate) type ApiResult<T> = std::result::Result<T, ApiError>;
 
 /// The signed-in user of a request (from `Authorization: Bearer TOKEN`), or, for the routes that read
 /// ([`Reader`]), the guest: then the token is empty and the third field holds every mount point with
-/// whether it is open to guests ([`crate::mount::Mount::guest`]): a guest reaches only what a guest
+/// whether it is open to guests ([`crate::tree::Mount::guest`]): a guest reaches only what a guest
 /// mount governs (not a closed mount nested inside it) and the folders on the way to one.
 pub struct Authed(pub User, pub String, pub Option<Vec<(String, bool)>>);
 

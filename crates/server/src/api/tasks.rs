@@ -46,12 +46,12 @@ pub(crate) async fn start_task(
             ))
             .with_hint(format!(
                 "ask for {}/{}, then rename it",
-                a.shown(crate::mount::parent_of(&to)).trim_end_matches('/'),
+                a.shown(crate::tree::parent_of(&to)).trim_end_matches('/'),
                 src.name
             ))
             .into());
         }
-        crate::mount::parent_of(&to).to_string()
+        crate::tree::parent_of(&to).to_string()
     };
     let shown = (a.shown(&from), a.shown(&to));
     let id = st.tasks.start(&a.0.name, mode, shown, from, dest).await?;

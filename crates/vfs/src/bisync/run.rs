@@ -96,7 +96,7 @@ pub struct Report {
     /// Steps that failed, with why; their paths are tried again by the next run.
     pub errors: Vec<(String, String)>,
     /// The service's ids of each side's folder and of everything in it as the run left them (empty for a
-    /// side without ids): what a change feed's news is about ([`super::watch`]).
+    /// side without ids): what a change feed's news is about ([`super::watch()`]).
     pub known: [HashSet<String>; 2],
 }
 
