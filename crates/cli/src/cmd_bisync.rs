@@ -39,6 +39,10 @@ pub struct Bisync {
     /// Print the plan, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Where a side without a trash (a local folder) keeps what a run deleted or replaced there: a folder
+    /// under the top of that side, one subfolder per run; never synced.
+    #[arg(long, default_value = cloudmux_vfs::bisync::BACKUP_DIR)]
+    pub backup_dir: String,
     /// Files transferred at once.
     #[arg(long, default_value_t = 4)]
     pub transfers: usize,
@@ -105,6 +109,7 @@ pub async fn run(cfg: &Config, out: Out, b: Bisync) -> anyhow::Result<()> {
         max_delete: b.max_delete,
         check_access: b.check_access,
         dry_run: b.dry_run,
+        backup_dir: cloudmux_vfs::bisync::backup_dir(&b.backup_dir)?,
         engine,
     };
     if b.watch {

@@ -2964,6 +2964,29 @@ fn bisync_local_and_drive_keeps_every_version() {
     assert!(!lock.exists(), "the lock goes with the run");
     let left = names(&env.ok(&["lsjson", "gd:two"]));
     assert!(!left.contains(&"f4.txt".to_string()), "{left:?}");
+
+    // A backup folder of one's own for the side without a trash; one that climbs out is refused.
+    let out = env.run(&["bisync", l, "gd:two", "--backup-dir", "../out"]);
+    assert_eq!(out.status.code(), Some(2));
+    env.ok(&["rm", "gd:two/f0.txt"]);
+    env.ok(&[
+        "bisync",
+        l,
+        "gd:two",
+        "--backup-dir",
+        "kept",
+        "--max-delete",
+        "100",
+    ]);
+    let kept = walk(&local.join("kept"));
+    assert!(kept.iter().any(|p| p.ends_with("/f0.txt")), "{kept:?}");
+    let left = names(&env.ok(&["lsjson", "gd:two"]));
+    assert!(
+        !left
+            .iter()
+            .any(|n| n == "kept" || n == ".cloudmux-bisync-trash"),
+        "backup folders are never synced: {left:?}"
+    );
 }
 
 /// `bisync --watch`: a local edit reaches Drive, a Drive edit reaches the folder (through the change

@@ -478,6 +478,7 @@ impl Tasks {
                 max_delete: spec.max_delete,
                 check_access: false,
                 dry_run: false,
+                backup_dir: cloudmux_vfs::bisync::BACKUP_DIR.into(),
                 engine: Options {
                     resume: Some(ResumeScope {
                         store,

@@ -22,7 +22,7 @@
 mod run;
 pub mod watch;
 
-pub use run::{BACKUP_DIR, CHECK_FILE, Report, Root, RunOptions, StateAt, bisync};
+pub use run::{BACKUP_DIR, CHECK_FILE, Report, Root, RunOptions, StateAt, backup_dir, bisync};
 pub use watch::{WatchOptions, watch};
 
 use std::collections::{BTreeMap, BTreeSet};

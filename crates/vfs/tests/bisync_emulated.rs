@@ -250,6 +250,7 @@ async fn history(case: u64, seed: u64) {
         max_delete: 100,
         check_access: false,
         dry_run: false,
+        backup_dir: cloudmux_vfs::bisync::BACKUP_DIR.into(),
         engine: cloudmux_vfs::Options {
             retry_pause: Duration::from_millis(5),
             ..Default::default()

@@ -15,7 +15,8 @@ use super::{Action, Plan, Rec, Side, State, Tree, Winner, plan, same_content};
 use crate::engine::{Options, Source, copy_listed, walk};
 
 /// The folder, under a side's root, where a side without a trash keeps what a run deleted or replaced
-/// there (one folder per run, named by its time); never synced.
+/// there (one folder per run, named by its time) unless [`RunOptions::backup_dir`] names another; never
+/// synced.
 pub const BACKUP_DIR: &str = ".cloudmux-bisync-trash";
 /// The marker file `--check-access` wants on both sides before it changes anything.
 pub const CHECK_FILE: &str = ".cloudmux-bisync-check";
@@ -84,6 +85,9 @@ pub struct RunOptions {
     pub check_access: bool,
     /// Plan only.
     pub dry_run: bool,
+    /// The folder under each side's root where a side without a trash keeps what a run deleted or
+    /// replaced ([`BACKUP_DIR`] by default; see [`backup_dir`] for the check of one from outside).
+    pub backup_dir: String,
     /// How files are copied.
     pub engine: Options,
 }
@@ -186,8 +190,22 @@ fn write_state(path: &Path, state: &State) -> Result<()> {
     cloudmux_core::fs::write_private(path, &body)
 }
 
-/// A side's tree without the folder its deletions go to, and the ids of its folder and all in it.
-async fn listing(side: &Root, checkers: usize) -> Result<(Tree, HashSet<String>)> {
+/// A relative folder path for [`RunOptions::backup_dir`], normalised; refused when empty or when it climbs
+/// out of the side (`..`).
+pub fn backup_dir(s: &str) -> Result<String> {
+    let p = cloudmux_core::path::normalize(s)?;
+    if p.is_empty() || p.split('/').any(|seg| seg == "..") {
+        return Err(
+            Error::invalid(format!("--backup-dir {s:?}: not a folder inside the side"))
+                .with_hint("name a folder under the top of each side, e.g. .cloudmux-bisync-trash"),
+        );
+    }
+    Ok(p)
+}
+
+/// A side's tree without the folders its deletions go to (`backup`, and [`BACKUP_DIR`]), and the ids of its
+/// folder and all in it.
+async fn listing(side: &Root, checkers: usize, backup: &str) -> Result<(Tree, HashSet<String>)> {
     let (top, mut tree) = walk(&side.0, &side.1, checkers).await?;
     let top_id = match top {
         Some(e) if e.is_dir => e.id,
@@ -202,8 +220,11 @@ async fn listing(side: &Root, checkers: usize) -> Result<(Tree, HashSet<String>)
             );
         }
     };
-    let below = format!("{BACKUP_DIR}/");
-    tree.retain(|p, _| p != BACKUP_DIR && !p.starts_with(&below));
+    // The default folder stays out too, should a pair change its backup folder.
+    for dir in [backup, BACKUP_DIR] {
+        let below = format!("{dir}/");
+        tree.retain(|p, _| p != dir && !p.starts_with(&below));
+    }
     let ids = top_id
         .into_iter()
         .chain(tree.values().filter_map(|e| e.id.clone()))
@@ -306,8 +327,8 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         }
     };
     let ((mut t1, k1), (mut t2, k2)) = tokio::try_join!(
-        listing(&one, o.engine.checkers),
-        listing(&two, o.engine.checkers)
+        listing(&one, o.engine.checkers, &o.backup_dir),
+        listing(&two, o.engine.checkers, &o.backup_dir)
     )?;
     let recorded = |side: Side| {
         let state = &state;
@@ -385,7 +406,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
             .count();
     let mut failed = Vec::new();
     for a in &p.actions[..first] {
-        if let Err(e) = step(a, sides, listed, stamp, &o.engine).await {
+        if let Err(e) = step(a, sides, listed, stamp, o).await {
             failed.push((a, e));
         }
     }
@@ -396,7 +417,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
     loop {
         while inflight.len() < o.engine.transfers.max(1) {
             let Some(a) = todo.next() else { break };
-            inflight.push(async move { (a, step(a, sides, listed, stamp, &o.engine).await) });
+            inflight.push(async move { (a, step(a, sides, listed, stamp, o).await) });
         }
         let Some((a, r)) = inflight.next().await else {
             break;
@@ -406,7 +427,7 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         }
     }
     for a in &p.actions[end..] {
-        if let Err(e) = step(a, sides, listed, stamp, &o.engine).await {
+        if let Err(e) = step(a, sides, listed, stamp, o).await {
             failed.push((a, e));
         }
     }
@@ -415,8 +436,8 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         report.errors.push((format!("{a:?}"), e.to_string()));
     }
     let ((mut n1, k1), (mut n2, k2)) = tokio::try_join!(
-        listing(&one, o.engine.checkers),
-        listing(&two, o.engine.checkers)
+        listing(&one, o.engine.checkers, &o.backup_dir),
+        listing(&two, o.engine.checkers, &o.backup_dir)
     )?;
     let listed = |t: &Tree| {
         let t = t.clone();
@@ -442,7 +463,7 @@ async fn step(
     sides: [&Root; 2],
     listed: [&Tree; 2],
     stamp: &str,
-    engine: &Options,
+    o: &RunOptions,
 ) -> Result<()> {
     match a {
         Action::KeepAside { on, path, to } | Action::Move { on, from: path, to } => {
@@ -462,7 +483,7 @@ async fn step(
             let to = join(droot, path);
             // What the copy replaces goes where deletions go.
             if dst.stat(&to).await.is_ok_and(|e| !e.is_dir) {
-                remove(dst, droot, path, stamp).await?;
+                remove(dst, droot, path, stamp, &o.backup_dir).await?;
             }
             let full = join(sroot, path);
             // As listed (by id where the side has ids: no lookup of the path), else asked for now.
@@ -479,13 +500,13 @@ async fn step(
                     (Source::Path(full), e)
                 }
             };
-            copy_listed(src, &from, se, dst, &to, engine, |_| {})
+            copy_listed(src, &from, se, dst, &to, &o.engine, |_| {})
                 .await
                 .map(drop)
         }
         Action::Delete { on, path } => {
             let (s, root) = at(sides, *on);
-            remove(s, root, path, stamp).await
+            remove(s, root, path, stamp, &o.backup_dir).await
         }
         Action::Rmdir { on, path } => {
             let (s, root) = at(sides, *on);
@@ -494,13 +515,19 @@ async fn step(
     }
 }
 
-/// Deletes `path` of a side: to its trash, or (without one) into [`BACKUP_DIR`]`/STAMP/` on that side.
-async fn remove(s: &Arc<dyn Storage>, root: &str, path: &str, stamp: &str) -> Result<()> {
+/// Deletes `path` of a side: to its trash, or (without one) into `backup/STAMP/` on that side.
+async fn remove(
+    s: &Arc<dyn Storage>,
+    root: &str,
+    path: &str,
+    stamp: &str,
+    backup: &str,
+) -> Result<()> {
     let full = join(root, path);
     if s.capabilities().trash {
         return s.delete(&full, DeleteMode::Trash).await;
     }
-    let kept = join(root, &format!("{BACKUP_DIR}/{stamp}/{path}"));
+    let kept = join(root, &format!("{backup}/{stamp}/{path}"));
     let mut dir = parent(&kept).to_string();
     let mut missing = Vec::new();
     while !dir.is_empty() && dir != root && s.stat(&dir).await.is_err() {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use cloudmux_core::{Error, ErrorKind, Result};
 use tokio::sync::Notify;
 
-use super::run::{BACKUP_DIR, Report, Root, RunOptions, bisync};
+use super::run::{Report, Root, RunOptions, bisync};
 
 /// How a watch goes, besides each pass's [`RunOptions`].
 #[derive(Debug, Clone)]
@@ -127,10 +127,11 @@ struct Feed {
     cursor: String,
 }
 
-/// Watches the folder at `dir` and all below it, counting events outside the backup folder into `into`.
-fn watch_folder(dir: &Path, into: Arc<Local>) -> Result<notify::RecommendedWatcher> {
+/// Watches the folder at `dir` and all below it, counting events outside its backup folder (`backup`,
+/// relative) into `into`.
+fn watch_folder(dir: &Path, backup: &str, into: Arc<Local>) -> Result<notify::RecommendedWatcher> {
     use notify::Watcher;
-    let backup = dir.join(BACKUP_DIR);
+    let backup = dir.join(backup);
     let mut w = notify::recommended_watcher(move |r: notify::Result<notify::Event>| match r {
         Ok(e) if e.paths.iter().all(|p| p.starts_with(&backup)) && !e.paths.is_empty() => {}
         Ok(e) if matches!(e.kind, notify::EventKind::Access(_)) => {}
@@ -172,7 +173,7 @@ pub async fn watch(
     let local = Arc::new(Local::default());
     let mut watchers = Vec::new();
     for dir in w.local.iter().flatten() {
-        watchers.push(watch_folder(dir, local.clone())?);
+        watchers.push(watch_folder(dir, &run.backup_dir, local.clone())?);
     }
     // Where the feeds stand before the first pass, so that nothing changed during it is missed.
     let mut feeds = Vec::new();
