@@ -92,7 +92,7 @@ pub struct Emulate {
 /// Runs the emulator until Ctrl-C.
 pub async fn run(e: Emulate, out: Out) -> anyhow::Result<()> {
     if e.print_hosts {
-        for h in cloudmux_emulator::service::known_hosts() {
+        for h in cloudmux_emulator::known_hosts() {
             out.line(h);
         }
         return Ok(());

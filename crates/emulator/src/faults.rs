@@ -137,7 +137,7 @@ fn family_of_path(path: &str) -> Family {
         .split('/')
         .next()
         .unwrap_or_default();
-    crate::service::family_of(host).unwrap_or(Family::Plain)
+    crate::family_of(host).unwrap_or(Family::Plain)
 }
 
 fn oauth_body(status: StatusCode, error: &str, description: &str) -> Response {

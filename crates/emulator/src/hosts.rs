@@ -69,8 +69,8 @@ pub async fn route_by_host(mut req: Request, next: Next) -> Response {
         .to_ascii_lowercase();
     let path = req.uri().path();
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    let prefixed = crate::service::is_known_host(first);
-    if !prefixed && crate::service::is_known_host(&host_only) {
+    let prefixed = crate::is_known_host(first);
+    if !prefixed && crate::is_known_host(&host_only) {
         let pq = req
             .uri()
             .path_and_query()

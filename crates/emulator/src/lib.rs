@@ -11,15 +11,16 @@
 //!   JWT bearer for service accounts), revoke; scopes recorded per token and enforced per method.
 //! - Google Drive v3: files (the `q` grammar, `fields`, paging, orderBy), multipart and resumable uploads, Range
 //!   downloads, export, trash, copy, permissions, comments, changes, generateIds, shared drives, about and quota.
-//!   Each route declares its method and scopes ([`google::oauth::Method`]); handlers take the checked
-//!   [`google::oauth::Caller`].
+//!   Each route declares its method and scopes ([`google::api::Method`]); handlers take the checked
+//!   [`google::api::Caller`].
 //! - Google Photos: the Library API (albums, media items, search, uploads, batchCreate, shared albums; its
 //!   discovery document at `/photoslibrary.googleapis.com/$discovery/rest`) and the Picker API (sessions,
 //!   picked media items, the picking page).
 //! - Yandex Disk REST v1 and Yandex OAuth: resources (meta, listing, flat list, last uploaded, PATCH of
 //!   properties), upload and download links, copy/move/delete with async operations, trash, public resources,
 //!   one module each under [`yandex`].
-//! - Each service is a [`Service`] listed in [`SERVICES`]: its hosts, routes, saved state, change mark and the
+//! - Each service is a [`Service`] listed in [`SERVICES`] (here at the root: the services import
+//!   [`service`] and [`google::api`], never this list): its hosts, routes, saved state, change mark and the
 //!   lines of the index page at `/`; the shell (host routing, fault injection, `--state-dir`) reads that list.
 //! - Fault injection ([`faults`]), the services' request quotas ([`quota`]: off, the published figures, or
 //!   any), and an admin API under `/__admin`.
@@ -38,6 +39,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod blob;
+pub mod common;
 pub mod faults;
 pub mod google;
 mod hosts;
@@ -62,7 +64,7 @@ use serde::{Deserialize, Serialize};
 pub use faults::{FaultConfig, FaultKind};
 pub use hosts::Base;
 pub use quota::QuotaConfig;
-pub use service::{SERVICES, Service};
+pub use service::{Family, Service};
 pub use tls::serve_tls;
 
 use crate::faults::lock;
@@ -206,7 +208,7 @@ impl State {
             state_dir: cfg.state_dir.clone(),
         };
         for (key, value) in saved.into_iter().flatten() {
-            let Some(svc) = service::SERVICES.iter().find(|s| s.key() == key) else {
+            let Some(svc) = SERVICES.iter().find(|s| s.key() == key) else {
                 tracing::warn!("emulator state: ignoring `{key}`, which no service keeps");
                 continue;
             };
@@ -243,7 +245,7 @@ impl State {
             return Ok(0);
         };
         let generation = self.change_mark();
-        let all: serde_json::Map<String, serde_json::Value> = service::SERVICES
+        let all: serde_json::Map<String, serde_json::Value> = SERVICES
             .iter()
             .filter_map(|s| Some((s.key().to_string(), s.snapshot(self)?)))
             .collect();
@@ -256,7 +258,7 @@ impl State {
 
     /// A number that grows whenever any service's content changes.
     pub fn change_mark(&self) -> u64 {
-        service::SERVICES.iter().map(|s| s.change_mark(self)).sum()
+        SERVICES.iter().map(|s| s.change_mark(self)).sum()
     }
 
     /// Saves every `every` when any service changed (and OAuth state with it), until the returned task is
@@ -308,9 +310,38 @@ impl State {
     }
 }
 
+/// Every emulated service, in the order of the index page.
+pub static SERVICES: &[&dyn Service] = &[
+    &google::oauth::GoogleOAuth,
+    &google::drive::Drive,
+    &google::photos::Photos,
+    &google::picker::Picker,
+    &yandex::oauth::YandexOAuth,
+    &yandex::disk::Disk,
+];
+
+/// The family of a real host, when some service answers for it.
+pub fn family_of(host: &str) -> Option<Family> {
+    SERVICES
+        .iter()
+        .flat_map(|s| s.hosts())
+        .find(|(h, _)| *h == host)
+        .map(|(_, f)| *f)
+}
+
+/// Whether some service answers for `host`.
+pub fn is_known_host(host: &str) -> bool {
+    family_of(host).is_some()
+}
+
+/// Every host the emulator answers for.
+pub fn known_hosts() -> impl Iterator<Item = &'static str> {
+    SERVICES.iter().flat_map(|s| s.hosts()).map(|(h, _)| *h)
+}
+
 /// The whole emulator as one router (host routing and fault injection included).
 pub fn app(state: Arc<State>) -> Router {
-    let inner = service::SERVICES
+    let inner = SERVICES
         .iter()
         .fold(
             Router::new()
@@ -334,14 +365,14 @@ pub fn app(state: Arc<State>) -> Router {
 
 async fn index(base: Base) -> Html<String> {
     use std::fmt::Write;
-    let esc = google::oauth::html_escape;
+    let esc = common::html_escape;
     // The origin comes from the request's Host header: escaped like any outside value.
     let origin = esc(&base.origin());
     let mut page = String::from(
         "<!doctype html><meta charset=utf-8><title>cloudmux emulator</title><h1>cloudmux emulator</h1>\
          <p>Each real host H is served under <code>/H/</code> (or by <code>Host: H</code>).</p>",
     );
-    for s in service::SERVICES {
+    for s in SERVICES {
         let _ = write!(page, "<h2>{}</h2><ul>", esc(s.title()));
         for (what, at) in s.entry_points() {
             let _ = write!(
@@ -527,5 +558,30 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Family;
+    use std::collections::HashSet;
+
+    #[test]
+    fn hosts_and_keys_are_unique() {
+        let mut hosts = HashSet::new();
+        for h in known_hosts() {
+            assert!(hosts.insert(h), "{h} claimed twice");
+        }
+        let mut keys = HashSet::new();
+        for s in SERVICES {
+            assert!(keys.insert(s.key()), "{} twice", s.key());
+            for (_, at) in s.entry_points() {
+                let host = at.split('/').next().unwrap();
+                assert!(is_known_host(host), "{at}: its host is not served");
+            }
+        }
+        assert_eq!(family_of("www.googleapis.com"), Some(Family::GoogleApi));
+        assert_eq!(family_of("example.com"), None);
     }
 }

@@ -1,6 +1,8 @@
 //! What the emulator's shell needs of each emulated service, in one place: its hosts (and how an injected
 //! failure reads on each), its routes, its part of `state.json`, its change mark and its lines on the index
-//! page. Adding a service is its module, a field of [`State`] for its data, and one line in [`SERVICES`].
+//! page. Adding a service is its module, a field of [`State`] for its data, and one line in
+//! [`crate::SERVICES`] (the registry lives at the crate's root, so that the services, which import this
+//! module, never import the list of themselves).
 
 use std::sync::Arc;
 
@@ -57,35 +59,6 @@ pub trait Service: Send + Sync + 'static {
     }
 }
 
-/// Every emulated service, in the order of the index page.
-pub static SERVICES: &[&dyn Service] = &[
-    &crate::google::oauth::GoogleOAuth,
-    &crate::google::drive::Drive,
-    &crate::google::photos::Photos,
-    &crate::google::picker::Picker,
-    &crate::yandex::oauth::YandexOAuth,
-    &crate::yandex::disk::Disk,
-];
-
-/// The family of a real host, when some service answers for it.
-pub fn family_of(host: &str) -> Option<Family> {
-    SERVICES
-        .iter()
-        .flat_map(|s| s.hosts())
-        .find(|(h, _)| *h == host)
-        .map(|(_, f)| *f)
-}
-
-/// Whether some service answers for `host`.
-pub fn is_known_host(host: &str) -> bool {
-    family_of(host).is_some()
-}
-
-/// Every host the emulator answers for.
-pub fn known_hosts() -> impl Iterator<Item = &'static str> {
-    SERVICES.iter().flat_map(|s| s.hosts()).map(|(h, _)| *h)
-}
-
 /// `serde_json::to_value` for snapshots (they are plain data; failing would be a bug, reported as `None`).
 pub(crate) fn to_value<T: serde::Serialize>(v: &T) -> Option<Value> {
     serde_json::to_value(v)
@@ -96,28 +69,4 @@ pub(crate) fn to_value<T: serde::Serialize>(v: &T) -> Option<Value> {
 /// `serde_json::from_value` with the error as text.
 pub(crate) fn from_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
     serde_json::from_value(v).map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn hosts_and_keys_are_unique() {
-        let mut hosts = HashSet::new();
-        for h in known_hosts() {
-            assert!(hosts.insert(h), "{h} claimed twice");
-        }
-        let mut keys = HashSet::new();
-        for s in SERVICES {
-            assert!(keys.insert(s.key()), "{} twice", s.key());
-            for (_, at) in s.entry_points() {
-                let host = at.split('/').next().unwrap();
-                assert!(is_known_host(host), "{at}: its host is not served");
-            }
-        }
-        assert_eq!(family_of("www.googleapis.com"), Some(Family::GoogleApi));
-        assert_eq!(family_of("example.com"), None);
-    }
 }

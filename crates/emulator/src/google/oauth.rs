@@ -16,13 +16,11 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 
+use crate::common::{client_credentials, html_escape};
 use crate::faults::lock;
-use crate::google::error::{GError, GResult};
+use crate::google::api::{SCOPE_PREFIX, TokenGrant, authorize};
 use crate::hosts::Base;
 use crate::{DEMO_USER, State as Emu};
-
-/// Scope prefix of Google APIs.
-pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
 
 #[derive(Debug)]
 struct CodeGrant {
@@ -33,19 +31,6 @@ struct CodeGrant {
     offline: bool,
     expires: Instant,
     used: bool,
-}
-
-/// What an access token grants.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct TokenGrant {
-    /// The client it was issued to.
-    pub client_id: String,
-    /// Granted scopes (full URLs).
-    pub scopes: Vec<String>,
-    /// Expiry.
-    pub expires: SystemTime,
-    /// The user (or service account e-mail).
-    pub user: String,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -170,125 +155,6 @@ impl AuthState {
     }
 }
 
-/// What a Google API method asks of its caller: the API (service name and title, for `SERVICE_DISABLED`),
-/// the method's full name (for error details) and the scopes any one of which suffices. A route declares it
-/// with [`Method::on`], and the handler takes a [`Caller`].
-#[derive(Debug, Clone, Copy)]
-pub struct Method {
-    /// Service name and title.
-    pub api: (&'static str, &'static str),
-    /// The method's full name (`google.apps.drive.v3.DriveFiles.Get`).
-    pub name: &'static str,
-    /// Scope suffixes (after `https://www.googleapis.com/auth/`).
-    pub scopes: &'static [&'static str],
-}
-
-impl Method {
-    /// A method of `api`.
-    pub const fn new(
-        api: (&'static str, &'static str),
-        name: &'static str,
-        scopes: &'static [&'static str],
-    ) -> Self {
-        Method { api, name, scopes }
-    }
-
-    /// `handler`, its caller checked against this method.
-    pub fn on<H, T>(
-        self,
-        handler: H,
-    ) -> axum::handler::Layered<axum::Extension<Method>, H, T, Arc<Emu>>
-    where
-        H: axum::handler::Handler<T, Arc<Emu>>,
-        T: 'static,
-    {
-        axum::handler::Handler::layer(handler, axum::Extension(self))
-    }
-}
-
-/// The caller of a Google API method: the grant of its bearer token (or `access_token` parameter), checked
-/// against the [`Method`] its route declares — expiry, the API enabled, a scope of the method granted.
-pub struct Caller(pub TokenGrant);
-
-impl axum::extract::FromRequestParts<Arc<Emu>> for Caller {
-    type Rejection = GError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        emu: &Arc<Emu>,
-    ) -> Result<Self, Self::Rejection> {
-        let m = parts.extensions.get::<Method>().copied().ok_or_else(|| {
-            GError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "global",
-                "internalError",
-                "the route declares no method",
-            )
-        })?;
-        let token: Option<String> = parts.uri.query().and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "access_token")
-                .map(|(_, v)| v.into_owned())
-        });
-        authorize(
-            emu,
-            &parts.headers,
-            token.as_deref(),
-            m.api,
-            m.name,
-            m.scopes,
-        )
-        .map(Caller)
-    }
-}
-
-/// The token grant behind a request's `Authorization: Bearer` header (or `access_token` parameter), checked for
-/// expiry, the API being enabled, and one of `scopes` being granted.
-pub fn authorize(
-    emu: &Emu,
-    headers: &HeaderMap,
-    query_token: Option<&str>,
-    api: (&str, &str),
-    method: &str,
-    scopes: &[&str],
-) -> GResult<TokenGrant> {
-    let (service, title) = api;
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::to_string)
-        .or_else(|| query_token.map(str::to_string));
-    let Some(token) = token else {
-        return Err(GError::login_required(service));
-    };
-    let grant = {
-        let auth = lock(&emu.google_auth);
-        auth.access.get(&token).cloned()
-    };
-    let Some(grant) = grant else {
-        return Err(GError::auth_error());
-    };
-    if grant.expires <= SystemTime::now() {
-        return Err(GError::auth_error());
-    }
-    let api_key = service.split('.').next().unwrap_or(service);
-    if lock(&emu.settings).disabled_apis.contains(api_key) {
-        return Err(GError::service_disabled(service, title, "123456789012"));
-    }
-    let full: Vec<String> = scopes
-        .iter()
-        .map(|s| format!("{SCOPE_PREFIX}{s}"))
-        .collect();
-    if !grant.scopes.iter().any(|g| full.contains(g)) {
-        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-        return Err(GError::insufficient_scope(service, method, &refs));
-    }
-    Ok(grant)
-}
-
 /// The OAuth routes.
 pub fn routes() -> Router<Arc<Emu>> {
     Router::new()
@@ -313,15 +179,6 @@ fn error_page(status: StatusCode, error: &str, detail: &str) -> Response {
         code = status.as_u16()
     );
     (status, Html(body)).into_response()
-}
-
-/// Escapes text for HTML.
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn is_loopback_redirect(uri: &str) -> bool {
@@ -503,32 +360,6 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         axum::Json(json!({"error": error, "error_description": description})),
     )
         .into_response()
-}
-
-/// Client id and secret from `Authorization: Basic` (which wins) or the form body.
-pub(crate) fn client_credentials(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> (Option<String>, Option<String>) {
-    if let Some(b) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        && let Ok(raw) = STANDARD.decode(b.trim())
-        && let Ok(s) = String::from_utf8(raw)
-        && let Some((id, secret)) = s.split_once(':')
-    {
-        let dec = |x: &str| {
-            percent_encoding::percent_decode_str(x)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        return (Some(dec(id)), Some(dec(secret)));
-    }
-    (
-        form.get("client_id").cloned(),
-        form.get("client_secret").cloned(),
-    )
 }
 
 async fn token(

@@ -22,9 +22,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::State as Emu;
 use crate::faults::lock;
+use crate::google::api::{Caller, Method, authorize};
 use crate::google::error::{GError, GResult};
-use crate::google::oauth::authorize;
-use crate::google::oauth::{Caller, Method};
 use crate::hosts::Base;
 
 const API: (&str, &str) = ("photoslibrary.googleapis.com", "Photos Library API");

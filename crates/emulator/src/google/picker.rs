@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 
 use super::photos::Item;
 use crate::State as Emu;
+use crate::common::html_escape;
 use crate::faults::lock;
+use crate::google::api::{Caller, Method};
 use crate::google::error::{GError, GResult};
-use crate::google::oauth::html_escape;
-use crate::google::oauth::{Caller, Method};
 use crate::hosts::Base;
 
 const API: (&str, &str) = ("photospicker.googleapis.com", "Google Photos Picker API");

@@ -15,8 +15,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
+use crate::common::html_escape;
 use crate::faults::lock;
-use crate::google::oauth::html_escape;
 use crate::hosts::Base;
 use crate::{DEMO_USER, State as Emu};
 
@@ -370,7 +370,7 @@ fn issue_pair(
 
 async fn token(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
     let f = form(&body);
-    let (id, secret) = crate::google::oauth::client_credentials(&headers, &f);
+    let (id, secret) = crate::common::client_credentials(&headers, &f);
     let settings = emu.settings();
     let mut a = lock(&emu.yandex_auth);
     let Some(id) = id else {
@@ -469,7 +469,7 @@ async fn token(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) ->
 
 async fn revoke(State(emu): State<Arc<Emu>>, headers: HeaderMap, body: String) -> Response {
     let f = form(&body);
-    let (id, secret) = crate::google::oauth::client_credentials(&headers, &f);
+    let (id, secret) = crate::common::client_credentials(&headers, &f);
     let mut a = lock(&emu.yandex_auth);
     match id.as_ref().and_then(|i| a.clients.get(i)) {
         Some(s) if Some(s) == secret.as_ref() => {}

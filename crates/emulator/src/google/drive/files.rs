@@ -23,8 +23,8 @@ use super::{
 use crate::State as Emu;
 use crate::blob::BlobHashes;
 use crate::faults::lock;
+use crate::google::api::{Caller, Method};
 use crate::google::error::{GError, GResult};
-use crate::google::oauth::{Caller, Method};
 use crate::hosts::Base;
 
 pub(super) fn routes() -> Router<Arc<Emu>> {
@@ -968,7 +968,7 @@ async fn generate_ids(
 
 fn render_export(f: &File, mime: &str) -> Option<Vec<u8>> {
     let text = f.doc_text.clone().unwrap_or_default();
-    let esc = crate::google::oauth::html_escape;
+    let esc = crate::common::html_escape;
     Some(match mime {
         "text/plain" | "text/markdown" => text.into_bytes(),
         "text/csv" => text

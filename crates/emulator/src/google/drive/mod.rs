@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use crate::blob::BlobHashes;
 use crate::faults::lock;
+use crate::google::api::{TokenGrant, authorize};
 use crate::google::error::{GError, GResult};
-use crate::google::oauth::{TokenGrant, authorize};
 use crate::hosts::Base;
 use crate::{DEMO_USER, State as Emu};
 

@@ -10,7 +10,7 @@ pub(super) fn comment_json(c: &Comment) -> Value {
     });
     if !c.deleted {
         v["content"] = json!(c.content);
-        v["htmlContent"] = json!(crate::google::oauth::html_escape(&c.content));
+        v["htmlContent"] = json!(crate::common::html_escape(&c.content));
     }
     if let Some(a) = &c.anchor {
         v["anchor"] = json!(a);

@@ -31,7 +31,7 @@ mod comments;
 mod drives;
 mod permissions;
 
-use crate::google::oauth::{Caller, Method};
+use crate::google::api::{Caller, Method};
 use changes::{changes, start_token};
 use comments::{comment_create, comment_delete, comment_get, comment_list, comment_update};
 use drives::{drive_create, drive_delete, drive_get, drive_list, drive_update};
