@@ -66,6 +66,27 @@ pub struct BisyncSpec {
 /// The shortest time between two passes of a sync task.
 pub const MIN_EVERY: u64 = 10;
 
+/// Why task `t` may no longer run, if it may not: its user is gone, may no longer write, or no longer sees
+/// both ends. Asked when a process takes a task over, and by a two-way sync before each of its passes (it
+/// runs until cancelled: rights taken away meanwhile end it).
+async fn refused(db: &Db, t: &TaskRow) -> Option<String> {
+    let u = match db.get_user(&t.user_name).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return Some(format!("the user {} no longer exists", t.user_name)),
+        Err(e) => return Some(e.to_string()),
+    };
+    let inside = |p: &str| {
+        u.base_path == "/" || p == u.base_path || p.starts_with(&format!("{}/", u.base_path))
+    };
+    if !u.can_write {
+        return Some(format!("{} may no longer change files", t.user_name));
+    }
+    if !inside(&t.src) || !inside(&t.dst) {
+        return Some(format!("{} no longer sees both folders", t.user_name));
+    }
+    None
+}
+
 /// What a sync task keeps in its row: its settings, and its pair's state once a pass agreed.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Pair {
@@ -466,6 +487,7 @@ impl Tasks {
             self.running.clone(),
         );
         let (id, p, store) = (t.id.clone(), progress.clone(), sessions.clone());
+        let row = t.clone();
         let gate = Arc::new(tokio::sync::Mutex::new(()));
         let gated = gate.clone().try_lock_owned().ok();
         let handle = tokio::spawn(async move {
@@ -488,6 +510,17 @@ impl Tasks {
                 },
             };
             loop {
+                if let Some(why) = refused(&db, &row).await {
+                    let errors = json!([{"path": "", "error": why}]).to_string();
+                    let progress = json!(*p.lock().unwrap()).to_string();
+                    if let Err(e) = db
+                        .finish_task(&id, &me, "failed", &progress, &errors, now_ms())
+                        .await
+                    {
+                        tracing::warn!("task {id}: cannot record its end: {e}");
+                    }
+                    break;
+                }
                 let r = match (tree.locate_writable(&t.src), tree.locate_writable(&t.dst)) {
                     (Ok((a, ap)), Ok((b, bp))) => {
                         bisync((a.storage.clone(), ap), (b.storage.clone(), bp), &o).await
@@ -614,24 +647,9 @@ impl Tasks {
         }
     }
 
-    /// Why a claimed task may no longer run, if it may not: its user is gone, may no longer write, or
-    /// no longer sees both ends.
+    /// Why a claimed task may no longer run, if it may not (see [`refused`]).
     async fn refused(&self, t: &TaskRow) -> Option<String> {
-        let u = match self.db.get_user(&t.user_name).await {
-            Ok(Some(u)) => u,
-            Ok(None) => return Some(format!("the user {} no longer exists", t.user_name)),
-            Err(e) => return Some(e.to_string()),
-        };
-        let inside = |p: &str| {
-            u.base_path == "/" || p == u.base_path || p.starts_with(&format!("{}/", u.base_path))
-        };
-        if !u.can_write {
-            return Some(format!("{} may no longer change files", t.user_name));
-        }
-        if !inside(&t.src) || !inside(&t.dst) {
-            return Some(format!("{} no longer sees both folders", t.user_name));
-        }
-        None
+        refused(&self.db, t).await
     }
 
     /// Keeps [`Tasks::tend`]ing every third of a lease while `state` lives.

@@ -1430,6 +1430,46 @@ async fn two_way_sync_tasks_keep_two_folders_equal() {
     let task = format!("/api/tasks/{id}");
     assert_eq!(s.delete(&t, &task).await.status(), 204);
     assert_eq!(s.json(&t, &task).await["state"], "cancelled");
+
+    // A sync runs until cancelled: rights taken from its user meanwhile end it at its next pass.
+    s.state
+        .users
+        .create("syncer", "syncer-password", "/", true, false)
+        .await
+        .unwrap();
+    std::fs::create_dir_all(s.dirs[0].path().join("syncC")).unwrap();
+    std::fs::create_dir_all(s.dirs[1].path().join("syncD")).unwrap();
+    let u = s.login("syncer", "syncer-password").await;
+    let started: Value = s
+        .post(
+            &u,
+            "/api/tasks/bisync",
+            json!({"path1": "/one/syncC", "path2": "/two/syncD", "resync": true, "every": 10}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let task = format!("/api/tasks/{}", started["id"].as_str().unwrap());
+    s.state
+        .users
+        .edit("syncer", None, Some("/one"), None, None, false)
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let ended = loop {
+        let v = s.json(&u, &task).await;
+        if v["state"] != "running" {
+            break v;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "still running: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ended["state"], "failed", "{ended}");
+    assert!(
+        ended.to_string().contains("no longer sees both folders"),
+        "{ended}"
+    );
 }
 
 /// A background copy between two mounts is listed with its progress while it runs, and cancelling it stops
