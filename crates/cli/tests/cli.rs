@@ -3055,8 +3055,14 @@ fn bisync_watch_follows_both_sides_and_batches_a_burst() {
     });
     eprintln!("Drive upload here after {:?}", t0.elapsed());
 
-    // 1,000 new files at once: a few passes, not one per file.
-    take(&mut passes);
+    // 1,000 new files at once: a few passes, not one per file. (The pass that brought b.txt is let in
+    // first: its file lands before its line is printed.)
+    wait_until(10, "the pass that brought b.txt", || {
+        take(&mut passes);
+        passes
+            .iter()
+            .any(|p| p["actions"].to_string().contains("copy b.txt"))
+    });
     let before = passes.len();
     std::fs::create_dir_all(local.join("burst")).unwrap();
     for i in 0..1000 {
