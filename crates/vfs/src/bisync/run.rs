@@ -439,13 +439,22 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         listing(&one, o.engine.checkers, &o.backup_dir),
         listing(&two, o.engine.checkers, &o.backup_dir)
     )?;
-    let listed = |t: &Tree| {
-        let t = t.clone();
-        move |p: &str| t.get(p).map(Rec::of)
-    };
+    // Hashes from the listing the plan saw, while a file's size and time are unchanged (borrowed: a
+    // copy of each tree would double a large pair's memory).
+    let (seen1, seen2) = (&t1, &t2);
     tokio::try_join!(
-        hash_missing(&one, &mut n1, listed(&t1), o.engine.checkers),
-        hash_missing(&two, &mut n2, listed(&t2), o.engine.checkers)
+        hash_missing(
+            &one,
+            &mut n1,
+            |p: &str| seen1.get(p).map(Rec::of),
+            o.engine.checkers
+        ),
+        hash_missing(
+            &two,
+            &mut n2,
+            |p: &str| seen2.get(p).map(Rec::of),
+            o.engine.checkers
+        )
     )?;
     o.state.write(&next_state(&state, &n1, &n2))?;
     report.known = [k1, k2];
