@@ -170,6 +170,14 @@ impl Api {
         self
     }
 
+    /// The same without pacing: for hosts the service's request quota does not cover (Yandex's upload
+    /// and download hosts), so that the pacer learns the quota from the requests it counts alone.
+    pub fn unpaced(mut self) -> Self {
+        self.pacer = None;
+        self.write_pacer = None;
+        self
+    }
+
     /// The same, telling which requests are writes, for [`HttpConfig::write_pacer`] (by default any
     /// request but `GET` and `HEAD`).
     pub fn writes_are(mut self, is_write: fn(&reqwest::Request) -> bool) -> Self {
@@ -335,7 +343,7 @@ impl Api {
             );
             if accept(status) {
                 if let Some(p) = pacer {
-                    p.success();
+                    p.success(started);
                 }
                 return Ok(resp);
             }
@@ -352,7 +360,7 @@ impl Api {
             if err.kind() == ErrorKind::RateLimited
                 && let Some(p) = pacer
             {
-                p.limited(err.retry_after());
+                p.limited(started, err.retry_after());
             }
             let retry = match idem {
                 Idempotency::Safe => err.is_temporary(),

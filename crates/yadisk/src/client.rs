@@ -67,7 +67,10 @@ impl YadiskClient {
         let client = cloudmux_http::build_client(&http)?;
         let api = Api::with_client(client.clone(), http.clone(), Some(token), parse_error)
             .named("Yandex Disk");
-        let links = Api::with_client(client, http, None, parse_error).named("Yandex Disk");
+        // The quota the pacer learns is the REST API's; the upload and download hosts are not under it.
+        let links = Api::with_client(client, http, None, parse_error)
+            .named("Yandex Disk")
+            .unpaced();
         let base = at_host(cfg.endpoint.as_deref(), "cloud-api.yandex.net", "/v1/disk");
         Ok(YadiskClient {
             api,
