@@ -127,7 +127,15 @@ impl Tickets {
         if let Some(db) = &self.db {
             let hash = token_hash(ticket);
             let now = now_ms();
-            let Some((user, session, path, made, used)) = db.ticket(&hash).await? else {
+            let Some(crate::db::TicketRow {
+                user_name: user,
+                session,
+                path,
+                made,
+                used,
+                ..
+            }) = db.ticket(&hash).await?
+            else {
                 return Err(expired());
             };
             let fresh =
