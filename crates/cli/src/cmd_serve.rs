@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use cloudmux_core::{Error, ErrorKind, Result, Storage, WriteOptions, bytes_stream};
 use cloudmux_server::AppState;
-use cloudmux_server::db::{Db, MountRow};
+use cloudmux_server::house::db::{Db, MountRow};
 
 use crate::config::Config;
 use crate::out::Out;
@@ -61,7 +61,7 @@ pub struct Serve {
     #[arg(long, value_name = "ADDRESS")]
     pub alist_listen: Option<String>,
     /// Seconds the download links AList's API hands out (their `sign`) stay valid.
-    #[arg(long, default_value_t = cloudmux_server::alist::sign::DEFAULT_TTL_SECS, value_name = "SECONDS")]
+    #[arg(long, default_value_t = cloudmux_server::doors::alist::sign::DEFAULT_TTL_SECS, value_name = "SECONDS")]
     pub alist_sign_ttl: u64,
 }
 
@@ -74,7 +74,7 @@ impl Serve {
         state.set_trusted_proxies(
             self.trusted_proxies
                 .iter()
-                .map(|p| cloudmux_server::proxy::Net::parse(p))
+                .map(|p| cloudmux_server::doors::common::proxy::Net::parse(p))
                 .collect::<Result<Vec<_>>>()?,
         );
         Ok(())
@@ -82,8 +82,8 @@ impl Serve {
 
     /// What remotes added through the admin API may point at: what the operator allowed, never the
     /// server's own folders.
-    fn policy(&self, cfg: &Config, data: &Path) -> cloudmux_server::admin::RemotePolicy {
-        cloudmux_server::admin::RemotePolicy {
+    fn policy(&self, cfg: &Config, data: &Path) -> cloudmux_server::house::mounts::RemotePolicy {
+        cloudmux_server::house::mounts::RemotePolicy {
             endpoints: self.allow_endpoints.clone(),
             local_roots: self.local_roots.clone(),
             private: vec![data.to_path_buf(), cfg.dir()],
@@ -119,7 +119,7 @@ fn parse_mount(s: &str) -> Result<MountRow> {
     }
     let (remote, root) = rest.split_once(':').unwrap_or((rest, ""));
     Ok(MountRow {
-        path: cloudmux_server::tree::clean(path)?,
+        path: cloudmux_server::house::tree::clean(path)?,
         remote: remote.to_string(),
         root: root.to_string(),
         read_only,
@@ -463,7 +463,7 @@ async fn demo(out: Out, s: Serve) -> anyhow::Result<()> {
             direct_links: false,
             guest: false,
         };
-        cloudmux_server::admin::mount_row(&state, row).await?;
+        state.mount_row(row).await?;
     }
     match state
         .users

@@ -1,28 +1,32 @@
-//! The cloudmux server: every remote mounted into one tree and served as a JSON API to signed-in users.
+//! The cloudmux server: every remote mounted into one tree, kept for several users, and served through
+//! several doors.
 //!
-//! - [`tree`]: the tree — remotes mounted at paths, longest-prefix resolution, virtual folders above the
-//!   mount points, a listing cache (TTL, one fetch for concurrent identical listings, dropped by writes),
-//!   read-only mounts, and [`tree::clean`], the one gate every outside path goes through.
-//! - [`api`]: the JSON API under `/api`, one router per resource ([`api::auth`], [`api::fs`],
-//!   [`api::tickets`], [`api::search`], [`api::tasks`]: list, stat, streamed download with Range and HEAD,
-//!   streamed upload, mkdir, rename, delete, links, search, background copies and moves) described by the
-//!   OpenAPI document at `/api/openapi.json`.
-//! - [`users`] and [`db`]: argon2 password hashes, expiring sessions and long-lived API tokens (only their
-//!   SHA-256 stored), a per-client login throttle; SQLite by default, PostgreSQL for several instances.
-//! - [`admin`]: users, mounts and the remotes they can use, for administrators.
-//! - [`dav`]: WebDAV at `/dav` over the same tree, HTTP Basic with the same users, streamed GET (ranges)
-//!   and PUT, `Depth: infinity` refused, locks per user ([`locks`]), COPY across mounts through the
-//!   transfer engine.
-//! - [`run`] serves it all until a shutdown future completes, then finishes what is in flight.
-//! - [`web`]: the web page at `/` (embedded; browse, upload with progress, download through short-lived
-//!   tickets, rename, move, delete, share, image previews, admin pages).
-//! - [`signin`]: adding remotes and signing them in from the web (Google through the server's callback,
-//!   Yandex by device code).
-//! - [`tasks`]: transfers between remotes run by `cloudmux-vfs` in the background, listed and cancellable.
+//! The crate is in two rooms, and its folders say which is which:
+//!
+//! - [`house`] is what the server keeps and does, whoever asks: the [`house::tree`] of mounts (with the
+//!   one gate every outside path goes through, [`house::tree::clean`]), [`house::users`] and their
+//!   sessions, [`house::mounts`] and the operator's policy for remotes, [`house::shares`],
+//!   [`house::tasks`] (background copies, moves and two-way syncs), [`house::tickets`] (header-less
+//!   download links), [`house::thumbs`], [`house::zip`] (archives streamed), [`house::markdown`]
+//!   (rendered safe), [`house::limits`] and the [`house::db`] (SQLite, or PostgreSQL for several
+//!   processes; migrations as files). It knows nothing of HTTP routes and names no door.
+//! - [`doors`] are the ways in, each in a place of its own that calls the house and
+//!   [`doors::common`] (who is asking, files and errors as HTTP answers, the client's address behind
+//!   proxies) and never another door: [`doors::api`] (the JSON API under `/api`, with its OpenAPI
+//!   document, administration and remote sign-in), [`doors::alist`] (AList's API, for AList's clients),
+//!   [`doors::dav`] (WebDAV at `/dav`, with its per-user locks), [`doors::share`] (what a share link's
+//!   holder reaches, with no account) and [`doors::web`] (the web page at `/`, and at `/s/ID` for a
+//!   share).
+//!
+//! One crate, not two: the doors and the house share [`AppState`] and are built and shipped together;
+//! a test (`tests/layout.rs`) keeps the picture true — the house names no door and no HTTP, no door
+//! reaches another, and no two modules import each other.
+//!
+//! [`run`] serves it all until a shutdown future completes, then finishes what is in flight.
 //!
 //! ```no_run
 //! # async fn demo(s: std::sync::Arc<dyn cloudmux_core::Storage>) -> cloudmux_core::Result<()> {
-//! use cloudmux_server::{AppState, db::Db, tree::Mount};
+//! use cloudmux_server::{AppState, house::db::Db, house::tree::Mount};
 //! let db = Db::open("sqlite:///tmp/cloudmux.db").await?;
 //! let state = AppState::new(db, std::time::Duration::from_secs(10));
 //! state.tree.mount(Mount { path: "/gdrive".into(), storage: s, read_only: false, direct_links: false, guest: false })?;
@@ -41,27 +45,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 
-pub mod admin;
-pub mod alist;
-pub mod api;
-pub mod body;
-pub mod dav;
-pub mod db;
-pub mod error;
-pub mod limits;
-pub mod locks;
-pub mod markdown;
-pub mod openapi;
-pub mod proxy;
-pub mod shares;
-pub mod signin;
-pub mod tasks;
-pub mod thumbs;
-pub mod tickets;
-pub mod tree;
-pub mod users;
-pub mod web;
-pub mod zip;
+pub mod doors;
+pub mod house;
+
+use doors::api::signin;
+use doors::common::proxy;
+use doors::{alist, api, dav, web};
+use house::{db, limits, mounts, tasks, thumbs, tickets, tree, users};
 
 /// Now, in milliseconds since the epoch: how the database keeps the times of leases, locks, tickets
 /// and throttle counters.
@@ -85,11 +75,11 @@ pub struct AppState {
     /// The remotes admins can mount (none: mounts are fixed at start).
     pub remotes: Option<Arc<dyn cloudmux_remote::Remotes>>,
     /// What remotes added through the admin API may point at.
-    pub policy: admin::RemotePolicy,
+    pub policy: mounts::RemotePolicy,
     /// WebDAV over the tree, and its locks.
     pub dav: dav::Dav,
     /// The saved mounts this process has mounted, by path (to follow changes made by other processes).
-    pub active: std::sync::Mutex<std::collections::HashMap<String, db::MountRow>>,
+    pub active: mounts::Active,
     /// Remote sign-ins in progress.
     pub signins: signin::SignIns,
     /// Thumbnails made recently.
@@ -115,6 +105,21 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// Mounts `m` now (opening its remote), without saving it.
+    pub async fn mount_now(&self, m: db::MountRow) -> cloudmux_core::Result<()> {
+        mounts::mount_now(&self.tree, self.remotes.as_ref(), &self.active, m).await
+    }
+
+    /// Mounts `m` now and saves it (other server processes on the same database pick it up).
+    pub async fn mount_row(&self, m: db::MountRow) -> cloudmux_core::Result<()> {
+        let m = db::MountRow {
+            path: tree::clean(&m.path)?,
+            ..m
+        };
+        self.mount_now(m.clone()).await?;
+        self.users.db().put_mount(&m).await
+    }
+
     /// A server over `db` whose listings stay cached for `cache_ttl`; sessions last a day.
     pub fn new(db: db::Db, cache_ttl: Duration) -> Arc<Self> {
         Self::with_remotes(db, cache_ttl, None)
@@ -127,7 +132,7 @@ impl AppState {
         cache_ttl: Duration,
         remotes: Option<Arc<dyn cloudmux_remote::Remotes>>,
     ) -> Arc<Self> {
-        Self::with_policy(db, cache_ttl, remotes, admin::RemotePolicy::default())
+        Self::with_policy(db, cache_ttl, remotes, mounts::RemotePolicy::default())
     }
 
     /// Like [`AppState::with_remotes`], with what remotes added through the admin API may point at.
@@ -135,7 +140,7 @@ impl AppState {
         db: db::Db,
         cache_ttl: Duration,
         remotes: Option<Arc<dyn cloudmux_remote::Remotes>>,
-        policy: admin::RemotePolicy,
+        policy: mounts::RemotePolicy,
     ) -> Arc<Self> {
         let tree = Arc::new(tree::Tree::new(cache_ttl));
         if db.is_postgres() {
@@ -199,7 +204,7 @@ impl AppState {
                 continue;
             }
             let path = m.path.clone();
-            if let Err(e) = admin::mount_now(self, m).await {
+            if let Err(e) = self.mount_now(m).await {
                 failed.push((path, e));
             }
         }
@@ -210,8 +215,9 @@ impl AppState {
 /// The application: the API (and AList's under [`alist::PREFIX`]) and the headers every answer carries.
 pub fn app(state: Arc<AppState>) -> Router {
     let routes = api::routes()
-        .merge(admin::routes())
+        .merge(api::admin::routes())
         .merge(signin::routes())
+        .merge(doors::share::routes())
         .merge(web::routes())
         .nest(alist::PREFIX, alist::routes())
         .route(dav::PREFIX, axum::routing::any(dav::handle))
@@ -301,7 +307,22 @@ pub async fn run(
             }
         })
     });
-    let upkeep = tasks::Tasks::spawn_upkeep(Arc::downgrade(&state));
+    // Tasks are tended every third of a lease while the state lives.
+    let upkeep = {
+        let weak = Arc::downgrade(&state);
+        tokio::spawn(async move {
+            loop {
+                let pause = match weak.upgrade() {
+                    Some(st) => {
+                        st.tasks.tend().await;
+                        st.tasks.lease() / 3
+                    }
+                    None => break,
+                };
+                tokio::time::sleep(pause).await;
+            }
+        })
+    };
     let st = state.clone();
     let served = axum::serve(
         listener,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use cloudmux_core::Storage;
 use cloudmux_server::AppState;
-use cloudmux_server::db::Db;
-use cloudmux_server::tree::Mount;
+use cloudmux_server::house::db::Db;
+use cloudmux_server::house::tree::Mount;
 use serde_json::{Value, json};
 
 mod common;
@@ -195,7 +195,7 @@ async fn sign_in_and_the_envelope_on(url: &str) {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["code"], 400, "{v}");
     // Pre-hashed sign-in: sha256(password + "-https://github.com/alist-org/alist").
-    let hashed = cloudmux_server::users::alist_static_hash("carol-password");
+    let hashed = cloudmux_server::house::users::alist_static_hash("carol-password");
     let v = s
         .call(
             "",

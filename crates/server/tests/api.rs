@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use cloudmux_core::Storage;
 use cloudmux_server::AppState;
-use cloudmux_server::db::Db;
-use cloudmux_server::tree::Mount;
+use cloudmux_server::house::db::Db;
+use cloudmux_server::house::tree::Mount;
 use serde_json::{Value, json};
 
 mod common;
@@ -1277,7 +1277,7 @@ async fn shared_state_across_servers(a: &Srv, b: &Srv, t: &str) {
     }
     assert_eq!(
         statuses.iter().filter(|s| **s != 429).count() as u32,
-        cloudmux_server::users::THROTTLE_FAILURES,
+        cloudmux_server::house::users::THROTTLE_FAILURES,
         "{statuses:?}"
     );
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");

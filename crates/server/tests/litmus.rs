@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use cloudmux_core::Storage;
 use cloudmux_server::AppState;
-use cloudmux_server::db::Db;
-use cloudmux_server::tree::Mount;
+use cloudmux_server::house::db::Db;
+use cloudmux_server::house::tree::Mount;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn litmus_all_suites() {

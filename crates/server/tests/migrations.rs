@@ -4,7 +4,7 @@
 
 mod common;
 
-use cloudmux_server::db::Db;
+use cloudmux_server::house::db::Db;
 use sqlx::{Connection, Executor};
 
 async fn applied(url: &str) -> Vec<(i64, bool)> {

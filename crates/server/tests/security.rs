@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use cloudmux_core::Storage;
 use cloudmux_server::AppState;
-use cloudmux_server::db::Db;
-use cloudmux_server::tree::Mount;
+use cloudmux_server::house::db::Db;
+use cloudmux_server::house::tree::Mount;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -238,7 +238,7 @@ async fn locks_are_per_location_and_owner() {
     assert_eq!(r.status(), 204);
     // Locks per user are bounded.
     let mut refused = false;
-    for i in 0..=cloudmux_server::locks::MAX_PER_USER {
+    for i in 0..=cloudmux_server::doors::dav::locks::MAX_PER_USER {
         let r = s
             .dav("LOCK", "bob", &format!("/l{i}.txt"))
             .body(LOCKINFO)
@@ -493,7 +493,7 @@ async fn forwarded_clients_count_only_through_trusted_proxies() {
             .send()
     };
     // Untrusted: every made-up address is still this one source.
-    for i in 0..cloudmux_server::users::THROTTLE_FAILURES {
+    for i in 0..cloudmux_server::house::users::THROTTLE_FAILURES {
         let from = format!("198.51.100.{i}");
         assert_eq!(guess(&from, "wrong").await.unwrap().status(), 403);
     }
@@ -501,7 +501,7 @@ async fn forwarded_clients_count_only_through_trusted_proxies() {
     // Trusted (the test client is 127.0.0.1): each forwarded client has its own count.
     let s = server().await;
     s.state.set_trusted_proxies(vec![
-        cloudmux_server::proxy::Net::parse("127.0.0.1").unwrap(),
+        cloudmux_server::doors::common::proxy::Net::parse("127.0.0.1").unwrap(),
     ]);
     let guess = |from: &str, pw: &str| {
         s.http
@@ -510,7 +510,7 @@ async fn forwarded_clients_count_only_through_trusted_proxies() {
             .json(&json!({"username": "alice", "password": pw}))
             .send()
     };
-    for _ in 0..cloudmux_server::users::THROTTLE_FAILURES {
+    for _ in 0..cloudmux_server::house::users::THROTTLE_FAILURES {
         assert_eq!(guess("203.0.113.5", "wrong").await.unwrap().status(), 403);
     }
     assert_eq!(guess("203.0.113.5", "wrong").await.unwrap().status(), 429);
@@ -574,7 +574,7 @@ async fn concurrent_guesses_get_no_more_tries() {
         }
     }
     assert!(
-        denied <= cloudmux_server::users::THROTTLE_FAILURES as usize,
+        denied <= cloudmux_server::house::users::THROTTLE_FAILURES as usize,
         "{denied} guesses checked"
     );
     assert_eq!(denied + limited, 40);
