@@ -482,20 +482,8 @@ impl State {
                 .min(sent.max(MIN_RATE))
                 .min(self.published.unwrap_or(f64::INFINITY));
             self.ceiling = None;
-            self.set_rate(Some(rate), now);
             self.last_cut = Some(now);
-            self.measure = Some(Measure {
-                rate: self.current(),
-                sent: sent.max(self.current()),
-                started: now,
-                seen: Vec::new(),
-                lag: Duration::ZERO,
-                steps: 0,
-            });
-            return Change::Measuring {
-                near: ceiling,
-                rate: self.current(),
-            };
+            return self.measure_at(rate, sent.max(rate), 0, ceiling, now);
         }
         self.ceiling_at(ceiling, now)
     }
@@ -512,6 +500,22 @@ impl State {
             ceiling,
             rate: self.current(),
         }
+    }
+
+    /// Starts measuring at `rate` (see [`Measure`]), the rate refused being `sent`, after `steps`
+    /// measurements; `near` is the estimate it checks.
+    fn measure_at(&mut self, rate: f64, sent: f64, steps: u32, near: f64, now: Instant) -> Change {
+        self.set_rate(Some(rate), now);
+        let rate = self.current();
+        self.measure = Some(Measure {
+            rate,
+            sent,
+            started: now,
+            seen: Vec::new(),
+            lag: Duration::ZERO,
+            steps,
+        });
+        Change::Measuring { near, rate }
     }
 
     /// A measurement's outcome (see [`Measure`]): `None` when none is under way.
@@ -545,19 +549,7 @@ impl State {
                     let next = (est * 1.1).min(rate);
                     if next < rate * 0.9 {
                         let was = m.sent;
-                        self.set_rate(Some(next), now);
-                        self.measure = Some(Measure {
-                            rate: next,
-                            sent: was,
-                            started: now,
-                            seen: Vec::new(),
-                            lag: Duration::ZERO,
-                            steps: steps + 1,
-                        });
-                        return Some(Change::Measuring {
-                            near: est,
-                            rate: next,
-                        });
+                        return Some(self.measure_at(next, was, steps + 1, est, now));
                     }
                 }
                 // Once what was sent in the window has been answered (the slowest answer yet, and half
@@ -586,19 +578,7 @@ impl State {
                 let was = m.sent;
                 if steps < MEASURE_STEPS && up <= was {
                     // Nothing refused: the estimate was low. Higher, measured again.
-                    self.set_rate(Some(up), now);
-                    self.measure = Some(Measure {
-                        rate: up,
-                        sent: was,
-                        started: now,
-                        seen: Vec::new(),
-                        lag: Duration::ZERO,
-                        steps: steps + 1,
-                    });
-                    return Some(Change::Measuring {
-                        near: rate,
-                        rate: up,
-                    });
+                    return Some(self.measure_at(up, was, steps + 1, rate, now));
                 }
                 // Still nothing refused near the rate that was: under it, the pace grows on from here.
                 self.ceiling_at(was, now);

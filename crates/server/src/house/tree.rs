@@ -771,15 +771,20 @@ mod tests {
     /// A tree with the local folder `dir` mounted at `/m`, listings kept `ttl` seconds.
     fn folder_at_m(dir: &std::path::Path, ttl: u64) -> Tree {
         let t = Tree::new(Duration::from_secs(ttl));
+        mount_local(&t, "/m", dir);
+        t
+    }
+
+    /// Mounts the local folder `dir` at `at`, writable.
+    fn mount_local(t: &Tree, at: &str, dir: &std::path::Path) {
         t.mount(Mount {
-            path: "/m".into(),
+            path: at.into(),
             storage: Arc::new(cloudmux_local::LocalStorage::new(dir).unwrap()),
             read_only: false,
             direct_links: false,
             guest: false,
         })
         .unwrap();
-        t
     }
 
     /// Changes published in one place, as the database holds them for several processes.
@@ -914,14 +919,7 @@ mod tests {
     async fn listings_are_cached_shared_and_invalidated_by_writes() {
         let d = tempfile::tempdir().unwrap();
         let t = Arc::new(Tree::new(Duration::from_secs(60)));
-        t.mount(Mount {
-            path: "/l".into(),
-            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
-            read_only: false,
-            direct_links: false,
-            guest: false,
-        })
-        .unwrap();
+        mount_local(&t, "/l", d.path());
         let many: Vec<_> = (0..8)
             .map(|_| {
                 let t = t.clone();
@@ -958,14 +956,7 @@ mod tests {
             }
         }
         let t = Tree::with_budget(Duration::from_secs(60), 200 * 1024);
-        t.mount(Mount {
-            path: "/l".into(),
-            storage: Arc::new(cloudmux_local::LocalStorage::new(d.path()).unwrap()),
-            read_only: false,
-            direct_links: false,
-            guest: false,
-        })
-        .unwrap();
+        mount_local(&t, "/l", d.path());
         let one = t.list("/l/d0").await.unwrap();
         let per = std::mem::size_of::<Vec<Entry>>() + one.iter().map(entry_bytes).sum::<usize>();
         assert!(

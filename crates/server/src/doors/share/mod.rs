@@ -60,22 +60,14 @@ async fn markdown(
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<InQ>,
-) -> Response {
-    let (row, full) = match entered(&st, &id, &q, &headers).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let v = match files::markdown_of(&st, &full).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+) -> Answer {
+    let (row, full) = entered(&st, &id, &q, &headers).await?;
+    let v = files::markdown_of(&st, &full).await.map_err(answer)?;
     // The text is the file: where downloads are limited, a rendering counts as one.
-    if row.max_downloads > 0
-        && let Some(refused) = count_download(&st, &row).await
-    {
-        return refused;
+    if row.max_downloads > 0 {
+        count_download(&st, &row).await?;
     }
-    Json(v).into_response()
+    Ok(Json(v).into_response())
 }
 
 async fn zip(
@@ -83,29 +75,32 @@ async fn zip(
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<InQ>,
-) -> Response {
-    let (row, full) = match entered(&st, &id, &q, &headers).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (top, items) = match files::zip_plan(&st, &full).await {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+) -> Answer {
+    let (row, full) = entered(&st, &id, &q, &headers).await?;
+    let (top, items) = files::zip_plan(&st, &full).await.map_err(answer)?;
     // An archive counts as one download.
-    match count_download(&st, &row).await {
-        Some(refused) => refused,
-        None => files::zip_body(&st, &top, items),
-    }
+    count_download(&st, &row).await?;
+    Ok(files::zip_body(&st, &top, items))
 }
 
-/// Counts one download of `row` (also without a limit: its owner sees the count); the answer to send
-/// instead when its limit is reached or the count cannot be made.
-async fn count_download(st: &AppState, row: &crate::house::db::ShareRow) -> Option<Response> {
+/// What a handler here answers: the answer, or the one to send instead (a refusal, an error).
+type Answer = std::result::Result<Response, Response>;
+
+/// An error as its answer.
+fn answer(e: impl IntoResponse) -> Response {
+    e.into_response()
+}
+
+/// Counts one download of `row` (also without a limit: its owner sees the count); Err: the answer to
+/// send instead when its limit is reached or the count cannot be made.
+async fn count_download(
+    st: &AppState,
+    row: &crate::house::db::ShareRow,
+) -> std::result::Result<(), Response> {
     match st.users.db().count_share_download(&row.id).await {
-        Ok(true) => None,
-        Ok(false) => Some(closed(Closed::Gone)),
-        Err(e) => Some(ApiError(e).into_response()),
+        Ok(true) => Ok(()),
+        Ok(false) => Err(closed(Closed::Gone)),
+        Err(e) => Err(ApiError(e).into_response()),
     }
 }
 
@@ -286,7 +281,7 @@ async fn download(
         .is_none_or(|r| r.trim().starts_with("bytes=0-"));
     if method == Method::GET
         && from_start
-        && let Some(refused) = count_download(&st, &row).await
+        && let Err(refused) = count_download(&st, &row).await
     {
         return refused;
     }
