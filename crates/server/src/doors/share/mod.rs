@@ -225,30 +225,28 @@ async fn list(
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<InQ>,
-) -> Response {
-    let (row, full) = match entered(&st, &id, &q, &headers).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match st.tree.list(&full).await {
-        Ok(all) => {
-            let entries: Vec<Value> = all
-                .iter()
-                .map(|e| {
-                    json!({
-                        "name": e.name,
-                        "path": shares::shown(&row, &e.path),
-                        "is_dir": e.is_dir,
-                        "size": e.size,
-                        "modified": e.modified,
-                        "mime": e.mime,
-                    })
-                })
-                .collect();
-            Json(json!({"path": shares::shown(&row, &full), "entries": entries})).into_response()
-        }
-        Err(e) => ApiError(e).into_response(),
-    }
+) -> Answer {
+    let (row, full) = entered(&st, &id, &q, &headers).await?;
+    let all = st
+        .tree
+        .list(&full)
+        .await
+        .map_err(ApiError)
+        .map_err(answer)?;
+    let entries: Vec<Value> = all
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "path": shares::shown(&row, &e.path),
+                "is_dir": e.is_dir,
+                "size": e.size,
+                "modified": e.modified,
+                "mime": e.mime,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"path": shares::shown(&row, &full), "entries": entries})).into_response())
 }
 
 async fn download(
@@ -257,37 +255,31 @@ async fn download(
     method: Method,
     headers: HeaderMap,
     Query(q): Query<InQ>,
-) -> Response {
-    let (row, full) = match entered(&st, &id, &q, &headers).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let (row, full) = entered(&st, &id, &q, &headers).await?;
     // Only a file that is there is counted.
-    match st.tree.stat_for_read(&full).await {
-        Ok(e) if !e.is_dir => {}
-        Ok(_) => {
-            return ApiError(
-                Error::invalid("a folder is not downloaded whole")
-                    .with_hint("list it and download its files"),
-            )
-            .into_response();
-        }
-        Err(e) => return ApiError(e).into_response(),
+    let e = st
+        .tree
+        .stat_for_read(&full)
+        .await
+        .map_err(ApiError)
+        .map_err(answer)?;
+    if e.is_dir {
+        return Err(answer(ApiError(
+            Error::invalid("a folder is not downloaded whole")
+                .with_hint("list it and download its files"),
+        )));
     }
     // A download is counted when a file is fetched from its start (a player's later ranges are not).
     let from_start = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|r| r.trim().starts_with("bytes=0-"));
-    if method == Method::GET
-        && from_start
-        && let Err(refused) = count_download(&st, &row).await
-    {
-        return refused;
+    if method == Method::GET && from_start {
+        count_download(&st, &row).await?;
     }
     let name = shares::shown(&row, &full);
-    match files::send_file(&st, &full, &name, &method, &headers, q.inline).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    files::send_file(&st, &full, &name, &method, &headers, q.inline)
+        .await
+        .map_err(answer)
 }
