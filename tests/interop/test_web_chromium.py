@@ -505,3 +505,41 @@ def test_share_links_in_a_fresh_browser(demo_server, browser, tmp_path):
         shot(late, "share-expired")
     finally:
         late.quit()
+
+
+def test_menus_open_one_at_a_time_and_close_outside_on_escape_and_by_right_click(demo_server, browser):
+    """The ⋯ menus behave as menus: a second one closes the first, a click outside or Escape closes
+    them (Escape gives the focus back to the ⋯), and a right click on an entry opens its menu instead of
+    the browser's."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    base, _, _ = demo_server
+    sign_in(browser, base)
+    go(browser, base, "/local", "README.txt")
+    rows = [r for r in browser.find_elements(By.CSS_SELECTOR, "#entries li.entry")
+            if any(m.is_displayed() for m in r.find_elements(By.CSS_SELECTOR, "details.menu"))]
+    assert len(rows) >= 2, [r.get_attribute("data-name") for r in rows]
+    first, second = (r.find_element(By.CSS_SELECTOR, "details.menu") for r in rows[:2])
+    opened = lambda: [d for d in browser.find_elements(By.CSS_SELECTOR, "details.menu") if d.get_attribute("open") is not None]
+
+    # The lower one first: an open menu drops over the rows below it.
+    second.find_element(By.TAG_NAME, "summary").click()
+    assert opened() == [second]
+    first.find_element(By.TAG_NAME, "summary").click()
+    assert opened() == [first], "opening another menu closed the first"
+    browser.find_element(By.ID, "crumbs").click()
+    assert opened() == [], "a click outside closed it"
+
+    first.find_element(By.TAG_NAME, "summary").click()
+    assert opened() == [first]
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    assert opened() == []
+    focused = browser.switch_to.active_element
+    assert focused.tag_name == "summary" and focused.find_element(By.XPATH, "..") == first, "focus back on its ⋯"
+
+    ActionChains(browser).context_click(rows[1].find_element(By.CSS_SELECTOR, "span.date")).perform()
+    assert opened() == [second], "a right click opened the entry's menu"
+    assert browser.switch_to.active_element.find_element(By.XPATH, "..").get_attribute("class") == "menu-items"
+    shot(browser, "menu-right-click")
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    assert opened() == []

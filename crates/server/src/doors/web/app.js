@@ -1030,6 +1030,30 @@ function wire() {
     const a = ev.target.closest("a");
     if (a && a.getAttribute("href") === location.hash) { ev.preventDefault(); render(); }
   });
+  // One ⋯ menu open at a time; a click outside closes it, and Escape closes it and gives the focus back
+  // to its ⋯. A right click on an entry opens that entry's menu in place of the browser's.
+  const closeMenus = (except) => {
+    for (const d of document.querySelectorAll("details.menu[open]")) if (d !== except) d.open = false;
+  };
+  document.addEventListener("toggle", (ev) => {
+    if (ev.target instanceof HTMLDetailsElement && ev.target.matches("details.menu") && ev.target.open) closeMenus(ev.target);
+  }, true);
+  document.addEventListener("click", (ev) => { if (!ev.target.closest("details.menu")) closeMenus(null); });
+  document.addEventListener("keydown", (ev) => {
+    const open = ev.key === "Escape" && document.querySelector("details.menu[open]");
+    if (!open) return;
+    ev.preventDefault();
+    open.open = false;
+    open.querySelector("summary").focus();
+  });
+  $("entries").addEventListener("contextmenu", (ev) => {
+    const menu = ev.target.closest("li.entry")?.querySelector("details.menu");
+    if (!menu || menu.hidden) return;
+    ev.preventDefault();
+    closeMenus(menu);
+    menu.open = true;
+    menu.querySelector(".menu-items button")?.focus();
+  });
   // "/" jumps to the search box (unless typing somewhere already).
   document.addEventListener("keydown", (ev) => {
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
