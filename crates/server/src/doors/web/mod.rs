@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
@@ -25,57 +26,254 @@ const STRINGS: &[(&str, &str)] = &[
 const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-fn asset(ctype: &'static str, body: &'static str) -> axum::response::Response {
-    (
-        [
-            (header::CONTENT_TYPE, ctype),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        body,
-    )
-        .into_response()
+/// The page's icon: a cloud over a stack (inline SVG, no request to anyone else).
+const ICON: &str = include_str!("favicon.svg");
+
+/// How long a browser keeps an asset whose name carries its hash: a year, never asked again (a new
+/// version has a new name).
+const FOREVER: &str = "public, max-age=31536000, immutable";
+/// What the page itself and the unhashed files get: kept, but asked again each time (an `ETag` makes
+/// that a 304).
+const REVALIDATE: &str = "no-cache";
+
+/// A file of the page as served: its type, its bytes and the same gzipped (made once), its `ETag`.
+struct Asset {
+    ctype: &'static str,
+    body: &'static [u8],
+    gzip: Vec<u8>,
+    etag: String,
+    cache: &'static str,
 }
 
-async fn strings(
-    axum::extract::Path(file): axum::extract::Path<String>,
-) -> axum::response::Response {
-    match STRINGS
-        .iter()
-        .find(|(lang, _)| file.strip_suffix(".json") == Some(*lang))
-    {
-        Some((_, body)) => asset("application/json", body),
-        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+impl Asset {
+    fn new(ctype: &'static str, body: &'static [u8], cache: &'static str) -> Self {
+        use std::io::Write;
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gzip = match z.write_all(body).and_then(|_| z.finish()) {
+            Ok(g) if g.len() < body.len() => g,
+            _ => Vec::new(),
+        };
+        Asset {
+            ctype,
+            body,
+            gzip,
+            etag: format!("\"{}\"", &hash(body)[..16]),
+            cache,
+        }
     }
+
+    /// The answer to a request with `headers`: 304 when the browser holds this version, the gzipped
+    /// bytes when it takes gzip.
+    fn answer(&self, headers: &HeaderMap) -> Response {
+        let mut h = HeaderMap::new();
+        let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.insert(k, v);
+            }
+        };
+        set(&mut h, header::CONTENT_TYPE, self.ctype);
+        set(&mut h, header::CONTENT_SECURITY_POLICY, CSP);
+        set(&mut h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(&mut h, header::REFERRER_POLICY, "no-referrer");
+        set(&mut h, header::CACHE_CONTROL, self.cache);
+        set(&mut h, header::ETAG, &self.etag);
+        set(&mut h, header::VARY, "Accept-Encoding");
+        let held = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim() == self.etag || t.trim() == "*")
+            });
+        if held {
+            return (StatusCode::NOT_MODIFIED, h).into_response();
+        }
+        if !self.gzip.is_empty() && takes_gzip(headers) {
+            set(&mut h, header::CONTENT_ENCODING, "gzip");
+            return (h, self.gzip.clone()).into_response();
+        }
+        (h, self.body).into_response()
+    }
+}
+
+/// Whether `Accept-Encoding` lists gzip with a weight above zero.
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let mut parts = t.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero
+        })
+}
+
+/// SHA-256 of `b`, hex.
+fn hash(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// The page's files: the script and the style sheet under names that carry their hash, the page itself
+/// pointing at those names, the icon and the string tables.
+struct Assets {
+    page: Asset,
+    /// (name under `/assets/`, the file)
+    files: Vec<(String, Asset)>,
+}
+
+static ASSETS: std::sync::LazyLock<Assets> = std::sync::LazyLock::new(|| {
+    let hashed = |stem: &str, ext: &str, body: &str| {
+        format!("{stem}.{}.{ext}", &hash(body.as_bytes())[..12])
+    };
+    let script = hashed("app", "js", SCRIPT);
+    let style = hashed("app", "css", STYLE);
+    let page: &'static str = Box::leak(
+        INDEX
+            .replace("/assets/app.js", &format!("/assets/{script}"))
+            .replace("/assets/app.css", &format!("/assets/{style}"))
+            .into_boxed_str(),
+    );
+    let mut files = vec![
+        (
+            script,
+            Asset::new("text/javascript; charset=utf-8", SCRIPT.as_bytes(), FOREVER),
+        ),
+        (
+            style,
+            Asset::new("text/css; charset=utf-8", STYLE.as_bytes(), FOREVER),
+        ),
+        // The unhashed names still answer (a page cached before an upgrade), asked again each time.
+        (
+            "app.js".into(),
+            Asset::new(
+                "text/javascript; charset=utf-8",
+                SCRIPT.as_bytes(),
+                REVALIDATE,
+            ),
+        ),
+        (
+            "app.css".into(),
+            Asset::new("text/css; charset=utf-8", STYLE.as_bytes(), REVALIDATE),
+        ),
+        (
+            "icon.svg".into(),
+            Asset::new("image/svg+xml", ICON.as_bytes(), REVALIDATE),
+        ),
+    ];
+    for (lang, body) in STRINGS {
+        files.push((
+            format!("strings/{lang}.json"),
+            Asset::new("application/json", body.as_bytes(), REVALIDATE),
+        ));
+    }
+    Assets {
+        page: Asset::new("text/html; charset=utf-8", page.as_bytes(), REVALIDATE),
+        files,
+    }
+});
+
+async fn page(headers: HeaderMap) -> Response {
+    ASSETS.page.answer(&headers)
+}
+
+async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    match ASSETS.files.iter().find(|(n, _)| *n == name) {
+        Some((_, a)) => a.answer(&headers),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn icon(headers: HeaderMap) -> Response {
+    file(Path("icon.svg".into()), headers).await
 }
 
 /// The routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route(
-            "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
+        .route("/", get(page))
         // A share link: the same page, which reads the id from its address.
-        .route(
-            "/s/{id}",
-            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
-        .route("/assets/strings/{file}", get(strings))
-        .route(
-            "/assets/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
-        )
-        .route(
-            "/assets/app.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
-        )
+        .route("/s/{id}", get(page))
+        .route("/favicon.ico", get(icon))
+        .route("/assets/{*name}", get(file))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_names_its_files_by_their_hash_and_they_are_kept_for_good() {
+        let page = std::str::from_utf8(ASSETS.page.body).unwrap();
+        let named: Vec<&str> = ASSETS
+            .files
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| n.starts_with("app.") && n.matches('.').count() == 2)
+            .collect();
+        assert_eq!(named.len(), 2, "{named:?}");
+        for n in named {
+            assert!(page.contains(&format!("/assets/{n}")), "the page loads {n}");
+            let (_, a) = ASSETS.files.iter().find(|(f, _)| f == n).unwrap();
+            assert_eq!(a.cache, FOREVER);
+        }
+        assert!(!page.contains("/assets/app.js\"") && !page.contains("/assets/app.css\""));
+        assert_eq!(ASSETS.page.cache, REVALIDATE);
+    }
+
+    #[test]
+    fn files_go_gzipped_to_who_takes_gzip_and_not_again_to_who_holds_them() {
+        use std::io::Read;
+        let a = Asset::new("text/javascript", SCRIPT.as_bytes(), FOREVER);
+        let ask = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(
+                    header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            a.answer(&h)
+        };
+        let r = ask(&[("accept-encoding", "br, gzip;q=0.8")]);
+        assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(r.headers()[header::CACHE_CONTROL], FOREVER);
+        let mut unzipped = String::new();
+        flate2::read::GzDecoder::new(&a.gzip[..])
+            .read_to_string(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, SCRIPT);
+        assert!(
+            a.gzip.len() * 2 < SCRIPT.len(),
+            "{} of {}",
+            a.gzip.len(),
+            SCRIPT.len()
+        );
+        for refused in ["identity", "gzip;q=0", "deflate, br"] {
+            let r = ask(&[("accept-encoding", refused)]);
+            assert!(
+                r.headers().get(header::CONTENT_ENCODING).is_none(),
+                "{refused}"
+            );
+        }
+        let etag = r.headers()[header::ETAG].to_str().unwrap().to_string();
+        assert_eq!(
+            ask(&[("if-none-match", &etag)]).status(),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            ask(&[("if-none-match", "\"other\"")]).status(),
+            StatusCode::OK
+        );
+    }
 
     #[test]
     fn names_never_become_html() {
