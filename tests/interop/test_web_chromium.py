@@ -385,6 +385,7 @@ def test_russian_read_only_user_and_guests(demo_server, tmp_path):
     status, r = api(base, "POST", "/api/admin/users", token,
                     {"name": "reader", "password": "reader-pass-1", "base_path": "/", "can_write": False, "is_admin": False})
     assert status == 201, r
+    put(base, token, "/local/полтора.bin", b"x" * 1536)
 
     ru = chromium(tmp_path, lang="ru")
     try:
@@ -400,6 +401,9 @@ def test_russian_read_only_user_and_guests(demo_server, tmp_path):
         assert not ru.find_element(By.ID, "new-folder").is_displayed()
         offered = actions(ru, "README.txt")
         assert offered == ["Скачать", "Поделиться"], offered
+        # Sizes written as Russian writes numbers: a decimal comma.
+        size = entry(ru, "полтора.bin").find_element(By.CSS_SELECTOR, "span.num").text
+        assert size.startswith("1,5"), size
         shot(ru, "reader-ru")
         # The switch goes back to English, and stays.
         ru.find_element(By.CSS_SELECTOR, "#lang option[value=en]").click()

@@ -82,13 +82,20 @@ function human(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : n) + " " + tr("unit." + units[i].toLowerCase());
+  const digits = i ? 1 : 0;
+  const shown = new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(n);
+  return shown + " " + tr("unit." + units[i].toLowerCase());
+}
+
+/** The locale numbers and dates are written in: Russian's comma and spaces, or British English. */
+function locale() {
+  return lang === "ru" ? "ru-RU" : "en-GB";
 }
 
 function when(d) {
   if (!d) return "";
   const x = typeof d === "number" ? new Date(d * 1000) : new Date(d);
-  return x.toLocaleString(lang === "ru" ? "ru-RU" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
+  return x.toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 function kindOf(name) {
