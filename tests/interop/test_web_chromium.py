@@ -547,3 +547,36 @@ def test_menus_open_one_at_a_time_and_close_outside_on_escape_and_by_right_click
     shot(browser, "menu-right-click")
     ActionChains(browser).send_keys(Keys.ESCAPE).perform()
     assert opened() == []
+
+
+def test_search_results_in_order_with_their_folder_as_a_link_and_the_view_chosen_per_mount(demo_server, browser):
+    """Search results come folders first and by name, each with a link to the folder it is in; choosing a
+    list for one mount leaves another's default (Photos a grid)."""
+    base, _, _ = demo_server
+    token = admin_token(base)
+    for folder in ["/local/found", "/local/found/sub"]:
+        assert api(base, "POST", "/api/fs/mkdir", token, {"path": folder})[0] in (200, 201)
+    for name in ["b-zeta.txt", "A-alpha.txt", "sub/c-middle.txt", "sub/a-first.txt"]:
+        put(base, token, "/local/found/" + name, b"x")
+    sign_in(browser, base)
+    go(browser, base, "/local/found", "b-zeta.txt")
+    box = browser.find_element(By.ID, "search-input")
+    box.send_keys(".txt", Keys.ENTER)
+    wait(browser, lambda d: entry(d, "c-middle.txt") is not None)
+    got = [r.get_attribute("data-name") for r in browser.find_elements(By.CSS_SELECTOR, "#entries li.entry")]
+    assert got == ["A-alpha.txt", "a-first.txt", "b-zeta.txt", "c-middle.txt"], got
+    where = entry(browser, "c-middle.txt").find_element(By.CSS_SELECTOR, "a.where")
+    assert where.text == "/local/found/sub"
+    where.click()
+    wait(browser, lambda d: d.execute_script("return decodeURIComponent(location.hash)") == "#/local/found/sub")
+    wait(browser, lambda d: entry(d, "a-first.txt") is not None and entry(d, "b-zeta.txt") is None)
+
+    # A list chosen in /local does not make Photos a list.
+    browser.find_element(By.ID, "view-list").click()
+    go(browser, base, "/photos/media/all", "sunrise.png")
+    wait(browser, lambda d: d.find_element(By.ID, "entries").get_attribute("class") == "grid")
+    browser.find_element(By.ID, "view-list").click()
+    go(browser, base, "/local", "README.txt")
+    assert browser.find_element(By.ID, "entries").get_attribute("class") == "list"
+    go(browser, base, "/photos/media/all", "sunrise.png")
+    assert browser.find_element(By.ID, "entries").get_attribute("class") == "list", "Photos' own choice kept"

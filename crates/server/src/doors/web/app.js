@@ -228,7 +228,6 @@ function signOut() {
 // The listing
 
 const state = {
-  view: localStorage.getItem("cloudmux-view") || "",
   sort: "name",
   order: "asc",
   page: 1,
@@ -342,7 +341,8 @@ function fill(data, found) {
   document.body.classList.toggle("can-copy", source.canWrite() && state.kind !== null && !found);
   const images = data.entries.filter((e) => !e.is_dir && IMAGE.test(e.name)).length;
   // Google Photos, and folders mostly of images, open as a grid unless the user chose otherwise.
-  const grid = state.view ? state.view === "grid" : (data.kind === "gphotos" || (images > 0 && images * 2 >= data.entries.length));
+  const chosen = found ? null : localStorage.getItem(viewKey(state.path));
+  const grid = chosen ? chosen === "grid" : (data.kind === "gphotos" || (images > 0 && images * 2 >= data.entries.length));
   setView(grid ? "grid" : "list", false);
   status(found ? t("search.results", { n: data.entries.length, q: found }) : t("entries", { n: data.total }));
   const items = [];
@@ -390,9 +390,10 @@ function item(e, index, found) {
   const name = e.is_dir
     ? el("a", { class: "name", href: "#" + encodeURIComponent(full), text: label })
     : el("a", { class: "name", href: "#" + encodeURIComponent(state.path), role: "button", text: label, onclick: (ev) => { ev.preventDefault(); open(index); } });
-  if (found) name.append(el("span", { class: "where", text: parentOf(full) }));
+  // A search result says where it is, as a link to that folder.
+  const where = found ? el("a", { class: "where", href: "#" + encodeURIComponent(parentOf(full)), text: parentOf(full) }) : null;
   const li = el("li", { class: "entry " + kind, "data-name": e.name, "data-path": full },
-    check, icon, name,
+    check, icon, where ? el("span", { class: "found" }, name, where) : name,
     el("span", { class: "num", text: e.is_dir ? "" : human(e.size) }),
     el("span", { class: "date", text: when(e.modified) }),
     menu(e, full, found));
@@ -424,10 +425,14 @@ function setView(v, remember) {
   $("entries-head").hidden = v === "grid";
   $("view-list").setAttribute("aria-pressed", String(v === "list"));
   $("view-grid").setAttribute("aria-pressed", String(v === "grid"));
-  if (remember) {
-    state.view = v;
-    localStorage.setItem("cloudmux-view", v);
-  }
+  if (remember) localStorage.setItem(viewKey(state.path), v);
+}
+
+/** Where a list/grid choice is remembered: per mount (its top folder), so that choosing a list for the
+ * local folder leaves Photos a grid. */
+function viewKey(path) {
+  const top = share ? "share" : path.split("/").filter(Boolean)[0] || "";
+  return "cloudmux-view:" + top;
 }
 
 // Thumbnails are fetched as they scroll into view.
@@ -643,7 +648,10 @@ async function search(q) {
   try {
     const r = await api("GET", `/api/fs/search?path=${encodeURIComponent(state.path)}&q=${encodeURIComponent(q)}&limit=500`);
     state.search = q;
-    fill({ entries: r.results, total: r.results.length }, q);
+    // Folders first, then by name as the reader's language sorts, then by where they are.
+    const order = new Intl.Collator(locale(), { numeric: true, sensitivity: "base" });
+    const results = [...r.results].sort((a, b) => (b.is_dir - a.is_dir) || order.compare(a.name, b.name) || order.compare(a.path, b.path));
+    fill({ entries: results, total: results.length }, q);
     if (!r.complete) status(t("search.partial", { n: r.results.length, q }));
   } catch (e) {
     status(e.message, true);
