@@ -495,8 +495,34 @@ def test_share_links_in_a_fresh_browser(demo_server, browser, tmp_path):
     finally:
         other.quit()
 
-    # An expired share answers 410, and its page says so.
+    # A shared file: its size and date, Download as the main action; no folder's ZIP, no count of items.
     token = admin_token(base)
+    status, r = api(base, "POST", "/api/shares", token, {"path": "/local/README.txt"})
+    assert status == 201, r
+    solo = chromium(tmp_path)
+    try:
+        solo.get(base + r["share"]["url"])
+        wait(solo, lambda d: entry(d, "README.txt") is not None)
+        want = (work / "demo-data" / "README.txt").read_bytes()
+        row = entry(solo, "README.txt")
+        assert row.find_element(By.CSS_SELECTOR, "span.num").text.endswith(("B", "KiB")), row.text
+        assert row.find_element(By.CSS_SELECTOR, "span.date").text, "its date is shown"
+        assert not solo.find_element(By.ID, "zip-folder").is_displayed()
+        assert "item" not in solo.find_element(By.ID, "status").text
+        button = solo.find_element(By.ID, "share-download")
+        assert button.is_displayed() and button.text == "Download"
+        button.click()
+        deadline = time.time() + 20
+        done = []
+        while time.time() < deadline and not done:
+            done = [p for p in solo.downloads.iterdir() if not p.name.endswith(".crdownload")]
+            time.sleep(0.2)
+        assert [p.read_bytes() for p in done] == [want]
+        shot(solo, "share-file")
+    finally:
+        solo.quit()
+
+    # An expired share answers 410, and its page says so.
     status, r = api(base, "POST", "/api/shares", token, {"path": "/local/README.txt", "expires_in": 1})
     assert status == 201, r
     time.sleep(2.2)

@@ -1286,6 +1286,36 @@ async fn share_links_open_their_subtree_only() {
         .as_str()
         .unwrap()
         .to_string();
+    // A shared file's page learns its size and date; a locked one's not before its password.
+    let about: Value = s
+        .http
+        .get(format!("{}/api/s/{open_id}", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(about["size"], 1, "{about}");
+    assert!(about["modified"].is_string(), "{about}");
+    let locked =
+        share(json!({"path": "/docs/a.txt", "password": "open sesame"})).await["share"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let about: Value = s
+        .http
+        .get(format!("{}/api/s/{locked}", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        about.get("size").is_none() && about.get("modified").is_none(),
+        "{about}"
+    );
     let plain = s
         .http
         .get(format!("{}/api/s/{open_id}/dl", s.base))

@@ -133,19 +133,25 @@ async fn about(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Respo
         Err(c) => return closed(c),
     };
     let name = row.path.rsplit('/').next().unwrap_or_default();
-    let is_dir = match st.tree.stat_for_read(&row.path).await {
-        Ok(e) => e.is_dir,
+    let e = match st.tree.stat_for_read(&row.path).await {
+        Ok(e) => e,
         Err(e) => return ApiError(e).into_response(),
     };
-    Json(json!({
+    let locked = !row.password_hash.is_empty();
+    let mut about = json!({
         "id": row.id,
         "name": name,
-        "is_dir": is_dir,
-        "password": !row.password_hash.is_empty(),
+        "is_dir": e.is_dir,
+        "password": locked,
         "expires": row.expires,
         "downloads_left": (row.max_downloads > 0).then(|| row.max_downloads - row.downloads),
-    }))
-    .into_response()
+    });
+    // A shared file's size and date, for its page — not before its password is given.
+    if !e.is_dir && !locked {
+        about["size"] = json!(e.size);
+        about["modified"] = json!(e.modified);
+    }
+    Json(about).into_response()
 }
 
 #[derive(Deserialize)]

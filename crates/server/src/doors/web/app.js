@@ -293,11 +293,15 @@ async function renderShare() {
     return;
   }
   if (!about.is_dir) {
-    // A shared file: shown as a one-entry listing.
+    // A shared file: its one entry (size and date where the server tells them), and Download as the
+    // page's main action — not a folder's ZIP, nor a count of items.
     show("files-view");
     state.path = "/";
     crumbs("/");
-    fill({ path: "/", entries: [{ name: about.name, path: "/", is_dir: false, size: null }], total: 1, writable: false });
+    fill({ path: "/", entries: [{ name: about.name, path: "/", is_dir: false, size: about.size ?? null, modified: about.modified ?? null }], total: 1, writable: false });
+    $("zip-folder").hidden = true;
+    $("share-download").hidden = false;
+    status(about.size !== null && about.size !== undefined ? human(about.size) : "");
     return;
   }
   return renderFiles(currentRoute());
@@ -305,6 +309,7 @@ async function renderShare() {
 
 async function renderFiles(path) {
   show("files-view");
+  $("share-download").hidden = true;
   if (path === "admin" || path === "shares") path = "/";
   if (state.path !== path) state.selected.clear();
   state.path = path;
@@ -966,6 +971,7 @@ function wire() {
     } catch (e) { status(e.message, true); }
   });
   $("zip-folder").addEventListener("click", () => download(state.path, true).catch((e) => status(e.message, true)));
+  $("share-download").addEventListener("click", () => download("/", false).catch((e) => status(e.message, true)));
   $("sort").addEventListener("change", () => { state.sort = $("sort").value; state.page = 1; render(); });
   $("order").addEventListener("click", () => {
     state.order = state.order === "asc" ? "desc" : "asc";
