@@ -457,6 +457,9 @@ def test_share_links_in_a_fresh_browser(demo_server, browser, tmp_path):
     browser.find_element(By.ID, "share-create").click()
     url = wait(browser, lambda d: d.find_element(By.ID, "share-url").get_attribute("value"))
     assert "/s/" in url
+    # The link is made: its settings are shown as made, no longer editable.
+    assert not dialog.find_element(By.NAME, "password").is_enabled()
+    assert not dialog.find_element(By.NAME, "max_downloads").is_enabled()
     shot(browser, "share-dialog")
     browser.find_element(By.CSS_SELECTOR, "#share-form button[value=cancel]").click()
     browser.get(base + "/#shares")
@@ -535,6 +538,17 @@ def test_share_links_in_a_fresh_browser(demo_server, browser, tmp_path):
         shot(late, "share-expired")
     finally:
         late.quit()
+
+    # The Shares page: a Copy button by each link; Revoke asks first (a first press revokes nothing).
+    first = url.split("/s/")[1]
+    browser.get(base + "/#shares")
+    row = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f"#shares tr[data-id='{first}']"))
+    assert row.find_element(By.CSS_SELECTOR, "button.copy").is_displayed()
+    row.find_element(By.CSS_SELECTOR, "button.revoke").click()
+    assert row.find_element(By.CSS_SELECTOR, "button.revoke").text == "Press again to revoke"
+    assert api(base, "GET", f"/api/s/{first}")[0] == 200, "one press revokes nothing"
+    row.find_element(By.CSS_SELECTOR, "button.revoke").click()
+    wait(browser, lambda d: api(base, "GET", f"/api/s/{first}")[0] == 410)
 
 
 def test_menus_open_one_at_a_time_and_close_outside_on_escape_and_by_right_click(demo_server, browser):

@@ -782,6 +782,8 @@ let sharing = null;
 function shareDialog(path) {
   sharing = path;
   $("share-form").reset();
+  for (const f of $("share-form").querySelectorAll("[name]")) f.disabled = false;
+  $("share-copy").textContent = t("share.copy");
   $("share-path").textContent = path;
   $("share-result").hidden = true;
   $("share-error").textContent = "";
@@ -800,10 +802,41 @@ async function createShare() {
     $("share-url").value = location.origin + r.share.url;
     $("share-result").hidden = false;
     $("share-create").hidden = true;
+    // The link is made with these settings: they no longer change anything, so they cannot be edited.
+    for (const f of $("share-form").querySelectorAll("[name]")) f.disabled = true;
     $("share-url").select();
   } catch (e) {
     $("share-error").textContent = e.message;
   }
+}
+
+/** Copies `text`, saying so on `button` (or selects nothing and says nothing where the browser refuses). */
+async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = t("share.copied");
+  } catch (_) {
+    status(text);
+  }
+}
+
+/** Revokes a share on a second press of its button (the first asks, for five seconds): a revoked link
+ * cannot be brought back. */
+async function revokeShare(s, button) {
+  if (!button.dataset.sure) {
+    button.dataset.sure = "1";
+    button.textContent = t("share.revoke_sure");
+    button.classList.add("danger");
+    setTimeout(() => {
+      if (!button.isConnected) return;
+      delete button.dataset.sure;
+      button.textContent = t("share.revoke");
+      button.classList.remove("danger");
+    }, 5000);
+    return;
+  }
+  try { await api("DELETE", `/api/shares/${encodeURIComponent(s.id)}`); } catch (e) { $("shares-error").textContent = e.message; }
+  renderShares();
 }
 
 async function renderShares() {
@@ -814,14 +847,12 @@ async function renderShares() {
     const r = await api("GET", "/api/shares" + ($("shares-all").checked ? "?all=true" : ""));
     $("shares").tBodies[0].replaceChildren(...r.shares.map((s) => el("tr", { "data-id": s.id },
       el("td", { text: (s.owner !== me.name ? s.owner + ": " : "") + s.path }),
-      el("td", {}, el("a", { href: s.url, text: location.origin + s.url, target: "_blank", rel: "noopener" })),
+      el("td", {}, el("a", { href: s.url, text: location.origin + s.url, target: "_blank", rel: "noopener" }), " ",
+        el("button", { type: "button", class: "copy", text: t("share.copy"), "aria-label": t("share.copy_link", { path: s.path }), onclick: (ev) => copyText(location.origin + s.url, ev.currentTarget) })),
       el("td", { text: tr("share.state." + s.state) + (s.password ? " · " + t("share.with_password") : "") }),
       el("td", { class: "num", text: s.max_downloads ? `${s.downloads} / ${s.max_downloads}` : String(s.downloads) }),
       el("td", { text: s.expires ? when(s.expires) : t("share.never") }),
-      el("td", {}, s.state === "live" ? el("button", { type: "button", text: t("share.revoke"), onclick: async () => {
-        try { await api("DELETE", `/api/shares/${encodeURIComponent(s.id)}`); } catch (e) { $("shares-error").textContent = e.message; }
-        renderShares();
-      } }) : ""))));
+      el("td", {}, s.state === "live" ? el("button", { type: "button", class: "revoke", text: t("share.revoke"), onclick: (ev) => revokeShare(s, ev.currentTarget) }) : ""))));
     if (!r.shares.length) $("shares").tBodies[0].replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "hint", text: t("shares.none") })));
   } catch (e) {
     $("shares-error").textContent = e.message;
@@ -1010,8 +1041,9 @@ function wire() {
     if (Math.abs(dx) > 50) step(dx < 0 ? 1 : -1);
   });
   $("share-create").addEventListener("click", createShare);
-  $("share-copy").addEventListener("click", async () => {
-    try { await navigator.clipboard.writeText($("share-url").value); $("share-copy").textContent = t("share.copied"); } catch (_) { $("share-url").select(); }
+  $("share-copy").addEventListener("click", (ev) => {
+    $("share-url").select();
+    copyText($("share-url").value, ev.currentTarget);
   });
   $("shares-all").addEventListener("change", renderShares);
   const drop = $("drop");
