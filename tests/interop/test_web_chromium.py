@@ -620,3 +620,20 @@ def test_search_results_in_order_with_their_folder_as_a_link_and_the_view_chosen
     assert browser.find_element(By.ID, "entries").get_attribute("class") == "list"
     go(browser, base, "/photos/media/all", "sunrise.png")
     assert browser.find_element(By.ID, "entries").get_attribute("class") == "list", "Photos' own choice kept"
+
+
+def test_the_theme_switch_overrides_the_system_and_is_remembered(demo_server, browser):
+    base, _, _ = demo_server
+    sign_in(browser, base)
+    background = lambda: browser.execute_script("return getComputedStyle(document.documentElement).backgroundColor")
+    light = background()
+    assert light == "rgb(255, 255, 255)", light
+    browser.find_element(By.CSS_SELECTOR, "#theme option[value=dark]").click()
+    wait(browser, lambda d: background() == "rgb(20, 23, 28)")
+    shot(browser, "dark")
+    browser.refresh()
+    wait(browser, lambda d: d.find_element(By.ID, "files-view").is_displayed())
+    assert background() == "rgb(20, 23, 28)", "the choice is remembered"
+    assert browser.find_element(By.ID, "theme").get_attribute("value") == "dark"
+    browser.find_element(By.CSS_SELECTOR, "#theme option[value='']").click()
+    wait(browser, lambda d: background() == light)

@@ -951,6 +951,11 @@ async function adminDo(fn) {
 // Wiring
 
 function wire() {
+  $("theme").value = theme();
+  $("theme").addEventListener("change", () => {
+    localStorage.setItem("cloudmux-theme", $("theme").value);
+    applyTheme();
+  });
   $("lang").addEventListener("change", async () => {
     localStorage.setItem("cloudmux-lang", $("lang").value);
     await loadStrings($("lang").value);
@@ -1118,7 +1123,20 @@ function wire() {
   window.addEventListener("hashchange", () => { state.page = 1; closeViewer(); render(); });
 }
 
+/** The theme chosen with the switch ("" for the system's). */
+function theme() {
+  const t = localStorage.getItem("cloudmux-theme");
+  return t === "light" || t === "dark" ? t : "";
+}
+
+function applyTheme() {
+  const t = theme();
+  if (t) document.documentElement.dataset.theme = t;
+  else delete document.documentElement.dataset.theme;
+}
+
 async function start() {
+  applyTheme();
   await loadStrings(preferredLanguage());
   wire();
   if (token && !share) {
