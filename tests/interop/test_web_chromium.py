@@ -637,3 +637,22 @@ def test_the_theme_switch_overrides_the_system_and_is_remembered(demo_server, br
     assert browser.find_element(By.ID, "theme").get_attribute("value") == "dark"
     browser.find_element(By.CSS_SELECTOR, "#theme option[value='']").click()
     wait(browser, lambda d: background() == light)
+
+
+def test_markdown_tables_keep_their_alignment_and_task_boxes_have_names(demo_server, browser):
+    base, _, _ = demo_server
+    token = admin_token(base)
+    put(base, token, "/local/aligned.md",
+        "# Plan\n\n| left | middle | right |\n|:--|:-:|--:|\n| a | b | c |\n\n- [x] write it\n- [ ] ship it\n".encode())
+    sign_in(browser, base)
+    go(browser, base, "/local", "aligned.md")
+    entry(browser, "aligned.md").find_element(By.CSS_SELECTOR, "a.name").click()
+    article = wait(browser, EC.visibility_of_element_located((By.CSS_SELECTOR, "#viewer-body article.markdown")))
+    cells = article.find_elements(By.CSS_SELECTOR, "tbody td")
+    assert [c.value_of_css_property("text-align") for c in cells] == ["left", "center", "right"]
+    boxes = article.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")
+    assert [b.get_attribute("aria-label") for b in boxes] == ["write it", "ship it"]
+    assert [b.is_selected() for b in boxes] == [True, False]
+    # Nothing the page's own policy refused on the way (inline styles would be).
+    refused = [e for e in browser.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+    assert not refused, refused

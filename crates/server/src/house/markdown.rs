@@ -55,6 +55,17 @@ pub fn render(text: &str) -> String {
     });
     let mut out = String::with_capacity(text.len() * 3 / 2);
     html::push_html(&mut out, events);
+    // A table column's alignment as the `align` attribute, not an inline style (which the page's
+    // Content-Security-Policy refuses). Only the writer's own tags match: raw HTML in the file became
+    // text above, its `<` escaped, so the file's words are never changed.
+    for cell in ["th", "td"] {
+        for side in ["left", "center", "right"] {
+            out = out.replace(
+                &format!("<{cell} style=\"text-align: {side}\">"),
+                &format!("<{cell} align=\"{side}\">"),
+            );
+        }
+    }
     out
 }
 
@@ -84,6 +95,23 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("<table>") && out.contains("<h1>"), "{out}");
+    }
+
+    #[test]
+    fn table_alignment_is_an_attribute_and_a_files_own_style_stays_text() {
+        let out = render(
+            "| l | c | r |\n|:--|:-:|--:|\n| 1 | 2 | 3 |\n\n<p style=\"text-align: center\">x</p>\n",
+        );
+        assert!(
+            out.contains("<th align=\"left\">") && out.contains("<td align=\"center\">"),
+            "{out}"
+        );
+        assert!(out.contains("<td align=\"right\">"), "{out}");
+        assert!(!out.contains("<th style=") && !out.contains("<td style="), "{out}");
+        assert!(
+            out.contains("&lt;p style=\"text-align: center\"&gt;"),
+            "the file's own HTML stays text, unchanged: {out}"
+        );
     }
 
     #[test]

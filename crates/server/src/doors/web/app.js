@@ -501,7 +501,11 @@ function safeHtml(html) {
       out.setAttribute(a, v);
     }
     if (n.tagName === "A") { out.setAttribute("rel", "noopener noreferrer nofollow"); out.setAttribute("target", "_blank"); }
-    if (n.tagName === "INPUT") out.setAttribute("disabled", "");
+    // A task list's box is named by its item's words, for screen readers.
+    if (n.tagName === "INPUT") {
+      out.setAttribute("disabled", "");
+      out.setAttribute("aria-label", (n.parentNode?.textContent || "").trim() || t("task"));
+    }
     for (const c of n.childNodes) { const x = copy(c); if (x) out.append(x); }
     return out;
   };
