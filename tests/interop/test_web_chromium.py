@@ -656,3 +656,47 @@ def test_markdown_tables_keep_their_alignment_and_task_boxes_have_names(demo_ser
     # Nothing the page's own policy refused on the way (inline styles would be).
     refused = [e for e in browser.get_log("browser") if "Content Security Policy" in e.get("message", "")]
     assert not refused, refused
+
+
+def test_a_big_folder_pages_selects_whole_and_works_by_keyboard(demo_server, browser):
+    """450 entries: the pager above and below the list; Select all says it took a page and offers the
+    whole folder; shift-click picks a range; arrows move between entries and Ctrl+A picks the folder."""
+    base, work, _ = demo_server
+    many = work / "demo-data" / "many"
+    many.mkdir()
+    for i in range(450):
+        (many / f"f{i:03}.txt").write_bytes(b"x")
+    sign_in(browser, base)
+    go(browser, base, "/local/many", "f000.txt")
+    for p in ["pager-top", "pager"]:
+        assert "1 / 3" in browser.find_element(By.ID, p).text or "1 of 3" in browser.find_element(By.ID, p).text, p
+
+    browser.find_element(By.ID, "select-all").click()
+    count = browser.find_element(By.ID, "selection-count").text
+    assert count == "200 selected: this page of 450", count
+    whole = browser.find_element(By.ID, "select-folder")
+    assert whole.is_displayed() and whole.text == "Select all 450 in this folder"
+    whole.click()
+    wait(browser, lambda d: d.find_element(By.ID, "selection-count").text == "450 selected")
+    browser.find_element(By.ID, "bulk-clear").click()
+    wait(browser, lambda d: not d.find_element(By.ID, "selection").is_displayed())
+
+    # Shift-click: the second click picks everything between.
+    from selenium.webdriver.common.action_chains import ActionChains
+    boxes = lambda: browser.find_elements(By.CSS_SELECTOR, "#entries li.entry[data-path] .pick")
+    boxes()[2].click()
+    ActionChains(browser).key_down(Keys.SHIFT).click(boxes()[6]).key_up(Keys.SHIFT).perform()
+    assert browser.find_element(By.ID, "selection-count").text == "5 selected"
+    picked = [r.get_attribute("data-name") for r in browser.find_elements(By.CSS_SELECTOR, "#entries li.entry.picked")]
+    assert picked == [f"f{i:03}.txt" for i in range(2, 7)], picked
+    browser.find_element(By.ID, "bulk-clear").click()
+
+    # The keyboard: arrows from an entry to the next, Ctrl+A for the whole folder.
+    first = entry(browser, "f000.txt").find_element(By.CSS_SELECTOR, "a.name")
+    first.send_keys(Keys.ARROW_DOWN)
+    assert browser.switch_to.active_element.text == "f001.txt"
+    browser.switch_to.active_element.send_keys(Keys.ARROW_DOWN, Keys.ARROW_UP, Keys.ARROW_UP)
+    assert browser.switch_to.active_element.text == "f000.txt"
+    browser.switch_to.active_element.send_keys(Keys.CONTROL, "a")
+    wait(browser, lambda d: d.find_element(By.ID, "selection-count").text == "450 selected")
+    shot(browser, "big-folder")

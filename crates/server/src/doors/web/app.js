@@ -236,6 +236,9 @@ const state = {
   writable: false,
   selected: new Set(),
   search: null,
+  total: 0,
+  /** The index of the last box clicked, for shift-click ranges. */
+  anchor: null,
 };
 
 function currentRoute() {
@@ -340,6 +343,8 @@ function fill(data, found) {
   for (const u of blobs) URL.revokeObjectURL(u);
   blobs = [];
   state.entries = data.entries;
+  state.total = data.total ?? data.entries.length;
+  state.anchor = null;
   state.kind = found ? undefined : share ? "share" : data.kind ?? null;
   state.writable = !!data.writable && source.canWrite() && !found;
   document.body.classList.toggle("can-write", state.writable);
@@ -364,14 +369,16 @@ function fill(data, found) {
   lazyThumbs();
 }
 
+/** The pages of a big folder: the same controls above the listing and below it. */
 function pager(data, found) {
-  const p = $("pager");
-  p.replaceChildren();
   const pages = Math.ceil(data.total / PER_PAGE);
-  if (found || share || pages <= 1) return;
-  if (state.page > 1) p.append(el("button", { type: "button", text: t("page.prev"), onclick: () => { state.page--; render(); } }));
-  p.append(el("span", { text: t("page.of", { page: state.page, pages }) }));
-  if (state.page < pages) p.append(el("button", { type: "button", text: t("page.next"), onclick: () => { state.page++; render(); } }));
+  for (const p of [$("pager-top"), $("pager")]) {
+    p.replaceChildren();
+    if (found || share || pages <= 1) continue;
+    if (state.page > 1) p.append(el("button", { type: "button", text: t("page.prev"), onclick: () => { state.page--; render(); } }));
+    p.append(el("span", { text: t("page.of", { page: state.page, pages }) }));
+    if (state.page < pages) p.append(el("button", { type: "button", text: t("page.next"), onclick: () => { state.page++; render(); } }));
+  }
 }
 
 function entryPath(e) {
@@ -383,6 +390,20 @@ function item(e, index, found) {
   const kind = e.is_dir ? (e.mount ? "mount" : "dir") : kindOf(e.name);
   const check = el("input", { type: "checkbox", class: "pick", "aria-label": t("select", { name: e.name }) });
   check.checked = state.selected.has(full);
+  check.addEventListener("click", (ev) => {
+    // Shift-click: everything from the last box clicked to this one takes this one's state.
+    if (ev.shiftKey && state.anchor !== null && state.anchor !== index) {
+      const [from, to] = [Math.min(state.anchor, index), Math.max(state.anchor, index)];
+      for (const x of state.entries.slice(from, to + 1)) {
+        if (check.checked) state.selected.add(entryPath(x)); else state.selected.delete(entryPath(x));
+      }
+      for (const box of document.querySelectorAll("#entries li.entry[data-path] .pick")) {
+        box.checked = state.selected.has(box.closest("li").dataset.path);
+        box.closest("li").classList.toggle("picked", box.checked);
+      }
+    }
+    state.anchor = index;
+  });
   check.addEventListener("change", () => {
     if (check.checked) state.selected.add(full); else state.selected.delete(full);
     li.classList.toggle("picked", check.checked);
@@ -518,8 +539,30 @@ function safeHtml(html) {
 function selectionBar() {
   const n = state.selected.size;
   $("selection").hidden = n === 0;
-  $("selection-count").textContent = t("selected", { n });
-  $("select-all").checked = n > 0 && state.entries.every((e) => state.selected.has(entryPath(e)));
+  const page = n > 0 && state.entries.every((e) => state.selected.has(entryPath(e)));
+  $("select-all").checked = page;
+  // A page of a bigger folder all picked: say it is a page, and offer the whole folder.
+  const more = page && !share && state.search === null && state.total > state.entries.length && n < state.total;
+  $("selection-count").textContent = more ? t("selected.page", { n, total: state.total }) : t("selected", { n });
+  $("select-folder").hidden = !more;
+  $("select-folder").textContent = t("selection.whole", { n: state.total });
+}
+
+/** Picks every entry of the folder shown, on every page (the API lists it whole). */
+async function selectFolder() {
+  if (share || state.search !== null) {
+    for (const e of state.entries) state.selected.add(entryPath(e));
+  } else {
+    status(t("loading"));
+    const whole = await api("GET", `/api/fs/list?path=${encodeURIComponent(state.path)}&per_page=0`);
+    for (const e of whole.entries) state.selected.add(entryPath(e));
+    status(t("entries", { n: whole.total }));
+  }
+  for (const box of document.querySelectorAll("#entries .pick")) {
+    box.checked = true;
+    box.closest("li").classList.add("picked");
+  }
+  selectionBar();
 }
 
 function selectedEntries() {
@@ -1030,6 +1073,33 @@ function wire() {
   $("bulk-copy").addEventListener("click", () => copy(selectedEntries()).catch((e) => status(e.message, true)));
   $("bulk-delete").addEventListener("click", () => remove(selectedEntries()).catch((e) => status(e.message, true)));
   $("bulk-clear").addEventListener("click", () => { state.selected.clear(); render(); });
+  $("select-folder").addEventListener("click", () => selectFolder().catch((e) => status(e.message, true)));
+  // The list by keyboard: arrows move between entries, Enter opens (the entry's own link), Delete
+  // deletes the selection (or the entry), F2 renames, Ctrl/Cmd+A picks the whole folder.
+  $("entries").addEventListener("keydown", (ev) => {
+    const li = ev.target.closest("li.entry");
+    if (!li || ev.target.matches("input:not(.pick), select, textarea")) return;
+    const rows = [...document.querySelectorAll("#entries li.entry")];
+    const at = rows.indexOf(li);
+    const focusRow = (i) => rows[Math.max(0, Math.min(rows.length - 1, i))]?.querySelector("a.name")?.focus();
+    const e = state.entries.find((x) => entryPath(x) === li.dataset.path);
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      focusRow(at + (ev.key === "ArrowDown" ? 1 : -1));
+    } else if (ev.key === "Home" || ev.key === "End") {
+      ev.preventDefault();
+      focusRow(ev.key === "Home" ? 0 : rows.length - 1);
+    } else if (ev.key === "Delete" && state.writable && e && !e.mount) {
+      ev.preventDefault();
+      remove(state.selected.size ? selectedEntries() : [li.dataset.path]).catch((x) => status(x.message, true));
+    } else if (ev.key === "F2" && state.writable && e && !e.mount) {
+      ev.preventDefault();
+      rename(e, li.dataset.path).catch((x) => status(x.message, true));
+    } else if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "a") {
+      ev.preventDefault();
+      selectFolder().catch((x) => status(x.message, true));
+    }
+  });
   $("search-form").addEventListener("submit", (ev) => { ev.preventDefault(); search($("search-input").value.trim()); });
   $("nav-tasks").addEventListener("click", () => openPanel($("tasks-panel").hidden));
   $("tasks-close").addEventListener("click", () => openPanel(false));
