@@ -279,6 +279,26 @@ pub fn conflict_name(path: &str, loser: Side, now: DateTime<Utc>) -> String {
     }
 }
 
+/// [`conflict_name`], made free: a name neither side holds nor this plan already gave (two conflicts of
+/// one file within the same second, one run after another, would otherwise meet): `-2`, `-3`, … after
+/// the time.
+fn free_conflict_name(
+    path: &str,
+    loser: Side,
+    now: DateTime<Utc>,
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    let first = conflict_name(path, loser, now);
+    if !taken(&first) {
+        return first;
+    }
+    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    (2u32..)
+        .map(|n| first.replacen(&stamp, &format!("{stamp}-{n}"), 1))
+        .find(|c| !taken(c))
+        .unwrap_or(first)
+}
+
 fn parent(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
 }
@@ -344,6 +364,8 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
     let mut deletes = Vec::new();
     let mut rmdirs: Vec<(Side, String)> = Vec::new();
     let mut done: BTreeSet<String> = BTreeSet::new();
+    // Conflict names this plan gave.
+    let mut named: BTreeSet<String> = BTreeSet::new();
 
     // Renames one side made that the other can repeat as they are.
     for side in [Side::One, Side::Two] {
@@ -443,7 +465,10 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
                 if a.is_dir || b.is_dir {
                     // A folder and a file: the file moves aside, the folder is made on its side.
                     let file_side = if a.is_dir { Side::Two } else { Side::One };
-                    let to = conflict_name(path, file_side, now);
+                    let to = free_conflict_name(path, file_side, now, |c| {
+                        one.contains_key(c) || two.contains_key(c) || named.contains(c)
+                    });
+                    named.insert(to.clone());
                     aside.push(Action::KeepAside {
                         on: file_side,
                         path: path.clone(),
@@ -475,7 +500,10 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
                     }
                 };
                 let lose = win.other();
-                let to = conflict_name(path, lose, now);
+                let to = free_conflict_name(path, lose, now, |c| {
+                    one.contains_key(c) || two.contains_key(c) || named.contains(c)
+                });
+                named.insert(to.clone());
                 aside.push(Action::KeepAside {
                     on: lose,
                     path: path.clone(),
@@ -711,6 +739,43 @@ mod tests {
             conflict_name("d/Makefile", Side::Two, now()),
             "d/Makefile.conflict-path2-20261130T005320Z"
         );
+    }
+
+    #[test]
+    fn a_second_conflict_in_the_same_second_gets_a_name_of_its_own() {
+        // The first conflict's copy is on both sides already (a run a moment ago); the same file
+        // conflicts again within the same second.
+        let aside = conflict_name("r.pdf", Side::One, now());
+        let base: BTreeMap<String, String> = [
+            ("r.pdf".to_string(), "0".to_string()),
+            (aside.clone(), "first".to_string()),
+        ]
+        .into();
+        let none = BTreeMap::new();
+        let state = State::agreed(&tree_of(&base, &none), &tree_of(&base, &none));
+        let mut one = base.clone();
+        one.insert("r.pdf".into(), "one".into());
+        let mut two = base.clone();
+        two.insert("r.pdf".into(), "two!".into());
+        let p = plan(
+            &state,
+            &tree_of(&one, &none),
+            &tree_of(&two, &none),
+            Winner::Larger,
+            now(),
+        );
+        let second = "r.conflict-path1-20261130T005320Z-2.pdf";
+        assert!(
+            p.actions
+                .iter()
+                .any(|a| matches!(a, Action::KeepAside { to, .. } if to == second)),
+            "{:?}",
+            p.actions
+        );
+        let (mut a, mut b, mut trash) = (one, two, Vec::new());
+        apply_model(&p, &mut a, &mut b, &mut trash);
+        assert_eq!(a, b);
+        assert_eq!((a[&aside].as_str(), a[second].as_str()), ("first", "one"));
     }
 
     #[test]
