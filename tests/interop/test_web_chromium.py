@@ -700,3 +700,26 @@ def test_a_big_folder_pages_selects_whole_and_works_by_keyboard(demo_server, bro
     browser.switch_to.active_element.send_keys(Keys.CONTROL, "a")
     wait(browser, lambda d: d.find_element(By.ID, "selection-count").text == "450 selected")
     shot(browser, "big-folder")
+
+
+def test_icons_tell_kinds_and_remotes_apart(demo_server, browser):
+    """Each mount shows the kind of remote it is; code, data, text, PDF, video and archives each have an
+    icon of their own."""
+    base, work, _ = demo_server
+    token = admin_token(base)
+    assert api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/kinds"})[0] in (200, 201)
+    names_ = ["a.rs", "b.json", "c.txt", "d.pdf", "e.mp4", "f.zip"]
+    for n in names_:
+        put(base, token, "/local/kinds/" + n, b"x")
+    sign_in(browser, base)
+    wait(browser, lambda d: names(d) >= {"gdrive", "local", "photos", "yadisk"})
+    icon = lambda name: browser.execute_script(
+        "return getComputedStyle(arguments[0]).backgroundImage", entry(browser, name).find_element(By.CSS_SELECTOR, ".icon"))
+    mounts = {m: icon(m) for m in ["gdrive", "local", "photos", "yadisk"]}
+    assert len(set(mounts.values())) == 4, "one icon per kind of remote"
+    assert entry(browser, "gdrive").get_attribute("class").split() == ["entry", "mount", "gdrive"]
+    go(browser, base, "/local/kinds", "a.rs")
+    files = {n: icon(n) for n in names_}
+    assert len(set(files.values())) == len(names_), "one icon per kind of file"
+    assert all(v.startswith("url(") for v in files.values())
+    shot(browser, "icons")

@@ -107,7 +107,10 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("<td align=\"right\">"), "{out}");
-        assert!(!out.contains("<th style=") && !out.contains("<td style="), "{out}");
+        assert!(
+            !out.contains("<th style=") && !out.contains("<td style="),
+            "{out}"
+        );
         assert!(
             out.contains("&lt;p style=\"text-align: center\"&gt;"),
             "the file's own HTML stays text, unchanged: {out}"

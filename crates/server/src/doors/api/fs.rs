@@ -45,7 +45,12 @@ async fn list(
     if a.is_guest() {
         all = Arc::new(all.iter().filter(|e| a.visible(&e.path)).cloned().collect());
     }
-    let mounts: Vec<String> = st.tree.mounts().iter().map(|m| m.path.clone()).collect();
+    let mounts: Vec<(String, &'static str)> = st
+        .tree
+        .mounts()
+        .iter()
+        .map(|m| (m.path.clone(), m.storage.kind()))
+        .collect();
     // The mount the folder is in (none: a folder of mount points): its kind, and whether the page may
     // offer to change things here.
     let located = st.tree.locate(&full).ok();
@@ -97,7 +102,7 @@ fn list_whole(
     full: String,
     all: Arc<Vec<Entry>>,
     idx: Vec<usize>,
-    mounts: Vec<String>,
+    mounts: Vec<(String, &'static str)>,
     writable: bool,
     kind: Option<&str>,
 ) -> Response {

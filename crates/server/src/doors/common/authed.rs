@@ -210,11 +210,12 @@ impl Authed {
     }
 
     /// An entry of a listing: with `"mount": true` where it is a mount point (which cannot be renamed,
-    /// moved or deleted).
-    pub(crate) fn listed(&self, e: &Entry, mounts: &[String]) -> Value {
+    /// moved or deleted), and `"remote"`: the kind of remote mounted there (`gdrive`, `local`, …).
+    pub(crate) fn listed(&self, e: &Entry, mounts: &[(String, &'static str)]) -> Value {
         let mut v = self.entry(e);
-        if mounts.contains(&e.path) {
+        if let Some((_, kind)) = mounts.iter().find(|(m, _)| *m == e.path) {
             v["mount"] = json!(true);
+            v["remote"] = json!(kind);
         }
         v
     }

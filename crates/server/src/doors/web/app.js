@@ -12,6 +12,12 @@ const AUDIO = /\.(mp3|m4a|aac|ogg|oga|opus|wav|flac)$/i;
 const MARKDOWN = /\.(md|markdown)$/i;
 const PDF = /\.pdf$/i;
 const TEXT = /\.(txt|log|csv|tsv|json|ya?ml|toml|ini|cfg|conf|xml|html?|css|js|mjs|ts|tsx|jsx|rs|py|go|java|kt|c|h|cc|cpp|hpp|cs|rb|php|sh|bash|zsh|ps1|sql|lua|pl|r|swift|dart|scala|diff|patch|srt|vtt|tex|env|gitignore|dockerfile|makefile)$/i;
+/** Within what previews as text: source code, and data (tables, settings) — each its own icon. */
+const CODE = /\.(html?|css|js|mjs|ts|tsx|jsx|rs|py|go|java|kt|c|h|cc|cpp|hpp|cs|rb|php|sh|bash|zsh|ps1|sql|lua|pl|r|swift|dart|scala|diff|patch|tex|dockerfile|makefile)$/i;
+const DATA = /\.(csv|tsv|json|ya?ml|toml|ini|cfg|conf|xml|env)$/i;
+const ARCHIVE = /\.(zip|tar|tgz|gz|bz2|xz|zst|7z|rar)$/i;
+/** The kinds of remote whose mount points have an icon of their own. */
+const REMOTES = ["gdrive", "gphotos", "yadisk", "local"];
 const TEXT_PREVIEW_BYTES = 512 * 1024;
 
 // ---------------------------------------------------------------------------------------------------
@@ -106,6 +112,13 @@ function kindOf(name) {
   if (PDF.test(name)) return "pdf";
   if (TEXT.test(name)) return "text";
   return "other";
+}
+
+/** The classes an entry's icon is drawn from: its kind, and for text, code or data; archives apart. */
+function iconKind(name) {
+  const kind = kindOf(name);
+  if (kind === "text") return CODE.test(name) ? "text code" : DATA.test(name) ? "text data" : "text";
+  return kind === "other" && ARCHIVE.test(name) ? "archive" : kind;
 }
 
 function status(msg, bad) {
@@ -387,7 +400,7 @@ function entryPath(e) {
 
 function item(e, index, found) {
   const full = entryPath(e);
-  const kind = e.is_dir ? (e.mount ? "mount" : "dir") : kindOf(e.name);
+  const kind = e.is_dir ? (e.mount ? "mount " + (REMOTES.includes(e.remote) ? e.remote : "remote") : "dir") : iconKind(e.name);
   const check = el("input", { type: "checkbox", class: "pick", "aria-label": t("select", { name: e.name }) });
   check.checked = state.selected.has(full);
   check.addEventListener("click", (ev) => {
