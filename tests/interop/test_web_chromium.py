@@ -723,3 +723,26 @@ def test_icons_tell_kinds_and_remotes_apart(demo_server, browser):
     assert len(set(files.values())) == len(names_), "one icon per kind of file"
     assert all(v.startswith("url(") for v in files.values())
     shot(browser, "icons")
+
+
+def test_a_phone_sees_files_first_with_their_size_and_date_and_admin_fits(demo_server, browser):
+    """At 390 px: the first file starts in the top third of the screen, each entry still says its size
+    and date (under its name), and the Admin page does not scroll sideways."""
+    base, _, _ = demo_server
+    sign_in(browser, base)
+    browser.set_window_size(390, 844)
+    go(browser, base, "/local", "README.txt")
+    rects = {k: browser.find_element(By.CSS_SELECTOR, k).rect for k in ["header", "#crumbs", ".toolbar"]}
+    first = browser.find_elements(By.CSS_SELECTOR, "#entries li.entry")[0].rect
+    print("phone layout:", rects, first)
+    assert first["y"] < 844 / 3, (first, rects)
+    meta = entry(browser, "README.txt").find_element(By.CSS_SELECTOR, ".meta")
+    assert meta.is_displayed() and "B" in meta.text and "·" in meta.text, meta.text
+    assert fits(browser)
+    shot(browser, "phone-first")
+    browser.get(base + "/#admin")
+    wait(browser, EC.visibility_of_element_located((By.ID, "mount-form")))
+    assert fits(browser), browser.execute_script(
+        "return [...document.querySelectorAll('#admin-view *')].filter(e => e.getBoundingClientRect().right > innerWidth)"
+        ".slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))")
+    shot(browser, "phone-admin")

@@ -429,6 +429,9 @@ function item(e, index, found) {
   const name = e.is_dir
     ? el("a", { class: "name", href: "#" + encodeURIComponent(full), text: label })
     : el("a", { class: "name", href: "#" + encodeURIComponent(state.path), role: "button", text: label, onclick: (ev) => { ev.preventDefault(); open(index); } });
+  // Size and date again under the name, for screens too narrow for their columns (hidden elsewhere).
+  const meta = [e.is_dir ? "" : human(e.size), when(e.modified)].filter(Boolean).join(" · ");
+  if (meta) name.append(el("span", { class: "meta", "aria-hidden": "true", text: meta }));
   // A search result says where it is, as a link to that folder.
   const where = found ? el("a", { class: "where", href: "#" + encodeURIComponent(parentOf(full)), text: parentOf(full) }) : null;
   const li = el("li", { class: "entry " + kind, "data-name": e.name, "data-path": full },
