@@ -746,3 +746,15 @@ def test_a_phone_sees_files_first_with_their_size_and_date_and_admin_fits(demo_s
         "return [...document.querySelectorAll('#admin-view *')].filter(e => e.getBoundingClientRect().right > innerWidth)"
         ".slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))")
     shot(browser, "phone-admin")
+
+
+def test_the_main_action_of_a_form_reads_as_one(demo_server, browser):
+    """Sign in is a filled button, not another box like the fields above it."""
+    base, _, _ = demo_server
+    browser.get(base + "/")
+    button = wait(browser, EC.visibility_of_element_located((By.CSS_SELECTOR, "#login-form button")))
+    field = browser.find_element(By.CSS_SELECTOR, "#login-form input[name=username]")
+    css = lambda e, p: e.value_of_css_property(p)
+    assert css(button, "background-color") == "rgba(37, 89, 184, 1)", css(button, "background-color")
+    assert css(button, "background-color") != css(field, "background-color")
+    assert css(button, "font-weight") in ("600", "700")
