@@ -331,9 +331,20 @@ def test_gallery_lightbox_video_and_phone_width(demo_server, browser, tmp_path):
                     "testsrc=duration=20:size=320x240:rate=10", "-c:v", "libvpx", "-b:v", "300k", str(clip)],
                    check=True, timeout=120)
     put(base, admin_token(base), "/local/clip.webm", clip.read_bytes())
+    # Subtitles beside it, SubRip as most are: offered as tracks, turned into WebVTT by the server.
+    put(base, admin_token(base), "/local/clip.srt",
+        "1\r\n00:00:01,000 --> 00:00:05,000\r\nHello, world\r\n\r\n2\r\n00:00:11,000 --> 00:00:15,000\r\nTwelve\r\n".encode())
+    put(base, admin_token(base), "/local/clip.ru.srt", "1\n00:00:01,000 --> 00:00:05,000\nПривет\n".encode())
     go(browser, base, "/local", "clip.webm")
     entry(browser, "clip.webm").find_element(By.CSS_SELECTOR, "a.name").click()
     wait(browser, lambda d: d.execute_script("const v = document.getElementById('viewer-video'); return !!v && v.readyState >= 1 && v.duration > 19"))
+    labels = browser.execute_script("return [...document.getElementById('viewer-video').textTracks].map(t => t.label)")
+    assert sorted(labels) == ["clip.srt", "ru"], labels
+    wait(browser, lambda d: d.execute_script(
+        "const t = [...document.getElementById('viewer-video').textTracks].find(t => t.mode === 'showing');"
+        "return !!t && !!t.cues && t.cues.length === 2 && t.cues[0].text === 'Hello, world'"))
+    vlc = browser.find_element(By.CSS_SELECTOR, ".players a[href^='vlc://']").get_attribute("href")
+    assert vlc.startswith("vlc://http") and "/api/fs/dl/" in vlc, vlc
     browser.execute_script("const v = document.getElementById('viewer-video'); v.muted = true; v.currentTime = 12; v.play();")
     wait(browser, lambda d: d.execute_script("const v = document.getElementById('viewer-video'); return v.currentTime > 12.3 && !v.seeking"))
     shot(browser, "video")

@@ -138,6 +138,43 @@ fn q(p: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subtitles_are_served_as_webvtt() {
+    let d = tempfile::tempdir().unwrap();
+    let url = common::databases(d.path()).await.remove(0);
+    let s = server(&url).await;
+    let t = s.login("admin", "admin-password").await;
+    let srt = "1\r\n00:00:01,000 --> 00:00:02,500\r\nHello, world\r\n";
+    assert_eq!(
+        s.put(&t, "/two/film.srt", srt.as_bytes().to_vec())
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        s.put(&t, "/two/notes.txt", b"00:00:01,000 --> x".to_vec())
+            .await
+            .status(),
+        201
+    );
+    let r = s
+        .get(&t, "/api/fs/download?path=/two/film.srt&vtt=true")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/vtt; charset=utf-8");
+    assert_eq!(
+        r.text().await.unwrap(),
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.500\nHello, world\n"
+    );
+    let r = s
+        .get(&t, "/api/fs/download?path=/two/notes.txt&vtt=true")
+        .await;
+    assert_eq!(r.status(), 400, "only subtitle files are converted");
+    // Without vtt= it is the file as it is.
+    let r = s.get(&t, "/api/fs/download?path=/two/film.srt").await;
+    assert_eq!(r.bytes().await.unwrap(), srt.as_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_tokens_and_errors() {
     let d = tempfile::tempdir().unwrap();
     for url in common::databases(d.path()).await {

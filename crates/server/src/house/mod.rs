@@ -6,6 +6,7 @@ pub mod limits;
 pub mod markdown;
 pub mod mounts;
 pub mod shares;
+pub mod subtitles;
 pub mod tasks;
 pub mod thumbs;
 pub mod tickets;

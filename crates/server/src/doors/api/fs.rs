@@ -156,6 +156,9 @@ struct DownloadQ {
     /// Shown in the browser where the type is inert ([`crate::doors::common::body`]), not saved.
     #[serde(default)]
     inline: bool,
+    /// Subtitles (`.srt`, `.vtt`) as WebVTT, for the player's `<track>`.
+    #[serde(default)]
+    vtt: bool,
 }
 
 async fn download(
@@ -166,6 +169,9 @@ async fn download(
     Query(q): Query<DownloadQ>,
 ) -> ApiResult<Response> {
     let full = a.read_path(&q.path)?;
+    if q.vtt {
+        return files::subtitles_of(&st, &full).await;
+    }
     files::send_file(&st, &full, &a.shown(&full), &method, &headers, q.inline).await
 }
 

@@ -52,6 +52,9 @@ struct DlQ {
     /// [`crate::house::thumbs::EDGES`]).
     #[serde(default)]
     thumb: Option<u32>,
+    /// Subtitles (`.srt`, `.vtt`) as WebVTT, for the player's `<track>`.
+    #[serde(default)]
+    vtt: bool,
 }
 
 async fn ticket_download(
@@ -69,6 +72,9 @@ async fn ticket_download(
         let mut r = ([(header::CACHE_CONTROL, "private, max-age=300")], jpeg).into_response();
         crate::doors::common::body::set_headers(r.headers_mut(), &shown, "image/jpeg", true);
         return Ok(r);
+    }
+    if q.vtt {
+        return files::subtitles_of(&st, &full).await;
     }
     if method == Method::GET && st.tree.stat_for_read(&full).await?.is_dir {
         let (top, items) = files::zip_plan(&st, &full).await?;

@@ -53,6 +53,42 @@ pub(crate) async fn markdown_of(st: &AppState, full: &str) -> ApiResult<Value> {
     }))
 }
 
+/// A subtitle file (`.srt` or `.vtt`) as WebVTT, for a `<track>` of the browser's player; bounded by
+/// [`crate::house::subtitles::MAX_BYTES`].
+pub(crate) async fn subtitles_of(st: &AppState, full: &str) -> ApiResult<Response> {
+    use crate::house::subtitles;
+    let e = st.tree.stat_for_read(full).await?;
+    if e.is_dir || !subtitles::is_subtitles(&e.name) {
+        return Err(Error::invalid("only .srt and .vtt files are subtitles").into());
+    }
+    let max = subtitles::MAX_BYTES;
+    if e.size.is_some_and(|s| s > max) {
+        return Err(Error::invalid(format!(
+            "subtitles of more than {} MiB are not converted",
+            max >> 20
+        ))
+        .with_hint("download the file instead")
+        .into());
+    }
+    let mut buf = Vec::new();
+    let mut data = st.tree.read(full, ByteRange::new(0, Some(max))).await?;
+    while let Some(chunk) = data.try_next().await? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() as u64 > max {
+            return Err(Error::invalid("the subtitles are larger than they said").into());
+        }
+    }
+    let vtt = subtitles::to_vtt(&String::from_utf8_lossy(&buf));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/vtt; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        vtt,
+    )
+        .into_response())
+}
+
 /// Streams a file (Range, HEAD), as an attachment unless `inline` is asked and the type is inert
 /// ([`crate::doors::common::body`]); a download from a mount with direct links is a redirect to the service's link.
 pub(crate) async fn send_file(

@@ -44,6 +44,7 @@ async fn thumb(
         path: q.path.clone(),
         key: q.key.clone(),
         inline: true,
+        vtt: false,
     };
     match entered(&st, &id, &inq, &headers).await {
         Ok((_, full)) => files::thumb_of(&st, &full, q.edge)
@@ -200,6 +201,9 @@ struct InQ {
     key: Option<String>,
     #[serde(default)]
     inline: bool,
+    /// Subtitles (`.srt`, `.vtt`) as WebVTT for the player; not counted as a download.
+    #[serde(default)]
+    vtt: bool,
 }
 
 /// The live share, when the request may use it (its key, from `key=` or `X-Share-Key`, where it has a
@@ -263,6 +267,9 @@ async fn download(
     Query(q): Query<InQ>,
 ) -> Answer {
     let (row, full) = entered(&st, &id, &q, &headers).await?;
+    if q.vtt {
+        return files::subtitles_of(&st, &full).await.map_err(answer);
+    }
     // Only a file that is there is counted.
     let e = st
         .tree

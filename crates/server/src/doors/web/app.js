@@ -652,6 +652,43 @@ function previewable(e) {
   return e && !e.is_dir;
 }
 
+/** The subtitle files beside a video: `NAME.srt`, `NAME.vtt`, or with a language, `NAME.en.srt`. */
+function subtitlesOf(e) {
+  const stem = e.name.replace(/\.[^.]+$/, "").toLowerCase();
+  return state.entries.filter((x) => {
+    if (x.is_dir) return false;
+    const m = /^(.*?)(\.([\w-]{1,12}))?\.(srt|vtt)$/i.exec(x.name);
+    return m && (m[1].toLowerCase() === stem || (m[1] + (m[2] || "")).toLowerCase() === stem);
+  });
+}
+
+/** The player for a video, with the subtitles beside it as tracks (the server turns SubRip into
+ * WebVTT), and links that open the same file in a desktop or phone player. */
+async function video(e, url) {
+  const player = el("video", { id: "viewer-video", src: url, controls: true, preload: "metadata", playsinline: true });
+  const found = subtitlesOf(e).map((s) => ({ s, code: (/\.([a-z]{2,3}(?:-[a-z0-9]+)?)\.(srt|vtt)$/i.exec(s.name) || [])[1] }));
+  // Shown at first: the page's language, else one without a language in its name, else the first.
+  const shownFirst = found.find((x) => x.code && x.code.toLowerCase().startsWith(lang)) || found.find((x) => !x.code) || found[0];
+  for (const { s, code } of found) {
+    const src = await source.fileUrl(entryPath(s), false);
+    player.append(el("track", {
+      kind: "subtitles", src: src + (src.includes("?") ? "&" : "?") + "vtt=true", label: code || s.name,
+      srclang: code, default: s === shownFirst?.s,
+    }));
+  }
+  // Outside players get a link they can fetch without a header: the download ticket's (or the share's).
+  const raw = new URL(await source.fileUrl(entryPath(e), false), location.href).href;
+  const players = [
+    ["VLC", "vlc://" + raw],
+    ["IINA", "iina://weblink?url=" + encodeURIComponent(raw)],
+    ["mpv", "mpv://" + raw],
+    ["Infuse", "infuse://x-callback-url/play?url=" + encodeURIComponent(raw)],
+  ];
+  const links = el("p", { class: "players" }, el("span", { text: t("viewer.open_in") }),
+    ...players.map(([name, href]) => el("a", { href, text: name, rel: "noopener noreferrer" })));
+  return el("div", { class: "video" }, player, links);
+}
+
 async function open(index) {
   const e = state.entries[index];
   if (!previewable(e)) return;
@@ -671,7 +708,7 @@ async function open(index) {
     const url = await source.fileUrl(full, true);
     let shown;
     if (kind === "image") shown = el("img", { id: "viewer-img", src: url, alt: e.name });
-    else if (kind === "video") shown = el("video", { id: "viewer-video", src: url, controls: true, preload: "metadata", playsinline: true });
+    else if (kind === "video") shown = await video(e, url);
     else if (kind === "audio") shown = el("audio", { id: "viewer-audio", src: url, controls: true, preload: "metadata" });
     else if (kind === "pdf") shown = el("iframe", { id: "viewer-pdf", src: url, title: e.name });
     else if (kind === "markdown") {
