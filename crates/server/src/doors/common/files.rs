@@ -62,20 +62,23 @@ pub(crate) async fn subtitles_of(st: &AppState, full: &str) -> ApiResult<Respons
         return Err(Error::invalid("only .srt and .vtt files are subtitles").into());
     }
     let max = subtitles::MAX_BYTES;
-    if e.size.is_some_and(|s| s > max) {
-        return Err(Error::invalid(format!(
+    let too_large = || {
+        Error::invalid(format!(
             "subtitles of more than {} MiB are not converted",
             max >> 20
         ))
         .with_hint("download the file instead")
-        .into());
+    };
+    if e.size.is_some_and(|s| s > max) {
+        return Err(too_large().into());
     }
     let mut buf = Vec::new();
-    let mut data = st.tree.read(full, ByteRange::new(0, Some(max))).await?;
+    // One byte past the bound, so that a file whose size was not known and is too large is seen to be.
+    let mut data = st.tree.read(full, ByteRange::new(0, Some(max + 1))).await?;
     while let Some(chunk) = data.try_next().await? {
         buf.extend_from_slice(&chunk);
         if buf.len() as u64 > max {
-            return Err(Error::invalid("the subtitles are larger than they said").into());
+            return Err(too_large().into());
         }
     }
     let vtt = subtitles::to_vtt(&String::from_utf8_lossy(&buf));
