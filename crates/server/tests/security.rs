@@ -1287,15 +1287,11 @@ async fn share_links_open_their_subtree_only() {
         .unwrap()
         .to_string();
     // A shared file's page learns its size and date; a locked one's not before its password.
-    let about: Value = s
-        .http
-        .get(format!("{}/api/s/{open_id}", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let about_of = |id: &str| {
+        let r = s.http.get(format!("{}/api/s/{id}", s.base)).send();
+        async move { r.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let about = about_of(&open_id).await;
     assert_eq!(about["size"], 1, "{about}");
     assert!(about["modified"].is_string(), "{about}");
     let locked =
@@ -1303,15 +1299,7 @@ async fn share_links_open_their_subtree_only() {
             .as_str()
             .unwrap()
             .to_string();
-    let about: Value = s
-        .http
-        .get(format!("{}/api/s/{locked}", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let about = about_of(&locked).await;
     assert!(
         about.get("size").is_none() && about.get("modified").is_none(),
         "{about}"

@@ -279,24 +279,29 @@ pub fn conflict_name(path: &str, loser: Side, now: DateTime<Utc>) -> String {
     }
 }
 
-/// [`conflict_name`], made free: a name neither side holds nor this plan already gave (two conflicts of
-/// one file within the same second, one run after another, would otherwise meet): `-2`, `-3`, … after
-/// the time.
+/// [`conflict_name`], made free: a name neither side holds nor this plan already gave (`given`, which
+/// records it) — two conflicts of one file within the same second, one run after another, would
+/// otherwise meet: `-2`, `-3`, … after the time.
 fn free_conflict_name(
     path: &str,
     loser: Side,
     now: DateTime<Utc>,
-    taken: impl Fn(&str) -> bool,
+    (one, two): (&Tree, &Tree),
+    given: &mut BTreeSet<String>,
 ) -> String {
+    let taken = |c: &str| one.contains_key(c) || two.contains_key(c) || given.contains(c);
     let first = conflict_name(path, loser, now);
-    if !taken(&first) {
-        return first;
-    }
-    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
-    (2u32..)
-        .map(|n| first.replacen(&stamp, &format!("{stamp}-{n}"), 1))
-        .find(|c| !taken(c))
-        .unwrap_or(first)
+    let name = if taken(&first) {
+        let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+        (2u32..)
+            .map(|n| first.replacen(&stamp, &format!("{stamp}-{n}"), 1))
+            .find(|c| !taken(c))
+            .expect("a free name among four billion")
+    } else {
+        first
+    };
+    given.insert(name.clone());
+    name
 }
 
 fn parent(path: &str) -> &str {
@@ -465,10 +470,7 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
                 if a.is_dir || b.is_dir {
                     // A folder and a file: the file moves aside, the folder is made on its side.
                     let file_side = if a.is_dir { Side::Two } else { Side::One };
-                    let to = free_conflict_name(path, file_side, now, |c| {
-                        one.contains_key(c) || two.contains_key(c) || named.contains(c)
-                    });
-                    named.insert(to.clone());
+                    let to = free_conflict_name(path, file_side, now, (one, two), &mut named);
                     aside.push(Action::KeepAside {
                         on: file_side,
                         path: path.clone(),
@@ -500,10 +502,7 @@ pub fn plan(state: &State, one: &Tree, two: &Tree, winner: Winner, now: DateTime
                     }
                 };
                 let lose = win.other();
-                let to = free_conflict_name(path, lose, now, |c| {
-                    one.contains_key(c) || two.contains_key(c) || named.contains(c)
-                });
-                named.insert(to.clone());
+                let to = free_conflict_name(path, lose, now, (one, two), &mut named);
                 aside.push(Action::KeepAside {
                     on: lose,
                     path: path.clone(),

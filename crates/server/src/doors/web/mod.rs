@@ -40,7 +40,8 @@ const REVALIDATE: &str = "no-cache";
 struct Asset {
     ctype: &'static str,
     body: &'static [u8],
-    gzip: Vec<u8>,
+    /// Shared by every answer (a clone is a reference count, not a copy).
+    gzip: bytes::Bytes,
     etag: String,
     cache: &'static str,
 }
@@ -50,8 +51,8 @@ impl Asset {
         use std::io::Write;
         let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         let gzip = match z.write_all(body).and_then(|_| z.finish()) {
-            Ok(g) if g.len() < body.len() => g,
-            _ => Vec::new(),
+            Ok(g) if g.len() < body.len() => bytes::Bytes::from(g),
+            _ => bytes::Bytes::new(),
         };
         Asset {
             ctype,
