@@ -89,6 +89,27 @@ def act(driver, name, label):
     r.find_element(By.XPATH, f".//div[@class='menu-items']/button[text()={json.dumps(label)}]").click()
 
 
+def pick_folder(driver, steps, shot_name=None):
+    """In the folder picker: follows `steps` (a crumb's label, or a folder's name in the list), then
+    presses the main button."""
+    picker = wait(driver, EC.visibility_of_element_located((By.ID, "picker")))
+    for s in steps:
+        def click(d):
+            for b in d.find_elements(By.CSS_SELECTOR, "#picker-crumbs button, #picker-list button.folder"):
+                if b.text.strip() == s and b.is_enabled():
+                    b.click()
+                    return True
+            return False
+        wait(driver, click)
+        if s != "/":
+            wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#picker-crumbs button[aria-current]").text == s)
+    wait(driver, lambda d: d.find_element(By.ID, "picker-ok").is_enabled())
+    if shot_name:
+        shot(driver, shot_name)
+    driver.find_element(By.ID, "picker-ok").click()
+    wait(driver, lambda d: not picker.is_displayed())
+
+
 def sign_in(driver, base, user="admin", password=PASSWORD):
     driver.get(base + "/")
     wait(driver, EC.visibility_of_element_located((By.ID, "login-form")))
@@ -232,10 +253,12 @@ def test_browse_upload_download_delete_and_no_actions_on_mount_points(demo_serve
     wait(browser, lambda d: entry(d, NAME) is not None)
     shot(browser, "local")
     act(browser, NAME, "Delete")
-    wait(browser, EC.alert_is_present())
-    alert = browser.switch_to.alert
-    assert NAME in alert.text
-    alert.accept()
+    # The page's own question, naming the file; the main button deletes.
+    ask = wait(browser, EC.visibility_of_element_located((By.ID, "ask")))
+    assert NAME in ask.find_element(By.ID, "ask-message").text
+    assert not browser.find_element(By.ID, "ask-field").is_displayed()
+    assert browser.switch_to.active_element.get_attribute("id") == "ask-cancel", "a deletion starts on Cancel"
+    browser.find_element(By.ID, "ask-ok").click()
     wait(browser, lambda d: entry(d, NAME) is None)
     assert not (work / "demo-data" / NAME).exists()
 
@@ -248,10 +271,7 @@ def test_browse_upload_download_delete_and_no_actions_on_mount_points(demo_serve
         entry(browser, n).find_element(By.CSS_SELECTOR, "input.pick").click()
     assert "2" in browser.find_element(By.ID, "selection-count").text
     browser.find_element(By.ID, "bulk-move").click()
-    wait(browser, EC.alert_is_present())
-    prompt = browser.switch_to.alert
-    prompt.send_keys("/gdrive")
-    prompt.accept()
+    pick_folder(browser, ["/", "gdrive"], shot_name="move")
     wait(browser, lambda d: d.find_element(By.ID, "tasks-panel").is_displayed())
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tasks li.task.done")) == 2, 40)
     assert "→ /gdrive/a.txt" in browser.find_element(By.ID, "tasks").text
@@ -769,3 +789,310 @@ def test_the_main_action_of_a_form_reads_as_one(demo_server, browser):
     assert css(button, "background-color") == "rgba(37, 89, 184, 1)", css(button, "background-color")
     assert css(button, "background-color") != css(field, "background-color")
     assert css(button, "font-weight") in ("600", "700")
+
+
+def no_native_dialogs(driver):
+    """Makes the browser's own prompt/confirm/alert record that they were called (the page must not)."""
+    driver.execute_script("window.__native = []; for (const f of ['prompt', 'confirm', 'alert'])"
+                          " window[f] = (...a) => { window.__native.push(f); return null; };")
+
+
+def native_dialogs(driver):
+    return driver.execute_script("return window.__native || []")
+
+
+def ask_answer(driver, text):
+    """Types `text` into the question dialog and confirms."""
+    box = wait(driver, EC.visibility_of_element_located((By.ID, "ask-input")))
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(text, Keys.ENTER)
+
+
+def test_rename_move_copy_new_folder_and_share_use_the_pages_own_dialogs(demo_server, browser):
+    """Item 1: no prompt() or confirm(): a question dialog that checks names before the server does, and
+    a folder picker that browses, makes a folder, and refuses a move into itself or to where it is;
+    the share dialog's path chosen with the same picker."""
+    base, work, _ = demo_server
+    token = admin_token(base)
+    api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/dlg"})
+    api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/dlg/sub"})
+    put(base, token, "/local/dlg/a.txt", b"a" * 10)
+    put(base, token, "/local/dlg/report.final.txt", b"r")
+    sign_in(browser, base)
+    go(browser, base, "/local/dlg", "report.final.txt")
+    no_native_dialogs(browser)
+
+    # Rename: the stem chosen (typing keeps the extension); a name with "/" is refused in the dialog.
+    act(browser, "report.final.txt", "Rename")
+    box = wait(browser, EC.visibility_of_element_located((By.ID, "ask-input")))
+    assert box.get_attribute("value") == "report.final.txt"
+    assert browser.execute_script("const i = document.getElementById('ask-input'); return [i.selectionStart, i.selectionEnd]") == [0, 12]
+    assert browser.switch_to.active_element == box
+    box.send_keys("x/y", Keys.ENTER)
+    wait(browser, lambda d: "/" in d.find_element(By.ID, "ask-error").text)
+    assert browser.find_element(By.ID, "ask").is_displayed() and box.get_attribute("aria-invalid") == "true"
+    ask_answer(browser, "renamed.txt")
+    wait(browser, lambda d: entry(d, "renamed.txt") is not None)
+    assert (work / "demo-data" / "dlg" / "renamed.txt").exists()
+
+    # Escape cancels: nothing renamed.
+    act(browser, "renamed.txt", "Rename")
+    wait(browser, EC.visibility_of_element_located((By.ID, "ask-input"))).send_keys("other", Keys.ESCAPE)
+    wait(browser, lambda d: not d.find_element(By.ID, "ask").is_displayed())
+    assert entry(browser, "renamed.txt") is not None
+
+    # Move a folder: not into itself, not where it is; one level up it goes.
+    act(browser, "sub", "Move")
+    wait(browser, EC.visibility_of_element_located((By.ID, "picker")))
+    wait(browser, lambda d: "Already here" in d.find_element(By.ID, "picker-hint").text)
+    assert not browser.find_element(By.ID, "picker-ok").is_enabled()
+    itself = browser.find_element(By.CSS_SELECTOR, "#picker-list button[data-path='/local/dlg/sub']")
+    assert not itself.is_enabled(), "a folder cannot be moved into itself"
+    pick_folder(browser, ["local"])
+    wait(browser, lambda d: entry(d, "sub") is None)
+    assert (work / "demo-data" / "sub").is_dir()
+
+    # Copy, into a folder made in the picker.
+    act(browser, "a.txt", "Copy")
+    wait(browser, EC.visibility_of_element_located((By.ID, "picker")))
+    wait(browser, lambda d: d.find_element(By.ID, "picker-ok").is_enabled())
+    browser.find_element(By.ID, "picker-new").click()
+    ask_answer(browser, "copies")
+    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#picker-crumbs button[aria-current]").text == "copies")
+    assert browser.find_element(By.ID, "picker").is_displayed(), "back in the picker after naming the folder"
+    shot(browser, "copy-picker")
+    browser.find_element(By.ID, "picker-ok").click()
+    wait(browser, lambda d: (work / "demo-data" / "dlg" / "copies" / "a.txt").exists(), 40)
+    assert (work / "demo-data" / "dlg" / "copies" / "a.txt").read_bytes() == b"a" * 10
+    browser.find_element(By.ID, "tasks-close").click()
+
+    # New folder from the toolbar: ".." refused in the dialog, then made.
+    browser.find_element(By.ID, "new-folder").click()
+    ask_answer(browser, "..")
+    wait(browser, lambda d: d.find_element(By.ID, "ask-error").text)
+    ask_answer(browser, "made")
+    wait(browser, lambda d: entry(d, "made") is not None)
+
+    # The share dialog's path chosen with the picker: a.txt's dialog shares the folder "copies" instead.
+    act(browser, "a.txt", "Share")
+    wait(browser, EC.visibility_of_element_located((By.ID, "share-dialog")))
+    assert browser.find_element(By.ID, "share-path").text == "/local/dlg/a.txt"
+    browser.find_element(By.ID, "share-choose").click()
+    pick_folder(browser, ["copies"])
+    assert browser.find_element(By.ID, "share-dialog").is_displayed()
+    assert browser.find_element(By.ID, "share-path").text == "/local/dlg/copies"
+    browser.find_element(By.ID, "share-create").click()
+    url = wait(browser, lambda d: d.find_element(By.ID, "share-url").get_attribute("value"))
+    assert not browser.find_element(By.ID, "share-choose").is_enabled(), "the made link's path no longer changes"
+    status, shares = api(base, "GET", "/api/shares", token)
+    assert any(s["path"] == "/local/dlg/copies" and url.endswith(s["url"]) for s in shares["shares"]), shares
+    assert native_dialogs(browser) == []
+
+    # Delete from the list's keyboard (Delete), confirmed in the page's dialog.
+    browser.find_element(By.CSS_SELECTOR, "#share-dialog button[value=cancel]").click()
+    entry(browser, "made").find_element(By.CSS_SELECTOR, "a.name").send_keys(Keys.DELETE)
+    wait(browser, EC.visibility_of_element_located((By.ID, "ask-ok"))).click()
+    wait(browser, lambda d: entry(d, "made") is None)
+    assert native_dialogs(browser) == []
+
+
+def jpeg_with_exif(jpeg):
+    """`jpeg` with an EXIF segment saying a camera, a time, an exposure and a place (Sydney)."""
+    import struct
+
+    def ifd(entries, start, tail_at):
+        # entries: (tag, type, count, value bytes); values longer than 4 bytes go after the IFD.
+        out, extra = struct.pack(">H", len(entries)), b""
+        data_at = start + 2 + 12 * len(entries) + 4
+        for tag, typ, count, value in entries:
+            if len(value) <= 4:
+                out += struct.pack(">HHI", tag, typ, count) + value.ljust(4, b"\0")
+            else:
+                out += struct.pack(">HHII", tag, typ, count, data_at + len(extra))
+                extra += value + (b"\0" if len(value) % 2 else b"")
+        return out + struct.pack(">I", tail_at) + extra
+
+    ascii_ = lambda s: (2, len(s) + 1, s.encode() + b"\0")
+    rational = lambda *v: (5, len(v), b"".join(struct.pack(">II", a, b) for a, b in v))
+    # IFD0 at 8, then the EXIF IFD, then the GPS IFD; each sized before it is placed.
+    def sized(entries):
+        return len(ifd(entries, 0, 0))
+    exif_entries = [(0x829A, *rational((1, 250))), (0x829D, *rational((28, 10))),
+                    (0x8827, 3, 1, struct.pack(">H", 400)), (0x9003, *ascii_("2024:07:14 18:30:05"))]
+    gps_entries = [(0x0001, *ascii_("S")), (0x0002, *rational((33, 1), (51, 1), (3564, 100))),
+                   (0x0003, *ascii_("E")), (0x0004, *rational((151, 1), (12, 1), (3, 1)))]
+    ifd0_probe = [(0x010F, *ascii_("Canon")), (0x0110, *ascii_("Canon EOS 5D")),
+                  (0x8769, 4, 1, b"\0" * 4), (0x8825, 4, 1, b"\0" * 4)]
+    exif_at = 8 + sized(ifd0_probe)
+    gps_at = exif_at + sized(exif_entries)
+    ifd0 = ifd0_probe[:2] + [(0x8769, 4, 1, struct.pack(">I", exif_at)), (0x8825, 4, 1, struct.pack(">I", gps_at))]
+    tiff = b"MM\0\x2a" + struct.pack(">I", 8) + ifd(ifd0, 8, 0) + ifd(exif_entries, exif_at, 0) + ifd(gps_entries, gps_at, 0)
+    app1 = b"Exif\0\0" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def thumbnail(base, token, path, edge=512):
+    req = urllib.request.Request(f"{base}/api/fs/thumb?path={urllib.parse.quote(path)}&edge={edge}")
+    req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req) as r:
+        return r.read()
+
+
+def test_the_photo_viewer_is_full_screen_zooms_counts_and_tells_exif(demo_server, browser, tmp_path):
+    """Item 3: a dark full-screen view, zoom (buttons, keys, wheel) and pan, "1 / 3", focus on Close, the
+    EXIF with the place for its owner; on a share the place is withheld, and said to be."""
+    base, _, _ = demo_server
+    token = admin_token(base)
+    api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/pics"})
+    photo = jpeg_with_exif(thumbnail(base, token, "/photos/media/all/sunrise.png"))
+    put(base, token, "/local/pics/a-trip.jpg", photo)
+    put(base, token, "/local/pics/b-sea.jpg", thumbnail(base, token, "/photos/media/all/sea.png"))
+    put(base, token, "/local/pics/c-sun.jpg", thumbnail(base, token, "/photos/media/all/sunrise.png", 256))
+    put(base, token, "/local/pics/notes.txt", b"not a photo")
+    sign_in(browser, base)
+    go(browser, base, "/local/pics", "a-trip.jpg")
+    browser.execute_script("localStorage.removeItem('cloudmux-exif')")
+    entry(browser, "a-trip.jpg").find_element(By.CSS_SELECTOR, "a.name").click()
+    loaded = "const i = document.getElementById('viewer-img'); return !!i && i.complete && i.naturalWidth > 0"
+    wait(browser, lambda d: d.execute_script(loaded))
+    viewer = browser.find_element(By.ID, "viewer")
+    size = browser.execute_script("return [innerWidth, innerHeight]")
+    assert [viewer.rect["width"], viewer.rect["height"]] == size, (viewer.rect, size)
+    assert viewer.value_of_css_property("background-color") in ("rgba(0, 0, 0, 1)", "rgb(0, 0, 0)")
+    assert browser.find_element(By.ID, "viewer-count").text == "1 / 3"
+    assert browser.switch_to.active_element.get_attribute("id") == "viewer-close"
+
+    # EXIF: camera, date, exposure and, to its owner (the admin here), the place as a map link.
+    browser.find_element(By.ID, "viewer-info").click()
+    panel = wait(browser, EC.visibility_of_element_located((By.ID, "viewer-exif")))
+    wait(browser, lambda d: "Canon EOS 5D" in panel.text)
+    assert "2024" in panel.text and "1/250 s" in panel.text and "f/2.8" in panel.text and "ISO 400" in panel.text
+    place = panel.find_element(By.ID, "exif-place")
+    assert place.text.startswith("-33.859") and "openstreetmap.org" in place.get_attribute("href")
+    shot(browser, "viewer-exif")
+
+    # Zoom: the button, then keys; arrows pan a zoomed photo rather than leave it; 0 fits again.
+    transform = lambda: browser.execute_script("return document.getElementById('viewer-img').style.transform")
+    browser.find_element(By.ID, "viewer-zoom-in").click()
+    assert "scale(1.5)" in transform() and browser.find_element(By.ID, "viewer-zoom").text.startswith("150")
+    viewer.send_keys("+")
+    assert "scale(2.25)" in transform()
+    before = transform()
+    viewer.send_keys(Keys.ARROW_RIGHT)
+    assert transform() != before and browser.find_element(By.ID, "viewer-count").text == "1 / 3"
+    shot(browser, "viewer-zoomed")
+    viewer.send_keys("0")
+    assert "scale(1)" in transform()
+    browser.execute_script("document.getElementById('viewer-body').dispatchEvent(new WheelEvent('wheel',"
+                           " {deltaY: -400, clientX: 300, clientY: 300, bubbles: true, cancelable: true}))")
+    assert float(transform().split("scale(")[1].rstrip(")")) > 1.5
+    viewer.send_keys("0", Keys.ARROW_RIGHT)
+    wait(browser, lambda d: d.find_element(By.ID, "viewer-count").text == "2 / 3")
+    assert browser.find_element(By.ID, "viewer-name").text == "b-sea.jpg"
+    wait(browser, lambda d: "says nothing" in d.find_element(By.ID, "viewer-exif").text)
+    viewer.send_keys(Keys.ARROW_LEFT)
+    wait(browser, lambda d: d.find_element(By.ID, "viewer-count").text == "1 / 3")
+
+    # A phone: the viewer is the screen, its buttons within it, the details a sheet.
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    wait(browser, lambda d: d.execute_script(loaded))
+    wait(browser, lambda d: "Canon EOS 5D" in d.find_element(By.ID, "viewer-exif").text)
+    for b in ["viewer-prev", "viewer-next", "viewer-close", "viewer-info"]:
+        r = browser.find_element(By.ID, b).rect
+        assert r["x"] >= 0 and r["x"] + r["width"] <= 390 and r["y"] + r["height"] <= 844, (b, r)
+    shot(browser, "phone-viewer")
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    viewer.send_keys(Keys.ESCAPE)
+
+    # Shared: the same photo says its camera, never where it was taken, and says so.
+    status, made = api(base, "POST", "/api/shares", token, {"path": "/local/pics"})
+    assert status == 201, made
+    fresh = chromium(tmp_path)
+    try:
+        fresh.get(base + made["share"]["url"])
+        wait(fresh, lambda d: entry(d, "a-trip.jpg") is not None)
+        fresh.execute_script("localStorage.setItem('cloudmux-exif', 'shown')")
+        entry(fresh, "a-trip.jpg").find_element(By.CSS_SELECTOR, "a.name").click()
+        wait(fresh, lambda d: "Canon EOS 5D" in d.find_element(By.ID, "viewer-exif").text)
+        text = fresh.find_element(By.ID, "viewer-exif").text
+        assert "not shown on shared links" in text and "-33" not in text and "151" not in text, text
+        assert not fresh.find_elements(By.ID, "exif-place")
+        shot(fresh, "share-viewer")
+    finally:
+        fresh.quit()
+
+
+def test_markdown_shows_images_beside_it_and_code_is_highlighted(demo_server, browser):
+    """Item 7: an image beside the Markdown file is shown (through the page's own origin); one on the web
+    is a link, never loaded; code blocks and text previews are highlighted; the policy refuses nothing."""
+    base, _, _ = demo_server
+    token = admin_token(base)
+    api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/guide"})
+    api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/guide/img"})
+    put(base, token, "/local/guide/img/diagram.jpg", thumbnail(base, token, "/photos/media/all/sea.png", 256))
+    put(base, token, "/local/guide/guide.md", (
+        "# Guide\n\n![the diagram](img/diagram.jpg)\n\n![a tracker](https://tracker.example/p.png)\n\n"
+        "| step | time |\n|:--|--:|\n| build | 2 s |\n\n"
+        "```rust\nfn main() {\n    let greeting = \"hello\"; // say it\n    println!(\"{greeting} {}\", 42);\n}\n```\n").encode())
+    put(base, token, "/local/guide/tool.py", b"def run(x):\n    # twice\n    return 'x' * 2\n")
+    sign_in(browser, base)
+    go(browser, base, "/local/guide", "guide.md")
+    browser.get_log("browser")
+    entry(browser, "guide.md").find_element(By.CSS_SELECTOR, "a.name").click()
+    article = wait(browser, EC.visibility_of_element_located((By.CSS_SELECTOR, "#viewer-body article.markdown")))
+    wait(browser, lambda d: d.execute_script(
+        "const i = document.querySelector('#viewer-body article img'); return !!i && i.complete && i.naturalWidth > 0"))
+    img = article.find_element(By.TAG_NAME, "img")
+    assert img.get_attribute("alt") == "the diagram"
+    assert img.get_attribute("src").startswith(base + "/api/fs/dl/"), img.get_attribute("src")
+    link = article.find_element(By.XPATH, ".//a[text()='a tracker']")
+    assert link.get_attribute("href") == "https://tracker.example/p.png"
+    assert len(article.find_elements(By.TAG_NAME, "img")) == 1
+    words = lambda cls: [s.text for s in article.find_elements(By.CSS_SELECTOR, "pre code ." + cls)]
+    assert {"fn", "let"} <= set(words("hl-k")), words("hl-k")
+    assert '"hello"' in words("hl-s") and "// say it" in words("hl-c") and "42" in words("hl-n")
+    colours = {browser.find_element(By.CSS_SELECTOR, "pre code ." + c).value_of_css_property("color") for c in ["hl-k", "hl-s", "hl-c"]}
+    assert len(colours) == 3, colours
+    shot(browser, "markdown")
+    browser.find_element(By.ID, "viewer-close").click()
+    entry(browser, "tool.py").find_element(By.CSS_SELECTOR, "a.name").click()
+    pre = wait(browser, EC.visibility_of_element_located((By.ID, "viewer-text")))
+    assert pre.text.startswith("def run(x):")
+    assert [s.text for s in pre.find_elements(By.CSS_SELECTOR, ".hl-k")] == ["def", "return"]
+    assert [s.text for s in pre.find_elements(By.CSS_SELECTOR, ".hl-c")] == ["# twice"]
+    refused = [e for e in browser.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+    assert not refused, refused
+
+
+def test_audio_plays_the_folders_tracks_as_a_playlist(demo_server, browser):
+    """Item 8: audio opens with the folder's tracks listed; a track's end plays the next; a click plays
+    any; the count says where it is."""
+    import io
+    import wave
+    base, _, _ = demo_server
+    token = admin_token(base)
+    api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/music"})
+    for n in ["01 intro.wav", "02 song.wav", "03 outro.wav"]:
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\0\0" * 4000)  # half a second of silence
+        put(base, token, "/local/music/" + n, out.getvalue())
+    put(base, token, "/local/music/cover.txt", b"liner notes")
+    sign_in(browser, base)
+    go(browser, base, "/local/music", "01 intro.wav")
+    entry(browser, "01 intro.wav").find_element(By.CSS_SELECTOR, "a.name").click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".playlist button.track")) == 3)
+    tracks = lambda: [b.text.split("\n")[0] for b in browser.find_elements(By.CSS_SELECTOR, ".playlist button.track")]
+    assert tracks() == ["01 intro.wav", "02 song.wav", "03 outro.wav"]
+    current = lambda d: d.find_element(By.CSS_SELECTOR, ".playlist button[aria-current]").text.split("\n")[0]
+    assert current(browser) == "01 intro.wav" and browser.find_element(By.ID, "viewer-count").text == "1 / 3"
+    # The first ends (half a second), the next plays by itself.
+    wait(browser, lambda d: d.find_element(By.ID, "viewer-name").text == "02 song.wav", 15)
+    wait(browser, lambda d: current(d) == "02 song.wav")
+    shot(browser, "audio")
+    browser.find_elements(By.CSS_SELECTOR, ".playlist button.track")[2].click()
+    wait(browser, lambda d: d.find_element(By.ID, "viewer-count").text == "3 / 3")
+    wait(browser, lambda d: d.execute_script("const a = document.getElementById('viewer-audio'); return !!a && a.readyState >= 1"))

@@ -1227,7 +1227,7 @@ async fn share_links_open_their_subtree_only() {
         "/../../bob/bob-secret.txt",
         "../../bob/bob-secret.txt",
     ] {
-        for what in ["/dl", "/list", "/thumb", "/markdown", "/zip"] {
+        for what in ["/dl", "/list", "/thumb", "/markdown", "/zip", "/exif"] {
             let r = anon(what)
                 .query(&[("key", key.as_str()), ("path", p)])
                 .send()
@@ -1682,4 +1682,93 @@ async fn guests_read_only_the_mounts_opened_to_them() {
     );
     let pubs = list(s.login("reader").await, "/").await;
     assert_eq!(pubs["writable"], false, "a reader's folders take no writes");
+}
+
+// 12. Where a photo was taken -----------------------------------------------------------------------------
+
+#[path = "common/photo.rs"]
+mod photo;
+
+/// A photo's EXIF is anyone's who may read the file, but the place it was taken only its owner's (a user
+/// who may write where it is) and an administrator's: not a read-only user's, not a share link holder's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_place_a_photo_was_taken_is_its_owners() {
+    let s = server().await;
+    let root = s.login("root").await;
+    let alice = s.login("alice").await;
+    let reader = s.login("reader").await;
+    let photo = photo::jpeg_with_exif();
+    for (t, p) in [(&alice, "/trip.jpg"), (&root, "/m/pub/trip.jpg")] {
+        let r = s
+            .api(Method::PUT, t, &format!("/api/fs/upload?path={p}"))
+            .body(photo.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{p}");
+    }
+    let exif = |t: &str, p: &str| {
+        let r = s
+            .api(Method::GET, t, &format!("/api/fs/exif?path={p}"))
+            .send();
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let own = exif(&alice, "/trip.jpg").await;
+    assert_eq!(own["camera"], "Canon EOS 5D");
+    assert_eq!(own["has_location"], true);
+    assert!(
+        (own["location"][0].as_f64().unwrap() + 33.86).abs() < 0.01,
+        "{own}"
+    );
+    let admin = exif(&root, "/m/alice/trip.jpg").await;
+    assert!(admin["location"].is_array(), "{admin}");
+    // A reader sees the camera, and that there is a place, not the place.
+    let read_only = exif(&reader, "/trip.jpg").await;
+    assert_eq!(read_only["camera"], "Canon EOS 5D");
+    assert_eq!(read_only["has_location"], true);
+    assert!(read_only.get("location").is_none(), "{read_only}");
+    // Bob cannot reach Alice's photo at all.
+    let bob = s.login("bob").await;
+    let r = s
+        .api(Method::GET, &bob, "/api/fs/exif?path=/../alice/trip.jpg")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    // A share of the photo: the EXIF without the place; its thumbnail has no EXIF at all.
+    let made: Value = s
+        .api(Method::POST, &alice, "/api/shares")
+        .json(&json!({"path": "/trip.jpg"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = made["share"]["id"].as_str().unwrap();
+    let shared: Value = s
+        .http
+        .get(format!("{}/api/s/{id}/exif", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shared["camera"], "Canon EOS 5D");
+    assert!(shared.get("location").is_none(), "{shared}");
+    let thumb = s
+        .http
+        .get(format!("{}/api/s/{id}/thumb?edge=64", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), 200);
+    let thumb = thumb.bytes().await.unwrap();
+    assert!(thumb.starts_with(&[0xff, 0xd8]));
+    assert!(!thumb.windows(6).any(|w| w == b"Exif\0\0"));
 }

@@ -2,6 +2,7 @@
 //! HTTP route or a door ([`crate::doors`] call into it; `tests/layout.rs` keeps it so).
 
 pub mod db;
+pub mod exif;
 pub mod limits;
 pub mod markdown;
 pub mod mounts;

@@ -3,6 +3,9 @@
 //! size is rounded up, so `thumb=N` cannot defeat the cache), sent as JPEG, and kept in a cache bounded in
 //! bytes, keyed by path, size and the file's hash or modification time.
 //!
+//! A thumbnail is pixels only: the encoder writes no metadata, so a photo's EXIF (the place it was taken
+//! among it) never reaches a thumbnail, the share pages' included.
+//!
 //! Decoding is bounded, because a small file can describe a huge image (a 500 KB PNG of 8000×8000 16-bit
 //! RGBA decodes to 512 MiB): the dimensions are read before anything is decoded and images past
 //! [`MAX_PIXELS`] are refused, every decoder runs under an allocation cap of [`MAX_DECODE_BYTES`], JPEGs are
@@ -278,6 +281,21 @@ mod tests {
         let t = scale(jpg.get_ref(), 256).unwrap();
         let back = image::load_from_memory(&t).unwrap();
         assert_eq!((back.width(), back.height()), (256, 128));
+    }
+
+    #[test]
+    fn a_thumbnail_carries_no_exif_and_so_no_place() {
+        let photo = crate::house::exif::photo::jpeg_with_exif();
+        assert!(crate::house::exif::parse(photo.clone().into(), true).has_location);
+        let t = scale(&photo, 64).unwrap();
+        assert!(
+            !t.windows(6).any(|w| w == b"Exif\0\0"),
+            "a thumbnail kept the EXIF segment"
+        );
+        assert_eq!(
+            crate::house::exif::parse(t.into(), true),
+            Default::default()
+        );
     }
 
     #[test]

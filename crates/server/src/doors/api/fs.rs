@@ -11,6 +11,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/fs/download", get(download))
         .route("/api/fs/thumb", get(thumb))
         .route("/api/fs/markdown", get(markdown))
+        .route("/api/fs/exif", get(exif))
         .route("/api/fs/zip", get(zip))
         .route("/api/fs/upload", put(upload))
         .route("/api/fs/mkdir", post(mkdir))
@@ -183,6 +184,18 @@ async fn thumb(
 ) -> ApiResult<Response> {
     let full = a.read_path(&q.path)?;
     files::thumb_of(&st, &full, q.edge).await
+}
+
+/// What a photo's EXIF says ([`crate::house::exif`]); where it was taken only to a reader who may change
+/// it (the owner of the space it is in) or an admin — a read-only user or the guest gets the rest.
+async fn exif(
+    State(st): State<Arc<AppState>>,
+    Reader(a): Reader,
+    Query(q): Query<PathQ>,
+) -> ApiResult<Json<crate::house::exif::Photo>> {
+    let full = a.read_path(&q.path)?;
+    let owner = a.0.is_admin || (a.0.can_write && !a.is_guest());
+    Ok(Json(crate::house::exif::of(&st.tree, &full, owner).await?))
 }
 
 /// A Markdown file rendered to safe HTML ([`crate::house::markdown`]).

@@ -31,6 +31,30 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/s/{id}/zip", get(zip))
         .route("/api/s/{id}/thumb", get(thumb))
         .route("/api/s/{id}/markdown", get(markdown))
+        .route("/api/s/{id}/exif", get(exif))
+}
+
+/// What a photo in the share says of itself (camera, date, exposure), never where it was taken: a
+/// share link reaches people the owner does not know. Not counted as a download.
+async fn exif(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<ThumbQ>,
+) -> Response {
+    let inq = InQ {
+        path: q.path.clone(),
+        key: q.key.clone(),
+        inline: true,
+        vtt: false,
+    };
+    match entered(&st, &id, &inq, &headers).await {
+        Ok((_, full)) => match crate::house::exif::of(&st.tree, &full, false).await {
+            Ok(photo) => Json(photo).into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
+        Err(r) => r,
+    }
 }
 
 /// A thumbnail of an image in the share (not counted as a download: it is not the file).

@@ -209,6 +209,16 @@ const source = {
     blobs.push(u);
     return u;
   },
+  /** A folder's whole listing (the picker's). */
+  listWhole(path) {
+    if (share) return api("GET", `/api/s/${share.id}/list?${this.shareQ(path)}`);
+    return api("GET", `/api/fs/list?path=${encodeURIComponent(path)}&per_page=0`);
+  },
+  /** What a photo's EXIF says (the place only where the server gives it). */
+  exif(path) {
+    if (share) return api("GET", `/api/s/${share.id}/exif?${this.shareQ(path)}`);
+    return api("GET", `/api/fs/exif?path=${encodeURIComponent(path)}`);
+  },
   markdown(path) {
     if (share) return api("GET", `/api/s/${share.id}/markdown?${this.shareQ(path)}`);
     return api("GET", `/api/fs/markdown?path=${encodeURIComponent(path)}`);
@@ -509,20 +519,37 @@ async function readme(data, found) {
   if (!r) return;
   try {
     const md = await source.markdown(entryPath(r));
-    box.replaceChildren(el("h2", { class: "readme-title", text: r.name }), ...safeHtml(md.html));
+    box.replaceChildren(el("h2", { class: "readme-title", text: r.name }), ...safeHtml(md.html, state.path));
     box.hidden = false;
   } catch (_) {}
 }
 
 // The rendered Markdown, sanitised by the server, copied into new elements through an allow-list: only
-// these tags, only these attributes, links only to http(s), mailto or relative places.
+// these tags, only these attributes, links only to http(s), mailto or relative places, images only of
+// files beside the Markdown (loaded through this origin with the reader's rights), code blocks
+// highlighted.
 const ALLOWED = {
   P: [], H1: [], H2: [], H3: [], H4: [], H5: [], H6: [], UL: [], OL: ["start"], LI: [], A: ["href", "title"], EM: [],
   STRONG: [], DEL: [], CODE: [], PRE: [], BLOCKQUOTE: [], HR: [], BR: [], TABLE: [], THEAD: [], TBODY: [], TR: [],
-  TH: ["align"], TD: ["align"], INPUT: ["type", "checked", "disabled"],
+  TH: ["align"], TD: ["align"], INPUT: ["type", "checked", "disabled"], IMG: ["title"],
 };
 
-function safeHtml(html) {
+/** The tree path a relative reference in a file of folder `base` names (null when it climbs above the
+ * top or is not a plain path). */
+function beside(base, ref) {
+  if (/^[a-z][a-z0-9+.-]*:|^\/\/|[\\?#]/i.test(ref)) return null;
+  let path;
+  try { path = decodeURIComponent(ref); } catch (_) { return null; }
+  const parts = path.startsWith("/") ? [] : base.split("/").filter(Boolean);
+  for (const p of path.split("/")) {
+    if (!p || p === ".") continue;
+    if (p === "..") { if (!parts.length) return null; parts.pop(); } else parts.push(p);
+  }
+  return "/" + parts.join("/");
+}
+
+/** `html` as the page's own elements; `base` is the folder of the Markdown file (for its images). */
+function safeHtml(html, base = "/") {
   const doc = new DOMParser().parseFromString(html, "text/html");
   const copy = (n) => {
     if (n.nodeType === Node.TEXT_NODE) return document.createTextNode(n.nodeValue);
@@ -530,6 +557,10 @@ function safeHtml(html) {
     const allowed = ALLOWED[n.tagName];
     if (!allowed) return document.createTextNode(n.textContent);
     if (n.tagName === "INPUT" && n.getAttribute("type") !== "checkbox") return null;
+    // An image of a file beside this one; where it cannot be (or a share counts its downloads), its words.
+    const alt = n.getAttribute("alt") || "";
+    const path = n.tagName === "IMG" ? beside(base, n.getAttribute("src") || "") : null;
+    if (n.tagName === "IMG" && (!path || (share && share.limited))) return document.createTextNode(alt);
     const out = document.createElement(n.tagName.toLowerCase());
     for (const a of allowed) {
       const v = n.getAttribute(a);
@@ -543,10 +574,109 @@ function safeHtml(html) {
       out.setAttribute("disabled", "");
       out.setAttribute("aria-label", (n.parentNode?.textContent || "").trim() || t("task"));
     }
+    if (n.tagName === "IMG") {
+      out.setAttribute("alt", alt);
+      out.setAttribute("loading", "lazy");
+      source.fileUrl(path, true).then((u) => { out.src = u; }, () => out.replaceWith(alt));
+      out.addEventListener("error", () => out.replaceWith(alt), { once: true });
+      return out;
+    }
+    // A code block's language (the writer's own class, nothing else) picks its highlighting.
+    const language = n.tagName === "CODE" && n.parentNode?.tagName === "PRE" && /^language-([\w+#-]{1,20})$/.exec(n.getAttribute("class") || "");
+    if (language) {
+      out.append(highlight(n.textContent, language[1]));
+      return out;
+    }
     for (const c of n.childNodes) { const x = copy(c); if (x) out.append(x); }
     return out;
   };
   return [...doc.body.childNodes].map(copy).filter(Boolean);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Syntax highlighting of code (text previews and Markdown code blocks): one pass of one pattern per
+// family of languages, written as text nodes and spans (never as markup), bounded in length.
+
+const HIGHLIGHT_MAX = 256 * 1024;
+
+const KEYWORDS = {
+  c: "auto break case char const continue default do double else enum extern float for goto if inline int long register return short signed sizeof static struct switch typedef union unsigned void volatile while bool true false NULL nullptr class public private protected virtual template typename namespace using new delete this throw try catch",
+  rust: "as async await break const continue crate dyn else enum extern false fn for if impl in let loop match mod move mut pub ref return self Self static struct super trait true type unsafe use where while Some None Ok Err",
+  js: "async await break case catch class const continue debugger default delete do else export extends false finally for from function if import in instanceof let new null of return static super switch this throw true try typeof undefined var void while with yield interface type enum implements readonly",
+  py: "and as assert async await break class continue def del elif else except False finally for from global if import in is lambda None nonlocal not or pass raise return True try while with yield self match case",
+  go: "break case chan const continue default defer else fallthrough for func go goto if import interface map package range return select struct switch type var true false nil",
+  java: "abstract boolean break byte case catch char class const continue default do double else enum extends final finally float for if implements import instanceof int interface long native new null package private protected public return short static super switch synchronized this throw throws try void volatile while true false var val fun when object override",
+  sh: "if then else elif fi case esac for while until do done in function return local export readonly shift exit echo set unset source true false",
+  sql: "select from where and or not insert into values update set delete create table index view drop alter add primary key foreign references join left right inner outer on group by order having limit offset as distinct union all null is like in between exists case when then else end begin commit rollback",
+  ruby: "alias and begin break case class def defined do else elsif end ensure false for if in module next nil not or redo rescue retry return self super then true undef unless until when while yield require",
+  lua: "and break do else elseif end false for function goto if in local nil not or repeat return then true until while",
+  php: "abstract array as break case catch class const continue declare default do echo else elseif empty endif extends false final finally for foreach function global if implements include instanceof interface isset list namespace new null private protected public require return static switch throw trait true try unset use var while yield",
+  data: "true false null yes no on off",
+};
+
+const LANGUAGES = {
+  c: ["c", "h", "cc", "cpp", "hpp", "cxx", "c++", "cs", "csharp", "swift", "dart", "scala"], rust: ["rs", "rust"],
+  js: ["js", "mjs", "cjs", "jsx", "ts", "tsx", "javascript", "typescript"], py: ["py", "python"], go: ["go", "golang"],
+  java: ["java", "kt", "kotlin"], sh: ["sh", "bash", "zsh", "shell", "console", "dockerfile", "makefile", "ps1", "env"],
+  sql: ["sql"], ruby: ["rb", "ruby", "pl", "perl", "r"], lua: ["lua"], php: ["php"],
+  data: ["json", "yaml", "yml", "toml", "ini", "cfg", "conf"], markup: ["html", "htm", "xml", "svg", "vue"], css: ["css", "scss", "less"],
+};
+
+/** The family of a language name or file extension (null: not highlighted). */
+function family(name) {
+  const n = (name || "").toLowerCase();
+  for (const [f, names] of Object.entries(LANGUAGES)) if (names.includes(n)) return f;
+  return null;
+}
+
+const PATTERNS = {};
+
+/** One pattern per family: comments, strings, numbers, words (keywords among them), markup's tags. */
+function patternOf(f) {
+  if (PATTERNS[f]) return PATTERNS[f];
+  const hashComments = ["py", "sh", "ruby", "data", "php"].includes(f);
+  const slashComments = !["py", "sh", "ruby", "data", "sql", "lua", "markup"].includes(f);
+  const comment = [
+    f === "sql" || f === "lua" ? String.raw`--[^\n]*` : null,
+    hashComments ? String.raw`#[^\n]*` : null,
+    f === "markup" ? String.raw`<!--[\s\S]*?-->` : null,
+    slashComments ? String.raw`//[^\n]*|/\*[\s\S]*?\*/` : null,
+  ].filter(Boolean).join("|");
+  const quoted = (q) => `${q}(?:\\\\.|[^${q}\\\\\\n])*${q}`;
+  const string = {
+    py: [String.raw`"""[\s\S]*?"""`, String.raw`'''[\s\S]*?'''`, quoted('"'), quoted("'")],
+    rust: [String.raw`"(?:\\.|[^"\\])*"`, String.raw`'(?:\\(?:u\{[\da-fA-F]{1,6}\}|.)|[^'\\\n])'`],
+    js: [quoted('"'), quoted("'"), String.raw`\x60(?:\\.|[^\x60\\])*\x60`],
+    go: [quoted('"'), String.raw`\x60[^\x60]*\x60`, quoted("'")],
+    markup: [String.raw`"[^"\n]*"`, String.raw`'[^'\n]*'`],
+  }[f] || [quoted('"'), quoted("'")];
+  const number = String.raw`\b(?:0x[\da-fA-F_]+|\d[\d_]*(?:\.\d+)?(?:[eE][+-]?\d+)?)\b`;
+  const tag = f === "markup" ? String.raw`</?[A-Za-z][\w:-]*|/?>` : "(?!)";
+  const re = new RegExp(`(${comment || "(?!)"})|(${string.join("|")})|(${number})|([A-Za-z_$][\\w$]*)|(${tag})`, "g");
+  return (PATTERNS[f] = { re, words: new Set((KEYWORDS[f] || "").split(" ")), nocase: f === "sql" });
+}
+
+/** `code` as text nodes and spans (class `hl-c` comment, `hl-s` string, `hl-n` number, `hl-k`
+ * keyword, `hl-t` tag); plain text when the language is unknown or the code too long. */
+function highlight(code, language) {
+  const f = family(language);
+  const out = document.createDocumentFragment();
+  if (!f || code.length > HIGHLIGHT_MAX) { out.append(code); return out; }
+  const { re, words, nocase } = patternOf(f);
+  re.lastIndex = 0;
+  let at = 0, m;
+  const put = (cls, text) => out.append(el("span", { class: cls, text }));
+  while ((m = re.exec(code))) {
+    if (m[0] === "") { re.lastIndex++; continue; }
+    const word = m[4] && words.has(nocase ? m[0].toLowerCase() : m[0]);
+    const cls = m[1] ? "hl-c" : m[2] ? "hl-s" : m[3] ? "hl-n" : word ? "hl-k" : m[5] ? "hl-t" : null;
+    if (!cls) continue; // a plain word stays in the text up to the next span
+    if (m.index > at) out.append(code.slice(at, m.index));
+    put(cls, m[0]);
+    at = re.lastIndex;
+  }
+  out.append(code.slice(at));
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -600,18 +730,25 @@ async function bulkDownload() {
   }
 }
 
+/** Why `name` cannot name an entry (null when it can). */
+function badName(name) {
+  if (!name.trim()) return t("name.empty");
+  if (name.includes("/")) return t("rename.slash");
+  if (name === "." || name === "..") return t("name.dots");
+  return null;
+}
+
 async function rename(e, full) {
-  const to = prompt(t("rename.prompt"), e.name);
+  const to = await askText({ title: t("rename.title", { name: e.name }), label: t("rename.prompt"), value: e.name, ok: t("rename"), check: badName });
   if (!to || to === e.name) return;
-  if (to.includes("/")) throw new Error(t("rename.slash"));
   await api("POST", "/api/fs/rename", { from: full, to: join(parentOf(full), to) });
   status(t("rename.done", { name: to }));
   render();
 }
 
 async function move(paths) {
-  const to = prompt(t("move.prompt"), state.path);
-  if (!to) return;
+  const to = await pickFolder({ title: t("move.title", { n: paths.length }), ok: t("move.here"), moving: paths });
+  if (to === null) return;
   let tasks = 0;
   for (const p of paths) {
     const r = await api("POST", "/api/fs/move", { from: p, to: join(to, p.split("/").pop()) });
@@ -624,8 +761,8 @@ async function move(paths) {
 }
 
 async function copy(paths) {
-  const to = prompt(t("copy.prompt"), state.path);
-  if (!to) return;
+  const to = await pickFolder({ title: t("copy.title", { n: paths.length }), ok: t("copy.here"), copying: paths });
+  if (to === null) return;
   for (const p of paths) await api("POST", "/api/fs/copy", { from: p, to: join(to, p.split("/").pop()) });
   state.selected.clear();
   status(t("copy.background", { n: paths.length }));
@@ -635,12 +772,155 @@ async function copy(paths) {
 
 async function remove(paths) {
   const names = paths.map((p) => p.split("/").pop());
-  const question = paths.length === 1 ? t("delete.confirm", { name: names[0] }) : t("delete.confirm_many", { n: paths.length });
-  if (!confirm(question)) return;
+  const message = paths.length === 1 ? t("delete.confirm", { name: names[0] }) : t("delete.confirm_many", { n: paths.length });
+  if (!await askYes({ title: t("delete"), message, ok: t("delete"), danger: true })) return;
   for (const p of paths) await api("POST", "/api/fs/delete", { path: p });
   state.selected.clear();
   status(t("delete.done", { n: paths.length }));
   render();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The page's own dialogs: a question, a line of text, a folder
+
+/** Shows the question dialog; resolves with the text typed (or true for a plain question) when
+ * confirmed, null when cancelled. `check(value)` names what is wrong with a value, which keeps the
+ * dialog open with that said. */
+function ask({ title, message = "", label = null, value = "", type = "text", ok, danger = false, check = null }) {
+  const dialog = $("ask");
+  $("ask-title").textContent = title;
+  $("ask-message").textContent = message;
+  $("ask-message").hidden = !message;
+  $("ask-field").hidden = label === null;
+  $("ask-label").textContent = label || "";
+  $("ask-input").type = type;
+  $("ask-input").autocomplete = type === "password" ? "new-password" : "off";
+  $("ask-input").value = value;
+  $("ask-error").textContent = "";
+  $("ask-ok").textContent = ok;
+  $("ask-ok").className = danger ? "primary danger" : "primary";
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("ask-form").onsubmit = $("ask-cancel").onclick = dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    $("ask-form").onsubmit = (ev) => {
+      ev.preventDefault();
+      if (label === null) return done(true);
+      const v = type === "password" ? $("ask-input").value : $("ask-input").value.trim();
+      const wrong = check && check(v);
+      if (wrong) {
+        $("ask-error").textContent = wrong;
+        $("ask-input").setAttribute("aria-invalid", "true");
+        $("ask-input").focus();
+        return;
+      }
+      done(v);
+    };
+    $("ask-cancel").onclick = () => done(null);
+    dialog.onclose = () => done(null);
+    $("ask-input").removeAttribute("aria-invalid");
+    dialog.showModal();
+    if (label === null) (danger ? $("ask-cancel") : $("ask-ok")).focus();
+    else {
+      // A name's stem chosen, as file managers do: typing replaces it and keeps the extension.
+      const input = $("ask-input");
+      input.focus();
+      const dot = value.lastIndexOf(".");
+      input.setSelectionRange(0, dot > 0 ? dot : value.length);
+    }
+  });
+}
+
+/** A line of text, or null. */
+function askText(o) { return ask({ ...o, label: o.label || "" }); }
+
+/** Yes (true) or no (false). */
+async function askYes(o) { return (await ask({ ...o, label: null })) === true; }
+
+/**
+ * A folder chosen by browsing, or null: starts in the folder shown, lists only folders (the whole
+ * folder, as the API gives it), can make one, and refuses a place the items cannot go — into
+ * themselves, where they already are (for a move), or a folder where nothing can be written.
+ */
+function pickFolder({ title, ok, moving = [], copying = [], start = state.path, writable = true }) {
+  const dialog = $("picker");
+  const items = moving.length ? moving : copying;
+  let at = start;
+  let loaded = 0;
+  $("picker-title").textContent = title;
+  $("picker-ok").textContent = ok;
+  $("picker-new").hidden = !writable;
+  const why = (folder, canWrite) => {
+    if (items.some((p) => folder === p || folder.startsWith(p + "/"))) return t("picker.into_itself");
+    if (moving.length && moving.every((p) => parentOf(p) === folder)) return t("picker.already_here");
+    if (writable && !canWrite) return t("picker.read_only");
+    return "";
+  };
+  const show = async (folder) => {
+    const mine = ++loaded;
+    $("picker-hint").textContent = t("loading");
+    $("picker-ok").disabled = true;
+    let r;
+    try {
+      r = await source.listWhole(folder);
+    } catch (e) {
+      if (mine === loaded) $("picker-hint").textContent = e.message;
+      return;
+    }
+    if (mine !== loaded) return;
+    at = folder;
+    const crumbs = [["/", "/"]];
+    let acc = "";
+    for (const part of folder.split("/").filter(Boolean)) { acc += "/" + part; crumbs.push([acc, part]); }
+    $("picker-crumbs").replaceChildren(...crumbs.flatMap(([p, name], i) => [
+      i ? el("span", { class: "sep", text: "›", "aria-hidden": "true" }) : null,
+      el("button", { type: "button", class: "link", text: name, "aria-current": p === folder ? "location" : null, onclick: () => show(p) }),
+    ].filter(Boolean)));
+    const order = new Intl.Collator(locale(), { numeric: true, sensitivity: "base" });
+    const dirs = r.entries.filter((e) => e.is_dir).sort((a, b) => order.compare(a.name, b.name));
+    const list = dirs.map((e) => {
+      const p = join(folder, e.name);
+      const off = items.some((x) => x === p);
+      // The listing's icons: a folder, or the kind of remote of a mount point.
+      const kind = e.mount ? "mount " + (REMOTES.includes(e.remote) ? e.remote : "remote") : "dir";
+      return el("li", { class: "entry " + kind }, el("button", {
+        type: "button", class: "folder", disabled: off, "data-path": p, onclick: () => show(p),
+      }, el("span", { class: "icon", "aria-hidden": "true" }), el("span", { text: e.name })));
+    });
+    if (folder !== "/") list.unshift(el("li", {}, el("button", { type: "button", class: "folder up", onclick: () => show(parentOf(folder)) }, el("span", { text: "↑ " + t("picker.up") }))));
+    $("picker-list").replaceChildren(...list);
+    if (!dirs.length) $("picker-list").append(el("li", { class: "hint", text: t("picker.no_folders") }));
+    const wrong = why(folder, !!r.writable);
+    $("picker-hint").textContent = wrong || t("picker.target", { path: folder });
+    $("picker-ok").disabled = !!wrong;
+    $("picker-new").disabled = !r.writable;
+    $("picker-list").querySelector("button:not([disabled])")?.focus();
+  };
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("picker-form").onsubmit = $("picker-cancel").onclick = $("picker-new").onclick = dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    $("picker-form").onsubmit = (ev) => { ev.preventDefault(); if (!$("picker-ok").disabled) done(at); };
+    $("picker-cancel").onclick = () => done(null);
+    dialog.onclose = () => done(null);
+    $("picker-new").onclick = async () => {
+      // The question dialog on top of this one; back here after it.
+      const name = await askText({ title: t("new_folder"), label: t("new_folder.prompt"), ok: t("create"), check: badName });
+      if (!dialog.open) dialog.showModal();
+      if (!name) return;
+      try {
+        await api("POST", "/api/fs/mkdir", { path: join(at, name) });
+        await show(join(at, name));
+      } catch (e) { $("picker-hint").textContent = e.message; }
+    };
+    $("picker-list").replaceChildren();
+    dialog.showModal();
+    show(start);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -689,6 +969,75 @@ async function video(e, url) {
   return el("div", { class: "video" }, player, links);
 }
 
+/** The entries of the page a viewer of `kind` steps through (its photos, or its tracks). */
+function siblings(kind) {
+  return state.entries.map((e, i) => [e, i]).filter(([e]) => !e.is_dir && kindOf(e.name) === kind).map(([, i]) => i);
+}
+
+/** The audio player with the folder's other tracks as a playlist: a click plays one, the end of one
+ * plays the next. */
+function audio(e, url) {
+  const player = el("audio", { id: "viewer-audio", src: url, controls: true, preload: "metadata", autoplay: true });
+  player.addEventListener("ended", () => step(1, false));
+  const tracks = siblings("audio");
+  const list = el("ol", { class: "playlist", "aria-label": t("viewer.playlist") }, ...tracks.map((i) => {
+    const x = state.entries[i];
+    return el("li", {}, el("button", { type: "button", class: "track", "aria-current": i === viewing ? "true" : null, onclick: () => open(i) },
+      el("span", { class: "name", text: x.name }), el("span", { class: "hint", text: human(x.size) })));
+  }));
+  return el("div", { class: "audio" }, el("p", { class: "now", text: e.name }), player, tracks.length > 1 ? list : null);
+}
+
+// The photo viewer's zoom: scale and offset of the image, changed by wheel, pinch, double-click, keys
+// and buttons; dragging pans a zoomed photo; at scale 1 a swipe goes to the next one.
+const zoom = { s: 1, x: 0, y: 0 };
+
+function applyZoom() {
+  const img = $("viewer-img");
+  zoom.s = Math.min(8, Math.max(1, zoom.s));
+  if (zoom.s === 1) { zoom.x = 0; zoom.y = 0; }
+  if (img) img.style.transform = `translate(${zoom.x}px, ${zoom.y}px) scale(${zoom.s})`;
+  $("viewer").classList.toggle("zoomed", zoom.s > 1);
+  $("viewer-zoom").textContent = new Intl.NumberFormat(locale(), { style: "percent" }).format(zoom.s);
+}
+
+/** Zooms by `factor` around the point (cx, cy) of the window (the middle of the photo when not given). */
+function zoomBy(factor, cx, cy) {
+  const box = $("viewer-body").getBoundingClientRect();
+  const px = (cx ?? box.left + box.width / 2) - (box.left + box.width / 2);
+  const py = (cy ?? box.top + box.height / 2) - (box.top + box.height / 2);
+  const s = Math.min(8, Math.max(1, zoom.s * factor));
+  const k = s / zoom.s;
+  zoom.x = px - (px - zoom.x) * k;
+  zoom.y = py - (py - zoom.y) * k;
+  zoom.s = s;
+  applyZoom();
+}
+
+/** The EXIF panel of a photo: camera, lens, exposure, date taken and, to its owner, the place. */
+async function photoInfo(full) {
+  const box = $("viewer-exif");
+  box.replaceChildren(el("p", { class: "hint", text: t("loading") }));
+  let x;
+  try { x = await source.exif(full); } catch (e) { box.replaceChildren(el("p", { class: "hint", text: e.message })); return; }
+  if (viewing < 0 || entryPath(state.entries[viewing]) !== full) return;
+  const rows = [];
+  const row = (key, value) => { if (value) rows.push(el("dt", { text: t(key) }), el("dd", {}, value)); };
+  row("exif.camera", x.camera);
+  row("exif.lens", x.lens);
+  if (x.taken) row("exif.taken", new Date(x.taken).toLocaleString(locale(), { dateStyle: "long", timeStyle: "short" }));
+  row("exif.exposure", [x.exposure, x.aperture, x.iso ? "ISO " + x.iso : null, x.focal_length].filter(Boolean).join(" · "));
+  if (x.location) {
+    const [lat, lon] = x.location.map((v) => Math.round(v * 1e5) / 1e5);
+    const f = new Intl.NumberFormat(locale(), { maximumFractionDigits: 5 });
+    row("exif.place", el("a", { id: "exif-place", href: `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=15/${lat}/${lon}`,
+      rel: "noopener noreferrer", target: "_blank", text: `${f.format(lat)}, ${f.format(lon)}` }));
+  } else if (x.has_location) {
+    row("exif.place", t(share ? "exif.place_shared" : "exif.place_owner"));
+  }
+  box.replaceChildren(rows.length ? el("dl", {}, ...rows) : el("p", { class: "hint", text: t("exif.none") }));
+}
+
 async function open(index) {
   const e = state.entries[index];
   if (!previewable(e)) return;
@@ -699,26 +1048,38 @@ async function open(index) {
   body.replaceChildren(el("p", { text: t("loading") }));
   $("viewer-name").textContent = e.name;
   const dialog = $("viewer");
+  const wasOpen = dialog.open;
   dialog.dataset.kind = kind;
-  if (!dialog.open) dialog.showModal();
-  const images = kind === "image";
-  $("viewer-prev").hidden = $("viewer-next").hidden = !images;
+  if (!wasOpen) dialog.showModal();
+  const all = kind === "image" || kind === "audio" ? siblings(kind) : [];
+  $("viewer-prev").hidden = $("viewer-next").hidden = $("viewer-count").hidden = all.length < 2;
+  $("viewer-count").textContent = t("viewer.count", { i: all.indexOf(index) + 1, n: all.length });
+  for (const id of ["viewer-zoom-out", "viewer-zoom", "viewer-zoom-in", "viewer-info"]) $(id).hidden = kind !== "image";
+  $("viewer-exif").hidden = kind !== "image" || localStorage.getItem("cloudmux-exif") !== "shown";
+  $("viewer-info").setAttribute("aria-pressed", String(!$("viewer-exif").hidden));
+  // First the way out, never "previous": a keyboard user's next Tab reaches the rest.
+  if (!wasOpen) $("viewer-close").focus();
+  Object.assign(zoom, { s: 1, x: 0, y: 0 });
+  applyZoom();
   try {
     $("viewer-download").href = await source.fileUrl(full, false);
     const url = await source.fileUrl(full, true);
     let shown;
-    if (kind === "image") shown = el("img", { id: "viewer-img", src: url, alt: e.name });
-    else if (kind === "video") shown = await video(e, url);
-    else if (kind === "audio") shown = el("audio", { id: "viewer-audio", src: url, controls: true, preload: "metadata" });
+    if (kind === "image") {
+      shown = el("img", { id: "viewer-img", src: url, alt: e.name, draggable: "false" });
+      if (!$("viewer-exif").hidden) photoInfo(full);
+    } else if (kind === "video") shown = await video(e, url);
+    else if (kind === "audio") shown = audio(e, url);
     else if (kind === "pdf") shown = el("iframe", { id: "viewer-pdf", src: url, title: e.name });
     else if (kind === "markdown") {
       const md = await source.markdown(full);
-      shown = el("article", { class: "markdown" }, ...safeHtml(md.html));
+      shown = el("article", { class: "markdown" }, ...safeHtml(md.html, parentOf(full)));
     } else if (kind === "text" || (e.mime || "").startsWith("text/")) {
       const r = await fetch(url, { headers: { Range: `bytes=0-${TEXT_PREVIEW_BYTES - 1}` } });
       if (!r.ok) throw new Error(String(r.status));
       const text = new TextDecoder().decode(await r.arrayBuffer());
-      shown = el("pre", { id: "viewer-text", text: (e.size || 0) > TEXT_PREVIEW_BYTES ? text + "\n…" : text });
+      const ext = /\.([^./]+)$/.exec(e.name.toLowerCase())?.[1] || e.name.toLowerCase();
+      shown = el("pre", { id: "viewer-text", tabindex: "0" }, highlight((e.size || 0) > TEXT_PREVIEW_BYTES ? text + "\n…" : text, ext));
     } else {
       shown = el("p", { class: "hint", text: t("viewer.none") });
     }
@@ -728,13 +1089,15 @@ async function open(index) {
   }
 }
 
-function step(d) {
+/** The next (d = 1) or previous (-1) photo or track; `wrap` goes round at the ends. */
+function step(d, wrap = true) {
   if (viewing < 0) return;
-  const n = state.entries.length;
-  for (let i = 1; i < n; i++) {
-    const j = (viewing + d * i + n * n) % n;
-    if (kindOf(state.entries[j].name) === "image" && !state.entries[j].is_dir) return open(j);
-  }
+  const all = siblings(kindOf(state.entries[viewing].name));
+  const at = all.indexOf(viewing);
+  if (at < 0 || all.length < 2) return;
+  const next = at + d;
+  if (!wrap && (next < 0 || next >= all.length)) return;
+  open(all[(next + all.length) % all.length]);
 }
 
 function closeViewer() {
@@ -884,6 +1247,7 @@ function shareDialog(path) {
   $("share-form").reset();
   for (const f of $("share-form").querySelectorAll("[name]")) f.disabled = false;
   $("share-copy").textContent = t("share.copy");
+  $("share-choose").disabled = false;
   $("share-path").textContent = path;
   $("share-result").hidden = true;
   $("share-error").textContent = "";
@@ -904,6 +1268,7 @@ async function createShare() {
     $("share-create").hidden = true;
     // The link is made with these settings: they no longer change anything, so they cannot be edited.
     for (const f of $("share-form").querySelectorAll("[name]")) f.disabled = true;
+    $("share-choose").disabled = true;
     $("share-url").select();
   } catch (e) {
     $("share-error").textContent = e.message;
@@ -983,17 +1348,18 @@ async function renderAdmin() {
       el("td", { text: u.name }), el("td", { text: u.base_path }), el("td", { text: yes(u.can_write) }), el("td", { text: yes(u.is_admin) }),
       el("td", { class: "actions" },
         button("admin.set_password", async () => {
-          const p = prompt(t("admin.new_password", { name: u.name }));
+          const p = await askText({ title: t("admin.set_password"), label: t("admin.new_password", { name: u.name }), ok: t("admin.set_password"),
+            type: "password", check: (v) => (v.length < 8 ? t("admin.password_short") : null) });
           if (p) await api("PATCH", `/api/admin/users/${encodeURIComponent(u.name)}`, { password: p });
         }),
         button("admin.remove", async () => {
-          if (confirm(t("admin.remove_user", { name: u.name }))) await api("DELETE", `/api/admin/users/${encodeURIComponent(u.name)}`);
+          if (await askYes({ title: t("admin.remove"), message: t("admin.remove_user", { name: u.name }), ok: t("admin.remove"), danger: true })) await api("DELETE", `/api/admin/users/${encodeURIComponent(u.name)}`);
         })))));
     $("mounts").tBodies[0].replaceChildren(...mounts.mounts.map((m) => el("tr", { "data-path": m.path },
       el("td", { text: m.path }), el("td", { text: m.remote }), el("td", { text: m.root }), el("td", { text: yes(m.read_only) }),
       el("td", { text: yes(m.direct_links) }), el("td", { text: yes(m.guest) }), el("td", { text: yes(m.active) }),
       el("td", { class: "actions" }, button("admin.unmount", async () => {
-        if (confirm(t("admin.unmount_confirm", { path: m.path }))) await api("DELETE", `/api/admin/mounts?path=${encodeURIComponent(m.path)}`);
+        if (await askYes({ title: t("admin.unmount"), message: t("admin.unmount_confirm", { path: m.path }), ok: t("admin.unmount"), danger: true })) await api("DELETE", `/api/admin/mounts?path=${encodeURIComponent(m.path)}`);
       })))));
     $("remotes").tBodies[0].replaceChildren(...remotes.remotes.map((r) => el("tr", { "data-name": r.name },
       el("td", { text: r.name }), el("td", { text: r.kind }),
@@ -1099,7 +1465,7 @@ function wire() {
   });
   $("upload-input").addEventListener("change", (ev) => { upload([...ev.target.files]); ev.target.value = ""; });
   $("new-folder").addEventListener("click", async () => {
-    const name = prompt(t("new_folder.prompt"));
+    const name = await askText({ title: t("new_folder"), label: t("new_folder.prompt"), ok: t("create"), check: badName });
     if (!name) return;
     try {
       await api("POST", "/api/fs/mkdir", { path: join(state.path, name) });
@@ -1161,18 +1527,92 @@ function wire() {
   $("viewer-next").addEventListener("click", () => step(1));
   $("viewer").addEventListener("close", () => { viewing = -1; $("viewer-body").replaceChildren(); });
   $("viewer").addEventListener("keydown", (ev) => {
-    if (ev.key === "ArrowRight") { ev.preventDefault(); step(1); }
-    if (ev.key === "ArrowLeft") { ev.preventDefault(); step(-1); }
+    if (ev.target.matches("input, select, textarea, audio, video") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const photo = $("viewer").dataset.kind === "image";
+    const zoomed = photo && zoom.s > 1;
+    if (ev.key === "ArrowRight" && !zoomed) { ev.preventDefault(); step(1); }
+    else if (ev.key === "ArrowLeft" && !zoomed) { ev.preventDefault(); step(-1); }
+    else if (photo && (ev.key === "+" || ev.key === "=")) { ev.preventDefault(); zoomBy(1.5); }
+    else if (photo && ev.key === "-") { ev.preventDefault(); zoomBy(1 / 1.5); }
+    else if (photo && ev.key === "0") { ev.preventDefault(); zoom.s = 1; applyZoom(); }
+    else if (photo && ev.key.toLowerCase() === "i") { ev.preventDefault(); $("viewer-info").click(); }
+    else if (zoomed && ev.key.startsWith("Arrow")) {
+      // A zoomed photo: the arrows move it.
+      ev.preventDefault();
+      zoom.x += ev.key === "ArrowLeft" ? 60 : ev.key === "ArrowRight" ? -60 : 0;
+      zoom.y += ev.key === "ArrowUp" ? 60 : ev.key === "ArrowDown" ? -60 : 0;
+      applyZoom();
+    }
   });
-  let touchX = null;
-  $("viewer").addEventListener("touchstart", (ev) => { touchX = ev.changedTouches[0].clientX; }, { passive: true });
-  $("viewer").addEventListener("touchend", (ev) => {
-    if (touchX === null) return;
-    const dx = ev.changedTouches[0].clientX - touchX;
-    touchX = null;
-    if (Math.abs(dx) > 50) step(dx < 0 ? 1 : -1);
+  $("viewer-zoom-in").addEventListener("click", () => zoomBy(1.5));
+  $("viewer-zoom-out").addEventListener("click", () => zoomBy(1 / 1.5));
+  $("viewer-zoom").addEventListener("click", () => { zoom.s = 1; applyZoom(); });
+  $("viewer-info").addEventListener("click", () => {
+    const shown = $("viewer-exif").hidden;
+    $("viewer-exif").hidden = !shown;
+    $("viewer-info").setAttribute("aria-pressed", String(shown));
+    localStorage.setItem("cloudmux-exif", shown ? "shown" : "hidden");
+    if (shown && viewing >= 0) photoInfo(entryPath(state.entries[viewing]));
   });
+  const viewerBody = $("viewer-body");
+  const photo = () => $("viewer").dataset.kind === "image" && $("viewer-img");
+  viewerBody.addEventListener("wheel", (ev) => {
+    if (!photo()) return;
+    ev.preventDefault();
+    zoomBy(Math.exp(-ev.deltaY * 0.002), ev.clientX, ev.clientY);
+  }, { passive: false });
+  viewerBody.addEventListener("dblclick", (ev) => {
+    if (!photo()) return;
+    if (zoom.s > 1) { zoom.s = 1; applyZoom(); } else zoomBy(2.5, ev.clientX, ev.clientY);
+  });
+  // Pointers (mouse, pen, fingers): one drags a zoomed photo, two pinch, a swipe at scale 1 steps.
+  const pointers = new Map();
+  let pinch = null, swipe = null;
+  viewerBody.addEventListener("pointerdown", (ev) => {
+    if (!photo()) return;
+    pointers.set(ev.pointerId, { x: ev.clientX, y: ev.clientY });
+    viewerBody.setPointerCapture(ev.pointerId);
+    if (pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      pinch = { d: Math.hypot(a.x - b.x, a.y - b.y) || 1, s: zoom.s };
+      swipe = null;
+    } else swipe = zoom.s === 1 ? { x: ev.clientX, y: ev.clientY } : null;
+  });
+  viewerBody.addEventListener("pointermove", (ev) => {
+    const was = pointers.get(ev.pointerId);
+    if (!was) return;
+    const now = { x: ev.clientX, y: ev.clientY };
+    pointers.set(ev.pointerId, now);
+    if (pinch && pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      zoomBy((pinch.s * Math.hypot(a.x - b.x, a.y - b.y)) / pinch.d / zoom.s, (a.x + b.x) / 2, (a.y + b.y) / 2);
+    } else if (zoom.s > 1) {
+      zoom.x += now.x - was.x;
+      zoom.y += now.y - was.y;
+      applyZoom();
+    }
+  });
+  const up = (ev) => {
+    if (!pointers.delete(ev.pointerId)) return;
+    if (pointers.size < 2) pinch = null;
+    if (swipe && pointers.size === 0) {
+      const dx = ev.clientX - swipe.x, dy = ev.clientY - swipe.y;
+      if (Math.abs(dx) > 50 && Math.abs(dx) > 2 * Math.abs(dy)) step(dx < 0 ? 1 : -1);
+      swipe = null;
+    }
+  };
+  viewerBody.addEventListener("pointerup", up);
+  viewerBody.addEventListener("pointercancel", up);
   $("share-create").addEventListener("click", createShare);
+  $("share-choose").addEventListener("click", async () => {
+    // The picker over the share dialog, starting where the shared item is; the dialog stays open.
+    const start = sharing && state.entries.some((e) => entryPath(e) === sharing && !e.is_dir) ? parentOf(sharing) : sharing || state.path;
+    const chosen = await pickFolder({ title: t("picker.share_title"), ok: t("picker.share_here"), start, writable: false });
+    if (!$("share-dialog").open) $("share-dialog").showModal();
+    if (chosen === null) return;
+    sharing = chosen;
+    $("share-path").textContent = chosen;
+  });
   $("share-copy").addEventListener("click", (ev) => {
     $("share-url").select();
     copyText($("share-url").value, ev.currentTarget);
