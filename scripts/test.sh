@@ -6,13 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== installing litmus, rclone, gvfs, nginx, fuse3, fio, chromium and chromium-driver (Debian): WebDAV clients, a load balancer, FUSE for cloudmux mount (and fio to check its blocks) and the web page's test"
+echo "== installing litmus, rclone, gvfs, nginx, fuse3, fio, chromium, chromium-driver and Node.js (Debian): WebDAV clients, a load balancer, FUSE for cloudmux mount (and fio to check its blocks) and the web page's tests and audits"
 pkgs=""
 command -v litmus > /dev/null || pkgs="$pkgs litmus"
 command -v chromedriver > /dev/null || pkgs="$pkgs chromium chromium-driver"
 command -v rclone > /dev/null || pkgs="$pkgs rclone"
 command -v fusermount3 > /dev/null || pkgs="$pkgs fuse3"
 command -v fio > /dev/null || pkgs="$pkgs fio"
+{ command -v node > /dev/null && command -v npm > /dev/null; } || pkgs="$pkgs nodejs npm"
 { command -v nginx > /dev/null || [ -x /usr/sbin/nginx ]; } || pkgs="$pkgs nginx-light"
 { command -v gio > /dev/null && [ -x /usr/libexec/gvfsd-dav ]; } || pkgs="$pkgs gvfs-backends gvfs-daemons libglib2.0-bin dbus"
 if [ -n "$pkgs" ]; then
@@ -26,6 +27,15 @@ fi
 
 echo "== installing the interop clients (PyPI)"
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/interop/requirements.txt
+
+echo "== installing axe-core and lighthouse (npm) into target/tools/node: the web page's audits"
+# Lighthouse 12.2.3 asks for Node 18.16 or later.
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a === 18 && b >= 16) ? 0 : 1)' \
+    || { echo "Lighthouse needs Node.js 18.16 or later; this is $(node --version): install a newer nodejs" >&2; exit 1; }
+mkdir -p target/tools/node
+grep -qs '"version": "12.2.3"' target/tools/node/node_modules/lighthouse/package.json \
+    && grep -qs '"version": "4.10.3"' target/tools/node/node_modules/axe-core/package.json \
+    || npm install --prefix target/tools/node --no-audit --no-fund --loglevel=error --save-exact axe-core@4.10.3 lighthouse@12.2.3 > /dev/null
 
 echo "== installing pjdfstest (crates.io): the POSIX file-system suite, run on cloudmux mount"
 [ -x target/tools/bin/pjdfstest ] || cargo install pjdfstest --version 0.2.2 --locked --quiet --root target/tools

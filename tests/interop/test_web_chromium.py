@@ -25,14 +25,14 @@ NAME = '<img id="injected" src=x onerror="document.title=1"> & "quotes".txt'
 PASSWORD = "cloudmux-demo"
 
 
-def chromium(tmp_path, width=1400, height=900, lang="en"):
+def chromium(tmp_path, width=1400, height=900, lang="en", extra=()):
     chromedriver = shutil.which("chromedriver")
     assert chromedriver, "chromedriver is missing: ./scripts/test.sh installs chromium and chromium-driver"
     opts = webdriver.ChromeOptions()
     # The profile in the test's own folder (pytest removes old ones), not left behind in /tmp.
     profile = tmp_path / f"profile-{time.monotonic_ns()}"
     for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}",
-              f"--lang={lang}", "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}"]:
+              f"--lang={lang}", "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}", *extra]:
         opts.add_argument(a)
     downloads = tmp_path / f"downloads-{time.monotonic_ns()}"
     downloads.mkdir()

@@ -1455,6 +1455,12 @@ async fn guests_read_only_the_mounts_opened_to_them() {
         401,
         "off by default"
     );
+    let asked =
+        |r: reqwest::Response| async move { r.json::<Value>().await.unwrap()["open"].clone() };
+    assert_eq!(
+        asked(anon("/api/auth/guest").send().await.unwrap()).await,
+        false
+    );
     let open = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(open.path().join("sub")).unwrap();
     std::fs::write(open.path().join("hello.txt"), "hi there").unwrap();
@@ -1493,6 +1499,10 @@ async fn guests_read_only_the_mounts_opened_to_them() {
         .unwrap();
     s._dirs.push(inner);
     let anon = |p: &str| s.http.get(format!("{}{p}", s.base));
+    assert_eq!(
+        asked(anon("/api/auth/guest").send().await.unwrap()).await,
+        true
+    );
     let json = |r: reqwest::Response| async move {
         assert_eq!(r.status(), 200, "{}", r.url());
         r.json::<Value>().await.unwrap()

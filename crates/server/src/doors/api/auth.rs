@@ -10,6 +10,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/auth/tokens", get(list_tokens).post(new_token))
         .route("/api/auth/tokens/{id}", delete(revoke_token))
         .route("/api/me", get(me))
+        .route("/api/auth/guest", get(guest))
 }
 
 #[derive(Deserialize)]
@@ -32,6 +33,12 @@ async fn login(
 async fn logout(State(st): State<Arc<AppState>>, a: Authed) -> ApiResult<StatusCode> {
     st.users.logout(&a.0.name, &a.1).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether someone who has not signed in may browse (some mount is open to guests): asked by the page
+/// before it shows the sign-in form, without an error to log when none is.
+async fn guest(State(st): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({"open": Authed::guest(&st).is_some()}))
 }
 
 async fn me(a: Authed) -> Json<Value> {

@@ -282,6 +282,8 @@ function crumbs(path) {
   }
   const last = nav.lastElementChild;
   if (last) last.setAttribute("aria-current", "page");
+  // The page's heading, for screen readers: the folder shown.
+  $("folder-title").textContent = path === "/" ? (share ? top : t("nav.files")) : path.split("/").pop();
 }
 
 async function render() {
@@ -290,7 +292,7 @@ async function render() {
   if (!me && !guest) {
     // The guest may browse where mounts let guests read.
     try {
-      await fetch("/api/fs/list?path=%2F&per_page=1").then((r) => { guest = r.ok; });
+      guest = (await (await fetch("/api/auth/guest")).json()).open === true;
     } catch (_) {}
     if (!guest) return show("login-view");
   }
