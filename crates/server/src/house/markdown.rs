@@ -5,8 +5,9 @@
 //! `javascript:` or `data:` link becomes `#`). An image by a relative reference stays an image (the page
 //! resolves it beside the Markdown file and loads it through its own origin, with the reader's rights); an
 //! image on the web becomes a link to it, with its alternative text (the page loads nothing from outside
-//! its origin); any other image becomes its alternative text. The page then copies the result into its own elements through an
-//! allow-list of tags and attributes, and its CSP forbids inline script in any case.
+//! its origin); any other image becomes its alternative text. The page then copies the result into its
+//! own elements through an allow-list of tags and attributes, and its CSP forbids inline script in any
+//! case.
 
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
