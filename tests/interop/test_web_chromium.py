@@ -368,6 +368,7 @@ def test_gallery_lightbox_video_and_phone_width(demo_server, browser, tmp_path):
     browser.execute_script("const v = document.getElementById('viewer-video'); v.muted = true; v.currentTime = 12; v.play();")
     wait(browser, lambda d: d.execute_script("const v = document.getElementById('viewer-video'); return v.currentTime > 12.3 && !v.seeking"))
     shot(browser, "video")
+    phone_shot(browser, "phone-video")
     browser.find_element(By.ID, "viewer-close").click()
 
     # A PDF in the browser's own viewer, framed by the page, still under the sandbox policy.
@@ -791,6 +792,18 @@ def test_the_main_action_of_a_form_reads_as_one(demo_server, browser):
     assert css(button, "font-weight") in ("600", "700")
 
 
+def phone_shot(driver, name):
+    """A screenshot at a phone's width (390 × 844, mobile), then the window as it was; the page must not
+    scroll sideways there."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        time.sleep(0.3)
+        assert fits(driver), name
+        shot(driver, name)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def no_native_dialogs(driver):
     """Makes the browser's own prompt/confirm/alert record that they were called (the page must not)."""
     driver.execute_script("window.__native = []; for (const f of ['prompt', 'confirm', 'alert'])"
@@ -861,6 +874,7 @@ def test_rename_move_copy_new_folder_and_share_use_the_pages_own_dialogs(demo_se
     wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#picker-crumbs button[aria-current]").text == "copies")
     assert browser.find_element(By.ID, "picker").is_displayed(), "back in the picker after naming the folder"
     shot(browser, "copy-picker")
+    phone_shot(browser, "phone-copy-picker")
     browser.find_element(By.ID, "picker-ok").click()
     wait(browser, lambda d: (work / "demo-data" / "dlg" / "copies" / "a.txt").exists(), 40)
     assert (work / "demo-data" / "dlg" / "copies" / "a.txt").read_bytes() == b"a" * 10
@@ -1054,6 +1068,7 @@ def test_markdown_shows_images_beside_it_and_code_is_highlighted(demo_server, br
     colours = {browser.find_element(By.CSS_SELECTOR, "pre code ." + c).value_of_css_property("color") for c in ["hl-k", "hl-s", "hl-c"]}
     assert len(colours) == 3, colours
     shot(browser, "markdown")
+    phone_shot(browser, "phone-markdown")
     browser.find_element(By.ID, "viewer-close").click()
     entry(browser, "tool.py").find_element(By.CSS_SELECTOR, "a.name").click()
     pre = wait(browser, EC.visibility_of_element_located((By.ID, "viewer-text")))
