@@ -60,6 +60,10 @@ pub struct Serve {
     /// (it is always served under /alist on --listen).
     #[arg(long, value_name = "ADDRESS")]
     pub alist_listen: Option<String>,
+    /// Serve this AList/OpenList frontend build (its `dist` folder: npm's
+    /// @openlist-frontend/openlist-frontend) at the root of --alist-listen, beside AList's API.
+    #[arg(long, value_name = "DIR", requires = "alist_listen")]
+    pub alist_ui: Option<PathBuf>,
     /// Seconds the download links AList's API hands out (their `sign`) stay valid.
     #[arg(long, default_value_t = cloudmux_server::doors::alist::sign::DEFAULT_TTL_SECS, value_name = "SECONDS")]
     pub alist_sign_ttl: u64,
@@ -175,12 +179,20 @@ pub async fn run(cfg: &Config, out: Out, s: Serve) -> anyhow::Result<()> {
 /// With `--alist-listen`, AList's API at the root of an address of its own.
 async fn alist_door(s: &Serve, state: &Arc<AppState>, out: &Out) -> Result<()> {
     if let Some(a) = &s.alist_listen {
+        // The frontend is checked before the address is taken: a wrong folder fails the start.
+        let ui = match &s.alist_ui {
+            Some(dir) => Some(cloudmux_server::doors::alist::ui::Ui::load(dir)?),
+            None => None,
+        };
         let l = listen(a).await?;
-        out.line(format!(
-            "  AList API: http://{}/ (for apps)",
-            l.local_addr()?
-        ));
-        tokio::spawn(cloudmux_server::serve_alist(l, state.clone()));
+        let addr = l.local_addr()?;
+        match &ui {
+            Some(_) => out.line(format!(
+                "  AList API and the AList frontend: http://{addr}/ (for apps and browsers)"
+            )),
+            None => out.line(format!("  AList API: http://{addr}/ (for apps)")),
+        }
+        tokio::spawn(cloudmux_server::serve_alist(l, state.clone(), ui));
     }
     Ok(())
 }

@@ -219,7 +219,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(signin::routes())
         .merge(doors::share::routes())
         .merge(web::routes())
-        .nest(alist::PREFIX, alist::routes())
+        .nest(alist::PREFIX, alist::routes(None))
         .route(dav::PREFIX, axum::routing::any(dav::handle))
         .route(
             &format!("{}/", dav::PREFIX),
@@ -232,9 +232,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     layered(routes, state)
 }
 
-/// AList's API alone, at the root (for `serve --alist-listen`: apps that take only a host and port).
-pub fn alist_app(state: Arc<AppState>) -> Router {
-    layered(alist::routes(), state)
+/// AList's API alone, at the root (for `serve --alist-listen`: apps that take only a host and port),
+/// with an AList/OpenList frontend build beside it when `ui` is given (`serve --alist-ui`).
+pub fn alist_app(state: Arc<AppState>, ui: Option<Arc<alist::ui::Ui>>) -> Router {
+    layered(alist::routes(ui), state)
 }
 
 /// The state, the client address behind trusted proxies, and the headers every answer carries.
@@ -261,14 +262,16 @@ fn layered(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
         ))
 }
 
-/// Serves [`alist_app`] (AList's API at the root) on `listener` until the process ends.
+/// Serves [`alist_app`] (AList's API at the root, and the frontend `ui` if given) on `listener` until
+/// the process ends.
 pub async fn serve_alist(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
+    ui: Option<Arc<alist::ui::Ui>>,
 ) -> cloudmux_core::Result<()> {
     axum::serve(
         listener,
-        alist_app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        alist_app(state, ui).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
     .map_err(|e| cloudmux_core::Error::new(cloudmux_core::ErrorKind::Io, format!("serving: {e}")))

@@ -688,7 +688,7 @@ async fn at_the_root_of_its_own_address_on(url: &str) {
     let s = server(url).await;
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let own = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(cloudmux_server::serve_alist(l, s.state.clone()));
+    tokio::spawn(cloudmux_server::serve_alist(l, s.state.clone(), None));
     let v: Value = s
         .http
         .post(format!("{own}/api/auth/login"))
@@ -720,4 +720,191 @@ async fn at_the_root_of_its_own_address_on(url: &str) {
         s.http.get(raw).send().await.unwrap().text().await.unwrap(),
         "carol's a"
     );
+}
+
+/// OpenList's batch routes under the house rules: batch and regex renames (a bad or colliding plan
+/// changes nothing), a recursive move that flattens a folder, removing the empty folders left; a
+/// reader may do none of it, and no path leaves the user's base. The routes AList has and cloudmux does
+/// not answer in the envelope with what to use instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_routes_and_what_is_not_served() {
+    let d = tempfile::tempdir().unwrap();
+    let url = common::databases(d.path()).await.remove(0);
+    let s = server(&url).await;
+    let tc = s.login("carol").await;
+    let root = s.dirs[0].path().join("carol");
+    for f in [
+        "m/01-intro.mp3",
+        "m/02-song.mp3",
+        "m/cover.jpg",
+        "m/cd2/03-end.mp3",
+        "m/cd2/empty/.keep",
+    ] {
+        std::fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+        std::fs::write(root.join(f), f).unwrap();
+    }
+    std::fs::remove_file(root.join("m/cd2/empty/.keep")).unwrap();
+    std::fs::create_dir_all(root.join("m/a/b/c")).unwrap();
+    let list = |p: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    // Batch rename: two names, checked first (a bad one stops all).
+    let bad = s
+        .call(
+            &tc,
+            "/api/fs/batch_rename",
+            json!({"src_dir": "/m", "rename_objects": [
+            {"src_name": "cover.jpg", "new_name": "front.jpg"},
+            {"src_name": "02-song.mp3", "new_name": "../escaped.mp3"}]}),
+        )
+        .await;
+    assert_eq!(bad["code"], 400, "{bad}");
+    assert!(root.join("m/cover.jpg").exists(), "nothing renamed");
+    let v = s
+        .call(&tc, "/api/fs/batch_rename", json!({"src_dir": "/m", "rename_objects": [
+            {"src_name": "cover.jpg", "new_name": "front.jpg"}, {"src_name": "", "new_name": "x"}]}))
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    assert!(root.join("m/front.jpg").exists());
+    // Regex rename: groups in the new name; a pattern making two names one changes nothing.
+    let clash = s
+        .call(&tc, "/api/fs/regex_rename", json!({"src_dir": "/m", "src_name_regex": "^\\d+-.*\\.mp3$", "new_name_regex": "same.mp3"}))
+        .await;
+    assert_eq!(clash["code"], 400, "{clash}");
+    let broken = s
+        .call(
+            &tc,
+            "/api/fs/regex_rename",
+            json!({"src_dir": "/m", "src_name_regex": "(", "new_name_regex": "x"}),
+        )
+        .await;
+    assert_eq!(broken["code"], 400, "{broken}");
+    let v = s
+        .call(&tc, "/api/fs/regex_rename", json!({"src_dir": "/m", "src_name_regex": "^(\\d+)-(.*)\\.mp3$", "new_name_regex": "$2 ($1).mp3"}))
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    assert_eq!(
+        list(&root.join("m")),
+        ["a", "cd2", "front.jpg", "intro (01).mp3", "song (02).mp3"]
+    );
+    // Recursive move into the same folder flattens it; into one inside it is refused.
+    let inside = s
+        .call(
+            &tc,
+            "/api/fs/recursive_move",
+            json!({"src_dir": "/m", "dst_dir": "/m/cd2"}),
+        )
+        .await;
+    assert_eq!(inside["code"], 403, "{inside}");
+    let v = s
+        .call(
+            &tc,
+            "/api/fs/recursive_move",
+            json!({"src_dir": "/m", "dst_dir": "/m", "conflict_policy": "cancel"}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    assert!(root.join("m/03-end.mp3").exists() && !root.join("m/cd2/03-end.mp3").exists());
+    // The empty folders left go, the folder itself stays.
+    let v = s
+        .call(
+            &tc,
+            "/api/fs/remove_empty_directory",
+            json!({"src_dir": "/m"}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    assert_eq!(
+        list(&root.join("m")),
+        ["03-end.mp3", "front.jpg", "intro (01).mp3", "song (02).mp3"]
+    );
+    // A reader does none of it; no path leaves the base.
+    let tr = s.login("rita").await;
+    for (path, body) in [
+        (
+            "/api/fs/batch_rename",
+            json!({"src_dir": "/", "rename_objects": [{"src_name": "film.mkv", "new_name": "x.mkv"}]}),
+        ),
+        (
+            "/api/fs/regex_rename",
+            json!({"src_dir": "/", "src_name_regex": "film", "new_name_regex": "x"}),
+        ),
+        (
+            "/api/fs/recursive_move",
+            json!({"src_dir": "/", "dst_dir": "/"}),
+        ),
+        ("/api/fs/remove_empty_directory", json!({"src_dir": "/"})),
+    ] {
+        assert_eq!(s.call(&tr, path, body).await["code"], 403, "{path}");
+    }
+    for p in ["../", "/../pub", "..\\x"] {
+        for (path, body) in [
+            (
+                "/api/fs/batch_rename",
+                json!({"src_dir": p, "rename_objects": [{"src_name": "private.txt", "new_name": "x"}]}),
+            ),
+            (
+                "/api/fs/regex_rename",
+                json!({"src_dir": p, "src_name_regex": ".*", "new_name_regex": "x"}),
+            ),
+            (
+                "/api/fs/recursive_move",
+                json!({"src_dir": p, "dst_dir": "/m"}),
+            ),
+            ("/api/fs/remove_empty_directory", json!({"src_dir": p})),
+        ] {
+            let v = s.call(&tc, path, body).await;
+            assert!(v["code"] == 403 || v["code"] == 400, "{path} {p}: {v}");
+        }
+    }
+    assert!(s.dirs[0].path().join("private.txt").exists());
+    assert!(s.dirs[0].path().join("pub/film.mkv").exists());
+    // What is not served says what to use.
+    let v = s.call(&tc, "/api/admin/user/list", json!({})).await;
+    assert_eq!(v["code"], 403);
+    assert!(v["message"].as_str().unwrap().contains("/#admin"), "{v}");
+    let v = s.call(&tc, "/api/fs/archive/meta", json!({})).await;
+    assert_eq!(v["code"], 405);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("download the archive"),
+        "{v}"
+    );
+    assert_eq!(
+        s.call(&tc, "/api/public/archive_extensions", json!({}))
+            .await["data"],
+        json!([])
+    );
+    // A new password through the profile route reaches cloudmux's users.
+    let v = s
+        .call(
+            &tc,
+            "/api/me/update",
+            json!({"username": "carol", "password": "carol-new-password"}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    let v = s
+        .call(
+            "",
+            "/api/auth/login",
+            json!({"username": "carol", "password": "carol-new-password"}),
+        )
+        .await;
+    assert_eq!(v["code"], 200, "{v}");
+    let v = s
+        .call(
+            v["data"]["token"].as_str().unwrap(),
+            "/api/me/update",
+            json!({"username": "caroline"}),
+        )
+        .await;
+    assert_eq!(v["code"], 400, "{v}");
 }

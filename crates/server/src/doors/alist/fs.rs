@@ -14,7 +14,7 @@ const MAX_NAMES: usize = 1000;
 const MAX_RELATED: usize = 50;
 
 /// One name inside a folder (`names[]`, a new name): no `/`, not `.` or `..`, no control characters.
-fn one_name(n: &str) -> std::result::Result<&str, Fail> {
+pub(super) fn one_name(n: &str) -> std::result::Result<&str, Fail> {
     let bad = n.is_empty()
         || n == "."
         || n == ".."
@@ -29,7 +29,7 @@ fn one_name(n: &str) -> std::result::Result<&str, Fail> {
     Ok(n)
 }
 
-fn join(dir: &str, name: &str) -> String {
+pub(super) fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
 }
 

@@ -29,10 +29,12 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::doors::common::authed::Authed;
 
+mod batch;
 mod down;
 mod form;
 mod fs;
 pub mod sign;
+pub mod ui;
 
 pub use sign::Signer;
 
@@ -42,15 +44,19 @@ pub const PREFIX: &str = "/alist";
 /// The AList version this door answers as (clients check it to know which fields to expect).
 pub const AS_VERSION: &str = "v3.41.0";
 
-/// The routes, at the root (nested under [`PREFIX`] by [`crate::app`]).
-pub fn routes() -> Router<Arc<AppState>> {
+/// The routes, at the root (nested under [`PREFIX`] by [`crate::app`]); with `ui`, an AList/OpenList
+/// frontend build answers every page address that is not the API's ([`ui`]).
+pub fn routes(ui: Option<Arc<ui::Ui>>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/ping", get(|| async { "pong" }))
-        .route("/api/public/settings", get(settings))
+        .route("/api/public/settings", get(settings).post(settings))
+        .route("/api/public/archive_extensions", get(none).post(none))
+        .route("/api/public/offline_download_tools", get(none).post(none))
         .route("/api/auth/login", post(login))
         .route("/api/auth/login/hash", post(login_hash))
         .route("/api/auth/logout", get(logout).post(logout))
         .route("/api/me", get(me))
+        .route("/api/me/update", post(me_update))
         .route("/api/fs/list", post(fs::list))
         .route("/api/fs/get", post(fs::get))
         .route("/api/fs/dirs", post(fs::dirs))
@@ -62,9 +68,118 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/fs/remove", post(fs::remove))
         .route("/api/fs/put", put(fs::put))
         .route("/api/fs/form", put(fs::form))
+        .route("/api/fs/batch_rename", post(batch::batch_rename))
+        .route("/api/fs/regex_rename", post(batch::regex_rename))
+        .route("/api/fs/recursive_move", post(batch::recursive_move))
+        .route(
+            "/api/fs/remove_empty_directory",
+            post(batch::remove_empty_directory),
+        )
+        .route("/api/fs/get_direct_upload_info", post(direct_upload_info))
         .route("/d/{*path}", get(down::direct).head(down::direct))
         .route("/p/{*path}", get(down::proxy).head(down::proxy))
-        .fallback(|| async { fail(404, "not found: this is AList's API as cloudmux serves it") })
+        .fallback(move |method: axum::http::Method, uri: Uri| {
+            let ui = ui.clone();
+            async move {
+                let page = method == axum::http::Method::GET || method == axum::http::Method::HEAD;
+                match ui {
+                    Some(ui) if page && !uri.path().starts_with("/api/") => ui.answer(&uri).await,
+                    _ => not_served(uri.path()).into_response(),
+                }
+            }
+        })
+}
+
+/// What AList's API has and cloudmux does not, with what to use instead: a clear answer (in AList's
+/// envelope) for the pages of AList's and OpenList's frontends that ask for them, never a bare 404.
+const NOT_HERE: &[(&str, u16, &str)] = &[
+    (
+        "/api/admin/",
+        403,
+        "users, storages and settings are managed by cloudmux's own admin page \
+         (/#admin on cloudmux's main address) or its JSON API (/api/admin/...), not here",
+    ),
+    (
+        "/api/task/",
+        405,
+        "background copies and moves are listed on cloudmux's own page (Tasks, on its main address) \
+         and by its JSON API (/api/tasks)",
+    ),
+    (
+        "/api/share/",
+        405,
+        "share links are made on cloudmux's own page (a file's menu, Share) and by its JSON API \
+         (/api/shares)",
+    ),
+    (
+        "/api/fs/archive/",
+        405,
+        "cloudmux does not open archives on the server: download the archive",
+    ),
+    ("/api/fs/torrent/", 405, "cloudmux has no offline downloads"),
+    (
+        "/api/fs/add_offline_download",
+        405,
+        "cloudmux has no offline downloads",
+    ),
+    (
+        "/api/fs/multipart/",
+        405,
+        "upload with /api/fs/put or /api/fs/form (both stream any size)",
+    ),
+    (
+        "/api/fs/other",
+        405,
+        "cloudmux's remotes have no operations of their own: every one goes through the common routes",
+    ),
+    (
+        "/api/fs/link",
+        405,
+        "use /api/fs/get's raw_url, or /d/PATH?sign=...",
+    ),
+    (
+        "/api/me/sshkey/",
+        405,
+        "cloudmux keeps no SSH keys: use its WebDAV (/dav) or API tokens (/api/auth/tokens)",
+    ),
+    (
+        "/api/auth/2fa/",
+        405,
+        "cloudmux signs in by password and API tokens: no two-factor codes",
+    ),
+    (
+        "/api/authn/",
+        405,
+        "cloudmux signs in by password and API tokens: no passkeys",
+    ),
+    (
+        "/api/auth/login/ldap",
+        405,
+        "cloudmux signs in by its own users' passwords: no LDAP",
+    ),
+    (
+        "/api/auth/sso",
+        405,
+        "cloudmux signs in by its own users' passwords: no single sign-on",
+    ),
+];
+
+/// The answer to a route this door does not serve.
+fn not_served(path: &str) -> Fail {
+    match NOT_HERE.iter().find(|(p, _, _)| path.starts_with(p)) {
+        Some((_, code, message)) => fail(*code, message),
+        None => fail(404, "not found: this is AList's API as cloudmux serves it"),
+    }
+}
+
+/// An empty list (the archive formats the server opens, its offline download tools: none).
+async fn none() -> Response {
+    ok(json!([]))
+}
+
+/// No upload goes straight from the browser to a remote: the browser sends to this server.
+async fn direct_upload_info(Caller(_): Caller) -> Response {
+    ok(Value::Null)
 }
 
 /// `{"code": 200, "message": "success", "data": data}`.
@@ -306,8 +421,8 @@ async fn settings() -> Response {
         "cloudmux_version": env!("CARGO_PKG_VERSION"),
         "site_title": "cloudmux",
         "announcement": "",
-        "logo": "",
-        "favicon": "",
+        "logo": "/cloudmux-icon.svg",
+        "favicon": "/cloudmux-icon.svg",
         "main_color": "#2559b8",
         "allow_indexed": "false",
         "allow_mounted": "true",
@@ -316,7 +431,7 @@ async fn settings() -> Response {
         "audio_autoplay": "true",
         "video_autoplay": "false",
         "package_download": "true",
-        "search_index": "none",
+        "search_index": "database",
         "sso_login_enabled": "false",
         "ldap_login_enabled": "false",
         "webauthn_login_enabled": "false",
@@ -392,6 +507,40 @@ async fn me(Caller(a): Caller) -> Response {
         "sso_id": "",
         "otp": false,
     }))
+}
+
+#[derive(Deserialize)]
+struct MeUpdate {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The user's own profile: a new password goes to cloudmux's users (it ends the user's sessions, this
+/// one included, as a new password does everywhere); names are not changed here.
+async fn me_update(
+    State(st): State<Arc<AppState>>,
+    Caller(a): Caller,
+    AJson(q): AJson<MeUpdate>,
+) -> Answer {
+    if a.is_guest() {
+        return Err(fail(403, "Guest user can not update profile"));
+    }
+    if !q.username.is_empty() && q.username != a.0.name {
+        return Err(fail(
+            400,
+            "cloudmux does not rename users here: an administrator can make a user of the new name",
+        ));
+    }
+    if !q.password.is_empty() {
+        or_fail(
+            st.users
+                .edit(&a.0.name, Some(&q.password), None, None, None, true)
+                .await,
+        )?;
+    }
+    Ok(ok(Value::Null))
 }
 
 /// The original and routed addresses of a request (for [`base_url`]).

@@ -27,7 +27,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; script-src 's
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The page's icon: a cloud over a stack (inline SVG, no request to anyone else).
-const ICON: &str = include_str!("favicon.svg");
+use crate::doors::common::ICON;
 
 /// How long a browser keeps an asset whose name carries its hash: a year, never asked again (a new
 /// version has a new name).
