@@ -90,6 +90,8 @@ pub struct AppState {
     pub search_budget: limits::Buckets,
     /// The signs of AList download links ([`alist::sign`]).
     pub alist: alist::Signer,
+    /// OpenList's chunked uploads in flight ([`alist::multipart`]).
+    pub alist_uploads: alist::multipart::Uploads,
     /// The reverse proxies whose `X-Forwarded-For` is believed ([`proxy`]).
     trusted: std::sync::RwLock<Vec<proxy::Net>>,
 }
@@ -164,6 +166,7 @@ impl AppState {
             signins: Default::default(),
             thumbs: Default::default(),
             alist: Default::default(),
+            alist_uploads: Default::default(),
             trusted: Default::default(),
         })
     }

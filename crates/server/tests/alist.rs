@@ -908,3 +908,263 @@ async fn batch_routes_and_what_is_not_served() {
         .await;
     assert_eq!(v["code"], 400, "{v}");
 }
+
+/// OpenList's chunked upload: chunks out of order within the window, one too far ahead refused with
+/// 429, a chunk sent twice taken once, a short chunk refused; the file appears whole on complete and
+/// not before; another user cannot touch the upload; an aborted one leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_uploads_in_any_order_within_bounds() {
+    let d = tempfile::tempdir().unwrap();
+    let url = common::databases(d.path()).await.remove(0);
+    let s = server(&url).await;
+    let tc = s.login("carol").await;
+    let mib = 1024 * 1024;
+    let data: Vec<u8> = (0..(5 * mib + 12345)).map(|i| (i % 251) as u8).collect();
+    let req = |m: reqwest::Method, path: &str, t: &str| {
+        s.http
+            .request(m, format!("{}/alist/api/fs/multipart/{path}", s.base))
+            .header("Authorization", t)
+    };
+    let env = |r: reqwest::Response| async move { r.json::<Value>().await.unwrap() };
+    let init = env(req(reqwest::Method::POST, "init", &tc)
+        .header("File-Path", "/docs/big%20file.bin")
+        .header("X-File-Size", data.len().to_string())
+        .header("X-Chunk-Size", (mib).to_string())
+        .send()
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(init["code"], 200, "{init}");
+    let id = init["data"]["upload_id"].as_str().unwrap().to_string();
+    let chunk = init["data"]["chunk_size"].as_u64().unwrap() as usize;
+    let total = init["data"]["total_chunks"].as_u64().unwrap() as usize;
+    assert_eq!((chunk, total), (mib, 6));
+    let send = |i: usize, body: Vec<u8>, t: &str| {
+        req(reqwest::Method::PUT, "chunk", t)
+            .header("X-Upload-Id", &id)
+            .header("X-Chunk-Index", i.to_string())
+            .body(body)
+            .send()
+    };
+    let part = |i: usize| data[i * chunk..((i + 1) * chunk).min(data.len())].to_vec();
+    // Too far ahead of chunk 0: 429, send later.
+    assert_eq!(env(send(4, part(4), &tc).await.unwrap()).await["code"], 429);
+    // Another user's request for it: not found.
+    let tr = s.login("rita").await;
+    assert_eq!(env(send(0, part(0), &tr).await.unwrap()).await["code"], 404);
+    // Short: refused, nothing taken.
+    assert_eq!(
+        env(send(1, part(1)[..10].to_vec(), &tc).await.unwrap()).await["code"],
+        400
+    );
+    for i in [2, 1, 0, 0, 3, 5, 4] {
+        let v = env(send(i, part(i), &tc).await.unwrap()).await;
+        assert_eq!(v["code"], 200, "chunk {i}: {v}");
+    }
+    let target = s.dirs[0].path().join("carol/docs/big file.bin");
+    let done = env(req(reqwest::Method::POST, "complete", &tc)
+        .header("X-Upload-Id", &id)
+        .send()
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(done["code"], 200, "{done}");
+    assert!(std::fs::read(&target).unwrap() == data, "the file is whole");
+    assert_eq!(
+        env(
+            req(reqwest::Method::GET, &format!("status?upload_id={id}"), &tc)
+                .send()
+                .await
+                .unwrap()
+        )
+        .await["code"],
+        404,
+        "a finished upload is gone"
+    );
+    // An aborted upload leaves nothing.
+    let init = env(req(reqwest::Method::POST, "init", &tc)
+        .header("File-Path", "/docs/half.bin")
+        .header("X-File-Size", (9 * mib).to_string())
+        .send()
+        .await
+        .unwrap())
+    .await;
+    let id2 = init["data"]["upload_id"].as_str().unwrap().to_string();
+    let c2 = init["data"]["chunk_size"].as_u64().unwrap() as usize;
+    let v = env(req(reqwest::Method::PUT, "chunk", &tc)
+        .header("X-Upload-Id", &id2)
+        .header("X-Chunk-Index", "0")
+        .body(vec![7u8; c2])
+        .send()
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(v["code"], 200, "{v}");
+    let v = env(req(reqwest::Method::POST, "complete", &tc)
+        .header("X-Upload-Id", &id2)
+        .send()
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(v["code"], 400, "not every chunk is in: {v}");
+    let v = env(req(reqwest::Method::POST, "abort", &tc)
+        .header("X-Upload-Id", &id2)
+        .send()
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(v["code"], 200, "{v}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!s.dirs[0].path().join("carol/docs/half.bin").exists());
+    // A reader starts none; no path leaves the base.
+    for (t, p) in [
+        (&tr, "/x.bin"),
+        (&tc, "/../private.txt"),
+        (&tc, "/..%2Fprivate.txt"),
+    ] {
+        let v = env(req(reqwest::Method::POST, "init", t)
+            .header("File-Path", p)
+            .header("X-File-Size", "5")
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(v["code"], 403, "{p}: {v}");
+    }
+    assert_eq!(
+        std::fs::read(s.dirs[0].path().join("private.txt")).unwrap(),
+        SECRET.as_bytes()
+    );
+}
+
+/// OpenList's share links are cloudmux's: made through this door, seen in cloudmux's list; a visitor
+/// needs the password (a wrong one refused), lists and downloads only inside the shared folder, by
+/// links carrying the share's key (never its password); another user neither sees nor revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_through_the_alist_door() {
+    let d = tempfile::tempdir().unwrap();
+    let url = common::databases(d.path()).await.remove(0);
+    let s = server(&url).await;
+    let tc = s.login("carol").await;
+    let two = s
+        .call(
+            &tc,
+            "/api/share/create",
+            json!({"files": ["/docs", "/docs/a.txt"], "pwd": "x"}),
+        )
+        .await;
+    assert_eq!(two["code"], 400, "{two}");
+    let made = s
+        .call(
+            &tc,
+            "/api/share/create",
+            json!({"files": ["/docs"], "pwd": "open sesame", "expires": null, "max_accessed": 0}),
+        )
+        .await;
+    assert_eq!(made["code"], 200, "{made}");
+    let id = made["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(made["data"]["files"], json!(["/docs"]));
+    // The same row as cloudmux's own share links.
+    let own = s.state.users.db().share(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (own.owner.as_str(), own.path.as_str()),
+        ("carol", "/a/carol/docs")
+    );
+    assert!(!own.password_hash.contains("open sesame"));
+    // A visitor: no password, a wrong one, the right one.
+    let at = format!("/@s/{id}");
+    assert_eq!(
+        s.call("", "/api/fs/list", json!({"path": at})).await["code"],
+        403
+    );
+    assert_eq!(
+        s.call("", "/api/fs/list", json!({"path": at, "password": "nope"}))
+            .await["code"],
+        403
+    );
+    let listed = s
+        .call(
+            "",
+            "/api/fs/list",
+            json!({"path": at, "password": "open sesame"}),
+        )
+        .await;
+    assert_eq!(names(&listed), ["a.txt"], "{listed}");
+    for p in ["/../private.txt", "/../../private.txt", "/..\\private.txt"] {
+        let v = s
+            .call(
+                "",
+                "/api/fs/get",
+                json!({"path": format!("{at}{p}"), "password": "open sesame"}),
+            )
+            .await;
+        assert_ne!(v["code"], 200, "{p}: {v}");
+    }
+    let got = s
+        .call(
+            "",
+            "/api/fs/get",
+            json!({"path": format!("{at}/a.txt"), "password": "open sesame"}),
+        )
+        .await;
+    let raw = got["data"]["raw_url"].as_str().unwrap().to_string();
+    assert!(
+        raw.contains(&format!("/sd/{id}/a.txt?key=")) && !raw.contains("sesame"),
+        "{raw}"
+    );
+    let body = s.http.get(&raw).send().await.unwrap();
+    assert_eq!(body.status(), 200);
+    assert_eq!(body.text().await.unwrap(), "carol's a");
+    let forged = raw.replace("key=", "key=1");
+    assert_eq!(s.http.get(&forged).send().await.unwrap().status(), 403);
+    let escape = format!("{}/alist/sd/{id}/../private.txt", s.base);
+    assert!(
+        s.http
+            .get(&escape)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_client_error()
+    );
+    // Lists: carol sees hers, rita none of it and cannot revoke it.
+    let tr = s.login("rita").await;
+    let mine = s
+        .call(&tc, "/api/share/list", json!({"page": 1, "per_page": 20}))
+        .await;
+    assert_eq!(mine["data"]["total"], 1, "{mine}");
+    let theirs = s.call(&tr, "/api/share/list", json!({})).await;
+    assert_eq!(theirs["data"]["total"], 0, "{theirs}");
+    let r: Value = s
+        .http
+        .post(format!("{}/alist/api/share/delete?id={id}", s.base))
+        .header("Authorization", &tr)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["code"], 404, "{r}");
+    let r: Value = s
+        .http
+        .post(format!("{}/alist/api/share/delete?id={id}", s.base))
+        .header("Authorization", &tc)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["code"], 200, "{r}");
+    assert_eq!(
+        s.call(
+            "",
+            "/api/fs/list",
+            json!({"path": at, "password": "open sesame"})
+        )
+        .await["code"],
+        410
+    );
+    assert_eq!(s.http.get(&raw).send().await.unwrap().status(), 410);
+}

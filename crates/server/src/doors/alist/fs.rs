@@ -37,6 +37,9 @@ pub(super) fn join(dir: &str, name: &str) -> String {
 pub(super) struct ListReq {
     #[serde(default)]
     path: String,
+    /// A share's password, for `/@s/ID/…` paths.
+    #[serde(default)]
+    password: String,
     #[serde(default)]
     page: i64,
     #[serde(default)]
@@ -47,10 +50,17 @@ pub(super) struct ListReq {
 
 pub(super) async fn list(
     State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
+    caller: std::result::Result<Caller, Fail>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Where(base): Where,
     AJson(q): AJson<ListReq>,
 ) -> Answer {
+    // A share's visitor needs no account.
+    if super::share::split(&q.path).is_some() {
+        return super::share::list_in(&st, addr.ip(), &q.path, &q.password, q.page, q.per_page)
+            .await;
+    }
+    let Caller(a) = caller?;
     let full = at(a.path(&q.path))?;
     if q.refresh && a.0.can_write {
         st.tree.invalidate(&full);
@@ -88,14 +98,22 @@ pub(super) async fn list(
 pub(super) struct PathReq {
     #[serde(default)]
     path: String,
+    /// A share's password, for `/@s/ID/…` paths.
+    #[serde(default)]
+    password: String,
 }
 
 pub(super) async fn get(
     State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
+    caller: std::result::Result<Caller, Fail>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Where(base): Where,
     AJson(q): AJson<PathReq>,
 ) -> Answer {
+    if super::share::split(&q.path).is_some() {
+        return super::share::get_in(&st, addr.ip(), &base, &q.path, &q.password).await;
+    }
+    let Caller(a) = caller?;
     let full = at(a.path(&q.path))?;
     let e = or_fail(st.tree.stat(&full).await)?;
     let mut v = obj(&st, &a, &e, &base);
@@ -341,7 +359,7 @@ pub(super) async fn remove(
 }
 
 /// The `File-Path` header: percent-decoded as AList decodes it (`+` stays `+`).
-fn file_path(headers: &HeaderMap) -> std::result::Result<String, Fail> {
+pub(super) fn file_path(headers: &HeaderMap) -> std::result::Result<String, Fail> {
     let raw = headers
         .get("file-path")
         .and_then(|v| v.to_str().ok())
@@ -353,7 +371,7 @@ fn file_path(headers: &HeaderMap) -> std::result::Result<String, Fail> {
 }
 
 /// `Last-Modified` as AList's clients send it: milliseconds since the epoch.
-fn last_modified(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(super) fn last_modified(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
     let ms: i64 = headers
         .get("last-modified")?
         .to_str()

@@ -33,7 +33,10 @@ mod batch;
 mod down;
 mod form;
 mod fs;
+pub mod multipart;
+mod share;
 pub mod sign;
+mod task;
 pub mod ui;
 
 pub use sign::Signer;
@@ -68,6 +71,11 @@ pub fn routes(ui: Option<Arc<ui::Ui>>) -> Router<Arc<AppState>> {
         .route("/api/fs/remove", post(fs::remove))
         .route("/api/fs/put", put(fs::put))
         .route("/api/fs/form", put(fs::form))
+        .route("/api/fs/multipart/init", post(multipart::init))
+        .route("/api/fs/multipart/chunk", put(multipart::chunk))
+        .route("/api/fs/multipart/complete", post(multipart::complete))
+        .route("/api/fs/multipart/status", get(multipart::status))
+        .route("/api/fs/multipart/abort", post(multipart::abort))
         .route("/api/fs/batch_rename", post(batch::batch_rename))
         .route("/api/fs/regex_rename", post(batch::regex_rename))
         .route("/api/fs/recursive_move", post(batch::recursive_move))
@@ -76,6 +84,25 @@ pub fn routes(ui: Option<Arc<ui::Ui>>) -> Router<Arc<AppState>> {
             post(batch::remove_empty_directory),
         )
         .route("/api/fs/get_direct_upload_info", post(direct_upload_info))
+        .route(
+            "/api/task/{kind}/{action}",
+            get(task::task).post(task::task),
+        )
+        .route("/api/share/list", get(share::list).post(share::list))
+        .route("/api/share/get", get(share::get))
+        .route("/api/share/create", post(share::create))
+        .route("/api/share/update", post(share::update))
+        .route("/api/share/delete", post(share::revoke))
+        .route("/api/share/disable", post(share::revoke))
+        .route("/api/share/enable", post(share::enable))
+        .route(
+            "/sd/{id}",
+            get(share::download_root).head(share::download_root),
+        )
+        .route(
+            "/sd/{id}/{*path}",
+            get(share::download).head(share::download),
+        )
         .route("/d/{*path}", get(down::direct).head(down::direct))
         .route("/p/{*path}", get(down::proxy).head(down::proxy))
         .fallback(move |method: axum::http::Method, uri: Uri| {
@@ -100,18 +127,6 @@ const NOT_HERE: &[(&str, u16, &str)] = &[
          (/#admin on cloudmux's main address) or its JSON API (/api/admin/...), not here",
     ),
     (
-        "/api/task/",
-        405,
-        "background copies and moves are listed on cloudmux's own page (Tasks, on its main address) \
-         and by its JSON API (/api/tasks)",
-    ),
-    (
-        "/api/share/",
-        405,
-        "share links are made on cloudmux's own page (a file's menu, Share) and by its JSON API \
-         (/api/shares)",
-    ),
-    (
         "/api/fs/archive/",
         405,
         "cloudmux does not open archives on the server: download the archive",
@@ -121,11 +136,6 @@ const NOT_HERE: &[(&str, u16, &str)] = &[
         "/api/fs/add_offline_download",
         405,
         "cloudmux has no offline downloads",
-    ),
-    (
-        "/api/fs/multipart/",
-        405,
-        "upload with /api/fs/put or /api/fs/form (both stream any size)",
     ),
     (
         "/api/fs/other",
@@ -427,7 +437,9 @@ async fn settings() -> Response {
         "allow_indexed": "false",
         "allow_mounted": "true",
         "default_page_size": "200",
-        "pagination_type": "all",
+        "pagination_type": "pagination",
+        "multipart_enabled": "true",
+        "multipart_chunk_size": "4",
         "audio_autoplay": "true",
         "video_autoplay": "false",
         "package_download": "true",
@@ -491,12 +503,35 @@ async fn logout(State(st): State<Arc<AppState>>, Caller(a): Caller) -> Response 
 }
 
 /// AList's permission bits this user has: 3 write (upload, mkdir), 4 rename, 5 move, 6 copy, 7 remove.
+/// OpenList's permission bits for the caller: WebDAV reading (8) and sharing (14) for every user,
+/// writing, renaming, moving, copying and removing (3–7) and WebDAV changes (9) for users who may
+/// write; nothing for the guest.
 fn permission(a: &Authed) -> u32 {
-    if a.0.can_write { 0b1111_1000 } else { 0 }
+    if a.is_guest() {
+        return 0;
+    }
+    let base = (1 << 8) | (1 << 14);
+    if a.0.can_write {
+        base | 0b1111_1000 | (1 << 9)
+    } else {
+        base
+    }
 }
 
-async fn me(Caller(a): Caller) -> Response {
-    ok(json!({
+/// The caller; with no token and no mount open to guests, the guest as OpenList shows it then
+/// (`disabled`: the frontend offers its sign-in page, a share's visitor goes on to the share).
+async fn me(caller: std::result::Result<Caller, Fail>, headers: HeaderMap) -> Answer {
+    let a = match caller {
+        Ok(Caller(a)) => a,
+        Err(_) if !headers.contains_key(header::AUTHORIZATION) => {
+            return Ok(ok(json!({
+                "id": 0, "username": "guest", "password": "", "base_path": "/", "role": 1,
+                "disabled": true, "permission": 0, "sso_id": "", "otp": false,
+            })));
+        }
+        Err(f) => return Err(f),
+    };
+    Ok(ok(json!({
         "id": 0,
         "username": if a.is_guest() { "guest" } else { a.0.name.as_str() },
         "password": "",
@@ -506,7 +541,7 @@ async fn me(Caller(a): Caller) -> Response {
         "permission": permission(&a),
         "sso_id": "",
         "otp": false,
-    }))
+    })))
 }
 
 #[derive(Deserialize)]
