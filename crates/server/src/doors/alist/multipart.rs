@@ -316,43 +316,56 @@ pub(super) async fn init(
 /// taken is answered as taken; one too far ahead gets 429 (send it again soon).
 pub(super) async fn chunk(
     State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
+    caller: std::result::Result<Caller, Fail>,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let id = header_str(&headers, "x-upload-id")
-        .unwrap_or_default()
-        .to_string();
-    let s = st.alist_uploads.get(&a.0.name, &id)?;
-    let idx = number(&headers, "x-chunk-index")?
-        .ok_or_else(|| fail(400, "invalid X-Chunk-Index header"))?;
-    if idx >= s.total {
-        return Err(fail(
-            400,
-            &format!("chunk {idx} of an upload of {} chunks", s.total),
-        ));
-    }
+    let mut stream = body.into_data_stream();
+    // Every answer waits for the body (bounded): a browser still sending when the answer comes
+    // takes it for a network error.
+    let refused = |f: Fail, mut stream: axum::body::BodyDataStream| async move {
+        let mut seen = 0u64;
+        while let Some(Ok(part)) = stream.next().await {
+            seen += part.len() as u64;
+            if seen > CHUNK_MAX + 64 * 1024 {
+                break;
+            }
+        }
+        Err(f)
+    };
+    let a = match caller {
+        Ok(Caller(a)) => a,
+        Err(f) => return refused(f, stream).await,
+    };
+    let id = header_str(&headers, "x-upload-id").unwrap_or_default().to_string();
+    let s = match st.alist_uploads.get(&a.0.name, &id) {
+        Ok(s) => s,
+        Err(f) => return refused(f, stream).await,
+    };
+    let idx = match number(&headers, "x-chunk-index") {
+        Ok(Some(i)) if i < s.total => i,
+        Ok(Some(i)) => {
+            let f = fail(400, &format!("chunk {i} of an upload of {} chunks", s.total));
+            return refused(f, stream).await;
+        }
+        Ok(None) => return refused(fail(400, "invalid X-Chunk-Index header"), stream).await,
+        Err(f) => return refused(f, stream).await,
+    };
     let want = s.len_of(idx);
     // The whole chunk, bounded by its length; a longer body is refused, a shorter one sent again.
     let mut buf = bytes::BytesMut::with_capacity(want as usize);
-    let mut stream = body.into_data_stream();
     while let Some(part) = stream.next().await {
         let part = part.map_err(|e| fail(400, &format!("chunk {idx} was cut off: {e}")))?;
         if buf.len() as u64 + part.len() as u64 > want {
-            return Err(fail(
-                400,
-                &format!("chunk {idx} is longer than {want} bytes"),
-            ));
+            let f = fail(400, &format!("chunk {idx} is longer than {want} bytes"));
+            return refused(f, stream).await;
         }
         buf.extend_from_slice(&part);
     }
     if buf.len() as u64 != want {
         return Err(fail(
             400,
-            &format!(
-                "chunk {idx} has {} of its {want} bytes: send it again",
-                buf.len()
-            ),
+            &format!("chunk {idx} has {} of its {want} bytes: send it again", buf.len()),
         ));
     }
     {
