@@ -37,6 +37,13 @@ grep -qs '"version": "12.2.3"' target/tools/node/node_modules/lighthouse/package
     && grep -qs '"version": "4.10.3"' target/tools/node/node_modules/axe-core/package.json \
     || npm install --prefix target/tools/node --no-audit --no-fund --loglevel=error --save-exact axe-core@4.10.3 lighthouse@12.2.3 > /dev/null
 
+echo "== installing OpenList's web frontend (npm, pinned) into target/tools/openlist: driven against cloudmux's AList door"
+if ! grep -qs '"version": "4.2.6"' target/tools/openlist/package/package.json; then
+    rm -rf target/tools/openlist && mkdir -p target/tools/openlist
+    (cd target/tools/openlist && npm pack --silent @openlist-frontend/openlist-frontend@4.2.6 > /dev/null \
+        && tar xzf openlist-frontend-openlist-frontend-4.2.6.tgz && rm openlist-frontend-openlist-frontend-4.2.6.tgz)
+fi
+
 echo "== installing pjdfstest (crates.io): the POSIX file-system suite, run on cloudmux mount"
 [ -x target/tools/bin/pjdfstest ] || cargo install pjdfstest --version 0.2.2 --locked --quiet --root target/tools
 PJDFSTEST="$PWD/target/tools/bin/pjdfstest"

@@ -26,15 +26,16 @@ pub const REGEX_SIZE: usize = 1 << 20;
 pub(super) struct BatchRenameReq {
     #[serde(default)]
     src_dir: String,
-    #[serde(default)]
+    /// (`rename_object` with `src`/`dst` is how the `alist3` package sends them.)
+    #[serde(default, alias = "rename_object")]
     rename_objects: Vec<RenameObject>,
 }
 
 #[derive(Deserialize)]
 pub(super) struct RenameObject {
-    #[serde(default)]
+    #[serde(default, alias = "src")]
     src_name: String,
-    #[serde(default)]
+    #[serde(default, alias = "dst")]
     new_name: String,
 }
 
@@ -74,7 +75,8 @@ pub(super) struct RegexRenameReq {
     src_dir: String,
     #[serde(default)]
     src_name_regex: String,
-    #[serde(default)]
+    /// (`dst_name_regex` is how the `alist3` package sends it.)
+    #[serde(default, alias = "dst_name_regex")]
     new_name_regex: String,
 }
 

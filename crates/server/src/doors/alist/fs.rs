@@ -37,9 +37,9 @@ pub(super) fn join(dir: &str, name: &str) -> String {
 pub(super) struct ListReq {
     #[serde(default)]
     path: String,
-    /// A share's password, for `/@s/ID/…` paths.
+    /// A share's password, for `/@s/ID/…` paths (clients send `null` too).
     #[serde(default)]
-    password: String,
+    password: Option<String>,
     #[serde(default)]
     page: i64,
     #[serde(default)]
@@ -57,8 +57,15 @@ pub(super) async fn list(
 ) -> Answer {
     // A share's visitor needs no account.
     if super::share::split(&q.path).is_some() {
-        return super::share::list_in(&st, addr.ip(), &q.path, &q.password, q.page, q.per_page)
-            .await;
+        return super::share::list_in(
+            &st,
+            addr.ip(),
+            &q.path,
+            q.password.as_deref().unwrap_or_default(),
+            q.page,
+            q.per_page,
+        )
+        .await;
     }
     let Caller(a) = caller?;
     let full = at(a.path(&q.path))?;
@@ -98,9 +105,9 @@ pub(super) async fn list(
 pub(super) struct PathReq {
     #[serde(default)]
     path: String,
-    /// A share's password, for `/@s/ID/…` paths.
+    /// A share's password, for `/@s/ID/…` paths (clients send `null` too).
     #[serde(default)]
-    password: String,
+    password: Option<String>,
 }
 
 pub(super) async fn get(
@@ -111,7 +118,14 @@ pub(super) async fn get(
     AJson(q): AJson<PathReq>,
 ) -> Answer {
     if super::share::split(&q.path).is_some() {
-        return super::share::get_in(&st, addr.ip(), &base, &q.path, &q.password).await;
+        return super::share::get_in(
+            &st,
+            addr.ip(),
+            &base,
+            &q.path,
+            q.password.as_deref().unwrap_or_default(),
+        )
+        .await;
     }
     let Caller(a) = caller?;
     let full = at(a.path(&q.path))?;

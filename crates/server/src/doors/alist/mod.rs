@@ -439,6 +439,10 @@ async fn settings() -> Response {
         "default_page_size": "200",
         "pagination_type": "pagination",
         "multipart_enabled": "true",
+        // What OpenList's frontend shows (and copies) once a share link is made.
+        "share_summary_content": "{{creator}} shared {{#each files}}\"{{filename this}}\"{{/each}} on {{site_title}}: \
+            {{base_url}}/@s/{{id}}{{#if pwd}} (share code: {{pwd}}){{/if}}\
+            {{#if expires}}, to be opened before {{dateLocaleString expires}}{{/if}}.",
         "multipart_chunk_size": "4",
         "audio_autoplay": "true",
         "video_autoplay": "false",
@@ -523,7 +527,12 @@ fn permission(a: &Authed) -> u32 {
 async fn me(caller: std::result::Result<Caller, Fail>, headers: HeaderMap) -> Answer {
     let a = match caller {
         Ok(Caller(a)) => a,
-        Err(_) if !headers.contains_key(header::AUTHORIZATION) => {
+        Err(_)
+            if headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.trim().is_empty()) =>
+        {
             return Ok(ok(json!({
                 "id": 0, "username": "guest", "password": "", "base_path": "/", "role": 1,
                 "disabled": true, "permission": 0, "sso_id": "", "otp": false,

@@ -337,7 +337,9 @@ pub(super) async fn chunk(
         Ok(Caller(a)) => a,
         Err(f) => return refused(f, stream).await,
     };
-    let id = header_str(&headers, "x-upload-id").unwrap_or_default().to_string();
+    let id = header_str(&headers, "x-upload-id")
+        .unwrap_or_default()
+        .to_string();
     let s = match st.alist_uploads.get(&a.0.name, &id) {
         Ok(s) => s,
         Err(f) => return refused(f, stream).await,
@@ -345,7 +347,10 @@ pub(super) async fn chunk(
     let idx = match number(&headers, "x-chunk-index") {
         Ok(Some(i)) if i < s.total => i,
         Ok(Some(i)) => {
-            let f = fail(400, &format!("chunk {i} of an upload of {} chunks", s.total));
+            let f = fail(
+                400,
+                &format!("chunk {i} of an upload of {} chunks", s.total),
+            );
             return refused(f, stream).await;
         }
         Ok(None) => return refused(fail(400, "invalid X-Chunk-Index header"), stream).await,
@@ -365,7 +370,10 @@ pub(super) async fn chunk(
     if buf.len() as u64 != want {
         return Err(fail(
             400,
-            &format!("chunk {idx} has {} of its {want} bytes: send it again", buf.len()),
+            &format!(
+                "chunk {idx} has {} of its {want} bytes: send it again",
+                buf.len()
+            ),
         ));
     }
     {
