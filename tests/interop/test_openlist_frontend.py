@@ -222,6 +222,23 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             press(d, "OK")
             wait(d, lambda d: (local / "notes" / "renamed.txt").exists(), 30)
             assert not (local / "renamed.txt").exists()
+            # Copy with the same dialog: into /local/many (a background task when it crosses remotes; here a
+            # copy within the folder's remote).
+            go(d, ui, "/local", "README.txt")
+            menu(d, "README.txt", "Copy")
+            dlg = dialog(d)
+            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='local']") if e.is_displayed()])[0].click()
+            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='notes']") if e.is_displayed()])[0].click()
+            press(d, "OK")
+            wait(d, lambda d: (local / "notes" / "README.txt").exists(), 30)
+            # Search (its Ctrl+K box), under the folder shown.
+            go(d, ui, "/local", "README.txt")
+            d.find_element(By.TAG_NAME, "body").send_keys(Keys.CONTROL, "k")
+            box = wait(d, lambda d: [e for e in dialog(d).find_elements(By.CSS_SELECTOR, "input[type=text]") if e.is_displayed()])[0]
+            box.send_keys("todo", Keys.ENTER)
+            wait(d, lambda d: "/local/notes" in dialog(d).text and "todo.md" in dialog(d).text, 30)
+            shot(d, "search")
+            d.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
             # Share the notes folder with a password.
             go(d, ui, "/local", "notes")
             menu(d, "notes", "Share")
@@ -237,6 +254,14 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             link = re.search(r"(http://\S+/@s/[\w-]+)", summary).group(1)
             assert link.startswith(ui + "/@s/"), link
             assert failed(d) == [], failed(d)
+            # Its share list shows the link; its admin pages say where cloudmux is managed.
+            d.get(ui + "/@manage/shares")
+            wait(d, lambda d: link.rsplit("/", 1)[1] in d.find_element(By.TAG_NAME, "body").text, 30)
+            shot(d, "shares")
+            d.get(ui + "/@manage/users")
+            wait(d, lambda d: "cloudmux's own admin page" in d.find_element(By.TAG_NAME, "body").text, 30)
+            shot(d, "manage-users")
+            assert [f[1] for f in failed(d)] == ["/api/admin/user/list"], failed(d)
         finally:
             d.quit()
         # The link in a browser that never signed in: the password, then the folder.
