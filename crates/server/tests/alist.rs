@@ -920,100 +920,72 @@ async fn chunked_uploads_in_any_order_within_bounds() {
     let tc = s.login("carol").await;
     let mib = 1024 * 1024;
     let data: Vec<u8> = (0..(5 * mib + 12345)).map(|i| (i % 251) as u8).collect();
-    let req = |m: reqwest::Method, path: &str, t: &str| {
-        s.http
-            .request(m, format!("{}/alist/api/fs/multipart/{path}", s.base))
-            .header("Authorization", t)
+    // One call of the chunked upload: (method, route, token, headers, body) → the envelope.
+    let mp =
+        |m: reqwest::Method, path: &str, t: &str, headers: &[(&str, String)], body: Vec<u8>| {
+            let mut r = s
+                .http
+                .request(m, format!("{}/alist/api/fs/multipart/{path}", s.base))
+                .header("Authorization", t)
+                .body(body);
+            for (k, v) in headers {
+                r = r.header(*k, v);
+            }
+            async move { r.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+    let init = |t: &str, path: &str, size: usize| {
+        let h = [
+            ("File-Path", path.to_string()),
+            ("X-File-Size", size.to_string()),
+            ("X-Chunk-Size", mib.to_string()),
+        ];
+        mp(reqwest::Method::POST, "init", t, &h, Vec::new())
     };
-    let env = |r: reqwest::Response| async move { r.json::<Value>().await.unwrap() };
-    let init = env(req(reqwest::Method::POST, "init", &tc)
-        .header("File-Path", "/docs/big%20file.bin")
-        .header("X-File-Size", data.len().to_string())
-        .header("X-Chunk-Size", (mib).to_string())
-        .send()
-        .await
-        .unwrap())
-    .await;
-    assert_eq!(init["code"], 200, "{init}");
-    let id = init["data"]["upload_id"].as_str().unwrap().to_string();
-    let chunk = init["data"]["chunk_size"].as_u64().unwrap() as usize;
-    let total = init["data"]["total_chunks"].as_u64().unwrap() as usize;
+    let started = init(&tc, "/docs/big%20file.bin", data.len()).await;
+    assert_eq!(started["code"], 200, "{started}");
+    let id = started["data"]["upload_id"].as_str().unwrap().to_string();
+    let chunk = started["data"]["chunk_size"].as_u64().unwrap() as usize;
+    let total = started["data"]["total_chunks"].as_u64().unwrap() as usize;
     assert_eq!((chunk, total), (mib, 6));
-    let send = |i: usize, body: Vec<u8>, t: &str| {
-        req(reqwest::Method::PUT, "chunk", t)
-            .header("X-Upload-Id", &id)
-            .header("X-Chunk-Index", i.to_string())
-            .body(body)
-            .send()
+    let send = |id: &str, i: usize, body: Vec<u8>, t: &str| {
+        let h = [
+            ("X-Upload-Id", id.to_string()),
+            ("X-Chunk-Index", i.to_string()),
+        ];
+        mp(reqwest::Method::PUT, "chunk", t, &h, body)
+    };
+    let by_id = |m: reqwest::Method, path: &str, id: &str| {
+        mp(m, path, &tc, &[("X-Upload-Id", id.to_string())], Vec::new())
     };
     let part = |i: usize| data[i * chunk..((i + 1) * chunk).min(data.len())].to_vec();
     // Too far ahead of chunk 0: 429, send later.
-    assert_eq!(env(send(4, part(4), &tc).await.unwrap()).await["code"], 429);
+    assert_eq!(send(&id, 4, part(4), &tc).await["code"], 429);
     // Another user's request for it: not found.
     let tr = s.login("rita").await;
-    assert_eq!(env(send(0, part(0), &tr).await.unwrap()).await["code"], 404);
+    assert_eq!(send(&id, 0, part(0), &tr).await["code"], 404);
     // Short: refused, nothing taken.
-    assert_eq!(
-        env(send(1, part(1)[..10].to_vec(), &tc).await.unwrap()).await["code"],
-        400
-    );
+    assert_eq!(send(&id, 1, part(1)[..10].to_vec(), &tc).await["code"], 400);
     for i in [2, 1, 0, 0, 3, 5, 4] {
-        let v = env(send(i, part(i), &tc).await.unwrap()).await;
+        let v = send(&id, i, part(i), &tc).await;
         assert_eq!(v["code"], 200, "chunk {i}: {v}");
     }
     let target = s.dirs[0].path().join("carol/docs/big file.bin");
-    let done = env(req(reqwest::Method::POST, "complete", &tc)
-        .header("X-Upload-Id", &id)
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let done = by_id(reqwest::Method::POST, "complete", &id).await;
     assert_eq!(done["code"], 200, "{done}");
     assert!(std::fs::read(&target).unwrap() == data, "the file is whole");
-    assert_eq!(
-        env(
-            req(reqwest::Method::GET, &format!("status?upload_id={id}"), &tc)
-                .send()
-                .await
-                .unwrap()
-        )
-        .await["code"],
-        404,
-        "a finished upload is gone"
-    );
+    let status = by_id(reqwest::Method::GET, "status", &id).await;
+    assert_eq!(status["code"], 404, "a finished upload is gone");
     // An aborted upload leaves nothing.
-    let init = env(req(reqwest::Method::POST, "init", &tc)
-        .header("File-Path", "/docs/half.bin")
-        .header("X-File-Size", (9 * mib).to_string())
-        .send()
-        .await
-        .unwrap())
-    .await;
-    let id2 = init["data"]["upload_id"].as_str().unwrap().to_string();
-    let c2 = init["data"]["chunk_size"].as_u64().unwrap() as usize;
-    let v = env(req(reqwest::Method::PUT, "chunk", &tc)
-        .header("X-Upload-Id", &id2)
-        .header("X-Chunk-Index", "0")
-        .body(vec![7u8; c2])
-        .send()
-        .await
-        .unwrap())
-    .await;
-    assert_eq!(v["code"], 200, "{v}");
-    let v = env(req(reqwest::Method::POST, "complete", &tc)
-        .header("X-Upload-Id", &id2)
-        .send()
-        .await
-        .unwrap())
-    .await;
+    let half = init(&tc, "/docs/half.bin", 9 * mib).await;
+    let id2 = half["data"]["upload_id"].as_str().unwrap().to_string();
+    let c2 = half["data"]["chunk_size"].as_u64().unwrap() as usize;
+    assert_eq!(send(&id2, 0, vec![7u8; c2], &tc).await["code"], 200);
+    let v = by_id(reqwest::Method::POST, "complete", &id2).await;
     assert_eq!(v["code"], 400, "not every chunk is in: {v}");
-    let v = env(req(reqwest::Method::POST, "abort", &tc)
-        .header("X-Upload-Id", &id2)
-        .send()
-        .await
-        .unwrap())
-    .await;
-    assert_eq!(v["code"], 200, "{v}");
+    assert_eq!(
+        by_id(reqwest::Method::POST, "abort", &id2).await["code"],
+        200
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!s.dirs[0].path().join("carol/docs/half.bin").exists());
     // A reader starts none; no path leaves the base.
@@ -1022,13 +994,7 @@ async fn chunked_uploads_in_any_order_within_bounds() {
         (&tc, "/../private.txt"),
         (&tc, "/..%2Fprivate.txt"),
     ] {
-        let v = env(req(reqwest::Method::POST, "init", t)
-            .header("File-Path", p)
-            .header("X-File-Size", "5")
-            .send()
-            .await
-            .unwrap())
-        .await;
+        let v = init(t, p, 5).await;
         assert_eq!(v["code"], 403, "{p}: {v}");
     }
     assert_eq!(

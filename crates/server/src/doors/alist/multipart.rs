@@ -337,6 +337,7 @@ pub(super) async fn chunk(
         Ok(Caller(a)) => a,
         Err(f) => return refused(f, stream).await,
     };
+    st.alist_uploads.sweep().await;
     let id = header_str(&headers, "x-upload-id")
         .unwrap_or_default()
         .to_string();
@@ -415,16 +416,28 @@ fn id_of(headers: &HeaderMap, q: &IdQ) -> String {
         .unwrap_or_else(|| q.upload_id.clone())
 }
 
+/// The caller's upload named by `X-Upload-Id` (or `?upload_id=`), with its id.
+pub(super) struct Upload(String, Arc<Session>);
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Upload {
+    type Rejection = Fail;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Fail> {
+        let Caller(a) = Caller::from_request_parts(parts, st).await?;
+        let Query(q) = Query::<IdQ>::from_request_parts(parts, st)
+            .await
+            .map_err(|e| fail(400, &e.to_string()))?;
+        let id = id_of(&parts.headers, &q);
+        let s = st.alist_uploads.get(&a.0.name, &id)?;
+        Ok(Upload(id, s))
+    }
+}
+
 /// `POST /api/fs/multipart/complete`: every chunk in, the stream ends and the remote's write is
 /// awaited; the file is there when this answers 200.
-pub(super) async fn complete(
-    State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
-    headers: HeaderMap,
-    Query(q): Query<IdQ>,
-) -> Answer {
-    let id = id_of(&headers, &q);
-    let s = st.alist_uploads.get(&a.0.name, &id)?;
+pub(super) async fn complete(State(st): State<Arc<AppState>>, Upload(id, s): Upload) -> Answer {
     {
         let p = s.state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = &p.failed {
@@ -464,25 +477,12 @@ pub(super) async fn complete(
 }
 
 /// `GET /api/fs/multipart/status?upload_id=…`.
-pub(super) async fn status(
-    State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
-    headers: HeaderMap,
-    Query(q): Query<IdQ>,
-) -> Answer {
-    let s = st.alist_uploads.get(&a.0.name, &id_of(&headers, &q))?;
+pub(super) async fn status(Upload(_, s): Upload) -> Answer {
     Ok(ok(s.snapshot()))
 }
 
 /// `POST /api/fs/multipart/abort`: the upload ends and nothing is written.
-pub(super) async fn abort(
-    State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
-    headers: HeaderMap,
-    Query(q): Query<IdQ>,
-) -> Answer {
-    let id = id_of(&headers, &q);
-    let s = st.alist_uploads.get(&a.0.name, &id)?;
+pub(super) async fn abort(State(st): State<Arc<AppState>>, Upload(id, s): Upload) -> Answer {
     st.alist_uploads.remove(&id);
     s.abort("the upload was aborted").await;
     Ok(ok(Value::Null))

@@ -187,24 +187,31 @@ async fn mine(st: &AppState, a: &Authed, id: &str) -> std::result::Result<ShareR
     }
 }
 
-pub(super) async fn get(
-    State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
-    Query(q): Query<PageQ>,
-) -> Answer {
-    not_guest(&a)?;
-    let row = mine(&st, &a, &q.id).await?;
+/// The link `?id=` of the caller's own (or, for an administrator, anyone's).
+pub(super) struct Mine(Authed, ShareRow);
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Mine {
+    type Rejection = Fail;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Fail> {
+        let Caller(a) = Caller::from_request_parts(parts, st).await?;
+        not_guest(&a)?;
+        let Query(q) = Query::<PageQ>::from_request_parts(parts, st)
+            .await
+            .map_err(|e| fail(400, &e.to_string()))?;
+        let row = mine(st, &a, &q.id).await?;
+        Ok(Mine(a, row))
+    }
+}
+
+pub(super) async fn get(Mine(a, row): Mine) -> Answer {
     Ok(ok(sharing(&a, &row, "")))
 }
 
 /// Delete and disable both revoke (a revoked link answers 410 and stays in the owner's list).
-pub(super) async fn revoke(
-    State(st): State<Arc<AppState>>,
-    Caller(a): Caller,
-    Query(q): Query<PageQ>,
-) -> Answer {
-    not_guest(&a)?;
-    let row = mine(&st, &a, &q.id).await?;
+pub(super) async fn revoke(State(st): State<Arc<AppState>>, Mine(_, row): Mine) -> Answer {
     or_fail(st.users.db().revoke_share(&row.id, crate::now_secs()).await)?;
     Ok(ok(Value::Null))
 }

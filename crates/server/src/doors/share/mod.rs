@@ -42,19 +42,29 @@ async fn exif(
     headers: HeaderMap,
     Query(q): Query<ThumbQ>,
 ) -> Response {
-    let inq = InQ {
-        path: q.path.clone(),
-        key: q.key.clone(),
-        inline: true,
-        vtt: false,
-    };
-    match entered(&st, &id, &inq, &headers).await {
+    match entered_by(&st, &id, &q, &headers).await {
         Ok((_, full)) => match crate::house::exif::of(&st.tree, &full, false).await {
             Ok(photo) => Json(photo).into_response(),
             Err(e) => ApiError::from(e).into_response(),
         },
         Err(r) => r,
     }
+}
+
+/// [`entered`] for the routes that take a path and a key only (thumbnails, EXIF).
+async fn entered_by(
+    st: &AppState,
+    id: &str,
+    q: &ThumbQ,
+    headers: &HeaderMap,
+) -> std::result::Result<(crate::house::db::ShareRow, String), Response> {
+    let inq = InQ {
+        path: q.path.clone(),
+        key: q.key.clone(),
+        inline: true,
+        vtt: false,
+    };
+    entered(st, id, &inq, headers).await
 }
 
 /// A thumbnail of an image in the share (not counted as a download: it is not the file).
@@ -64,13 +74,7 @@ async fn thumb(
     headers: HeaderMap,
     Query(q): Query<ThumbQ>,
 ) -> Response {
-    let inq = InQ {
-        path: q.path.clone(),
-        key: q.key.clone(),
-        inline: true,
-        vtt: false,
-    };
-    match entered(&st, &id, &inq, &headers).await {
+    match entered_by(&st, &id, &q, &headers).await {
         Ok((_, full)) => files::thumb_of(&st, &full, q.edge)
             .await
             .unwrap_or_else(IntoResponse::into_response),
