@@ -2,7 +2,7 @@
 OpenList users know) against `cloudmux serve --demo --alist-listen … --alist-ui DIST`: one address hosts
 the UI and AList's API. The build is installed from npm by ./scripts/test.sh into target/tools/openlist
 (never into the repository). Headless Chromium signs in, browses /local and a page of a 2,000-file
-folder, previews a text file, a Markdown file and an image, makes and removes a folder, uploads (a small
+folder, previews a text file, a Markdown file, an image, a video and a sound, makes and removes a folder, uploads (a small
 file and a chunked one), renames, moves with the UI's folder dialog, shares with a password and opens the
 link in a fresh browser. Every AList answer
 the page gets is recorded: none may fail but the share's password challenge. Screenshots go to
@@ -180,6 +180,27 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             wait(d, lambda d: d.execute_script(
                 "return [...document.images].some((i) => i.src.includes('sunrise.jpg') && i.complete && i.naturalWidth > 0)"), 30)
             shot(d, "image")
+            # Video and audio in its players (ArtPlayer, APlayer), streamed from /d and /p with ranges.
+            import imageio_ffmpeg
+            clip = tmp_path / "clip.webm"
+            subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                            "testsrc=duration=8:size=320x240:rate=10", "-c:v", "libvpx", "-b:v", "200k", str(clip)],
+                           check=True, timeout=120)
+            _put(main, token, "/local/clip.webm", clip.read_bytes())
+            _put(main, token, "/local/tone.wav", _wav())
+            go(d, ui, "/local", "clip.webm")
+            item(d, "clip.webm").click()
+            wait(d, lambda d: d.execute_script(
+                "const v = document.querySelector('video'); return !!v && v.readyState >= 1 && v.duration > 7"), 30)
+            shot(d, "video")
+            go(d, ui, "/local", "tone.wav")
+            item(d, "tone.wav").click()
+            # Its player keeps its <audio> out of the page: what it fetched says it played the file.
+            wait(d, lambda d: d.execute_script(
+                "return performance.getEntriesByType('resource').some((e) => e.initiatorType === 'audio'"
+                " && /\\/[dp]\\/local\\/tone\\.wav\\?sign=/.test(e.name) && [200, 206].includes(e.responseStatus))"), 30)
+            assert d.find_elements(By.CSS_SELECTOR, ".aplayer")
+            shot(d, "audio")
             # A new folder from the toolbar, then removed from its menu.
             go(d, ui, "/local", "README.txt")
             tool(d, "mkdir")
@@ -254,6 +275,9 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             link = re.search(r"(http://\S+/@s/[\w-]+)", summary).group(1)
             assert link.startswith(ui + "/@s/"), link
             assert failed(d) == [], failed(d)
+            # Nothing went wrong in the console either: no errors, nothing fetched from outside.
+            errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+            assert not errors, errors
             # Its share list shows the link; its admin pages say where cloudmux is managed.
             d.get(ui + "/@manage/shares")
             wait(d, lambda d: link.rsplit("/", 1)[1] in d.find_element(By.TAG_NAME, "body").text, 30)
@@ -276,6 +300,21 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             assert [f[1] for f in failed(fresh)] == ["/api/fs/get"], failed(fresh)
         finally:
             fresh.quit()
+
+
+def _wav():
+    """One second of a quiet tone, as WAV."""
+    import io
+    import math
+    import struct
+    import wave
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(3000 * math.sin(i / 8))) for i in range(8000)))
+    return out.getvalue()
 
 
 def _login(main):

@@ -438,6 +438,19 @@ async fn settings() -> Response {
         "allow_mounted": "true",
         "default_page_size": "200",
         "pagination_type": "pagination",
+        // Previews: no outside viewers (OpenList's default sends Office files to Microsoft's), the
+        // audio player's cover cloudmux's icon (not fetched from OpenList's site).
+        "external_previews": "{}",
+        "iframe_previews": "{}",
+        "audio_cover": "/cloudmux-icon.svg",
+        "readme_autorender": "true",
+        "filter_readme_scripts": "true",
+        "preview_download_by_default": "false",
+        "preview_archives_by_default": "false",
+        "share_preview": "true",
+        "share_preview_download_by_default": "false",
+        "settings_layout": "list",
+        "share_icon": "🔗",
         "multipart_enabled": "true",
         // What OpenList's frontend shows (and copies) once a share link is made.
         "share_summary_content": "{{creator}} shared {{#each files}}\"{{filename this}}\"{{/each}} on {{site_title}}: \
