@@ -723,8 +723,10 @@ def test_a_big_folder_pages_selects_whole_and_works_by_keyboard(demo_server, bro
     assert picked == [f"f{i:03}.txt" for i in range(2, 7)], picked
     browser.find_element(By.ID, "bulk-clear").click()
 
-    # The keyboard: arrows from an entry to the next, Ctrl+A for the whole folder.
-    first = entry(browser, "f000.txt").find_element(By.CSS_SELECTOR, "a.name")
+    # The keyboard: arrows from an entry to the next, Ctrl+A for the whole folder (once the list is
+    # drawn again after the selection was cleared).
+    wait(browser, lambda d: not d.find_element(By.ID, "selection").is_displayed())
+    first = wait(browser, lambda d: entry(d, "f000.txt") and entry(d, "f000.txt").find_element(By.CSS_SELECTOR, "a.name"))
     first.send_keys(Keys.ARROW_DOWN)
     assert browser.switch_to.active_element.text == "f001.txt"
     browser.switch_to.active_element.send_keys(Keys.ARROW_DOWN, Keys.ARROW_UP, Keys.ARROW_UP)

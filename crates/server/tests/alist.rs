@@ -1012,6 +1012,39 @@ async fn shares_through_the_alist_door() {
     let url = common::databases(d.path()).await.remove(0);
     let s = server(&url).await;
     let tc = s.login("carol").await;
+    // An expiry in OpenList's form (RFC 3339) becomes the link's; one past or unreadable is refused.
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let timed = s
+        .call(
+            &tc,
+            "/api/share/create",
+            json!({"files": ["/docs/a.txt"], "expires": soon}),
+        )
+        .await;
+    assert_eq!(timed["code"], 200, "{timed}");
+    let row = s
+        .state
+        .users
+        .db()
+        .share(timed["data"]["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        (row.expires - chrono::Utc::now().timestamp() - 3600).abs() < 60,
+        "{}",
+        row.expires
+    );
+    for bad in ["2001-01-01T00:00:00Z", "next week"] {
+        let v = s
+            .call(
+                &tc,
+                "/api/share/create",
+                json!({"files": ["/docs/a.txt"], "expires": bad}),
+            )
+            .await;
+        assert_eq!(v["code"], 400, "{bad}: {v}");
+    }
     let two = s
         .call(
             &tc,
@@ -1098,7 +1131,10 @@ async fn shares_through_the_alist_door() {
     let mine = s
         .call(&tc, "/api/share/list", json!({"page": 1, "per_page": 20}))
         .await;
-    assert_eq!(mine["data"]["total"], 1, "{mine}");
+    assert_eq!(
+        mine["data"]["total"], 2,
+        "the timed link and this one: {mine}"
+    );
     let theirs = s.call(&tr, "/api/share/list", json!({})).await;
     assert_eq!(theirs["data"]["total"], 0, "{theirs}");
     let r: Value = s
