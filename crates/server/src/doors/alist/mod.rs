@@ -262,6 +262,16 @@ pub(crate) fn at(
     })
 }
 
+/// The token of `Authorization` as AList's clients send it (raw, or after `Bearer `); empty: none.
+fn token_of(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
+        .unwrap_or_default()
+}
+
 /// The caller: the user of the `Authorization` token, or with none the guest where a mount is open to
 /// guests. An unknown token is refused, not taken for the guest.
 pub(crate) struct Caller(pub Authed);
@@ -273,14 +283,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         st: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         ready(st).await?;
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim())
-            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
-            .unwrap_or_default()
-            .to_string();
+        let token = token_of(&parts.headers).to_string();
         if token.is_empty() {
             return Authed::guest(st)
                 .map(Caller)
@@ -456,7 +459,7 @@ async fn settings() -> Response {
         "share_summary_content": "{{creator}} shared {{#each files}}\"{{filename this}}\"{{/each}} on {{site_title}}: \
             {{base_url}}/@s/{{id}}{{#if pwd}} (share code: {{pwd}}){{/if}}\
             {{#if expires}}, to be opened before {{dateLocaleString expires}}{{/if}}.",
-        "multipart_chunk_size": "4",
+        "multipart_chunk_size": (multipart::CHUNK_MAX >> 20).to_string(),
         "audio_autoplay": "true",
         "video_autoplay": "false",
         "package_download": "true",
@@ -519,7 +522,6 @@ async fn logout(State(st): State<Arc<AppState>>, Caller(a): Caller) -> Response 
     }
 }
 
-/// AList's permission bits this user has: 3 write (upload, mkdir), 4 rename, 5 move, 6 copy, 7 remove.
 /// OpenList's permission bits for the caller: WebDAV reading (8) and sharing (14) for every user,
 /// writing, renaming, moving, copying and removing (3–7) and WebDAV changes (9) for users who may
 /// write; nothing for the guest.
@@ -540,12 +542,7 @@ fn permission(a: &Authed) -> u32 {
 async fn me(caller: std::result::Result<Caller, Fail>, headers: HeaderMap) -> Answer {
     let a = match caller {
         Ok(Caller(a)) => a,
-        Err(_)
-            if headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .is_none_or(|v| v.trim().is_empty()) =>
-        {
+        Err(_) if token_of(&headers).is_empty() => {
             return Ok(ok(json!({
                 "id": 0, "username": "guest", "password": "", "base_path": "/", "role": 1,
                 "disabled": true, "permission": 0, "sso_id": "", "otp": false,

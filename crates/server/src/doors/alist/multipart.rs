@@ -92,7 +92,8 @@ impl Session {
         for i in p.ahead.keys() {
             received.push([*i, *i]);
         }
-        let bytes = (0..p.next).map(|i| self.len_of(i)).sum::<u64>()
+        // Every chunk before the next is whole (only the last may be short, and it is the last).
+        let bytes = p.next.saturating_mul(self.chunk).min(self.size)
             + p.ahead.values().map(|b| b.len() as u64).sum::<u64>();
         let state = if let Some(e) = &p.failed {
             json!({"state": "failed", "error": e})
@@ -110,7 +111,9 @@ impl Session {
             "size": self.size,
             "received": received,
             "received_bytes": bytes,
-            "storage_progress": (bytes * 100).checked_div(self.size).unwrap_or(100),
+            "storage_progress": (u128::from(bytes) * 100)
+                .checked_div(u128::from(self.size))
+                .unwrap_or(100),
         });
         v.as_object_mut()
             .unwrap()
