@@ -1294,7 +1294,13 @@ impl Filesystem for CloudFs {
             self.truncate_closed(ino.0, size)
         })();
         match r.and_then(|()| self.entry_of(ino.0).ok_or(Errno::ENOENT)) {
-            Ok(e) => reply.attr(&KERNEL_TTL, &self.attr(ino.0, &e)),
+            Ok(mut e) => {
+                // The size asked for is the file's now, whatever an upload of an earlier version does.
+                if size.is_some() {
+                    e.size = size;
+                }
+                reply.attr(&KERNEL_TTL, &self.attr(ino.0, &e))
+            }
             Err(e) => reply.error(e),
         }
     }
@@ -1735,15 +1741,19 @@ impl Filesystem for CloudFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let Some(h) = lock(&self.handles).remove(&fh.0) else {
+        let Some(handle) = lock(&self.handles).get(&fh.0).cloned() else {
             reply.error(Errno::EBADF);
             return;
         };
-        let mut h = lock(&h);
+        let mut h = lock(&handle);
         if let (Handle::Cached { cached, .. }, Some(rc)) = (&*h, &self.reads) {
             rc.close(cached);
         }
         let r = self.upload(&mut h);
+        // The handle leaves the table only once its version is kept (or uploaded), still locked: a stat
+        // or a truncate by path meanwhile waits for it here instead of reading the version before it
+        // (release comes after close returned, so the writer's process may already be asking).
+        lock(&self.handles).remove(&fh.0);
         if let Handle::Write { local, path, .. } = &*h {
             if r.is_err() {
                 tracing::warn!(
