@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use cloudmux_core::Storage;
 use cloudmux_server::AppState;
-use cloudmux_server::house::db::Db;
+use cloudmux_server::house::db::{Db, TokenRow};
 use cloudmux_server::house::tree::Mount;
+use cloudmux_server::house::users::token_hash;
 use serde_json::{Value, json};
 
 mod common;
@@ -882,7 +883,51 @@ async fn batch_routes_and_what_is_not_served() {
             .await["data"],
         json!([])
     );
-    // A new password through the profile route reaches cloudmux's users.
+    // A new password through the profile route needs a recent sign-in: a session of an hour ago (a
+    // stolen one, say) and a long-lived API token are refused and change nothing.
+    let db = Db::open(&url).await.unwrap();
+    let old = "cmx_signed-in-an-hour-ago";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for (kind, created) in [("session", now - 3600), ("api", now)] {
+        db.add_token(&TokenRow {
+            token_hash: token_hash(&format!("{old}-{kind}")),
+            user_name: "carol".into(),
+            kind: kind.into(),
+            label: "test".into(),
+            created,
+            expires: now + 86_400,
+        })
+        .await
+        .unwrap();
+        let t = format!("{old}-{kind}");
+        // The token is good for everything else.
+        let v = s.call(&t, "/api/fs/list", json!({"path": "/"})).await;
+        assert_eq!(v["code"], 200, "{v}");
+        let v = s
+            .call(
+                &t,
+                "/api/me/update",
+                json!({"password": "stolen-session-pw"}),
+            )
+            .await;
+        assert_eq!(v["code"], 403, "{kind}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("sign in again"),
+            "{v}"
+        );
+    }
+    let v = s
+        .call(
+            "",
+            "/api/auth/login",
+            json!({"username": "carol", "password": "stolen-session-pw"}),
+        )
+        .await;
+    assert_ne!(v["code"], 200, "{v}");
+    // A fresh session's new password reaches cloudmux's users.
     let v = s
         .call(
             &tc,

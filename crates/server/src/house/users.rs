@@ -615,11 +615,26 @@ impl Users {
             .map(|u| (User::from(u), t)))
     }
 
+    /// Whether `token` is a session signed in at most [`RECENT_SIGNIN`] ago: what a change of the user's
+    /// own password asks for where the old password is not sent (a session stolen later, or a
+    /// long-lived API token, cannot lock the owner out).
+    pub async fn recent_session(&self, token: &str) -> Result<bool> {
+        Ok(match self.token_user(&token_hash(token)).await? {
+            Some((_, t)) => {
+                t.kind == "session" && now() - t.created <= RECENT_SIGNIN.as_secs() as i64
+            }
+            None => false,
+        })
+    }
+
     /// Ends the session or revokes the API token `token`.
     pub async fn logout(&self, user: &str, token: &str) -> Result<bool> {
         self.db.remove_token(user, &token_hash(token)).await
     }
 }
+
+/// How recent a sign-in must be for [`Users::recent_session`].
+pub const RECENT_SIGNIN: Duration = Duration::from_secs(10 * 60);
 
 /// A valid hash of nothing in particular, checked when the user does not exist.
 const DUMMY_PHC: &str =

@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::doors::common::authed::Authed;
+use crate::house::users::RECENT_SIGNIN;
 
 mod batch;
 mod down;
@@ -572,10 +573,12 @@ struct MeUpdate {
 }
 
 /// The user's own profile: a new password goes to cloudmux's users (it ends the user's sessions, this
-/// one included, as a new password does everywhere); names are not changed here.
+/// one included, as a new password does everywhere); names are not changed here. OpenList's page sends
+/// no old password, so the change needs a sign-in of the last minutes instead.
 async fn me_update(
     State(st): State<Arc<AppState>>,
     Caller(a): Caller,
+    headers: HeaderMap,
     AJson(q): AJson<MeUpdate>,
 ) -> Answer {
     if a.is_guest() {
@@ -588,6 +591,16 @@ async fn me_update(
         ));
     }
     if !q.password.is_empty() {
+        if !or_fail(st.users.recent_session(token_of(&headers)).await)? {
+            return Err(fail(
+                403,
+                &format!(
+                    "a new password needs a sign-in of the last {} minutes: sign out, sign in again \
+                     and change it then (API tokens cannot change it)",
+                    RECENT_SIGNIN.as_secs() / 60
+                ),
+            ));
+        }
         or_fail(
             st.users
                 .edit(&a.0.name, Some(&q.password), None, None, None, true)
