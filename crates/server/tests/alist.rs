@@ -986,6 +986,10 @@ async fn chunked_uploads_in_any_order_within_bounds() {
         ];
         mp(reqwest::Method::POST, "init", t, &h, Vec::new())
     };
+    // A size past the drive's free space is refused at once (a petabyte on a local folder).
+    let v = init(&tc, "/docs/huge.bin", 1 << 50).await;
+    assert_eq!(v["code"], 413, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("free"), "{v}");
     let started = init(&tc, "/docs/big%20file.bin", data.len()).await;
     assert_eq!(started["code"], 200, "{started}");
     let id = started["data"]["upload_id"].as_str().unwrap().to_string();

@@ -8,7 +8,8 @@
 //! retries later); at most [`MAX_SESSIONS`] uploads run at once ([`MAX_PER_USER`] per user), and one
 //! idle for [`IDLE`] is abandoned. So a session holds at most `WINDOW + 2` chunks in memory. Nothing is
 //! spooled to disk, and the remote sees one upload whose end is checked against the announced size:
-//! an abandoned or short upload fails there and leaves no file.
+//! an abandoned or short upload fails there and leaves no file. A size past the drive's free space
+//! (where the drive says it) is refused at the start.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -256,8 +257,23 @@ pub(super) async fn init(
         v["resumed"] = json!(true);
         return Ok(ok(v));
     }
-    if !overwrite && st.tree.stat(&full).await.is_ok() {
+    let existing = st.tree.stat(&full).await.ok();
+    if !overwrite && existing.is_some() {
         return Err(fail(403, "file exists"));
+    }
+    // A file larger than the drive's free space (where it says) fails now, not after what fits was
+    // sent — and an upload session cannot be held open for a size that can never arrive.
+    if let Some(free) = free_space(&st, &full).await {
+        let room = free.saturating_add(existing.and_then(|e| e.size).unwrap_or(0));
+        if size > room {
+            return Err(fail(
+                413,
+                &format!(
+                    "the file ({size} bytes) is larger than the {room} bytes free on that drive: \
+                     free some space there or upload it to another mount"
+                ),
+            ));
+        }
     }
     let (mime, modified) = (
         header_str(&headers, "content-type")
@@ -313,6 +329,16 @@ pub(super) async fn init(
     let mut v = session.snapshot();
     v["resumed"] = json!(false);
     Ok(ok(v))
+}
+
+/// The bytes free on the drive that holds tree path `full`, when it says within a few seconds.
+async fn free_space(st: &AppState, full: &str) -> Option<u64> {
+    let (m, _) = st.tree.locate(full).ok()?;
+    let about = tokio::time::timeout(Duration::from_secs(5), m.storage.about())
+        .await
+        .ok()?
+        .ok()?;
+    about.free
 }
 
 /// `PUT /api/fs/multipart/chunk`: chunk `X-Chunk-Index` of upload `X-Upload-Id`. A chunk already
