@@ -4,7 +4,9 @@ the UI and AList's API. The build is installed from npm by ./scripts/test.sh int
 (never into the repository). Headless Chromium signs in, browses /local and a page of a 2,000-file
 folder, previews a text file, a Markdown file, an image, a video and a sound, makes and removes a folder, uploads (a small
 file and a chunked one), renames, moves with the UI's folder dialog, shares with a password and opens the
-link in a fresh browser. Every AList answer
+link in a fresh browser; it also browses the emulated Drive, Yandex Disk and Photos mounts, copies to
+Drive (a task its Tasks page shows done), batch-renames (regex and find-and-replace), removes empty
+folders and moves a tree's files into one folder, each through its own dialogs. Every AList answer
 the page gets is recorded: none may fail but the share's password challenge. Screenshots go to
 target/openlist-*.png."""
 
@@ -14,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from selenium.webdriver.common.action_chains import ActionChains
@@ -147,6 +150,12 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
         many.mkdir()
         for i in range(2000):
             (many / f"f{i:04}.txt").write_bytes(b"x")
+        batch = local / "batch"
+        for name in ["a1.txt", "a2.txt", "b.txt", "deep/x/y.txt"]:
+            (batch / name).parent.mkdir(parents=True, exist_ok=True)
+            (batch / name).write_text(name)
+        (batch / "empty" / "inner").mkdir(parents=True)
+        (local / "flat").mkdir()
         d = browser_for(tmp_path)
         try:
             # Sign in with the frontend's own form (it sends the password's hash).
@@ -260,6 +269,64 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             wait(d, lambda d: "/local/notes" in dialog(d).text and "todo.md" in dialog(d).text, 30)
             shot(d, "search")
             d.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+            # The emulated mounts browse like the local one; a Drive file previews.
+            go(d, ui, "/yadisk", "Hello from Yandex Disk.txt")
+            go(d, ui, "/photos", "album")
+            go(d, ui, "/gdrive", "Welcome to cloudmux.txt")
+            item(d, "Welcome to cloudmux.txt").click()
+            wait(d, lambda d: "lives in the emulated Google Drive" in d.find_element(By.TAG_NAME, "body").text, 30)
+            shot(d, "gdrive-text")
+            # A copy to another remote through its dialog is a task, which its Tasks page shows done.
+            go(d, ui, "/local", "README.txt")
+            menu(d, "README.txt", "Copy")
+            dlg = dialog(d)
+            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='gdrive']") if e.is_displayed()])[0].click()
+            press(d, "OK")
+            d.get(ui + "/@manage/tasks/copy")
+            wait(d, lambda d: "copy [/local/README.txt] to [/gdrive/README.txt]" in d.find_element(By.TAG_NAME, "body").text
+                 and "SUCCEEDED" in d.find_element(By.TAG_NAME, "body").text, 30)
+            shot(d, "tasks")
+            go(d, ui, "/gdrive", "README.txt")
+            # Batch rename with its dialog: a regular expression (previewed, then done), then find and replace.
+            go(d, ui, "/local/batch", "a1.txt")
+            tool(d, "batch_rename")
+            dlg = dialog(d)
+            dlg.find_element(By.ID, "modal-input1").send_keys(r"^a(\d)\.txt$")
+            dlg.find_element(By.ID, "modal-input2").send_keys("note$1.txt")
+            press(d, "OK")
+            wait(d, lambda d: "note2.txt" in dialog(d).text)
+            time.sleep(0.5)  # the preview's fade-in, for the screenshot
+            shot(d, "batch-rename")
+            press(d, "OK")
+            wait(d, lambda d: (batch / "note1.txt").exists() and (batch / "note2.txt").exists(), 30)
+            assert not (batch / "a1.txt").exists()
+            wait(d, lambda d: "note1.txt" in items(d), 30)
+            tool(d, "batch_rename")
+            dlg = dialog(d)
+            [r for r in dlg.find_elements(By.TAG_NAME, "label") if r.text.strip() == "Find and Replace"][0].click()
+            dlg.find_element(By.ID, "modal-input1").send_keys("b.")
+            dlg.find_element(By.ID, "modal-input2").send_keys("c.")
+            press(d, "OK")
+            wait(d, lambda d: "c.txt" in dialog(d).text)
+            press(d, "OK")
+            wait(d, lambda d: (batch / "c.txt").exists() and not (batch / "b.txt").exists(), 30)
+            # Remove empty folders: the empty tree goes, the folder holding a file stays.
+            tool(d, "remove_empty_directory")
+            press(d, "Confirm")
+            wait(d, lambda d: not (batch / "empty").exists(), 30)
+            assert (batch / "deep" / "x" / "y.txt").exists()
+            # Recursive move: every file below, flattened into /local/flat, chosen in its folder dialog.
+            go(d, ui, "/local/batch", "deep")
+            tool(d, "recursive_move")
+            press(d, "Confirm")
+            dlg = dialog(d)
+            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='local']") if e.is_displayed()])[0].click()
+            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='flat']") if e.is_displayed()])[0].click()
+            press(d, "OK")
+            want = ["c.txt", "note1.txt", "note2.txt", "y.txt"]
+            wait(d, lambda d: sorted(p.name for p in (local / "flat").iterdir()) == want, 30)
+            assert [p.name for p in batch.rglob("*") if p.is_file()] == [], list(batch.rglob("*"))
+            assert (local / "flat" / "y.txt").read_text() == "deep/x/y.txt"
             # Share the notes folder with a password.
             go(d, ui, "/local", "notes")
             menu(d, "notes", "Share")
