@@ -3,7 +3,7 @@ OpenList users know) against `cloudmux serve --demo --alist-listen … --alist-u
 the UI and AList's API. The build is installed from npm by ./scripts/test.sh into target/tools/openlist
 (never into the repository). Headless Chromium signs in, browses /local and a page of a 2,000-file
 folder, previews a text file, a Markdown file, an image, a video and a sound, makes and removes a folder, uploads (a small
-file and a chunked one), renames, moves with the UI's folder dialog, shares with a password and opens the
+file and a chunked one), renames, moves with the UI's folder dialog, shares with a password and an expiry and opens the
 link in a fresh browser; it also browses the emulated Drive, Yandex Disk and Photos mounts, copies to
 Drive (a task its Tasks page shows done), batch-renames (regex and find-and-replace), removes empty
 folders and moves a tree's files into one folder, each through its own dialogs. Every AList answer
@@ -11,6 +11,7 @@ the page gets is recorded: none may fail but the share's password challenge. Scr
 target/openlist-*.png."""
 
 import contextlib
+import datetime
 import json
 import re
 import shutil
@@ -333,6 +334,9 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             dlg = dialog(d)
             texts = [e for e in dlg.find_elements(By.CSS_SELECTOR, "input[type=text]") if not e.get_attribute("placeholder")]
             texts[0].send_keys("open sesame")
+            # An expiry in its own shorthand (a day from now), which it sends as a date.
+            [e for e in dlg.find_elements(By.CSS_SELECTOR, "input") if "yyyy" in (e.get_attribute("placeholder") or "")][0].send_keys("+1d")
+            tomorrow = datetime.datetime.now() + datetime.timedelta(days=1)
             shot(d, "share")
             press(d, "Confirm")
             summary = wait(d, lambda d: [e.get_attribute("value") for e in dialog(d).find_elements(By.CSS_SELECTOR, "input, textarea")
@@ -348,6 +352,8 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             # Its share list shows the link; its admin pages say where cloudmux is managed.
             d.get(ui + "/@manage/shares")
             wait(d, lambda d: link.rsplit("/", 1)[1] in d.find_element(By.TAG_NAME, "body").text, 30)
+            row = [r.text for r in d.find_elements(By.CSS_SELECTOR, "tr") if link.rsplit("/", 1)[1] in r.text][0]
+            assert f"{tomorrow.month}/{tomorrow.day}/{tomorrow.year}" in row, row
             shot(d, "shares")
             d.get(ui + "/@manage/users")
             wait(d, lambda d: "cloudmux's own admin page" in d.find_element(By.TAG_NAME, "body").text, 30)

@@ -1102,11 +1102,30 @@ async fn shares_through_the_alist_door() {
         )
         .await;
     assert_eq!(two["code"], 400, "{two}");
+    // What OpenList's form holds and a cloudmux link does not is refused by name (its empty fields,
+    // as its form sends them, are fine: see below).
+    let v = s
+        .call(
+            &tc,
+            "/api/share/create",
+            json!({"files": ["/docs"], "remark": "for Bob", "readme": "# hi", "header": ""}),
+        )
+        .await;
+    assert_eq!(v["code"], 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("keeps no Remark, Description: leave them empty"),
+        "{v}"
+    );
     let made = s
         .call(
             &tc,
             "/api/share/create",
-            json!({"files": ["/docs"], "pwd": "open sesame", "expires": null, "max_accessed": 0}),
+            json!({"files": ["/docs"], "pwd": "open sesame", "expires": null, "max_accessed": 0,
+                   "order_by": "", "order_direction": "", "extract_folder": "", "remark": "",
+                   "readme": "", "header": ""}),
         )
         .await;
     assert_eq!(made["code"], 200, "{made}");

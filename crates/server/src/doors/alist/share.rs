@@ -34,6 +34,47 @@ pub(super) struct ShareReq {
     id: String,
     #[serde(default)]
     new_id: String,
+    #[serde(default)]
+    remark: String,
+    #[serde(default)]
+    readme: String,
+    #[serde(default)]
+    header: String,
+    #[serde(default)]
+    order_by: String,
+    #[serde(default)]
+    order_direction: String,
+    #[serde(default)]
+    extract_folder: String,
+}
+
+impl ShareReq {
+    /// What OpenList's share form can hold and a cloudmux link does not: refused by name, never
+    /// dropped without a word.
+    fn unkept(&self) -> std::result::Result<(), Fail> {
+        let unkept: Vec<&str> = [
+            ("Remark", &self.remark),
+            ("Description", &self.readme),
+            ("Header Description", &self.header),
+            ("Order By", &self.order_by),
+            ("Order Direction", &self.order_direction),
+            ("Folder Order", &self.extract_folder),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| (!v.trim().is_empty()).then_some(name))
+        .collect();
+        if unkept.is_empty() {
+            return Ok(());
+        }
+        Err(fail(
+            400,
+            &format!(
+                "a cloudmux share link keeps no {}: leave {} empty",
+                unkept.join(", "),
+                if unkept.len() == 1 { "it" } else { "them" }
+            ),
+        ))
+    }
 }
 
 /// A share as OpenList lists it; `pwd` is the one just given (on create) or empty (cloudmux keeps only
@@ -92,6 +133,7 @@ pub(super) async fn create(
             ));
         }
     };
+    q.unkept()?;
     if q.disabled {
         return Err(fail(
             400,
