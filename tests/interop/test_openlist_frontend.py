@@ -283,6 +283,7 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             dlg = dialog(d)
             wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='gdrive']") if e.is_displayed()])[0].click()
             press(d, "OK")
+            wait(d, lambda d: _exists(main, token, "/gdrive/README.txt"), 60)
             d.get(ui + "/@manage/tasks/copy")
             wait(d, lambda d: "copy [/local/README.txt] to [/gdrive/README.txt]" in d.find_element(By.TAG_NAME, "body").text
                  and "SUCCEEDED" in d.find_element(By.TAG_NAME, "body").text, 30)
@@ -406,3 +407,18 @@ def _put(main, token, path, data):
     req.add_header("Authorization", "Bearer " + token)
     with urllib.request.urlopen(req) as r:
         assert r.status == 201
+
+
+def _exists(main, token, path):
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    req = urllib.request.Request(main + "/api/fs/stat?path=" + urllib.parse.quote(path, safe=""))
+    req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status == 200
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return False
+        raise
