@@ -4,7 +4,7 @@ the UI and AList's API. The build is installed from npm by ./scripts/test.sh int
 (never into the repository). Headless Chromium signs in, browses /local and a page of a 2,000-file
 folder, previews a text file, a Markdown file, an image, a video and a sound, makes and removes a folder, uploads (a small
 file and a chunked one), renames, moves with the UI's folder dialog, shares with a password and an expiry and opens the
-link in a fresh browser; it also browses the emulated Drive, Yandex Disk and Photos mounts, copies to
+link in a fresh browser, changes the password on its profile page; it also browses the emulated Drive, Yandex Disk and Photos mounts, copies to
 Drive (a task its Tasks page shows done), batch-renames (regex and find-and-replace), removes empty
 folders and moves a tree's files into one folder, each through its own dialogs. Every AList answer
 the page gets is recorded: none may fail but the share's password challenge. Screenshots go to
@@ -360,6 +360,20 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             wait(d, lambda d: "cloudmux's own admin page" in d.find_element(By.TAG_NAME, "body").text, 30)
             shot(d, "manage-users")
             assert [f[1] for f in failed(d)] == ["/api/admin/user/list"], failed(d)
+            # Its profile page changes the password in cloudmux's users: it signs the page out, and the
+            # new password is the one that signs in (through its form again).
+            d.get(ui + "/@manage")
+            wait(d, lambda d: d.find_elements(By.ID, "confirm-password"), 30)
+            d.find_element(By.ID, "password").send_keys("a-new-admin-password")
+            d.find_element(By.ID, "confirm-password").send_keys("a-new-admin-password")
+            [b for b in d.find_elements(By.TAG_NAME, "button") if b.text == "Save"][0].click()
+            wait(d, lambda d: "/@login" in d.current_url, 30)
+            shot(d, "password-changed")
+            d.find_element(By.CSS_SELECTOR, "input[placeholder*='username']").send_keys("admin")
+            d.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys("a-new-admin-password", Keys.ENTER)
+            # Back where it was (its profile page), signed in.
+            wait(d, lambda d: "/@login" not in d.current_url and d.find_elements(By.ID, "confirm-password"), 30)
+            go(d, ui, "/local", "README.txt")
         finally:
             d.quit()
         # The link in a browser that never signed in: the password, then the folder.
