@@ -1089,13 +1089,15 @@ def test_audio_plays_the_folders_tracks_as_a_playlist(demo_server, browser):
     base, _, _ = demo_server
     token = admin_token(base)
     api(base, "POST", "/api/fs/mkdir", token, {"path": "/local/music"})
-    for n in ["01 intro.wav", "02 song.wav", "03 outro.wav"]:
+    # The first is half a second of silence (its end is waited for); the second a minute, so that the
+    # list is not redrawn by its end while the test clicks in it.
+    for n, frames in [("01 intro.wav", 4000), ("02 song.wav", 480_000), ("03 outro.wav", 4000)]:
         out = io.BytesIO()
         with wave.open(out, "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(8000)
-            w.writeframes(b"\0\0" * 4000)  # half a second of silence
+            w.writeframes(b"\0\0" * frames)
         put(base, token, "/local/music/" + n, out.getvalue())
     put(base, token, "/local/music/cover.txt", b"liner notes")
     sign_in(browser, base)
