@@ -257,6 +257,11 @@ pub(super) async fn init(
         v["resumed"] = json!(true);
         return Ok(ok(v));
     }
+    // The bounds first (again when the session is added): a refused caller costs the remote nothing.
+    room_for_one(
+        &uploads.all.lock().unwrap_or_else(|p| p.into_inner()),
+        &a.0.name,
+    )?;
     let existing = st.tree.stat(&full).await.ok();
     if !overwrite && existing.is_some() {
         return Err(fail(403, "file exists"));
@@ -298,18 +303,7 @@ pub(super) async fn init(
     });
     {
         let mut all = uploads.all.lock().unwrap_or_else(|p| p.into_inner());
-        if all.len() >= MAX_SESSIONS {
-            return Err(fail(
-                429,
-                "too many uploads in flight on this server: try again soon",
-            ));
-        }
-        if all.values().filter(|s| s.user == a.0.name).count() >= MAX_PER_USER {
-            return Err(fail(
-                429,
-                &format!("at most {MAX_PER_USER} chunked uploads at once per user"),
-            ));
-        }
+        room_for_one(&all, &a.0.name)?;
         all.insert(session.id.clone(), session.clone());
     }
     let data: cloudmux_core::ByteStream =
@@ -329,6 +323,23 @@ pub(super) async fn init(
     let mut v = session.snapshot();
     v["resumed"] = json!(false);
     Ok(ok(v))
+}
+
+/// Refuses a new upload past [`MAX_SESSIONS`] in all or [`MAX_PER_USER`] for `user`.
+fn room_for_one(all: &HashMap<String, Arc<Session>>, user: &str) -> std::result::Result<(), Fail> {
+    if all.len() >= MAX_SESSIONS {
+        return Err(fail(
+            429,
+            "too many uploads in flight on this server: try again soon",
+        ));
+    }
+    if all.values().filter(|s| s.user == user).count() >= MAX_PER_USER {
+        return Err(fail(
+            429,
+            &format!("at most {MAX_PER_USER} chunked uploads at once per user"),
+        ));
+    }
+    Ok(())
 }
 
 /// The bytes free on the drive that holds tree path `full`, when it says within a few seconds.
