@@ -4,8 +4,10 @@ import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -15,6 +17,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "cloudmux-demo.apps.googleusercontent.com"
 CLIENT_SECRET = "cloudmux-demo-secret"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, timeout=30):
+    """Whether `check()` came true within `timeout` seconds (asked every 0.2 s)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def cloudmux_bin():

@@ -5,30 +5,13 @@ listing with paging, get and download, mkdir, upload, rename, regex and batch re
 another remote), move, recursive move, remove, removing empty folders, search; and what cloudmux does
 not serve (SSH keys, the admin routes) answered with what to use instead."""
 
-import socket
-import time
 
 import pytest
 from alist import AListSync, AListUser, ServerError
 
-from conftest import demo
+from conftest import demo, free_port, wait_for
 
 PASSWORD = "cloudmux-demo"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def until(check, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_alist3_drives_the_alist_door():
@@ -36,7 +19,7 @@ def test_alist3_drives_the_alist_door():
     with demo("--alist-listen", f"127.0.0.1:{port}") as (_, work, _emulator):
         data = work / "demo-data"
         c = AListSync(f"http://127.0.0.1:{port}")
-        assert until(c.test), "ping"
+        assert wait_for(c.test), "ping"
         assert c.login(AListUser("admin", PASSWORD))
         me = c.user_info()
         assert me.username == "admin" and me.role == 2
@@ -68,9 +51,9 @@ def test_alist3_drives_the_alist_door():
         # Copy within the folder's remote and to another one (a background task), move.
         assert c.mkdir("/local/a3/sub/deeper")
         assert c.copy("/local/a3/first.txt", "/local/a3/sub/deeper")
-        assert until(lambda: (data / "a3" / "sub" / "deeper" / "first.txt").exists())
+        assert wait_for(lambda: (data / "a3" / "sub" / "deeper" / "first.txt").exists())
         assert c.copy("/local/a3/first.txt", "/gdrive")
-        assert until(lambda: any(i.name == "first.txt" for i in c.list_dir("/gdrive", per_page=0)))
+        assert wait_for(lambda: any(i.name == "first.txt" for i in c.list_dir("/gdrive", per_page=0)))
         assert c.move("/local/a3/tune-02.txt", "/local/a3/sub")
         assert (data / "a3" / "sub" / "tune-02.txt").exists()
 

@@ -10,18 +10,9 @@ import pytest
 from alist_sdk import Client
 from alist_sdk.err import NotLogin
 
-from conftest import demo
+from conftest import demo, wait_for
 
 PASSWORD = "cloudmux-demo"
-
-
-def wait_for(check, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def raw(base, method, path, token=None, body=None, headers=None):

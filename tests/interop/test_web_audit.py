@@ -4,14 +4,13 @@ share page, mobile and desktop — accessibility at least 98, best practices at 
 npm; ./scripts/test.sh installs them into target/tools/node (never into the repository)."""
 
 import json
-import socket
 import subprocess
 import urllib.parse
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 from test_web_chromium import (admin_token, api, browser, chromium, entry, go, jpeg_with_exif, put, shot, sign_in,
                                thumbnail, wait)
 
@@ -98,12 +97,6 @@ def test_axe_finds_nothing_serious_on_any_view(demo_server, browser, tmp_path):
     # What is left (moderate and minor) is printed, for the record.
     for view, violations in seen.items():
         print(f"axe {view}: " + (", ".join(f"{v['id']} ({v['impact']})" for v in violations) or "none"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lighthouse(port, url, desktop, out, token=None):
