@@ -139,6 +139,13 @@ def tool(d, tips):
     wait(d, find).click()
 
 
+def choose(d, *folders):
+    """In the open folder dialog, each folder in turn (its tree opens one level a click)."""
+    dlg = dialog(d)
+    for name in folders:
+        wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, f".//*[text()='{name}']") if e.is_displayed()])[0].click()
+
+
 def go(d, ui, path, expect):
     d.get(ui + path)
     wait(d, lambda d: expect in items(d), 30)
@@ -246,20 +253,15 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             # Move with its folder dialog: into /local/notes.
             go(d, ui, "/local", "renamed.txt")
             menu(d, "renamed.txt", "Move")
-            dlg = dialog(d)
-            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='local']") if e.is_displayed()])[0].click()
-            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='notes']") if e.is_displayed()])[0].click()
+            choose(d, "local", "notes")
             shot(d, "move")
             press(d, "OK")
             wait(d, lambda d: (local / "notes" / "renamed.txt").exists(), 30)
             assert not (local / "renamed.txt").exists()
-            # Copy with the same dialog: into /local/many (a background task when it crosses remotes; here a
-            # copy within the folder's remote).
+            # Copy with the same dialog: into /local/notes (within one remote; to another, below, it is a task).
             go(d, ui, "/local", "README.txt")
             menu(d, "README.txt", "Copy")
-            dlg = dialog(d)
-            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='local']") if e.is_displayed()])[0].click()
-            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='notes']") if e.is_displayed()])[0].click()
+            choose(d, "local", "notes")
             press(d, "OK")
             wait(d, lambda d: (local / "notes" / "README.txt").exists(), 30)
             # Search (its Ctrl+K box), under the folder shown.
@@ -280,8 +282,7 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             # A copy to another remote through its dialog is a task, which its Tasks page shows done.
             go(d, ui, "/local", "README.txt")
             menu(d, "README.txt", "Copy")
-            dlg = dialog(d)
-            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='gdrive']") if e.is_displayed()])[0].click()
+            choose(d, "gdrive")
             press(d, "OK")
             wait(d, lambda d: _exists(main, token, "/gdrive/README.txt"), 60)
             d.get(ui + "/@manage/tasks/copy")
@@ -321,9 +322,7 @@ def test_openlist_frontend_works_against_cloudmux(tmp_path):
             go(d, ui, "/local/batch", "deep")
             tool(d, "recursive_move")
             press(d, "Confirm")
-            dlg = dialog(d)
-            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='local']") if e.is_displayed()])[0].click()
-            wait(d, lambda d: [e for e in dlg.find_elements(By.XPATH, ".//*[text()='flat']") if e.is_displayed()])[0].click()
+            choose(d, "local", "flat")
             press(d, "OK")
             want = ["c.txt", "note1.txt", "note2.txt", "y.txt"]
             wait(d, lambda d: sorted(p.name for p in (local / "flat").iterdir()) == want, 30)
