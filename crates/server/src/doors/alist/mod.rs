@@ -313,6 +313,19 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
+/// A query string, or AList's answer to a malformed one (code 400).
+pub(crate) struct AQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for AQuery<T> {
+    type Rejection = Fail;
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, Fail> {
+        axum::extract::Query::<T>::from_request_parts(parts, st)
+            .await
+            .map(|q| AQuery(q.0))
+            .map_err(|e| fail(400, &e.to_string()))
+    }
+}
+
 /// Where this door was reached: `http(s)://HOST` and the path it is served under (`/alist` or empty).
 pub(crate) fn base_url(headers: &HeaderMap, original: &Uri, uri: &Uri) -> String {
     let origin = crate::doors::common::proxy::origin(headers).unwrap_or_default();

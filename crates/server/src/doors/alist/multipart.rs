@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -466,9 +466,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Upload {
         st: &Arc<AppState>,
     ) -> Result<Self, Fail> {
         let Caller(a) = Caller::from_request_parts(parts, st).await?;
-        let Query(q) = Query::<IdQ>::from_request_parts(parts, st)
-            .await
-            .map_err(|e| fail(400, &e.to_string()))?;
+        let AQuery(q) = AQuery::<IdQ>::from_request_parts(parts, st).await?;
         let id = id_of(&parts.headers, &q);
         let s = st.alist_uploads.get(&a.0.name, &id)?;
         Ok(Upload(id, s))

@@ -240,9 +240,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for Mine {
     ) -> Result<Self, Fail> {
         let Caller(a) = Caller::from_request_parts(parts, st).await?;
         not_guest(&a)?;
-        let Query(q) = Query::<PageQ>::from_request_parts(parts, st)
-            .await
-            .map_err(|e| fail(400, &e.to_string()))?;
+        let AQuery(q) = AQuery::<PageQ>::from_request_parts(parts, st).await?;
         let row = mine(st, &a, &q.id).await?;
         Ok(Mine(a, row))
     }
