@@ -887,13 +887,11 @@ async fn batch_routes_and_what_is_not_served() {
     // stolen one, say) and a long-lived API token are refused and change nothing.
     let db = Db::open(&url).await.unwrap();
     let old = "cmx_signed-in-an-hour-ago";
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = chrono::Utc::now().timestamp();
     for (kind, created) in [("session", now - 3600), ("api", now)] {
+        let t = format!("{old}-{kind}");
         db.add_token(&TokenRow {
-            token_hash: token_hash(&format!("{old}-{kind}")),
+            token_hash: token_hash(&t),
             user_name: "carol".into(),
             kind: kind.into(),
             label: "test".into(),
@@ -902,7 +900,6 @@ async fn batch_routes_and_what_is_not_served() {
         })
         .await
         .unwrap();
-        let t = format!("{old}-{kind}");
         // The token is good for everything else.
         let v = s.call(&t, "/api/fs/list", json!({"path": "/"})).await;
         assert_eq!(v["code"], 200, "{v}");
