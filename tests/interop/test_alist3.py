@@ -5,7 +5,6 @@ listing with paging, get and download, mkdir, upload, rename, regex and batch re
 another remote), move, recursive move, remove, removing empty folders, search; and what cloudmux does
 not serve (SSH keys, the admin routes) answered with what to use instead."""
 
-
 import pytest
 from alist import AListSync, AListUser, ServerError
 
