@@ -440,19 +440,31 @@ pub async fn bisync(one: Root, two: Root, o: &RunOptions) -> Result<Report> {
         listing(&two, o.engine.checkers, &o.backup_dir)
     )?;
     // Hashes from the listing the plan saw, while a file's size and time are unchanged (borrowed: a
-    // copy of each tree would double a large pair's memory).
+    // copy of each tree would double a large pair's memory) — except where this run copied onto the
+    // side: the copy takes the source's time, so a file of the same size copied over one with the same
+    // time would keep the hash of what it replaced, and every later run would copy it again.
+    let written = |side: Side| -> HashSet<&str> {
+        p.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Copy { from, path } if from.other() == side => Some(path.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (w1, w2) = (written(Side::One), written(Side::Two));
     let (seen1, seen2) = (&t1, &t2);
     tokio::try_join!(
         hash_missing(
             &one,
             &mut n1,
-            |p: &str| seen1.get(p).map(Rec::of),
+            |p: &str| seen1.get(p).filter(|_| !w1.contains(p)).map(Rec::of),
             o.engine.checkers
         ),
         hash_missing(
             &two,
             &mut n2,
-            |p: &str| seen2.get(p).map(Rec::of),
+            |p: &str| seen2.get(p).filter(|_| !w2.contains(p)).map(Rec::of),
             o.engine.checkers
         )
     )?;
